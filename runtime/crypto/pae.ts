@@ -1,0 +1,42 @@
+// Pre-authentication encoding (spec/signing.md): the only way bytes become "signed bytes".
+// Every field is length-prefixed, so no two different inputs encode alike.
+const MAGIC = new TextEncoder().encode("FLEET-PAE/1");
+const utf8 = new TextEncoder();
+
+export type PaePart = Uint8Array | string;
+
+/** Signature domains; a signature made for one never verifies in another. */
+export const Domain = {
+  envelope: "fleet.v1.envelope",
+  session: "fleet.v1.session",
+  postmark: "fleet.v1.postmark",
+  token: "fleet.v1.token",
+  keyRotationNew: "fleet.v1.key-rotation.new",
+  file: "fleet.v1.file",
+} as const;
+export type Domain = (typeof Domain)[keyof typeof Domain];
+
+/** Encodes an unsigned integer as 8 big-endian bytes, the PAE form of integer parts. */
+export function u64be(value: number | bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value));
+  return out;
+}
+
+export function pae(domain: Domain | string, ...parts: PaePart[]): Uint8Array {
+  const fields = [utf8.encode(domain), ...parts.map((p) => (typeof p === "string" ? utf8.encode(p) : p))];
+  let size = MAGIC.length + 4;
+  for (const f of fields) size += 4 + f.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  let at = MAGIC.length;
+  view.setUint32(at, fields.length);
+  at += 4;
+  for (const f of fields) {
+    view.setUint32(at, f.length);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
