@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/registry.proto.
  */
 export const file_fleet_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("ChdmbGVldC92MS9yZWdpc3RyeS5wcm90bxIIZmxlZXQudjEiNQoDSGxjEg8KB3dhbGxfbXMYASABKAQSDwoHbG9naWNhbBgCIAEoDRIMCgRub2RlGAMgASgJIscBCgtBZ2VudFJlY29yZBIQCghhZ2VudF9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIhCgRyb2xlGAQgASgOMhMuZmxlZXQudjEuQWdlbnRSb2xlEioKDGNhcGFiaWxpdGllcxgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEQoJZW5kcG9pbnRzGAYgAygJEhAKCHZlcnNpb25zGAcgAygJEg4KBmdyb3VwcxgIIAMoCSKGAQoNU2VydmljZVJlY29yZBISCgpzZXJ2aWNlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEigKCmNhcGFiaWxpdHkYAyABKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhAKCGVuZHBvaW50GAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJIokBCgxIZWFsdGhSZWNvcmQSEAoIYWdlbnRfaWQYASABKAkSJgoGc3RhdHVzGAIgASgOMhYuZmxlZXQudjEuSGVhbHRoU3RhdHVzEi8KC29ic2VydmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAki1wEKDVJlZ2lzdHJ5RW50cnkSCwoDa2V5GAEgASgJEh4KB3ZlcnNpb24YAiABKAsyDS5mbGVldC52MS5IbGMSEQoJdG9tYnN0b25lGAMgASgIEiYKBWFnZW50GAQgASgLMhUuZmxlZXQudjEuQWdlbnRSZWNvcmRIABIqCgdzZXJ2aWNlGAUgASgLMhcuZmxlZXQudjEuU2VydmljZVJlY29yZEgAEigKBmhlYWx0aBgGIAEoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZEgAQggKBnJlY29yZCJvCg5SZWdpc3RyeURpZ2VzdBIMCgRub2RlGAEgASgJEhEKCXJvb3RfaGFzaBgCIAEoDBITCgtlbnRyeV9jb3VudBgDIAEoDRIVCg1idWNrZXRfaGFzaGVzGAQgAygMEhAKCGlzX3JlcGx5GAUgASgIIlsKEFJlZ2lzdHJ5U25hcHNob3QSDAoEbm9kZRgBIAEoCRIoCgdlbnRyaWVzGAIgAygLMhcuZmxlZXQudjEuUmVnaXN0cnlFbnRyeRIPCgdidWNrZXRzGAMgAygNIkcKDVJlZ2lzdHJ5RGVsdGESDAoEbm9kZRgBIAEoCRIoCgdlbnRyaWVzGAIgAygLMhcuZmxlZXQudjEuUmVnaXN0cnlFbnRyeSJtCg1SZWdpc3RyeVF1ZXJ5EhIKCmNhcGFiaWxpdHkYASABKAkSIQoEcm9sZRgCIAEoDjITLmZsZWV0LnYxLkFnZW50Um9sZRIQCghhZ2VudF9pZBgDIAEoCRITCgtvbmxpbmVfb25seRgEIAEoCCJkChNSZWdpc3RyeVF1ZXJ5UmVzdWx0EiUKBmFnZW50cxgBIAMoCzIVLmZsZWV0LnYxLkFnZW50UmVjb3JkEiYKBmhlYWx0aBgCIAMoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZCqhAQoJQWdlbnRSb2xlEhoKFkFHRU5UX1JPTEVfVU5TUEVDSUZJRUQQABIVChFBR0VOVF9ST0xFX1dPUktFUhABEhUKEUFHRU5UX1JPTEVfS0VFUEVSEAISGgoWQUdFTlRfUk9MRV9DT09SRElOQVRPUhADEhYKEkFHRU5UX1JPTEVfR0FURVdBWRAEEhYKEkFHRU5UX1JPTEVfTU9OSVRPUhAFKpwBCgxIZWFsdGhTdGF0dXMSHQoZSEVBTFRIX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUhFQUxUSF9TVEFUVVNfSEVBTFRIWRABEhoKFkhFQUxUSF9TVEFUVVNfREVHUkFERUQQAhIbChdIRUFMVEhfU1RBVFVTX1VOSEVBTFRIWRADEhkKFUhFQUxUSF9TVEFUVVNfVU5LTk9XThAEYgZwcm90bzM", [file_fleet_v1_capabilities, file_google_protobuf_timestamp]);
+  fileDesc("ChdmbGVldC92MS9yZWdpc3RyeS5wcm90bxIIZmxlZXQudjEiNQoDSGxjEg8KB3dhbGxfbXMYASABKAQSDwoHbG9naWNhbBgCIAEoDRIMCgRub2RlGAMgASgJIscBCgtBZ2VudFJlY29yZBIQCghhZ2VudF9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIhCgRyb2xlGAQgASgOMhMuZmxlZXQudjEuQWdlbnRSb2xlEioKDGNhcGFiaWxpdGllcxgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEQoJZW5kcG9pbnRzGAYgAygJEhAKCHZlcnNpb25zGAcgAygJEg4KBmdyb3VwcxgIIAMoCSKGAQoNU2VydmljZVJlY29yZBISCgpzZXJ2aWNlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEigKCmNhcGFiaWxpdHkYAyABKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhAKCGVuZHBvaW50GAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJIokBCgxIZWFsdGhSZWNvcmQSEAoIYWdlbnRfaWQYASABKAkSJgoGc3RhdHVzGAIgASgOMhYuZmxlZXQudjEuSGVhbHRoU3RhdHVzEi8KC29ic2VydmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkigQIKDVJlZ2lzdHJ5RW50cnkSCwoDa2V5GAEgASgJEh4KB3ZlcnNpb24YAiABKAsyDS5mbGVldC52MS5IbGMSEQoJdG9tYnN0b25lGAMgASgIEiYKBWFnZW50GAQgASgLMhUuZmxlZXQudjEuQWdlbnRSZWNvcmRIABIqCgdzZXJ2aWNlGAUgASgLMhcuZmxlZXQudjEuU2VydmljZVJlY29yZEgAEigKBmhlYWx0aBgGIAEoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZEgAEigKBmNhdXNhbBgHIAMoCzIYLmZsZWV0LnYxLlZlcnNpb25Db3VudGVyQggKBnJlY29yZCItCg5WZXJzaW9uQ291bnRlchIMCgRub2RlGAEgASgJEg0KBWNvdW50GAIgASgEIm8KDlJlZ2lzdHJ5RGlnZXN0EgwKBG5vZGUYASABKAkSEQoJcm9vdF9oYXNoGAIgASgMEhMKC2VudHJ5X2NvdW50GAMgASgNEhUKDWJ1Y2tldF9oYXNoZXMYBCADKAwSEAoIaXNfcmVwbHkYBSABKAgiWwoQUmVnaXN0cnlTbmFwc2hvdBIMCgRub2RlGAEgASgJEigKB2VudHJpZXMYAiADKAsyFy5mbGVldC52MS5SZWdpc3RyeUVudHJ5Eg8KB2J1Y2tldHMYAyADKA0iRwoNUmVnaXN0cnlEZWx0YRIMCgRub2RlGAEgASgJEigKB2VudHJpZXMYAiADKAsyFy5mbGVldC52MS5SZWdpc3RyeUVudHJ5Im0KDVJlZ2lzdHJ5UXVlcnkSEgoKY2FwYWJpbGl0eRgBIAEoCRIhCgRyb2xlGAIgASgOMhMuZmxlZXQudjEuQWdlbnRSb2xlEhAKCGFnZW50X2lkGAMgASgJEhMKC29ubGluZV9vbmx5GAQgASgIImQKE1JlZ2lzdHJ5UXVlcnlSZXN1bHQSJQoGYWdlbnRzGAEgAygLMhUuZmxlZXQudjEuQWdlbnRSZWNvcmQSJgoGaGVhbHRoGAIgAygLMhYuZmxlZXQudjEuSGVhbHRoUmVjb3JkKqEBCglBZ2VudFJvbGUSGgoWQUdFTlRfUk9MRV9VTlNQRUNJRklFRBAAEhUKEUFHRU5UX1JPTEVfV09SS0VSEAESFQoRQUdFTlRfUk9MRV9LRUVQRVIQAhIaChZBR0VOVF9ST0xFX0NPT1JESU5BVE9SEAMSFgoSQUdFTlRfUk9MRV9HQVRFV0FZEAQSFgoSQUdFTlRfUk9MRV9NT05JVE9SEAUqnAEKDEhlYWx0aFN0YXR1cxIdChlIRUFMVEhfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVSEVBTFRIX1NUQVRVU19IRUFMVEhZEAESGgoWSEVBTFRIX1NUQVRVU19ERUdSQURFRBACEhsKF0hFQUxUSF9TVEFUVVNfVU5IRUFMVEhZEAMSGQoVSEVBTFRIX1NUQVRVU19VTktOT1dOEARiBnByb3RvMw", [file_fleet_v1_capabilities, file_google_protobuf_timestamp]);
 
 /**
  * A hybrid logical clock timestamp: the version of a registry entry.
@@ -276,6 +276,15 @@ export type RegistryEntry = Message<"fleet.v1.RegistryEntry"> & {
     value: HealthRecord;
     case: "health";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Added for conflict detection: the entry's causal context, one counter per replica that
+   * wrote this key (sorted by node, at most one per node). A write that saw the previous
+   * value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).
+   *
+   * @generated from field: repeated fleet.v1.VersionCounter causal = 7;
+   */
+  causal: VersionCounter[];
 };
 
 /**
@@ -284,6 +293,34 @@ export type RegistryEntry = Message<"fleet.v1.RegistryEntry"> & {
  */
 export const RegistryEntrySchema: GenMessage<RegistryEntry> = /*@__PURE__*/
   messageDesc(file_fleet_v1_registry, 4);
+
+/**
+ * One replica's write count for one registry key (an element of a version vector).
+ *
+ * @generated from message fleet.v1.VersionCounter
+ */
+export type VersionCounter = Message<"fleet.v1.VersionCounter"> & {
+  /**
+   * The replica. Required.
+   *
+   * @generated from field: string node = 1;
+   */
+  node: string;
+
+  /**
+   * How many writes that replica made to the key. At least 1.
+   *
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message fleet.v1.VersionCounter.
+ * Use `create(VersionCounterSchema)` to create a new message.
+ */
+export const VersionCounterSchema: GenMessage<VersionCounter> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_registry, 5);
 
 /**
  * A summary of a replica's state: equal root hashes mean equal registries.
@@ -332,7 +369,7 @@ export type RegistryDigest = Message<"fleet.v1.RegistryDigest"> & {
  * Use `create(RegistryDigestSchema)` to create a new message.
  */
 export const RegistryDigestSchema: GenMessage<RegistryDigest> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_registry, 5);
+  messageDesc(file_fleet_v1_registry, 6);
 
 /**
  * The whole registry (or the buckets asked for).
@@ -367,7 +404,7 @@ export type RegistrySnapshot = Message<"fleet.v1.RegistrySnapshot"> & {
  * Use `create(RegistrySnapshotSchema)` to create a new message.
  */
 export const RegistrySnapshotSchema: GenMessage<RegistrySnapshot> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_registry, 6);
+  messageDesc(file_fleet_v1_registry, 7);
 
 /**
  * Entries changed since the receiver last synced.
@@ -395,7 +432,7 @@ export type RegistryDelta = Message<"fleet.v1.RegistryDelta"> & {
  * Use `create(RegistryDeltaSchema)` to create a new message.
  */
 export const RegistryDeltaSchema: GenMessage<RegistryDelta> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_registry, 7);
+  messageDesc(file_fleet_v1_registry, 8);
 
 /**
  * A registry lookup.
@@ -437,7 +474,7 @@ export type RegistryQuery = Message<"fleet.v1.RegistryQuery"> & {
  * Use `create(RegistryQuerySchema)` to create a new message.
  */
 export const RegistryQuerySchema: GenMessage<RegistryQuery> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_registry, 8);
+  messageDesc(file_fleet_v1_registry, 9);
 
 /**
  * The answer to a RegistryQuery.
@@ -465,7 +502,7 @@ export type RegistryQueryResult = Message<"fleet.v1.RegistryQueryResult"> & {
  * Use `create(RegistryQueryResultSchema)` to create a new message.
  */
 export const RegistryQueryResultSchema: GenMessage<RegistryQueryResult> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_registry, 9);
+  messageDesc(file_fleet_v1_registry, 10);
 
 /**
  * An agent's role, as in the original registry.
