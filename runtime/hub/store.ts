@@ -1,0 +1,197 @@
+// The hub's durable state in SQLite (better-sqlite3): offline inboxes, the dedupe window,
+// bottles and their delivery state, registry entries, pinned keys and token uses.
+// WAL with synchronous=FULL: a committed write survives SIGKILL and power loss, so a
+// receipt sent after commit() is a promise the hub can keep. Any write failure (read-only
+// directory, full disk, closed database) is FleetError 808 and nothing is acknowledged.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, FleetError } from "../errors.js";
+
+export interface InboxRow {
+  seq: number;
+  recipient: string;
+  messageId: string;
+  sender: string;
+  /** The serialized fleet.v1.Packet exactly as it will be forwarded. */
+  packet: Uint8Array;
+  expiresAt: number;
+}
+
+export interface BottleRow {
+  bottleId: string;
+  origin: string;
+  recipient: string;
+  /** The serialized fleet.v1.Bottle. */
+  bottle: Uint8Array;
+  status: number;
+  reason: number;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS inbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  recipient TEXT NOT NULL, message_id TEXT NOT NULL, sender TEXT NOT NULL,
+  packet BLOB NOT NULL, expires_at INTEGER NOT NULL,
+  UNIQUE (recipient, message_id));
+CREATE TABLE IF NOT EXISTS dedupe (
+  sender TEXT NOT NULL, message_id TEXT NOT NULL, seen_at INTEGER NOT NULL,
+  PRIMARY KEY (sender, message_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedupe_seen ON dedupe (seen_at);
+CREATE TABLE IF NOT EXISTS bottles (
+  bottle_id TEXT PRIMARY KEY, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
+  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL);
+`;
+
+function storeError(e: unknown, what: string): FleetError {
+  if (e instanceof FleetError) return e;
+  const code = (e as { code?: string }).code ?? "";
+  const detail = e instanceof Error ? e.message : String(e);
+  return new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `store ${what} failed${code ? ` (${code})` : ""}: ${detail}`, { cause: e });
+}
+
+export class HubStore {
+  private readonly db: Database.Database;
+  private readonly q;
+
+  /** Opens (creating) hub.db in dir; 808 when the directory or file cannot be written. */
+  constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.db = new Database(join(dir, "hub.db"));
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = FULL");
+      this.db.pragma("busy_timeout = 2000");
+      this.db.exec(SCHEMA);
+      // A quota turns into SQLITE_FULL exactly like a full disk (also how tests simulate one).
+      if (options.maxBytes) this.db.pragma(`max_page_count = ${Math.max(8, Math.ceil(options.maxBytes / (this.db.pragma("page_size", { simple: true }) as number)))}`);
+      // Prove the store is writable now rather than at the first acknowledged message.
+      this.db.prepare("INSERT OR REPLACE INTO token_uses (token_id, uses) VALUES ('~probe', 0)").run();
+    } catch (e) {
+      throw storeError(e, `open in ${dir}`);
+    }
+    const db = this.db;
+    this.q = {
+      inboxAdd: db.prepare("INSERT OR IGNORE INTO inbox (recipient, message_id, sender, packet, expires_at) VALUES (?, ?, ?, ?, ?)"),
+      inboxFor: db.prepare("SELECT seq, recipient, message_id AS messageId, sender, packet, expires_at AS expiresAt FROM inbox WHERE recipient = ? AND expires_at > ? ORDER BY seq LIMIT ?"),
+      inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ?"),
+      inboxExpire: db.prepare("DELETE FROM inbox WHERE expires_at <= ?"),
+      inboxCount: db.prepare("SELECT count(*) AS n FROM inbox"),
+      dedupeGet: db.prepare("SELECT 1 FROM dedupe WHERE sender = ? AND message_id = ? AND seen_at > ?"),
+      dedupeAdd: db.prepare("INSERT OR REPLACE INTO dedupe (sender, message_id, seen_at) VALUES (?, ?, ?)"),
+      dedupeExpire: db.prepare("DELETE FROM dedupe WHERE seen_at <= ?"),
+      bottlePut: db.prepare("INSERT OR IGNORE INTO bottles (bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at) VALUES (@bottleId, @origin, @recipient, @bottle, @status, @reason, @expiresAt, @updatedAt)"),
+      bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE bottle_id = ?"),
+      bottlesByStatus: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE status = ?"),
+      bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE bottle_id = ?"),
+      regPut: db.prepare("INSERT OR REPLACE INTO registry (key, entry) VALUES (?, ?)"),
+      regAll: db.prepare("SELECT key, entry FROM registry ORDER BY key"),
+      pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
+      pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
+      pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
+      tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses) VALUES (?, 1) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1 RETURNING uses"),
+    };
+  }
+
+  /** Runs fn in one transaction (one fsync): the group commit behind every receipt. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      throw storeError(e, "commit");
+    }
+  }
+
+  private write<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw storeError(e, what);
+    }
+  }
+
+  addInbox(row: Omit<InboxRow, "seq">): boolean {
+    return this.write("inbox", () => this.q.inboxAdd.run(row.recipient, row.messageId, row.sender, row.packet, row.expiresAt).changes === 1);
+  }
+
+  pendingFor(recipient: string, now: number, limit = 1_000): InboxRow[] {
+    return this.write("read", () => (this.q.inboxFor.all(recipient, now, limit) as InboxRow[]).map((r) => ({ ...r, packet: new Uint8Array(r.packet) })));
+  }
+
+  removeInbox(recipient: string, messageId: string): void {
+    this.write("inbox delete", () => this.q.inboxDel.run(recipient, messageId));
+  }
+
+  inboxSize(): number {
+    return (this.q.inboxCount.get() as { n: number }).n;
+  }
+
+  /** True when sender's message id was recorded within the window ending now. */
+  seen(sender: string, messageId: string, since: number): boolean {
+    return this.write("read", () => this.q.dedupeGet.get(sender, messageId, since) !== undefined);
+  }
+
+  remember(sender: string, messageId: string, at: number): void {
+    this.write("dedupe", () => this.q.dedupeAdd.run(sender, messageId, at));
+  }
+
+  /** Drops expired inbox rows and dedupe ids older than the window. */
+  sweep(now: number, dedupeSince: number): void {
+    this.transaction(() => {
+      this.q.inboxExpire.run(now);
+      this.q.dedupeExpire.run(dedupeSince);
+    });
+  }
+
+  putBottle(row: BottleRow): boolean {
+    return this.write("bottle", () => this.q.bottlePut.run({ ...row, bottle: Buffer.from(row.bottle) }).changes === 1);
+  }
+
+  getBottle(bottleId: string): BottleRow | undefined {
+    const r = this.write("read", () => this.q.bottleGet.get(bottleId) as BottleRow | undefined);
+    return r && { ...r, bottle: new Uint8Array(r.bottle) };
+  }
+
+  bottlesWithStatus(status: number): BottleRow[] {
+    return this.write("read", () => (this.q.bottlesByStatus.all(status) as BottleRow[]).map((r) => ({ ...r, bottle: new Uint8Array(r.bottle) })));
+  }
+
+  setBottleStatus(bottleId: string, status: number, reason: number, at: number): void {
+    this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, bottleId));
+  }
+
+  putRegistry(key: string, entry: Uint8Array): void {
+    this.write("registry", () => this.q.regPut.run(key, entry));
+  }
+
+  registryEntries(): { key: string; entry: Uint8Array }[] {
+    return (this.q.regAll.all() as { key: string; entry: Uint8Array }[]).map((r) => ({ key: r.key, entry: new Uint8Array(r.entry) }));
+  }
+
+  getPin(agent: string): Uint8Array | undefined {
+    const r = this.q.pinGet.get(agent) as { publicKey: Uint8Array } | undefined;
+    return r && new Uint8Array(r.publicKey);
+  }
+
+  putPin(agent: string, publicKey: Uint8Array): void {
+    this.write("pin", () => this.q.pinPut.run(agent, publicKey));
+  }
+
+  pins(): { agent: string; publicKey: Uint8Array }[] {
+    return (this.q.pinAll.all() as { agent: string; publicKey: Uint8Array }[]).map((r) => ({ agent: r.agent, publicKey: new Uint8Array(r.publicKey) }));
+  }
+
+  /** Counts one use of a token and returns the total so far. */
+  useToken(tokenId: string): number {
+    return this.write("token use", () => (this.q.tokenUse.get(tokenId) as { uses: number }).uses);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

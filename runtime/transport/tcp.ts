@@ -1,0 +1,181 @@
+// TCP carrier for frames (spec/frame.md): a FrameConnection over node:net, and a listener.
+// Node-only. Writes issued in one tick are corked together into one writev.
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../codec/index.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import type { FrameConnection, FrameListener } from "./listener.js";
+
+export interface TcpOptions {
+  /** Largest frame body accepted from the peer (default: the protocol maximum, 2 MiB). */
+  maxFrameBytes?: number;
+}
+
+class TcpFrameConnection implements FrameConnection {
+  readonly remote: string;
+  private readonly decoder: FrameDecoder;
+  private frameHandler: (body: Uint8Array) => void = () => {};
+  private errorHandler?: (error: FleetError) => void;
+  private readonly closeHandlers: (() => void)[] = [];
+  private drainHandler: () => void = () => {};
+  private corked = false;
+  private closed = false;
+  private reading = true;
+
+  constructor(private readonly socket: Socket, options: TcpOptions) {
+    this.remote = `tcp://${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES });
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("end", () => {
+      // A peer that vanishes mid-frame is a truncation; a clean end is just a close.
+      if (!this.reading) return;
+      try {
+        this.decoder.end();
+      } catch (e) {
+        this.fail(asFleetError(e, ErrorCode.WIRE_TRUNCATED, "frame"));
+        return;
+      }
+      this.destroy();
+    });
+    socket.on("drain", () => this.drainHandler());
+    socket.on("error", () => this.destroy());
+    socket.on("close", () => this.finish());
+  }
+
+  get bufferedAmount(): number {
+    return this.closed ? 0 : this.socket.writableLength;
+  }
+
+  send(body: Uint8Array): void {
+    if (this.closed || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeFrame(body));
+  }
+
+  close(errorBody?: Uint8Array): void {
+    if (this.closed) return;
+    this.reading = false;
+    if (errorBody && !this.socket.destroyed) {
+      this.socket.end(encodeFrame(errorBody));
+      // Do not wait forever for a peer that never reads its last frame.
+      setTimeout(() => this.destroy(), 2_000).unref();
+    } else {
+      this.destroy();
+    }
+  }
+
+  onFrame(handler: (body: Uint8Array) => void): void {
+    this.frameHandler = handler;
+  }
+  onError(handler: (error: FleetError) => void): void {
+    this.errorHandler = handler;
+  }
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.push(handler);
+  }
+  onDrain(handler: () => void): void {
+    this.drainHandler = handler;
+  }
+
+  private receive(chunk: Uint8Array): void {
+    if (!this.reading) return;
+    let bodies: Uint8Array[];
+    try {
+      bodies = this.decoder.push(chunk);
+    } catch (e) {
+      this.fail(asFleetError(e, ErrorCode.WIRE_MALFORMED, "frame"));
+      return;
+    }
+    for (const body of bodies) {
+      if (!this.reading) return;
+      this.frameHandler(body);
+    }
+  }
+
+  private fail(error: FleetError): void {
+    this.reading = false;
+    this.socket.pause();
+    if (this.errorHandler) this.errorHandler(error);
+    else this.destroy();
+  }
+
+  private destroy(): void {
+    this.reading = false;
+    this.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.closeHandlers.splice(0)) h();
+  }
+}
+
+/** Wraps an already connected socket. */
+export function frameConnectionFromSocket(socket: Socket, options: TcpOptions = {}): FrameConnection {
+  return new TcpFrameConnection(socket, options);
+}
+
+/** Connects to host:port; rejects with 805 when nobody listens. */
+export function connectTcp(host: string, port: number, options: TcpOptions & { timeoutMs?: number } = {}): Promise<FrameConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `connect to ${host}:${port} timed out`));
+    }, options.timeoutMs ?? 5_000);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(new TcpFrameConnection(socket, options));
+    });
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `cannot reach hub at ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+  });
+}
+
+class TcpListener implements FrameListener {
+  private handler: (conn: FrameConnection) => void = (c) => c.close();
+  private readonly sockets = new Set<Socket>();
+  constructor(private readonly server: Server, readonly url: string, readonly port: number, options: TcpOptions) {
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      this.handler(new TcpFrameConnection(socket, options));
+    });
+  }
+  onConnection(handler: (conn: FrameConnection) => void): void {
+    this.handler = handler;
+  }
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
+  }
+}
+
+/** Listens on host:port (port 0 = ephemeral); the default host is loopback only. */
+export function listenTcp(options: TcpOptions & { host?: string; port?: number } = {}): Promise<FrameListener> {
+  const host = options.host ?? "127.0.0.1";
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.maxConnections = 100_000;
+    server.once("error", (e) => reject(new FleetError(ErrorCode.INTERNAL_ERROR, `cannot listen on ${host}:${options.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    server.listen({ host, port: options.port ?? 0, backlog: 4096 }, () => {
+      const port = (server.address() as { port: number }).port;
+      resolve(new TcpListener(server, `tcp://${host}:${port}`, port, options));
+    });
+  });
+}
