@@ -1,0 +1,62 @@
+// The browser bundle: built by the same function `npm run build:browser` uses, it refuses
+// any Node built-in, and what it exports runs in a real Chromium page.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBrowser } from "../../tools/build-browser.js";
+import { keyIdFor } from "../../runtime/crypto/keyid.js";
+import { pae, u64be } from "../../runtime/crypto/pae.js";
+import { chromiumMissing } from "./support/chromium.js";
+import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
+
+describe("browser bundle build", () => {
+  it("bundles the core as one ESM file with no Node built-in left in it", async () => {
+    const { files, bytes } = await buildBrowser({ write: false, outdir: "/virtual" });
+    expect(bytes).toBeGreaterThan(1000);
+    const text = new TextDecoder().decode(files.get("fleet.js"));
+    expect(text).not.toMatch(/from\s*["']node:|require\(["']node:|import\(["']node:/);
+    expect(text).toMatch(/^export\s*{/m);
+  });
+
+  it("fails when a node: import reaches the graph, naming the importer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fleet-guard-"));
+    try {
+      writeFileSync(join(dir, "leaf.ts"), 'import { randomBytes } from "node:crypto";\nexport const r = () => randomBytes(4);\n');
+      writeFileSync(join(dir, "entry.ts"), 'export { r } from "./leaf.js";\n');
+      await expect(buildBrowser({ entry: join(dir, "entry.ts"), write: false, outdir: "/virtual" })).rejects.toThrow(/node:crypto.*leaf\.ts/s);
+      // Bare built-in names are Node built-ins too.
+      writeFileSync(join(dir, "leaf.ts"), 'import { readFileSync } from "fs";\nexport const r = readFileSync;\n');
+      await expect(buildBrowser({ entry: join(dir, "entry.ts"), write: false, outdir: "/virtual" })).rejects.toThrow(/"fs".*leaf\.ts/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(chromiumMissing)("browser bundle in Chromium", () => {
+  let bp: BundlePage;
+  beforeAll(async () => {
+    bp = await openBundlePage();
+  });
+  afterAll(async () => {
+    await bp?.close();
+  });
+
+  it("loads as an ES module over http:// in a secure context", async () => {
+    const info = await bp.page.evaluate(() => ({ secure: isSecureContext, hasFleet: typeof window.fleet === "object", subtle: typeof crypto.subtle }));
+    expect(info).toEqual({ secure: true, hasFleet: true, subtle: "object" });
+  });
+
+  it("computes PAE bytes and key ids identical to Node", async () => {
+    const pk = Array.from({ length: 32 }, (_, i) => i * 7);
+    const got = await bp.page.evaluate((pk) => {
+      const f = window.fleet;
+      const bytes = f.pae(f.Domain.envelope, "text/plain", new Uint8Array([1, 2, 3]), f.u64be(258));
+      return { pae: Array.from(bytes), keyId: f.keyIdFor(new Uint8Array(pk)) };
+    }, pk);
+    expect(got.pae).toEqual(Array.from(pae("fleet.v1.envelope", "text/plain", new Uint8Array([1, 2, 3]), u64be(258))));
+    expect(got.keyId).toBe(keyIdFor(new Uint8Array(pk)));
+    expect(bp.page.errors).toEqual([]);
+  });
+});
