@@ -1,0 +1,312 @@
+// A replica of the fleet registry (agents, services, health): last-writer-wins by HLC per
+// entry, tombstones for deletions, a per-key version vector to detect concurrent writes
+// (reported as 502, resolved identically everywhere), and digest/snapshot/delta
+// anti-entropy (spec/registry.md). Pure: the caller moves the messages.
+import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type AgentRecord,
+  AgentRecordSchema,
+  type HealthRecord,
+  HealthRecordSchema,
+  type RegistryDelta,
+  RegistryDeltaSchema,
+  type RegistryDigest,
+  RegistryDigestSchema,
+  type RegistryEntry,
+  RegistryEntrySchema,
+  type RegistryQuery,
+  type RegistryQueryResult,
+  RegistryQueryResultSchema,
+  type RegistrySnapshot,
+  RegistrySnapshotSchema,
+  type ServiceRecord,
+  ServiceRecordSchema,
+  type VersionCounter,
+  VersionCounterSchema,
+} from "../../generated/proto/fleet/v1/registry_pb.js";
+import type { Clock } from "../clock.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { compareBytes, compareText, equalBytes } from "./bytes.js";
+import { compareHlc, HybridClock } from "./hlc.js";
+import { BUCKETS, bucketHash, bucketOf, contentHash, entryHash, rootHash } from "./registry-digest.js";
+import { MemoryRegistryStorage, type RegistryStorage } from "./registry-storage.js";
+import { validateRegistryEntry } from "./registry-validate.js";
+
+/** The registry bodies of the Body oneof, as the replica receives and emits them. */
+export type RegistryMessage =
+  | { case: "registryDigest"; value: RegistryDigest }
+  | { case: "registrySnapshot"; value: RegistrySnapshot }
+  | { case: "registryDelta"; value: RegistryDelta };
+
+export interface RegistryConflict {
+  key: string;
+  /** The entry every replica keeps. */
+  winner: RegistryEntry;
+  /** The concurrent write that lost. */
+  loser: RegistryEntry;
+  /** REGISTRY_CONFLICT (502). */
+  error: FleetError;
+}
+
+export interface RegistryReplicaOptions {
+  node: string;
+  clock: Clock;
+  storage?: RegistryStorage;
+}
+
+type Order = "equal" | "before" | "after" | "concurrent";
+
+function compareCausal(a: readonly VersionCounter[], b: readonly VersionCounter[]): Order {
+  const am = new Map(a.map((c) => [c.node, c.count]));
+  const bm = new Map(b.map((c) => [c.node, c.count]));
+  let less = false;
+  let more = false;
+  for (const node of new Set([...am.keys(), ...bm.keys()])) {
+    const x = am.get(node) ?? 0n;
+    const y = bm.get(node) ?? 0n;
+    if (x < y) less = true;
+    if (x > y) more = true;
+  }
+  return less && more ? "concurrent" : less ? "before" : more ? "after" : "equal";
+}
+
+function mergeCausal(a: readonly VersionCounter[], b: readonly VersionCounter[]): VersionCounter[] {
+  const m = new Map<string, bigint>();
+  for (const c of [...a, ...b]) m.set(c.node, (m.get(c.node) ?? 0n) > c.count ? m.get(c.node)! : c.count);
+  return [...m.entries()].sort((x, y) => compareText(x[0], y[0])).map(([node, count]) => create(VersionCounterSchema, { node, count }));
+}
+
+/** Deterministic winner: larger HLC, then larger content hash (only equal for the same write). */
+function wins(a: RegistryEntry, b: RegistryEntry): boolean {
+  const c = compareHlc(a.version!, b.version!);
+  return c !== 0 ? c > 0 : compareBytes(contentHash(a), contentHash(b)) >= 0;
+}
+
+export class RegistryReplica {
+  readonly node: string;
+  private readonly hlc: HybridClock;
+  private readonly storage: RegistryStorage;
+  private readonly hashes = new Map<string, { hash: Uint8Array; bucket: number }>();
+  private readonly changed = new Map<string, number>();
+  private seq = 0;
+  private readonly conflictListeners = new Set<(c: RegistryConflict) => void>();
+  private readonly changeListeners = new Set<(e: RegistryEntry) => void>();
+
+  constructor(opts: RegistryReplicaOptions) {
+    if (!opts.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "replica needs a node name", { pointer: "/node" });
+    this.node = opts.node;
+    this.hlc = new HybridClock(opts.node, opts.clock);
+    this.storage = opts.storage ?? new MemoryRegistryStorage();
+    for (const e of this.storage.all()) {
+      this.hashes.set(e.key, { hash: entryHash(e), bucket: bucketOf(e.key) });
+      this.hlc.observe(e.version!);
+    }
+  }
+
+  onConflict(fn: (c: RegistryConflict) => void): () => void {
+    this.conflictListeners.add(fn);
+    return () => this.conflictListeners.delete(fn);
+  }
+
+  onChange(fn: (e: RegistryEntry) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  // ---- local writes ----
+
+  putAgent(record: MessageInitShape<typeof AgentRecordSchema>): RegistryEntry {
+    const value = create(AgentRecordSchema, record);
+    return this.write(`agent/${value.agentId}`, { case: "agent", value });
+  }
+
+  putService(record: MessageInitShape<typeof ServiceRecordSchema>): RegistryEntry {
+    const value = create(ServiceRecordSchema, record);
+    return this.write(`service/${value.serviceId}`, { case: "service", value });
+  }
+
+  putHealth(record: MessageInitShape<typeof HealthRecordSchema>): RegistryEntry {
+    const value = create(HealthRecordSchema, record);
+    return this.write(`health/${value.agentId}`, { case: "health", value });
+  }
+
+  /** Deletes by writing a tombstone, so the deletion replicates like any write. */
+  remove(key: string): RegistryEntry {
+    return this.write(key, { case: undefined });
+  }
+
+  private write(key: string, record: RegistryEntry["record"]): RegistryEntry {
+    const prev = this.storage.get(key);
+    const own = prev?.causal.find((c) => c.node === this.node)?.count ?? 0n;
+    const causal = mergeCausal(prev?.causal ?? [], [create(VersionCounterSchema, { node: this.node, count: own + 1n })]);
+    const entry = create(RegistryEntrySchema, { key, version: this.hlc.now(), tombstone: record.case === undefined, record, causal });
+    validateRegistryEntry(entry, "");
+    this.store([entry]);
+    return entry;
+  }
+
+  // ---- reads ----
+
+  get(key: string): RegistryEntry | undefined {
+    return this.storage.get(key);
+  }
+
+  /** Every entry, tombstones included, sorted by key (UTF-8 bytes). */
+  entries(): RegistryEntry[] {
+    return [...this.storage.all()].sort((a, b) => compareText(a.key, b.key));
+  }
+
+  agent(agentId: string): AgentRecord | undefined {
+    const r = this.storage.get(`agent/${agentId}`)?.record;
+    return r?.case === "agent" ? r.value : undefined;
+  }
+
+  health(agentId: string): HealthRecord | undefined {
+    const r = this.storage.get(`health/${agentId}`)?.record;
+    return r?.case === "health" ? r.value : undefined;
+  }
+
+  services(): ServiceRecord[] {
+    return this.entries().flatMap((e) => (e.record.case === "service" ? [e.record.value] : []));
+  }
+
+  /** Answers a RegistryQuery; isOnline supplies presence for online_only. */
+  query(q: RegistryQuery, isOnline: (agentId: string) => boolean = () => true): RegistryQueryResult {
+    const agents = this.entries()
+      .flatMap((e) => (e.record.case === "agent" ? [e.record.value] : []))
+      .filter((a) => (!q.agentId || a.agentId === q.agentId) && (!q.role || a.role === q.role))
+      .filter((a) => !q.capability || a.capabilities.some((c) => c.name === q.capability))
+      .filter((a) => !q.onlineOnly || isOnline(a.agentId));
+    const health = agents.flatMap((a) => {
+      const h = this.health(a.agentId);
+      return h ? [h] : [];
+    });
+    return create(RegistryQueryResultSchema, { agents, health });
+  }
+
+  // ---- anti-entropy ----
+
+  bucketHashes(): Uint8Array[] {
+    const per: { key: string; hash: Uint8Array }[][] = Array.from({ length: BUCKETS }, () => []);
+    for (const [key, h] of this.hashes) per[h.bucket].push({ key, hash: h.hash });
+    return per.map((list, b) => bucketHash(b, list.sort((x, y) => compareText(x.key, y.key)).map((x) => x.hash)));
+  }
+
+  digest(isReply = false): RegistryDigest {
+    const buckets = this.bucketHashes();
+    return create(RegistryDigestSchema, { node: this.node, rootHash: rootHash(buckets), entryCount: this.hashes.size, bucketHashes: buckets, isReply });
+  }
+
+  /** Entries of the given buckets (all when empty), sorted by key. */
+  snapshot(buckets: readonly number[] = []): RegistrySnapshot {
+    const want = new Set(buckets);
+    const entries = this.entries().filter((e) => !want.size || want.has(this.hashes.get(e.key)!.bucket));
+    return create(RegistrySnapshotSchema, { node: this.node, entries, buckets: [...want].sort((a, b) => a - b) });
+  }
+
+  /** A counter that grows with every change here; pass it back to deltaSince. */
+  get changeMark(): number {
+    return this.seq;
+  }
+
+  /** Entries changed (locally or by merge) after mark: what to push to a peer last synced at mark. */
+  deltaSince(mark: number): RegistryDelta {
+    const keys = [...this.changed].filter(([, s]) => s > mark).map(([k]) => k);
+    const entries = keys.map((k) => this.storage.get(k)!).sort((a, b) => compareText(a.key, b.key));
+    return create(RegistryDeltaSchema, { node: this.node, entries });
+  }
+
+  /**
+   * Handles one registry message and returns the replies to send back.
+   * digest -> nothing when roots match, else a snapshot of the differing buckets;
+   * snapshot -> merge, then a delta of what the sender lacks (if anything);
+   * delta -> merge. A malformed message throws and changes nothing.
+   */
+  receive(msg: RegistryMessage): RegistryMessage[] {
+    switch (msg.case) {
+      case "registryDigest": {
+        const d = msg.value;
+        validateDigest(d);
+        if (equalBytes(d.rootHash, this.digest().rootHash)) return [];
+        const mine = this.bucketHashes();
+        const differ = mine.flatMap((h, b) => (equalBytes(h, d.bucketHashes[b]) ? [] : [b]));
+        return [{ case: "registrySnapshot", value: this.snapshot(differ) }];
+      }
+      case "registrySnapshot": {
+        const s = msg.value;
+        if (!s.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "snapshot without node", { pointer: "/node" });
+        s.buckets.forEach((b, i) => {
+          if (b >= BUCKETS) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "bucket out of range", { pointer: `/buckets/${i}` });
+        });
+        this.merge(s.entries);
+        const theirs = new Map(s.entries.map((e) => [e.key, entryHash(e)]));
+        const back = this.snapshot(s.buckets).entries.filter((e) => {
+          const h = theirs.get(e.key);
+          return !h || !equalBytes(h, this.hashes.get(e.key)!.hash);
+        });
+        return back.length ? [{ case: "registryDelta", value: create(RegistryDeltaSchema, { node: this.node, entries: back }) }] : [];
+      }
+      case "registryDelta": {
+        if (!msg.value.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "delta without node", { pointer: "/node" });
+        this.merge(msg.value.entries);
+        return [];
+      }
+      default:
+        throw new FleetError(ErrorCode.WIRE_MALFORMED, "not a registry message");
+    }
+  }
+
+  /**
+   * Joins remote entries into this replica (all validated first, then stored in one batch).
+   * Returns the keys that changed.
+   */
+  merge(entries: readonly RegistryEntry[]): string[] {
+    entries.forEach((e, i) => validateRegistryEntry(e, `/entries/${i}`));
+    const next = new Map<string, RegistryEntry>();
+    const conflicts: RegistryConflict[] = [];
+    for (const incoming of entries) {
+      const local = next.get(incoming.key) ?? this.storage.get(incoming.key);
+      const joined = local ? this.join(local, incoming, conflicts) : clone(RegistryEntrySchema, incoming);
+      if (!local || !equalBytes(entryHash(joined), entryHash(local))) next.set(incoming.key, joined);
+    }
+    for (const e of entries) this.hlc.observe(e.version!);
+    this.store([...next.values()]);
+    for (const c of conflicts) for (const fn of this.conflictListeners) fn(c);
+    return [...next.keys()];
+  }
+
+  private join(local: RegistryEntry, incoming: RegistryEntry, conflicts: RegistryConflict[]): RegistryEntry {
+    const incomingWins = wins(incoming, local);
+    const winner = clone(RegistryEntrySchema, incomingWins ? incoming : local);
+    winner.causal = mergeCausal(local.causal, incoming.causal);
+    if (compareCausal(local.causal, incoming.causal) === "concurrent") {
+      const loser = incomingWins ? local : incoming;
+      conflicts.push({
+        key: local.key,
+        winner,
+        loser,
+        error: new FleetError(ErrorCode.REGISTRY_CONFLICT, `concurrent writes to ${local.key} by ${winner.version!.node} and ${loser.version!.node}; kept ${winner.version!.node}'s`),
+      });
+    }
+    return winner;
+  }
+
+  private store(entries: RegistryEntry[]): void {
+    if (!entries.length) return;
+    this.storage.putAll(entries);
+    for (const e of entries) {
+      this.hashes.set(e.key, { hash: entryHash(e), bucket: bucketOf(e.key) });
+      this.changed.set(e.key, ++this.seq);
+      for (const fn of this.changeListeners) fn(e);
+    }
+  }
+}
+
+function validateDigest(d: RegistryDigest): void {
+  if (!d.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "digest without node", { pointer: "/node" });
+  if (d.rootHash.length !== 32) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "root_hash must be 32 bytes", { pointer: "/rootHash" });
+  if (d.bucketHashes.length !== BUCKETS) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `bucket_hashes must hold ${BUCKETS} hashes`, { pointer: "/bucketHashes" });
+  d.bucketHashes.forEach((h, i) => {
+    if (h.length !== 32) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "bucket hash must be 32 bytes", { pointer: `/bucketHashes/${i}` });
+  });
+}
