@@ -35,7 +35,8 @@ export function nodeGuardPlugin(): Plugin {
 }
 
 export interface BrowserBuildOptions {
-  entry?: string;
+  /** Output name -> entry file; default { fleet: runtime/browser/index.ts }. */
+  entries?: Record<string, string>;
   outdir?: string;
   /** false: keep the output in memory (tests serve it without touching dist/). */
   write?: boolean;
@@ -43,7 +44,7 @@ export interface BrowserBuildOptions {
 }
 
 export interface BrowserBuildResult {
-  /** Output file name (fleet.js, fleet.js.map) -> bytes. */
+  /** Output file name (fleet.js, fleet.js.map, one pair per entry) -> bytes. */
   files: Map<string, Uint8Array>;
   /** Size of fleet.js in bytes. */
   bytes: number;
@@ -52,7 +53,7 @@ export interface BrowserBuildResult {
 export async function buildBrowser(options: BrowserBuildOptions = {}): Promise<BrowserBuildResult> {
   const outdir = options.outdir ?? BROWSER_OUTDIR;
   const result = await build({
-    entryPoints: { fleet: options.entry ?? BROWSER_ENTRY },
+    entryPoints: options.entries ?? { fleet: BROWSER_ENTRY },
     outdir,
     bundle: true,
     format: "esm",

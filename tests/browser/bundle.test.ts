@@ -24,10 +24,10 @@ describe("browser bundle build", () => {
     try {
       writeFileSync(join(dir, "leaf.ts"), 'import { randomBytes } from "node:crypto";\nexport const r = () => randomBytes(4);\n');
       writeFileSync(join(dir, "entry.ts"), 'export { r } from "./leaf.js";\n');
-      await expect(buildBrowser({ entry: join(dir, "entry.ts"), write: false, outdir: "/virtual" })).rejects.toThrow(/node:crypto.*leaf\.ts/s);
+      await expect(buildBrowser({ entries: { bad: join(dir, "entry.ts") }, write: false, outdir: "/virtual" })).rejects.toThrow(/node:crypto.*leaf\.ts/s);
       // Bare built-in names are Node built-ins too.
       writeFileSync(join(dir, "leaf.ts"), 'import { readFileSync } from "fs";\nexport const r = readFileSync;\n');
-      await expect(buildBrowser({ entry: join(dir, "entry.ts"), write: false, outdir: "/virtual" })).rejects.toThrow(/"fs".*leaf\.ts/s);
+      await expect(buildBrowser({ entries: { bad: join(dir, "entry.ts") }, write: false, outdir: "/virtual" })).rejects.toThrow(/"fs".*leaf\.ts/s);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,9 @@
-// One Chromium page with the browser bundle loaded as `window.fleet`, served over http://
-// beside the golden fixtures: the starting point of every in-page test.
+// One Chromium page with the browser bundle loaded as `window.fleet` (and any extra page
+// modules as `window.pageModules[name]`), served over http:// beside the golden fixtures:
+// the starting point of every in-page test and of the browser bench.
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { buildBrowser } from "../../../tools/build-browser.js";
+import { BROWSER_ENTRY, buildBrowser } from "../../../tools/build-browser.js";
 import type * as Fleet from "../../../runtime/browser/index.js";
 import { launchChromium, type LaunchedBrowser } from "./chromium.js";
 import { startStaticServer, type StaticServer } from "./static-server.js";
@@ -10,18 +11,25 @@ import { startStaticServer, type StaticServer } from "./static-server.js";
 declare global {
   interface Window {
     fleet: typeof Fleet;
+    pageModules: Record<string, any>;
   }
 }
 
-const root = join(import.meta.dirname, "../../..");
+export const repoRoot = join(import.meta.dirname, "../../..");
 
-const INDEX_HTML = `<!doctype html>
+function indexHtml(modules: string[]): string {
+  const imports = ["fleet", ...modules].map((m, i) => `import * as m${i} from "/${m}.js";`).join("\n  ");
+  const assigns = modules.map((m, i) => `window.pageModules[${JSON.stringify(m)}] = m${i + 1};`).join("\n  ");
+  return `<!doctype html>
 <html><head><meta charset="utf-8"><title>fleet browser test</title><link rel="icon" href="data:,"></head>
 <body><script type="module">
-  import * as fleet from "/fleet.js";
-  window.fleet = fleet;
+  ${imports}
+  window.fleet = m0;
+  window.pageModules = {};
+  ${assigns}
   document.body.dataset.ready = "1";
 </script></body></html>`;
+}
 
 export interface BundlePage {
   readonly page: Page & { errors: string[] };
@@ -30,25 +38,20 @@ export interface BundlePage {
   close(): Promise<void>;
 }
 
-let bundle: Promise<Map<string, Uint8Array>> | undefined;
-
-/** The bundle built once per test file, in memory (dist/ is not touched). */
-export function browserBundle(): Promise<Map<string, Uint8Array>> {
-  bundle ??= buildBrowser({ write: false, outdir: "/virtual" }).then((r) => r.files);
-  return bundle;
+export interface BundlePageOptions {
+  /** Extra page modules: name -> entry file, bundled with the same node: guard, served as /<name>.js. */
+  modules?: Record<string, string>;
+  /** Extra in-memory files to serve. */
+  files?: Record<string, string | Uint8Array>;
 }
 
-export async function openBundlePage(extraFiles: Record<string, string | Uint8Array> = {}): Promise<BundlePage> {
-  const files = await browserBundle();
-  const server = await startStaticServer({
-    dirs: { "/fixtures/": join(root, "fixtures") },
-    files: {
-      "/index.html": INDEX_HTML,
-      "/fleet.js": files.get("fleet.js")!,
-      "/fleet.js.map": files.get("fleet.js.map") ?? "",
-      ...extraFiles,
-    },
-  });
+export async function openBundlePage(options: BundlePageOptions = {}): Promise<BundlePage> {
+  const modules = options.modules ?? {};
+  // Built in memory: dist/ is not touched by tests.
+  const { files } = await buildBrowser({ entries: { fleet: BROWSER_ENTRY, ...modules }, write: false, outdir: "/virtual" });
+  const served: Record<string, string | Uint8Array> = { "/index.html": indexHtml(Object.keys(modules)), ...options.files };
+  for (const [name, bytes] of files) served[`/${name}`] = bytes;
+  const server = await startStaticServer({ dirs: { "/fixtures/": join(repoRoot, "fixtures") }, files: served });
   let browser: LaunchedBrowser | undefined;
   try {
     browser = await launchChromium();

@@ -1,0 +1,33 @@
+// Ed25519 in headless Chromium: WebCrypto (what the runtime picks in browsers) beside
+// @noble/ed25519 (its fallback), same 200-byte message, same page. Skips without chromium.
+import { join } from "node:path";
+import type { BenchRow, BenchSuite } from "../harness.js";
+import { chromiumMissing } from "../../tests/browser/support/chromium.js";
+import { openBundlePage, repoRoot } from "../../tests/browser/support/bundle-page.js";
+import type { Ed25519Rates } from "../../tests/browser/support/ed25519-page.js";
+
+export const suite: BenchSuite = {
+  name: "browser",
+  async run(): Promise<BenchRow[]> {
+    if (chromiumMissing) {
+      process.stderr.write(`bench: browser skipped: ${chromiumMissing}\n`);
+      return [];
+    }
+    const bp = await openBundlePage({ modules: { ed25519: join(repoRoot, "tests/browser/support/ed25519-page.ts") } });
+    try {
+      const r: Ed25519Rates = await bp.page.evaluate(() => window.pageModules.ed25519.ed25519Rates(600, 200, 32));
+      const browser = bp.browser.context.browser()?.version() ?? "chromium";
+      const row = (name: string, rate: number, anchor?: string): BenchRow => ({ suite: "browser", name, rate, unit: "ops/s", anchor, extra: { browser, bytes: 200 } });
+      return [
+        row("ed25519 sign webcrypto", r.webcryptoSign),
+        row("ed25519 sign webcrypto x32 in flight", r.webcryptoSignParallel, "ed25519 sign webcrypto"),
+        row("ed25519 sign noble", r.nobleSign, "ed25519 sign webcrypto"),
+        row("ed25519 verify webcrypto", r.webcryptoVerify),
+        row("ed25519 verify webcrypto x32 in flight", r.webcryptoVerifyParallel, "ed25519 verify webcrypto"),
+        row("ed25519 verify noble", r.nobleVerify, "ed25519 verify webcrypto"),
+      ];
+    } finally {
+      await bp.close();
+    }
+  },
+};
