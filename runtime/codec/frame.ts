@@ -1,0 +1,153 @@
+// Frames on stream transports (spec/frame.md): "FP", version 1, flags 0, u32be length,
+// then one Packet. The decoder is incremental: it accepts any split or coalescing of the
+// stream, rejects a bad header as soon as its bytes arrive, and refuses an oversize length
+// before buffering any of the body.
+import { ErrorCode, FleetError } from "../errors.js";
+
+export const FRAME_HEADER_BYTES = 8;
+export const MAX_FRAME_BYTES = 2_097_152;
+export const FRAME_MAGIC_0 = 0x46; // "F"
+export const FRAME_MAGIC_1 = 0x50; // "P"
+export const FRAME_VERSION = 1;
+
+function checkLength(length: number, max: number): void {
+  if (length === 0 || length > max) {
+    throw new FleetError(ErrorCode.WIRE_FRAME_TOO_LARGE, length === 0 ? "frame length is zero" : `frame length ${length} exceeds the maximum ${max}`);
+  }
+}
+
+function checkMax(max: number): number {
+  if (!Number.isInteger(max) || max < 1 || max > MAX_FRAME_BYTES) {
+    throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `maxFrameBytes must be 1..${MAX_FRAME_BYTES}`);
+  }
+  return max;
+}
+
+/** Header + body; throws 703 for an empty or oversize body. */
+export function encodeFrame(body: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
+  checkLength(body.length, checkMax(maxFrameBytes));
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  out[0] = FRAME_MAGIC_0;
+  out[1] = FRAME_MAGIC_1;
+  out[2] = FRAME_VERSION;
+  out[3] = 0;
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(4, body.length);
+  out.set(body, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** The body of exactly one frame (a WebSocket message): 702 if short, 701 if bytes follow it. */
+export function decodeFrame(bytes: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
+  const decoder = new FrameDecoder({ maxFrameBytes });
+  const bodies = decoder.push(bytes);
+  decoder.end();
+  if (bodies.length !== 1) throw new FleetError(ErrorCode.WIRE_MALFORMED, `expected exactly one frame, got ${bodies.length}`);
+  return bodies[0];
+}
+
+export class FrameDecoder {
+  private readonly maxFrameBytes: number;
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private body: Uint8Array | undefined;
+  private bodyFill = 0;
+  private failure: FleetError | undefined;
+
+  constructor(opts: { maxFrameBytes?: number } = {}) {
+    this.maxFrameBytes = checkMax(opts.maxFrameBytes ?? MAX_FRAME_BYTES);
+  }
+
+  /** Feeds bytes; returns every body completed by them (independent copies). A stream that failed stays failed. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.failure) throw this.failure;
+    try {
+      return this.consume(chunk);
+    } catch (e) {
+      this.failure = e as FleetError;
+      throw e;
+    }
+  }
+
+  /** Declares the end of the stream: 702 if it stopped inside a frame. */
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.headerFill > 0 || this.body) {
+      const have = this.body ? FRAME_HEADER_BYTES + this.bodyFill : this.headerFill;
+      const want = this.body ? FRAME_HEADER_BYTES + this.body.length : FRAME_HEADER_BYTES;
+      this.failure = new FleetError(ErrorCode.WIRE_TRUNCATED, `stream ended inside a frame (${have} of ${want} bytes)`);
+      throw this.failure;
+    }
+  }
+
+  /** True when no partial frame is buffered. */
+  get idle(): boolean {
+    return this.headerFill === 0 && !this.body;
+  }
+
+  private consume(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      if (!this.body) {
+        // Fast path: a whole header in the chunk.
+        if (this.headerFill === 0 && n - pos >= FRAME_HEADER_BYTES) {
+          const length = this.parseHeader(chunk, pos);
+          pos += FRAME_HEADER_BYTES;
+          if (n - pos >= length) {
+            out.push(chunk.slice(pos, pos + length));
+            pos += length;
+          } else {
+            this.body = new Uint8Array(length);
+            this.body.set(chunk.subarray(pos), 0);
+            this.bodyFill = n - pos;
+            pos = n;
+          }
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, n - pos);
+        this.header.set(chunk.subarray(pos, pos + take), this.headerFill);
+        this.headerFill += take;
+        pos += take;
+        if (this.headerFill >= 4) this.checkPrefix(this.header, 0);
+        if (this.headerFill < FRAME_HEADER_BYTES) break;
+        this.body = new Uint8Array(this.parseHeader(this.header, 0));
+        this.headerFill = 0;
+        this.bodyFill = 0;
+        continue;
+      }
+      const take = Math.min(this.body.length - this.bodyFill, n - pos);
+      this.body.set(chunk.subarray(pos, pos + take), this.bodyFill);
+      this.bodyFill += take;
+      pos += take;
+      if (this.bodyFill === this.body.length) {
+        out.push(this.body);
+        this.body = undefined;
+        this.bodyFill = 0;
+      }
+    }
+    // A partial header is checked as far as it goes, so garbage is refused early.
+    if (this.headerFill > 0 && this.headerFill < 4) this.checkPartialPrefix();
+    return out;
+  }
+
+  private checkPartialPrefix(): void {
+    // Fill the bytes not yet seen with their expected values and check what has arrived.
+    const probe = Uint8Array.of(FRAME_MAGIC_0, FRAME_MAGIC_1, FRAME_VERSION, 0);
+    probe.set(this.header.subarray(0, this.headerFill));
+    this.checkPrefix(probe, 0);
+  }
+
+  private checkPrefix(b: Uint8Array, at: number): void {
+    if (b[at] !== FRAME_MAGIC_0 || b[at + 1] !== FRAME_MAGIC_1) throw new FleetError(ErrorCode.WIRE_BAD_MAGIC, "not a Fleet frame (bad magic)");
+    if (b[at + 2] !== FRAME_VERSION) throw new FleetError(ErrorCode.WIRE_BAD_MAGIC, `unknown frame version ${b[at + 2]}`);
+    if (b[at + 3] !== 0) throw new FleetError(ErrorCode.WIRE_BAD_MAGIC, `unknown frame flags ${b[at + 3]}`);
+  }
+
+  private parseHeader(b: Uint8Array, at: number): number {
+    this.checkPrefix(b, at);
+    const length = ((b[at + 4] << 24) >>> 0) + (b[at + 5] << 16) + (b[at + 6] << 8) + b[at + 7];
+    checkLength(length, this.maxFrameBytes);
+    return length;
+  }
+}

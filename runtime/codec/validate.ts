@@ -1,0 +1,148 @@
+// Validation of decoded (or about-to-be-encoded) messages against the rules the proto
+// comments state (generated/rules): required fields, enum values this version defines,
+// length and size limits, oneofs that must be set. Errors carry a JSON pointer built from
+// JSON field names. A validator is compiled once per message type.
+import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { fieldRules, requiredOneofs, type FieldRule } from "../../generated/rules/fleet/v1/rules.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { childPointer } from "./pointer.js";
+
+// Messages are plain objects in protobuf-es v2; validators read them by local name.
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Check = (msg: Obj, pointer: string) => void;
+
+const compiled = new Map<string, Check>();
+const utf8 = new TextEncoder();
+
+/** UTF-8 size of s if it may exceed max, else a lower bound (a UTF-16 unit is at most 3 bytes). */
+function utf8SizeAbove(s: string, max: number): number {
+  return s.length * 3 <= max ? s.length : utf8.encode(s).length;
+}
+
+function isUnset(field: DescField, value: unknown): boolean {
+  if (value === undefined) return true;
+  switch (field.fieldKind) {
+    case "list":
+      return (value as unknown[]).length === 0;
+    case "message":
+      return false;
+    case "enum":
+      return value === 0;
+    case "scalar":
+      if (field.scalar === ScalarType.STRING || field.scalar === ScalarType.BYTES) return (value as { length: number }).length === 0;
+      if (field.scalar === ScalarType.BOOL) return value === false;
+      return value === 0 || value === 0n || value === "0";
+    default:
+      return false;
+  }
+}
+
+function valueCheck(field: DescField, rule: FieldRule | undefined): ((value: unknown, pointer: string) => void) | undefined {
+  const checks: ((value: unknown, pointer: string) => void)[] = [];
+  const isEnum = field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum");
+  if (isEnum) {
+    const known = new Set(field.enum!.values.map((v) => v.number));
+    const enumName = field.enum!.typeName;
+    checks.push((v, p) => {
+      if (!known.has(v as number)) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `${v} is not a ${enumName} value`, { pointer: p });
+    });
+  }
+  if (rule?.minLength !== undefined || rule?.maxLength !== undefined) {
+    const min = rule.minLength ?? 0;
+    const max = rule.maxLength ?? Infinity;
+    checks.push((v, p) => {
+      const n = (v as string).length;
+      if (n < min || n > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be ${min}..${max} characters, got ${n}`, { pointer: p });
+    });
+  }
+  if (rule?.pattern) {
+    const re = new RegExp(rule.pattern);
+    checks.push((v, p) => {
+      if (!re.test(v as string)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must match ${rule.pattern}`, { pointer: p });
+    });
+  }
+  if (rule?.maxBytes !== undefined) {
+    const max = rule.maxBytes;
+    checks.push((v, p) => {
+      const n = typeof v === "string" ? utf8SizeAbove(v, max) : (v as Uint8Array).length;
+      if (n > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} is ${n} bytes, at most ${max} allowed`, { pointer: p });
+    });
+  }
+  if (rule?.mustBeTrue) {
+    checks.push((v, p) => {
+      if (v !== true) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be true when set`, { pointer: p });
+    });
+  }
+  const isMessage = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message");
+  if (isMessage) {
+    const sub = field.message!;
+    checks.push((v, p) => validatorFor(sub)(v as Obj, p));
+  }
+  if (checks.length === 0) return undefined;
+  if (checks.length === 1) return checks[0];
+  return (v, p) => {
+    for (const c of checks) c(v, p);
+  };
+}
+
+function compile(desc: DescMessage): Check {
+  const rules = fieldRules[desc.typeName] ?? {};
+  const steps: Check[] = [];
+  for (const field of desc.fields) {
+    const rule = rules[field.name];
+    const check = valueCheck(field, rule);
+    const key = field.localName;
+    const jsonName = field.jsonName;
+    const required = rule?.required === true;
+    if (field.oneof) {
+      const oneofKey = field.oneof.localName;
+      if (!check) continue;
+      steps.push((msg, p) => {
+        const o = msg[oneofKey];
+        if (o.case === key) check(o.value, childPointer(p, jsonName));
+      });
+    } else if (field.fieldKind === "list") {
+      steps.push((msg, p) => {
+        const list = msg[key] as unknown[];
+        if (required && list.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name}.${field.name} needs at least one item`, { pointer: childPointer(p, jsonName) });
+        if (check) for (let i = 0; i < list.length; i++) check(list[i], childPointer(childPointer(p, jsonName), i));
+      });
+    } else if (required || check) {
+      steps.push((msg, p) => {
+        const v = msg[key];
+        if (isUnset(field, v)) {
+          if (required) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name}.${field.name} is required`, { pointer: childPointer(p, jsonName) });
+          return; // an unset optional field (enum 0 is always defined) has nothing to check
+        }
+        check?.(v, childPointer(p, jsonName));
+      });
+    }
+  }
+  for (const name of requiredOneofs[desc.typeName] ?? []) {
+    const oneof = desc.oneofs.find((o) => o.name === name)!;
+    const options = oneof.fields.map((f) => f.jsonName).join(" | ");
+    steps.push((msg, p) => {
+      if (msg[oneof.localName].case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name} needs exactly one of ${options}`, { pointer: p });
+    });
+  }
+  return (msg, p) => {
+    for (const s of steps) s(msg, p);
+  };
+}
+
+/** The compiled validator of a message type (cached). */
+export function validatorFor(desc: DescMessage): Check {
+  let v = compiled.get(desc.typeName);
+  if (!v) {
+    // Placeholder first, so recursive types (Condition -> ConditionList -> Condition) resolve lazily.
+    compiled.set(desc.typeName, (m, p) => compiled.get(desc.typeName)!(m, p));
+    v = compile(desc);
+    compiled.set(desc.typeName, v);
+  }
+  return v;
+}
+
+/** Throws a FleetError (706/707/709 with a JSON pointer) unless msg satisfies the spec's rules. */
+export function validateMessage(desc: DescMessage, msg: object, pointer = ""): void {
+  validatorFor(desc)(msg as Obj, pointer);
+}
