@@ -1,0 +1,246 @@
+// Ed25519 (RFC 8032, pure) behind one interface with three backends: node:crypto
+// KeyObjects (fast, sync), WebCrypto (browsers, async only), @noble/ed25519 (fallback).
+// All backends apply the same strict rules so a signature valid on one is valid on all:
+// S < L, canonical point encodings, no small-order public keys.
+import * as ed from "@noble/ed25519";
+import { sha512 } from "@noble/hashes/sha2.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { getNodeCrypto } from "./node-crypto.js";
+
+ed.hashes.sha512 = sha512;
+
+export const ED25519_SIG_BYTES = 64;
+export const ED25519_KEY_BYTES = 32;
+
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+// The group order L, little-endian, as S appears in a signature.
+const L_LE = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+
+function withPrefix(prefix: Uint8Array, raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + raw.length);
+  out.set(prefix);
+  out.set(raw, prefix.length);
+  return out;
+}
+
+export const pkcs8FromSeed = (seed: Uint8Array) => withPrefix(PKCS8_PREFIX, seed);
+export const spkiFromPublicKey = (pk: Uint8Array) => withPrefix(SPKI_PREFIX, pk);
+
+/** True when S (the signature's second half) is below the group order (RFC 8032 §5.1.7). */
+export function isCanonicalS(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = sig[32 + i];
+    if (s !== L_LE[i]) return s < L_LE[i];
+  }
+  return false;
+}
+
+/** Throws 606 unless pk is a canonical encoding of a point of large order. */
+export function assertValidPublicKey(pk: Uint8Array): void {
+  if (!(pk instanceof Uint8Array) || pk.length !== ED25519_KEY_BYTES) {
+    throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, `Ed25519 public key must be ${ED25519_KEY_BYTES} bytes`);
+  }
+  let point: ed.Point;
+  try {
+    point = ed.Point.fromBytes(pk, false);
+  } catch (e) {
+    throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 public key is not a canonical curve point", { cause: e });
+  }
+  if (point.isSmallOrder()) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 public key has small order");
+}
+
+export function assertValidSeed(seed: Uint8Array): void {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) {
+    throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 seed must be 32 bytes");
+  }
+}
+
+// Validated public keys and their node KeyObjects, keyed by the raw bytes as latin1 text.
+// Bounded: the oldest entry goes when full. `null` marks a key that failed validation.
+type NodeKey = import("node:crypto").KeyObject;
+const MAX_CACHED_KEYS = 4096;
+const keyCache = new Map<string, NodeKey | true | null>();
+
+function cacheKey(pk: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < pk.length; i++) s += String.fromCharCode(pk[i]);
+  return s;
+}
+
+function remember(k: string, v: NodeKey | true | null): void {
+  if (keyCache.size >= MAX_CACHED_KEYS) keyCache.delete(keyCache.keys().next().value as string);
+  keyCache.set(k, v);
+}
+
+/** A validated public key in the form the active backend wants; null when invalid. */
+function preparedKey(pk: Uint8Array): NodeKey | true | null {
+  if (pk.length !== ED25519_KEY_BYTES) return null;
+  const k = cacheKey(pk);
+  const hit = keyCache.get(k);
+  if (hit !== undefined) return hit;
+  let value: NodeKey | true | null;
+  try {
+    assertValidPublicKey(pk);
+    const nc = getNodeCrypto();
+    value = nc ? nc.createPublicKey({ key: Buffer.from(spkiFromPublicKey(pk)), format: "der", type: "spki" }) : true;
+  } catch {
+    value = null;
+  }
+  remember(k, value);
+  return value;
+}
+
+function shapeOk(msg: Uint8Array, sig: Uint8Array): boolean {
+  return msg instanceof Uint8Array && sig instanceof Uint8Array && sig.length === ED25519_SIG_BYTES && isCanonicalS(sig);
+}
+
+/** Verifies with the fastest synchronous backend. Never throws: bad input is simply invalid. */
+export function verifyEd25519(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || !shapeOk(msg, sig)) return false;
+  const key = preparedKey(publicKey);
+  if (key === null) return false;
+  try {
+    const nc = getNodeCrypto();
+    if (nc && key !== true) return nc.verify(null, msg, key, sig);
+    return ed.verify(sig, msg, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+/** Verifies with node:crypto, else WebCrypto, else noble. Never rejects. */
+export async function verifyEd25519Async(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  if (getNodeCrypto()) return verifyEd25519(publicKey, msg, sig);
+  if (!(publicKey instanceof Uint8Array) || !shapeOk(msg, sig) || preparedKey(publicKey) === null) return false;
+  try {
+    if (await webCryptoHasEd25519()) return await webCryptoBackend.verify(publicKey, msg, sig);
+    return await ed.verifyAsync(sig, msg, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+/** A signing function for one seed, using the fastest synchronous backend available now. */
+export function syncSigner(seed: Uint8Array): (msg: Uint8Array) => Uint8Array {
+  assertValidSeed(seed);
+  const nc = getNodeCrypto();
+  if (nc) {
+    const key = nc.createPrivateKey({ key: Buffer.from(pkcs8FromSeed(seed)), format: "der", type: "pkcs8" });
+    return (msg) => {
+      const b = nc.sign(null, msg, key);
+      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    };
+  }
+  const copy = seed.slice();
+  return (msg) => ed.sign(msg, copy);
+}
+
+/** An async signing function: node:crypto, else WebCrypto, else noble. */
+export function asyncSigner(seed: Uint8Array): (msg: Uint8Array) => Promise<Uint8Array> {
+  if (getNodeCrypto()) {
+    const sign = syncSigner(seed);
+    return async (msg) => sign(msg);
+  }
+  const copy = seed.slice();
+  let webKey: Promise<CryptoKey> | undefined;
+  return async (msg) => {
+    if (await webCryptoHasEd25519()) {
+      webKey ??= webCryptoImportSeed(copy);
+      return new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webKey, msg as BufferSource));
+    }
+    return ed.signAsync(msg, copy);
+  };
+}
+
+export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  assertValidSeed(seed);
+  const nc = getNodeCrypto();
+  if (nc) {
+    const priv = nc.createPrivateKey({ key: Buffer.from(pkcs8FromSeed(seed)), format: "der", type: "pkcs8" });
+    const der = nc.createPublicKey(priv).export({ format: "der", type: "spki" });
+    return new Uint8Array(der.subarray(der.length - 32));
+  }
+  return ed.getPublicKey(seed);
+}
+
+// --- WebCrypto (browsers; also present on Node, which the backend test uses) ---
+
+let webCryptoProbe: Promise<boolean> | undefined;
+
+export function webCryptoHasEd25519(): Promise<boolean> {
+  webCryptoProbe ??= (async () => {
+    try {
+      const subtle = globalThis.crypto?.subtle;
+      if (!subtle) return false;
+      await subtle.importKey("raw", spkiProbeKey() as BufferSource, "Ed25519", false, ["verify"]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return webCryptoProbe;
+}
+
+function spkiProbeKey(): Uint8Array {
+  // The RFC 8032 test 1 public key: any valid point will do for feature detection.
+  const hex = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+  return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+function webCryptoImportSeed(seed: Uint8Array): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as BufferSource, "Ed25519", false, ["sign"]);
+}
+
+export interface Ed25519Backend {
+  name: "node" | "webcrypto" | "noble";
+  available(): Promise<boolean>;
+  publicKey(seed: Uint8Array): Promise<Uint8Array>;
+  sign(seed: Uint8Array, msg: Uint8Array): Promise<Uint8Array>;
+  verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean>;
+}
+
+const nodeBackend: Ed25519Backend = {
+  name: "node",
+  available: async () => getNodeCrypto() !== undefined,
+  publicKey: async (seed) => publicKeyFromSeed(seed),
+  sign: async (seed, msg) => syncSigner(seed)(msg),
+  verify: async (pk, msg, sig) => verifyEd25519(pk, msg, sig),
+};
+
+const webCryptoBackend: Ed25519Backend = {
+  name: "webcrypto",
+  available: webCryptoHasEd25519,
+  async publicKey(seed) {
+    const priv = await globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as BufferSource, "Ed25519", true, ["sign"]);
+    const jwk = await globalThis.crypto.subtle.exportKey("jwk", priv);
+    return Uint8Array.from(atob(jwk.x!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  },
+  sign: async (seed, msg) => new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webCryptoImportSeed(seed), msg as BufferSource)),
+  async verify(pk, msg, sig) {
+    if (!shapeOk(msg, sig) || preparedKey(pk) === null) return false;
+    const key = await globalThis.crypto.subtle.importKey("raw", pk as BufferSource, "Ed25519", false, ["verify"]);
+    return globalThis.crypto.subtle.verify("Ed25519", key, sig as BufferSource, msg as BufferSource);
+  },
+};
+
+const nobleBackend: Ed25519Backend = {
+  name: "noble",
+  available: async () => true,
+  publicKey: async (seed) => ed.getPublicKey(seed),
+  sign: async (seed, msg) => ed.sign(msg, seed),
+  verify: async (pk, msg, sig) => {
+    if (!shapeOk(msg, sig) || preparedKey(pk) === null) return false;
+    try {
+      return ed.verify(sig, msg, pk, { zip215: false });
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** Every backend, for cross-checking tests and the bench. */
+export const ed25519Backends: readonly Ed25519Backend[] = [nodeBackend, webCryptoBackend, nobleBackend];

@@ -1,0 +1,22 @@
+// The crypto module: identities, key ids, PAE, envelope signatures, replay protection,
+// sessions, tokens and redaction. Browser-safe: node:crypto is reached only at runtime.
+export { base32, keyIdFor } from "./keyid.js";
+export { Domain, pae, u64be, type PaePart } from "./pae.js";
+export { constantTimeEqual, fromBase64Url, fromHex, randomBytes, toBase64Url, toHex } from "./bytes.js";
+export { registerNodeCrypto } from "./node-crypto.js";
+export { assertValidPublicKey, ed25519Backends, isCanonicalS, verifyEd25519, verifyEd25519Async, type Ed25519Backend } from "./ed25519.js";
+export { exportSeed, generateIdentity, identityFromSeed, type Identity } from "./identity.js";
+export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore } from "./keys.js";
+export { createKeyRotation } from "./rotation.js";
+export { checkFreshness, DEFAULT_SKEW_MS, ReplayGuard } from "./replay.js";
+export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
+export {
+  envelopeSigningBytes,
+  NONCE_BYTES,
+  openSignedEnvelope,
+  signEnvelope,
+  signEnvelopeAsync,
+  signEnvelopeHmac,
+  type VerifyContext,
+} from "./envelope-sign.js";
+export { isVerifiedEnvelope } from "./verified.js";
