@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { EnvelopeSchema } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { EnvelopeSchema, type MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, SignatureScheme } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { decodeEnvelope, decodePacket, encodeEnvelope, encodePacket } from "../../runtime/codec/index.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
@@ -21,7 +21,7 @@ describe("binary envelope codec", () => {
 
   it("rejects an unknown enum value with 706 and a pointer", () => {
     const env = sampleEnvelope();
-    env.type = 99;
+    env.type = 99 as MessageType;
     const e = caught(() => decodeEnvelope(raw(env)));
     expect(e).toBeInstanceOf(FleetError);
     expect([e.code, e.pointer]).toEqual([ErrorCode.VALIDATION_UNKNOWN_ENUM, "/type"]);
@@ -104,7 +104,7 @@ describe("binary packet codec", () => {
 
   it("validates the container", () => {
     const p = packet();
-    if (p.kind.case === "signed") p.kind.value.signature!.scheme = 7;
+    if (p.kind.case === "signed") p.kind.value.signature!.scheme = 7 as SignatureScheme;
     expect(caught(() => decodePacket(toBinary(PacketSchema, p)))).toMatchObject({ code: ErrorCode.VALIDATION_UNKNOWN_ENUM, pointer: "/signed/signature/scheme" });
     expect(caught(() => decodePacket(new Uint8Array(0)))).toMatchObject({ code: ErrorCode.VALIDATION_MISSING_FIELD, pointer: "" });
   });
