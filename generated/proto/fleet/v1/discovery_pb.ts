@@ -10,6 +10,8 @@ import type { Capability } from "./capabilities_pb.js";
 import { file_fleet_v1_capabilities } from "./capabilities_pb.js";
 import type { AgentRole } from "./registry_pb.js";
 import { file_fleet_v1_registry } from "./registry_pb.js";
+import type { SignedEnvelope } from "./signed_pb.js";
+import { file_fleet_v1_signed } from "./signed_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/discovery.proto.
  */
 export const file_fleet_v1_discovery: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbGVldC92MS9kaXNjb3ZlcnkucHJvdG8SCGZsZWV0LnYxIv0BCg9EaXNjb3ZlcnlCZWFjb24SEAoIYWdlbnRfaWQYASABKAkSDgoGa2V5X2lkGAIgASgJEioKDGNhcGFiaWxpdGllcxgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEAoIdmVyc2lvbnMYBCADKAkSLQoJaXNzdWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglob3BfY291bnQYBiABKA0SEQoJZW5kcG9pbnRzGAcgAygJEiEKBHJvbGUYCCABKA4yEy5mbGVldC52MS5BZ2VudFJvbGUSEgoKcHVibGljX2tleRgJIAEoDGIGcHJvdG8z", [file_fleet_v1_capabilities, file_fleet_v1_registry, file_google_protobuf_timestamp]);
+  fileDesc("ChhmbGVldC92MS9kaXNjb3ZlcnkucHJvdG8SCGZsZWV0LnYxIqkCCg9EaXNjb3ZlcnlCZWFjb24SEAoIYWdlbnRfaWQYASABKAkSDgoGa2V5X2lkGAIgASgJEioKDGNhcGFiaWxpdGllcxgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEAoIdmVyc2lvbnMYBCADKAkSLQoJaXNzdWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglob3BfY291bnQYBiABKA0SEQoJZW5kcG9pbnRzGAcgAygJEiEKBHJvbGUYCCABKA4yEy5mbGVldC52MS5BZ2VudFJvbGUSEgoKcHVibGljX2tleRgJIAEoDBIqCghvcmlnaW5hbBgKIAEoCzIYLmZsZWV0LnYxLlNpZ25lZEVudmVsb3BlYgZwcm90bzM", [file_fleet_v1_capabilities, file_fleet_v1_registry, file_fleet_v1_signed, file_google_protobuf_timestamp]);
 
 /**
  * "I am here and can do this." Flooded to fleet:discovery; relays increment
@@ -91,6 +93,15 @@ export type DiscoveryBeacon = Message<"fleet.v1.DiscoveryBeacon"> & {
    * @generated from field: bytes public_key = 9;
    */
   publicKey: Uint8Array;
+
+  /**
+   * Added for relays: on a relayed copy (hop_count >= 1), the describing agent's own signed
+   * beacon (hop_count 0), byte for byte; receivers verify it and take the agent's facts from
+   * it. Empty on the agent's own beacon.
+   *
+   * @generated from field: fleet.v1.SignedEnvelope original = 10;
+   */
+  original?: SignedEnvelope | undefined;
 };
 
 /**
