@@ -46,6 +46,7 @@ export interface EnumModel {
   fullName: string;
   name: string;
   file: string;
+  comment: string;
   values: { name: string; number: number }[];
 }
 
@@ -147,8 +148,8 @@ export function loadProtoModel(protoRoot?: string): ProtoModel {
       });
       model.messages.push({ fullName: m.typeName, name: m.name, file: fileName, comment: messageComment, fields, oneofs });
     });
-    for (const e of file.enums) {
-      model.enums.push({ fullName: e.typeName, name: e.name, file: fileName, values: e.values.map((v) => ({ name: v.name, number: v.number })) });
+    for (const [ei, e] of file.enums.entries()) {
+      model.enums.push({ fullName: e.typeName, name: e.name, file: fileName, comment: comments.get(`5.${ei}`) ?? "", values: e.values.map((v) => ({ name: v.name, number: v.number })) });
     }
   }
   return model;
