@@ -4,5 +4,7 @@
 export * from "./proto.js";
 export { FleetError, ErrorCode, errorCodeName, isFleetError, asFleetError } from "../errors.js";
 export { systemClock, FakeClock, type Clock, type TimerId } from "../clock.js";
-export { pae, u64be, Domain, type PaePart } from "../crypto/pae.js";
-export { keyIdFor, base32 } from "../crypto/keyid.js";
+export * from "../codec/index.js";
+export * from "../crypto/index.js";
+export * from "../transport/websocket.js";
+export type { FrameConnection, FrameListener } from "../transport/listener.js";

@@ -1,0 +1,87 @@
+// The hub's WebSocket listener (Node, `ws`): accepts ws:// connections carrying the same
+// frames as TCP (one frame per binary message) and hands them to the hub as FrameConnections.
+// Browsers on any web page can open a socket to 127.0.0.1, so by default only pages served
+// from a loopback origin (and non-browser clients, which send no Origin) are let in.
+import type { IncomingMessage } from "node:http";
+import { WebSocketServer, type WebSocket } from "ws";
+import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../codec/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import type { FrameConnection, FrameListener } from "../transport/listener.js";
+import { FLEET_WS_PROTOCOL, WebSocketFrameConnection, type WebSocketLike } from "../transport/websocket.js";
+
+export interface WebSocketListenOptions {
+  /** Default 127.0.0.1: loopback only. */
+  host?: string;
+  /** Default 0: an ephemeral port. */
+  port?: number;
+  /** Largest frame body accepted (default the protocol maximum, 2 MiB); larger messages close the socket (1009) unread. */
+  maxFrameBytes?: number;
+  /**
+   * Browser origins allowed besides loopback ones ("http://127.0.0.1:*", "http://localhost:*"),
+   * e.g. ["https://fleet.example"]; "*" allows every origin.
+   */
+  allowedOrigins?: string[] | "*";
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+/** Whether a browser page from this Origin header may connect. No Origin: not a browser. */
+export function originAllowed(origin: string | undefined, allowed: string[] | "*" = []): boolean {
+  if (origin === undefined || allowed === "*") return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    const u = new URL(origin);
+    return (u.protocol === "http:" || u.protocol === "https:") && LOOPBACK_HOSTS.has(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+class WebSocketListener implements FrameListener {
+  private handler: (conn: FrameConnection) => void = (c) => c.close();
+
+  constructor(private readonly server: WebSocketServer, readonly url: string, readonly port: number, maxFrameBytes: number) {
+    server.on("connection", (ws: WebSocket, req: IncomingMessage) => {
+      const remote = `ws://${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
+      this.handler(new WebSocketFrameConnection(ws as unknown as WebSocketLike, { remote, maxFrameBytes }));
+    });
+  }
+
+  onConnection(handler: (conn: FrameConnection) => void): void {
+    this.handler = handler;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      for (const ws of this.server.clients) ws.terminate();
+      this.server.close(() => resolve());
+    });
+  }
+}
+
+/** Listens for WebSocket connections on host:port (ws://host:port/, any path). */
+export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<FrameListener> {
+  const host = options.host ?? "127.0.0.1";
+  const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+  return new Promise((resolve, reject) => {
+    const server = new WebSocketServer({
+      host,
+      port: options.port ?? 0,
+      // ws refuses a longer message before buffering it, like the TCP decoder's 703.
+      maxPayload: maxFrameBytes + FRAME_HEADER_BYTES,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => (offered.has(FLEET_WS_PROTOCOL) ? FLEET_WS_PROTOCOL : false),
+      verifyClient: (info, done) => {
+        if (originAllowed(info.origin || undefined, options.allowedOrigins)) done(true);
+        else done(false, 403, "origin not allowed");
+      },
+    });
+    server.once("error", (e) =>
+      reject(new FleetError(ErrorCode.INTERNAL_ERROR, `cannot listen on ${host}:${options.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
+    );
+    server.once("listening", () => {
+      const port = (server.address() as { port: number }).port;
+      resolve(new WebSocketListener(server, `ws://${host}:${port}`, port, maxFrameBytes));
+    });
+  });
+}
