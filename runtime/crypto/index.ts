@@ -20,3 +20,5 @@ export {
   type VerifyContext,
 } from "./envelope-sign.js";
 export { isVerifiedEnvelope } from "./verified.js";
+export { createEphemeral, x25519PublicKey, x25519SharedSecret } from "./x25519.js";
+export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";

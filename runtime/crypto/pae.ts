@@ -9,6 +9,12 @@ export type PaePart = Uint8Array | string;
 export const Domain = {
   envelope: "fleet.v1.envelope",
   session: "fleet.v1.session",
+  /** HKDF info for session keys (spec/sessions.md). */
+  sessionKeys: "fleet.v1.session-keys",
+  /** Handshake transcript hash, the HKDF salt (spec/sessions.md). */
+  sessionTranscript: "fleet.v1.session-transcript",
+  /** AEAD associated data of an encrypted body (spec/sessions.md). */
+  sessionBody: "fleet.v1.session-body",
   postmark: "fleet.v1.postmark",
   token: "fleet.v1.token",
   keyRotationNew: "fleet.v1.key-rotation.new",

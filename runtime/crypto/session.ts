@@ -1,0 +1,183 @@
+// Sessions (spec/sessions.md): after a handshake that signs both ephemeral X25519 keys,
+// HKDF-SHA256 turns the shared secret into four directional keys. Each message is then
+// authenticated by HMAC-SHA256 over PAE("fleet.v1.session", session_id, u64be(seq),
+// payload_type, payload) — far cheaper than an Ed25519 verify — with a strictly
+// increasing sequence, and its body optionally sealed by an AEAD whose nonce is
+// derived from that sequence, so a nonce can never repeat under a key.
+import { clone, create } from "@bufbuild/protobuf";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { gcm } from "@noble/ciphers/aes.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import {
+  BodySchema,
+  EncryptionAlgorithm,
+  EncryptionHeaderSchema,
+  EnvelopeSchema,
+  SecuritySchema,
+  type Envelope,
+} from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { SessionEnvelopeSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { decodeMessage, encodeMessage } from "../codec/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { constantTimeEqual } from "./bytes.js";
+import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
+import { HMAC_SIG_BYTES, hmacSha256 } from "./hmac.js";
+import { Domain, pae, u64be } from "./pae.js";
+import { x25519SharedSecret } from "./x25519.js";
+
+export { createEphemeral } from "./x25519.js";
+
+export type SessionRole = "initiator" | "responder";
+
+export interface SessionKeys {
+  i2rMac: Uint8Array;
+  r2iMac: Uint8Array;
+  i2rEnc: Uint8Array;
+  r2iEnc: Uint8Array;
+}
+
+const MAX_SEQUENCE = 2n ** 64n - 1n;
+const NONCE_BYTES = 12;
+
+/** HKDF-SHA256(ikm = shared secret, salt = transcript hash, info = PAE("fleet.v1.session-keys", session_id)) -> 128 bytes. */
+export function deriveSessionKeys(sharedSecret: Uint8Array, sessionId: string, transcript: Uint8Array): SessionKeys {
+  const okm = hkdf(sha256, sharedSecret, transcript, pae(Domain.sessionKeys, sessionId), 128);
+  return { i2rMac: okm.slice(0, 32), r2iMac: okm.slice(32, 64), i2rEnc: okm.slice(64, 96), r2iEnc: okm.slice(96, 128) };
+}
+
+/** SHA-256(PAE("fleet.v1.session-transcript", parts...)): what both sides feed deriveSession. */
+export function transcriptHash(...parts: Uint8Array[]): Uint8Array {
+  return sha256(pae(Domain.sessionTranscript, ...parts));
+}
+
+export function deriveSession(opts: {
+  role: SessionRole;
+  sessionId: string;
+  ourEphemeralPrivate: Uint8Array;
+  theirEphemeralPublic: Uint8Array;
+  transcript: Uint8Array;
+}): Session {
+  if (opts.role !== "initiator" && opts.role !== "responder") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "role must be initiator or responder");
+  if (!opts.sessionId) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "session id is required", { pointer: "/sessionId" });
+  if (!(opts.transcript instanceof Uint8Array) || opts.transcript.length < 32) {
+    throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "transcript must be a hash of at least 32 bytes");
+  }
+  const shared = x25519SharedSecret(opts.ourEphemeralPrivate, opts.theirEphemeralPublic);
+  const keys = deriveSessionKeys(shared, opts.sessionId, opts.transcript);
+  shared.fill(0);
+  return new Session(opts.sessionId, opts.role, keys);
+}
+
+/** The AEAD nonce for a sequence: direction byte (1 = i2r, 2 = r2i), 3 zero bytes, u64be(seq). */
+export function sessionNonce(direction: SessionRole, sequence: bigint): Uint8Array {
+  const nonce = new Uint8Array(NONCE_BYTES);
+  nonce[0] = direction === "initiator" ? 1 : 2;
+  nonce.set(u64be(sequence), 4);
+  return nonce;
+}
+
+function bodyAad(sessionId: string, sequence: bigint, envelopeId: string): Uint8Array {
+  return pae(Domain.sessionBody, sessionId, u64be(sequence), envelopeId);
+}
+
+function aead(alg: EncryptionAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
+  if (alg === EncryptionAlgorithm.CHACHA20_POLY1305) return chacha20poly1305(key, nonce, aad);
+  if (alg === EncryptionAlgorithm.AES_256_GCM) return gcm(key, nonce, aad);
+  throw new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, `unsupported encryption algorithm ${alg}`, { pointer: "/security/encryption/algorithm" });
+}
+
+export interface SealOptions {
+  /** Seal the body with the session's AEAD key (default false: authenticated, not encrypted). */
+  encrypt?: boolean;
+  /** Default ChaCha20-Poly1305. */
+  algorithm?: "chacha20-poly1305" | "aes-256-gcm";
+}
+
+export class Session {
+  private sendSeq = 0n;
+  private recvSeq = 0n;
+  private readonly sendMac: Uint8Array;
+  private readonly recvMac: Uint8Array;
+  private readonly sendEnc: Uint8Array;
+  private readonly recvEnc: Uint8Array;
+  private readonly peerRole: SessionRole;
+
+  constructor(readonly sessionId: string, readonly role: SessionRole, keys: SessionKeys) {
+    const initiator = role === "initiator";
+    this.sendMac = initiator ? keys.i2rMac : keys.r2iMac;
+    this.recvMac = initiator ? keys.r2iMac : keys.i2rMac;
+    this.sendEnc = initiator ? keys.i2rEnc : keys.r2iEnc;
+    this.recvEnc = initiator ? keys.r2iEnc : keys.i2rEnc;
+    this.peerRole = initiator ? "responder" : "initiator";
+  }
+
+  /** The highest sequence sent and received so far. */
+  get sequences(): { sent: bigint; received: bigint } {
+    return { sent: this.sendSeq, received: this.recvSeq };
+  }
+
+  /** Authenticates (and optionally encrypts the body of) one envelope with the next sequence number. */
+  seal(env: Envelope, opts: SealOptions = {}): SessionEnvelope {
+    if (this.sendSeq >= MAX_SEQUENCE) throw new FleetError(ErrorCode.SECURITY_REPLAY, "session sequence exhausted; open a new session");
+    const sequence = this.sendSeq + 1n;
+    const out = opts.encrypt ? this.encryptBody(env, sequence, opts.algorithm) : env;
+    const payload = serializeEnvelope(out, ENVELOPE_PROTO);
+    const mac = hmacSha256(this.sendMac, pae(Domain.session, this.sessionId, u64be(sequence), ENVELOPE_PROTO, payload));
+    this.sendSeq = sequence; // only once everything above succeeded
+    return create(SessionEnvelopeSchema, { sessionId: this.sessionId, sequence, payloadType: ENVELOPE_PROTO, payload, mac });
+  }
+
+  /** 601 bad session or MAC, 604 replayed/reordered, 609 decryption failure; then the codec's checks. */
+  open(se: SessionEnvelope): Envelope {
+    if (!se || se.sessionId !== this.sessionId) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "message is for another session", { pointer: "/sessionId" });
+    if (!(se.mac instanceof Uint8Array) || se.mac.length !== HMAC_SIG_BYTES) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC must be 32 bytes", { pointer: "/mac" });
+    const sequence = BigInt(se.sequence);
+    const expected = hmacSha256(this.recvMac, pae(Domain.session, this.sessionId, u64be(sequence), se.payloadType, se.payload));
+    if (!constantTimeEqual(expected, se.mac)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC does not verify", { pointer: "/mac" });
+    if (sequence <= this.recvSeq) {
+      throw new FleetError(ErrorCode.SECURITY_REPLAY, `session sequence ${sequence} is not above ${this.recvSeq} (replayed or reordered)`, { pointer: "/sequence" });
+    }
+    const env = parseEnvelope(se.payload, se.payloadType);
+    if (env.bodyCiphertext.length > 0) this.decryptBody(env, sequence);
+    this.recvSeq = sequence;
+    return env;
+  }
+
+  private encryptBody(env: Envelope, sequence: bigint, algorithm: SealOptions["algorithm"]): Envelope {
+    if (!env.body) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "nothing to encrypt: body is absent", { pointer: "/body" });
+    const alg = algorithm === "aes-256-gcm" ? EncryptionAlgorithm.AES_256_GCM : EncryptionAlgorithm.CHACHA20_POLY1305;
+    const nonce = sessionNonce(this.role, sequence);
+    const plaintext = encodeMessage(BodySchema, env.body);
+    const ciphertext = aead(alg, this.sendEnc, nonce, bodyAad(this.sessionId, sequence, env.id)).encrypt(plaintext);
+    const out = clone(EnvelopeSchema, env);
+    out.body = undefined;
+    out.bodyCiphertext = ciphertext;
+    out.security ??= create(SecuritySchema);
+    out.security.encryption = create(EncryptionHeaderSchema, { algorithm: alg, sessionId: this.sessionId, nonce });
+    return out;
+  }
+
+  private decryptBody(env: Envelope, sequence: bigint): void {
+    const enc = env.security?.encryption;
+    const fail = (why: string, cause?: unknown) => new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, why, { pointer: "/bodyCiphertext", cause });
+    if (!enc || enc.sessionId !== this.sessionId) throw fail("encryption header names another session");
+    if (!constantTimeEqual(enc.nonce, sessionNonce(this.peerRole, sequence))) throw fail("nonce is not the one derived from the sequence");
+    let plaintext: Uint8Array;
+    try {
+      plaintext = aead(enc.algorithm, this.recvEnc, enc.nonce, bodyAad(this.sessionId, sequence, env.id)).decrypt(env.bodyCiphertext);
+    } catch (e) {
+      throw e instanceof FleetError ? e : fail("body does not decrypt", e);
+    }
+    env.body = decodeMessage(BodySchema, plaintext);
+    env.bodyCiphertext = new Uint8Array(0);
+  }
+
+  toJSON(): object {
+    return { sessionId: this.sessionId, role: this.role, sent: String(this.sendSeq), received: String(this.recvSeq) };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Session(${this.sessionId}, ${this.role})`;
+  }
+}
