@@ -1,0 +1,48 @@
+// What an AsyncAPI 3 document says must be visible in its rendered docs: every channel
+// (by address, which is what the HTML shows), every operation id, every message id.
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+
+type Obj = Record<string, any>;
+
+export interface AsyncApiNames {
+  title: string;
+  channels: { key: string; address: string }[];
+  operations: { id: string; action: string; channel: string }[];
+  /** Message ids: component message keys and inline channel message keys. */
+  messages: string[];
+}
+
+function resolve(doc: Obj, node: any): any {
+  // Local refs only ("#/components/..."): the documents are self-contained or reference JSON Schemas
+  // for payloads, which are not names the docs must show.
+  if (node && typeof node.$ref === "string" && node.$ref.startsWith("#/")) {
+    const target = node.$ref
+      .slice(2)
+      .split("/")
+      .map((p: string) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+      .reduce((o: any, k: string) => o?.[k], doc);
+    return resolve(doc, target);
+  }
+  return node;
+}
+
+export function asyncApiNames(file: string): AsyncApiNames {
+  const doc = parse(readFileSync(file, "utf8")) as Obj;
+  if (!String(doc.asyncapi ?? "").startsWith("3.")) throw new Error(`${file}: expected an AsyncAPI 3 document`);
+  const channels = Object.entries<Obj>(doc.channels ?? {}).map(([key, raw]) => {
+    const ch = resolve(doc, raw) as Obj;
+    return { key, address: typeof ch.address === "string" ? ch.address : key };
+  });
+  const operations = Object.entries<Obj>(doc.operations ?? {}).map(([id, raw]) => {
+    const op = resolve(doc, raw) as Obj;
+    const ref: string = op.channel?.$ref ?? "";
+    return { id, action: String(op.action), channel: ref.split("/").pop() ?? "" };
+  });
+  const messages = new Set(Object.keys(doc.components?.messages ?? {}));
+  for (const raw of Object.values<Obj>(doc.channels ?? {})) {
+    const ch = resolve(doc, raw) as Obj;
+    for (const [key, m] of Object.entries<Obj>(ch.messages ?? {})) if (!m?.$ref) messages.add(key);
+  }
+  return { title: String(doc.info?.title ?? ""), channels, operations, messages: [...messages] };
+}
