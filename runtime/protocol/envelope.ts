@@ -1,10 +1,10 @@
 // Builds the envelopes the state machines emit (handshake steps, beacons, receipts):
 // fresh id, created_at from the injected clock, the protocol version, a short ttl.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
 import { RecipientSchema } from "../../generated/proto/fleet/v1/address_pb.js";
-import { type Body, BodySchema, type Envelope, EnvelopeSchema, MessageType, Priority } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { BodySchema, type Envelope, EnvelopeSchema, MessageType, Priority } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { Clock } from "../clock.js";
 import { PROTOCOL_VERSION } from "./versions.js";
 
@@ -15,7 +15,7 @@ export interface ControlEnvelope {
   sender: string;
   to: Recipient | { agent: string } | "hub" | "discovery";
   type: MessageType;
-  body: Body["kind"];
+  body: MessageInitShape<typeof BodySchema>["kind"];
   clock: Clock;
   ttlSeconds?: number;
   inReplyTo?: string;

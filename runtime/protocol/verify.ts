@@ -1,0 +1,38 @@
+// Opening envelopes whose signer may be new to us but introduces its own key in the body
+// (discovery beacons): the key must hash to the signature's key id, the signature is
+// checked with it by openSignedEnvelope, and a name already pinned to another key is refused.
+import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import type { Clock } from "../clock.js";
+import { keyIdFor, type KeyResolver, openSignedEnvelope } from "../crypto/index.js";
+import { parseEnvelope } from "../crypto/envelope-bytes.js";
+import { ErrorCode, FleetError } from "../errors.js";
+
+/** A resolver that also knows one self-certified key, without pinning it. */
+export function withIntroducedKey(base: KeyResolver, keyId: string, publicKey: Uint8Array): KeyResolver {
+  return {
+    resolve: (id) => base.resolve(id) ?? (id === keyId ? publicKey : undefined),
+    checkBinding(agent, id) {
+      const bound = base.keyIdOf?.(agent);
+      if (bound === undefined && id === keyId) return;
+      base.checkBinding(agent, id);
+    },
+    keyIdOf: (agent) => base.keyIdOf?.(agent),
+  };
+}
+
+export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, clock?: Clock): Envelope {
+  const keyId = signed?.signature?.keyId ?? "";
+  if (keys.resolve(keyId)) return openSignedEnvelope(signed, { keys, clock });
+  let candidate: Uint8Array | undefined;
+  try {
+    // Only to find the candidate key; nothing from this parse is trusted.
+    candidate = introducedKey(parseEnvelope(signed.payload, signed.payloadType));
+  } catch {
+    candidate = undefined;
+  }
+  if (!candidate || candidate.length !== 32 || keyIdFor(candidate) !== keyId) {
+    throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `unknown signer key ${keyId}`, { pointer: "/signature/keyId" });
+  }
+  return openSignedEnvelope(signed, { keys: withIntroducedKey(keys, keyId, candidate), clock });
+}
