@@ -3,14 +3,15 @@
 //  - JSON:   data = the exact signed JSON envelope bytes (readable with `nats sub`), the
 //            signature in Fleet-Signature-* headers, Content-Type envelope+json.
 // Either way the receiver rebuilds the same SignedEnvelope and verifies it end to end.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { headers as natsHeaders, type MsgHdrs } from "nats";
 import { PacketSchema, SignatureScheme, SignedEnvelopeSchema, type Packet, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { decodePacket, encodePacket, PayloadType } from "../codec/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
 
 export const CONTENT_TYPE = {
-  packetProto: "application/vnd.fleet.v1.packet+proto",
-  envelopeJson: "application/vnd.fleet.v1.envelope+json",
+  packetProto: PayloadType.packetProto,
+  envelopeJson: PayloadType.envelopeJson,
 } as const;
 
 export const HEADER = {
@@ -19,6 +20,8 @@ export const HEADER = {
   keyId: "Fleet-Key-Id",
   signature: "Fleet-Signature",
   scheme: "Fleet-Signature-Scheme",
+  /** The signer's Ed25519 public key (base64): lets a first-time recipient pin it (see keys.ts). */
+  publicKey: "Fleet-Public-Key",
 } as const;
 
 export interface WireMessage {
@@ -31,6 +34,8 @@ export interface WireOptions {
   msgId?: string;
   /** Carry a signed JSON envelope in the JSON form instead of Packet bytes. */
   json?: boolean;
+  /** The signer's public key, announced for trust on first use. */
+  publicKey?: Uint8Array;
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
@@ -39,6 +44,7 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64")
 export function toWire(packet: Packet, opts: WireOptions = {}): WireMessage {
   const h = natsHeaders();
   if (opts.msgId) h.set(HEADER.msgId, opts.msgId);
+  if (opts.publicKey) h.set(HEADER.publicKey, b64(opts.publicKey));
   const signed = packet.kind.case === "signed" ? packet.kind.value : undefined;
   if (opts.json && signed && signed.payloadType === CONTENT_TYPE.envelopeJson && signed.signature) {
     h.set(HEADER.contentType, CONTENT_TYPE.envelopeJson);
@@ -48,7 +54,7 @@ export function toWire(packet: Packet, opts: WireOptions = {}): WireMessage {
     return { data: signed.payload, headers: h };
   }
   h.set(HEADER.contentType, CONTENT_TYPE.packetProto);
-  return { data: toBinary(PacketSchema, packet), headers: h };
+  return { data: encodePacket(packet), headers: h };
 }
 
 /** The Packet a NATS message carries; 710 for a missing or unknown Content-Type, 701 for bad bytes. */
@@ -56,17 +62,19 @@ export function fromWire(data: Uint8Array, headers: MsgHdrs | undefined): Packet
   const type = headers?.get(HEADER.contentType) ?? "";
   if (type === CONTENT_TYPE.packetProto) {
     if (data.length === 0) throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
-    let packet: Packet;
-    try {
-      packet = fromBinary(PacketSchema, data);
-    } catch (e) {
-      throw asFleetError(e, ErrorCode.WIRE_MALFORMED, "packet");
-    }
+    const packet = decodePacket(data);
     if (packet.kind.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "packet holds no envelope", { pointer: "/kind" });
     return packet;
   }
   if (type === CONTENT_TYPE.envelopeJson) return create(PacketSchema, { kind: { case: "signed", value: signedFromJsonWire(data, headers!) } });
   throw new FleetError(ErrorCode.WIRE_UNSUPPORTED_PAYLOAD_TYPE, `unsupported Content-Type ${JSON.stringify(type)}`);
+}
+
+/** The public key a sender announced in Fleet-Public-Key, if any (unverified: see keys.ts). */
+export function announcedPublicKey(headers: MsgHdrs | undefined): Uint8Array | undefined {
+  const text = headers?.get(HEADER.publicKey);
+  if (!text || !/^[A-Za-z0-9+/]{43}=$/.test(text)) return undefined;
+  return new Uint8Array(Buffer.from(text, "base64"));
 }
 
 function signedFromJsonWire(data: Uint8Array, h: MsgHdrs): SignedEnvelope {

@@ -1,0 +1,301 @@
+// An agent's FleetConnection over NATS: no hub, every peer verifies end to end.
+// Direct messages go through the agent's durable JetStream inbox (stored, deduped by
+// envelope id, ACCEPTED once the PubAck arrives, PROCESSED receipts from the recipient on
+// its sender's receipts subject); broadcast, group, capability, presence and discovery
+// are live core subjects. The subjects come from subjects.ts (the AsyncAPI document).
+import { create } from "@bufbuild/protobuf";
+import type { JsMsg, Msg } from "nats";
+import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
+import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { PacketSchema, type Packet, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { recipientText } from "../client/address.js";
+import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
+import { systemClock, type Clock } from "../clock.js";
+import { PinnedKeys, signEnvelope, type Identity } from "../crypto/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { AckResponder, makeReceipt, signReceipt } from "../protocol/receipts.js";
+import { NatsCarrier, type CarrierOptions } from "./carrier.js";
+import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
+import type { TrustPolicy } from "./keys.js";
+import { parseSubject, subjects } from "./subjects.js";
+import { SignedVerifier } from "./verify.js";
+import { announcedPublicKey } from "./wire.js";
+
+export interface NatsConnectOptions {
+  /** nats://127.0.0.1:4222 (or several). */
+  url: string | string[];
+  identity: Identity;
+  /** Pins of known agents; default: a fresh in-memory PinnedKeys. */
+  keys?: PinnedKeys;
+  /** "tofu" (default) pins a first-seen sender's announced key; "pinned" accepts only known keys. */
+  trust?: TrustPolicy;
+  clock?: Clock;
+  /** Groups to receive (fleet.v1.group.{group}). */
+  groups?: string[];
+  /** Capabilities to receive capability-addressed messages for. */
+  capabilities?: string[];
+  /** Sign envelopes in their JSON form and carry them as envelope+json (default: binary Packet). */
+  json?: boolean;
+  streams?: CarrierOptions["streams"];
+  /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
+  onReject?: (error: FleetError, subject: string) => void;
+}
+
+export type MessageHandler = (env: Envelope, meta: { verified: boolean }) => void;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+interface Waiter {
+  resolve(env: Envelope): void;
+  reject(e: FleetError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class NatsFleetConnection {
+  readonly agent: string;
+  private readonly handlers = new Set<MessageHandler>();
+  private readonly receiptHandlers = new Set<(r: Receipt, from: string) => void>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly stops: (() => void | Promise<void>)[] = [];
+  private readonly verifier: SignedVerifier;
+  private readonly acks: AckResponder;
+  private closed = false;
+  private firstHandler?: Deferred;
+
+  private constructor(
+    readonly carrier: NatsCarrier,
+    private readonly opts: NatsConnectOptions,
+    readonly keys: PinnedKeys,
+    private readonly clock: Clock,
+  ) {
+    this.agent = opts.identity.agent;
+    this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock);
+    this.acks = new AckResponder({ clock });
+  }
+
+  static async connect(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
+    const carrier = await NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams });
+    const keys = opts.keys ?? new PinnedKeys();
+    // Our own name is bound to our own key before anyone can claim it.
+    keys.pin(opts.identity.agent, opts.identity.publicKey);
+    const conn = new NatsFleetConnection(carrier, opts, keys, opts.clock ?? systemClock);
+    try {
+      await conn.start();
+    } catch (e) {
+      await carrier.close();
+      throw e;
+    }
+    return conn;
+  }
+
+  private async start(): Promise<void> {
+    const reject = (e: FleetError, subject: string) => this.opts.onReject?.(e, subject);
+    const live = (p: Packet, m: Msg | JsMsg) => this.arrive(p, m, undefined);
+    this.stops.push(this.carrier.subscribe(subjects.broadcast(), live, reject));
+    this.stops.push(this.carrier.subscribe(subjects.agentReceipts(this.agent), live, reject));
+    for (const g of this.opts.groups ?? []) this.stops.push(this.carrier.subscribe(subjects.group(g), live, reject));
+    for (const c of this.opts.capabilities ?? []) this.stops.push(this.carrier.subscribe(subjects.capability(c), live, reject));
+    this.stops.push(
+      await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
+    );
+    await this.carrier.flush();
+  }
+
+  /**
+   * Verify, check it was meant for us, then receipts, waiters and handlers. Throws FleetError
+   * to refuse. A durable message that arrives before any handler is registered waits (unacked,
+   * in order) for one, so registering onMessage after connect loses nothing.
+   */
+  private async arrive(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Promise<void> {
+    if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "no session with this sender on NATS");
+    const env = this.verifier.open(packet.kind.value, announcedPublicKey(msg.headers), storedAtMs);
+    const channel = parseSubject(msg.subject);
+    if (!channel || !addressedHere(env.recipient, channel, this.agent)) {
+      throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `envelope for ${describe(env.recipient)} arrived on ${msg.subject}`, { pointer: "/recipient" });
+    }
+    // Our own broadcasts and group messages come back to us: not news.
+    if (env.sender === this.agent && channel.channel !== "agentInbox") return;
+    const body = env.body?.kind;
+    if (body?.case === "receipt") {
+      for (const h of this.receiptHandlers) h(body.value, env.sender);
+      return;
+    }
+    const decision = this.acks.receive(env);
+    if (decision.receipt?.status === ReceiptStatus.REJECTED) this.sendReceipt(decision.receipt, env);
+    if (!decision.deliver) return;
+    const waiter = env.inReplyTo ? this.waiters.get(env.inReplyTo) : undefined;
+    if (waiter && env.type !== MessageType.REQUEST) {
+      this.waiters.delete(env.inReplyTo);
+      clearTimeout(waiter.timer);
+      waiter.resolve(env);
+    } else {
+      if (this.handlers.size === 0) {
+        if (storedAtMs === undefined) return;
+        await this.handlerRegistered();
+      }
+      for (const h of this.handlers) h(env, { verified: true });
+    }
+    if (env.requiresAck) this.sendReceipt(this.acks.processed(env), env);
+  }
+
+  private sendReceipt(receipt: Receipt, original: Envelope): void {
+    const signed = signReceipt(receipt, original, this.opts.identity, this.clock);
+    this.carrier.publish(subjects.agentReceipts(original.sender), packetOf(signed), { publicKey: this.opts.identity.publicKey });
+  }
+
+  private handlerRegistered(): Promise<void> {
+    if (!this.firstHandler) {
+      const w = {} as Deferred;
+      w.promise = new Promise<void>((resolve, reject) => Object.assign(w, { resolve, reject }));
+      this.firstHandler = w;
+    }
+    return this.firstHandler.promise;
+  }
+
+  onMessage(handler: MessageHandler): () => void {
+    this.handlers.add(handler);
+    this.firstHandler?.resolve();
+    this.firstHandler = undefined;
+    return () => this.handlers.delete(handler);
+  }
+
+  /** Receipts other agents sent us (PROCESSED, REJECTED ...), with the sender's name. */
+  onReceipt(handler: (r: Receipt, from: string) => void): () => void {
+    this.receiptHandlers.add(handler);
+    return () => this.receiptHandlers.delete(handler);
+  }
+
+  /** Builds, signs and publishes. Direct messages are stored durably; with requiresAck resolves with ACCEPTED once stored. */
+  async send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
+    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+    const env = buildEnvelope(draft, this.agent, this.clock);
+    return this.publishEnvelope(env);
+  }
+
+  /** Signs and publishes an envelope built elsewhere (sender must be this agent). */
+  async publishEnvelope(env: Envelope): Promise<Receipt | undefined> {
+    if (env.sender !== this.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `cannot send as ${env.sender}`, { pointer: "/sender" });
+    const signed = signEnvelope(env, this.opts.identity, { payloadType: this.opts.json ? "json" : "proto" });
+    const packet = packetOf(signed);
+    const wire = { json: this.opts.json, publicKey: this.opts.identity.publicKey };
+    const target = routeOf(env);
+    if (target.durable) {
+      const ack = await this.carrier.publishDurable(target.subject, packet, env.id, wire);
+      return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}`) : undefined;
+    }
+    this.carrier.publish(target.subject, packet, wire);
+    await this.carrier.flush();
+    return undefined;
+  }
+
+  /** Sends a REQUEST and resolves with the first envelope whose in_reply_to names it; 805 on timeout. */
+  async request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
+    const env = buildEnvelope({ type: MessageType.REQUEST, ...draft }, this.agent, this.clock);
+    const answer = new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(env.id);
+        reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no answer to ${env.id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(env.id, { resolve, reject, timer });
+    });
+    try {
+      await this.publishEnvelope(env);
+    } catch (e) {
+      const w = this.waiters.get(env.id);
+      if (w) clearTimeout(w.timer);
+      this.waiters.delete(env.id);
+      throw e;
+    }
+    return answer;
+  }
+
+  /** Delivery tracking for an agent's inbox, from its durable consumer's acks. */
+  async delivery(agent: string): Promise<DeliveryStatus> {
+    return deliveryStatus(await this.carrier.nc.jetstreamManager(), "inbox", agent);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed"));
+    }
+    this.waiters.clear();
+    // A durable message still waiting for a handler stays unacked: the server redelivers it later.
+    this.firstHandler?.reject(new Error("connection closed"));
+    for (const stop of this.stops.splice(0)) await stop();
+    await this.carrier.close();
+  }
+}
+
+export function connectNats(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
+  return NatsFleetConnection.connect(opts);
+}
+
+function packetOf(signed: SignedEnvelope): Packet {
+  return create(PacketSchema, { kind: { case: "signed", value: signed } });
+}
+
+/** Where an envelope goes on NATS. "fleet:hub" has no hub here: its bodies go to their shared channels. */
+export function routeOf(env: Envelope): { subject: string; durable: boolean } {
+  const r = env.recipient?.target;
+  switch (r?.case) {
+    case "agent":
+      return { subject: subjects.agentInbox(r.value), durable: true };
+    case "group":
+      return { subject: subjects.group(r.value), durable: false };
+    case "capability":
+      return { subject: subjects.capability(r.value), durable: false };
+    case "broadcast":
+      return { subject: subjects.broadcast(), durable: false };
+    case "discovery":
+      return { subject: subjects.discovery(), durable: false };
+    case "hub":
+      switch (env.body?.kind.case) {
+        case "heartbeat":
+          return { subject: subjects.presence(env.sender), durable: false };
+        case "registryDigest":
+        case "registrySnapshot":
+        case "registryDelta":
+          return { subject: subjects.registrySync(), durable: false };
+        case "registryQuery":
+          return { subject: subjects.registryQuery(), durable: false };
+        case "discoveryBeacon":
+          return { subject: subjects.discovery(), durable: false };
+        default:
+          break;
+      }
+  }
+  throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `no NATS channel for recipient ${describe(env.recipient)}`, { pointer: "/recipient" });
+}
+
+/** True when an envelope that arrived on a channel was really addressed to it (no re-publishing to other inboxes). */
+function addressedHere(r: Recipient | undefined, at: NonNullable<ReturnType<typeof parseSubject>>, self: string): boolean {
+  const t = r?.target;
+  switch (at.channel) {
+    case "agentInbox":
+      return t?.case === "agent" && t.value === self && at.param === self;
+    case "agentReceipts":
+      return t?.case === "agent" && t.value === self && at.param === self;
+    case "broadcast":
+      return t?.case === "broadcast";
+    case "group":
+      return t?.case === "group" && t.value === at.param;
+    case "capability":
+      return t?.case === "capability" && t.value === at.param;
+    case "discovery":
+      return t?.case === "discovery" || t?.case === "hub";
+    default:
+      return t?.case === "hub";
+  }
+}
+
+function describe(r: Recipient | undefined): string {
+  return recipientText(r) || "nobody";
+}
