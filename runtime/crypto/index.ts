@@ -22,3 +22,4 @@ export {
 export { isVerifiedEnvelope } from "./verified.js";
 export { createEphemeral, x25519PublicKey, x25519SharedSecret } from "./x25519.js";
 export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";
+export { redact, redactText } from "./redact.js";
