@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { BenchRow, BenchSuite } from "../harness.js";
 import { chromiumMissing } from "../../tests/browser/support/chromium.js";
 import { openBundlePage, repoRoot } from "../../tests/browser/support/bundle-page.js";
-import type { Ed25519Rates } from "../../tests/browser/support/ed25519-page.js";
+import type { Ed25519Rates } from "../../tests/browser/support/webcrypto-page.js";
 
 export const suite: BenchSuite = {
   name: "browser",
@@ -13,9 +13,9 @@ export const suite: BenchSuite = {
       process.stderr.write(`bench: browser skipped: ${chromiumMissing}\n`);
       return [];
     }
-    const bp = await openBundlePage({ modules: { ed25519: join(repoRoot, "tests/browser/support/ed25519-page.ts") } });
+    const bp = await openBundlePage({ modules: { webcrypto: join(repoRoot, "tests/browser/support/webcrypto-page.ts") } });
     try {
-      const r: Ed25519Rates = await bp.page.evaluate(() => window.pageModules.ed25519.ed25519Rates(600, 200, 32));
+      const r: Ed25519Rates = await bp.page.evaluate(() => window.pageModules.webcrypto.ed25519Rates(600, 200, 32));
       const browser = bp.browser.context.browser()?.version() ?? "chromium";
       const row = (name: string, rate: number, anchor?: string): BenchRow => ({ suite: "browser", name, rate, unit: "ops/s", anchor, extra: { browser, bytes: 200 } });
       return [

@@ -1,6 +1,7 @@
-// Runs inside the page (bundled by esbuild, no Node built-ins): Ed25519 through WebCrypto and
-// through @noble/ed25519 side by side, for the cross-check test and the browser bench.
+// Runs inside the page (bundled by esbuild, no Node built-ins): Ed25519 and X25519 through
+// WebCrypto and through @noble side by side, for the cross-check tests and the browser bench.
 import * as ed from "@noble/ed25519";
+import { x25519 } from "@noble/curves/ed25519.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 
 ed.hashes.sha512 = sha512;
@@ -47,6 +48,18 @@ export async function crossCheck(seed: number[], messages: number[][]): Promise<
     signatures.push(Array.from(noble, (b) => b.toString(16).padStart(2, "0")).join(""));
   }
   return { identical, crossVerified, signatures };
+}
+
+const X25519_PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20];
+
+/** X25519 agreement of two fixed private keys, by WebCrypto (deriveBits) and by noble, as hex. */
+export async function x25519Agree(a: number[], b: number[]): Promise<{ webcrypto: string; noble: string; publicA: string }> {
+  const hex = (u: Uint8Array) => Array.from(u, (x) => x.toString(16).padStart(2, "0")).join("");
+  const privA = await crypto.subtle.importKey("pkcs8", new Uint8Array([...X25519_PKCS8_PREFIX, ...a]), "X25519", false, ["deriveBits"]);
+  const pubB = await crypto.subtle.importKey("raw", x25519.getPublicKey(new Uint8Array(b)) as BufferSource, "X25519", false, []);
+  const web = new Uint8Array(await crypto.subtle.deriveBits({ name: "X25519", public: pubB }, privA, 256));
+  const noble = x25519.getSharedSecret(new Uint8Array(a), x25519.getPublicKey(new Uint8Array(b)));
+  return { webcrypto: hex(web), noble: hex(noble), publicA: hex(x25519.getPublicKey(new Uint8Array(a))) };
 }
 
 async function rate(op: () => unknown | Promise<unknown>, minMs: number, concurrency = 1): Promise<number> {
