@@ -14,7 +14,7 @@ export const CHANNEL_SUBJECTS = {
   discovery: "fleet.v1.discovery",
   registrySync: "fleet.v1.registry.sync",
   registryQuery: "fleet.v1.registry.query",
-  bottle: "fleet.v1.bottle.{agent}",
+  bottles: "fleet.v1.bottle.{agent}",
 } as const;
 
 export type ChannelId = keyof typeof CHANNEL_SUBJECTS;
@@ -24,6 +24,14 @@ export const STREAMS = {
   inbox: { name: "FLEET_INBOX", subjects: ["fleet.v1.agent.*.inbox"] },
   bottles: { name: "FLEET_BOTTLES", subjects: ["fleet.v1.bottle.*"] },
 } as const;
+
+/**
+ * Session traffic: SessionEnvelopes between two agents after their pairwise handshake, one
+ * subject per session and direction. It is live and must never land in FLEET_INBOX (a stored
+ * SessionEnvelope is useless once either side's session keys are gone), so it cannot use the
+ * inbox subject. Not (yet) an AsyncAPI channel, hence kept out of CHANNEL_SUBJECTS.
+ */
+export const SESSION_SUBJECT = "fleet.v1.session.{session}.{direction}";
 
 const MAX_NAME_CHARS = 128;
 // NATS splits subjects on '.', treats '*' and '>' as wildcards and whitespace as a
@@ -69,7 +77,10 @@ export const subjects = {
   discovery: () => CHANNEL_SUBJECTS.discovery,
   registrySync: () => CHANNEL_SUBJECTS.registrySync,
   registryQuery: () => CHANNEL_SUBJECTS.registryQuery,
-  bottle: (agent: string) => fill(CHANNEL_SUBJECTS.bottle, agent),
+  bottle: (agent: string) => fill(CHANNEL_SUBJECTS.bottles, agent),
+  /** Where the side that is `from` sends its SessionEnvelopes in a session. */
+  session: (sessionId: string, from: "initiator" | "responder") =>
+    SESSION_SUBJECT.replace("{session}", subjectToken(sessionId, "/sessionId")).replace("{direction}", from === "initiator" ? "i2r" : "r2i"),
 };
 
 /** Which channel a concrete subject belongs to, and its parameter (unescaped), if any. */
