@@ -18,6 +18,28 @@ export function isNodeBuiltin(specifier: string): boolean {
   return specifier.startsWith("node:") || builtins.has(specifier);
 }
 
+// Node-only modules the core reaches only through a dynamic import taken on Node alone
+// (connectHub loads TCP lazily unless given a ws:// url), with their browser stand-ins.
+// A static import of them still fails the build through the node: guard.
+const BROWSER_SUBSTITUTES: Record<string, string> = {
+  "runtime/transport/tcp.ts": "runtime/browser/no-tcp.ts",
+};
+
+/** Swaps a dynamically imported Node-only module for its browser stand-in. */
+export function browserSubstitutesPlugin(): Plugin {
+  return {
+    name: "fleet-browser-substitutes",
+    setup(b) {
+      b.onResolve({ filter: /\.js$/ }, (args) => {
+        if (args.kind !== "dynamic-import" || !args.path.startsWith(".")) return undefined;
+        const target = relative(root, join(args.resolveDir, args.path)).replace(/\.js$/, ".ts");
+        const substitute = BROWSER_SUBSTITUTES[target];
+        return substitute ? { path: join(root, substitute) } : undefined;
+      });
+    },
+  };
+}
+
 /** An esbuild plugin that turns every import of a Node built-in into a build error naming the importer. */
 export function nodeGuardPlugin(): Plugin {
   return {
@@ -63,7 +85,7 @@ export async function buildBrowser(options: BrowserBuildOptions = {}): Promise<B
     minify: options.minify ?? false,
     write: options.write ?? true,
     logLevel: "silent",
-    plugins: [nodeGuardPlugin()],
+    plugins: [browserSubstitutesPlugin(), nodeGuardPlugin()],
   });
   const files = new Map<string, Uint8Array>();
   for (const f of result.outputFiles ?? []) files.set(relative(outdir, f.path), f.contents);

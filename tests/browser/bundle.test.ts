@@ -2,7 +2,7 @@
 // any Node built-in, and what it exports runs in a real Chromium page.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowser } from "../../tools/build-browser.js";
 import { keyIdFor } from "../../runtime/crypto/keyid.js";
@@ -28,6 +28,22 @@ describe("browser bundle build", () => {
       // Bare built-in names are Node built-ins too.
       writeFileSync(join(dir, "leaf.ts"), 'import { readFileSync } from "fs";\nexport const r = readFileSync;\n');
       await expect(buildBrowser({ entries: { bad: join(dir, "entry.ts") }, write: false, outdir: "/virtual" })).rejects.toThrow(/"fs".*leaf\.ts/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("swaps a lazily imported TCP carrier for a browser stand-in, but still refuses a static import of it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fleet-guard-"));
+    const tcp = relative(dir, join(import.meta.dirname, "../../runtime/transport/tcp.js"));
+    try {
+      writeFileSync(join(dir, "lazy.ts"), `export const open = () => import(${JSON.stringify(tcp)}).then((m) => m.connectTcp("127.0.0.1", 1));\n`);
+      const { files } = await buildBrowser({ entries: { lazy: join(dir, "lazy.ts") }, write: false, outdir: "/virtual" });
+      const text = new TextDecoder().decode(files.get("lazy.js"));
+      expect(text).toContain("TCP is not available in browsers");
+      expect(text).not.toContain("node:net");
+      writeFileSync(join(dir, "eager.ts"), `export { connectTcp } from ${JSON.stringify(tcp)};\n`);
+      await expect(buildBrowser({ entries: { eager: join(dir, "eager.ts") }, write: false, outdir: "/virtual" })).rejects.toThrow(/node:net.*tcp\.ts/s);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
