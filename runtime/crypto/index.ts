@@ -23,3 +23,16 @@ export { isVerifiedEnvelope } from "./verified.js";
 export { createEphemeral, x25519PublicKey, x25519SharedSecret } from "./x25519.js";
 export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";
 export { redact, redactText } from "./redact.js";
+export {
+  DEFAULT_TOKEN_TTL_MS,
+  issueToken,
+  MemoryTokenUseStore,
+  TOKEN_CLAIMS_TYPE,
+  TOKEN_PREFIX,
+  tokenSigningBytes,
+  verifyToken,
+  type TokenClaims,
+  type TokenClaimsInit,
+  type TokenUseStore,
+  type VerifyTokenOptions,
+} from "./token.js";
