@@ -8,8 +8,11 @@ import type { JsMsg, Msg } from "nats";
 import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { PacketSchema, type Packet, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { recipientText } from "../client/address.js";
+import { errorFromBody, PING_MEDIA_TYPE } from "../client/bodies.js";
+import type { FleetConnection, MessageHandler } from "../client/connection.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
 import { PinnedKeys, signEnvelope, type Identity } from "../crypto/index.js";
@@ -20,7 +23,7 @@ import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { parseSubject, subjects } from "./subjects.js";
 import { SignedVerifier } from "./verify.js";
-import { announcedPublicKey } from "./wire.js";
+import { announcedPublicKey, fromWire, toWire } from "./wire.js";
 
 export interface NatsConnectOptions {
   /** nats://127.0.0.1:4222 (or several). */
@@ -42,8 +45,6 @@ export interface NatsConnectOptions {
   onReject?: (error: FleetError, subject: string) => void;
 }
 
-export type MessageHandler = (env: Envelope, meta: { verified: boolean }) => void;
-
 interface Deferred {
   promise: Promise<void>;
   resolve(): void;
@@ -56,7 +57,7 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export class NatsFleetConnection {
+export class NatsFleetConnection implements FleetConnection {
   readonly agent: string;
   private readonly handlers = new Set<MessageHandler>();
   private readonly receiptHandlers = new Set<(r: Receipt, from: string) => void>();
@@ -106,20 +107,26 @@ export class NatsFleetConnection {
     await this.carrier.flush();
   }
 
-  /**
-   * Verify, check it was meant for us, then receipts, waiters and handlers. Throws FleetError
-   * to refuse. A durable message that arrives before any handler is registered waits (unacked,
-   * in order) for one, so registering onMessage after connect loses nothing.
-   */
-  private async arrive(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Promise<void> {
+  /** Verifies a packet and checks it was addressed to the channel it arrived on; throws FleetError to refuse. */
+  private verify(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Envelope {
     if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "no session with this sender on NATS");
     const env = this.verifier.open(packet.kind.value, announcedPublicKey(msg.headers), storedAtMs);
     const channel = parseSubject(msg.subject);
     if (!channel || !addressedHere(env.recipient, channel, this.agent)) {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `envelope for ${describe(env.recipient)} arrived on ${msg.subject}`, { pointer: "/recipient" });
     }
+    return env;
+  }
+
+  /**
+   * Receipts, waiters and handlers. A durable message that arrives before any handler is
+   * registered waits (unacked, in order) for one, so registering onMessage after connect
+   * loses nothing.
+   */
+  private async arrive(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Promise<void> {
+    const env = this.verify(packet, msg, storedAtMs);
     // Our own broadcasts and group messages come back to us: not news.
-    if (env.sender === this.agent && channel.channel !== "agentInbox") return;
+    if (env.sender === this.agent && parseSubject(msg.subject)?.channel !== "agentInbox") return;
     const body = env.body?.kind;
     if (body?.case === "receipt") {
       for (const h of this.receiptHandlers) h(body.value, env.sender);
@@ -132,15 +139,78 @@ export class NatsFleetConnection {
     if (waiter && env.type !== MessageType.REQUEST) {
       this.waiters.delete(env.inReplyTo);
       clearTimeout(waiter.timer);
-      waiter.resolve(env);
+      const err = body ? errorFromBody(body) : undefined;
+      if (err) waiter.reject(err);
+      else waiter.resolve(env);
+    } else if (body?.case === "application" && body.value.mediaType === PING_MEDIA_TYPE && env.type !== MessageType.RESPONSE) {
+      // Pings are answered by the connection itself, as on the hub.
+      await this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body });
     } else {
       if (this.handlers.size === 0) {
         if (storedAtMs === undefined) return;
         await this.handlerRegistered();
       }
-      for (const h of this.handlers) h(env, { verified: true });
+      for (const h of [...this.handlers]) {
+        try {
+          h(env, { verified: true });
+        } catch {
+          // a handler's failure is its own
+        }
+      }
     }
     if (env.requiresAck) this.sendReceipt(this.acks.processed(env), env);
+  }
+
+  /**
+   * Verified envelopes from any Fleet subject (registry sync, presence, discovery ...).
+   * With queue, one member of the queue group gets each message.
+   */
+  listen(subject: string, handler: (env: Envelope, msg: Msg) => void | Promise<void>, queue?: string): () => void {
+    const stop = this.carrier.subscribe(
+      subject,
+      (p, m) => {
+        const env = this.verify(p, m, undefined);
+        if (env.sender !== this.agent) return handler(env, m as Msg);
+      },
+      (e, subj) => this.opts.onReject?.(e, subj),
+      queue,
+    );
+    this.stops.push(stop);
+    return stop;
+  }
+
+  /**
+   * Asks whoever serves fleet.v1.registry.query (a NatsRegistrySync replica) and verifies
+   * the signed answer; 805 when nobody answers in time.
+   */
+  async queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
+    const env = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } }, this.agent, this.clock);
+    const signed = signEnvelope(env, this.opts.identity);
+    const w = toWire(packetOf(signed), { publicKey: this.opts.identity.publicKey });
+    let reply: Msg;
+    try {
+      reply = await this.carrier.nc.request(subjects.registryQuery(), w.data, { headers: w.headers, timeout: timeoutMs });
+    } catch (e) {
+      throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no registry answered within ${timeoutMs} ms`, { cause: e });
+    }
+    const packet = fromWire(reply.data, reply.headers);
+    if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "registry answer is not signed");
+    const answer = this.verifier.open(packet.kind.value, announcedPublicKey(reply.headers));
+    const body = answer.body?.kind;
+    if (answer.inReplyTo !== env.id || body?.case !== "registryQueryResult") {
+      throw (body && errorFromBody(body)) ?? new FleetError(ErrorCode.WIRE_MALFORMED, "registry answered with something else");
+    }
+    return body.value;
+  }
+
+  /** Signs an envelope and answers a NATS request with it (registry query replies). */
+  reply(to: Msg, env: Envelope): void {
+    const w = toWire(packetOf(signEnvelope(env, this.opts.identity)), { publicKey: this.opts.identity.publicKey });
+    to.respond(w.data, { headers: w.headers });
+  }
+
+  get identity(): Identity {
+    return this.opts.identity;
   }
 
   private sendReceipt(receipt: Receipt, original: Envelope): void {
@@ -195,7 +265,7 @@ export class NatsFleetConnection {
 
   /** Sends a REQUEST and resolves with the first envelope whose in_reply_to names it; 805 on timeout. */
   async request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
-    const env = buildEnvelope({ type: MessageType.REQUEST, ...draft }, this.agent, this.clock);
+    const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
     const answer = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(env.id);
