@@ -9,19 +9,20 @@ import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { ErrorCode, FleetError } from "../errors.js";
 
 /** A resolver that also knows one self-certified key, without pinning it. */
-export function withIntroducedKey(base: KeyResolver, keyId: string, publicKey: Uint8Array): KeyResolver {
+export function withIntroducedKey(base: KeyResolver, keyId: string, publicKey: Uint8Array, deferBinding = false): KeyResolver {
   return {
     resolve: (id) => base.resolve(id) ?? (id === keyId ? publicKey : undefined),
     checkBinding(agent, id) {
       const bound = base.keyIdOf?.(agent);
-      if (bound === undefined && id === keyId) return;
+      // deferBinding: the caller checks the name itself, to answer a mismatch (handshake reject).
+      if ((bound === undefined || deferBinding) && id === keyId) return;
       base.checkBinding(agent, id);
     },
     keyIdOf: (agent) => base.keyIdOf?.(agent),
   };
 }
 
-export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, clock?: Clock): Envelope {
+export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, clock?: Clock, deferBinding = false): Envelope {
   const keyId = signed?.signature?.keyId ?? "";
   if (keys.resolve(keyId)) return openSignedEnvelope(signed, { keys, clock });
   let candidate: Uint8Array | undefined;
@@ -34,5 +35,5 @@ export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, int
   if (!candidate || candidate.length !== 32 || keyIdFor(candidate) !== keyId) {
     throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `unknown signer key ${keyId}`, { pointer: "/signature/keyId" });
   }
-  return openSignedEnvelope(signed, { keys: withIntroducedKey(keys, keyId, candidate), clock });
+  return openSignedEnvelope(signed, { keys: withIntroducedKey(keys, keyId, candidate, deferBinding), clock });
 }

@@ -1,0 +1,215 @@
+// The initiator's side of the handshake: Hello -> (Welcome | HelloReject) -> Confirm.
+// Pure: start() and receive() return what to send; timeouts come from the injected
+// clock and are reported through onTimeout (a fresh Hello after a doubling backoff, or
+// 101 after the last retry).
+import { create } from "@bufbuild/protobuf";
+import { type CapabilitySet, CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { HelloSchema, HandshakeConfirmSchema, type Welcome } from "../../generated/proto/fleet/v1/handshake_pb.js";
+import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import type { TimerId } from "../clock.js";
+import { constantTimeEqual, createEphemeral, deriveSession, randomBytes, signEnvelope, transcriptHash } from "../crypto/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { negotiateMutual } from "./capabilities.js";
+import { controlEnvelope } from "./envelope.js";
+import {
+  DEFAULT_HANDSHAKE_BACKOFF_MS,
+  DEFAULT_HANDSHAKE_RETRIES,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  frameLimit,
+  HANDSHAKE_NONCE_BYTES,
+  type HandshakeCommon,
+  type HandshakeState,
+  type HandshakeStep,
+  openHandshake,
+  outOfOrder,
+  pinPeer,
+  requireBytes,
+} from "./handshake-common.js";
+import { agreeHeartbeat, resolveHeartbeat } from "./heartbeat.js";
+import { SUPPORTED_VERSIONS } from "./versions.js";
+
+export interface HandshakeInitiatorOptions extends HandshakeCommon {
+  admissionToken?: string;
+  /** The peer's expected agent name; absent: whoever answers as the hub. */
+  responder?: string;
+  timeoutMs?: number;
+  retries?: number;
+  backoffMs?: number;
+}
+
+interface Attempt {
+  nonce: Uint8Array;
+  ephemeralPrivate: Uint8Array;
+  hello: SignedEnvelope;
+}
+
+export class HandshakeInitiator {
+  private current: HandshakeState = "idle";
+  private readonly attempts: Attempt[] = [];
+  private timer: TimerId | undefined;
+  private timeoutHandler: ((step: HandshakeStep) => void) | undefined;
+  private readonly versions: string[];
+  private readonly capabilities: CapabilitySet;
+
+  constructor(private readonly opts: HandshakeInitiatorOptions) {
+    this.versions = opts.versions ?? [...SUPPORTED_VERSIONS];
+    this.capabilities = opts.capabilities ?? create(CapabilitySetSchema);
+  }
+
+  get state(): HandshakeState {
+    return this.current;
+  }
+
+  /** How many Hellos were sent so far. */
+  get attemptCount(): number {
+    return this.attempts.length;
+  }
+
+  /** The first Hello. Calling it twice is out of order (105). */
+  start(): SignedEnvelope {
+    if (this.current !== "idle") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `start() in state ${this.current}`);
+    this.current = "awaiting-welcome";
+    return this.sendHello();
+  }
+
+  onTimeout(cb: (step: HandshakeStep) => void): void {
+    this.timeoutHandler = cb;
+  }
+
+  /** Stops the timers (the caller gave up or the connection closed). */
+  cancel(): void {
+    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    if (this.current !== "established") this.current = "failed";
+  }
+
+  receive(msg: SignedEnvelope): HandshakeStep {
+    if (this.current !== "awaiting-welcome") return outOfOrder("a handshake message", this.current);
+    try {
+      const env = openHandshake(msg, this.opts.keys, this.opts.clock);
+      const kind = env.body?.kind;
+      if (kind?.case !== "welcome" && kind?.case !== "helloReject") return outOfOrder(kind?.case ?? "an empty body", this.current);
+      if (this.opts.responder !== undefined && env.sender !== this.opts.responder) {
+        throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, `expected ${this.opts.responder}, got ${env.sender}`, { pointer: "/sender" });
+      }
+      const attempt = this.attempts.find((a) => constantTimeEqual(a.nonce, kind.value.initiatorNonce));
+      if (!attempt) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the answer does not echo any of our nonces", { pointer: `/body/${kind.case}/initiatorNonce` });
+      if (kind.case === "helloReject") {
+        const code = kind.value.error?.code || ErrorCode.HANDSHAKE_REJECTED;
+        const supported = kind.value.supportedVersions.length ? ` (peer speaks ${kind.value.supportedVersions.join(", ")})` : "";
+        return this.fail(new FleetError(code, `handshake rejected: ${kind.value.error?.message ?? ""}${supported}`));
+      }
+      return this.welcome(env.sender, env.security!.keyId, kind.value, msg, attempt, env.id);
+    } catch (e) {
+      // Input that fails verification or validation changes nothing: keep waiting.
+      return { error: e instanceof FleetError ? e : new FleetError(ErrorCode.INTERNAL_ERROR, String(e)) };
+    }
+  }
+
+  private welcome(peer: string, peerKeyId: string, w: Welcome, signed: SignedEnvelope, attempt: Attempt, welcomeId: string): HandshakeStep {
+    requireBytes(w.nonce, HANDSHAKE_NONCE_BYTES, "/body/welcome/nonce");
+    requireBytes(w.ephemeralPublicKey, 32, "/body/welcome/ephemeralPublicKey");
+    requireBytes(w.identityPublicKey, 32, "/body/welcome/identityPublicKey");
+    if (!w.sessionId) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "welcome without session id", { pointer: "/body/welcome/sessionId" });
+    if (!this.versions.includes(w.version)) {
+      return this.fail(new FleetError(ErrorCode.HANDSHAKE_VERSION_MISMATCH, `peer chose version ${w.version}, we speak ${this.versions.join(", ")}`));
+    }
+    // Our own check of both sides' needs (the responder made the same one before welcoming us).
+    const ours = negotiateMutual(this.capabilities, w.capabilities);
+    if (ours.error) return this.fail(ours.error);
+    const session = deriveSession({
+      role: "initiator",
+      sessionId: w.sessionId,
+      ourEphemeralPrivate: attempt.ephemeralPrivate,
+      theirEphemeralPublic: w.ephemeralPublicKey,
+      transcript: transcriptHash(attempt.hello.payload, signed.payload),
+    });
+    pinPeer(this.opts.keys, peer, w.identityPublicKey);
+    const confirm = signEnvelope(
+      controlEnvelope({
+        sender: this.opts.identity.agent,
+        to: { agent: peer },
+        type: MessageType.COMMAND,
+        body: { case: "handshakeConfirm", value: create(HandshakeConfirmSchema, { sessionId: w.sessionId, responderNonce: w.nonce }) },
+        clock: this.opts.clock,
+        inReplyTo: welcomeId,
+      }),
+      this.opts.identity,
+    );
+    this.stopTimer();
+    this.current = "established";
+    return {
+      send: confirm,
+      established: {
+        sessionId: w.sessionId,
+        peer,
+        peerKeyId,
+        peerPublicKey: w.identityPublicKey,
+        version: w.version,
+        sharedCapabilities: ours.shared,
+        heartbeat: agreeHeartbeat(this.opts.heartbeat, w.heartbeat),
+        maxFrameBytes: frameLimit(this.opts.maxFrameBytes, w.maxFrameBytes),
+        session,
+        notices: ours.notices,
+      },
+    };
+  }
+
+  private sendHello(): SignedEnvelope {
+    const eph = createEphemeral();
+    const nonce = randomBytes(HANDSHAKE_NONCE_BYTES);
+    const hello = create(HelloSchema, {
+      versions: this.versions,
+      capabilities: this.capabilities,
+      nonce,
+      ephemeralPublicKey: eph.publicKey,
+      identityPublicKey: this.opts.identity.publicKey,
+      heartbeat: resolveHeartbeat(this.opts.heartbeat),
+      maxFrameBytes: this.opts.maxFrameBytes ?? 0,
+      admissionToken: this.opts.admissionToken ?? "",
+    });
+    const signed = signEnvelope(
+      controlEnvelope({
+        sender: this.opts.identity.agent,
+        to: this.opts.responder !== undefined ? { agent: this.opts.responder } : "hub",
+        type: MessageType.COMMAND,
+        body: { case: "hello", value: hello },
+        clock: this.opts.clock,
+      }),
+      this.opts.identity,
+    );
+    this.attempts.push({ nonce, ephemeralPrivate: eph.privateKey, hello: signed });
+    this.armTimeout();
+    return signed;
+  }
+
+  private armTimeout(): void {
+    this.stopTimer();
+    this.timer = this.opts.clock.setTimer(() => {
+      this.timer = undefined;
+      const retries = this.opts.retries ?? DEFAULT_HANDSHAKE_RETRIES;
+      if (this.attempts.length > retries) {
+        this.current = "failed";
+        this.timeoutHandler?.({ error: new FleetError(ErrorCode.HANDSHAKE_TIMEOUT, `no answer to ${this.attempts.length} hellos`) });
+        return;
+      }
+      const backoff = (this.opts.backoffMs ?? DEFAULT_HANDSHAKE_BACKOFF_MS) * 2 ** (this.attempts.length - 1);
+      this.timer = this.opts.clock.setTimer(() => {
+        this.timer = undefined;
+        if (this.current === "awaiting-welcome") this.timeoutHandler?.({ send: this.sendHello() });
+      }, backoff);
+    }, this.opts.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  private fail(error: FleetError): HandshakeStep {
+    this.stopTimer();
+    this.current = "failed";
+    return { error };
+  }
+}
