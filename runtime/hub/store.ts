@@ -16,6 +16,8 @@ export interface InboxRow {
   /** The serialized fleet.v1.Packet exactly as it will be forwarded. */
   packet: Uint8Array;
   expiresAt: number;
+  /** The recipient must acknowledge it (requires_ack); otherwise it is dropped once written out. */
+  needsAck: boolean;
 }
 
 export interface BottleRow {
@@ -34,7 +36,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   recipient TEXT NOT NULL, message_id TEXT NOT NULL, sender TEXT NOT NULL,
-  packet BLOB NOT NULL, expires_at INTEGER NOT NULL,
+  packet BLOB NOT NULL, expires_at INTEGER NOT NULL, needs_ack INTEGER NOT NULL,
   UNIQUE (recipient, message_id));
 CREATE TABLE IF NOT EXISTS dedupe (
   sender TEXT NOT NULL, message_id TEXT NOT NULL, seen_at INTEGER NOT NULL,
@@ -77,8 +79,8 @@ export class HubStore {
     }
     const db = this.db;
     this.q = {
-      inboxAdd: db.prepare("INSERT OR IGNORE INTO inbox (recipient, message_id, sender, packet, expires_at) VALUES (?, ?, ?, ?, ?)"),
-      inboxFor: db.prepare("SELECT seq, recipient, message_id AS messageId, sender, packet, expires_at AS expiresAt FROM inbox WHERE recipient = ? AND expires_at > ? ORDER BY seq LIMIT ?"),
+      inboxAdd: db.prepare("INSERT OR IGNORE INTO inbox (recipient, message_id, sender, packet, expires_at, needs_ack) VALUES (?, ?, ?, ?, ?, ?)"),
+      inboxFor: db.prepare("SELECT seq, recipient, message_id AS messageId, sender, packet, expires_at AS expiresAt, needs_ack AS needsAck FROM inbox WHERE recipient = ? AND expires_at > ? AND seq > ? ORDER BY seq LIMIT ?"),
       inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ?"),
       inboxExpire: db.prepare("DELETE FROM inbox WHERE expires_at <= ?"),
       inboxCount: db.prepare("SELECT count(*) AS n FROM inbox"),
@@ -116,11 +118,14 @@ export class HubStore {
   }
 
   addInbox(row: Omit<InboxRow, "seq">): boolean {
-    return this.write("inbox", () => this.q.inboxAdd.run(row.recipient, row.messageId, row.sender, row.packet, row.expiresAt).changes === 1);
+    return this.write("inbox", () => this.q.inboxAdd.run(row.recipient, row.messageId, row.sender, row.packet, row.expiresAt, row.needsAck ? 1 : 0).changes === 1);
   }
 
-  pendingFor(recipient: string, now: number, limit = 1_000): InboxRow[] {
-    return this.write("read", () => (this.q.inboxFor.all(recipient, now, limit) as InboxRow[]).map((r) => ({ ...r, packet: new Uint8Array(r.packet) })));
+  /** Unexpired rows for recipient after seq `after`, oldest first. */
+  pendingFor(recipient: string, now: number, after = 0, limit = 1_000): InboxRow[] {
+    return this.write("read", () =>
+      (this.q.inboxFor.all(recipient, now, after, limit) as unknown as (Omit<InboxRow, "needsAck"> & { needsAck: number })[]).map((r) => ({ ...r, needsAck: r.needsAck === 1, packet: new Uint8Array(r.packet) })),
+    );
   }
 
   removeInbox(recipient: string, messageId: string): void {

@@ -20,9 +20,9 @@ describe("HubStore", () => {
     const dir = tmp();
     const a = new HubStore(dir);
     a.transaction(() => {
-      expect(a.addInbox({ recipient: "beta", messageId: "m1", sender: "alpha", packet: new Uint8Array([1, 2]), expiresAt: 2_000 })).toBe(true);
+      expect(a.addInbox({ recipient: "beta", messageId: "m1", sender: "alpha", packet: new Uint8Array([1, 2]), expiresAt: 2_000, needsAck: true })).toBe(true);
       // Same recipient and id: stored once.
-      expect(a.addInbox({ recipient: "beta", messageId: "m1", sender: "alpha", packet: new Uint8Array([1, 2]), expiresAt: 2_000 })).toBe(false);
+      expect(a.addInbox({ recipient: "beta", messageId: "m1", sender: "alpha", packet: new Uint8Array([1, 2]), expiresAt: 2_000, needsAck: true })).toBe(false);
       a.remember("alpha", "m1", 1_000);
     });
     a.putPin("alpha", new Uint8Array(32).fill(7));
@@ -61,7 +61,7 @@ describe("HubStore", () => {
     let err: unknown;
     try {
       store.transaction(() => {
-        for (let i = 0; i < 1_000; i++) store.addInbox({ recipient: "b", messageId: `m${i}`, sender: "a", packet: new Uint8Array(1024), expiresAt: 10 });
+        for (let i = 0; i < 1_000; i++) store.addInbox({ recipient: "b", messageId: `m${i}`, sender: "a", packet: new Uint8Array(1024), expiresAt: 10, needsAck: true });
       });
     } catch (e) {
       err = e;
@@ -75,9 +75,9 @@ describe("HubStore", () => {
   it("fails with 808, not silently, once the database cannot be written", () => {
     const store = new HubStore(tmp());
     store.close();
-    expect(() => store.transaction(() => store.addInbox({ recipient: "b", messageId: "x", sender: "a", packet: new Uint8Array([1]), expiresAt: 1 }))).toThrow(/808|store/);
+    expect(() => store.transaction(() => store.addInbox({ recipient: "b", messageId: "x", sender: "a", packet: new Uint8Array([1]), expiresAt: 1, needsAck: false }))).toThrow(/808|store/);
     try {
-      store.addInbox({ recipient: "b", messageId: "x", sender: "a", packet: new Uint8Array([1]), expiresAt: 1 });
+      store.addInbox({ recipient: "b", messageId: "x", sender: "a", packet: new Uint8Array([1]), expiresAt: 1, needsAck: false });
     } catch (e) {
       expect(isFleetError(e, ErrorCode.DELIVERY_STORE_FAILED)).toBe(true);
     }

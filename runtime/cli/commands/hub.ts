@@ -1,0 +1,99 @@
+// `fleet hub`: run the hub in the foreground; `fleet status`: local state and the hub's view.
+import { create } from "@bufbuild/protobuf";
+import { join } from "node:path";
+import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
+import { ApplicationPayloadSchema } from "../../../generated/proto/fleet/v1/payload_pb.js";
+import { applicationValue } from "../../client/draft.js";
+import { asFleetError, ErrorCode, FleetError } from "../../errors.js";
+import { HUB_OP_MEDIA_TYPE } from "../../hub/hub-requests.js";
+import { HUB_DEFAULT_PORT } from "../../hub/options.js";
+import { startHub } from "../../hub/start.js";
+import { type Command, str } from "../command.js";
+import { hubAddress, openConnection } from "../connect.js";
+import { ensureHome, readConfig, updateConfig } from "../home.js";
+import { keystore, loadOrCreateIdentity } from "../identities.js";
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `--${name} must be a non-negative number`);
+  return n;
+}
+
+export const hub: Command = {
+  name: "hub",
+  summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
+  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES]",
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    verify: { type: "string" },
+    rate: { type: "string" },
+    burst: { type: "string" },
+    "max-frame": { type: "string" },
+    "idle-ms": { type: "string" },
+    "max-queue": { type: "string" },
+  },
+  async run(ctx) {
+    const home = ensureHome(ctx.home);
+    const verify = str(ctx, "verify") ?? "none";
+    if (verify !== "none" && verify !== "all") throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, "--verify must be none or all");
+    const identity = loadOrCreateIdentity(home, "fleet-hub");
+    const running = await startHub({
+      storeDir: join(home, "hub"),
+      identity,
+      host: str(ctx, "host") ?? "127.0.0.1",
+      port: num(str(ctx, "port"), "port") ?? HUB_DEFAULT_PORT,
+      verify,
+      ratePerSecond: num(str(ctx, "rate"), "rate"),
+      rateBurst: num(str(ctx, "burst"), "burst"),
+      maxFrameBytes: num(str(ctx, "max-frame"), "max-frame"),
+      idleTimeoutMs: num(str(ctx, "idle-ms"), "idle-ms"),
+      maxQueueBytes: num(str(ctx, "max-queue"), "max-queue"),
+    });
+    running.hub.log = (line) => {
+      ctx.out.line(`hub: ${line}`);
+      ctx.out.event({ event: "log", line });
+    };
+    // Clients in this home find the hub without --hub.
+    updateConfig(home, { hub: `${running.host}:${running.port}` });
+    ctx.out.line(`fleet hub listening on ${running.url} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
+    ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, key_id: identity.keyId, pid: process.pid });
+    await ctx.interrupted;
+    await running.close();
+    ctx.out.line("fleet hub stopped");
+    ctx.out.event({ event: "stopped" });
+  },
+};
+
+export const status: Command = {
+  name: "status",
+  summary: "the fleet home (identities, hub address) and, when reachable, the hub's status",
+  usage: "fleet status",
+  async run(ctx) {
+    const cfg = readConfig(ctx.home);
+    const agents = keystore(ctx.home).list().filter((a) => a !== "fleet-hub");
+    const { host, port } = hubAddress(ctx.home, str(ctx, "hub"));
+    ctx.out.line(`home ${ctx.home}`);
+    ctx.out.line(`agents ${agents.join(", ") || "(none: run fleet keygen --agent-id NAME)"}${cfg.agent ? `; default ${cfg.agent}` : ""}`);
+    let hubStatus: unknown;
+    let hubError: string | undefined;
+    if (agents.length) {
+      try {
+        const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+        try {
+          const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } });
+          hubStatus = applicationValue(answer);
+        } finally {
+          await conn.close();
+        }
+      } catch (e) {
+        hubError = asFleetError(e, ErrorCode.INTERNAL_ERROR, "status").message;
+      }
+    }
+    const s = hubStatus as { online?: string[]; connections?: number; inbox?: number; uptimeMs?: number } | undefined;
+    if (s) ctx.out.line(`hub ${host}:${port} up ${Math.round((s.uptimeMs ?? 0) / 1000)} s; online: ${s.online?.join(", ") || "nobody"}; stored messages waiting: ${s.inbox}`);
+    else ctx.out.line(`hub ${host}:${port} ${hubError ? `unreachable: ${hubError}` : "not checked (no identity)"}`);
+    ctx.out.result({ ok: true, home: ctx.home, agents, default_agent: cfg.agent, hub: { address: `${host}:${port}`, reachable: Boolean(s), status: s, error: hubError } });
+  },
+};

@@ -1,0 +1,92 @@
+// keygen, sign FILE, verify FILE SIG: identities and detached file signatures
+// (Ed25519 over PAE("fleet.v1.file", base name, SHA-256(bytes)), spec/signing.md).
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { Domain, fromBase64Url, fromHex, generateIdentity, keyIdFor, pae, toBase64Url, toHex, verifyEd25519 } from "../../crypto/index.js";
+import { ErrorCode, FleetError } from "../../errors.js";
+import { type Command, str } from "../command.js";
+import { readConfig, updateConfig } from "../home.js";
+import { keystore, loadIdentity } from "../identities.js";
+import { pinnedPeers } from "../peers.js";
+
+function readInput(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function fileDigestBytes(path: string): Uint8Array {
+  const digest = new Uint8Array(createHash("sha256").update(readInput(path)).digest());
+  return pae(Domain.file, basename(path), digest);
+}
+
+export const keygen: Command = {
+  name: "keygen",
+  summary: "create an Ed25519 identity for an agent (key file 0600 in FLEET_HOME/keys)",
+  usage: "fleet keygen --agent-id NAME [--force]",
+  options: { "agent-id": { type: "string" }, force: { type: "boolean" } },
+  async run(ctx) {
+    const agent = str(ctx, "agent-id");
+    if (!agent) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--agent-id NAME is required", { pointer: "/agent-id" });
+    const ks = keystore(ctx.home);
+    if (ks.has(agent) && !ctx.values.force) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `a key for ${agent} already exists (use --force to replace it)`);
+    const id = generateIdentity(agent);
+    ks.save(id);
+    if (!readConfig(ctx.home).agent) updateConfig(ctx.home, { agent });
+    ctx.out.line(`created ${agent} ${id.keyId}`);
+    ctx.out.result({ ok: true, agent, key_id: id.keyId, home: ctx.home });
+  },
+};
+
+export const sign: Command = {
+  name: "sign",
+  summary: "sign a file (writes FILE.sig, a small JSON document)",
+  usage: "fleet sign FILE [--out SIGFILE] [--agent NAME]",
+  options: { out: { type: "string" } },
+  async run(ctx) {
+    const file = ctx.positionals[0];
+    if (!file) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "FILE is required");
+    const id = loadIdentity(ctx.home, str(ctx, "agent"));
+    const sig = id.sign(fileDigestBytes(file));
+    const out = str(ctx, "out") ?? `${file}.sig`;
+    const doc = { fleet_file_signature: 1, file: basename(file), agent: id.agent, key_id: id.keyId, public_key: toHex(id.publicKey), sig: toBase64Url(sig) };
+    try {
+      writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
+    } catch (e) {
+      throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    ctx.out.line(`signed ${file} as ${id.agent} (${id.keyId}) -> ${out}`);
+    ctx.out.result({ ok: true, file, signature: out, agent: id.agent, key_id: id.keyId });
+  },
+};
+
+export const verify: Command = {
+  name: "verify",
+  summary: "verify FILE against a signature file (pins the signer on first use)",
+  usage: "fleet verify FILE SIGFILE",
+  async run(ctx) {
+    const [file, sigFile] = ctx.positionals;
+    if (!file || !sigFile) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "FILE and SIGFILE are required");
+    let doc: { agent?: string; key_id?: string; public_key?: string; sig?: string };
+    try {
+      doc = JSON.parse(new TextDecoder().decode(readInput(sigFile)));
+    } catch (e) {
+      if (e instanceof FleetError) throw e;
+      throw new FleetError(ErrorCode.WIRE_MALFORMED, `${sigFile} is not a fleet signature file`);
+    }
+    if (!doc.agent || !doc.key_id || !doc.public_key || !doc.sig) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${sigFile} lacks agent, key_id, public_key or sig`);
+    const publicKey = fromHex(doc.public_key, ErrorCode.SECURITY_MALFORMED_KEY);
+    if (keyIdFor(publicKey) !== doc.key_id) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "key_id does not match public_key");
+    const sig = fromBase64Url(doc.sig, ErrorCode.SECURITY_MALFORMED_KEY);
+    if (!verifyEd25519(publicKey, fileDigestBytes(file), sig)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `signature does not match ${file}`);
+    // Only a valid signature may pin a name; a different key for a pinned name is 607.
+    const peers = pinnedPeers(ctx.home);
+    const known = peers.keyIdOf(doc.agent) !== undefined;
+    peers.pin(doc.agent, publicKey);
+    ctx.out.line(`valid: ${file} signed by ${doc.agent} (${doc.key_id})${known ? "" : ", now pinned"}`);
+    ctx.out.result({ ok: true, valid: true, file, agent: doc.agent, key_id: doc.key_id, newly_pinned: !known });
+  },
+};

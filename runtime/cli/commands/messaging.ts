@@ -1,0 +1,135 @@
+// ping, send, broadcast, inbox: messages through the hub as the home's identity.
+import type { Envelope } from "../../../generated/proto/fleet/v1/envelope_pb.js";
+import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
+import { recipientText } from "../../client/address.js";
+import { PING_MEDIA_TYPE } from "../../client/bodies.js";
+import { applicationValue } from "../../client/draft.js";
+import { ErrorCode, FleetError } from "../../errors.js";
+import { type Command, type CommandContext, str } from "../command.js";
+import { openConnection } from "../connect.js";
+
+const TYPES: Record<string, MessageType> = { event: MessageType.EVENT, request: MessageType.REQUEST, command: MessageType.COMMAND, query: MessageType.QUERY, status: MessageType.STATUS };
+
+function payloadOf(ctx: CommandContext, text: string | undefined): { json?: unknown; text?: string } {
+  const raw = str(ctx, "payload");
+  if (raw !== undefined) {
+    try {
+      return { json: JSON.parse(raw) };
+    } catch (e) {
+      throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, `--payload is not JSON: ${(e as Error).message}`, { pointer: "/payload" });
+    }
+  }
+  if (text === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "give a TEXT argument or --payload JSON");
+  return { text };
+}
+
+async function sendTo(ctx: CommandContext, to: string, text: string | undefined): Promise<void> {
+  const type = TYPES[(str(ctx, "type") ?? "event").toLowerCase()];
+  if (!type) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `--type must be one of ${Object.keys(TYPES).join(", ")}`);
+  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+  try {
+    const ack = !ctx.values["no-ack"];
+    const id = globalThis.crypto.randomUUID();
+    const receipt = await conn.send({ to, id, type, requiresAck: ack, ...payloadOf(ctx, text) });
+    ctx.out.line(`sent ${id} to ${to}${receipt ? ": accepted by the hub" : ""}`);
+    ctx.out.result({ ok: true, id, to, from: conn.agent, accepted: Boolean(receipt) });
+  } finally {
+    await conn.close();
+  }
+}
+
+const sendOptions = { payload: { type: "string" }, type: { type: "string" }, "no-ack": { type: "boolean" } } as const;
+
+export const send: Command = {
+  name: "send",
+  summary: "send a signed message to an agent (group:NAME and capability:NAME work too)",
+  usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack]",
+  options: sendOptions,
+  async run(ctx) {
+    const [to, text] = ctx.positionals;
+    if (!to) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "AGENT is required");
+    await sendTo(ctx, to, text);
+  },
+};
+
+export const broadcast: Command = {
+  name: "broadcast",
+  summary: "send a signed message to every online agent",
+  usage: "fleet broadcast TEXT | fleet broadcast --payload JSON",
+  options: sendOptions,
+  async run(ctx) {
+    await sendTo(ctx, "fleet:broadcast", ctx.positionals[0]);
+  },
+};
+
+export const ping: Command = {
+  name: "ping",
+  summary: "round trip to an online agent (or to the hub: `fleet ping hub`)",
+  usage: "fleet ping AGENT [--count N]",
+  options: { count: { type: "string" } },
+  async run(ctx) {
+    const target = ctx.positionals[0];
+    if (!target) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "AGENT is required");
+    const count = Math.min(100, Math.max(1, Number(str(ctx, "count") ?? 1) || 1));
+    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+    try {
+      const to = target === "hub" || target === "fleet:hub" ? "fleet:hub" : target;
+      if (to !== "fleet:hub") {
+        const found = await conn.queryRegistry({ agentId: to, onlineOnly: true });
+        if (!found.agents.length) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `${to} is not online`);
+      }
+      const rtts: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        await conn.request({ to, type: MessageType.QUERY, sign: to !== "fleet:hub", body: { case: "application", value: { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: JSON.stringify({ seq: i }) } } as never } }, 5_000);
+        const ms = performance.now() - t0;
+        rtts.push(ms);
+        ctx.out.line(`pong from ${to}: ${ms.toFixed(2)} ms`);
+      }
+      ctx.out.result({ ok: true, to, rtt_ms: rtts.map((r) => Number(r.toFixed(3))) });
+    } finally {
+      await conn.close();
+    }
+  },
+};
+
+export function describe(env: Envelope, verified: boolean) {
+  return {
+    id: env.id,
+    from: env.sender,
+    to: recipientText(env.recipient),
+    type: MessageType[env.type]?.toLowerCase(),
+    verified,
+    body: env.body?.kind.case,
+    payload: applicationValue(env),
+  };
+}
+
+export const inbox: Command = {
+  name: "inbox",
+  summary: "connect as an agent and print the messages waiting for it (then, with --follow, new ones)",
+  usage: "fleet inbox --agent NAME [--wait MS] [--follow]",
+  options: { wait: { type: "string" }, follow: { type: "boolean" } },
+  async run(ctx) {
+    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+    const got: ReturnType<typeof describe>[] = [];
+    conn.onMessage((env, meta) => {
+      const d = describe(env, meta.verified);
+      got.push(d);
+      ctx.out.line(`${d.verified ? "✓" : "·"} ${d.from} -> ${d.to} [${d.type}] ${typeof d.payload === "string" ? d.payload : JSON.stringify(d.payload ?? d.body)}  (${d.id})`);
+      if (ctx.values.follow) ctx.out.event({ message: d });
+    });
+    try {
+      // The hub writes the stored backlog right after the handshake; a ping answered after
+      // it marks its end, and a short quiet period catches stragglers.
+      await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: "{}" } } as never } }, 5_000);
+      const wait = Math.max(0, Number(str(ctx, "wait") ?? 300) || 0);
+      await new Promise((r) => setTimeout(r, wait));
+      if (ctx.values.follow) await ctx.interrupted;
+      if (!got.length) ctx.out.line(`no messages for ${conn.agent}`);
+      if (!ctx.values.follow) ctx.out.result({ ok: true, agent: conn.agent, messages: got });
+    } finally {
+      await conn.close();
+    }
+  },
+};

@@ -1,0 +1,41 @@
+// Everything the CLI prints goes through here, and through redact, so no secret reaches a
+// terminal or a log: one JSON document with --json, readable lines otherwise.
+import { redact, redactText } from "../crypto/index.js";
+import { asFleetError, ErrorCode, errorCodeName } from "../errors.js";
+
+export interface Output {
+  json: boolean;
+  /** A readable line (suppressed with --json). */
+  line(text: string): void;
+  /** The command's result: printed as JSON with --json, else via the lines already written. */
+  result(value: unknown): void;
+  /** Streaming JSON records (one per line) for long-running commands like `hub` and `inbox --follow`. */
+  event(value: Record<string, unknown>): void;
+}
+
+export function makeOutput(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Output {
+  return {
+    json,
+    line: (text) => {
+      if (!json) write(redactText(text) + "\n");
+    },
+    result: (value) => {
+      if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");
+    },
+    event: (value) => {
+      if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");
+    },
+  };
+}
+
+function bigintSafe(_k: string, v: unknown): unknown {
+  return typeof v === "bigint" ? v.toString() : v;
+}
+
+/** One readable line with the protocol code, for stderr; or a JSON error object. */
+export function errorLine(e: unknown, json: boolean): string {
+  const err = asFleetError(e, ErrorCode.INTERNAL_ERROR, "fleet");
+  const text = redactText(err.message);
+  if (json) return JSON.stringify({ ok: false, error: { code: err.code, name: errorCodeName(err.code), message: text, pointer: err.pointer || undefined } });
+  return `fleet: error ${err.code} ${errorCodeName(err.code)}: ${text}`;
+}

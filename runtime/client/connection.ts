@@ -1,0 +1,358 @@
+// An agent's open connection to a hub (or any peer speaking the framed protocol) after
+// the handshake: send with receipts and retries, receive with end-to-end verification,
+// request/response, heartbeats, and delivery acknowledgements back to the hub.
+// Browser-safe: it only sees a FrameConnection.
+import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { HeartbeatSchema } from "../../generated/proto/fleet/v1/heartbeat_pb.js";
+import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { systemClock, type Clock, type TimerId } from "../clock.js";
+import { decodePacket, encodePacket } from "../codec/index.js";
+import { keyIdFor, openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
+import { parseEnvelope } from "../crypto/envelope-bytes.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { Deduper } from "../protocol/dedupe.js";
+import { ReceiptTracker } from "../protocol/receipts.js";
+import type { FrameConnection } from "../transport/listener.js";
+import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
+import { buildEnvelope, type EnvelopeDraft } from "./draft.js";
+
+export interface MessageMeta {
+  /** True when the sender's Ed25519 signature was verified here, end to end. False: only the hub's session vouches for it. */
+  verified: boolean;
+}
+
+export type MessageHandler = (env: Envelope, meta: MessageMeta) => void;
+
+export interface FleetConnection {
+  readonly agent: string;
+  /** Resolves with the hub's ACCEPTED receipt when draft.requiresAck, else once written. */
+  send(draft: EnvelopeDraft): Promise<Receipt | undefined>;
+  onMessage(handler: MessageHandler): () => void;
+  /** Sends a REQUEST (or the draft's type) and resolves with the first envelope answering it. */
+  request(draft: EnvelopeDraft, timeoutMs?: number): Promise<Envelope>;
+  close(): Promise<void>;
+}
+
+export interface ConnectionOptions {
+  identity: Identity;
+  conn: FrameConnection;
+  session: Session;
+  /** The hub's (peer's) agent name and key, from the handshake. */
+  peer: string;
+  peerPublicKey: Uint8Array;
+  heartbeatMs: number;
+  keys?: KeyResolver;
+  clock?: Clock;
+  receiptTimeoutMs?: number;
+  receiptAttempts?: number;
+}
+
+interface Waiter {
+  resolve: (env: Envelope) => void;
+  reject: (e: FleetError) => void;
+  timer: TimerId;
+}
+
+/** Learned keys first (pinned through the hub's registry), the caller's resolver second. */
+class LayeredKeys implements KeyResolver {
+  constructor(readonly learned: PinnedKeys, private readonly given?: KeyResolver) {}
+  resolve(keyId: string) {
+    return this.given?.resolve(keyId) ?? this.learned.resolve(keyId);
+  }
+  checkBinding(agent: string, keyId: string) {
+    if (this.given?.keyIdOf?.(agent) !== undefined) this.given.checkBinding(agent, keyId);
+    else this.learned.checkBinding(agent, keyId);
+  }
+  keyIdOf(agent: string) {
+    return this.given?.keyIdOf?.(agent) ?? this.learned.keyIdOf(agent);
+  }
+}
+
+export class HubConnection implements FleetConnection {
+  readonly agent: string;
+  readonly peer: string;
+  private readonly clock: Clock;
+  private readonly keys: LayeredKeys;
+  private readonly tracker: ReceiptTracker;
+  private readonly dedupe: Deduper;
+  private readonly handlers = new Set<MessageHandler>();
+  private readonly closeHandlers = new Set<(error?: FleetError) => void>();
+  private readonly waiters = new Map<string, Waiter>();
+  private chain: Promise<void> = Promise.resolve();
+  private heartbeat: TimerId | undefined;
+  private heartbeatSeq = 0n;
+  private closed = false;
+  /** The error frame the hub sent before closing, if any. */
+  lastError?: FleetError;
+
+  constructor(private readonly o: ConnectionOptions) {
+    this.agent = o.identity.agent;
+    this.peer = o.peer;
+    this.clock = o.clock ?? systemClock;
+    // A PinnedKeys given by the caller (e.g. the CLI's peers.json) also keeps what is learned.
+    const learned = o.keys instanceof PinnedKeys ? o.keys : new PinnedKeys(undefined, () => this.clock.now());
+    learned.pin(o.peer, o.peerPublicKey);
+    this.keys = new LayeredKeys(learned, o.keys instanceof PinnedKeys ? undefined : o.keys);
+    this.tracker = new ReceiptTracker({ clock: this.clock, timeoutMs: o.receiptTimeoutMs ?? 3_000, attempts: o.receiptAttempts ?? 3 });
+    this.dedupe = new Deduper({ clock: this.clock });
+    o.conn.onFrame((body) => this.receive(body));
+    o.conn.onClose(() => this.finish());
+    this.armHeartbeat();
+  }
+
+  // ---- sending ----
+
+  async send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
+    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closed");
+    const env = buildEnvelope(draft, this.agent, this.clock);
+    return this.sendEnvelope(env, draft.sign !== false);
+  }
+
+  /** Sends a built envelope; with requires_ack, retries the same id until the hub's receipt. */
+  async sendEnvelope(env: Envelope, sign = true): Promise<Receipt | undefined> {
+    let signedBytes: Uint8Array | undefined;
+    const write = () => {
+      if (sign) {
+        signedBytes ??= encodePacket(create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, this.o.identity) } }));
+        this.o.conn.send(signedBytes);
+      } else {
+        this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
+      }
+    };
+    if (!env.requiresAck) {
+      write();
+      return undefined;
+    }
+    const done = this.tracker.track(env.id, () => write(), this.peer);
+    write();
+    return done;
+  }
+
+  /** Pre-signs an envelope into Packet bytes (benchmarks and tools that send the same bytes many ways). */
+  signPacket(draft: EnvelopeDraft): Uint8Array {
+    const env = buildEnvelope(draft, this.agent, this.clock);
+    return encodePacket(create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, this.o.identity) } }));
+  }
+
+  /** Writes already-built Packet bytes as they are. */
+  sendRaw(packet: Uint8Array): void {
+    this.o.conn.send(packet);
+  }
+
+  get bufferedAmount(): number {
+    return this.o.conn.bufferedAmount;
+  }
+
+  request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
+    const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = this.clock.setTimer(() => {
+        this.waiters.delete(env.id);
+        reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no answer to ${env.id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(env.id, { resolve, reject, timer });
+      this.sendEnvelope(env, draft.sign !== false).catch((e) => {
+        this.clock.clearTimer(timer);
+        this.waiters.delete(env.id);
+        reject(asFleetError(e, ErrorCode.INTERNAL_ERROR, "request"));
+      });
+    });
+  }
+
+  /** Asks the hub's registry (fleet:hub RegistryQuery). */
+  async queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}) {
+    const answer = await this.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } });
+    if (answer.body?.kind.case !== "registryQueryResult") throw new FleetError(ErrorCode.WIRE_MALFORMED, "hub answered a registry query with something else");
+    return answer.body.kind.value;
+  }
+
+  onMessage(handler: MessageHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onClose(handler: (error?: FleetError) => void): () => void {
+    if (this.closed) handler(this.lastError);
+    else this.closeHandlers.add(handler);
+    return () => this.closeHandlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.chain;
+    this.o.conn.close();
+    this.finish();
+  }
+
+  // ---- receiving ----
+
+  /**
+   * Session frames are opened at once, in arrival order (their sequence numbers demand it),
+   * and answers to waiting requests resolve immediately: a signed message whose sender key
+   * is being looked up must not block the very answer it waits for. Everything else is
+   * handed to the application strictly in order.
+   */
+  private receive(body: Uint8Array): void {
+    if (this.closed) return;
+    let packet;
+    let env: Envelope;
+    try {
+      packet = decodePacket(body);
+      if (packet.kind.case !== "session") {
+        if (packet.kind.case === "signed") {
+          const signed = packet.kind.value;
+          this.chain = this.chain
+            .then(async () => {
+              const opened = await this.openSigned(signed);
+              this.noteHubError(opened);
+              await this.dispatch(opened, true);
+            })
+            .catch((e) => this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming")));
+        }
+        return;
+      }
+      env = this.o.session.open(packet.kind.value);
+    } catch (e) {
+      // Unverifiable input is dropped here (never handed to the application).
+      this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming"));
+      return;
+    }
+    if (this.answer(env)) return;
+    this.chain = this.chain.then(() => this.dispatch(env, false)).catch(() => {});
+  }
+
+  private noteHubError(env: Envelope): void {
+    if (env.sender === this.peer && env.type === MessageType.ERROR && env.body?.kind.case === "error" && !env.inReplyTo) {
+      this.lastError = errorFromBody(env.body.kind);
+    }
+  }
+
+  /** Receipts and answers to pending requests; true when env was one. */
+  private answer(env: Envelope): boolean {
+    const kind = env.body?.kind;
+    if (kind?.case === "receipt" && env.sender === this.peer) {
+      try {
+        this.tracker.onReceipt(kind.value, env.sender);
+      } catch {
+        // a receipt nobody waits for
+      }
+      return true;
+    }
+    const waiter = env.inReplyTo ? this.waiters.get(env.inReplyTo) : undefined;
+    if (!waiter) return false;
+    if (env.requiresAck) this.ackToHub(env.id);
+    this.waiters.delete(env.inReplyTo);
+    this.clock.clearTimer(waiter.timer);
+    const err = kind ? errorFromBody(kind) : undefined;
+    if (err) waiter.reject(err);
+    else waiter.resolve(env);
+    return true;
+  }
+
+  /** Verifies a signed envelope end to end, learning an unknown sender's key from the hub's registry. */
+  private async openSigned(signed: SignedEnvelope): Promise<Envelope> {
+    const keyId = signed.signature?.keyId ?? "";
+    if (!this.keys.resolve(keyId)) {
+      // Only the claimed name is read before verification, to know whose key to ask for.
+      const claimed = parseEnvelope(signed.payload, signed.payloadType).sender;
+      const found = await this.queryRegistry({ agentId: claimed });
+      const rec = found.agents.find((a) => a.agentId === claimed);
+      if (rec && keyIdFor(rec.publicKey) === keyId && this.keys.keyIdOf(claimed) === undefined) this.keys.learned.pin(claimed, rec.publicKey);
+    }
+    const env = openSignedEnvelope(signed, { keys: this.keys });
+    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
+      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
+    }
+    return env;
+  }
+
+  private async dispatch(env: Envelope, verified: boolean): Promise<void> {
+    if (verified && this.answer(env)) return;
+    const kind = env.body?.kind;
+    const key = Deduper.key(env.sender, env.id);
+    const duplicate = this.dedupe.lookup(key) !== undefined;
+    if (env.requiresAck) this.ackToHub(env.id);
+    if (duplicate) return;
+    try {
+      this.dedupe.remember(key);
+    } catch {
+      // full of live ids: deliver anyway rather than lose it
+    }
+    if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {
+      // The hub refused a message that did not ask for a receipt.
+      this.reportDrop(errorFromBody(kind)!);
+    }
+    if (kind?.case === "application" && kind.value.mediaType === PING_MEDIA_TYPE && env.type !== MessageType.RESPONSE) {
+      void this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, sign: verified, body: kind }).catch(() => {});
+      return;
+    }
+    if (kind?.case === "bottle") {
+      // Hand over the origin's letter, verified end to end, rather than the hub's carrier.
+      try {
+        env = await this.openSigned(kind.value.letter!);
+        verified = true;
+      } catch (e) {
+        this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "bottle letter"));
+        return;
+      }
+    }
+    for (const h of [...this.handlers]) {
+      try {
+        h(env, { verified });
+      } catch {
+        // a handler's failure is its own
+      }
+    }
+  }
+
+  /** Tells the hub a stored message arrived, so it stops redelivering it. */
+  private ackToHub(messageId: string): void {
+    if (this.closed) return;
+    const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, body: receiptBody(messageId, ReceiptStatus.ACCEPTED), ttlSeconds: 60 }, this.agent, this.clock);
+    this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
+  }
+
+  /** Problems with input that never reached a handler; visible to tools via onDrop. */
+  private readonly dropHandlers = new Set<(e: FleetError) => void>();
+  onDrop(handler: (e: FleetError) => void): () => void {
+    this.dropHandlers.add(handler);
+    return () => this.dropHandlers.delete(handler);
+  }
+  private reportDrop(e: FleetError): void {
+    for (const h of this.dropHandlers) h(e);
+  }
+
+  // ---- liveness and teardown ----
+
+  private armHeartbeat(): void {
+    this.heartbeat = this.clock.setTimer(() => {
+      if (this.closed) return;
+      this.heartbeatSeq++;
+      try {
+        const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, body: { case: "heartbeat", value: create(HeartbeatSchema, { sequence: this.heartbeatSeq }) }, ttlSeconds: 60 }, this.agent, this.clock);
+        this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
+      } catch {
+        // closing
+      }
+      this.armHeartbeat();
+    }, this.o.heartbeatMs);
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat !== undefined) this.clock.clearTimer(this.heartbeat);
+    const why = this.lastError ?? new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+    this.tracker.cancelAll(why.code);
+    for (const [id, w] of this.waiters) {
+      this.clock.clearTimer(w.timer);
+      w.reject(new FleetError(why.code, `no answer to ${id}: ${why.message}`));
+    }
+    this.waiters.clear();
+    for (const h of this.closeHandlers) h(this.lastError);
+  }
+}

@@ -1,0 +1,142 @@
+// connectHub: open a transport (TCP in Node, WebSocket when a ws:// url is given), run
+// the handshake (HandshakeInitiator) and return a FleetConnection. Browser-safe: TCP is
+// loaded only when asked for, so bundles never see node:net.
+import { create } from "@bufbuild/protobuf";
+import { CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { AgentRecordSchema, type AgentRole, RegistryDeltaSchema, RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { systemClock, type Clock } from "../clock.js";
+import { decodePacket, encodePacket } from "../codec/index.js";
+import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js";
+import { PinnedKeys, type Identity, type KeyResolver } from "../crypto/index.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { parseCapability } from "../protocol/capabilities.js";
+import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
+import type { FrameConnection } from "../transport/listener.js";
+import { errorFromBody } from "./bodies.js";
+import { HubConnection } from "./connection.js";
+
+export const DEFAULT_HUB_PORT = 7420;
+
+export interface ConnectHubOptions {
+  host?: string;
+  port: number;
+  identity: Identity;
+  keys?: KeyResolver;
+  /** ws:// or wss:// URL: connect over WebSocket (browsers) instead of TCP. */
+  url?: string;
+  clock?: Clock;
+  /** Capabilities offered, as "name" or "name@version". */
+  capabilities?: string[];
+  /** Groups to join and role to announce (sent to the hub registry after the handshake). */
+  groups?: string[];
+  role?: AgentRole;
+  handshakeTimeoutMs?: number;
+  receiptTimeoutMs?: number;
+  /** An already open carrier (tests, custom transports). */
+  conn?: FrameConnection;
+}
+
+async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
+  if (o.conn) return o.conn;
+  if (o.url) {
+    const ws = await import("../transport/websocket.js");
+    return (ws as unknown as { connectWebSocket(url: string): Promise<FrameConnection> }).connectWebSocket(o.url);
+  }
+  const tcp = await import("../transport/tcp.js");
+  return tcp.connectTcp(o.host ?? "127.0.0.1", o.port);
+}
+
+/** Runs the initiator's side of the handshake over conn. */
+export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Clock): Promise<EstablishedSession> {
+  const initiator = new HandshakeInitiator({
+    identity: o.identity,
+    keys: o.keys ?? new PinnedKeys(),
+    clock,
+    timeoutMs: o.handshakeTimeoutMs,
+    capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
+  });
+  const send = (signed: SignedEnvelope) =>
+    conn.send(encodePacket(create(PacketSchema, { kind: { case: "signed", value: signed } })));
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err?: FleetError, est?: EstablishedSession) => {
+      if (done) return;
+      done = true;
+      initiator.cancel();
+      if (err) {
+        conn.close();
+        reject(err);
+      } else resolve(est!);
+    };
+    initiator.onTimeout((step) => {
+      if (step.send) send(step.send);
+      if (step.error) finish(step.error);
+    });
+    conn.onClose(() => finish(new FleetError(ErrorCode.HANDSHAKE_REJECTED, "hub closed the connection during the handshake")));
+    conn.onError((e) => finish(e));
+    conn.onFrame((body) => {
+      if (done) return;
+      try {
+        const packet = decodePacket(body);
+        if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "session message before the handshake completed");
+        const step = initiator.receive(packet.kind.value);
+        if (step.send) send(step.send);
+        if (step.error) finish(step.error);
+        else if (step.established) finish(undefined, step.established);
+        else if (!step.send) {
+          // An unsolicited error frame from the hub (e.g. 607 for a name bound to another key).
+          const err = errorFrom(packet.kind.value.payload, packet.kind.value.payloadType);
+          if (err) finish(err);
+        }
+      } catch (e) {
+        finish(asFleetError(e, ErrorCode.HANDSHAKE_AUTH_FAILED, "handshake"));
+      }
+    });
+    send(initiator.start());
+  });
+}
+
+function errorFrom(payload: Uint8Array, payloadType: string): FleetError | undefined {
+  try {
+    // Read only to explain a refusal; nothing is acted on but the message text.
+    const env = parseEnvelopeLoose(payload, payloadType);
+    return env.body?.kind ? errorFromBody(env.body.kind) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
+  const clock = o.clock ?? systemClock;
+  const conn = await openCarrier(o);
+  const est = await handshake(conn, o, clock);
+  // The handshake consumed the frame handler; the connection takes over from here.
+  const c = new HubConnection({
+    identity: o.identity,
+    conn,
+    session: est.session,
+    peer: est.peer,
+    peerPublicKey: est.peerPublicKey,
+    heartbeatMs: est.heartbeat.intervalMs || 5_000,
+    keys: o.keys,
+    clock,
+    receiptTimeoutMs: o.receiptTimeoutMs,
+  });
+  if (o.groups?.length || o.role) {
+    const record = create(AgentRecordSchema, {
+      agentId: o.identity.agent,
+      keyId: o.identity.keyId,
+      publicKey: o.identity.publicKey,
+      role: o.role ?? 0,
+      groups: o.groups ?? [],
+      capabilities: (o.capabilities ?? []).map(parseCapability),
+      versions: [est.version],
+    });
+    // The hub re-versions it with its own clock; this version only makes the entry well-formed.
+    const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record } });
+    await c.send({ to: "fleet:hub", type: MessageType.COMMAND, sign: false, requiresAck: true, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: o.identity.agent, entries: [entry] }) } });
+  }
+  return c;
+}

@@ -1,0 +1,129 @@
+// Bottles held by the hub until their condition holds (spec/bottles.md): the origin's
+// signed letter is verified on arrival, stored (QUEUED), delivered to the recipient when
+// the condition holds and it is online (DELIVERED), and ACKNOWLEDGED by its receipt.
+// State lives in SQLite, so a restart resumes exactly where it was.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { type Bottle, BottleSchema, BottleStatus, type Condition } from "../../generated/proto/fleet/v1/bottle_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { openSignedEnvelope } from "../crypto/index.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { type Hub, parseSigned as parseSignedLetter } from "./hub.js";
+import type { Incoming, Peer } from "./peer.js";
+import type { BottleRow } from "./store.js";
+
+const PREFIX = "bottle:";
+const deliveryId = (bottleId: string) => (PREFIX + bottleId).slice(0, 64);
+
+export class BottleKeeper {
+  private readonly live = new Map<string, BottleRow & { parsed: Bottle; condition?: Condition; sentTo?: Peer }>();
+
+  constructor(private readonly hub: Hub) {
+    for (const status of [BottleStatus.QUEUED, BottleStatus.DELIVERED]) for (const row of hub.store.bottlesWithStatus(status)) this.track(row);
+  }
+
+  private track(row: BottleRow): void {
+    const parsed = fromBinary(BottleSchema, row.bottle);
+    const letterEnv = parseLetter(parsed);
+    this.live.set(row.bottleId, { ...row, parsed, condition: letterEnv.condition });
+  }
+
+  /** A Bottle sent to fleet:hub: verify the origin's letter, store it, answer. */
+  accept(msg: Incoming, bottle: Bottle): void {
+    const { peer, env } = msg;
+    if (!bottle.letter) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "bottle without a letter", { pointer: "/body/bottle/letter" });
+    const letterEnv = openSignedEnvelope(bottle.letter, { keys: this.hub.pins });
+    if (letterEnv.body?.kind.case !== "bottleLetter") throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, "a bottle's letter must carry a BottleLetter", { pointer: "/body/bottle/letter" });
+    const letter = letterEnv.body.kind.value;
+    if (letter.recipient?.target.case !== "agent") throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "the hub holds bottles for single agents only", { pointer: "/body/bottle/letter/recipient" });
+    if (!letter.condition?.kind.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "bottle letter needs a condition", { pointer: "/body/bottle/letter/condition" });
+    const now = this.hub.clock.now();
+    const row: BottleRow = {
+      bottleId: letter.bottleId,
+      origin: letterEnv.sender,
+      recipient: letter.recipient.target.value,
+      bottle: toBinary(BottleSchema, bottle),
+      status: BottleStatus.QUEUED,
+      reason: 0,
+      expiresAt: timestampMs(letterEnv.createdAt!) + letterEnv.ttlSeconds * 1000,
+      updatedAt: now,
+    };
+    const fresh = this.hub.store.putBottle(row);
+    if (fresh) this.live.set(row.bottleId, { ...row, parsed: bottle, condition: letter.condition });
+    if (env.requiresAck) this.hub.receipt(peer, env, ReceiptStatus.ACCEPTED, fresh ? 0 : ErrorCode.DELIVERY_DUPLICATE, fresh ? "" : "duplicate bottle");
+    this.evaluate();
+  }
+
+  /** Delivers every held bottle whose condition holds to its online recipient; expires old ones. */
+  evaluate(): void {
+    const now = this.hub.clock.now();
+    for (const b of this.live.values()) {
+      if (now >= b.expiresAt) {
+        this.setStatus(b.bottleId, BottleStatus.EXPIRED, ErrorCode.DELIVERY_EXPIRED);
+        continue;
+      }
+      const peer = this.hub.peer(b.recipient);
+      if (!peer || b.sentTo === peer || !this.holds(b.condition, now)) continue;
+      this.hub.reply(peer, { id: deliveryId(b.bottleId), type: MessageType.EVENT, requiresAck: true, ttlSeconds: Math.max(1, Math.ceil((b.expiresAt - now) / 1000)), body: { case: "bottle", value: b.parsed } });
+      b.sentTo = peer;
+      if (b.status !== BottleStatus.DELIVERED) this.setStatus(b.bottleId, BottleStatus.DELIVERED, 0, false);
+    }
+  }
+
+  /** The recipient's receipt for a delivery. */
+  acknowledged(agent: string, messageId: string): void {
+    if (!messageId.startsWith(PREFIX)) return;
+    for (const b of this.live.values()) {
+      if (deliveryId(b.bottleId) === messageId && b.recipient === agent) this.setStatus(b.bottleId, BottleStatus.ACKNOWLEDGED);
+    }
+  }
+
+  status(bottleId: string, asker: string): { bottle_id: string; status: string; reason: number; recipient: string; origin: string; updated_at: string } {
+    const row = this.hub.store.getBottle(bottleId);
+    if (!row) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no bottle ${bottleId}`, { pointer: "/bottle_id" });
+    if (asker !== row.origin && asker !== row.recipient) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "only the origin or recipient may ask");
+    return { bottle_id: row.bottleId, status: BottleStatus[row.status], reason: row.reason, recipient: row.recipient, origin: row.origin, updated_at: new Date(row.updatedAt).toISOString() };
+  }
+
+  private setStatus(bottleId: string, status: BottleStatus, reason = 0, final = true): void {
+    try {
+      this.hub.store.setBottleStatus(bottleId, status, reason, this.hub.clock.now());
+    } catch (e) {
+      this.hub.log(`bottle ${bottleId}: ${(e as Error).message}`);
+      return;
+    }
+    const b = this.live.get(bottleId);
+    if (b) b.status = status;
+    if (final) this.live.delete(bottleId);
+  }
+
+  private holds(c: Condition | undefined, now: number): boolean {
+    const k = c?.kind;
+    switch (k?.case) {
+      case "always":
+        return true;
+      case "agentOnline":
+        return this.hub.isOnline(k.value);
+      case "capabilityPresent":
+        return this.hub.registry.query(create(RegistryQuerySchema, { capability: k.value, onlineOnly: true }), (a) => this.hub.isOnline(a)).agents.length > 0;
+      case "notBefore":
+        return now >= timestampMs(k.value);
+      case "all":
+        return k.value.conditions.length > 0 && k.value.conditions.every((x) => this.holds(x, now));
+      case "any":
+        return k.value.conditions.some((x) => this.holds(x, now));
+      default:
+        return false;
+    }
+  }
+}
+
+function parseLetter(bottle: Bottle) {
+  // Already verified when it was accepted; on reload only the fields are needed.
+  const payload = bottle.letter!.payload;
+  const env = parseSignedLetter(bottle.letter!.payloadType, payload);
+  if (env.body?.kind.case !== "bottleLetter") throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, "stored bottle without a letter");
+  return env.body.kind.value;
+}

@@ -1,0 +1,86 @@
+// Messages addressed to the hub itself ("fleet:hub"): delivery acknowledgements, registry
+// queries and self-registration, bottles, pings, and small admin queries (status, bottle
+// status) carried as application JSON {"op": ...} in a QUERY.
+import { create } from "@bufbuild/protobuf";
+import { AgentRecordSchema, type RegistryDelta } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { PING_MEDIA_TYPE } from "../client/bodies.js";
+import { applicationValue } from "../client/draft.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import type { Hub } from "./hub.js";
+import type { Incoming } from "./peer.js";
+
+/** Media type of hub admin queries and answers (application JSON with an "op"). */
+export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
+
+export function handleHubRequest(hub: Hub, msg: Incoming): void {
+  const { peer, env } = msg;
+  const kind = env.body?.kind;
+  try {
+    switch (kind?.case) {
+      case "heartbeat":
+        return; // liveness is any frame; nothing to answer
+      case "receipt":
+        hub.acknowledged(peer.agent, kind.value.messageId);
+        hub.bottles.acknowledged(peer.agent, kind.value.messageId);
+        return;
+      case "registryQuery":
+        hub.reply(peer, {
+          type: MessageType.RESPONSE,
+          inReplyTo: env.id,
+          body: { case: "registryQueryResult", value: hub.registry.query(kind.value, (a) => hub.isOnline(a)) },
+        });
+        return;
+      case "registryDelta":
+        selfRegister(hub, peer.agent, peer.keyId, peer.publicKey, kind.value);
+        if (env.requiresAck) hub.receipt(peer, env, ReceiptStatus.ACCEPTED);
+        hub.bottles.evaluate();
+        return;
+      case "bottle":
+        hub.bottles.accept(msg, kind.value);
+        return;
+      case "application":
+        answerOp(hub, msg);
+        return;
+      default:
+        throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `the hub does not handle ${kind?.case ?? "an empty body"}`, { pointer: "/body" });
+    }
+  } catch (e) {
+    hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "hub request"));
+  }
+}
+
+/**
+ * An agent may describe itself (role, capabilities, groups, endpoints, versions) but only
+ * itself: the key fields always come from the authenticated connection.
+ */
+function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Array, delta: RegistryDelta): void {
+  for (const [i, e] of delta.entries.entries()) {
+    if (e.key !== `agent/${agent}` || e.record.case !== "agent" || e.record.value.agentId !== agent) {
+      throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${agent} may only register agent/${agent}`, { pointer: `/body/registryDelta/entries/${i}` });
+    }
+    const r = e.record.value;
+    hub.registry.putAgent(create(AgentRecordSchema, { ...r, agentId: agent, keyId, publicKey }));
+  }
+}
+
+function answerOp(hub: Hub, msg: Incoming): void {
+  const { peer, env } = msg;
+  const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string } | undefined;
+  const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
+    hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
+  if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
+  switch (value?.op) {
+    case "status":
+      return answer(hub.stats());
+    case "bottle.status": {
+      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent);
+      return answer(status);
+    }
+    default:
+      throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });
+  }
+}

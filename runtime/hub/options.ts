@@ -1,0 +1,60 @@
+// Hub settings and their defaults. Every limit is configurable (CLI flags map onto these).
+import type { Clock } from "../clock.js";
+import type { Identity } from "../crypto/index.js";
+
+export interface HubOptions {
+  /** Directory holding hub.db (inside FLEET_HOME). */
+  storeDir: string;
+  /** The hub's own identity (signs handshakes and error frames). */
+  identity: Identity;
+  clock?: Clock;
+  /** "all": verify every forwarded signed envelope's Ed25519 signature at the hub too;
+   *  "none" (default): check only that its key id is the connection's, and leave the
+   *  signature to the recipients, who always verify end to end. */
+  verify?: "all" | "none";
+  /** Largest frame accepted (default 1 MiB + envelope overhead: 1,114,112 bytes). */
+  maxFrameBytes?: number;
+  /** Per-sender token bucket: messages per second (default 10,000; 0 disables) and burst (default 20,000). */
+  ratePerSecond?: number;
+  rateBurst?: number;
+  /** Bytes queued to one connection above which it is "busy" (default 8 MiB). */
+  maxQueueBytes?: number;
+  /** A connection busy this long is disconnected (default 5,000 ms); at 4x maxQueueBytes at once. */
+  slowConsumerMs?: number;
+  /** Dedupe window for message ids per sender (default 600,000 ms, as agentnet). */
+  dedupeWindowMs?: number;
+  /** In-memory dedupe entries kept for messages that do not require an ack (default 200,000). */
+  dedupeEntries?: number;
+  /** A connection silent this long is closed with 809 (default 60,000 ms; clients heartbeat every 5 s). */
+  idleTimeoutMs?: number;
+  /** The handshake must complete within this (default 10,000 ms), else 101. */
+  handshakeTimeoutMs?: number;
+  /** Allowed clock skew for created_at (default 120,000 ms). */
+  skewMs?: number;
+  /** Simulated disk quota for the store (tests). */
+  storeMaxBytes?: number;
+}
+
+export type ResolvedHubOptions = Required<Omit<HubOptions, "storeMaxBytes">> & { storeMaxBytes?: number };
+
+export const HUB_DEFAULT_PORT = 7420;
+
+export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptions {
+  return {
+    storeDir: o.storeDir,
+    identity: o.identity,
+    clock,
+    verify: o.verify ?? "none",
+    maxFrameBytes: o.maxFrameBytes ?? 1_114_112,
+    ratePerSecond: o.ratePerSecond ?? 10_000,
+    rateBurst: o.rateBurst ?? 20_000,
+    maxQueueBytes: o.maxQueueBytes ?? 8 * 1024 * 1024,
+    slowConsumerMs: o.slowConsumerMs ?? 5_000,
+    dedupeWindowMs: o.dedupeWindowMs ?? 600_000,
+    dedupeEntries: o.dedupeEntries ?? 200_000,
+    idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    skewMs: o.skewMs ?? 120_000,
+    storeMaxBytes: o.storeMaxBytes,
+  };
+}

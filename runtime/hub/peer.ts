@@ -1,0 +1,41 @@
+// One connection to the hub: its transport, handshake state, and once established the
+// authenticated agent it is bound to and the session that authenticates its frames.
+import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import type { Session } from "../crypto/index.js";
+import type { HandshakeResponder } from "../protocol/handshake.js";
+import type { FrameConnection } from "../transport/listener.js";
+
+export class Peer {
+  state: "handshake" | "open" | "closed" = "handshake";
+  /** Bound at the handshake; every later message must name it as sender. */
+  agent = "";
+  keyId = "";
+  publicKey: Uint8Array = new Uint8Array();
+  session?: Session;
+  lastSeen: number;
+  readonly openedAt: number;
+  /** When it first went over its queue limit (0 = not busy). */
+  busySince = 0;
+  /** Inbox rows with seq <= this are the backlog delivered after the handshake. */
+  backlogUntil = 0;
+  backlogCursor = 0;
+  draining = false;
+
+  constructor(readonly conn: FrameConnection, readonly responder: HandshakeResponder, now: number) {
+    this.lastSeen = now;
+    this.openedAt = now;
+  }
+
+  get label(): string {
+    return this.agent || this.conn.remote;
+  }
+}
+
+/** A message accepted from a peer, with the bytes to forward. */
+export interface Incoming {
+  peer: Peer;
+  env: Envelope;
+  /** Packet bytes: the original signed Packet (forwarded unchanged), or an unsealed session template. */
+  packet: Uint8Array;
+  signed: boolean;
+}
