@@ -22,6 +22,7 @@ import { NatsCarrier, type CarrierOptions } from "./carrier.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { parseSubject, subjects } from "./subjects.js";
+import { NatsSessions } from "./sessions.js";
 import { SignedVerifier } from "./verify.js";
 import { announcedPublicKey, fromWire, toWire } from "./wire.js";
 
@@ -41,6 +42,9 @@ export interface NatsConnectOptions {
   /** Sign envelopes in their JSON form and carry them as envelope+json (default: binary Packet). */
   json?: boolean;
   streams?: CarrierOptions["streams"];
+  /** Pairwise handshake: wait per attempt (default 10 s) and retries (default 3). */
+  handshakeTimeoutMs?: number;
+  handshakeRetries?: number;
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
   onReject?: (error: FleetError, subject: string) => void;
 }
@@ -65,6 +69,7 @@ export class NatsFleetConnection implements FleetConnection {
   private readonly stops: (() => void | Promise<void>)[] = [];
   private readonly verifier: SignedVerifier;
   private readonly acks: AckResponder;
+  private readonly sessions: NatsSessions;
   private closed = false;
   private firstHandler?: Deferred;
 
@@ -77,6 +82,16 @@ export class NatsFleetConnection implements FleetConnection {
     this.agent = opts.identity.agent;
     this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock);
     this.acks = new AckResponder({ clock });
+    this.sessions = new NatsSessions({
+      identity: opts.identity,
+      keys,
+      clock,
+      carrier,
+      deliver: (env) => this.deliverSession(env),
+      reject: (e, subject) => this.opts.onReject?.(e, subject),
+      timeoutMs: opts.handshakeTimeoutMs,
+      retries: opts.handshakeRetries,
+    });
   }
 
   static async connect(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
@@ -118,15 +133,23 @@ export class NatsFleetConnection implements FleetConnection {
     return env;
   }
 
-  /**
-   * Receipts, waiters and handlers. A durable message that arrives before any handler is
-   * registered waits (unacked, in order) for one, so registering onMessage after connect
-   * loses nothing.
-   */
   private async arrive(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Promise<void> {
     const env = this.verify(packet, msg, storedAtMs);
     // Our own broadcasts and group messages come back to us: not news.
     if (env.sender === this.agent && parseSubject(msg.subject)?.channel !== "agentInbox") return;
+    const kind = env.body?.kind.case;
+    if (kind === "hello" || kind === "welcome" || kind === "helloReject" || kind === "handshakeConfirm") {
+      return this.sessions.handshake(packet.kind.value as SignedEnvelope, env);
+    }
+    return this.dispatch(env, storedAtMs !== undefined);
+  }
+
+  /**
+   * Receipts, waiters and handlers for an authenticated envelope. A durable message that
+   * arrives before any handler is registered waits (unacked, in order) for one, so
+   * registering onMessage after connect loses nothing.
+   */
+  private async dispatch(env: Envelope, durable: boolean): Promise<void> {
     const body = env.body?.kind;
     if (body?.case === "receipt") {
       for (const h of this.receiptHandlers) h(body.value, env.sender);
@@ -147,7 +170,7 @@ export class NatsFleetConnection implements FleetConnection {
       await this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body });
     } else {
       if (this.handlers.size === 0) {
-        if (storedAtMs === undefined) return;
+        if (!durable) return;
         await this.handlerRegistered();
       }
       for (const h of [...this.handlers]) {
@@ -159,6 +182,15 @@ export class NatsFleetConnection implements FleetConnection {
       }
     }
     if (env.requiresAck) this.sendReceipt(this.acks.processed(env), env);
+  }
+
+  /** A SessionEnvelope opened by its session: it must be addressed to us. */
+  private deliverSession(env: Envelope): Promise<void> {
+    const r = env.recipient?.target;
+    if (r?.case !== "agent" || r.value !== this.agent) {
+      throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `session message for ${describe(env.recipient)}`, { pointer: "/recipient" });
+    }
+    return this.dispatch(env, false);
   }
 
   /**
@@ -240,11 +272,28 @@ export class NatsFleetConnection implements FleetConnection {
     return () => this.receiptHandlers.delete(handler);
   }
 
-  /** Builds, signs and publishes. Direct messages are stored durably; with requiresAck resolves with ACCEPTED once stored. */
+  /**
+   * Builds, signs and publishes. Direct messages are stored durably; with requiresAck resolves
+   * with ACCEPTED once stored. sign: false sends to an agent inside a pairwise session (handshake
+   * first if needed): HMAC instead of Ed25519, live and not stored; receipts come via onReceipt.
+   */
   async send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
     if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
-    const env = buildEnvelope(draft, this.agent, this.clock);
-    return this.publishEnvelope(env);
+    return this.route(buildEnvelope(draft, this.agent, this.clock), draft.sign !== false);
+  }
+
+  private async route(env: Envelope, sign: boolean): Promise<Receipt | undefined> {
+    if (sign) return this.publishEnvelope(env);
+    const to = env.recipient?.target;
+    if (to?.case !== "agent") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "session messages go to one agent", { pointer: "/recipient" });
+    await this.sessions.send(to.value, env);
+    return undefined;
+  }
+
+  /** Opens (or reuses) the pairwise session with peer; 101/102/103/104 when the handshake fails. */
+  async openSession(peer: string): Promise<{ sessionId: string; peer: string }> {
+    const live = await this.sessions.open(peer);
+    return { sessionId: live.established.sessionId, peer: live.established.peer };
   }
 
   /** Signs and publishes an envelope built elsewhere (sender must be this agent). */
@@ -274,7 +323,7 @@ export class NatsFleetConnection implements FleetConnection {
       this.waiters.set(env.id, { resolve, reject, timer });
     });
     try {
-      await this.publishEnvelope(env);
+      await this.route(env, draft.sign !== false);
     } catch (e) {
       const w = this.waiters.get(env.id);
       if (w) clearTimeout(w.timer);
@@ -299,6 +348,7 @@ export class NatsFleetConnection implements FleetConnection {
     this.waiters.clear();
     // A durable message still waiting for a handler stays unacked: the server redelivers it later.
     this.firstHandler?.reject(new Error("connection closed"));
+    this.sessions.close();
     for (const stop of this.stops.splice(0)) await stop();
     await this.carrier.close();
   }

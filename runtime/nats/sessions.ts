@@ -1,0 +1,216 @@
+// Pairwise sessions between agents on NATS, to amortise Ed25519 over many messages:
+// the protocol's three-step handshake travels over the two agents' inbox subjects (durable,
+// verified like any message), then SessionEnvelopes (HMAC, strict sequence) travel on
+// the session subject of their direction (live core NATS, never stored: see subjects.ts).
+import { create } from "@bufbuild/protobuf";
+import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { PacketSchema, type SessionEnvelope, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import type { Clock } from "../clock.js";
+import { decodeEnvelope, encodePacket } from "../codec/index.js";
+import type { Identity, PinnedKeys, Session } from "../crypto/index.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { HandshakeInitiator, HandshakeResponder, type EstablishedSession, type HandshakeStep } from "../protocol/handshake.js";
+import type { NatsCarrier } from "./carrier.js";
+import { subjects } from "./subjects.js";
+import { headers as natsHeaders } from "nats";
+import { CONTENT_TYPE, HEADER } from "./wire.js";
+
+export interface SessionHost {
+  identity: Identity;
+  keys: PinnedKeys;
+  clock: Clock;
+  carrier: NatsCarrier;
+  /** Delivers a session-authenticated envelope (already opened and checked) to the application. */
+  deliver(env: Envelope): Promise<void>;
+  reject(e: FleetError, subject: string): void;
+  /** Handshake timeout per attempt (default 10 s) and retries (default 3). */
+  timeoutMs?: number;
+  retries?: number;
+}
+
+interface Live {
+  established: EstablishedSession;
+  /** Where our side publishes. */
+  outgoing: string;
+}
+
+/** Session packets that arrive before the Confirm is processed (the two travel different paths). */
+const EARLY_LIMIT = 1_024;
+
+export class NatsSessions {
+  private readonly live = new Map<string, Live>();
+  private readonly opening = new Map<string, Promise<Live>>();
+  private readonly initiators = new Map<string, { machine: HandshakeInitiator; done: (l: Live) => void; fail: (e: FleetError) => void }>();
+  private readonly responders = new Map<string, { machine: HandshakeResponder; early: SessionEnvelope[]; stop: () => void; session?: Session }>();
+  private readonly subscriptions = new Set<() => void>();
+  private readonly headers = natsHeaders();
+
+  constructor(private readonly host: SessionHost) {
+    this.headers.set(HEADER.contentType, CONTENT_TYPE.packetProto);
+  }
+
+  /** The established session with peer, handshaking first when there is none. */
+  open(peer: string): Promise<Live> {
+    const existing = this.live.get(peer);
+    if (existing) return Promise.resolve(existing);
+    let pending = this.opening.get(peer);
+    if (!pending) {
+      pending = this.initiate(peer).finally(() => this.opening.delete(peer));
+      this.opening.set(peer, pending);
+    }
+    return pending;
+  }
+
+  /** True when a session with peer is up. */
+  has(peer: string): boolean {
+    return this.live.has(peer);
+  }
+
+  /** Seals and publishes one envelope in the session with its recipient (no flush: NATS batches). */
+  async send(peer: string, env: Envelope, opts: { encrypt?: boolean } = {}): Promise<void> {
+    const live = await this.open(peer);
+    const se = live.established.session.seal(env, opts);
+    this.host.carrier.publishBytes(live.outgoing, encodePacket(create(PacketSchema, { kind: { case: "session", value: se } })), this.headers);
+  }
+
+  /** A verified handshake envelope from our inbox (the state machines verify it again themselves). */
+  async handshake(signed: SignedEnvelope, env: Envelope): Promise<void> {
+    const kind = env.body?.kind.case;
+    if (kind === "hello") return this.onHello(signed, env.sender);
+    if (kind === "welcome" || kind === "helloReject") {
+      const i = this.initiators.get(env.sender);
+      if (!i) return; // an answer to an attempt we no longer wait for
+      await this.step(env.sender, i.machine.receive(signed), i);
+      return;
+    }
+    if (kind === "handshakeConfirm") {
+      const r = this.responders.get(env.sender);
+      if (!r) return;
+      const step = r.machine.receive(signed);
+      if (step.error) throw step.error;
+      if (step.established) this.established(env.sender, step.established, "responder", r);
+    }
+  }
+
+  private async initiate(peer: string): Promise<Live> {
+    const h = this.host;
+    const machine = new HandshakeInitiator({ identity: h.identity, keys: h.keys, clock: h.clock, responder: peer, timeoutMs: h.timeoutMs, retries: h.retries });
+    return new Promise<Live>((resolve, reject) => {
+      const entry = {
+        machine,
+        done: (l: Live) => {
+          this.initiators.delete(peer);
+          resolve(l);
+        },
+        fail: (e: FleetError) => {
+          this.initiators.delete(peer);
+          machine.cancel();
+          reject(e);
+        },
+      };
+      this.initiators.set(peer, entry);
+      machine.onTimeout((step) => void this.step(peer, step, entry));
+      this.publishHandshake(peer, machine.start()).catch(entry.fail);
+    });
+  }
+
+  private async step(peer: string, step: HandshakeStep, i: { machine: HandshakeInitiator; done: (l: Live) => void; fail: (e: FleetError) => void }): Promise<void> {
+    try {
+      if (step.send) await this.publishHandshake(peer, step.send);
+    } catch (e) {
+      return i.fail(asFleetError(e, ErrorCode.HANDSHAKE_TIMEOUT, "handshake"));
+    }
+    if (step.established) return i.done(this.established(peer, step.established, "initiator"));
+    if (!step.error) return;
+    // A failed machine (reject, timeout after the last retry) ends the attempt; ignored input does not.
+    if (i.machine.state === "failed") i.fail(step.error);
+    else this.host.reject(step.error, subjects.agentInbox(this.host.identity.agent));
+  }
+
+  private async onHello(signed: SignedEnvelope, peer: string): Promise<void> {
+    const h = this.host;
+    this.responders.get(peer)?.stop();
+    const machine = new HandshakeResponder({ identity: h.identity, keys: h.keys, clock: h.clock, timeoutMs: h.timeoutMs });
+    const step = machine.receive(signed);
+    if (!step.send) throw step.error ?? new FleetError(ErrorCode.HANDSHAKE_REJECTED, "hello refused");
+    if (step.error) {
+      await this.publishHandshake(peer, step.send); // the HelloReject
+      throw step.error;
+    }
+    // Listen on the initiator's direction now: its first session messages may beat the Confirm.
+    const welcome = decodeEnvelope(step.send.payload).body?.kind;
+    const sessionId = welcome?.case === "welcome" ? welcome.value.sessionId : "";
+    const entry = { machine, early: [] as SessionEnvelope[], stop: () => {}, session: undefined as Session | undefined };
+    entry.stop = this.subscribeSession(peer, sessionId, "initiator", (se) => {
+      if (entry.session) return entry.session;
+      if (entry.early.length < EARLY_LIMIT) entry.early.push(se);
+      return undefined;
+    });
+    machine.onTimeout((t) => {
+      entry.stop();
+      if (this.responders.get(peer) === entry) this.responders.delete(peer);
+      if (t.error) h.reject(t.error, subjects.agentInbox(h.identity.agent));
+    });
+    this.responders.set(peer, entry);
+    await this.publishHandshake(peer, step.send);
+  }
+
+  private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }): Live {
+    const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role) };
+    if (role === "initiator") {
+      this.subscribeSession(peer, est.sessionId, "responder", () => est.session);
+    } else if (r) {
+      r.session = est.session;
+      for (const se of r.early.splice(0)) this.openAndDeliver(peer, est.session, se, subjects.session(est.sessionId, "initiator"));
+      this.responders.delete(peer);
+    }
+    // The newest session wins for sending; older ones keep receiving until closed.
+    this.live.set(peer, live);
+    return live;
+  }
+
+  /** Subscribes to the peer's direction of a session; sessionFor returns the Session, or undefined to hold the packet. */
+  private subscribeSession(peer: string, sessionId: string, from: "initiator" | "responder", sessionFor: (se: SessionEnvelope) => Session | undefined): () => void {
+    const subject = subjects.session(sessionId, from);
+    const stop = this.host.carrier.subscribe(
+      subject,
+      (packet) => {
+        if (packet.kind.case !== "session") throw new FleetError(ErrorCode.WIRE_MALFORMED, "only SessionEnvelopes travel on session subjects");
+        const session = sessionFor(packet.kind.value);
+        if (session) this.openAndDeliver(peer, session, packet.kind.value, subject);
+      },
+      (e, s) => this.host.reject(e, s),
+    );
+    const remove = () => {
+      stop();
+      this.subscriptions.delete(remove);
+    };
+    this.subscriptions.add(remove);
+    return remove;
+  }
+
+  private openAndDeliver(peer: string, session: Session, se: SessionEnvelope, subject: string): void {
+    let env: Envelope;
+    try {
+      env = session.open(se);
+      if (env.sender !== peer) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `session with ${peer} carried a message from ${env.sender}`, { pointer: "/sender" });
+    } catch (e) {
+      return this.host.reject(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "session message"), subject);
+    }
+    this.host.deliver(env).catch((e) => this.host.reject(asFleetError(e, ErrorCode.INTERNAL_ERROR, "session message"), subject));
+  }
+
+  private async publishHandshake(peer: string, signed: SignedEnvelope): Promise<void> {
+    const packet = create(PacketSchema, { kind: { case: "signed", value: signed } });
+    const id = decodeEnvelope(signed.payload).id;
+    await this.host.carrier.publishDurable(subjects.agentInbox(peer), packet, id, { publicKey: this.host.identity.publicKey });
+  }
+
+  close(): void {
+    for (const i of this.initiators.values()) i.fail(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed"));
+    for (const r of this.responders.values()) r.machine.cancel();
+    this.responders.clear();
+    for (const stop of [...this.subscriptions]) stop();
+    this.live.clear();
+  }
+}

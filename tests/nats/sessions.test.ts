@@ -1,0 +1,86 @@
+// Pairwise sessions on a real nats-server: the handshake over the inbox subjects, then
+// HMAC-authenticated SessionEnvelopes on the session subjects; forgeries are refused.
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { PacketSchema, SessionEnvelopeSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { applicationValue } from "../../runtime/client/draft.js";
+import { encodePacket } from "../../runtime/codec/index.js";
+import { generateIdentity } from "../../runtime/crypto/index.js";
+import { ErrorCode, type FleetError } from "../../runtime/errors.js";
+import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
+import { subjects } from "../../runtime/nats/subjects.js";
+import { CONTENT_TYPE, HEADER } from "../../runtime/nats/wire.js";
+import { headers } from "nats";
+import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+
+if (!hasNatsServer) console.warn(natsSkipMessage);
+
+describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
+  let server: NatsServerHandle;
+  const open: NatsFleetConnection[] = [];
+  const join = async (name: string, onReject?: (e: FleetError) => void) => {
+    const c = await connectNats({ url: server.url, identity: generateIdentity(name), onReject });
+    open.push(c);
+    return c;
+  };
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => {
+    for (const c of open) await c.close();
+    await server?.stop();
+  });
+
+  it("handshakes over the inboxes and carries session-authenticated messages in order, both ways", async () => {
+    const a = await join("sess-a");
+    const b = await join("sess-b");
+    const atB: unknown[] = [];
+    b.onMessage((env) => atB.push(applicationValue(env)));
+    for (let i = 0; i < 50; i++) await a.send({ to: "sess-b", json: i, sign: false });
+    await expect.poll(() => atB.length, { timeout: 10_000 }).toBe(50);
+    expect(atB).toEqual(Array.from({ length: 50 }, (_, i) => i));
+
+    // The responder answers inside the same session; request/response works over it.
+    b.onMessage((env) => {
+      if (env.type === MessageType.REQUEST) void b.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, json: "pong", sign: false });
+    });
+    const reply = await a.request({ to: "sess-b", json: "ping?", sign: false }, 5_000);
+    expect(applicationValue(reply)).toBe("pong");
+    expect((await a.openSession("sess-b")).peer).toBe("sess-b");
+  });
+
+  it("refuses forged and replayed session packets (601, 604)", async () => {
+    const codes: number[] = [];
+    const a = await join("sess-c");
+    const b = await join("sess-d", (e) => codes.push(e.code));
+    const got: Envelope[] = [];
+    b.onMessage((env) => got.push(env));
+    // Capture a's first real session packet on the wire.
+    const { sessionId } = await a.openSession("sess-d");
+    const subject = subjects.session(sessionId, "initiator");
+    const captured: Uint8Array[] = [];
+    const spy = a.carrier.nc.subscribe(subject, { callback: (_e, m) => captured.push(m.data) });
+    await a.carrier.flush();
+    await a.send({ to: "sess-d", text: "genuine", sign: false });
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(1);
+    spy.unsubscribe();
+
+    const h = headers();
+    h.set(HEADER.contentType, CONTENT_TYPE.packetProto);
+    a.carrier.nc.publish(subject, captured[0], { headers: h }); // replay
+    const forged = encodePacket(
+      create(PacketSchema, { kind: { case: "session", value: create(SessionEnvelopeSchema, { sessionId, sequence: 99n, payloadType: "application/vnd.fleet.v1.envelope+proto", payload: new Uint8Array([10, 1, 120]), mac: new Uint8Array(32) }) } }),
+    );
+    a.carrier.nc.publish(subject, forged, { headers: h });
+    await expect.poll(() => codes, { timeout: 5_000 }).toEqual([ErrorCode.SECURITY_REPLAY, ErrorCode.SECURITY_SIGNATURE_INVALID]);
+    expect(got.map((e) => applicationValue(e))).toEqual(["genuine"]);
+  });
+
+  it("fails the handshake with 101 when the peer never answers", async () => {
+    const lonely = await connectNats({ url: server.url, identity: generateIdentity("sess-lonely"), handshakeTimeoutMs: 100, handshakeRetries: 0 });
+    open.push(lonely);
+    // A peer that never connects: its inbox stores the Hello, nobody answers.
+    await expect(lonely.openSession("sess-nobody")).rejects.toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT });
+  });
+});
