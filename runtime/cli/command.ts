@@ -29,6 +29,7 @@ export const GLOBAL_OPTIONS: OptionSpec = {
   help: { type: "boolean", short: "h" },
   home: { type: "string" },
   hub: { type: "string" },
+  nats: { type: "string" },
   agent: { type: "string" },
 };
 
@@ -36,6 +37,7 @@ export const GLOBAL_HELP = `Global options:
   --json            machine-readable output (one JSON document; errors too)
   --home DIR        fleet home (default $FLEET_HOME or ~/.fleet)
   --hub HOST:PORT   hub to use (default from config.json, else 127.0.0.1:7420)
+  --nats URL        use NATS instead of a hub, e.g. nats://127.0.0.1:4222 (or $FLEET_NATS, config.json "nats")
   --agent NAME      identity to act as (default: config.json's agent)
   -h, --help        this help`;
 

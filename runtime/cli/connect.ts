@@ -3,6 +3,7 @@
 import { type AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { connectHub, DEFAULT_HUB_PORT } from "../client/hub-client.js";
 import type { HubConnection } from "../client/connection.js";
+import { connectNats, type NatsFleetConnection } from "../nats/connection.js";
 import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
 import { pinnedPeers } from "./peers.js";
@@ -21,8 +22,16 @@ export function hubAddress(home: string, explicit?: string): { host: string; por
   return text ? parseHubAddress(text) : { host: "127.0.0.1", port: DEFAULT_HUB_PORT };
 }
 
-export async function openConnection(o: ConnectOptions): Promise<HubConnection> {
+/** NATS instead of a hub: --nats URL / $FLEET_NATS, a --hub given as nats://..., or config.json's "nats". */
+export function natsUrl(home: string, explicitHub?: string): string | undefined {
+  if (explicitHub?.startsWith("nats://")) return explicitHub;
+  return process.env.FLEET_NATS || (explicitHub ? undefined : (readConfig(home) as { nats?: string }).nats);
+}
+
+export async function openConnection(o: ConnectOptions): Promise<HubConnection | NatsFleetConnection> {
   const identity = loadIdentity(o.home, o.agent);
+  const nats = natsUrl(o.home, o.hub);
+  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups });
   const { host, port } = hubAddress(o.home, o.hub);
   return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role });
 }

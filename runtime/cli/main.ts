@@ -64,6 +64,8 @@ export async function main(argv: string[], opts: { write?: (s: string) => void; 
       return 0;
     }
     const home = fleetHome(parsed.values.home as string | undefined);
+    // --nats reaches runtime/cli/connect.ts (the one connection factory) like $FLEET_NATS.
+    if (typeof parsed.values.nats === "string") process.env.FLEET_NATS = parsed.values.nats;
     let stop: () => void = () => {};
     const interrupted = new Promise<void>((r) => (stop = r));
     const onSignal = () => stop();
