@@ -2,11 +2,17 @@
 import { create } from "@bufbuild/protobuf";
 import type { Body } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { type ErrorCode, ErrorBodySchema } from "../../generated/proto/fleet/v1/errors_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
 import { ReceiptSchema, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { errorCodeName, FleetError } from "../errors.js";
 
 /** Application payload media type of a ping and its answer. */
 export const PING_MEDIA_TYPE = "application/vnd.fleet.ping+json";
+
+/** A ping (or its answer) as an application body. */
+export function pingBody(payload: unknown = {}): Body["kind"] {
+  return { case: "application", value: create(ApplicationPayloadSchema, { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: JSON.stringify(payload) } }) };
+}
 
 export function receiptBody(messageId: string, status: ReceiptStatus, code: ErrorCode | 0 = 0, detail = "", retryAfterMs = 0): Body["kind"] {
   return { case: "receipt", value: create(ReceiptSchema, { messageId, status, code, detail, retryAfterMs }) };

@@ -49,6 +49,8 @@ export interface ConnectionOptions {
   clock?: Clock;
   receiptTimeoutMs?: number;
   receiptAttempts?: number;
+  /** Share one across reconnections so a redelivery after a hub restart is still recognised. */
+  dedupe?: Deduper;
 }
 
 interface Waiter {
@@ -98,7 +100,7 @@ export class HubConnection implements FleetConnection {
     learned.pin(o.peer, o.peerPublicKey);
     this.keys = new LayeredKeys(learned, o.keys instanceof PinnedKeys ? undefined : o.keys);
     this.tracker = new ReceiptTracker({ clock: this.clock, timeoutMs: o.receiptTimeoutMs ?? 3_000, attempts: o.receiptAttempts ?? 3 });
-    this.dedupe = new Deduper({ clock: this.clock });
+    this.dedupe = o.dedupe ?? new Deduper({ clock: this.clock });
     o.conn.onFrame((body) => this.receive(body));
     o.conn.onClose(() => this.finish());
     this.armHeartbeat();

@@ -64,8 +64,10 @@ export function buildEnvelope(d: EnvelopeDraft, sender: string, clock: Clock): E
 
 /** The application payload as a JS value: parsed JSON, text, or the raw bytes. */
 export function applicationValue(env: Envelope): unknown {
-  if (env.body?.kind.case !== "application") return undefined;
-  const app = env.body.kind.value;
+  const kind = env.body?.kind;
+  // A bottle's letter carries its payload one level down.
+  const app = kind?.case === "application" ? kind.value : kind?.case === "bottleLetter" ? kind.value.payload : undefined;
+  if (!app) return undefined;
   if (app.content.case === "json") {
     try {
       return JSON.parse(app.content.value);

@@ -12,6 +12,7 @@ import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js
 import { PinnedKeys, type Identity, type KeyResolver } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { parseCapability } from "../protocol/capabilities.js";
+import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
@@ -34,6 +35,10 @@ export interface ConnectHubOptions {
   role?: AgentRole;
   handshakeTimeoutMs?: number;
   receiptTimeoutMs?: number;
+  /** Attempts per acknowledged send (default 3; the same id each time). */
+  receiptAttempts?: number;
+  /** Receiver-side dedupe shared across reconnections (exactly-once across hub restarts). */
+  dedupe?: Deduper;
   /** An already open carrier (tests, custom transports). */
   conn?: FrameConnection;
 }
@@ -123,6 +128,8 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     keys: o.keys,
     clock,
     receiptTimeoutMs: o.receiptTimeoutMs,
+    receiptAttempts: o.receiptAttempts,
+    dedupe: o.dedupe,
   });
   if (o.groups?.length || o.role) {
     const record = create(AgentRecordSchema, {

@@ -62,13 +62,12 @@ class TcpFrameConnection implements FrameConnection {
   close(errorBody?: Uint8Array): void {
     if (this.closed) return;
     this.reading = false;
-    if (errorBody && !this.socket.destroyed) {
-      this.socket.end(encodeFrame(errorBody));
-      // Do not wait forever for a peer that never reads its last frame.
-      setTimeout(() => this.destroy(), 2_000).unref();
-    } else {
-      this.destroy();
-    }
+    if (this.socket.destroyed) return this.destroy();
+    // end() flushes what is queued (and the last frame), unlike destroy().
+    if (errorBody) this.socket.end(encodeFrame(errorBody));
+    else this.socket.end();
+    // Do not wait forever for a peer that never reads its last frames.
+    setTimeout(() => this.destroy(), 2_000).unref();
   }
 
   onFrame(handler: (body: Uint8Array) => void): void {

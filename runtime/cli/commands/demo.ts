@@ -5,10 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
-import { create } from "@bufbuild/protobuf";
-import { ApplicationPayloadSchema } from "../../../generated/proto/fleet/v1/payload_pb.js";
 import { recipientText } from "../../client/address.js";
-import { PING_MEDIA_TYPE } from "../../client/bodies.js";
+import { pingBody } from "../../client/bodies.js";
 import type { HubConnection } from "../../client/connection.js";
 import { applicationValue } from "../../client/draft.js";
 import { connectHub } from "../../client/hub-client.js";
@@ -69,7 +67,7 @@ export const demo: Command = {
       await alpha.send({ to: "fleet:broadcast", text: "hello fleet", requiresAck: true });
       await Promise.race([allIn, new Promise((_, rej) => setTimeout(() => rej(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "demo messages did not all arrive")), 5_000))]);
       const t0 = performance.now();
-      await gamma.request({ to: "alpha", type: MessageType.QUERY, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: "{}" } }) } }, 5_000);
+      await gamma.request({ to: "alpha", type: MessageType.QUERY, body: pingBody() }, 5_000);
       say(`gamma   ping alpha: ${(performance.now() - t0).toFixed(2)} ms round trip`, { event: "ping", rtt_ms: performance.now() - t0 });
       // Offline delivery: delta is away; the hub stores the message and hands it over on connect.
       const delta = generateIdentity("delta");

@@ -2,7 +2,7 @@
 import type { Envelope } from "../../../generated/proto/fleet/v1/envelope_pb.js";
 import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
 import { recipientText } from "../../client/address.js";
-import { PING_MEDIA_TYPE } from "../../client/bodies.js";
+import { pingBody } from "../../client/bodies.js";
 import { applicationValue } from "../../client/draft.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { type Command, type CommandContext, str } from "../command.js";
@@ -81,7 +81,7 @@ export const ping: Command = {
       const rtts: number[] = [];
       for (let i = 0; i < count; i++) {
         const t0 = performance.now();
-        await conn.request({ to, type: MessageType.QUERY, sign: to !== "fleet:hub", body: { case: "application", value: { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: JSON.stringify({ seq: i }) } } as never } }, 5_000);
+        await conn.request({ to, type: MessageType.QUERY, sign: to !== "fleet:hub", body: pingBody({ seq: i }) }, 5_000);
         const ms = performance.now() - t0;
         rtts.push(ms);
         ctx.out.line(`pong from ${to}: ${ms.toFixed(2)} ms`);
@@ -122,7 +122,7 @@ export const inbox: Command = {
     try {
       // The hub writes the stored backlog right after the handshake; a ping answered after
       // it marks its end, and a short quiet period catches stragglers.
-      await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: { mediaType: PING_MEDIA_TYPE, content: { case: "json", value: "{}" } } as never } }, 5_000);
+      await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: pingBody() }, 5_000);
       const wait = Math.max(0, Number(str(ctx, "wait") ?? 300) || 0);
       await new Promise((r) => setTimeout(r, wait));
       if (ctx.values.follow) await ctx.interrupted;
