@@ -7,7 +7,8 @@ type Obj = Record<string, any>;
 
 export interface AsyncApiNames {
   title: string;
-  channels: { key: string; address: string }[];
+  /** address is null for channels without one (a hub connection); the docs then show the description. */
+  channels: { key: string; address: string | null; title: string; description: string }[];
   operations: { id: string; action: string; channel: string }[];
   /** Message ids: component message keys and inline channel message keys. */
   messages: string[];
@@ -32,7 +33,12 @@ export function asyncApiNames(file: string): AsyncApiNames {
   if (!String(doc.asyncapi ?? "").startsWith("3.")) throw new Error(`${file}: expected an AsyncAPI 3 document`);
   const channels = Object.entries<Obj>(doc.channels ?? {}).map(([key, raw]) => {
     const ch = resolve(doc, raw) as Obj;
-    return { key, address: typeof ch.address === "string" ? ch.address : key };
+    return {
+      key,
+      address: typeof ch.address === "string" ? ch.address : null,
+      title: String(ch.title ?? ""),
+      description: String(ch.description ?? "").trim(),
+    };
   });
   const operations = Object.entries<Obj>(doc.operations ?? {}).map(([id, raw]) => {
     const op = resolve(doc, raw) as Obj;
