@@ -58,7 +58,7 @@ describe.skipIf(chromiumMissing)("AsyncAPI HTML docs in Chromium", () => {
       // Reply channels sit behind "View channel details": open them, as a reader would (one
       // round trip: the page is large and the machine may be busy).
       await page.evaluate(() => {
-        for (const b of document.querySelectorAll("button")) if (b.innerText.trim() === "View channel details") b.click();
+        for (const b of Array.from(document.querySelectorAll("button"))) if (b.innerText.trim() === "View channel details") b.click();
       });
       const shown = await page.evaluate(() => ({ text: document.body.innerText, ids: Array.from(document.querySelectorAll("[id]"), (e) => e.id) }));
       if (names.title) expect(shown.text).toContain(names.title);
