@@ -88,6 +88,8 @@ export class RegistryReplica {
   private readonly storage: RegistryStorage;
   private readonly hashes = new Map<string, { hash: Uint8Array; bucket: number }>();
   private readonly changed = new Map<string, number>();
+  private readonly buckets: Uint8Array[] = [];
+  private readonly dirty = new Set<number>(Array.from({ length: BUCKETS }, (_, b) => b));
   private seq = 0;
   private readonly conflictListeners = new Set<(c: RegistryConflict) => void>();
   private readonly changeListeners = new Set<(e: RegistryEntry) => void>();
@@ -186,10 +188,15 @@ export class RegistryReplica {
 
   // ---- anti-entropy ----
 
+  /** The 16 bucket hashes; only buckets changed since the last call are recomputed. */
   bucketHashes(): Uint8Array[] {
-    const per: { key: string; hash: Uint8Array }[][] = Array.from({ length: BUCKETS }, () => []);
-    for (const [key, h] of this.hashes) per[h.bucket].push({ key, hash: h.hash });
-    return per.map((list, b) => bucketHash(b, list.sort((x, y) => compareText(x.key, y.key)).map((x) => x.hash)));
+    if (this.dirty.size) {
+      const per = new Map<number, { key: string; hash: Uint8Array }[]>([...this.dirty].map((b) => [b, []]));
+      for (const [key, h] of this.hashes) per.get(h.bucket)?.push({ key, hash: h.hash });
+      for (const [b, list] of per) this.buckets[b] = bucketHash(b, list.sort((x, y) => compareText(x.key, y.key)).map((x) => x.hash));
+      this.dirty.clear();
+    }
+    return [...this.buckets];
   }
 
   digest(isReply = false): RegistryDigest {
@@ -227,8 +234,8 @@ export class RegistryReplica {
       case "registryDigest": {
         const d = msg.value;
         validateDigest(d);
-        if (equalBytes(d.rootHash, this.digest().rootHash)) return [];
         const mine = this.bucketHashes();
+        if (equalBytes(d.rootHash, rootHash(mine))) return [];
         const differ = mine.flatMap((h, b) => (equalBytes(h, d.bucketHashes[b]) ? [] : [b]));
         return [{ case: "registrySnapshot", value: this.snapshot(differ) }];
       }
@@ -266,7 +273,8 @@ export class RegistryReplica {
     const conflicts: RegistryConflict[] = [];
     for (const incoming of entries) {
       const local = next.get(incoming.key) ?? this.storage.get(incoming.key);
-      const joined = local ? this.join(local, incoming, conflicts) : clone(RegistryEntrySchema, incoming);
+      // New keys are stored as received: merge takes ownership of the entries it is given.
+      const joined = local ? this.join(local, incoming, conflicts) : incoming;
       if (!local || !equalBytes(entryHash(joined), entryHash(local))) next.set(incoming.key, joined);
     }
     for (const e of entries) this.hlc.observe(e.version!);
@@ -295,7 +303,9 @@ export class RegistryReplica {
     if (!entries.length) return;
     this.storage.putAll(entries);
     for (const e of entries) {
-      this.hashes.set(e.key, { hash: entryHash(e), bucket: bucketOf(e.key) });
+      const bucket = this.hashes.get(e.key)?.bucket ?? bucketOf(e.key);
+      this.hashes.set(e.key, { hash: entryHash(e), bucket });
+      this.dirty.add(bucket);
       this.changed.set(e.key, ++this.seq);
       for (const fn of this.changeListeners) fn(e);
     }
