@@ -31,3 +31,23 @@ export function sharedSecretKeyId(secret: Uint8Array): string {
   assertSharedSecret(secret);
   return keyIdFor(secret, "hmac");
 }
+
+/** A reusable HMAC-SHA256 for one key over chunked input (session MACs: no per-call key setup, no payload copy). */
+export function hmacSha256Keyed(key: Uint8Array): (chunks: Uint8Array[]) => Uint8Array {
+  const nc = getNodeCrypto();
+  if (nc) {
+    const keyObject = nc.createSecretKey(key);
+    return (chunks) => {
+      const h = nc.createHmac("sha256", keyObject);
+      for (const c of chunks) h.update(c);
+      const b = h.digest();
+      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    };
+  }
+  const copy = key.slice();
+  return (chunks) => {
+    const h = hmac.create(sha256, copy);
+    for (const c of chunks) h.update(c);
+    return h.digest();
+  };
+}

@@ -46,3 +46,43 @@ export function pae(domain: Domain | string, ...parts: PaePart[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * The same bytes as pae(), as a few chunks for a streaming MAC: small fields are packed
+ * together and large parts (payloads) are passed through uncopied.
+ */
+export function paeChunks(domain: Domain | string, ...parts: PaePart[]): Uint8Array[] {
+  const fields = [utf8.encode(domain), ...parts.map((p) => (typeof p === "string" ? utf8.encode(p) : p))];
+  const chunks: Uint8Array[] = [];
+  let small = 0;
+  for (const f of fields) small += 4 + (f.length <= 256 ? f.length : 0);
+  const head = new Uint8Array(MAGIC.length + 4 + small);
+  const view = new DataView(head.buffer);
+  head.set(MAGIC, 0);
+  view.setUint32(MAGIC.length, fields.length);
+  let at = MAGIC.length + 4;
+  let start = 0;
+  for (const f of fields) {
+    view.setUint32(at, f.length);
+    at += 4;
+    if (f.length <= 256) {
+      head.set(f, at);
+      at += f.length;
+    } else {
+      chunks.push(head.subarray(start, at), f);
+      start = at;
+    }
+  }
+  if (at > start) chunks.push(head.subarray(start, at));
+  return chunks;
+}
+
+/**
+ * The leading bytes of a PAE with `partCount` parts after the domain, covering the domain
+ * and the given leading parts only (callers append the rest, framed the same way).
+ */
+export function paePrefix(partCount: number, domain: Domain | string, ...leading: PaePart[]): Uint8Array {
+  const whole = pae(domain, ...leading);
+  new DataView(whole.buffer).setUint32(MAGIC.length, partCount + 1);
+  return whole;
+}

@@ -22,9 +22,11 @@ import { decodeMessage, encodeMessage } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { constantTimeEqual } from "./bytes.js";
 import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
-import { HMAC_SIG_BYTES, hmacSha256 } from "./hmac.js";
-import { Domain, pae, u64be } from "./pae.js";
+import { HMAC_SIG_BYTES, hmacSha256Keyed } from "./hmac.js";
+import { Domain, pae, paePrefix, u64be } from "./pae.js";
 import { x25519SharedSecret } from "./x25519.js";
+
+const utf8 = new TextEncoder();
 
 export { createEphemeral } from "./x25519.js";
 
@@ -97,19 +99,41 @@ export interface SealOptions {
 export class Session {
   private sendSeq = 0n;
   private recvSeq = 0n;
-  private readonly sendMac: Uint8Array;
-  private readonly recvMac: Uint8Array;
+  private readonly sendMac: (chunks: Uint8Array[]) => Uint8Array;
+  private readonly recvMac: (chunks: Uint8Array[]) => Uint8Array;
   private readonly sendEnc: Uint8Array;
   private readonly recvEnc: Uint8Array;
   private readonly peerRole: SessionRole;
 
   constructor(readonly sessionId: string, readonly role: SessionRole, keys: SessionKeys) {
     const initiator = role === "initiator";
-    this.sendMac = initiator ? keys.i2rMac : keys.r2iMac;
-    this.recvMac = initiator ? keys.r2iMac : keys.i2rMac;
+    this.sendMac = hmacSha256Keyed(initiator ? keys.i2rMac : keys.r2iMac);
+    this.recvMac = hmacSha256Keyed(initiator ? keys.r2iMac : keys.i2rMac);
     this.sendEnc = initiator ? keys.i2rEnc : keys.r2iEnc;
     this.recvEnc = initiator ? keys.r2iEnc : keys.i2rEnc;
     this.peerRole = initiator ? "responder" : "initiator";
+  }
+
+  // PAE("fleet.v1.session", session_id, u64be(seq), payload_type, payload) as three chunks:
+  // the constant head (computed once), the per-message fields, the payload uncopied.
+  private macHead?: Uint8Array;
+  private readonly typeBytes = new Map<string, Uint8Array>();
+
+  private macChunks(sequence: bigint, payloadType: string, payload: Uint8Array): Uint8Array[] {
+    this.macHead ??= paePrefix(4, Domain.session, this.sessionId);
+    let type = this.typeBytes.get(payloadType);
+    if (!type) {
+      type = utf8.encode(payloadType);
+      if (this.typeBytes.size < 8) this.typeBytes.set(payloadType, type);
+    }
+    const mid = new Uint8Array(4 + 8 + 4 + type.length + 4);
+    const view = new DataView(mid.buffer);
+    view.setUint32(0, 8);
+    view.setBigUint64(4, sequence);
+    view.setUint32(12, type.length);
+    mid.set(type, 16);
+    view.setUint32(16 + type.length, payload.length);
+    return [this.macHead, mid, payload];
   }
 
   /** The highest sequence sent and received so far. */
@@ -123,21 +147,31 @@ export class Session {
     const sequence = this.sendSeq + 1n;
     const out = opts.encrypt ? this.encryptBody(env, sequence, opts.algorithm) : env;
     const payload = serializeEnvelope(out, ENVELOPE_PROTO);
-    const mac = hmacSha256(this.sendMac, pae(Domain.session, this.sessionId, u64be(sequence), ENVELOPE_PROTO, payload));
+    const mac = this.sendMac(this.macChunks(sequence, ENVELOPE_PROTO, payload));
     this.sendSeq = sequence; // only once everything above succeeded
     return create(SessionEnvelopeSchema, { sessionId: this.sessionId, sequence, payloadType: ENVELOPE_PROTO, payload, mac });
   }
 
-  /** 601 bad session or MAC, 604 replayed/reordered, 609 decryption failure; then the codec's checks. */
-  open(se: SessionEnvelope): Envelope {
+  /**
+   * Checks the MAC and that the sequence is above the last one opened, without parsing or
+   * changing state; returns the sequence. 601 bad session or MAC, 604 replayed/reordered.
+   */
+  authenticate(se: SessionEnvelope): bigint {
     if (!se || se.sessionId !== this.sessionId) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "message is for another session", { pointer: "/sessionId" });
     if (!(se.mac instanceof Uint8Array) || se.mac.length !== HMAC_SIG_BYTES) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC must be 32 bytes", { pointer: "/mac" });
+    if (typeof se.payloadType !== "string" || !(se.payload instanceof Uint8Array)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session envelope lacks payload", { pointer: "/payload" });
     const sequence = BigInt(se.sequence);
-    const expected = hmacSha256(this.recvMac, pae(Domain.session, this.sessionId, u64be(sequence), se.payloadType, se.payload));
+    const expected = this.recvMac(this.macChunks(sequence, se.payloadType, se.payload));
     if (!constantTimeEqual(expected, se.mac)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC does not verify", { pointer: "/mac" });
     if (sequence <= this.recvSeq) {
       throw new FleetError(ErrorCode.SECURITY_REPLAY, `session sequence ${sequence} is not above ${this.recvSeq} (replayed or reordered)`, { pointer: "/sequence" });
     }
+    return sequence;
+  }
+
+  /** authenticate(), then parse (codec checks) and decrypt (609); only then the sequence advances. */
+  open(se: SessionEnvelope): Envelope {
+    const sequence = this.authenticate(se);
     const env = parseEnvelope(se.payload, se.payloadType);
     if (env.bodyCiphertext.length > 0) this.decryptBody(env, sequence);
     this.recvSeq = sequence;
