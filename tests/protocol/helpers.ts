@@ -1,10 +1,10 @@
 // Shared test helpers for the protocol suites.
-export const bytesHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 import { create } from "@bufbuild/protobuf";
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { decodePacket, encodePacket } from "../../runtime/codec/index.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
+
+export const bytesHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 export const packSigned = (s: SignedEnvelope) => encodePacket(create(PacketSchema, { kind: { case: "signed", value: s } }));
 

@@ -4,8 +4,9 @@ import { describe, expect, it } from "vitest";
 import { RegistryDigestSchema, RegistryEntrySchema, RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { FakeClock } from "../../runtime/clock.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
-import { bytesHex } from "./helpers.js";
+
 import { type RegistryConflict, type RegistryMessage, RegistryReplica } from "../../runtime/protocol/registry.js";
+import { bytesHex } from "./helpers.js";
 
 function pair() {
   const clock = new FakeClock();
