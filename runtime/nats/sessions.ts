@@ -6,11 +6,12 @@ import { create } from "@bufbuild/protobuf";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, type SessionEnvelope, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
-import { decodeEnvelope, encodePacket } from "../codec/index.js";
+import { decodeEnvelope } from "../codec/index.js";
 import type { Identity, PinnedKeys, Session } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { HandshakeInitiator, HandshakeResponder, type EstablishedSession, type HandshakeStep } from "../protocol/handshake.js";
 import type { NatsCarrier } from "./carrier.js";
+import { encodeSessionPacket } from "./session-packet.js";
 import { subjects } from "./subjects.js";
 import { headers as natsHeaders } from "nats";
 import { CONTENT_TYPE, HEADER } from "./wire.js";
@@ -70,7 +71,7 @@ export class NatsSessions {
   async send(peer: string, env: Envelope, opts: { encrypt?: boolean } = {}): Promise<void> {
     const live = await this.open(peer);
     const se = live.established.session.seal(env, opts);
-    this.host.carrier.publishBytes(live.outgoing, encodePacket(create(PacketSchema, { kind: { case: "session", value: se } })), this.headers);
+    this.host.carrier.publishBytes(live.outgoing, encodeSessionPacket(se), this.headers);
   }
 
   /** A verified handshake envelope from our inbox (the state machines verify it again themselves). */

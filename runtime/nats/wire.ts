@@ -8,6 +8,7 @@ import { headers as natsHeaders, type MsgHdrs } from "nats";
 import { PacketSchema, SignatureScheme, SignedEnvelopeSchema, type Packet, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { decodePacket, encodePacket, PayloadType } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { decodeSessionPacket } from "./session-packet.js";
 
 export const CONTENT_TYPE = {
   packetProto: PayloadType.packetProto,
@@ -62,6 +63,8 @@ export function fromWire(data: Uint8Array, headers: MsgHdrs | undefined): Packet
   const type = headers?.get(HEADER.contentType) ?? "";
   if (type === CONTENT_TYPE.packetProto) {
     if (data.length === 0) throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
+    const session = decodeSessionPacket(data);
+    if (session) return create(PacketSchema, { kind: { case: "session", value: session } });
     const packet = decodePacket(data);
     if (packet.kind.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "packet holds no envelope", { pointer: "/kind" });
     return packet;
