@@ -1,11 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RegistryDigestSchema, RegistryEntrySchema, RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { RegistryDigestSchema, type RegistryEntry, RegistryEntrySchema, RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { FakeClock } from "../../runtime/clock.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
 
 import { type RegistryConflict, type RegistryMessage, RegistryReplica } from "../../runtime/protocol/registry.js";
+import { compareHlc } from "../../runtime/protocol/hlc.js";
 import { bytesHex } from "./helpers.js";
 
 function pair() {
@@ -126,10 +127,11 @@ describe("registry replica", () => {
         const clock = new FakeClock();
         const replicas = Array.from({ length: n }, (_, i) => new RegistryReplica({ node: `node-${i}`, clock }));
         const inflight: { to: number; from: number; msg: RegistryMessage }[] = [];
+        const writes: RegistryEntry[] = [];
         const post = (from: number, to: number, msgs: RegistryMessage[]) => msgs.forEach((msg) => inflight.push({ from, to, msg }));
         for (const o of ops) {
-          if (o.kind === "put") replicas[o.at % n].putAgent({ agentId: o.id, keyId: o.val });
-          else if (o.kind === "del") replicas[o.at % n].remove(`agent/${o.id}`);
+          if (o.kind === "put") writes.push(replicas[o.at % n].putAgent({ agentId: o.id, keyId: o.val }));
+          else if (o.kind === "del") writes.push(replicas[o.at % n].remove(`agent/${o.id}`));
           else if (o.kind === "gossip") post(o.at % n, o.to % n, [{ case: "registryDigest", value: replicas[o.at % n].digest() }]);
           else if (o.kind === "tick") clock.advance(o.ms);
           else if (inflight.length) {
@@ -147,6 +149,11 @@ describe("registry replica", () => {
         expect(new Set(roots).size).toBe(1);
         const views = replicas.map((r) => JSON.stringify(r.entries().map((e) => [e.key, e.tombstone, e.version?.node, String(e.version?.wallMs), e.version?.logical, e.record.case === "agent" ? e.record.value.keyId : null])));
         expect(new Set(views).size).toBe(1);
+        // And the state is the one every correct merge order gives: per key, the write with the largest HLC.
+        const expected = new Map<string, RegistryEntry>();
+        for (const w of writes) if (!expected.has(w.key) || compareHlc(w.version!, expected.get(w.key)!.version!) > 0) expected.set(w.key, w);
+        const view = (e: RegistryEntry) => [e.key, e.tombstone, e.version?.node, String(e.version?.wallMs), e.version?.logical];
+        expect(replicas[0].entries().map(view)).toEqual([...expected.values()].sort((x, y) => (x.key < y.key ? -1 : 1)).map(view));
       }),
       { numRuns: 150, seed: 4242 },
     );
