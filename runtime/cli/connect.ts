@@ -18,7 +18,7 @@ export interface ConnectOptions {
 }
 
 export function hubAddress(home: string, explicit?: string): { host: string; port: number } {
-  const text = explicit ?? process.env.FLEET_HUB ?? readConfig(home).hub;
+  const text = explicit || process.env.FLEET_HUB || readConfig(home).hub;
   return text ? parseHubAddress(text) : { host: "127.0.0.1", port: DEFAULT_HUB_PORT };
 }
 
