@@ -104,14 +104,19 @@ export const schemasValid: Gate = async (root) => {
       else if (/^[a-z][a-z0-9+.-]*:/i.test(ref) || ref.startsWith("/")) out.push(`spec/schemas/${s.path}#${at}: ${ref} is not a relative reference`);
     }
   }
+  // Each file against the 2020-12 meta-schema first, so an error names its file.
+  const meta = createAjv([]);
+  for (const s of schemas) {
+    if (!meta.validateSchema(s.json)) for (const e of meta.errors ?? []) out.push(`spec/schemas/${s.path}#${e.instancePath}: ${e.message} (JSON Schema 2020-12 meta-schema)`);
+  }
+  if (out.length) return out;
   let ajv;
   try {
     ajv = createAjv(schemas);
   } catch (e) {
-    return [...out, `spec/schemas: ${e instanceof Error ? e.message : String(e)}`];
+    return [`spec/schemas: ${e instanceof Error ? e.message : String(e)}`];
   }
   for (const s of schemas) {
-    if (!ajv.validateSchema(s.json)) for (const e of ajv.errors ?? []) out.push(`spec/schemas/${s.path}${e.instancePath}: ${e.message} (JSON Schema 2020-12 meta-schema)`);
     for (const name of Object.keys(s.json.$defs ?? {})) {
       try {
         ajv.getSchema(`${s.path}#/$defs/${name}`);
