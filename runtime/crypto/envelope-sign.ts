@@ -5,8 +5,8 @@ import { SecuritySchema, type Envelope } from "../../generated/proto/fleet/v1/en
 import { SignatureScheme, SignatureSchema, SignedEnvelopeSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { randomBytes } from "./bytes.js";
-import { ED25519_SIG_BYTES, verifyEd25519 } from "./ed25519.js";
+import { constantTimeEqual, randomBytes } from "./bytes.js";
+import { ED25519_SIG_BYTES, verifyEd25519, verifyEd25519Async } from "./ed25519.js";
 import { ENVELOPE_JSON, ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
 import { HMAC_SIG_BYTES, hmacSha256, sharedSecretKeyId } from "./hmac.js";
 import type { Identity } from "./identity.js";
@@ -14,7 +14,6 @@ import { keyIdFor } from "./keyid.js";
 import type { KeyResolver } from "./keys.js";
 import { Domain, pae } from "./pae.js";
 import { checkFreshness, type ReplayGuard } from "./replay.js";
-import { constantTimeEqual } from "./bytes.js";
 import { markVerified } from "./verified.js";
 
 export const NONCE_BYTES = 16;
@@ -100,32 +99,62 @@ const bad = (message: string, pointer = "/signature") => new FleetError(ErrorCod
  * 607 key/name mismatch, 605 skew, 602 expired, 604 replay.
  */
 export function openSignedEnvelope(signed: SignedEnvelope, ctx: VerifyContext): Envelope {
+  const plan = planVerification(signed, ctx);
+  if (plan.publicKey && !verifyEd25519(plan.publicKey, plan.bytes, plan.sig)) throw bad("signature does not verify", "/signature/sig");
+  return finish(signed, ctx, plan);
+}
+
+/** openSignedEnvelope with the async verifier: WebCrypto Ed25519 in browsers, node:crypto on Node. */
+export async function openSignedEnvelopeAsync(signed: SignedEnvelope, ctx: VerifyContext): Promise<Envelope> {
+  const plan = planVerification(signed, ctx);
+  if (plan.publicKey && !(await verifyEd25519Async(plan.publicKey, plan.bytes, plan.sig))) throw bad("signature does not verify", "/signature/sig");
+  return finish(signed, ctx, plan);
+}
+
+interface Plan {
+  scheme: SignatureScheme;
+  keyId: string;
+  sig: Uint8Array;
+  bytes: Uint8Array;
+  /** The Ed25519 key to verify with; undefined for HMAC (already checked) and introductions. */
+  publicKey?: Uint8Array;
+  introduction?: boolean;
+}
+
+// Every check that needs no public-key operation: shapes, key lookup, and the HMAC itself.
+function planVerification(signed: SignedEnvelope, ctx: VerifyContext): Plan {
   const sigMsg = signed?.signature;
-  if (!sigMsg || !(signed.payload instanceof Uint8Array) || typeof signed.payloadType !== "string") throw bad("missing signature or payload");
+  if (!sigMsg || !(signed.payload instanceof Uint8Array) || typeof signed.payloadType !== "string" || !(sigMsg.sig instanceof Uint8Array)) {
+    throw bad("missing signature or payload");
+  }
   const { scheme, keyId, sig } = sigMsg;
-  let env: Envelope;
+  const bytes = envelopeSigningBytes(signed.payloadType, signed.payload);
   if (scheme === SignatureScheme.ED25519) {
     if (sig.length !== ED25519_SIG_BYTES) throw bad(`Ed25519 signature must be ${ED25519_SIG_BYTES} bytes, got ${sig.length}`, "/signature/sig");
-    const signed_bytes = envelopeSigningBytes(signed.payloadType, signed.payload);
     const publicKey = ctx.keys.resolve(keyId);
-    if (publicKey) {
-      if (!verifyEd25519(publicKey, signed_bytes, sig)) throw bad("signature does not verify", "/signature/sig");
-      env = parseEnvelope(signed.payload, signed.payloadType);
-      checkKeyMatch(env, keyId);
-      ctx.keys.checkBinding(env.sender, keyId);
-    } else {
-      if (!ctx.allowIntroduction) throw bad(`unknown signer key ${keyId}`, "/signature/keyId");
-      env = openIntroduction(signed, keyId, signed_bytes, sig, ctx.keys);
-    }
-  } else if (scheme === SignatureScheme.HMAC_SHA256) {
+    if (publicKey) return { scheme, keyId, sig, bytes, publicKey };
+    if (!ctx.allowIntroduction) throw bad(`unknown signer key ${keyId}`, "/signature/keyId");
+    return { scheme, keyId, sig, bytes, introduction: true };
+  }
+  if (scheme === SignatureScheme.HMAC_SHA256) {
     if (sig.length !== HMAC_SIG_BYTES) throw bad(`HMAC-SHA256 signature must be ${HMAC_SIG_BYTES} bytes, got ${sig.length}`, "/signature/sig");
     const secret = ctx.sharedSecrets?.get(keyId);
     if (!secret) throw bad(`unknown shared secret ${keyId}`, "/signature/keyId");
-    if (!constantTimeEqual(hmacSha256(secret, envelopeSigningBytes(signed.payloadType, signed.payload)), sig)) throw bad("HMAC does not verify", "/signature/sig");
-    env = parseEnvelope(signed.payload, signed.payloadType);
-    checkKeyMatch(env, keyId);
+    if (!constantTimeEqual(hmacSha256(secret, bytes), sig)) throw bad("HMAC does not verify", "/signature/sig");
+    return { scheme, keyId, sig, bytes };
+  }
+  throw bad(`unsupported signature scheme ${scheme}`, "/signature/scheme");
+}
+
+// After the signature verified: parse, bind, check freshness.
+function finish(signed: SignedEnvelope, ctx: VerifyContext, plan: Plan): Envelope {
+  let env: Envelope;
+  if (plan.introduction) {
+    env = openIntroduction(signed, plan.keyId, plan.bytes, plan.sig, ctx.keys);
   } else {
-    throw bad(`unsupported signature scheme ${scheme}`, "/signature/scheme");
+    env = parseEnvelope(signed.payload, signed.payloadType);
+    checkKeyMatch(env, plan.keyId);
+    if (plan.scheme === SignatureScheme.ED25519) ctx.keys.checkBinding(env.sender, plan.keyId);
   }
   if (ctx.replay) ctx.replay.check(env);
   else if (ctx.clock) checkFreshness(env, ctx.clock.now());

@@ -14,6 +14,7 @@ export {
   envelopeSigningBytes,
   NONCE_BYTES,
   openSignedEnvelope,
+  openSignedEnvelopeAsync,
   signEnvelope,
   signEnvelopeAsync,
   signEnvelopeHmac,

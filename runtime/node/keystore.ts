@@ -99,7 +99,13 @@ export class FileKeystore {
     if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir)
       .filter((f) => f.endsWith(SUFFIX))
-      .map((f) => decodeURIComponent(f.slice(0, -SUFFIX.length)))
+      .flatMap((f) => {
+        try {
+          return [decodeURIComponent(f.slice(0, -SUFFIX.length))];
+        } catch {
+          return []; // not a name this keystore wrote
+        }
+      })
       .sort();
   }
 

@@ -1,8 +1,19 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ed25519Backends, generateIdentity, identityFromSeed, isCanonicalS, verifyEd25519, verifyEd25519Async } from "../../runtime/crypto/index.js";
+import {
+  ed25519Backends,
+  generateIdentity,
+  identityFromSeed,
+  isCanonicalS,
+  openSignedEnvelopeAsync,
+  signEnvelope,
+  StaticKeys,
+  verifyEd25519,
+  verifyEd25519Async,
+} from "../../runtime/crypto/index.js";
+import { webCryptoHasEd25519 } from "../../runtime/crypto/ed25519.js";
 import { setNodeCryptoDisabled } from "../../runtime/crypto/node-crypto.js";
 import { toHex } from "../../runtime/crypto/bytes.js";
-import { seed } from "./helpers.js";
+import { envelope, seed } from "./helpers.js";
 
 const msg = new TextEncoder().encode("fleet backends agree");
 
@@ -39,6 +50,18 @@ describe("Ed25519 backends", () => {
     expect(toHex(await without.signAsync(msg))).toBe(toHex(sigNode));
     expect(verifyEd25519(withNode.publicKey, msg, sigNode)).toBe(true);
     expect(await verifyEd25519Async(withNode.publicKey, msg, sigNode)).toBe(true);
+  });
+
+  it("openSignedEnvelopeAsync verifies through WebCrypto when node:crypto is absent", async () => {
+    const signer = identityFromSeed("agent-alice", seed(12));
+    const keys = new StaticKeys([signer]);
+    const signed = signEnvelope(envelope(), signer);
+    setNodeCryptoDisabled(true);
+    expect(await webCryptoHasEd25519()).toBe(true);
+    expect((await openSignedEnvelopeAsync(signed, { keys })).sender).toBe("agent-alice");
+    const bad = { ...signed, payload: signed.payload.slice() };
+    bad.payload[3] ^= 1;
+    await expect(openSignedEnvelopeAsync(bad, { keys })).rejects.toMatchObject({ code: 601 });
   });
 
   it("matches the keep-protocol raw Ed25519 vector (seed 00..1f)", () => {
