@@ -22,6 +22,7 @@ import { NatsCarrier, type CarrierOptions } from "./carrier.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { parseSubject, subjects } from "./subjects.js";
+import { NatsMembership, type MembershipOptions } from "./membership.js";
 import { NatsSessions } from "./sessions.js";
 import { SignedVerifier } from "./verify.js";
 import { announcedPublicKey, fromWire, toWire } from "./wire.js";
@@ -42,6 +43,11 @@ export interface NatsConnectOptions {
   /** Sign envelopes in their JSON form and carry them as envelope+json (default: binary Packet). */
   json?: boolean;
   streams?: CarrierOptions["streams"];
+  /**
+   * Join the fleet registry (default true): a replica with this agent's record, synced over
+   * NATS, presence heartbeats, and registry queries answered once settled (membership.ts).
+   */
+  registry?: boolean | Omit<MembershipOptions, "capabilities" | "groups" | "clock">;
   /** Pairwise handshake: wait per attempt (default 10 s) and retries (default 3). */
   handshakeTimeoutMs?: number;
   handshakeRetries?: number;
@@ -120,7 +126,15 @@ export class NatsFleetConnection implements FleetConnection {
       await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
     );
     await this.carrier.flush();
+    if (this.opts.registry !== false) {
+      const extra = typeof this.opts.registry === "object" ? this.opts.registry : {};
+      this.membership = new NatsMembership(this, { ...extra, capabilities: this.opts.capabilities, groups: this.opts.groups, clock: this.clock, onError: (e) => this.opts.onReject?.(e, "registry") });
+      this.membership.start();
+    }
   }
+
+  /** This agent's registry replica and presence view (undefined with registry: false). */
+  membership?: NatsMembership;
 
   /** Verifies a packet and checks it was addressed to the channel it arrived on; throws FleetError to refuse. */
   private verify(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Envelope {
@@ -315,6 +329,8 @@ export class NatsFleetConnection implements FleetConnection {
   /** Sends a REQUEST and resolves with the first envelope whose in_reply_to names it; 805 on timeout. */
   async request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
     const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
+    const body = env.body?.kind;
+    if (env.recipient?.target.case === "hub" && body?.case === "application" && body.value.mediaType === PING_MEDIA_TYPE) return this.hubPing(env, timeoutMs);
     const answer = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(env.id);
@@ -333,6 +349,26 @@ export class NatsFleetConnection implements FleetConnection {
     return answer;
   }
 
+  /**
+   * There is no hub on NATS: a "fleet:hub" ping is answered here, after a round trip to the
+   * server and once our durable inbox has handed over its backlog (what a hub's pong means).
+   */
+  private async hubPing(env: Envelope, timeoutMs: number): Promise<Envelope> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await this.carrier.flush();
+      for (;;) {
+        const s = await this.delivery(this.agent);
+        if (s.pending === 0 && s.unacknowledged === 0) break;
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch (e) {
+      throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `NATS did not answer within ${timeoutMs} ms`, { cause: e });
+    }
+    return buildEnvelope({ to: this.agent, type: MessageType.RESPONSE, inReplyTo: env.id, body: env.body!.kind }, this.agent, this.clock);
+  }
+
   /** Delivery tracking for an agent's inbox, from its durable consumer's acks. */
   async delivery(agent: string): Promise<DeliveryStatus> {
     return deliveryStatus(await this.carrier.nc.jetstreamManager(), "inbox", agent);
@@ -349,6 +385,7 @@ export class NatsFleetConnection implements FleetConnection {
     // A durable message still waiting for a handler stays unacked: the server redelivers it later.
     this.firstHandler?.reject(new Error("connection closed"));
     this.sessions.close();
+    this.membership?.stop();
     for (const stop of this.stops.splice(0)) await stop();
     await this.carrier.close();
   }

@@ -32,6 +32,7 @@ export class NatsRegistrySync {
   private readonly myDigests: string[] = [];
   private readonly stops: (() => void)[] = [];
   private stopped = false;
+  private serving = false;
 
   constructor(
     private readonly conn: NatsFleetConnection,
@@ -43,9 +44,16 @@ export class NatsRegistrySync {
 
   start(): void {
     this.stops.push(this.conn.listen(subjects.registrySync(), (env) => this.onSync(env)));
-    if (this.opts.serveQueries !== false) this.stops.push(this.conn.listen(subjects.registryQuery(), (env, msg) => this.onQuery(env, msg), "fleet.registry"));
+    if (this.opts.serveQueries !== false) this.serveQueries();
     this.stops.push(this.replica.onChange(() => this.scheduleDigest(0)));
     this.scheduleDigest(0);
+  }
+
+  /** Starts answering registry queries (joins the "fleet.registry" queue group). */
+  serveQueries(): void {
+    if (this.serving || this.stopped) return;
+    this.serving = true;
+    this.stops.push(this.conn.listen(subjects.registryQuery(), (env, msg) => this.onQuery(env, msg), "fleet.registry"));
   }
 
   stop(): void {

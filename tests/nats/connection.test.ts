@@ -96,7 +96,7 @@ describe.skipIf(!hasNatsServer)("NATS FleetConnection", () => {
 
   it("refuses tampered bytes (601), envelopes re-published to another inbox (603) and impersonation (607)", async () => {
     const codes: number[] = [];
-    const victim = await join("victim", { onReject: (e: FleetError) => codes.push(e.code) });
+    const victim = await join("victim", { onReject: (e: FleetError, subject: string) => subject === subjects.agentInbox("victim") && codes.push(e.code) });
     const delivered: Envelope[] = [];
     victim.onMessage((env) => delivered.push(env));
     const mallory = generateIdentity("mallory");
@@ -129,7 +129,8 @@ describe.skipIf(!hasNatsServer)("NATS FleetConnection", () => {
 
   it("refuses senders it has not pinned under trust: pinned (601)", async () => {
     const codes: number[] = [];
-    const strict = await join("strict", { trust: "pinned", onReject: (e: FleetError) => codes.push(e.code) });
+    // Only its inbox matters here (strangers' presence and registry traffic is refused too).
+    const strict = await join("strict", { trust: "pinned", onReject: (e: FleetError, subject: string) => subject === subjects.agentInbox("strict") && codes.push(e.code) });
     const stranger = await join("stranger");
     await stranger.send({ to: "strict", text: "hello?" });
     await expect.poll(() => codes, { timeout: 5_000 }).toEqual([ErrorCode.SECURITY_SIGNATURE_INVALID]);

@@ -1,15 +1,12 @@
-// One agent in its own process, for tests/nats/processes.test.ts: joins NATS, keeps a
-// registry replica in sync, sends signed messages to its peers once the registry lists
+// One agent in its own process, for tests/nats/processes.test.ts: joins NATS (its registry
+// replica syncs through it), sends signed messages to its peers once the registry lists
 // them, and reports what happens as JSON lines on stdout. "quit" on stdin ends it.
 import { createInterface } from "node:readline";
 import { create } from "@bufbuild/protobuf";
 import { RegistryQuerySchema } from "../../../generated/proto/fleet/v1/registry_pb.js";
 import { applicationValue } from "../../../runtime/client/draft.js";
-import { systemClock } from "../../../runtime/clock.js";
 import { generateIdentity, toHex } from "../../../runtime/crypto/index.js";
 import { connectNats } from "../../../runtime/nats/connection.js";
-import { NatsRegistrySync } from "../../../runtime/nats/registry.js";
-import { RegistryReplica } from "../../../runtime/protocol/registry.js";
 
 const [url, agent, peersText, countText] = process.argv.slice(2);
 const peers = peersText.split(",").filter((p) => p && p !== agent);
@@ -17,11 +14,10 @@ const count = Number(countText);
 const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ agent, ...event })}\n`);
 
 const identity = generateIdentity(agent);
-const conn = await connectNats({ url, identity, onReject: (e) => say({ event: "rejected", code: e.code }) });
+// Membership (registry replica + presence) is on by default; its replica syncs through NATS.
+const conn = await connectNats({ url, identity, registry: { syncIntervalMs: 250 }, onReject: (e) => say({ event: "rejected", code: e.code }) });
 conn.onMessage((env, meta) => say({ event: "message", from: env.sender, value: applicationValue(env), verified: meta.verified }));
-const replica = new RegistryReplica({ node: agent, clock: systemClock });
-replica.putAgent({ agentId: agent, keyId: identity.keyId, publicKey: identity.publicKey });
-const sync = new NatsRegistrySync(conn, replica, { intervalMs: 250 });
+const replica = conn.membership!.replica;
 let lastRoot = "";
 const report = () => {
   const root = toHex(replica.digest().rootHash);
@@ -30,7 +26,6 @@ const report = () => {
   say({ event: "registry", root, agents: replica.query(create(RegistryQuerySchema)).agents.map((a) => a.agentId).sort() });
 };
 replica.onChange(() => setImmediate(report));
-sync.start();
 report();
 
 // Send once every peer is in the registry (learned through NATS, not from the test).
@@ -49,7 +44,6 @@ say({ event: "ready" });
 createInterface({ input: process.stdin }).on("line", async (line) => {
   if (line.trim() !== "quit") return;
   clearInterval(wait);
-  sync.stop();
   await conn.close();
   process.exit(0);
 });
