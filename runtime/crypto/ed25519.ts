@@ -5,6 +5,7 @@
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { concatBytes } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
 
 ed.hashes.sha512 = sha512;
@@ -20,15 +21,8 @@ const L_LE = Uint8Array.from([
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ]);
 
-function withPrefix(prefix: Uint8Array, raw: Uint8Array): Uint8Array {
-  const out = new Uint8Array(prefix.length + raw.length);
-  out.set(prefix);
-  out.set(raw, prefix.length);
-  return out;
-}
-
-export const pkcs8FromSeed = (seed: Uint8Array) => withPrefix(PKCS8_PREFIX, seed);
-export const spkiFromPublicKey = (pk: Uint8Array) => withPrefix(SPKI_PREFIX, pk);
+export const pkcs8FromSeed = (seed: Uint8Array) => concatBytes(PKCS8_PREFIX, seed);
+export const spkiFromPublicKey = (pk: Uint8Array) => concatBytes(SPKI_PREFIX, pk);
 
 /** True when S (the signature's second half) is below the group order (RFC 8032 §5.1.7). */
 export function isCanonicalS(sig: Uint8Array): boolean {

@@ -1,18 +1,13 @@
 // X25519 (RFC 7748) for session key agreement: node:crypto when present, @noble/curves otherwise.
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { randomBytes } from "./bytes.js";
+import { concatBytes, randomBytes } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
 
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
 
-const der = (prefix: Uint8Array, raw: Uint8Array) => {
-  const out = new Uint8Array(prefix.length + raw.length);
-  out.set(prefix);
-  out.set(raw, prefix.length);
-  return Buffer.from(out);
-};
+const der = (prefix: Uint8Array, raw: Uint8Array) => Buffer.from(concatBytes(prefix, raw));
 
 function checkLength(key: Uint8Array, what: string): void {
   if (!(key instanceof Uint8Array) || key.length !== 32) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, `X25519 ${what} must be 32 bytes`);

@@ -26,8 +26,8 @@ import {
   x25519SharedSecret,
 } from "../../runtime/crypto/index.js";
 import { fromHex } from "../../runtime/crypto/bytes.js";
-import { FleetError } from "../../runtime/errors.js";
 import makeSet from "../../tools/fixtures/sets/crypto.js";
+import { errorCode } from "./helpers.js";
 
 const path = new URL("../../fixtures/crypto.json", import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -42,15 +42,6 @@ function session(role: "initiator" | "responder") {
   return new Session(s.session_id, role, keys);
 }
 
-function codeOf(fn: () => unknown): number | "none" {
-  try {
-    fn();
-    return "none";
-  } catch (e) {
-    if (e instanceof FleetError) return e.code;
-    throw e;
-  }
-}
 
 describe("fixtures/crypto.json", () => {
   it("is what the set generates (deterministic)", async () => {
@@ -130,20 +121,20 @@ describe("fixtures/crypto.json", () => {
       const sharedSecrets = v.shared_secret_hex ? new Map([[fx.hmac.key_id, h(v.shared_secret_hex)]]) : undefined;
       const open = () => openSignedEnvelope(signed, { keys, replay, sharedSecrets });
       if (v.deliver_twice) open();
-      got = codeOf(open);
+      got = errorCode(open);
     } else if (v.kind === "public_key") {
-      got = codeOf(() => assertValidPublicKey(h(v.public_key_hex)));
+      got = errorCode(() => assertValidPublicKey(h(v.public_key_hex)));
     } else if (v.kind === "session") {
       const receiver = session(v.direction === "i2r" ? "responder" : "initiator");
       const open = (hex: string) => receiver.open(fromBinary(SessionEnvelopeSchema, h(hex)));
       if (v.after_hex) open(v.after_hex);
       if (v.deliver_twice) open(v.session_envelope_hex);
-      got = codeOf(() => open(v.session_envelope_hex));
+      got = errorCode(() => open(v.session_envelope_hex));
     } else {
       const uses = new MemoryTokenUseStore();
       const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, clock: new FakeClock(v.now_ms), uses });
       if (v.deliver_twice) verify();
-      got = codeOf(verify);
+      got = errorCode(verify);
     }
     expect(got).toBe(v.code);
   });

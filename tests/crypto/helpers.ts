@@ -3,6 +3,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { EnvelopeSchema, MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { identityFromSeed } from "../../runtime/crypto/index.js";
+import { FleetError } from "../../runtime/errors.js";
 
 export const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
 
@@ -28,4 +29,15 @@ export function envelope(overrides: Omit<MessageInitShape<typeof EnvelopeSchema>
     body: { kind: { case: "application", value: { mediaType: "application/json", content: { case: "json", value: '{"task":"list"}' } } } },
     ...overrides,
   });
+}
+
+/** The FleetError code fn throws, or "none"; anything else thrown fails the test. */
+export function errorCode(fn: () => unknown): number | "none" {
+  try {
+    fn();
+    return "none";
+  } catch (e) {
+    if (e instanceof FleetError) return e.code;
+    throw e;
+  }
 }

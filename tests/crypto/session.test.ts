@@ -4,8 +4,8 @@ import { BodySchema, EncryptionAlgorithm } from "../../generated/proto/fleet/v1/
 import { createEphemeral, deriveSession, deriveSessionKeys, Session, transcriptHash, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
 import { setNodeCryptoDisabled } from "../../runtime/crypto/node-crypto.js";
 import { toHex } from "../../runtime/crypto/bytes.js";
-import { ErrorCode, FleetError } from "../../runtime/errors.js";
-import { envelope, seed } from "./helpers.js";
+import { ErrorCode } from "../../runtime/errors.js";
+import { envelope, seed, errorCode } from "./helpers.js";
 
 afterEach(() => setNodeCryptoDisabled(false));
 
@@ -18,15 +18,6 @@ function pair(sessionId = "sess-1") {
   return { initiator, responder };
 }
 
-function code(fn: () => unknown): number | "none" {
-  try {
-    fn();
-    return "none";
-  } catch (e) {
-    if (e instanceof FleetError) return e.code;
-    throw e;
-  }
-}
 
 describe("sessions", () => {
   it("both sides derive the same keys: each opens what the other seals, in both directions", () => {
@@ -56,16 +47,16 @@ describe("sessions", () => {
     const second = initiator.seal(envelope());
     const tampered = { ...first, payload: first.payload.slice() };
     tampered.payload[5] ^= 1;
-    expect(code(() => responder.open(tampered))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
-    expect(code(() => responder.open({ ...first, sequence: 7n }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
-    expect(code(() => responder.open({ ...first, mac: first.mac.subarray(0, 16) }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => responder.open(tampered))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => responder.open({ ...first, sequence: 7n }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => responder.open({ ...first, mac: first.mac.subarray(0, 16) }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
     expect(responder.open(second).id).toBeTruthy();
-    expect(code(() => responder.open(first))).toBe(ErrorCode.SECURITY_REPLAY); // reordered
-    expect(code(() => responder.open(second))).toBe(ErrorCode.SECURITY_REPLAY); // replayed
+    expect(errorCode(() => responder.open(first))).toBe(ErrorCode.SECURITY_REPLAY); // reordered
+    expect(errorCode(() => responder.open(second))).toBe(ErrorCode.SECURITY_REPLAY); // replayed
     // A message reflected back to its sender fails: the keys are directional.
-    expect(code(() => initiator.open(initiator.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => initiator.open(initiator.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
     const other = pair("sess-2");
-    expect(code(() => other.responder.open(initiator.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => other.responder.open(initiator.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
     // A rejected message does not advance the receiver: the next genuine one still opens.
     expect(responder.open(initiator.seal(envelope())).id).toBeTruthy();
   });
@@ -75,7 +66,7 @@ describe("sessions", () => {
     const r = createEphemeral();
     const a = deriveSession({ role: "initiator", sessionId: "s", ourEphemeralPrivate: i.privateKey, theirEphemeralPublic: r.publicKey, transcript: transcriptHash(seed(1)) });
     const b = deriveSession({ role: "responder", sessionId: "s", ourEphemeralPrivate: r.privateKey, theirEphemeralPublic: i.publicKey, transcript: transcriptHash(seed(2)) });
-    expect(code(() => b.open(a.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => b.open(a.seal(envelope())))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
   });
 
   for (const algorithm of ["chacha20-poly1305", "aes-256-gcm"] as const) {
@@ -106,14 +97,14 @@ describe("sessions", () => {
     const keys = deriveSessionKeys(seed(1), "s", transcriptHash());
     const sender = new Session("s", "initiator", keys);
     const receiver = new Session("s", "responder", { ...keys, i2rEnc: seed(99) });
-    expect(code(() => receiver.open(sender.seal(envelope(), { encrypt: true })))).toBe(ErrorCode.SECURITY_DECRYPTION_FAILED);
+    expect(errorCode(() => receiver.open(sender.seal(envelope(), { encrypt: true })))).toBe(ErrorCode.SECURITY_DECRYPTION_FAILED);
   });
 
   it("bad ephemeral keys and short transcripts are typed errors", () => {
     const i = createEphemeral();
     const base = { role: "initiator" as const, sessionId: "s", ourEphemeralPrivate: i.privateKey, transcript: transcriptHash() };
-    expect(code(() => deriveSession({ ...base, theirEphemeralPublic: new Uint8Array(31) }))).toBe(ErrorCode.SECURITY_MALFORMED_KEY);
-    expect(code(() => deriveSession({ ...base, theirEphemeralPublic: new Uint8Array(32) }))).toBe(ErrorCode.SECURITY_MALFORMED_KEY);
-    expect(code(() => deriveSession({ ...base, theirEphemeralPublic: i.publicKey, transcript: new Uint8Array(4) }))).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
+    expect(errorCode(() => deriveSession({ ...base, theirEphemeralPublic: new Uint8Array(31) }))).toBe(ErrorCode.SECURITY_MALFORMED_KEY);
+    expect(errorCode(() => deriveSession({ ...base, theirEphemeralPublic: new Uint8Array(32) }))).toBe(ErrorCode.SECURITY_MALFORMED_KEY);
+    expect(errorCode(() => deriveSession({ ...base, theirEphemeralPublic: i.publicKey, transcript: new Uint8Array(4) }))).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
   });
 });
