@@ -1,25 +1,35 @@
-// Starts a hub on a TCP listener (127.0.0.1 by default; port 0 = ephemeral).
+// Starts a hub on a TCP listener (127.0.0.1 by default; port 0 = ephemeral), and on a
+// WebSocket listener for browsers when wsPort is given (same frames, same hub).
 import { listenTcp } from "../transport/tcp.js";
 import { Hub } from "./hub.js";
 import type { HubOptions } from "./options.js";
+import { listenWebSocket } from "./websocket-listener.js";
 
 export interface RunningHub {
   hub: Hub;
   host: string;
   port: number;
   url: string;
+  /** ws://host:port when a WebSocket listener was asked for. */
+  wsUrl?: string;
+  wsPort?: number;
   close(): Promise<void>;
 }
 
-export async function startHub(opts: HubOptions & { host?: string; port?: number }): Promise<RunningHub> {
+export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*" }): Promise<RunningHub> {
   const hub = new Hub(opts);
   let listener;
+  let ws;
   try {
     listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes });
+    hub.serve(listener);
+    if (opts.wsPort !== undefined) {
+      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
+      hub.serve(ws);
+    }
   } catch (e) {
     await hub.close();
     throw e;
   }
-  hub.serve(listener);
-  return { hub, host: opts.host ?? "127.0.0.1", port: listener.port, url: listener.url, close: () => hub.close() };
+  return { hub, host: opts.host ?? "127.0.0.1", port: listener.port, url: listener.url, wsUrl: ws?.url, wsPort: ws?.port, close: () => hub.close() };
 }

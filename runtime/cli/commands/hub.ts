@@ -20,12 +20,19 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+function wsOrigins(v: string | undefined): string[] | "*" | undefined {
+  if (v === undefined) return undefined;
+  return v.trim() === "*" ? "*" : v.split(",").map((o) => o.trim()).filter(Boolean);
+}
+
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES]",
+  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES]",
   options: {
     port: { type: "string" },
+    "ws-port": { type: "string" },
+    "ws-origin": { type: "string" },
     host: { type: "string" },
     verify: { type: "string" },
     rate: { type: "string" },
@@ -44,6 +51,8 @@ export const hub: Command = {
       identity,
       host: str(ctx, "host") ?? "127.0.0.1",
       port: num(str(ctx, "port"), "port") ?? HUB_DEFAULT_PORT,
+      wsPort: num(str(ctx, "ws-port"), "ws-port"),
+      wsAllowedOrigins: wsOrigins(str(ctx, "ws-origin")),
       verify,
       ratePerSecond: num(str(ctx, "rate"), "rate"),
       rateBurst: num(str(ctx, "burst"), "burst"),
@@ -57,8 +66,8 @@ export const hub: Command = {
     };
     // Clients in this home find the hub without --hub.
     updateConfig(home, { hub: `${running.host}:${running.port}` });
-    ctx.out.line(`fleet hub listening on ${running.url} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
-    ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, key_id: identity.keyId, pid: process.pid });
+    ctx.out.line(`fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
+    ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, ws_port: running.wsPort, ws_url: running.wsUrl, key_id: identity.keyId, pid: process.pid });
     await ctx.interrupted;
     await running.close();
     ctx.out.line("fleet hub stopped");
