@@ -19,7 +19,6 @@ import { encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { startHub, type RunningHub } from "../../runtime/hub/start.js";
-import { listenWebSocket } from "../../runtime/hub/websocket-listener.js";
 import { chromiumMissing } from "./support/chromium.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
@@ -57,10 +56,8 @@ describe.skipIf(chromiumMissing)("browser agent <-> Node agent through the hub",
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), "fleet-browser-hub-"));
-    hub = await startHub({ storeDir: join(home, "hub"), identity: generateIdentity("fleet-hub"), port: 0 });
-    const ws = await listenWebSocket({ maxFrameBytes: hub.hub.options.maxFrameBytes });
-    hub.hub.serve(ws);
-    wsUrl = ws.url;
+    hub = await startHub({ storeDir: join(home, "hub"), identity: generateIdentity("fleet-hub"), port: 0, wsPort: 0 });
+    wsUrl = hub.wsUrl!;
     nodeId = generateIdentity("node-agent");
     node = await connectHub({ port: hub.port, identity: nodeId });
     node.onMessage((env, meta) => {
