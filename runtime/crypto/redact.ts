@@ -40,6 +40,11 @@ const RULES: Rule[] = [
   {
     kind: "bearer",
     re: /\b(Bearer|Basic|Token)(\s+)([A-Za-z0-9._~+/=-]{8,})/gi,
+    // A credential has a digit, a token symbol or mixed case; "token validation" is prose.
+    accept: (m) => {
+      const cred = m.replace(/^\S+\s+/, "");
+      return /[0-9._~+/=]/.test(cred) || /[a-z][A-Z]|[A-Z]{2}[a-z]/.test(cred);
+    },
     replace: (_m, scheme: string, space: string) => `${scheme}${space}${MARK("bearer")}`,
   },
   { kind: "api-key", re: /\bsk-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{20,}/g },

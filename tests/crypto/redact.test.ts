@@ -15,6 +15,8 @@ const positives: [string, string, string][] = [
   ["slack bot", `xoxb-${rep("1234-", 3)}abcdef`, "[REDACTED:slack-token]"],
   ["slack user", `xoxp-${rep("98765", 4)}`, "[REDACTED:slack-token]"],
   ["bearer", "Authorization: Bearer abc.def-ghi_jkl", "Bearer [REDACTED:bearer]"],
+  ["bearer opaque", "authorization: bearer Zk39aQpLm2Xv", "bearer [REDACTED:bearer]"],
+  ["basic", "Authorization: Basic dXNlcjpwYXNzd29yZA==", "Basic [REDACTED:bearer]"],
   ["pem", `before\n${PEM}\nafter`, "[REDACTED:private-key]"],
   ["pem with type", PEM.replaceAll("PRIVATE", "EC PRIVATE"), "[REDACTED:private-key]"],
   ["jwt", `token ${JWT} end`, "[REDACTED:jwt]"],
@@ -38,6 +40,10 @@ const negatives: string[] = [
   "4111 1111 1111 1112", // fails Luhn
   "order 1234567890123456", // no card prefix
   "Bearer of good news",
+  "token validation failed",
+  "bearer credentials are checked first",
+  "Token re-validation",
+  "Basic authentication is disabled",
   "The quick brown fox jumps over the lazy dog, twice over.",
   "/work/main/node_modules/@noble/hashes/sha2.js",
   "deadbeef",
@@ -51,7 +57,7 @@ describe("redaction", () => {
     const out = redactText(input);
     expect(out).toContain(expected);
     // No 12-character run of the secret survives.
-    const secret = input.replace(/^(key is |token |blob |card |seed=|before\n|Authorization: Bearer )/, "");
+    const secret = input.replace(/^(key is |token |blob |card |seed=|before\n|authorization: (bearer|basic) )/i, "");
     if (secret.length > 24) expect(out).not.toContain(secret.slice(8, 20));
   });
 
