@@ -133,8 +133,75 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
   }
 }
 
+/** JSON text with object keys sorted, so two equal values compare equal as strings. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+async function checkWireSet(f: F, fx: Json, c: Checker): Promise<void> {
+  const h = f.fromHex;
+  const schemas = new Map<string, any>(
+    [f.EnvelopeSchema, f.SignedEnvelopeSchema, f.SessionEnvelopeSchema, f.PacketSchema, f.TokenSchema, f.TokenClaimsSchema, f.RecipientSchema].map((s) => [s.typeName, s]),
+  );
+  c.eq("frame header size", f.FRAME_HEADER_BYTES, fx.frame.header_bytes);
+  c.eq("frame maximum", f.MAX_FRAME_BYTES, fx.frame.max_frame_bytes);
+  for (const v of fx.vectors) {
+    const schema = schemas.get(v.message);
+    if (!schema) {
+      c.eq(`${v.name}: known message type`, v.message, "a type the browser bundle exports");
+      continue;
+    }
+    const decoded = f.decodeMessage(schema, h(v.binary_hex));
+    c.eq(`${v.name}: decode(binary) == JSON`, canonical(f.messageToJson(schema, decoded)), canonical(v.json));
+    c.eq(`${v.name}: encode(JSON) == binary`, f.toHex(f.encodeMessage(schema, f.messageFromJson(schema, v.json))), v.binary_hex);
+    if (!v.framed_hex) continue;
+    // The same bytes as one WebSocket message: the browser transport's decoder.
+    const body = f.decodeFrame(h(v.framed_hex));
+    c.eq(`${v.name}: encodeFrame(body) == framed`, f.toHex(f.encodeFrame(body)), v.framed_hex);
+    const packet = f.decodePacket(body);
+    if (v.message === "fleet.v1.Packet") c.eq(`${v.name}: frame body`, f.toHex(body), v.binary_hex);
+    else if (v.message === "fleet.v1.SessionEnvelope") c.eq(`${v.name}: frame carries a session envelope`, packet.kind.case, "session");
+    else if (v.message === "fleet.v1.SignedEnvelope") c.eq(`${v.name}: frame carries it`, f.toHex(f.encodeMessage(f.SignedEnvelopeSchema, packet.kind.value as never)), v.binary_hex);
+    else c.eq(`${v.name}: frame carries its signed bytes`, packet.kind.case === "signed" ? f.toHex(packet.kind.value.payload) : packet.kind.case, v.binary_hex);
+  }
+  for (const n of fx.negative) {
+    const bytes = () => h(n.input_hex ?? "");
+    const run: Record<string, () => unknown> = {
+      frame: () => {
+        const d = new f.FrameDecoder();
+        d.push(bytes());
+        d.end();
+      },
+      "envelope-binary": () => f.decodeEnvelope(bytes()),
+      "packet-binary": () => f.decodePacket(bytes()),
+      "envelope-json": () => f.envelopeFromJson(n.input_json),
+      "envelope-json-bytes": () => f.envelopeFromJson(f.parseJsonBytes(bytes())),
+    };
+    let got: number | string;
+    let pointer: string | undefined;
+    try {
+      if (!run[n.decoder]) throw new Error(`unknown decoder ${n.decoder}`);
+      run[n.decoder]();
+      got = "none";
+    } catch (e) {
+      got = e instanceof f.FleetError ? e.code : `non-FleetError: ${e instanceof Error ? e.message : String(e)}`;
+      pointer = e instanceof f.FleetError ? e.pointer : undefined;
+    }
+    c.eq(`negative "${n.name}" code`, got, n.code);
+    if (n.pointer !== undefined) c.eq(`negative "${n.name}" pointer`, pointer, n.pointer);
+  }
+}
+
 const SETS: Record<string, (f: F, fx: Json, c: Checker) => Promise<void>> = {
   crypto: checkCryptoSet,
+  wire: checkWireSet,
 };
 
 async function fetchBytes(path: string): Promise<Uint8Array> {
