@@ -2,6 +2,7 @@
 // WebCrypto and through @noble side by side, for the cross-check tests and the browser bench.
 import * as ed from "@noble/ed25519";
 import { x25519 } from "@noble/curves/ed25519.js";
+import type * as Fleet from "../../../runtime/browser/index.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 
 ed.hashes.sha512 = sha512;
@@ -101,5 +102,30 @@ export async function ed25519Rates(minMs = 600, size = 200, parallel = 32): Prom
     webcryptoVerify: await rate(webVerify, minMs),
     webcryptoVerifyParallel: await rate(webVerify, minMs, parallel),
     nobleVerify: await rate(() => ed.verify(sig, msg, pk), minMs),
+  };
+}
+
+export interface EnvelopeRates {
+  signSync: number;
+  signAsync: number;
+  openSync: number;
+  openAsync: number;
+}
+
+/**
+ * The runtime's own envelope paths in this page (the bundle passed in): signEnvelope and
+ * openSignedEnvelope are synchronous, so in a browser they run on @noble; the Async
+ * variants reach WebCrypto. A small application message, as agents send.
+ */
+export async function envelopeRates(f: typeof Fleet, minMs = 600): Promise<EnvelopeRates> {
+  const id = f.generateIdentity("bench-browser");
+  const keys = new f.StaticKeys([{ agent: id.agent, publicKey: id.publicKey }]);
+  const draft = () => f.buildEnvelope({ to: "bench-peer", json: { n: 1, text: "x".repeat(100) } }, id.agent, f.systemClock);
+  const signed = f.signEnvelope(draft(), id);
+  return {
+    signSync: await rate(() => f.signEnvelope(draft(), id), minMs),
+    signAsync: await rate(() => f.signEnvelopeAsync(draft(), id), minMs),
+    openSync: await rate(() => f.openSignedEnvelope(signed, { keys }), minMs),
+    openAsync: await rate(() => f.openSignedEnvelopeAsync(signed, { keys }), minMs),
   };
 }
