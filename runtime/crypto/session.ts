@@ -5,8 +5,6 @@
 // increasing sequence, and its body optionally sealed by an AEAD whose nonce is
 // derived from that sequence, so a nonce can never repeat under a key.
 import { clone, create } from "@bufbuild/protobuf";
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { gcm } from "@noble/ciphers/aes.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import {
@@ -20,6 +18,7 @@ import {
 import { SessionEnvelopeSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { decodeMessage, encodeMessage } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { aeadOpen, aeadSeal } from "./aead.js";
 import { constantTimeEqual } from "./bytes.js";
 import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
 import { HMAC_SIG_BYTES, hmacSha256Keyed } from "./hmac.js";
@@ -81,12 +80,6 @@ export function sessionNonce(direction: SessionRole, sequence: bigint): Uint8Arr
 
 function bodyAad(sessionId: string, sequence: bigint, envelopeId: string): Uint8Array {
   return pae(Domain.sessionBody, sessionId, u64be(sequence), envelopeId);
-}
-
-function aead(alg: EncryptionAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
-  if (alg === EncryptionAlgorithm.CHACHA20_POLY1305) return chacha20poly1305(key, nonce, aad);
-  if (alg === EncryptionAlgorithm.AES_256_GCM) return gcm(key, nonce, aad);
-  throw new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, `unsupported encryption algorithm ${alg}`, { pointer: "/security/encryption/algorithm" });
 }
 
 export interface SealOptions {
@@ -183,7 +176,7 @@ export class Session {
     const alg = algorithm === "aes-256-gcm" ? EncryptionAlgorithm.AES_256_GCM : EncryptionAlgorithm.CHACHA20_POLY1305;
     const nonce = sessionNonce(this.role, sequence);
     const plaintext = encodeMessage(BodySchema, env.body);
-    const ciphertext = aead(alg, this.sendEnc, nonce, bodyAad(this.sessionId, sequence, env.id)).encrypt(plaintext);
+    const ciphertext = aeadSeal(alg, this.sendEnc, nonce, bodyAad(this.sessionId, sequence, env.id), plaintext);
     const out = clone(EnvelopeSchema, env);
     out.body = undefined;
     out.bodyCiphertext = ciphertext;
@@ -194,15 +187,10 @@ export class Session {
 
   private decryptBody(env: Envelope, sequence: bigint): void {
     const enc = env.security?.encryption;
-    const fail = (why: string, cause?: unknown) => new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, why, { pointer: "/bodyCiphertext", cause });
+    const fail = (why: string) => new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, why, { pointer: "/bodyCiphertext" });
     if (!enc || enc.sessionId !== this.sessionId) throw fail("encryption header names another session");
     if (!constantTimeEqual(enc.nonce, sessionNonce(this.peerRole, sequence))) throw fail("nonce is not the one derived from the sequence");
-    let plaintext: Uint8Array;
-    try {
-      plaintext = aead(enc.algorithm, this.recvEnc, enc.nonce, bodyAad(this.sessionId, sequence, env.id)).decrypt(env.bodyCiphertext);
-    } catch (e) {
-      throw e instanceof FleetError ? e : fail("body does not decrypt", e);
-    }
+    const plaintext = aeadOpen(enc.algorithm, this.recvEnc, enc.nonce, bodyAad(this.sessionId, sequence, env.id), env.bodyCiphertext);
     env.body = decodeMessage(BodySchema, plaintext);
     env.bodyCiphertext = new Uint8Array(0);
   }

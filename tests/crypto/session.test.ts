@@ -3,6 +3,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { BodySchema, EncryptionAlgorithm } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { createEphemeral, deriveSession, deriveSessionKeys, Session, transcriptHash, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
 import { setNodeCryptoDisabled } from "../../runtime/crypto/node-crypto.js";
+import { aeadOpen, aeadSeal } from "../../runtime/crypto/aead.js";
 import { toHex } from "../../runtime/crypto/bytes.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { envelope, seed, errorCode } from "./helpers.js";
@@ -92,6 +93,27 @@ describe("sessions", () => {
       expect(nonces.has(toHex(back.security!.encryption!.nonce))).toBe(false);
     });
   }
+
+  it("AEAD: node:crypto and noble give identical bytes and open each other's; a bad tag is 609", () => {
+    for (const alg of [EncryptionAlgorithm.CHACHA20_POLY1305, EncryptionAlgorithm.AES_256_GCM]) {
+      const key = seed(5);
+      const nonce = seed(6).subarray(0, 12);
+      const aad = seed(7);
+      const msg = seed(8);
+      const viaNode = aeadSeal(alg, key, nonce, aad, msg);
+      setNodeCryptoDisabled(true);
+      const viaNoble = aeadSeal(alg, key, nonce, aad, msg);
+      expect(toHex(aeadOpen(alg, key, nonce, aad, viaNode))).toBe(toHex(msg));
+      setNodeCryptoDisabled(false);
+      expect(toHex(viaNoble)).toBe(toHex(viaNode));
+      expect(toHex(aeadOpen(alg, key, nonce, aad, viaNoble))).toBe(toHex(msg));
+      const bad = viaNode.slice();
+      bad[bad.length - 1] ^= 1;
+      expect(errorCode(() => aeadOpen(alg, key, nonce, aad, bad))).toBe(ErrorCode.SECURITY_DECRYPTION_FAILED);
+      expect(errorCode(() => aeadOpen(alg, key, nonce, aad, bad.subarray(0, 10)))).toBe(ErrorCode.SECURITY_DECRYPTION_FAILED);
+    }
+    expect(errorCode(() => aeadOpen(9 as EncryptionAlgorithm, seed(5), seed(6).subarray(0, 12), seed(7), seed(8)))).toBe(ErrorCode.SECURITY_DECRYPTION_FAILED);
+  });
 
   it("609 when an authentic message does not decrypt (wrong AEAD key)", () => {
     const keys = deriveSessionKeys(seed(1), "s", transcriptHash());
