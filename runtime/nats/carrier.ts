@@ -21,8 +21,14 @@ export interface CarrierOptions {
   manageStreams?: boolean;
 }
 
-/** Called with every Packet that arrived; the raw NATS message is there for its headers. */
-export type PacketHandler = (packet: Packet, msg: Msg | JsMsg) => void | Promise<void>;
+/**
+ * Called with every Packet that arrived; the raw NATS message is there for its headers.
+ * A durable handler may return { retryInMs } to leave the message stored and see it again later.
+ */
+export type PacketHandler = (packet: Packet, msg: Msg | JsMsg) => void | DurableVerdict | Promise<void | DurableVerdict>;
+export interface DurableVerdict {
+  retryInMs: number;
+}
 /** Called for a message that could not be decoded or was refused by the handler. */
 export type RejectHandler = (error: FleetError, subject: string) => void;
 
@@ -125,8 +131,9 @@ export class NatsCarrier {
     const loop = (async () => {
       for await (const m of messages) {
         try {
-          await handler(fromWire(m.data, m.headers), m);
-          m.ack();
+          const verdict = await handler(fromWire(m.data, m.headers), m);
+          if (verdict && typeof verdict === "object") m.nak(verdict.retryInMs);
+          else m.ack();
         } catch (e) {
           if (e instanceof FleetError) {
             m.term();

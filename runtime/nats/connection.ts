@@ -17,11 +17,13 @@ import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
 import { PinnedKeys, signEnvelope, type Identity } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { Deduper } from "../protocol/dedupe.js";
 import { AckResponder, makeReceipt, signReceipt } from "../protocol/receipts.js";
 import { NatsCarrier, type CarrierOptions } from "./carrier.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { parseSubject, subjects } from "./subjects.js";
+import { collectBottle, dropBottle, type BottleHost } from "./bottles.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
 import { NatsSessions } from "./sessions.js";
 import { SignedVerifier } from "./verify.js";
@@ -125,6 +127,20 @@ export class NatsFleetConnection implements FleetConnection {
     this.stops.push(
       await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
     );
+    const bottles: BottleHost = {
+      identity: this.opts.identity,
+      keys: this.keys,
+      clock: this.clock,
+      carrier: this.carrier,
+      delivered: new Deduper({ clock: this.clock }),
+      world: {
+        isOnline: (agent) => agent === this.agent || (this.membership?.isOnline(agent) ?? false),
+        hasCapability: (name) =>
+          this.membership ? this.membership.replica.query(create(RegistryQuerySchema, { capability: name, onlineOnly: true }), (a) => this.membership!.isOnline(a)).agents.length > 0 : false,
+      },
+      deliver: (letter) => this.dispatch(letter, true),
+    };
+    this.stops.push(await this.carrier.consumeDurable("bottles", this.agent, (p, m) => collectBottle(bottles, this.verify(p, m, (m as JsMsg).info.timestampNanos / 1e6, false)), reject));
     await this.carrier.flush();
     if (this.opts.registry !== false) {
       const extra = typeof this.opts.registry === "object" ? this.opts.registry : {};
@@ -137,9 +153,9 @@ export class NatsFleetConnection implements FleetConnection {
   membership?: NatsMembership;
 
   /** Verifies a packet and checks it was addressed to the channel it arrived on; throws FleetError to refuse. */
-  private verify(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Envelope {
+  private verify(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined, remember = true): Envelope {
     if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "no session with this sender on NATS");
-    const env = this.verifier.open(packet.kind.value, announcedPublicKey(msg.headers), storedAtMs);
+    const env = this.verifier.open(packet.kind.value, announcedPublicKey(msg.headers), storedAtMs, remember);
     const channel = parseSubject(msg.subject);
     if (!channel || !addressedHere(env.recipient, channel, this.agent)) {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `envelope for ${describe(env.recipient)} arrived on ${msg.subject}`, { pointer: "/recipient" });
@@ -297,6 +313,12 @@ export class NatsFleetConnection implements FleetConnection {
   }
 
   private async route(env: Envelope, sign: boolean): Promise<Receipt | undefined> {
+    const body = env.body?.kind;
+    if (body?.case === "bottle" && env.recipient?.target.case === "hub") {
+      // No hub holds bottles here: JetStream does, for the letter's recipient.
+      const seq = await dropBottle({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier }, body.value);
+      return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `bottle stored in FLEET_BOTTLES at ${seq}`) : undefined;
+    }
     if (sign) return this.publishEnvelope(env);
     const to = env.recipient?.target;
     if (to?.case !== "agent") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "session messages go to one agent", { pointer: "/recipient" });
@@ -448,6 +470,9 @@ function addressedHere(r: Recipient | undefined, at: NonNullable<ReturnType<type
       return t?.case === "capability" && t.value === at.param;
     case "discovery":
       return t?.case === "discovery" || t?.case === "hub";
+    case "bottles":
+      // The carrier of a bottle names no agent; collectBottle checks the letter's recipient.
+      return t?.case === "hub" && at.param === self;
     default:
       return t?.case === "hub";
   }

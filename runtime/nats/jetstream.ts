@@ -77,7 +77,8 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, kind: DurableKi
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(policy.ackWaitMs ?? 30_000),
-      max_deliver: policy.maxDeliver ?? 20,
+      // Bottles wait for their condition by being redelivered: no cap there (max_age bounds them).
+      max_deliver: kind === "bottles" ? -1 : (policy.maxDeliver ?? 20),
     });
   } catch (e) {
     throw asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, `consumer ${name}`);

@@ -13,6 +13,7 @@ export class SignedVerifier {
   private readonly live: ReplayGuard;
   private storedAt = 0;
   private readonly stored: ReplayGuard;
+  private readonly storeClock: Clock;
 
   constructor(
     private readonly keys: PinnedKeys,
@@ -20,15 +21,20 @@ export class SignedVerifier {
     clock: Clock,
   ) {
     this.live = new ReplayGuard({ clock });
-    const storeClock: Clock = { now: () => this.storedAt, setTimer: clock.setTimer, clearTimer: clock.clearTimer };
-    this.stored = new ReplayGuard({ clock: storeClock });
+    this.storeClock = { now: () => this.storedAt, setTimer: clock.setTimer, clearTimer: clock.clearTimer };
+    this.stored = new ReplayGuard({ clock: this.storeClock });
   }
 
-  /** Verifies a SignedEnvelope; storedAtMs is the JetStream timestamp for durable messages. */
-  open(signed: SignedEnvelope, announcedKey: Uint8Array | undefined, storedAtMs?: number): Envelope {
+  /**
+   * Verifies a SignedEnvelope; storedAtMs is the JetStream timestamp for durable messages.
+   * remember: false skips the seen-id record, for stored messages that are deliberately
+   * redelivered (bottles waiting for their condition; they dedupe by bottle id instead).
+   */
+  open(signed: SignedEnvelope, announcedKey: Uint8Array | undefined, storedAtMs?: number, remember = true): Envelope {
     const keys = introducingResolver(this.keys, announcedKey, this.trust);
     if (storedAtMs === undefined) return openSignedEnvelope(signed, { keys, replay: this.live });
     this.storedAt = storedAtMs;
+    if (!remember) return openSignedEnvelope(signed, { keys, clock: this.storeClock });
     return openSignedEnvelope(signed, { keys, replay: this.stored });
   }
 }
