@@ -185,6 +185,20 @@ function spkiProbeKey(): Uint8Array {
   return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
 }
 
+// Imported WebCrypto verify keys, bounded like keyCache.
+const webKeyCache = new Map<string, Promise<CryptoKey>>();
+
+function webCryptoPublicKey(pk: Uint8Array): Promise<CryptoKey> {
+  const k = cacheKey(pk);
+  let key = webKeyCache.get(k);
+  if (!key) {
+    if (webKeyCache.size >= MAX_CACHED_KEYS) webKeyCache.delete(webKeyCache.keys().next().value as string);
+    key = globalThis.crypto.subtle.importKey("raw", pk.slice() as BufferSource, "Ed25519", false, ["verify"]);
+    webKeyCache.set(k, key);
+  }
+  return key;
+}
+
 function webCryptoImportSeed(seed: Uint8Array): Promise<CryptoKey> {
   return globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as BufferSource, "Ed25519", false, ["sign"]);
 }
@@ -216,8 +230,7 @@ const webCryptoBackend: Ed25519Backend = {
   sign: async (seed, msg) => new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webCryptoImportSeed(seed), msg as BufferSource)),
   async verify(pk, msg, sig) {
     if (!shapeOk(msg, sig) || preparedKey(pk) === null) return false;
-    const key = await globalThis.crypto.subtle.importKey("raw", pk as BufferSource, "Ed25519", false, ["verify"]);
-    return globalThis.crypto.subtle.verify("Ed25519", key, sig as BufferSource, msg as BufferSource);
+    return globalThis.crypto.subtle.verify("Ed25519", await webCryptoPublicKey(pk), sig as BufferSource, msg as BufferSource);
   },
 };
 
