@@ -4,10 +4,10 @@
 // test-artifacts/ for a human to look at.
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { repoRoot } from "./support/bundle-page.js";
 import { asyncApiNames } from "./support/asyncapi-names.js";
-import { chromiumMissing, launchChromium, type LaunchedBrowser } from "./support/chromium.js";
+import { describeBrowser, launchChromium, type LaunchedBrowser } from "./support/chromium.js";
 import { startStaticServer, type StaticServer } from "./support/static-server.js";
 
 const specDir = join(repoRoot, "spec/asyncapi");
@@ -22,7 +22,7 @@ function htmlFor(doc: string): string {
   return existsSync(nested) ? nested : join(docsDir, "index.html");
 }
 
-describe.skipIf(chromiumMissing)("AsyncAPI HTML docs in Chromium", () => {
+describeBrowser("AsyncAPI HTML docs in Chromium", () => {
   let browser: LaunchedBrowser;
   let server: StaticServer;
   beforeAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowser } from "../../tools/build-browser.js";
 import { keyIdFor } from "../../runtime/crypto/keyid.js";
 import { pae, u64be } from "../../runtime/crypto/pae.js";
-import { chromiumMissing } from "./support/chromium.js";
+import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
 describe("browser bundle build", () => {
@@ -50,7 +50,7 @@ describe("browser bundle build", () => {
   });
 });
 
-describe.skipIf(chromiumMissing)("browser bundle in Chromium", () => {
+describeBrowser("browser bundle in Chromium", () => {
   let bp: BundlePage;
   beforeAll(async () => {
     bp = await openBundlePage();

@@ -1,12 +1,12 @@
 // `fleet hub --ws-port`: the real CLI process serves browsers; a page connects to the ws://
 // address the hub announces, and a signed message goes out and comes back through it.
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { cleanup, spawnHub, tmpDir } from "../hub/support.js";
-import { chromiumMissing } from "./support/chromium.js";
+import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
-describe.skipIf(chromiumMissing)("fleet hub --ws-port", () => {
+describeBrowser("fleet hub --ws-port", () => {
   let bp: BundlePage | undefined;
   afterAll(async () => {
     await bp?.close();

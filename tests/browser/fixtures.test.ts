@@ -3,15 +3,15 @@
 // and every negative vector's error code. Same files, same answers as on Node.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumMissing } from "./support/chromium.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, repoRoot, type BundlePage } from "./support/bundle-page.js";
 import type { FixtureReport } from "./support/fixtures-page.js";
 
 const files = readdirSync(join(repoRoot, "fixtures")).filter((f) => f.endsWith(".json") && f !== "manifest.json");
 const manifest = existsSync(join(repoRoot, "fixtures/manifest.json"));
 
-describe.skipIf(chromiumMissing)("golden fixtures in Chromium", () => {
+describeBrowser("golden fixtures in Chromium", () => {
   let bp: BundlePage;
   beforeAll(async () => {
     bp = await openBundlePage({ modules: { fixtures: join(repoRoot, "tests/browser/support/fixtures-page.ts") } });

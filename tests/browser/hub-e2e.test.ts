@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
@@ -19,7 +19,7 @@ import { encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { startHub, type RunningHub } from "../../runtime/hub/start.js";
-import { chromiumMissing } from "./support/chromium.js";
+import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
 interface PageAgent {
@@ -45,7 +45,7 @@ async function until<T>(check: () => T | undefined, what: string, ms = 10_000): 
   }
 }
 
-describe.skipIf(chromiumMissing)("browser agent <-> Node agent through the hub", () => {
+describeBrowser("browser agent <-> Node agent through the hub", () => {
   let hub: RunningHub;
   let wsUrl: string;
   let home: string;

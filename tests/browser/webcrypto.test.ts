@@ -1,12 +1,12 @@
 // Chromium's WebCrypto Ed25519 and @noble/ed25519, in the page: same signatures, each
 // accepts the other's, and both reject a flipped bit (so the runtime may pick either).
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { identityFromSeed, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
-import { chromiumMissing } from "./support/chromium.js";
+import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, repoRoot, type BundlePage } from "./support/bundle-page.js";
 
-describe.skipIf(chromiumMissing)("WebCrypto vs @noble in Chromium", () => {
+describeBrowser("WebCrypto vs @noble in Chromium", () => {
   let bp: BundlePage;
   beforeAll(async () => {
     bp = await openBundlePage({ modules: { webcrypto: join(repoRoot, "tests/browser/support/webcrypto-page.ts") } });
