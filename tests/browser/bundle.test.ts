@@ -6,6 +6,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowser } from "../../tools/build-browser.js";
 import { keyIdFor } from "../../runtime/crypto/keyid.js";
+import { ErrorCode } from "../../runtime/errors.js";
 import { pae, u64be } from "../../runtime/crypto/pae.js";
 import { describeBrowser } from "./support/chromium.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
@@ -74,5 +75,18 @@ describeBrowser("browser bundle in Chromium", () => {
     expect(got.pae).toEqual(Array.from(pae("fleet.v1.envelope", "text/plain", new Uint8Array([1, 2, 3]), u64be(258))));
     expect(got.keyId).toBe(keyIdFor(new Uint8Array(pk)));
     expect(bp.page.errors).toEqual([]);
+  });
+
+  it("answers a TCP connect in the browser with a typed error pointing at ws://", async () => {
+    const got = await bp.page.evaluate(async () => {
+      const f = window.fleet;
+      try {
+        await f.connectHub({ port: 7420, identity: f.generateIdentity("no-tcp") });
+        return "connected";
+      } catch (e) {
+        return e instanceof f.FleetError ? { code: e.code, message: e.message } : String(e);
+      }
+    });
+    expect(got).toEqual({ code: ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, message: expect.stringContaining("ws://") });
   });
 });
