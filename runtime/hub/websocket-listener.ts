@@ -80,6 +80,8 @@ export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<F
       reject(new FleetError(ErrorCode.INTERNAL_ERROR, `cannot listen on ${host}:${options.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
     );
     server.once("listening", () => {
+      // Later server errors (e.g. failed accepts) must not crash the hub; connections fail alone.
+      server.on("error", () => undefined);
       const port = (server.address() as { port: number }).port;
       resolve(new WebSocketListener(server, `ws://${host}:${port}`, port, maxFrameBytes));
     });

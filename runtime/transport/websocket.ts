@@ -28,6 +28,7 @@ const OPEN = 1;
 const CLOSE_NORMAL = 1000;
 const CLOSE_VIOLATION = 1008;
 const DRAIN_POLL_MS = 10;
+const CLOSE_GRACE_MS = 2_000;
 
 export interface WebSocketFrameOptions {
   /** Largest frame body accepted from the peer (default: the protocol maximum, 2 MiB). */
@@ -77,8 +78,14 @@ export class WebSocketFrameConnection implements FrameConnection {
     } else {
       this.socket.close();
     }
-    // The closing handshake may never complete with a peer that stopped reading; the
-    // connection is over for its owner now either way.
+    // The closing handshake may never complete with a peer that stopped reading: where the
+    // socket can be cut (ws on Node), cut it after a grace period, as the TCP carrier does.
+    const terminate = (this.socket as { terminate?: () => void }).terminate;
+    if (terminate) {
+      const timer = setTimeout(() => terminate.call(this.socket), CLOSE_GRACE_MS);
+      (timer as { unref?: () => void }).unref?.();
+    }
+    // The connection is over for its owner now either way.
     this.finish();
   }
 
