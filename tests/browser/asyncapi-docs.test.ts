@@ -7,7 +7,8 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { repoRoot } from "./support/bundle-page.js";
 import { asyncApiNames } from "./support/asyncapi-names.js";
-import { describeBrowser, launchChromium, type LaunchedBrowser } from "./support/chromium.js";
+import { launchChromium, type LaunchedBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { startStaticServer, type StaticServer } from "./support/static-server.js";
 
 const specDir = join(repoRoot, "spec/asyncapi");

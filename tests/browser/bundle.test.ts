@@ -8,7 +8,7 @@ import { buildBrowser } from "../../tools/build-browser.js";
 import { keyIdFor } from "../../runtime/crypto/keyid.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { pae, u64be } from "../../runtime/crypto/pae.js";
-import { describeBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
 describe("browser bundle build", () => {

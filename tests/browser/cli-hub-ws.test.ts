@@ -3,7 +3,7 @@
 import { afterAll, expect, it } from "vitest";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { cleanup, spawnHub, tmpDir } from "../hub/support.js";
-import { describeBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
 describeBrowser("fleet hub --ws-port", () => {

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { openBundlePage, repoRoot, type BundlePage } from "./support/bundle-page.js";
 import type { FixtureReport } from "./support/fixtures-page.js";
 

@@ -19,7 +19,7 @@ import { encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { startHub, type RunningHub } from "../../runtime/hub/start.js";
-import { describeBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { openBundlePage, type BundlePage } from "./support/bundle-page.js";
 
 interface PageAgent {

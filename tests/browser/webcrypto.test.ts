@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { identityFromSeed, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
-import { describeBrowser } from "./support/chromium.js";
+import { describeBrowser } from "./support/describe-browser.js";
 import { openBundlePage, repoRoot, type BundlePage } from "./support/bundle-page.js";
 
 describeBrowser("WebCrypto vs @noble in Chromium", () => {

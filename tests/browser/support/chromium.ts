@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { describe } from "vitest";
 
 export const CHROMIUM_ARGS = [
   "--headless",
@@ -35,15 +34,6 @@ export function findChromium(): string | undefined {
 export const chromiumMissing = findChromium()
   ? undefined
   : "chromium is not installed (apt-get install -y chromium)";
-
-/**
- * describe() for suites that need chromium: without it they are skipped, and the reason is
- * in the suite's name, so the test report says why instead of silently passing.
- */
-export function describeBrowser(name: string, fn: () => void): void {
-  if (chromiumMissing) describe.skip(`${name} [skipped: ${chromiumMissing}]`, fn);
-  else describe(name, fn);
-}
 
 export interface LaunchedBrowser {
   readonly context: BrowserContext;
