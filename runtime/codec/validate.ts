@@ -37,51 +37,63 @@ function isUnset(field: DescField, value: unknown): boolean {
   }
 }
 
-function valueCheck(field: DescField, rule: FieldRule | undefined): ((value: unknown, pointer: string) => void) | undefined {
-  const checks: ((value: unknown, pointer: string) => void)[] = [];
-  const isEnum = field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum");
-  if (isEnum) {
-    const known = new Set(field.enum!.values.map((v) => v.number));
-    const enumName = field.enum!.typeName;
-    checks.push((v, p) => {
-      if (!known.has(v as number)) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `${v} is not a ${enumName} value`, { pointer: p });
+/** True when a message type (or anything inside it) has a rule to check. */
+function hasRules(desc: DescMessage, seen = new Set<string>()): boolean {
+  if (seen.has(desc.typeName)) return false;
+  seen.add(desc.typeName);
+  if (fieldRules[desc.typeName] || requiredOneofs[desc.typeName]) return true;
+  return desc.fields.some((f) => f.enum !== undefined || (f.message !== undefined && hasRules(f.message, seen)));
+}
+
+// A value check gets the parent pointer and the field's JSON name, and builds the field's
+// pointer only when it throws: validation runs on every message, errors are rare.
+type ValueCheck = (value: unknown, parent: string, name: string) => void;
+
+function valueCheck(field: DescField, rule: FieldRule | undefined): ValueCheck | undefined {
+  const checks: ValueCheck[] = [];
+  const at = childPointer;
+  if (field.enum) {
+    const known = new Set(field.enum.values.map((v) => v.number));
+    const enumName = field.enum.typeName;
+    checks.push((v, p, n) => {
+      if (!known.has(v as number)) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `${v} is not a ${enumName} value`, { pointer: at(p, n) });
     });
   }
   if (rule?.minLength !== undefined || rule?.maxLength !== undefined) {
     const min = rule.minLength ?? 0;
     const max = rule.maxLength ?? Infinity;
-    checks.push((v, p) => {
-      const n = (v as string).length;
-      if (n < min || n > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be ${min}..${max} characters, got ${n}`, { pointer: p });
+    checks.push((v, p, n) => {
+      const len = (v as string).length;
+      if (len < min || len > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be ${min}..${max} characters, got ${len}`, { pointer: at(p, n) });
     });
   }
   if (rule?.pattern) {
     const re = new RegExp(rule.pattern);
-    checks.push((v, p) => {
-      if (!re.test(v as string)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must match ${rule.pattern}`, { pointer: p });
+    checks.push((v, p, n) => {
+      if (!re.test(v as string)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must match ${rule.pattern}`, { pointer: at(p, n) });
     });
   }
   if (rule?.maxBytes !== undefined) {
     const max = rule.maxBytes;
-    checks.push((v, p) => {
-      const n = typeof v === "string" ? utf8SizeAbove(v, max) : (v as Uint8Array).length;
-      if (n > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} is ${n} bytes, at most ${max} allowed`, { pointer: p });
+    checks.push((v, p, n) => {
+      const size = typeof v === "string" ? utf8SizeAbove(v, max) : (v as Uint8Array).length;
+      if (size > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} is ${size} bytes, at most ${max} allowed`, { pointer: at(p, n) });
     });
   }
   if (rule?.mustBeTrue) {
-    checks.push((v, p) => {
-      if (v !== true) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be true when set`, { pointer: p });
+    checks.push((v, p, n) => {
+      if (v !== true) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be true when set`, { pointer: at(p, n) });
     });
   }
-  const isMessage = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message");
-  if (isMessage) {
-    const sub = field.message!;
-    checks.push((v, p) => validatorFor(sub)(v as Obj, p));
+  if (field.message && hasRules(field.message)) {
+    const sub = field.message;
+    let validate: Check | undefined;
+    checks.push((v, p, n) => (validate ??= validatorFor(sub))(v as Obj, at(p, n)));
   }
   if (checks.length === 0) return undefined;
   if (checks.length === 1) return checks[0];
-  return (v, p) => {
-    for (const c of checks) c(v, p);
+  return (v, p, n) => {
+    for (let i = 0; i < checks.length; i++) checks[i](v, p, n);
   };
 }
 
@@ -99,13 +111,14 @@ function compile(desc: DescMessage): Check {
       if (!check) continue;
       steps.push((msg, p) => {
         const o = msg[oneofKey];
-        if (o.case === key) check(o.value, childPointer(p, jsonName));
+        if (o.case === key) check(o.value, p, jsonName);
       });
     } else if (field.fieldKind === "list") {
+      if (!required && !check) continue;
       steps.push((msg, p) => {
         const list = msg[key] as unknown[];
         if (required && list.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name}.${field.name} needs at least one item`, { pointer: childPointer(p, jsonName) });
-        if (check) for (let i = 0; i < list.length; i++) check(list[i], childPointer(childPointer(p, jsonName), i));
+        if (check) for (let i = 0; i < list.length; i++) check(list[i], childPointer(p, jsonName), String(i));
       });
     } else if (required || check) {
       steps.push((msg, p) => {
@@ -114,7 +127,7 @@ function compile(desc: DescMessage): Check {
           if (required) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name}.${field.name} is required`, { pointer: childPointer(p, jsonName) });
           return; // an unset optional field (enum 0 is always defined) has nothing to check
         }
-        check?.(v, childPointer(p, jsonName));
+        check?.(v, p, jsonName);
       });
     }
   }
@@ -126,7 +139,7 @@ function compile(desc: DescMessage): Check {
     });
   }
   return (msg, p) => {
-    for (const s of steps) s(msg, p);
+    for (let i = 0; i < steps.length; i++) steps[i](msg, p);
   };
 }
 
