@@ -187,6 +187,8 @@ function scalarWriter(field: DescField, type: ScalarType): (v: any) => void { //
     case ScalarType.INT64:
     case ScalarType.UINT64:
       return (v) => {
+        // Fast path: a small non-negative bigint (timestamps, counters) is a plain varint.
+        if (typeof v === "bigint" && v >= 0n && v <= 0x1fffffffffffffn) return varint(Number(v));
         const b = toBig(field, v);
         if (type === ScalarType.UINT64 ? b < 0n || b > 0xffffffffffffffffn : b < -0x8000000000000000n || b > 0x7fffffffffffffffn) throw wrong(field, `${b} is out of range`);
         if (b >= 0n && b <= 0x1fffffffffffffn) varint(Number(b));
@@ -315,10 +317,31 @@ function compile(desc: DescMessage): Writer {
           write(o.value);
         }
       });
-    } else {
+    } else if (tag.length === 1 && scalar === ScalarType.STRING) {
+      // The most common field: a string with a one-byte tag.
+      const t = tag[0];
       steps.push((m) => {
         const v = m[key];
-        if (v === undefined || isZero(scalar!, v)) return;
+        if (v === undefined || v === "") return;
+        ensure(1);
+        buf[pos++] = t;
+        write(v);
+      });
+    } else if (tag.length === 1) {
+      const t = tag[0];
+      const type = scalar!;
+      steps.push((m) => {
+        const v = m[key];
+        if (v === undefined || isZero(type, v)) return;
+        ensure(1);
+        buf[pos++] = t;
+        write(v);
+      });
+    } else {
+      const type = scalar!;
+      steps.push((m) => {
+        const v = m[key];
+        if (v === undefined || isZero(type, v)) return;
         writeTag(tag);
         write(v);
       });
