@@ -21,7 +21,6 @@ import { decodeEnvelope, decodePacket, encodePacket, envelopeFromJson, PayloadTy
 import { checkFreshness, keyIdFor, openSignedEnvelope, PinnedKeys, redactText, signEnvelope } from "../crypto/index.js";
 import { asFleetError, ErrorCode, errorCodeName, FleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
-import { Deduper } from "../protocol/dedupe.js";
 import { RegistryReplica } from "../protocol/registry.js";
 import type { FrameConnection, FrameListener } from "../transport/listener.js";
 import { BottleKeeper } from "./bottles.js";
@@ -65,7 +64,7 @@ export class Hub {
   private readonly peers = new Set<Peer>();
   private readonly online = new Map<string, Peer>();
   private readonly limiter: TokenBuckets;
-  private readonly recent: Deduper;
+  private readonly recent = new Map<string, number>();
   private pending: PendingWrite[] = [];
   private inboxAcks: [string, string][] = [];
   private flushScheduled = false;
@@ -89,7 +88,6 @@ export class Hub {
       () => this.clock.now(),
     );
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: new SqliteRegistryStorage(this.store) });
-    this.recent = new Deduper({ clock: this.clock, windowMs: this.options.dedupeWindowMs, maxEntries: this.options.dedupeEntries });
     this.limiter = new TokenBuckets(this.options.ratePerSecond, this.options.rateBurst, this.clock);
     this.bottles = new BottleKeeper(this);
     this.startedAt = this.clock.now();
@@ -298,10 +296,8 @@ export class Hub {
       this.reject(peer, env, new FleetError(ErrorCode.DELIVERY_RATE_LIMITED, `rate limit ${this.options.ratePerSecond}/s exceeded`), wait);
       return;
     }
-    try {
-      if (!env.requiresAck && this.duplicate(env)) throw new FleetError(ErrorCode.DELIVERY_DUPLICATE, `duplicate message ${env.id}`);
-    } catch (e) {
-      this.reject(peer, env, asFleetError(e, ErrorCode.DELIVERY_BUSY, "dedupe"));
+    if (!env.requiresAck && this.duplicate(env)) {
+      this.reject(peer, env, new FleetError(ErrorCode.DELIVERY_DUPLICATE, `duplicate message ${env.id}`));
       return;
     }
     const targets = this.targets(env);
@@ -343,11 +339,25 @@ export class Hub {
     }
   }
 
-  /** In-memory dedupe for messages without an ack (acked ones are deduped in the store). */
+  /**
+   * In-memory dedupe for messages without an ack (acked ones are deduped durably in the
+   * store). Best effort and bounded: at capacity the oldest ids are forgotten, because a
+   * hub that refused fire-and-forget traffic whenever the window is full would stall at
+   * high rates, and recipients dedupe by id anyway.
+   */
   private duplicate(env: Envelope): boolean {
-    const key = Deduper.key(env.sender, env.id);
-    if (this.recent.lookup(key)) return true;
-    this.recent.remember(key);
+    const key = `${env.sender}\u0000${env.id}`;
+    const now = this.clock.now();
+    const at = this.recent.get(key);
+    if (at !== undefined && now - at < this.options.dedupeWindowMs) return true;
+    this.recent.set(key, now);
+    if (this.recent.size > this.options.dedupeEntries) {
+      let drop = Math.ceil(this.options.dedupeEntries / 10);
+      for (const k of this.recent.keys()) {
+        if (drop-- <= 0) break;
+        this.recent.delete(k);
+      }
+    }
     return false;
   }
 

@@ -1,0 +1,255 @@
+// The local hub beside a Debian nats-server, same machine, same run, same Node client
+// harness, same bytes: routed 1 KiB messages per second and p50/p99 latency with 2, 8 and
+// 64 agents in a ring (agent i sends to agent i+1), each sender keeping a bounded window
+// in flight. The hub runs as its own process (`fleet hub`), as nats-server does, with
+// `--verify none` and no rate limit. Messages are pre-signed, so the figure is the
+// carrier's, not Ed25519's; the hub forwards each signed packet unchanged. Goal: hub >=
+// 0.5x nats-server. Then 1,000 idle connected agents and the hub's RSS (goal < 200 MB).
+// NATS rows are skipped cleanly when nats-server is missing. Bounded in count and time.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { connect as natsConnect, type NatsConnection } from "nats";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { pingBody } from "../../runtime/client/bodies.js";
+import { buildEnvelope } from "../../runtime/client/draft.js";
+import { handshake } from "../../runtime/client/hub-client.js";
+import { systemClock } from "../../runtime/clock.js";
+import { encodePacket } from "../../runtime/codec/index.js";
+import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
+import { connectTcp } from "../../runtime/transport/tcp.js";
+import type { FrameConnection } from "../../runtime/transport/listener.js";
+import { hasNatsServer, natsSkipMessage, startNatsServer } from "../../tests/support/nats-server.js";
+import { median, percentile, type BenchRow, type BenchSuite } from "../harness.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const PAYLOAD_BYTES = 1024;
+const TOTAL_MESSAGES = 30_000; // per round and configuration, split across the senders
+const ROUNDS = 3;
+const WINDOW = 128; // in flight per sender
+const MAX_RUN_MS = 30_000;
+const IDLE_AGENTS = 1_000;
+const AGENT_COUNTS = [2, 8, 64];
+
+interface Carrier {
+  /** Sends packet bytes from agent i to agent (i+1) % n. */
+  send(i: number, bytes: Uint8Array): void;
+  /** Sets the per-agent receive callback for this run (called once per delivered message). */
+  onReceive(i: number, cb: () => void): void;
+}
+
+interface RunResult {
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+/** Ring run: each agent sends its pre-built packets to the next, at most WINDOW unanswered. */
+async function ringRun(carrier: Carrier, packets: Uint8Array[][]): Promise<RunResult> {
+  const n = packets.length;
+  const per = packets[0].length;
+  const sentAt = packets.map(() => new Float64Array(per));
+  const sent = new Array<number>(n).fill(0);
+  const got = new Array<number>(n).fill(0);
+  const latencies: number[] = [];
+  let delivered = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => (done = r));
+  const pump = (i: number) => {
+    // Receiver of i is (i+1) % n; its count tells how many of i's messages arrived.
+    const rcv = (i + 1) % n;
+    while (sent[i] < per && sent[i] - got[rcv] < WINDOW) {
+      sentAt[i][sent[i]] = performance.now();
+      carrier.send(i, packets[i][sent[i]]);
+      sent[i]++;
+    }
+  };
+  for (let r = 0; r < n; r++) {
+    const from = (r - 1 + n) % n;
+    carrier.onReceive(r, () => {
+      const k = got[r]++;
+      if (k % 16 === 0) latencies.push(performance.now() - sentAt[from][k]);
+      if (++delivered === n * per) done();
+      else if (got[r] % 32 === 0) pump(from);
+    });
+  }
+  const start = performance.now();
+  for (let i = 0; i < n; i++) pump(i);
+  const timer = setTimeout(() => done(), MAX_RUN_MS);
+  await finished;
+  clearTimeout(timer);
+  const elapsed = performance.now() - start;
+  if (delivered < n * per) throw new Error(`only ${delivered} of ${n * per} messages arrived within ${MAX_RUN_MS} ms (sent ${sent.join(",")}; got ${got.join(",")})`);
+  return { rate: (delivered / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function spawnHubProcess(home: string, extra: string[] = []): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(ROOT, "bin/fleet.js"), "hub", "--port", "0", "--json", "--rate", "0", "--verify", "none", ...extra], {
+    env: { ...process.env, FLEET_HOME: home },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`hub did not start: ${out}`)), 20_000);
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const line = out.split("\n").find((l) => l.includes('"listening"'));
+      if (line) {
+        clearTimeout(timer);
+        child.stdout!.removeAllListeners("data");
+        child.stdout!.resume();
+        resolvePromise({ port: (JSON.parse(line) as { port: number }).port, child });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`hub exited (${code}): ${out}`)));
+  });
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+interface BenchConn {
+  conn: FrameConnection;
+  /** The current run's receive callback. */
+  onFrame: () => void;
+}
+
+/**
+ * Handshaken raw frame connections (16 handshakes at a time). Each pings the hub and waits
+ * for the answer, so the hub has bound every agent before a run starts (nothing takes the
+ * offline-store path).
+ */
+async function hubConnections(port: number, identities: Identity[]): Promise<BenchConn[]> {
+  const out: BenchConn[] = [];
+  for (let i = 0; i < identities.length; i += 16) {
+    const batch = await Promise.all(
+      identities.slice(i, i + 16).map(async (identity) => {
+        const conn = await connectTcp("127.0.0.1", port);
+        const est = await handshake(conn, { port, identity }, systemClock);
+        const bc: BenchConn = { conn, onFrame: () => {} };
+        await new Promise<void>((answered) => {
+          conn.onFrame(() => answered());
+          const ping = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: pingBody() }, identity.agent, systemClock);
+          conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: est.session.seal(ping) } })));
+        });
+        conn.onFrame(() => bc.onFrame());
+        return bc;
+      }),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+/** Pre-signed Packets from identities[i] to identities[i+1]: 1 KiB of data each, unique ids. */
+function ringPackets(identities: Identity[], per: number, round: number): Uint8Array[][] {
+  const n = identities.length;
+  const body = { case: "application" as const, value: create(ApplicationPayloadSchema, { mediaType: "application/octet-stream", content: { case: "data", value: new Uint8Array(PAYLOAD_BYTES).fill(0x61) } }) };
+  return identities.map((id, i) =>
+    Array.from({ length: per }, (_, k) => {
+      const env = buildEnvelope({ to: identities[(i + 1) % n].agent, id: `${id.agent}-${round}-${k}`, body, ttlSeconds: 600 }, id.agent, systemClock);
+      return encodePacket(create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, id) } }));
+    }),
+  );
+}
+
+/** Median rate of the rounds, latency percentiles pooled over them. */
+function summarize(runs: RunResult[]): RunResult & { rounds: number[] } {
+  return { rate: median(runs.map((r) => r.rate)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), rounds: runs.map((r) => Math.round(r.rate)) };
+}
+
+export const suite: BenchSuite = {
+  name: "hub",
+  async run(): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    const home = mkdtempSync(join(tmpdir(), "fleet-bench-hub-"));
+    const hub = await spawnHubProcess(home);
+    const nats = hasNatsServer ? await startNatsServer({ jetstream: false }) : undefined;
+    if (!nats) process.stderr.write(`${natsSkipMessage}\n`);
+    try {
+      for (const n of AGENT_COUNTS) {
+        const per = Math.floor(TOTAL_MESSAGES / n);
+        const identities = Array.from({ length: n }, (_, i) => generateIdentity(`b${n}-${i}`));
+        const conns = await hubConnections(hub.port, identities);
+        const hubCarrier: Carrier = {
+          send: (i, bytes) => conns[i].conn.send(bytes),
+          onReceive: (i, cb) => (conns[i].onFrame = cb),
+        };
+        let natsCarrier: Carrier | undefined;
+        const ncs: NatsConnection[] = [];
+        if (nats) {
+          ncs.push(...(await Promise.all(identities.map(() => natsConnect({ servers: nats.url })))));
+          const handlers = identities.map(() => () => {});
+          ncs.forEach((c, i) => c.subscribe(`bench.ring.${i}`, { callback: () => handlers[i]() }));
+          await Promise.all(ncs.map((c) => c.flush()));
+          natsCarrier = { send: (i, bytes) => ncs[i].publish(`bench.ring.${(i + 1) % n}`, bytes), onReceive: (i, cb) => (handlers[i] = cb) };
+        }
+        // Alternating rounds, so drift in machine load hits both; each round carries the
+        // same pre-signed bytes on both (fresh ids per round: the hub dedupes).
+        const hubRuns: RunResult[] = [];
+        const natsRuns: RunResult[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          const packets = ringPackets(identities, per, round);
+          hubRuns.push(await ringRun(hubCarrier, packets));
+          if (natsCarrier) natsRuns.push(await ringRun(natsCarrier, packets));
+        }
+        for (const c of conns) c.conn.close();
+        await Promise.all(ncs.map((c) => c.close()));
+        const h = summarize(hubRuns);
+        const natsName = `nats-server routed 1KiB, ${n} agents`;
+        rows.push({
+          suite: "hub",
+          name: `hub routed 1KiB, ${n} agents`,
+          rate: h.rate,
+          unit: "msg/s",
+          anchor: nats ? natsName : undefined,
+          goal: nats ? { min: 0.5, on: "ratio" } : undefined,
+          extra: { p50_ms: round2(h.p50), p99_ms: round2(h.p99), messages_per_round: n * per, rounds: h.rounds.join("/") },
+        });
+        if (natsRuns.length) {
+          const m = summarize(natsRuns);
+          rows.push({ suite: "hub", name: natsName, rate: m.rate, unit: "msg/s", extra: { p50_ms: round2(m.p50), p99_ms: round2(m.p99), messages_per_round: n * per, rounds: m.rounds.join("/") } });
+        }
+      }
+    } finally {
+      hub.child.kill("SIGINT");
+      await nats?.stop();
+    }
+    // Memory: 1,000 idle connected agents on a fresh hub process.
+    const memHome = mkdtempSync(join(tmpdir(), "fleet-bench-hub-mem-"));
+    const memHub = await spawnHubProcess(memHome);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = rssMb(memHub.child.pid!);
+      const t0 = performance.now();
+      const idle = await hubConnections(memHub.port, Array.from({ length: IDLE_AGENTS }, (_, i) => generateIdentity(`idle-${i}`)));
+      const connectRate = (IDLE_AGENTS / (performance.now() - t0)) * 1000;
+      await new Promise((r) => setTimeout(r, 500));
+      const after = rssMb(memHub.child.pid!);
+      for (const c of idle) c.conn.close();
+      rows.push({
+        suite: "hub",
+        name: `hub: ${IDLE_AGENTS.toLocaleString("en-US")} idle agents connected (handshakes/s)`,
+        rate: connectRate,
+        unit: "ops/s",
+        extra: { hub_rss_mb: round2(after), hub_rss_before_mb: round2(before), rss_delta_mb: round2(after - before), rss_goal_mb: 200, rss_ok: after < 200 ? "yes" : "NO" },
+      });
+    } finally {
+      memHub.child.kill("SIGTERM");
+      rmSync(home, { recursive: true, force: true });
+      rmSync(memHome, { recursive: true, force: true });
+    }
+    return rows;
+  },
+};
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
