@@ -143,6 +143,64 @@ describe("hub: routing", () => {
   });
 });
 
+describe("hub: signatures and storage failures", () => {
+  const tampered = (id: ReturnType<typeof generateIdentity>, to: string) => {
+    const signed = signEnvelope(buildEnvelope({ to, text: "original" }, id.agent, systemClock), id);
+    signed.signature!.sig[0] ^= 1;
+    return encodePacket(create(PacketSchema, { kind: { case: "signed", value: signed } }));
+  };
+
+  it("with verify: none, forwards a bad signature unchanged and the recipient drops it (601)", async () => {
+    const hub = await inProcessHub({ verify: "none" });
+    const alphaId = generateIdentity("alpha");
+    const alpha = await connectHub({ port: hub.port, identity: alphaId });
+    const beta = await agent(hub.port, "beta");
+    await alpha.queryRegistry({}); // beta's key is known to the hub by now
+    const got = inbox(beta);
+    const drops: FleetError[] = [];
+    beta.onDrop((e) => drops.push(e));
+    alpha.sendRaw(tampered(alphaId, "beta"));
+    await until(() => drops.length === 1, 5_000, "recipient drop");
+    expect(drops[0].code).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(got).toEqual([]);
+  });
+
+  it("with verify: all, the hub itself refuses a bad signature with an error frame (601)", async () => {
+    const hub = await inProcessHub({ verify: "all" });
+    const alphaId = generateIdentity("alpha");
+    const alpha = await connectHub({ port: hub.port, identity: alphaId });
+    const beta = await agent(hub.port, "beta");
+    const got = inbox(beta);
+    await until(() => hub.hub.isOnline("alpha"), 5_000, "alpha online");
+    const closed = new Promise<FleetError | undefined>((r) => alpha.onClose(r));
+    alpha.sendRaw(tampered(alphaId, "beta"));
+    expect((await closed)?.code).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(got).toEqual([]);
+  });
+
+  it("acknowledges nothing it could not store (808 on a full disk) and delivers everything it acknowledged", async () => {
+    const hub = await inProcessHub({ storeMaxBytes: 96 * 1024 });
+    const alpha = await agent(hub.port, "alpha", { receiptAttempts: 1 });
+    const accepted: string[] = [];
+    let failure: unknown;
+    for (let i = 0; i < 400 && !failure; i++) {
+      try {
+        await alpha.send({ id: `m-${i}`, to: "beta", text: "x".repeat(1024), requiresAck: true });
+        accepted.push(`m-${i}`);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    expect(isFleetError(failure, ErrorCode.DELIVERY_STORE_FAILED)).toBe(true);
+    expect(accepted.length).toBeGreaterThan(0);
+    const beta = await agent(hub.port, "beta");
+    const got = inbox(beta);
+    await until(() => got.length === accepted.length, 5_000, "every accepted message");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.map((m) => m.env.id)).toEqual(accepted);
+  });
+});
+
 describe("hub: protection", () => {
   it("rate-limits each sender with a token bucket (803 with retry_after)", async () => {
     const clock = new FakeClock(Date.now());
