@@ -46,8 +46,8 @@ export interface ConnectHubOptions {
 async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
   if (o.conn) return o.conn;
   if (o.url) {
-    const ws = await import("../transport/websocket.js");
-    return (ws as unknown as { connectWebSocket(url: string): Promise<FrameConnection> }).connectWebSocket(o.url);
+    const { connectWebSocket } = await import("../transport/websocket.js");
+    return connectWebSocket(o.url);
   }
   const tcp = await import("../transport/tcp.js");
   return tcp.connectTcp(o.host ?? "127.0.0.1", o.port);
