@@ -301,6 +301,15 @@ export class Hub {
       return;
     }
     const targets = this.targets(env);
+    // Nobody to hold it for: say so rather than acknowledge a message that goes nowhere.
+    if (!targets.length && to?.case === "capability") {
+      this.reject(peer, env, new FleetError(ErrorCode.DISCOVERY_CAPABILITY_NOT_FOUND, `no online agent offers ${to.value}`, { pointer: "/recipient/capability" }));
+      return;
+    }
+    if (!targets.length && to?.case === "group") {
+      this.reject(peer, env, new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `group ${to.value} has no members`, { pointer: "/recipient/group" }));
+      return;
+    }
     const busy = targets.filter((t) => this.isBusy(t));
     if (to?.case === "agent" && busy.length) {
       this.reject(peer, env, new FleetError(ErrorCode.DELIVERY_BUSY, `${to.value} is not keeping up; retry later`), 250);

@@ -88,6 +88,13 @@ describe("hub: routing", () => {
     expect([...b, ...g].every((m) => m.verified && m.env.sender === "alpha")).toBe(true);
   });
 
+  it("refuses a capability nobody online offers (303) and an empty group (805) instead of acknowledging them", async () => {
+    const hub = await inProcessHub();
+    const alpha = await agent(hub.port, "alpha", { receiptAttempts: 1 });
+    await expect(alpha.send({ to: "capability:teleport", json: 1, requiresAck: true })).rejects.toSatisfy((e: unknown) => isFleetError(e, ErrorCode.DISCOVERY_CAPABILITY_NOT_FOUND));
+    await expect(alpha.send({ to: "group:nobody", json: 1, requiresAck: true })).rejects.toSatisfy((e: unknown) => isFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE));
+  });
+
   it("forwards session-authenticated messages too, marked unverified", async () => {
     const hub = await inProcessHub();
     const alpha = await agent(hub.port, "alpha");
