@@ -88,7 +88,7 @@ export const suite: BenchSuite = {
     const size = { envelope_bytes: bytes.length };
     return [
       { suite: "codec", name: "protobuf-es toBinary+fromBinary (raw)", rate: rawRate, unit: "ops/s", extra: size },
-      { suite: "codec", name: "codec encodeEnvelope+decodeEnvelope", rate: oursRate, unit: "ops/s", anchor: "protobuf-es toBinary+fromBinary (raw)", goal: { min: 0.833, on: "ratio" }, extra: { ...size, note: "validated + wire scan; goal: at most 1.2x raw time" } },
+      { suite: "codec", name: "codec encodeEnvelope+decodeEnvelope", rate: oursRate, unit: "ops/s", anchor: "protobuf-es toBinary+fromBinary (raw)", goal: { min: 0.833, on: "ratio" }, extra: { ...size, note: "validated, strict decode; goal: at most 1.2x raw time" } },
       { suite: "codec", name: "JSON.stringify+JSON.parse+ajv", rate: jsonRate, unit: "ops/s", extra: { json_bytes: JSON.stringify(json).length } },
       { suite: "codec", name: "codec encode+decode vs JSON+ajv", rate: oursRate2, unit: "ops/s", anchor: "JSON.stringify+JSON.parse+ajv", goal: { min: 1, on: "ratio" } },
       { suite: "codec", name: "FrameDecoder mixed-size stream", rate: mbps, unit: "MB/s", goal: { min: 200, on: "rate" }, extra: { stream_bytes: stream.length, frames, chunk_bytes: chunk } },

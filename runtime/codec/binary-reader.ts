@@ -60,7 +60,7 @@ function string(end: number): string {
   need(len, end);
   const start = at;
   at += len;
-  if (len < 64) {
+  if (len < 12) {
     // Short ASCII (names, ids, enum-like text) is cheaper by hand than through the decoder.
     let s = "";
     for (let i = start; i < at; i++) {
@@ -176,8 +176,8 @@ interface FieldPlan {
 const plans = new Map<string, (FieldPlan | undefined)[]>();
 const factories = new Map<string, () => Obj>();
 
-/** A fresh zero message, shaped exactly as create(desc) makes it, without create's per-call work. */
-function zero(desc: DescMessage): Obj {
+/** Makes fresh zero messages shaped exactly as create(desc) makes them, without create's per-call work. */
+function factory(desc: DescMessage): () => Obj {
   let make = factories.get(desc.typeName);
   if (!make) {
     const template = create(desc) as Obj;
@@ -191,7 +191,11 @@ function zero(desc: DescMessage): Obj {
     };
     factories.set(desc.typeName, make);
   }
-  return make();
+  return make;
+}
+
+function planOf(desc: DescMessage): (FieldPlan | undefined)[] {
+  return plans.get(desc.typeName) ?? compile(desc);
 }
 
 function compile(desc: DescMessage): (FieldPlan | undefined)[] {
@@ -205,11 +209,14 @@ function compile(desc: DescMessage): (FieldPlan | undefined)[] {
     const isMessage = field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message");
     if (isMessage) {
       const sub = field.message!;
+      // Resolved on first use: recursive types are still compiling when this closure is made.
+      let subPlan: (FieldPlan | undefined)[] | undefined;
+      let make: (() => Obj) | undefined;
       const readChild = (existing: Obj | undefined, end: number, pointer: string, depth: number): Obj => {
         const len = varint(end);
         need(len, end);
-        const target = existing ?? zero(sub);
-        readMessage(sub, target, at + len, childPointer(pointer, jsonName), depth + 1);
+        const target = existing ?? (make ??= factory(sub))();
+        readMessage((subPlan ??= planOf(sub)), target, at + len, childPointer(pointer, jsonName), depth + 1);
         return target;
       };
       let read: FieldPlan["read"];
@@ -246,11 +253,10 @@ function compile(desc: DescMessage): (FieldPlan | undefined)[] {
   return plan;
 }
 
-function readMessage(desc: DescMessage, msg: Obj, end: number, pointer: string, depth: number): void {
+function readMessage(plan: (FieldPlan | undefined)[], msg: Obj, end: number, pointer: string, depth: number): void {
   ctxParent = pointer;
   ctxName = "";
   if (depth > MAX_DEPTH) throw malformed("message nesting too deep");
-  const plan = plans.get(desc.typeName) ?? compile(desc);
   while (at < end) {
     ctxParent = pointer;
     ctxName = "";
@@ -304,8 +310,8 @@ export function readBinary(desc: DescMessage, input: Uint8Array): Obj {
   view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   at = 0;
   try {
-    const msg = zero(desc);
-    readMessage(desc, msg, input.length, "", 0);
+    const msg = factory(desc)();
+    readMessage(planOf(desc), msg, input.length, "", 0);
     return msg;
   } finally {
     bytes = new Uint8Array(0);

@@ -262,11 +262,12 @@ function compile(desc: DescMessage): Writer {
     if (isMessage) {
       const sub = field.message!;
       const tag = tagBytes(field.number, 2);
+      let write: Writer | undefined; // resolved on first use (recursive types)
       const one = (v: Obj) => {
         writeTag(tag);
         ensure(1);
         const start = pos++;
-        writerFor(sub)(v);
+        (write ??= writerFor(sub))(v);
         closeLength(start);
       };
       steps.push(
