@@ -49,7 +49,10 @@ export class FrameDecoder {
   private readonly maxFrameBytes: number;
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFill = 0;
+  // The partial body: its announced length, and a buffer that grows with the bytes that
+  // actually arrive, so an 8-byte header alone cannot make us allocate megabytes.
   private body: Uint8Array | undefined;
+  private bodyLength = 0;
   private bodyFill = 0;
   private failure: FleetError | undefined;
 
@@ -73,7 +76,7 @@ export class FrameDecoder {
     if (this.failure) throw this.failure;
     if (this.headerFill > 0 || this.body) {
       const have = this.body ? FRAME_HEADER_BYTES + this.bodyFill : this.headerFill;
-      const want = this.body ? FRAME_HEADER_BYTES + this.body.length : FRAME_HEADER_BYTES;
+      const want = this.body ? FRAME_HEADER_BYTES + this.bodyLength : FRAME_HEADER_BYTES;
       this.failure = new FleetError(ErrorCode.WIRE_TRUNCATED, `stream ended inside a frame (${have} of ${want} bytes)`);
       throw this.failure;
     }
@@ -98,9 +101,8 @@ export class FrameDecoder {
             out.push(chunk.slice(pos, pos + length));
             pos += length;
           } else {
-            this.body = new Uint8Array(length);
-            this.body.set(chunk.subarray(pos), 0);
-            this.bodyFill = n - pos;
+            this.startBody(length);
+            this.append(chunk.subarray(pos));
             pos = n;
           }
           continue;
@@ -111,17 +113,15 @@ export class FrameDecoder {
         pos += take;
         if (this.headerFill >= 4) this.checkPrefix(this.header, 0);
         if (this.headerFill < FRAME_HEADER_BYTES) break;
-        this.body = new Uint8Array(this.parseHeader(this.header, 0));
+        this.startBody(this.parseHeader(this.header, 0));
         this.headerFill = 0;
-        this.bodyFill = 0;
         continue;
       }
-      const take = Math.min(this.body.length - this.bodyFill, n - pos);
-      this.body.set(chunk.subarray(pos, pos + take), this.bodyFill);
-      this.bodyFill += take;
+      const take = Math.min(this.bodyLength - this.bodyFill, n - pos);
+      this.append(chunk.subarray(pos, pos + take));
       pos += take;
-      if (this.bodyFill === this.body.length) {
-        out.push(this.body);
+      if (this.bodyFill === this.bodyLength) {
+        out.push(this.body.length === this.bodyLength ? this.body : this.body.slice(0, this.bodyLength));
         this.body = undefined;
         this.bodyFill = 0;
       }
@@ -129,6 +129,26 @@ export class FrameDecoder {
     // A partial header is checked as far as it goes, so garbage is refused early.
     if (this.headerFill > 0 && this.headerFill < 4) this.checkPartialPrefix();
     return out;
+  }
+
+  private startBody(length: number): void {
+    this.bodyLength = length;
+    this.bodyFill = 0;
+    this.body = new Uint8Array(Math.min(length, 65_536));
+  }
+
+  private append(bytes: Uint8Array): void {
+    let body = this.body!;
+    const fill = this.bodyFill + bytes.length;
+    if (fill > body.length) {
+      let size = body.length * 2;
+      while (size < fill) size *= 2;
+      const grown = new Uint8Array(Math.min(size, this.bodyLength));
+      grown.set(body.subarray(0, this.bodyFill));
+      this.body = body = grown;
+    }
+    body.set(bytes, this.bodyFill);
+    this.bodyFill = fill;
   }
 
   private checkPartialPrefix(): void {

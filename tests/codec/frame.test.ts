@@ -32,6 +32,17 @@ describe("frames", () => {
     }
   });
 
+  it("reassembles a body larger than the initial buffer from many chunks", () => {
+    const big = Uint8Array.from({ length: 200_000 }, (_, i) => i % 251);
+    const s = encodeFrame(big);
+    const d = new FrameDecoder();
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < s.length; i += 999) got.push(...d.push(s.subarray(i, i + 999)));
+    expect(got).toHaveLength(1);
+    expect(Buffer.from(got[0]).equals(Buffer.from(big))).toBe(true);
+    d.end();
+  });
+
   it("returns bodies that do not alias the input", () => {
     const s = stream();
     const [first] = new FrameDecoder().push(s);
