@@ -31,6 +31,7 @@ export const GLOBAL_OPTIONS: OptionSpec = {
   hub: { type: "string" },
   nats: { type: "string" },
   agent: { type: "string" },
+  "token-file": { type: "string" },
 };
 
 export const GLOBAL_HELP = `Global options:
@@ -39,6 +40,7 @@ export const GLOBAL_HELP = `Global options:
   --hub HOST:PORT   hub to use (default from config.json, else 127.0.0.1:7420)
   --nats URL        use NATS instead of a hub, e.g. nats://127.0.0.1:4222 (or $FLEET_NATS, config.json "nats")
   --agent NAME      identity to act as (default: config.json's agent)
+  --token-file FILE admission token for a hub run with --require-token (or $FLEET_TOKEN_FILE, $FLEET_TOKEN)
   -h, --help        this help`;
 
 export function str(ctx: CommandContext, name: string): string | undefined {

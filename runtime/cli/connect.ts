@@ -1,9 +1,11 @@
 // The single place the CLI opens a connection from its options and the fleet home:
 // --hub HOST:PORT (or config.json's hub, else 127.0.0.1:7420) as the identity --agent.
+import { readFileSync } from "node:fs";
 import { type AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { connectHub, DEFAULT_HUB_PORT } from "../client/hub-client.js";
 import type { HubConnection } from "../client/connection.js";
 import { connectNats, type NatsFleetConnection } from "../nats/connection.js";
+import { ErrorCode, FleetError } from "../errors.js";
 import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
 import { pinnedPeers } from "./peers.js";
@@ -15,6 +17,19 @@ export interface ConnectOptions {
   capabilities?: string[];
   groups?: string[];
   role?: AgentRole;
+  /** File holding an admission token (--token-file; else $FLEET_TOKEN_FILE or $FLEET_TOKEN). */
+  tokenFile?: string;
+}
+
+/** The admission token for hubs run with --require-token, if one was given. */
+export function admissionToken(o: Pick<ConnectOptions, "tokenFile">): string | undefined {
+  const file = o.tokenFile || process.env.FLEET_TOKEN_FILE;
+  if (!file) return process.env.FLEET_TOKEN || undefined;
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (e) {
+    throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `cannot read token file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
 }
 
 export function hubAddress(home: string, explicit?: string): { host: string; port: number } {
@@ -33,5 +48,5 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   const nats = natsUrl(o.home, o.hub);
   if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups });
   const { host, port } = hubAddress(o.home, o.hub);
-  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role });
+  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o) });
 }

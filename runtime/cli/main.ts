@@ -10,10 +10,11 @@ import { hub, status } from "./commands/hub.js";
 import { keygen, sign, verify } from "./commands/keys.js";
 import { broadcast, inbox, ping, send } from "./commands/messaging.js";
 import { registry } from "./commands/registry.js";
+import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status];
+export const COMMANDS: Command[] = [demo, keygen, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token];
 
 function help(cmd?: Command, path = "fleet"): string {
   if (!cmd) {

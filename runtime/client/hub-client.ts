@@ -39,6 +39,8 @@ export interface ConnectHubOptions {
   receiptAttempts?: number;
   /** Receiver-side dedupe shared across reconnections (exactly-once across hub restarts). */
   dedupe?: Deduper;
+  /** Admission token for hubs that require one (`fleet hub --require-token`). */
+  admissionToken?: string;
   /** An already open carrier (tests, custom transports). */
   conn?: FrameConnection;
 }
@@ -60,6 +62,7 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     keys: o.keys ?? new PinnedKeys(),
     clock,
     timeoutMs: o.handshakeTimeoutMs,
+    admissionToken: o.admissionToken,
     capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
   });
   const send = (signed: SignedEnvelope) =>

@@ -18,14 +18,14 @@ import { errorBody, receiptBody } from "../client/bodies.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodeEnvelope, decodePacket, encodePacket, envelopeFromJson, PayloadType } from "../codec/index.js";
-import { checkFreshness, keyIdFor, openSignedEnvelope, PinnedKeys, redactText, signEnvelope } from "../crypto/index.js";
+import { checkFreshness, keyIdFor, openSignedEnvelope, PinnedKeys, redactText, signEnvelope, StaticKeys, verifyToken } from "../crypto/index.js";
 import { asFleetError, ErrorCode, errorCodeName, FleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
 import { RegistryReplica } from "../protocol/registry.js";
 import type { FrameConnection, FrameListener } from "../transport/listener.js";
 import { BottleKeeper } from "./bottles.js";
 import { handleHubRequest } from "./hub-requests.js";
-import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
+import { HUB_CONNECT_SCOPE, hubAudience, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
 import { type Incoming, Peer } from "./peer.js";
 import { TokenBuckets } from "./rate-limit.js";
 import { SqliteRegistryStorage } from "./registry-storage.js";
@@ -149,7 +149,8 @@ export class Hub {
       clock: this.clock,
       maxFrameBytes: this.options.maxFrameBytes,
       // The responder pins the name to its key at the Confirm (TOFU; 104 for another key later).
-      admit: (hello) => {
+      admit: (hello, agent) => {
+        if (this.options.admission === "token") this.checkToken(hello.admissionToken, agent);
         this.hellos.set(peer, hello.capabilities?.offered ?? []);
       },
     });
@@ -161,6 +162,20 @@ export class Hub {
     conn.onDrain(() => {
       peer.busySince = 0;
       if (peer.draining) this.drainBacklog(peer);
+    });
+  }
+
+  /** Admission: a token this hub issued, for this hub, for this agent (603/602/608/601 otherwise). */
+  private checkToken(text: string, agent: string): void {
+    if (!text) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "this hub requires an admission token", { pointer: "/body/hello/admissionToken" });
+    const id = this.options.identity;
+    verifyToken(text, {
+      keys: new StaticKeys([{ agent: id.agent, publicKey: id.publicKey }]),
+      audience: hubAudience(id),
+      scope: HUB_CONNECT_SCOPE,
+      subject: agent,
+      clock: this.clock,
+      uses: this.store,
     });
   }
 

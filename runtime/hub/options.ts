@@ -31,6 +31,13 @@ export interface HubOptions {
   handshakeTimeoutMs?: number;
   /** Allowed clock skew for created_at (default 120,000 ms). */
   skewMs?: number;
+  /**
+   * "open" (default): any key may connect (names are pinned on first use). "token": the Hello
+   * must carry an admission token issued by this hub's own key for hubAudience(identity),
+   * scope "hub:connect", naming the agent as subject when it names one; limited tokens are
+   * counted in the store, so a single-use token stays used across restarts.
+   */
+  admission?: "open" | "token";
   /** Simulated disk quota for the store (tests). */
   storeMaxBytes?: number;
 }
@@ -39,12 +46,20 @@ export type ResolvedHubOptions = Required<Omit<HubOptions, "storeMaxBytes">> & {
 
 export const HUB_DEFAULT_PORT = 7420;
 
+/** The audience admission tokens for this hub must name: its key id, so a token opens one hub only. */
+export function hubAudience(identity: Pick<Identity, "keyId">): string {
+  return `hub:${identity.keyId}`;
+}
+
+export const HUB_CONNECT_SCOPE = "hub:connect";
+
 export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptions {
   return {
     storeDir: o.storeDir,
     identity: o.identity,
     clock,
     verify: o.verify ?? "none",
+    admission: o.admission ?? "open",
     maxFrameBytes: o.maxFrameBytes ?? 1_114_112,
     ratePerSecond: o.ratePerSecond ?? 10_000,
     rateBurst: o.rateBurst ?? 20_000,

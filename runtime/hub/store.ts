@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS bottles (
   status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
 
 function storeError(e: unknown, what: string): FleetError {
@@ -96,7 +96,9 @@ export class HubStore {
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
       pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
       pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
-      tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses) VALUES (?, 1) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1 RETURNING uses"),
+      tokenUses: db.prepare("SELECT uses FROM token_uses WHERE token_id = ?"),
+      tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses, forget_at) VALUES (?, 1, ?) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1, forget_at = excluded.forget_at"),
+      tokenExpire: db.prepare("DELETE FROM token_uses WHERE forget_at > 0 AND forget_at <= ?"),
     };
   }
 
@@ -150,6 +152,7 @@ export class HubStore {
     this.transaction(() => {
       this.q.inboxExpire.run(now);
       this.q.dedupeExpire.run(dedupeSince);
+      this.q.tokenExpire.run(now);
     });
   }
 
@@ -191,9 +194,14 @@ export class HubStore {
     return (this.q.pinAll.all() as { agent: string; publicKey: Uint8Array }[]).map((r) => ({ agent: r.agent, publicKey: new Uint8Array(r.publicKey) }));
   }
 
-  /** Counts one use of a token and returns the total so far. */
-  useToken(tokenId: string): number {
-    return this.write("token use", () => (this.q.tokenUse.get(tokenId) as { uses: number }).uses);
+  /** Records one use of a limited token (durably); false once it has maxUses uses. A TokenUseStore. */
+  consume(tokenId: string, maxUses: number, forgetAfterMs: number): boolean {
+    return this.transaction(() => {
+      const row = this.q.tokenUses.get(tokenId) as { uses: number } | undefined;
+      if (maxUses > 0 && (row?.uses ?? 0) >= maxUses) return false;
+      this.q.tokenUse.run(tokenId, forgetAfterMs);
+      return true;
+    });
   }
 
   close(): void {

@@ -14,10 +14,10 @@ describe("fleet CLI: help and usage", () => {
     const home = tmpDir();
     const top = await runCli(["--help"], home);
     expect(top.code).toBe(0);
-    const names = ["demo", "keygen", "hub", "ping", "send", "broadcast", "inbox", "registry", "bottle", "sign", "verify", "status"];
+    const names = ["demo", "keygen", "hub", "ping", "send", "broadcast", "inbox", "registry", "bottle", "sign", "verify", "status", "token"];
     for (const n of names) expect(top.stdout).toContain(n);
     // The same entry point in-process (spawning 16 processes would only measure tsx start-up).
-    for (const args of [...names.map((n) => [n, "--help"]), ["registry", "list", "--help"], ["registry", "query", "--help"], ["bottle", "send", "--help"], ["bottle", "status", "--help"]]) {
+    for (const args of [...names.map((n) => [n, "--help"]), ["registry", "list", "--help"], ["registry", "query", "--help"], ["bottle", "send", "--help"], ["bottle", "status", "--help"], ["token", "issue", "--help"]]) {
       let out = "";
       const code = await main([...args, "--home", home], { write: (t) => (out += t), writeErr: (t) => (out += t) });
       expect(code, args.join(" ")).toBe(0);
@@ -134,6 +134,27 @@ describe("fleet CLI against a hub process", () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/error 805 DELIVERY_RECIPIENT_UNAVAILABLE/);
+  });
+});
+
+describe("fleet hub --require-token", () => {
+  afterAll(cleanup);
+  it("admits an agent only with a token from `fleet token issue`, and a single-use token once", async () => {
+    const home = tmpDir();
+    expect((await runCli(["keygen", "--agent-id", "alpha"], home)).code).toBe(0);
+    await spawnHub(home, ["--require-token"]);
+    const denied = await runCli(["send", "alpha", "x"], home);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/^fleet: error (104|603) /);
+    const file = join(home, "alpha.token");
+    const issued = await runCli(["token", "issue", "--subject", "alpha", "--uses", "1", "--out", file, "--json"], home);
+    expect(json(issued.stdout)).toMatchObject({ ok: true, max_uses: 1 });
+    expect(issued.stdout).not.toContain(readFileSync(file, "utf8").trim());
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((await runCli(["send", "alpha", "x", "--token-file", file], home)).code).toBe(0);
+    const again = await runCli(["send", "alpha", "x", "--token-file", file], home);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^fleet: error (104|608) /);
   });
 });
 

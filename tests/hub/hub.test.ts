@@ -10,7 +10,8 @@ import { connectHub, type ConnectHubOptions } from "../../runtime/client/hub-cli
 import type { HubConnection } from "../../runtime/client/connection.js";
 import { FakeClock, systemClock } from "../../runtime/clock.js";
 import { encodeFrame, encodePacket } from "../../runtime/codec/index.js";
-import { generateIdentity, signEnvelope } from "../../runtime/crypto/index.js";
+import { generateIdentity, issueToken, signEnvelope } from "../../runtime/crypto/index.js";
+import { HUB_CONNECT_SCOPE, hubAudience } from "../../runtime/hub/options.js";
 import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
 import { cleanup, envelopeOfFrame, inProcessHub, rawSocket, until } from "./support.js";
 
@@ -66,6 +67,26 @@ describe("hub: handshake and identity", () => {
     const first = await agent(hub.port, "alpha");
     await first.close();
     await expect(connectHub({ port: hub.port, identity: generateIdentity("alpha") })).rejects.toSatisfy((e: unknown) => isFleetError(e) && [ErrorCode.HANDSHAKE_AUTH_FAILED, ErrorCode.SECURITY_KEY_MISMATCH].includes(e.code));
+  });
+});
+
+describe("hub: admission tokens", () => {
+  it("admits only holders of a token this hub issued for them; a single-use token works once", async () => {
+    const hubId = generateIdentity("fleet-hub");
+    const hub = await inProcessHub({ identity: hubId, admission: "token" });
+    const alpha = generateIdentity("alpha");
+    const refused = (e: unknown) => isFleetError(e) && [ErrorCode.HANDSHAKE_AUTH_FAILED, ErrorCode.SECURITY_UNAUTHORIZED, ErrorCode.SECURITY_TOKEN_USED, ErrorCode.HANDSHAKE_REJECTED].includes(e.code);
+    await expect(connectHub({ port: hub.port, identity: alpha })).rejects.toSatisfy(refused);
+    const once = issueToken({ issuer: hubId.agent, subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE], maxUses: 1 }, hubId);
+    const c = await connectHub({ port: hub.port, identity: alpha, admissionToken: once });
+    await c.close();
+    await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: once })).rejects.toSatisfy(refused);
+    // Someone else's token, or one from another issuer, does not open the door.
+    const forBeta = issueToken({ issuer: hubId.agent, subject: "beta", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE] }, hubId);
+    await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: forBeta })).rejects.toSatisfy(refused);
+    const mallory = generateIdentity("mallory");
+    const forged = issueToken({ issuer: "mallory", subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE] }, mallory);
+    await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: forged })).rejects.toSatisfy(refused);
   });
 });
 

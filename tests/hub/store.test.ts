@@ -38,9 +38,15 @@ describe("HubStore", () => {
     expect(b.registryEntries()).toEqual([{ key: "agent/alpha", entry: new Uint8Array([9]) }]);
     b.removeInbox("beta", "m1");
     expect(b.pendingFor("beta", 1_500)).toEqual([]);
-    expect(b.useToken("t1")).toBe(1);
-    expect(b.useToken("t1")).toBe(2);
+    expect(b.consume("t1", 2, 10_000)).toBe(true);
+    expect(b.consume("t1", 2, 10_000)).toBe(true);
+    expect(b.consume("t1", 2, 10_000)).toBe(false); // used up, and that survives a restart:
     b.close();
+    const c = new HubStore(dir);
+    expect(c.consume("t1", 2, 10_000)).toBe(false);
+    c.sweep(20_000, 0); // past forget_at: the record may go
+    expect(c.consume("t1", 2, 30_000)).toBe(true);
+    c.close();
   });
 
   it("fails with 808 when the store directory cannot be created", () => {

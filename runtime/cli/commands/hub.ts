@@ -28,7 +28,7 @@ function wsOrigins(v: string | undefined): string[] | "*" | undefined {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES]",
+  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)]",
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -40,6 +40,7 @@ export const hub: Command = {
     "max-frame": { type: "string" },
     "idle-ms": { type: "string" },
     "max-queue": { type: "string" },
+    "require-token": { type: "boolean" },
   },
   async run(ctx) {
     const home = ensureHome(ctx.home);
@@ -59,6 +60,7 @@ export const hub: Command = {
       maxFrameBytes: num(str(ctx, "max-frame"), "max-frame"),
       idleTimeoutMs: num(str(ctx, "idle-ms"), "idle-ms"),
       maxQueueBytes: num(str(ctx, "max-queue"), "max-queue"),
+      admission: ctx.values["require-token"] ? "token" : "open",
     });
     running.hub.log = (line) => {
       ctx.out.line(`hub: ${line}`);
@@ -89,7 +91,7 @@ export const status: Command = {
     let hubError: string | undefined;
     if (agents.length) {
       try {
-        const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+        const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
         try {
           const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } });
           hubStatus = applicationValue(answer);

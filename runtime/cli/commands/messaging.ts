@@ -26,7 +26,7 @@ function payloadOf(ctx: CommandContext, text: string | undefined): { json?: unkn
 async function sendTo(ctx: CommandContext, to: string, text: string | undefined): Promise<void> {
   const type = TYPES[(str(ctx, "type") ?? "event").toLowerCase()];
   if (!type) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `--type must be one of ${Object.keys(TYPES).join(", ")}`);
-  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
   try {
     const ack = !ctx.values["no-ack"];
     const id = globalThis.crypto.randomUUID();
@@ -71,7 +71,7 @@ export const ping: Command = {
     const target = ctx.positionals[0];
     if (!target) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "AGENT is required");
     const count = Math.min(100, Math.max(1, Number(str(ctx, "count") ?? 1) || 1));
-    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
     try {
       const to = target === "hub" || target === "fleet:hub" ? "fleet:hub" : target;
       if (to !== "fleet:hub") {
@@ -111,7 +111,7 @@ export const inbox: Command = {
   usage: "fleet inbox --agent NAME [--wait MS] [--follow]",
   options: { wait: { type: "string" }, follow: { type: "boolean" } },
   async run(ctx) {
-    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
     const got: ReturnType<typeof describe>[] = [];
     conn.onMessage((env, meta) => {
       const d = describe(env, meta.verified);

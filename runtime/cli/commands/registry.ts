@@ -9,7 +9,7 @@ function show(a: AgentRecord, online: boolean) {
 }
 
 async function query(ctx: Parameters<NonNullable<Command["run"]>>[0], q: { capability?: string; onlineOnly?: boolean }) {
-  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub") });
+  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
   try {
     const all = await conn.queryRegistry(q);
     const online = new Set((await conn.queryRegistry({ ...q, onlineOnly: true })).agents.map((a) => a.agentId));
