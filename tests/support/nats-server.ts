@@ -12,7 +12,8 @@ export interface NatsServerHandle {
   port: number;
   storeDir: string;
   stop(): Promise<void>;
-  restart(): Promise<void>;
+  /** Stops (SIGTERM, or SIGKILL for a crash) and starts again on the same port and store dir. */
+  restart(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
 export interface NatsServerOptions {
@@ -86,7 +87,7 @@ function launch(binary: string, port: number, storeDir: string, jetstream: boole
   });
 }
 
-function terminate(child: ChildProcess): Promise<void> {
+function terminate(child: ChildProcess, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
@@ -94,7 +95,7 @@ function terminate(child: ChildProcess): Promise<void> {
       clearTimeout(force);
       resolve();
     });
-    child.kill("SIGTERM");
+    child.kill(signal);
   });
 }
 
@@ -119,8 +120,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   }
 
   let current: ChildProcess | undefined = child;
-  const stopProcess = async (): Promise<void> => {
-    if (current) await terminate(current);
+  const stopProcess = async (signal?: "SIGTERM" | "SIGKILL"): Promise<void> => {
+    if (current) await terminate(current, signal);
     current = undefined;
   };
   return {
@@ -131,8 +132,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       await stopProcess();
       if (ownStore) rmSync(storeDir, { recursive: true, force: true });
     },
-    async restart() {
-      await stopProcess();
+    async restart(signal) {
+      await stopProcess(signal);
       // Same port and store dir: JetStream recovers its streams from disk.
       current = await launch(binary, port, storeDir, jetstream, timeoutMs);
     },
