@@ -1,10 +1,12 @@
 // Agents on a real nats-server: signed end to end, durable inboxes, receipts, and every
 // refusal typed (bad signature, wrong inbox, impersonation).
 import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { DiscoveryBeaconSchema } from "../../generated/proto/fleet/v1/discovery_pb.js";
 import { applicationValue, buildEnvelope } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
 import { generateIdentity, signEnvelope } from "../../runtime/crypto/index.js";
@@ -92,6 +94,22 @@ describe.skipIf(!hasNatsServer)("NATS FleetConnection", () => {
     const again = next<Envelope>((cb) => b.onMessage((env) => cb(env)));
     await a.send({ to: "fleet:broadcast", text: "everyone" });
     expect(applicationValue(await again)).toBe("everyone");
+  });
+
+  it("routes capability-addressed messages and discovery beacons to their subjects", async () => {
+    const asker = await join("cap-asker");
+    const worker = await join("cap-worker", { capabilities: ["compute"] });
+    const idle = await join("cap-idle");
+    const atIdle: Envelope[] = [];
+    idle.onMessage((env) => atIdle.push(env));
+    const got = next<Envelope>((cb) => worker.onMessage((env) => cb(env)));
+    await asker.send({ to: "capability:compute", json: "job" });
+    expect(applicationValue(await got)).toBe("job");
+    const beacon = next<Envelope>((cb) => worker.listen(subjects.discovery(), (env) => cb(env)));
+    await worker.carrier.flush(); // the subscription is registered with the server
+    await asker.send({ to: "fleet:discovery", type: MessageType.STATUS, body: { case: "discoveryBeacon", value: create(DiscoveryBeaconSchema, { agentId: "cap-asker", keyId: asker.identity.keyId, publicKey: asker.identity.publicKey, issuedAt: timestampNow(), versions: ["3.0"] }) } });
+    expect((await beacon).sender).toBe("cap-asker");
+    expect(atIdle).toEqual([]);
   });
 
   it("refuses tampered bytes (601), envelopes re-published to another inbox (603) and impersonation (607)", async () => {
