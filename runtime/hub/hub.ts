@@ -29,6 +29,7 @@ import { HUB_CONNECT_SCOPE, hubAudience, resolveHubOptions, type HubOptions, typ
 import { type Incoming, Peer } from "./peer.js";
 import { TokenBuckets } from "./rate-limit.js";
 import { SqliteRegistryStorage } from "./registry-storage.js";
+import { readRouteEnvelope, readSignedPacket } from "./route-header.js";
 import { HubStore } from "./store.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -216,6 +217,7 @@ export class Hub {
     if (peer.state === "closed") return;
     peer.lastSeen = this.clock.now();
     try {
+      if (peer.state === "open" && this.options.verify === "none" && this.fastForward(peer, body)) return;
       const packet = decodePacket(body);
       if (peer.state === "handshake") this.handshake(peer, packet);
       else this.message(peer, packet, body);
@@ -266,6 +268,24 @@ export class Hub {
     } catch (e) {
       this.log(`registry write failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "registry").message}`);
     }
+  }
+
+  /**
+   * Signed packets for other agents, with verify "none": route on the header fields read in
+   * place and forward the bytes unchanged (recipients parse and verify everything). False
+   * when the packet needs the full path (session packets, requests to the hub, JSON payloads).
+   */
+  private fastForward(peer: Peer, body: Uint8Array): boolean {
+    const view = readSignedPacket(body);
+    if (!view) return false;
+    if (view.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${view.keyId || "nobody"}`, { pointer: "/signature/keyId" });
+    if (view.sigLength !== 64) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "Ed25519 signature must be 64 bytes", { pointer: "/signature/sig" });
+    const env = readRouteEnvelope(view.payloadType, view.payload);
+    if (!env || env.recipient?.target.case === "hub") return false;
+    if (env.sender !== peer.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
+    if (env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
+    this.route({ peer, env, packet: body, signed: true });
+    return true;
   }
 
   private message(peer: Peer, packet: Packet, body: Uint8Array): void {
