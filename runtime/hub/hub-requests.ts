@@ -1,5 +1,5 @@
 // Messages addressed to the hub itself ("fleet:hub"): delivery acknowledgements, registry
-// queries and self-registration, bottles, pings, and small admin queries (status, bottle
+// queries and self-registration, bottles, key rotations, pings, and small admin queries (status, bottle
 // status) carried as application JSON {"op": ...} in a QUERY.
 import { create } from "@bufbuild/protobuf";
 import { AgentRecordSchema, type RegistryDelta } from "../../generated/proto/fleet/v1/registry_pb.js";
@@ -11,6 +11,7 @@ import { applicationValue } from "../client/draft.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
+import { rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
 export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
@@ -40,6 +41,9 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
         return;
       case "bottle":
         hub.bottles.accept(msg, kind.value);
+        return;
+      case "keyRotation":
+        rotateKey(hub, msg);
         return;
       case "application":
         answerOp(hub, msg);

@@ -213,6 +213,15 @@ export class Hub {
     peer.conn.close(last);
   }
 
+  /** Ends a connection without an error (what it sent was handled): queued frames are flushed first. */
+  release(peer: Peer): void {
+    if (peer.state === "closed") return;
+    peer.state = "closed";
+    this.peers.delete(peer);
+    if (peer.agent && this.online.get(peer.agent) === peer) this.online.delete(peer.agent);
+    peer.conn.close();
+  }
+
   private frame(peer: Peer, body: Uint8Array): void {
     if (peer.state === "closed") return;
     peer.lastSeen = this.clock.now();
