@@ -21,7 +21,7 @@ export {
   type VerifyContext,
 } from "./envelope-sign.js";
 export { isVerifiedEnvelope } from "./verified.js";
-export { createEphemeral, x25519PublicKey, x25519SharedSecret } from "./x25519.js";
+export { createEphemeral, createEphemeralAsync, createEphemeralKey, webCryptoHasX25519, x25519PublicKey, x25519SharedSecret, type EphemeralKey } from "./x25519.js";
 export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";
 export { redact, redactText } from "./redact.js";
 export {

@@ -1,4 +1,5 @@
-// X25519 (RFC 7748) for session key agreement: node:crypto when present, @noble/curves otherwise.
+// X25519 (RFC 7748) for session key agreement: node:crypto when present; in browsers
+// WebCrypto (createEphemeralAsync) where it has X25519, @noble/curves otherwise.
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { concatBytes, randomBytes } from "./bytes.js";
@@ -48,8 +49,72 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
   } catch (e) {
     throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "X25519 key agreement failed (small-order or malformed peer key)", { cause: e });
   }
+  assertNonZero(shared);
+  return shared;
+}
+
+function assertNonZero(shared: Uint8Array): void {
   let acc = 0;
   for (const b of shared) acc |= b;
   if (acc === 0) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "X25519 shared secret is all zero (small-order peer key)");
-  return shared;
+}
+
+/**
+ * An ephemeral key pair whose private half may be an opaque WebCrypto key: it only agrees.
+ * `agreeSync` exists when the private key is bytes (node:crypto or @noble), for sync callers.
+ */
+export interface EphemeralKey {
+  readonly publicKey: Uint8Array;
+  agree(peerPublicKey: Uint8Array): Promise<Uint8Array>;
+  agreeSync?(peerPublicKey: Uint8Array): Uint8Array;
+}
+
+/** createEphemeral as an EphemeralKey (node:crypto or @noble, synchronous). */
+export function createEphemeralKey(): EphemeralKey {
+  const { publicKey, privateKey } = createEphemeral();
+  const agreeSync = (peer: Uint8Array) => x25519SharedSecret(privateKey, peer);
+  return { publicKey, agreeSync, agree: async (peer) => agreeSync(peer) };
+}
+
+let webX25519Probe: Promise<boolean> | undefined;
+
+/** Whether WebCrypto implements X25519 here (feature-detected once). */
+export function webCryptoHasX25519(): Promise<boolean> {
+  webX25519Probe ??= (async () => {
+    try {
+      const subtle = globalThis.crypto?.subtle;
+      if (!subtle) return false;
+      await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return webX25519Probe;
+}
+
+/**
+ * A fresh ephemeral key: node:crypto on Node, else WebCrypto X25519 (non-extractable private
+ * key) where the browser has it, else @noble. Same shared secrets as x25519SharedSecret.
+ */
+export async function createEphemeralAsync(): Promise<EphemeralKey> {
+  if (getNodeCrypto() || !(await webCryptoHasX25519())) return createEphemeralKey();
+  const subtle = globalThis.crypto.subtle;
+  const pair = (await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as CryptoKeyPair;
+  const publicKey = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
+  return {
+    publicKey,
+    async agree(peer) {
+      checkLength(peer, "public key");
+      let shared: Uint8Array;
+      try {
+        const peerKey = await subtle.importKey("raw", peer.slice() as BufferSource, { name: "X25519" }, false, []);
+        shared = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: peerKey }, pair.privateKey, 256));
+      } catch (e) {
+        throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "X25519 key agreement failed (small-order or malformed peer key)", { cause: e });
+      }
+      assertNonZero(shared);
+      return shared;
+    },
+  };
 }

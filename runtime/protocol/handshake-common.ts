@@ -8,7 +8,7 @@ import type { Clock } from "../clock.js";
 import { MAX_FRAME_BYTES } from "../codec/frame.js";
 import { constantTimeEqual, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { openSelfCertified } from "./verify.js";
+import { openSelfCertified, openSelfCertifiedAsync } from "./verify.js";
 
 export const HANDSHAKE_NONCE_BYTES = 32;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -70,15 +70,27 @@ const introducedKey = (env: Envelope): Uint8Array | undefined => {
 /** Verifies a handshake envelope (the signer may introduce its key in the body); 104 on failure. */
 export function openHandshake(signed: SignedEnvelope, keys: KeyResolver, clock: Clock, deferBinding = false): Envelope {
   try {
-    const env = openSelfCertified(signed, keys, introducedKey, clock, deferBinding);
-    const key = introducedKey(env);
-    const known = keys.resolve(env.security!.keyId);
-    // The body's identity key must be the key that signed (possession, not just a claim).
-    if (key && key.length && known && !constantTimeEqual(key, known)) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "identity_public_key is not the signing key");
-    return env;
+    return checkPossession(openSelfCertified(signed, keys, introducedKey, clock, deferBinding), keys);
   } catch (e) {
     throw authFailure(e);
   }
+}
+
+/** openHandshake with the async verifier (WebCrypto Ed25519 in browsers). */
+export async function openHandshakeAsync(signed: SignedEnvelope, keys: KeyResolver, clock: Clock, deferBinding = false): Promise<Envelope> {
+  try {
+    return checkPossession(await openSelfCertifiedAsync(signed, keys, introducedKey, clock, deferBinding), keys);
+  } catch (e) {
+    throw authFailure(e);
+  }
+}
+
+// The body's identity key must be the key that signed (possession, not just a claim).
+function checkPossession(env: Envelope, keys: KeyResolver): Envelope {
+  const key = introducedKey(env);
+  const known = keys.resolve(env.security!.keyId);
+  if (key && key.length && known && !constantTimeEqual(key, known)) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "identity_public_key is not the signing key");
+  return env;
 }
 
 /** Pins the peer's key when the resolver can (TOFU via PinnedKeys); 104 on a mismatch. */

@@ -1,14 +1,13 @@
 // The initiator's side of the handshake: Hello -> (Welcome | HelloReject) -> Confirm.
 // Pure: start() and receive() return what to send; timeouts come from the injected
 // clock and are reported through onTimeout (a fresh Hello after a doubling backoff, or
-// 101 after the last retry).
+// 101 after the last retry). startAsync()/receiveAsync() do the same with async crypto
+// (WebCrypto in browsers); a machine started with startAsync retries asynchronously too.
 import { create } from "@bufbuild/protobuf";
-import { type CapabilitySet, CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HelloSchema, HandshakeConfirmSchema, type Welcome } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import type { TimerId } from "../clock.js";
-import { constantTimeEqual, createEphemeral, deriveSession, randomBytes, signEnvelope, transcriptHash } from "../crypto/index.js";
+import { constantTimeEqual, type EphemeralKey, randomBytes, transcriptHash } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -19,15 +18,13 @@ import {
   frameLimit,
   HANDSHAKE_NONCE_BYTES,
   type HandshakeCommon,
-  type HandshakeState,
   type HandshakeStep,
-  openHandshake,
   outOfOrder,
   pinPeer,
   requireBytes,
 } from "./handshake-common.js";
+import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat, resolveHeartbeat } from "./heartbeat.js";
-import { SUPPORTED_VERSIONS } from "./versions.js";
 
 export interface HandshakeInitiatorOptions extends HandshakeCommon {
   admissionToken?: string;
@@ -40,25 +37,16 @@ export interface HandshakeInitiatorOptions extends HandshakeCommon {
 
 interface Attempt {
   nonce: Uint8Array;
-  ephemeralPrivate: Uint8Array;
+  ephemeral: EphemeralKey;
   hello: SignedEnvelope;
 }
 
-export class HandshakeInitiator {
-  private current: HandshakeState = "idle";
+export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptions> {
   private readonly attempts: Attempt[] = [];
-  private timer: TimerId | undefined;
-  private timeoutHandler: ((step: HandshakeStep) => void) | undefined;
-  private readonly versions: string[];
-  private readonly capabilities: CapabilitySet;
+  private asyncCrypto = false;
 
-  constructor(private readonly opts: HandshakeInitiatorOptions) {
-    this.versions = opts.versions ?? [...SUPPORTED_VERSIONS];
-    this.capabilities = opts.capabilities ?? create(CapabilitySetSchema);
-  }
-
-  get state(): HandshakeState {
-    return this.current;
+  constructor(opts: HandshakeInitiatorOptions) {
+    super(opts, "idle");
   }
 
   /** How many Hellos were sent so far. */
@@ -68,46 +56,41 @@ export class HandshakeInitiator {
 
   /** The first Hello. Calling it twice is out of order (105). */
   start(): SignedEnvelope {
+    this.begin();
+    return this.runSync(this.hello());
+  }
+
+  /** start() with async crypto: a WebCrypto X25519 ephemeral key and signature where available. */
+  startAsync(): Promise<SignedEnvelope> {
+    this.begin();
+    this.asyncCrypto = true;
+    return this.runAsync(() => this.hello());
+  }
+
+  private begin(): void {
     if (this.current !== "idle") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `start() in state ${this.current}`);
     this.current = "awaiting-welcome";
-    return this.sendHello();
   }
 
-  onTimeout(cb: (step: HandshakeStep) => void): void {
-    this.timeoutHandler = cb;
-  }
-
-  /** Stops the timers (the caller gave up or the connection closed). */
-  cancel(): void {
-    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    if (this.current !== "established") this.current = "failed";
-  }
-
-  receive(msg: SignedEnvelope): HandshakeStep {
+  protected *steps(msg: SignedEnvelope): Steps<HandshakeStep> {
     if (this.current !== "awaiting-welcome") return outOfOrder("a handshake message", this.current);
-    try {
-      const env = openHandshake(msg, this.opts.keys, this.opts.clock);
-      const kind = env.body?.kind;
-      if (kind?.case !== "welcome" && kind?.case !== "helloReject") return outOfOrder(kind?.case ?? "an empty body", this.current);
-      if (this.opts.responder !== undefined && env.sender !== this.opts.responder) {
-        throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, `expected ${this.opts.responder}, got ${env.sender}`, { pointer: "/sender" });
-      }
-      const attempt = this.attempts.find((a) => constantTimeEqual(a.nonce, kind.value.initiatorNonce));
-      if (!attempt) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the answer does not echo any of our nonces", { pointer: `/body/${kind.case}/initiatorNonce` });
-      if (kind.case === "helloReject") {
-        const code = kind.value.error?.code || ErrorCode.HANDSHAKE_REJECTED;
-        const supported = kind.value.supportedVersions.length ? ` (peer speaks ${kind.value.supportedVersions.join(", ")})` : "";
-        return this.fail(new FleetError(code, `handshake rejected: ${kind.value.error?.message ?? ""}${supported}`));
-      }
-      return this.welcome(env.sender, env.security!.keyId, kind.value, msg, attempt, env.id);
-    } catch (e) {
-      // Input that fails verification or validation changes nothing: keep waiting.
-      return { error: e instanceof FleetError ? e : new FleetError(ErrorCode.INTERNAL_ERROR, String(e)) };
+    const env = yield* openStep(msg, this.opts.keys);
+    const kind = env.body?.kind;
+    if (kind?.case !== "welcome" && kind?.case !== "helloReject") return outOfOrder(kind?.case ?? "an empty body", this.current);
+    if (this.opts.responder !== undefined && env.sender !== this.opts.responder) {
+      throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, `expected ${this.opts.responder}, got ${env.sender}`, { pointer: "/sender" });
     }
+    const attempt = this.attempts.find((a) => constantTimeEqual(a.nonce, kind.value.initiatorNonce));
+    if (!attempt) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the answer does not echo any of our nonces", { pointer: `/body/${kind.case}/initiatorNonce` });
+    if (kind.case === "helloReject") {
+      const code = kind.value.error?.code || ErrorCode.HANDSHAKE_REJECTED;
+      const supported = kind.value.supportedVersions.length ? ` (peer speaks ${kind.value.supportedVersions.join(", ")})` : "";
+      return this.fail(new FleetError(code, `handshake rejected: ${kind.value.error?.message ?? ""}${supported}`));
+    }
+    return yield* this.welcome(env.sender, env.security!.keyId, kind.value, msg, attempt, env.id);
   }
 
-  private welcome(peer: string, peerKeyId: string, w: Welcome, signed: SignedEnvelope, attempt: Attempt, welcomeId: string): HandshakeStep {
+  private *welcome(peer: string, peerKeyId: string, w: Welcome, signed: SignedEnvelope, attempt: Attempt, welcomeId: string): Steps<HandshakeStep> {
     requireBytes(w.nonce, HANDSHAKE_NONCE_BYTES, "/body/welcome/nonce");
     requireBytes(w.ephemeralPublicKey, 32, "/body/welcome/ephemeralPublicKey");
     requireBytes(w.identityPublicKey, 32, "/body/welcome/identityPublicKey");
@@ -118,15 +101,10 @@ export class HandshakeInitiator {
     // Our own check of both sides' needs (the responder made the same one before welcoming us).
     const ours = negotiateMutual(this.capabilities, w.capabilities);
     if (ours.error) return this.fail(ours.error);
-    const session = deriveSession({
-      role: "initiator",
-      sessionId: w.sessionId,
-      ourEphemeralPrivate: attempt.ephemeralPrivate,
-      theirEphemeralPublic: w.ephemeralPublicKey,
-      transcript: transcriptHash(attempt.hello.payload, signed.payload),
-    });
+    const transcript = transcriptHash(attempt.hello.payload, signed.payload);
+    const session = yield* sessionStep("initiator", w.sessionId, attempt.ephemeral, w.ephemeralPublicKey, transcript);
     pinPeer(this.opts.keys, peer, w.identityPublicKey);
-    const confirm = signEnvelope(
+    const confirm = yield* signStep(
       controlEnvelope({
         sender: this.opts.identity.agent,
         to: { agent: peer },
@@ -135,7 +113,6 @@ export class HandshakeInitiator {
         clock: this.opts.clock,
         inReplyTo: welcomeId,
       }),
-      this.opts.identity,
     );
     this.stopTimer();
     this.current = "established";
@@ -156,20 +133,20 @@ export class HandshakeInitiator {
     };
   }
 
-  private sendHello(): SignedEnvelope {
-    const eph = createEphemeral();
+  private *hello(): Steps<SignedEnvelope> {
+    const ephemeral = yield* ephemeralStep();
     const nonce = randomBytes(HANDSHAKE_NONCE_BYTES);
     const hello = create(HelloSchema, {
       versions: this.versions,
       capabilities: this.capabilities,
       nonce,
-      ephemeralPublicKey: eph.publicKey,
+      ephemeralPublicKey: ephemeral.publicKey,
       identityPublicKey: this.opts.identity.publicKey,
       heartbeat: resolveHeartbeat(this.opts.heartbeat),
       maxFrameBytes: this.opts.maxFrameBytes ?? 0,
       admissionToken: this.opts.admissionToken ?? "",
     });
-    const signed = signEnvelope(
+    const signed = yield* signStep(
       controlEnvelope({
         sender: this.opts.identity.agent,
         to: this.opts.responder !== undefined ? { agent: this.opts.responder } : "hub",
@@ -177,9 +154,8 @@ export class HandshakeInitiator {
         body: { case: "hello", value: hello },
         clock: this.opts.clock,
       }),
-      this.opts.identity,
     );
-    this.attempts.push({ nonce, ephemeralPrivate: eph.privateKey, hello: signed });
+    this.attempts.push({ nonce, ephemeral, hello: signed });
     this.armTimeout();
     return signed;
   }
@@ -197,14 +173,14 @@ export class HandshakeInitiator {
       const backoff = (this.opts.backoffMs ?? DEFAULT_HANDSHAKE_BACKOFF_MS) * 2 ** (this.attempts.length - 1);
       this.timer = this.opts.clock.setTimer(() => {
         this.timer = undefined;
-        if (this.current === "awaiting-welcome") this.timeoutHandler?.({ send: this.sendHello() });
+        if (this.current !== "awaiting-welcome") return;
+        if (!this.asyncCrypto) return this.timeoutHandler?.({ send: this.runSync(this.hello()) });
+        this.runAsync(() => this.hello()).then(
+          (send) => this.current === "awaiting-welcome" && this.timeoutHandler?.({ send }),
+          (e) => this.timeoutHandler?.({ error: e instanceof FleetError ? e : new FleetError(ErrorCode.INTERNAL_ERROR, String(e)) }),
+        );
       }, backoff);
     }, this.opts.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
-  }
-
-  private stopTimer(): void {
-    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
-    this.timer = undefined;
   }
 
   private fail(error: FleetError): HandshakeStep {

@@ -1,14 +1,13 @@
 // The responder's side of the handshake: Hello -> (Welcome | HelloReject), then Confirm.
 // One instance per connection. The initiator's key is pinned only after Confirm, which
-// signs our fresh nonce: a replayed Hello alone never binds a name.
+// signs our fresh nonce: a replayed Hello alone never binds a name. receiveAsync() does the
+// same with async crypto (WebCrypto in browsers).
 import { create } from "@bufbuild/protobuf";
-import { type CapabilitySet, CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
-import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ErrorBodySchema } from "../../generated/proto/fleet/v1/errors_pb.js";
 import { type Hello, HelloRejectSchema, WelcomeSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import type { TimerId } from "../clock.js";
-import { constantTimeEqual, createEphemeral, deriveSession, randomBytes, type Session, signEnvelope, toHex, transcriptHash } from "../crypto/index.js";
+import { constantTimeEqual, randomBytes, type Session, toHex, transcriptHash } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -19,16 +18,15 @@ import {
   frameLimit,
   HANDSHAKE_NONCE_BYTES,
   type HandshakeCommon,
-  type HandshakeState,
   type HandshakeStep,
-  openHandshake,
   outOfOrder,
   pinPeer,
   requireBytes,
 } from "./handshake-common.js";
+import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat } from "./heartbeat.js";
 import { withIntroducedKey } from "./verify.js";
-import { highestCommonVersion, SUPPORTED_VERSIONS } from "./versions.js";
+import { highestCommonVersion } from "./versions.js";
 
 export interface HandshakeResponderOptions extends HandshakeCommon {
   /** Admission policy (tokens, allow lists): throw a FleetError to refuse; the code goes into the HelloReject. */
@@ -45,67 +43,31 @@ interface Pending {
   established: Omit<EstablishedSession, "session"> & { session: Session };
 }
 
-export class HandshakeResponder {
-  private current: HandshakeState = "awaiting-hello";
+export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptions> {
   private pending: Pending | undefined;
-  private timer: TimerId | undefined;
-  private timeoutHandler: ((step: HandshakeStep) => void) | undefined;
-  private readonly versions: string[];
-  private readonly capabilities: CapabilitySet;
 
-  constructor(private readonly opts: HandshakeResponderOptions) {
-    this.versions = opts.versions ?? [...SUPPORTED_VERSIONS];
-    this.capabilities = opts.capabilities ?? create(CapabilitySetSchema);
+  constructor(opts: HandshakeResponderOptions) {
+    super(opts, "awaiting-hello");
   }
 
-  get state(): HandshakeState {
-    return this.current;
+  protected *steps(msg: SignedEnvelope): Steps<HandshakeStep> {
+    if (this.current === "awaiting-hello") return yield* this.hello(msg);
+    if (this.current === "awaiting-confirm") return yield* this.confirm(msg);
+    return outOfOrder("a handshake message", this.current);
   }
 
-  /** Called with 101 when the Confirm does not come in time. */
-  onTimeout(cb: (step: HandshakeStep) => void): void {
-    this.timeoutHandler = cb;
-  }
-
-  cancel(): void {
-    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
-    this.timer = undefined;
-    if (this.current !== "established") this.current = "failed";
-  }
-
-  receive(msg: SignedEnvelope): HandshakeStep {
-    try {
-      if (this.current === "awaiting-hello") return this.hello(msg);
-      if (this.current === "awaiting-confirm") return this.confirm(msg);
-      return outOfOrder("a handshake message", this.current);
-    } catch (e) {
-      return { error: e instanceof FleetError ? e : new FleetError(ErrorCode.INTERNAL_ERROR, String(e)) };
-    }
-  }
-
-  private hello(msg: SignedEnvelope): HandshakeStep {
-    const env = openHandshake(msg, this.opts.keys, this.opts.clock, true);
+  private *hello(msg: SignedEnvelope): Steps<HandshakeStep> {
+    const env = yield* openStep(msg, this.opts.keys, true);
     if (env.body?.kind.case !== "hello") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const hello = env.body.kind.value;
     requireBytes(hello.nonce, HANDSHAKE_NONCE_BYTES, "/body/hello/nonce");
     requireBytes(hello.ephemeralPublicKey, 32, "/body/hello/ephemeralPublicKey");
     requireBytes(hello.identityPublicKey, 32, "/body/hello/identityPublicKey");
-    const reject = (error: FleetError): HandshakeStep => {
-      if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
-      this.current = "failed";
-      const body = create(HelloRejectSchema, {
-        error: create(ErrorBodySchema, { code: error.code, message: error.message, pointer: error.pointer, messageId: env.id }),
-        supportedVersions: this.versions,
-        initiatorNonce: hello.nonce,
-        identityPublicKey: this.opts.identity.publicKey,
-      });
-      const send = signEnvelope(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.ERROR, body: { case: "helloReject", value: body }, clock: this.opts.clock, inReplyTo: env.id }), this.opts.identity);
-      return { send, error };
-    };
     const version = highestCommonVersion(this.versions, hello.versions);
-    if (!version) return reject(new FleetError(ErrorCode.HANDSHAKE_VERSION_MISMATCH, `no common version: we speak ${this.versions.join(", ")}, peer ${hello.versions.join(", ") || "none"}`));
+    if (!version) return yield* this.reject(env, hello, new FleetError(ErrorCode.HANDSHAKE_VERSION_MISMATCH, `no common version: we speak ${this.versions.join(", ")}, peer ${hello.versions.join(", ") || "none"}`));
     const caps = negotiateMutual(this.capabilities, hello.capabilities);
-    if (caps.error) return reject(caps.error);
+    if (caps.error) return yield* this.reject(env, hello, caps.error);
+    let refused: FleetError | undefined;
     try {
       // A name pinned to another key cannot handshake with this one.
       const bound = this.opts.keys.keyIdOf?.(env.sender);
@@ -113,9 +75,10 @@ export class HandshakeResponder {
       this.opts.admit?.(hello, env.sender);
     } catch (e) {
       const err = authFailure(e);
-      return reject(err.code === ErrorCode.INTERNAL_ERROR ? new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "admission refused") : err);
+      refused = err.code === ErrorCode.INTERNAL_ERROR ? new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "admission refused") : err;
     }
-    const eph = createEphemeral();
+    if (refused) return yield* this.reject(env, hello, refused);
+    const eph = yield* ephemeralStep();
     const nonce = randomBytes(HANDSHAKE_NONCE_BYTES);
     const sessionId = toHex(randomBytes(16));
     const heartbeat = agreeHeartbeat(this.opts.heartbeat, hello.heartbeat);
@@ -132,8 +95,8 @@ export class HandshakeResponder {
       maxFrameBytes: this.opts.maxFrameBytes ?? 0,
       capabilities: this.capabilities,
     });
-    const send = signEnvelope(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.RESPONSE, body: { case: "welcome", value: welcome }, clock: this.opts.clock, inReplyTo: env.id }), this.opts.identity);
-    const session = deriveSession({ role: "responder", sessionId, ourEphemeralPrivate: eph.privateKey, theirEphemeralPublic: hello.ephemeralPublicKey, transcript: transcriptHash(msg.payload, send.payload) });
+    const send = yield* signStep(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.RESPONSE, body: { case: "welcome", value: welcome }, clock: this.opts.clock, inReplyTo: env.id }));
+    const session = yield* sessionStep("responder", sessionId, eph, hello.ephemeralPublicKey, transcriptHash(msg.payload, send.payload));
     const peerKeyId = env.security!.keyId;
     this.pending = {
       peer: env.sender,
@@ -152,18 +115,31 @@ export class HandshakeResponder {
     return { send };
   }
 
-  private confirm(msg: SignedEnvelope): HandshakeStep {
+  // Refuses a Hello: the machine fails, and the initiator gets a signed HelloReject echoing its nonce.
+  private *reject(env: Envelope, hello: Hello, error: FleetError): Steps<HandshakeStep> {
+    this.stopTimer();
+    this.current = "failed";
+    const body = create(HelloRejectSchema, {
+      error: create(ErrorBodySchema, { code: error.code, message: error.message, pointer: error.pointer, messageId: env.id }),
+      supportedVersions: this.versions,
+      initiatorNonce: hello.nonce,
+      identityPublicKey: this.opts.identity.publicKey,
+    });
+    const send = yield* signStep(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.ERROR, body: { case: "helloReject", value: body }, clock: this.opts.clock, inReplyTo: env.id }));
+    return { send, error };
+  }
+
+  private *confirm(msg: SignedEnvelope): Steps<HandshakeStep> {
     const p = this.pending!;
     const keys = withIntroducedKey(this.opts.keys, p.peerKeyId, p.peerPublicKey);
-    const env = openHandshake(msg, keys, this.opts.clock);
+    const env = yield* openStep(msg, keys);
     if (env.body?.kind.case !== "handshakeConfirm") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const c = env.body.kind.value;
     if (env.sender !== p.peer || env.security!.keyId !== p.peerKeyId) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm is not from the initiator's key", { pointer: "/sender" });
     if (c.sessionId !== p.established.sessionId) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm names another session", { pointer: "/body/handshakeConfirm/sessionId" });
     if (!constantTimeEqual(c.responderNonce, p.nonce)) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm does not echo our nonce", { pointer: "/body/handshakeConfirm/responderNonce" });
     pinPeer(this.opts.keys, p.peer, p.peerPublicKey);
-    if (this.timer !== undefined) this.opts.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
     this.current = "established";
     this.pending = undefined;
     return { established: p.established };

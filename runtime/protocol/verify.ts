@@ -4,7 +4,7 @@
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
-import { keyIdFor, type KeyResolver, openSignedEnvelope } from "../crypto/index.js";
+import { keyIdFor, type KeyResolver, openSignedEnvelope, openSignedEnvelopeAsync } from "../crypto/index.js";
 import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { ErrorCode, FleetError } from "../errors.js";
 
@@ -23,8 +23,19 @@ export function withIntroducedKey(base: KeyResolver, keyId: string, publicKey: U
 }
 
 export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, clock?: Clock, deferBinding = false): Envelope {
+  return openSignedEnvelope(signed, { keys: selfCertifiedKeys(signed, keys, introducedKey, deferBinding), clock });
+}
+
+/** openSelfCertified with the async verifier (WebCrypto Ed25519 in browsers). */
+export async function openSelfCertifiedAsync(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, clock?: Clock, deferBinding = false): Promise<Envelope> {
+  return openSignedEnvelopeAsync(signed, { keys: selfCertifiedKeys(signed, keys, introducedKey, deferBinding), clock });
+}
+
+// The resolver to verify with: the caller's when it knows the signer, else one that adds the
+// key the body introduces, provided it hashes to the signature's key id.
+function selfCertifiedKeys(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, deferBinding: boolean): KeyResolver {
   const keyId = signed?.signature?.keyId ?? "";
-  if (keys.resolve(keyId)) return openSignedEnvelope(signed, { keys, clock });
+  if (keys.resolve(keyId)) return keys;
   let candidate: Uint8Array | undefined;
   try {
     // Only to find the candidate key; nothing from this parse is trusted.
@@ -35,5 +46,5 @@ export function openSelfCertified(signed: SignedEnvelope, keys: KeyResolver, int
   if (!candidate || candidate.length !== 32 || keyIdFor(candidate) !== keyId) {
     throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `unknown signer key ${keyId}`, { pointer: "/signature/keyId" });
   }
-  return openSignedEnvelope(signed, { keys: withIntroducedKey(keys, keyId, candidate, deferBinding), clock });
+  return withIntroducedKey(keys, keyId, candidate, deferBinding);
 }
