@@ -7,6 +7,7 @@ import { type Command, type CommandContext, GLOBAL_HELP, GLOBAL_OPTIONS } from "
 import { bottle } from "./commands/bottle.js";
 import { demo } from "./commands/demo.js";
 import { hub, status } from "./commands/hub.js";
+import { keys } from "./commands/key-rotation.js";
 import { keygen, sign, verify } from "./commands/keys.js";
 import { broadcast, inbox, ping, send } from "./commands/messaging.js";
 import { registry } from "./commands/registry.js";
@@ -14,7 +15,7 @@ import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token];
 
 function help(cmd?: Command, path = "fleet"): string {
   if (!cmd) {

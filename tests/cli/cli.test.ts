@@ -14,10 +14,10 @@ describe("fleet CLI: help and usage", () => {
     const home = tmpDir();
     const top = await runCli(["--help"], home);
     expect(top.code).toBe(0);
-    const names = ["demo", "keygen", "hub", "ping", "send", "broadcast", "inbox", "registry", "bottle", "sign", "verify", "status", "token"];
+    const names = ["demo", "keygen", "keys", "hub", "ping", "send", "broadcast", "inbox", "registry", "bottle", "sign", "verify", "status", "token"];
     for (const n of names) expect(top.stdout).toContain(n);
     // The same entry point in-process (spawning 16 processes would only measure tsx start-up).
-    for (const args of [...names.map((n) => [n, "--help"]), ["registry", "list", "--help"], ["registry", "query", "--help"], ["bottle", "send", "--help"], ["bottle", "status", "--help"], ["token", "issue", "--help"]]) {
+    for (const args of [...names.map((n) => [n, "--help"]), ["registry", "list", "--help"], ["registry", "query", "--help"], ["bottle", "send", "--help"], ["bottle", "status", "--help"], ["token", "issue", "--help"], ["keys", "rotate", "--help"]]) {
       let out = "";
       const code = await main([...args, "--home", home], { write: (t) => (out += t), writeErr: (t) => (out += t) });
       expect(code, args.join(" ")).toBe(0);
