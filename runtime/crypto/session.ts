@@ -15,7 +15,7 @@ import {
   SecuritySchema,
   type Envelope,
 } from "../../generated/proto/fleet/v1/envelope_pb.js";
-import { SessionEnvelopeSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import type { SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { decodeMessage, encodeMessage } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { aeadOpen, aeadSeal } from "./aead.js";
@@ -108,25 +108,33 @@ export class Session {
   }
 
   // PAE("fleet.v1.session", session_id, u64be(seq), payload_type, payload) as three chunks:
-  // the constant head (computed once), the per-message fields, the payload uncopied.
+  // the constant head (computed once), the per-message fields, the payload uncopied. The
+  // middle chunk is a per-payload-type scratch buffer rewritten in place: the MAC consumes
+  // the chunks before macChunks is called again, so nothing is allocated per message.
   private macHead?: Uint8Array;
-  private readonly typeBytes = new Map<string, Uint8Array>();
+  private readonly middles = new Map<string, { bytes: Uint8Array; view: DataView; at: number }>();
+  private readonly chunks: Uint8Array[] = [];
 
   private macChunks(sequence: bigint, payloadType: string, payload: Uint8Array): Uint8Array[] {
     this.macHead ??= paePrefix(4, Domain.session, this.sessionId);
-    let type = this.typeBytes.get(payloadType);
-    if (!type) {
-      type = utf8.encode(payloadType);
-      if (this.typeBytes.size < 8) this.typeBytes.set(payloadType, type);
+    let mid = this.middles.get(payloadType);
+    if (!mid) {
+      const type = utf8.encode(payloadType);
+      const bytes = new Uint8Array(4 + 8 + 4 + type.length + 4);
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, 8);
+      view.setUint32(12, type.length);
+      bytes.set(type, 16);
+      mid = { bytes, view, at: 16 + type.length };
+      if (this.middles.size < 8) this.middles.set(payloadType, mid);
     }
-    const mid = new Uint8Array(4 + 8 + 4 + type.length + 4);
-    const view = new DataView(mid.buffer);
-    view.setUint32(0, 8);
-    view.setBigUint64(4, sequence);
-    view.setUint32(12, type.length);
-    mid.set(type, 16);
-    view.setUint32(16 + type.length, payload.length);
-    return [this.macHead, mid, payload];
+    mid.view.setBigUint64(4, sequence);
+    mid.view.setUint32(mid.at, payload.length);
+    const chunks = this.chunks;
+    chunks[0] = this.macHead;
+    chunks[1] = mid.bytes;
+    chunks[2] = payload;
+    return chunks;
   }
 
   /** The highest sequence sent and received so far. */
@@ -142,7 +150,8 @@ export class Session {
     const payload = serializeEnvelope(out, ENVELOPE_PROTO);
     const mac = this.sendMac(this.macChunks(sequence, ENVELOPE_PROTO, payload));
     this.sendSeq = sequence; // only once everything above succeeded
-    return create(SessionEnvelopeSchema, { sessionId: this.sessionId, sequence, payloadType: ENVELOPE_PROTO, payload, mac });
+    // A plain message object: what create() builds for these fields, without its per-field walk.
+    return { $typeName: "fleet.v1.SessionEnvelope", sessionId: this.sessionId, sequence, payloadType: ENVELOPE_PROTO, payload, mac };
   }
 
   /**

@@ -64,7 +64,7 @@ export function fromWire(data: Uint8Array, headers: MsgHdrs | undefined): Packet
   if (type === CONTENT_TYPE.packetProto) {
     if (data.length === 0) throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
     const session = decodeSessionPacket(data);
-    if (session) return create(PacketSchema, { kind: { case: "session", value: session } });
+    if (session) return { $typeName: "fleet.v1.Packet", kind: { case: "session", value: session } };
     const packet = decodePacket(data);
     if (packet.kind.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "packet holds no envelope", { pointer: "/kind" });
     return packet;
