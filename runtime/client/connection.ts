@@ -11,7 +11,7 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
-import { keyIdFor, openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
+import { keyIdFor, openSignedEnvelopeAsync, PinnedKeys, signEnvelope, signEnvelopeAsync, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
 import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
@@ -85,6 +85,8 @@ export class HubConnection implements FleetConnection {
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
   private chain: Promise<void> = Promise.resolve();
+  private writes: Promise<void> = Promise.resolve();
+  private queuedWrites = 0;
   private heartbeat: TimerId | undefined;
   private heartbeatSeq = 0n;
   private closed = false;
@@ -116,21 +118,36 @@ export class HubConnection implements FleetConnection {
 
   /** Sends a built envelope; with requires_ack, retries the same id until the hub's receipt. */
   async sendEnvelope(env: Envelope, sign = true): Promise<Receipt | undefined> {
-    let signedBytes: Uint8Array | undefined;
-    const write = () => {
-      if (sign) {
-        signedBytes ??= encodePacket(create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, this.o.identity) } }));
-        this.o.conn.send(signedBytes);
-      } else {
-        this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
-      }
-    };
+    // Signing starts now (WebCrypto signs several in parallel); the write keeps call order.
+    const signed = sign ? signEnvelopeAsync(env, this.o.identity).then((s) => encodePacket(create(PacketSchema, { kind: { case: "signed", value: s } }))) : undefined;
+    signed?.catch(() => {}); // reported through the write below
+    const write = () => this.write(signed ?? (() => encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } }))));
     if (!env.requiresAck) {
-      write();
+      await write();
       return undefined;
     }
-    const done = this.tracker.track(env.id, () => write(), this.peer);
-    write();
+    const done = this.tracker.track(env.id, () => void write().catch(() => {}), this.peer);
+    await write();
+    return done;
+  }
+
+  /**
+   * Writes packets in call order. A signed packet may still be being signed, so it waits in
+   * line; a session packet is sealed only when its turn comes, so sequence numbers go out in
+   * order. With nothing waiting, a session packet is written at once.
+   */
+  private write(packet: Promise<Uint8Array> | (() => Uint8Array)): Promise<void> {
+    if (this.queuedWrites === 0 && typeof packet === "function") {
+      try {
+        this.o.conn.send(packet());
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    this.queuedWrites++;
+    const done = this.writes.then(async () => this.o.conn.send(typeof packet === "function" ? packet() : await packet));
+    this.writes = done.catch(() => {}).then(() => void this.queuedWrites--);
     return done;
   }
 
@@ -140,9 +157,10 @@ export class HubConnection implements FleetConnection {
     return encodePacket(create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, this.o.identity) } }));
   }
 
-  /** Writes already-built Packet bytes as they are. */
+  /** Writes already-built Packet bytes as they are (after any send still being signed). */
   sendRaw(packet: Uint8Array): void {
-    this.o.conn.send(packet);
+    if (this.queuedWrites === 0) this.o.conn.send(packet);
+    else this.write(() => packet).catch(() => {});
   }
 
   get bufferedAmount(): number {
@@ -186,6 +204,7 @@ export class HubConnection implements FleetConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.chain;
+    await this.writes;
     this.o.conn.close();
     this.finish();
   }
@@ -207,9 +226,13 @@ export class HubConnection implements FleetConnection {
       if (packet.kind.case !== "session") {
         if (packet.kind.case === "signed") {
           const signed = packet.kind.value;
+          // A known signer's signature is checked at once (WebCrypto verifies several in
+          // parallel); delivery still waits its turn. An unknown one is looked up in order.
+          const early = this.keys.resolve(signed.signature?.keyId ?? "") ? this.openSigned(signed) : undefined;
+          early?.catch(() => {}); // reported in turn below
           this.chain = this.chain
             .then(async () => {
-              const opened = await this.openSigned(signed);
+              const opened = await (early ?? this.openSigned(signed));
               this.noteHubError(opened);
               await this.dispatch(opened, true);
             })
@@ -265,7 +288,7 @@ export class HubConnection implements FleetConnection {
       const rec = found.agents.find((a) => a.agentId === claimed);
       if (rec && keyIdFor(rec.publicKey) === keyId && this.keys.keyIdOf(claimed) === undefined) this.keys.learned.pin(claimed, rec.publicKey);
     }
-    const env = openSignedEnvelope(signed, { keys: this.keys });
+    const env = await openSignedEnvelopeAsync(signed, { keys: this.keys });
     if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
       throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
     }

@@ -84,25 +84,37 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     });
     conn.onClose(() => finish(new FleetError(ErrorCode.HANDSHAKE_REJECTED, "hub closed the connection during the handshake")));
     conn.onError((e) => finish(e));
+    // Async crypto: WebCrypto Ed25519 and X25519 in browsers that have them, node:crypto on Node.
     conn.onFrame((body) => {
       if (done) return;
+      let signed: SignedEnvelope;
       try {
         const packet = decodePacket(body);
         if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "session message before the handshake completed");
-        const step = initiator.receive(packet.kind.value);
-        if (step.send) send(step.send);
-        if (step.error) finish(step.error);
-        else if (step.established) finish(undefined, step.established);
-        else if (!step.send) {
-          // An unsolicited error frame from the hub (e.g. 607 for a name bound to another key).
-          const err = errorFrom(packet.kind.value.payload, packet.kind.value.payloadType);
-          if (err) finish(err);
-        }
+        signed = packet.kind.value;
       } catch (e) {
         finish(asFleetError(e, ErrorCode.HANDSHAKE_AUTH_FAILED, "handshake"));
+        return;
       }
+      initiator
+        .receiveAsync(signed)
+        .then((step) => {
+          if (done) return;
+          if (step.send) send(step.send);
+          if (step.error) finish(step.error);
+          else if (step.established) finish(undefined, step.established);
+          else if (!step.send) {
+            // An unsolicited error frame from the hub (e.g. 607 for a name bound to another key).
+            const err = errorFrom(signed.payload, signed.payloadType);
+            if (err) finish(err);
+          }
+        })
+        .catch((e) => finish(asFleetError(e, ErrorCode.HANDSHAKE_AUTH_FAILED, "handshake")));
     });
-    send(initiator.start());
+    initiator
+      .startAsync()
+      .then((hello) => !done && send(hello))
+      .catch((e) => finish(asFleetError(e, ErrorCode.HANDSHAKE_AUTH_FAILED, "handshake")));
   });
 }
 
