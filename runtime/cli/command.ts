@@ -1,5 +1,6 @@
 // The shape of one CLI command and the shared option set every command accepts.
 import type { ParseArgsConfig } from "node:util";
+import { ErrorCode, FleetError } from "../errors.js";
 import type { Output } from "./output.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -51,4 +52,11 @@ export function str(ctx: CommandContext, name: string): string | undefined {
 export function list(ctx: CommandContext, name: string): string[] {
   const v = ctx.values[name];
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+
+/** The positional argument at index, named NAME in the 707 when it is missing. */
+export function required(ctx: CommandContext, index: number, name: string): string {
+  const v = ctx.positionals[index];
+  if (!v) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${name} is required`);
+  return v;
 }

@@ -6,6 +6,7 @@ import { connectHub, DEFAULT_HUB_PORT } from "../client/hub-client.js";
 import type { HubConnection } from "../client/connection.js";
 import { connectNats, type NatsFleetConnection } from "../nats/connection.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { type CommandContext, str } from "./command.js";
 import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
 import { pinnedPeers } from "./peers.js";
@@ -49,4 +50,9 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups });
   const { host, port } = hubAddress(o.home, o.hub);
   return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o) });
+}
+
+/** A connection for a command: its --agent (or agent), --hub and --token-file. */
+export function connectFor(ctx: CommandContext, extra: Partial<ConnectOptions> = {}): Promise<HubConnection | NatsFleetConnection> {
+  return openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file"), ...extra });
 }

@@ -35,6 +35,15 @@ export function readJson<T>(path: string, fallback: T): T {
   }
 }
 
+/** Writes a file the user asked for (signatures, tokens); 808 with the errno when it cannot. */
+export function writeOutput(path: string, text: string, mode = 0o644): void {
+  try {
+    writeFileSync(path, text, { mode });
+  } catch (e) {
+    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
 /** Atomic write (temp file + rename), owner-only. */
 export function writeJson(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;

@@ -3,6 +3,7 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../codec/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { FrameConnectionBase } from "./frame-connection-base.js";
 import type { FrameConnection, FrameListener } from "./listener.js";
 
 export interface TcpOptions {
@@ -10,18 +11,14 @@ export interface TcpOptions {
   maxFrameBytes?: number;
 }
 
-class TcpFrameConnection implements FrameConnection {
+class TcpFrameConnection extends FrameConnectionBase implements FrameConnection {
   readonly remote: string;
   private readonly decoder: FrameDecoder;
-  private frameHandler: (body: Uint8Array) => void = () => {};
-  private errorHandler?: (error: FleetError) => void;
-  private readonly closeHandlers: (() => void)[] = [];
-  private drainHandler: () => void = () => {};
   private corked = false;
-  private closed = false;
   private reading = true;
 
   constructor(private readonly socket: Socket, options: TcpOptions) {
+    super();
     this.remote = `tcp://${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES });
     socket.setNoDelay(true);
@@ -70,20 +67,6 @@ class TcpFrameConnection implements FrameConnection {
     setTimeout(() => this.destroy(), 2_000).unref();
   }
 
-  onFrame(handler: (body: Uint8Array) => void): void {
-    this.frameHandler = handler;
-  }
-  onError(handler: (error: FleetError) => void): void {
-    this.errorHandler = handler;
-  }
-  onClose(handler: () => void): void {
-    if (this.closed) handler();
-    else this.closeHandlers.push(handler);
-  }
-  onDrain(handler: () => void): void {
-    this.drainHandler = handler;
-  }
-
   private receive(chunk: Uint8Array): void {
     if (!this.reading) return;
     let bodies: Uint8Array[];
@@ -113,9 +96,7 @@ class TcpFrameConnection implements FrameConnection {
   }
 
   private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const h of this.closeHandlers.splice(0)) h();
+    this.markClosed();
   }
 }
 

@@ -5,6 +5,7 @@
 // never imports a Node built-in.
 import { decodeFrame, encodeFrame, MAX_FRAME_BYTES } from "../codec/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { FrameConnectionBase } from "./frame-connection-base.js";
 import type { FrameConnection } from "./listener.js";
 
 /** The part of the standard WebSocket API used here (browsers and `ws` both provide it). */
@@ -38,18 +39,14 @@ export interface WebSocketFrameOptions {
 }
 
 /** A FrameConnection over an open (or opening) standard-API WebSocket. */
-export class WebSocketFrameConnection implements FrameConnection {
+export class WebSocketFrameConnection extends FrameConnectionBase implements FrameConnection {
   readonly remote: string;
   private readonly maxFrameBytes: number;
-  private frameHandler: (body: Uint8Array) => void = () => {};
-  private errorHandler?: (error: FleetError) => void;
-  private readonly closeHandlers: (() => void)[] = [];
-  private drainHandler: () => void = () => {};
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private reading = true;
-  private closed = false;
 
   constructor(private readonly socket: WebSocketLike, options: WebSocketFrameOptions = {}) {
+    super();
     this.remote = options.remote ?? socket.url ?? "ws://?";
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     socket.binaryType = "arraybuffer";
@@ -89,20 +86,6 @@ export class WebSocketFrameConnection implements FrameConnection {
     this.finish();
   }
 
-  onFrame(handler: (body: Uint8Array) => void): void {
-    this.frameHandler = handler;
-  }
-  onError(handler: (error: FleetError) => void): void {
-    this.errorHandler = handler;
-  }
-  onClose(handler: () => void): void {
-    if (this.closed) handler();
-    else this.closeHandlers.push(handler);
-  }
-  onDrain(handler: () => void): void {
-    this.drainHandler = handler;
-  }
-
   private receive(data: unknown): void {
     if (!this.reading) return;
     let body: Uint8Array;
@@ -137,10 +120,9 @@ export class WebSocketFrameConnection implements FrameConnection {
 
   private finish(): void {
     if (this.closed) return;
-    this.closed = true;
     this.reading = false;
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
-    for (const h of this.closeHandlers.splice(0)) h();
+    this.markClosed();
   }
 }
 

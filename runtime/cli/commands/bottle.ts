@@ -10,9 +10,9 @@ import { systemClock } from "../../clock.js";
 import { signEnvelope } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { HUB_OP_MEDIA_TYPE } from "../../hub/hub-requests.js";
-import { type Command, str } from "../command.js";
+import { type Command, required, str } from "../command.js";
 import { parseCondition } from "../condition.js";
-import { openConnection } from "../connect.js";
+import { connectFor } from "../connect.js";
 import { loadIdentity } from "../identities.js";
 
 export const bottle: Command = {
@@ -41,7 +41,7 @@ export const bottle: Command = {
         const letter = create(BottleLetterSchema, { bottleId, recipient: parseRecipient(to), condition, payload: create(ApplicationPayloadSchema, { mediaType: "application/json", content: { case: "json", value: raw } }), maxHops: 8 });
         const letterEnv = buildEnvelope({ to, type: MessageType.EVENT, ttlSeconds: ttl, body: { case: "bottleLetter", value: letter } }, id.agent, systemClock);
         const signed = signEnvelope(letterEnv, id);
-        const conn = await openConnection({ home: ctx.home, agent: id.agent, hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+        const conn = await connectFor(ctx, { agent: id.agent });
         try {
           await conn.send({ to: "fleet:hub", type: MessageType.COMMAND, requiresAck: true, sign: false, ttlSeconds: 60, body: { case: "bottle", value: create(BottleSchema, { letter: signed }) } });
           ctx.out.line(`bottle ${bottleId} for ${to} held by the hub until ${str(ctx, "when") ?? "always"}`);
@@ -56,9 +56,8 @@ export const bottle: Command = {
       summary: "where a bottle is (QUEUED, DELIVERED, ACKNOWLEDGED, EXPIRED, FAILED)",
       usage: "fleet bottle status ID",
       async run(ctx) {
-        const bottleId = ctx.positionals[0];
-        if (!bottleId) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "ID is required");
-        const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+        const bottleId = required(ctx, 0, "ID");
+        const conn = await connectFor(ctx);
         try {
           const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: JSON.stringify({ op: "bottle.status", bottle_id: bottleId }) } }) } });
           const status = applicationValue(answer) as { status: string; recipient: string; updated_at: string };

@@ -9,7 +9,7 @@ import { HUB_OP_MEDIA_TYPE } from "../../hub/hub-requests.js";
 import { HUB_DEFAULT_PORT } from "../../hub/options.js";
 import { startHub } from "../../hub/start.js";
 import { type Command, str } from "../command.js";
-import { hubAddress, openConnection } from "../connect.js";
+import { hubAddress, connectFor } from "../connect.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
 
@@ -91,7 +91,7 @@ export const status: Command = {
     let hubError: string | undefined;
     if (agents.length) {
       try {
-        const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+        const conn = await connectFor(ctx);
         try {
           const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } });
           hubStatus = applicationValue(answer);

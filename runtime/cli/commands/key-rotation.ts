@@ -9,7 +9,7 @@ import { createKeyRotation, generateIdentity } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { FileKeystore } from "../../node/keystore.js";
 import { type Command, str } from "../command.js";
-import { natsUrl, openConnection } from "../connect.js";
+import { natsUrl, connectFor } from "../connect.js";
 import { keystore, loadIdentity } from "../identities.js";
 import { filePinStore } from "../peers.js";
 
@@ -31,7 +31,7 @@ const rotate: Command = {
     retired.save(oldId);
     pending.save(newId);
     try {
-      const conn = await openConnection({ home: ctx.home, agent, hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+      const conn = await connectFor(ctx, { agent });
       try {
         await conn.send({ to: "fleet:hub", requiresAck: true, body: { case: "keyRotation", value: createKeyRotation(oldId, newId, Date.now()) } });
       } finally {

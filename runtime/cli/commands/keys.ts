@@ -1,12 +1,12 @@
 // keygen, sign FILE, verify FILE SIG: identities and detached file signatures
 // (Ed25519 over PAE("fleet.v1.file", base name, SHA-256(bytes)), spec/signing.md).
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Domain, fromBase64Url, fromHex, generateIdentity, keyIdFor, pae, toBase64Url, toHex, verifyEd25519 } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
-import { type Command, str } from "../command.js";
-import { readConfig, updateConfig } from "../home.js";
+import { type Command, required, str } from "../command.js";
+import { readConfig, updateConfig, writeOutput } from "../home.js";
 import { keystore, loadIdentity } from "../identities.js";
 import { pinnedPeers } from "../peers.js";
 
@@ -47,17 +47,12 @@ export const sign: Command = {
   usage: "fleet sign FILE [--out SIGFILE] [--agent NAME]",
   options: { out: { type: "string" } },
   async run(ctx) {
-    const file = ctx.positionals[0];
-    if (!file) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "FILE is required");
+    const file = required(ctx, 0, "FILE");
     const id = loadIdentity(ctx.home, str(ctx, "agent"));
     const sig = id.sign(fileDigestBytes(file));
     const out = str(ctx, "out") ?? `${file}.sig`;
     const doc = { fleet_file_signature: 1, file: basename(file), agent: id.agent, key_id: id.keyId, public_key: toHex(id.publicKey), sig: toBase64Url(sig) };
-    try {
-      writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
-    } catch (e) {
-      throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
+    writeOutput(out, JSON.stringify(doc, null, 2) + "\n");
     ctx.out.line(`signed ${file} as ${id.agent} (${id.keyId}) -> ${out}`);
     ctx.out.result({ ok: true, file, signature: out, agent: id.agent, key_id: id.keyId });
   },

@@ -5,8 +5,8 @@ import { recipientText } from "../../client/address.js";
 import { pingBody } from "../../client/bodies.js";
 import { applicationValue } from "../../client/draft.js";
 import { ErrorCode, FleetError } from "../../errors.js";
-import { type Command, type CommandContext, str } from "../command.js";
-import { openConnection } from "../connect.js";
+import { type Command, type CommandContext, required, str } from "../command.js";
+import { connectFor } from "../connect.js";
 
 const TYPES: Record<string, MessageType> = { event: MessageType.EVENT, request: MessageType.REQUEST, command: MessageType.COMMAND, query: MessageType.QUERY, status: MessageType.STATUS };
 
@@ -26,7 +26,7 @@ function payloadOf(ctx: CommandContext, text: string | undefined): { json?: unkn
 async function sendTo(ctx: CommandContext, to: string, text: string | undefined): Promise<void> {
   const type = TYPES[(str(ctx, "type") ?? "event").toLowerCase()];
   if (!type) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `--type must be one of ${Object.keys(TYPES).join(", ")}`);
-  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+  const conn = await connectFor(ctx);
   try {
     const ack = !ctx.values["no-ack"];
     const id = globalThis.crypto.randomUUID();
@@ -46,9 +46,7 @@ export const send: Command = {
   usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack]",
   options: sendOptions,
   async run(ctx) {
-    const [to, text] = ctx.positionals;
-    if (!to) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "AGENT is required");
-    await sendTo(ctx, to, text);
+    await sendTo(ctx, required(ctx, 0, "AGENT"), ctx.positionals[1]);
   },
 };
 
@@ -68,10 +66,9 @@ export const ping: Command = {
   usage: "fleet ping AGENT [--count N]",
   options: { count: { type: "string" } },
   async run(ctx) {
-    const target = ctx.positionals[0];
-    if (!target) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "AGENT is required");
+    const target = required(ctx, 0, "AGENT");
     const count = Math.min(100, Math.max(1, Number(str(ctx, "count") ?? 1) || 1));
-    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+    const conn = await connectFor(ctx);
     try {
       const to = target === "hub" || target === "fleet:hub" ? "fleet:hub" : target;
       if (to !== "fleet:hub") {
@@ -111,7 +108,7 @@ export const inbox: Command = {
   usage: "fleet inbox --agent NAME [--wait MS] [--follow]",
   options: { wait: { type: "string" }, follow: { type: "boolean" } },
   async run(ctx) {
-    const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+    const conn = await connectFor(ctx);
     const got: ReturnType<typeof describe>[] = [];
     conn.onMessage((env, meta) => {
       const d = describe(env, meta.verified);

@@ -2,14 +2,14 @@
 import { type AgentRecord, AgentRole } from "../../../generated/proto/fleet/v1/registry_pb.js";
 import { capabilityText } from "../../protocol/capabilities.js";
 import { type Command, str } from "../command.js";
-import { openConnection } from "../connect.js";
+import { connectFor } from "../connect.js";
 
 function show(a: AgentRecord, online: boolean) {
   return { agent: a.agentId, key_id: a.keyId, online, role: a.role ? AgentRole[a.role].toLowerCase() : undefined, capabilities: a.capabilities.map(capabilityText), groups: a.groups };
 }
 
 async function query(ctx: Parameters<NonNullable<Command["run"]>>[0], q: { capability?: string; onlineOnly?: boolean }) {
-  const conn = await openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file") });
+  const conn = await connectFor(ctx);
   try {
     const all = await conn.queryRegistry(q);
     const online = new Set((await conn.queryRegistry({ ...q, onlineOnly: true })).agents.map((a) => a.agentId));

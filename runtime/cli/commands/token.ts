@@ -1,11 +1,11 @@
 // `fleet token issue`: admission tokens for a hub run with --require-token, signed by the
 // hub's own key (so run it with the hub's FLEET_HOME). The token goes to a 0600 file, never
 // to stdout: it is a credential.
-import { writeFileSync } from "node:fs";
 import { issueToken } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { HUB_CONNECT_SCOPE, hubAudience } from "../../hub/options.js";
 import { type Command, str } from "../command.js";
+import { writeOutput } from "../home.js";
 import { loadOrCreateIdentity } from "../identities.js";
 
 export const token: Command = {
@@ -27,11 +27,7 @@ export const token: Command = {
         const hub = loadOrCreateIdentity(ctx.home, "fleet-hub");
         const subject = str(ctx, "subject") ?? "";
         const text = issueToken({ issuer: hub.agent, subject, audience: hubAudience(hub), scopes: [HUB_CONNECT_SCOPE], maxUses: uses }, hub, { ttlMs: ttl * 1000 });
-        try {
-          writeFileSync(out, text + "\n", { mode: 0o600 });
-        } catch (e) {
-          throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
+        writeOutput(out, text + "\n", 0o600);
         ctx.out.line(`token for ${subject || "any agent"} (${uses || "unlimited"} use${uses === 1 ? "" : "s"}, ${ttl} s) written to ${out}`);
         ctx.out.result({ ok: true, file: out, subject: subject || undefined, max_uses: uses, ttl_seconds: ttl, audience: hubAudience(hub) });
       },
