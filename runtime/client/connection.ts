@@ -127,7 +127,15 @@ export class HubConnection implements FleetConnection {
       return undefined;
     }
     const done = this.tracker.track(env.id, () => void write().catch(() => {}), this.peer);
-    await write();
+    try {
+      await write();
+    } catch (e) {
+      // Nothing was sent: stop tracking, so no orphaned receipt promise rejects later.
+      const error = asFleetError(e, ErrorCode.INTERNAL_ERROR, "send");
+      done.catch(() => {});
+      this.tracker.cancel(env.id, error);
+      throw error;
+    }
     return done;
   }
 

@@ -170,6 +170,14 @@ export class ReceiptTracker {
     return true;
   }
 
+  /** Stops waiting for one message (its first send failed): its promise rejects with error. */
+  cancel(messageId: string, error: FleetError): void {
+    const p = this.pending.get(messageId);
+    if (!p) return;
+    this.finish(messageId, p);
+    p.reject(error);
+  }
+
   /** Stops waiting for everything (connection closed): each pending promise rejects with code. */
   cancelAll(code: ErrorCode = ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE): void {
     for (const [id, p] of this.pending) {
