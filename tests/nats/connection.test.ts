@@ -11,10 +11,10 @@ import { applicationValue, buildEnvelope } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
 import { generateIdentity, signEnvelope } from "../../runtime/crypto/index.js";
 import { ErrorCode, type FleetError } from "../../runtime/errors.js";
-import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
 import { subjects } from "../../runtime/nats/subjects.js";
 import { toWire } from "../../runtime/nats/wire.js";
-import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { hasNatsServer, natsSkipMessage } from "../support/nats-server.js";
+import { natsAgents } from "./support/agents.js";
 
 if (!hasNatsServer) console.warn(natsSkipMessage);
 
@@ -29,20 +29,7 @@ function next<T>(register: (cb: (v: T) => void) => void, ms = 5_000): Promise<T>
 }
 
 describe.skipIf(!hasNatsServer)("NATS FleetConnection", () => {
-  let server: NatsServerHandle;
-  const open: NatsFleetConnection[] = [];
-  const join = async (name: string, extra: Partial<Parameters<typeof connectNats>[0]> = {}) => {
-    const c = await connectNats({ url: server.url, identity: generateIdentity(name), ...extra });
-    open.push(c);
-    return c;
-  };
-  beforeAll(async () => {
-    server = await startNatsServer();
-  });
-  afterAll(async () => {
-    for (const c of open) await c.close();
-    await server?.stop();
-  });
+  const join = natsAgents();
 
   it("delivers a signed direct message, ACCEPTED when stored and PROCESSED from the recipient", async () => {
     const alice = await join("alice");

@@ -6,31 +6,17 @@ import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envel
 import { PacketSchema, SessionEnvelopeSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { encodePacket } from "../../runtime/codec/index.js";
-import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode, type FleetError } from "../../runtime/errors.js";
-import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
 import { subjects } from "../../runtime/nats/subjects.js";
 import { CONTENT_TYPE, HEADER } from "../../runtime/nats/wire.js";
 import { headers } from "nats";
-import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { hasNatsServer, natsSkipMessage } from "../support/nats-server.js";
+import { natsAgents } from "./support/agents.js";
 
 if (!hasNatsServer) console.warn(natsSkipMessage);
 
 describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
-  let server: NatsServerHandle;
-  const open: NatsFleetConnection[] = [];
-  const join = async (name: string, onReject?: (e: FleetError) => void) => {
-    const c = await connectNats({ url: server.url, identity: generateIdentity(name), onReject });
-    open.push(c);
-    return c;
-  };
-  beforeAll(async () => {
-    server = await startNatsServer();
-  });
-  afterAll(async () => {
-    for (const c of open) await c.close();
-    await server?.stop();
-  });
+  const join = natsAgents();
 
   it("handshakes over the inboxes and carries session-authenticated messages in order, both ways", async () => {
     const a = await join("sess-a");
@@ -53,7 +39,7 @@ describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
   it("refuses forged and replayed session packets (601, 604)", async () => {
     const codes: number[] = [];
     const a = await join("sess-c");
-    const b = await join("sess-d", (e) => codes.push(e.code));
+    const b = await join("sess-d", { onReject: (e) => codes.push(e.code) });
     const got: Envelope[] = [];
     b.onMessage((env) => got.push(env));
     // Capture a's first real session packet on the wire.
@@ -78,8 +64,7 @@ describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
   });
 
   it("fails the handshake with 101 when the peer never answers", async () => {
-    const lonely = await connectNats({ url: server.url, identity: generateIdentity("sess-lonely"), handshakeTimeoutMs: 100, handshakeRetries: 0 });
-    open.push(lonely);
+    const lonely = await join("sess-lonely", { handshakeTimeoutMs: 100, handshakeRetries: 0 });
     // A peer that never connects: its inbox stores the Hello, nobody answers.
     await expect(lonely.openSession("sess-nobody")).rejects.toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT });
   });
