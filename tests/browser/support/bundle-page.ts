@@ -43,6 +43,8 @@ export interface BundlePageOptions {
   modules?: Record<string, string>;
   /** Extra in-memory files to serve. */
   files?: Record<string, string | Uint8Array>;
+  /** Script source run in the page before any of its own scripts (e.g. to wrap crypto.subtle). */
+  initScript?: string;
 }
 
 export async function openBundlePage(options: BundlePageOptions = {}): Promise<BundlePage> {
@@ -56,8 +58,9 @@ export async function openBundlePage(options: BundlePageOptions = {}): Promise<B
   try {
     browser = await launchChromium();
     const page = await browser.newPage();
-    // Functions passed to page.evaluate are transpiled by vitest; esbuild's keepNames helper may appear in them.
-    await page.addInitScript("globalThis.__name = (f) => f;");
+    // Functions passed to page.evaluate are transpiled by vitest; esbuild's keepNames helper may appear in them
+    // (and in initScript, when it is a stringified function): one script, so the helper is defined first.
+    await page.addInitScript(`globalThis.__name = (f) => f;\n${options.initScript ?? ""}`);
     await page.goto(`${server.origin}/index.html`);
     await page.waitForSelector("body[data-ready='1']", { state: "attached", timeout: 15_000 });
     const b = browser;
