@@ -10,7 +10,8 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { openSignedEnvelope } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { type Hub, parseSigned as parseSignedLetter } from "./hub.js";
+import type { Hub } from "./hub.js";
+import { parseSigned as parseSignedLetter } from "./parse-signed.js";
 import type { Incoming, Peer } from "./peer.js";
 import type { BottleRow } from "./store.js";
 

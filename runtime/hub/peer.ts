@@ -1,5 +1,6 @@
 // One connection to the hub: its transport, handshake state, and once established the
 // authenticated agent it is bound to and the session that authenticates its frames.
+import type { Capability } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { Session } from "../crypto/index.js";
 import type { HandshakeResponder } from "../protocol/handshake.js";
@@ -12,6 +13,8 @@ export class Peer {
   keyId = "";
   publicKey: Uint8Array = new Uint8Array();
   session?: Session;
+  /** Capabilities offered in its Hello (for its registry entry). */
+  offered: Capability[] = [];
   lastSeen: number;
   readonly openedAt: number;
   /** When it first went over its queue limit (0 = not busy). */

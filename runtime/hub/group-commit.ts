@@ -1,0 +1,91 @@
+// Durable receipts by group commit: messages that need storing (acked ones, and anything
+// for offline recipients) and recipients' acknowledgements are queued, then committed to
+// SQLite in one transaction per event-loop turn; only then are receipts sent and the
+// messages delivered. A failed commit rejects every message in the batch (808).
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
+import { asFleetError, ErrorCode } from "../errors.js";
+import { deliver, receipt, reject } from "./delivery.js";
+import type { Hub } from "./hub.js";
+import type { Incoming } from "./peer.js";
+
+export interface PendingWrite {
+  msg: Incoming;
+  /** Recipients to store a row for. */
+  store: string[];
+  /** Online recipients to deliver to once committed. */
+  deliver: string[];
+  ack: boolean;
+}
+
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+  private inboxAcks: [string, string][] = [];
+  private scheduled = false;
+
+  constructor(private readonly hub: Hub) {}
+
+  enqueue(w: PendingWrite): void {
+    this.pending.push(w);
+    this.schedule();
+  }
+
+  /** A recipient acknowledged a stored message: its row can go. */
+  acknowledged(agent: string, messageId: string): void {
+    this.inboxAcks.push([agent, messageId]);
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits everything pending in one transaction, then answers and delivers. */
+  flush(): void {
+    this.scheduled = false;
+    if (!this.pending.length && !this.inboxAcks.length) return;
+    const hub = this.hub;
+    const { store } = hub;
+    const batch = this.pending;
+    const acks = this.inboxAcks;
+    this.pending = [];
+    this.inboxAcks = [];
+    const now = hub.clock.now();
+    const dup = new Set<PendingWrite>();
+    try {
+      store.transaction(() => {
+        for (const [agent, id] of acks) store.removeInbox(agent, id);
+        for (const w of batch) {
+          const { env, packet } = w.msg;
+          if (w.ack && store.seen(env.sender, env.id, now - hub.options.dedupeWindowMs)) {
+            dup.add(w);
+            continue;
+          }
+          const expiresAt = timestampMs(env.createdAt!) + env.ttlSeconds * 1000;
+          for (const r of w.store) store.addInbox({ recipient: r, messageId: env.id, sender: env.sender, packet, expiresAt, needsAck: w.ack });
+          if (w.ack) store.remember(env.sender, env.id, now);
+        }
+      });
+    } catch (e) {
+      const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "store");
+      hub.log(`store failed: ${err.message}`);
+      for (const w of batch) reject(hub, w.msg.peer, w.msg.env, err);
+      return;
+    }
+    for (const w of batch) {
+      const { peer, env } = w.msg;
+      if (dup.has(w)) {
+        if (w.ack) receipt(hub, peer, env, ReceiptStatus.ACCEPTED, ErrorCode.DELIVERY_DUPLICATE, "duplicate: already accepted");
+        continue;
+      }
+      hub.counters.stored += w.store.length;
+      if (w.ack) receipt(hub, peer, env, ReceiptStatus.ACCEPTED);
+      for (const t of w.deliver) {
+        const p = hub.peer(t);
+        if (p) deliver(p, w.msg.packet, w.msg.signed, env);
+      }
+    }
+  }
+}

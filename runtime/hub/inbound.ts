@@ -1,0 +1,70 @@
+// Frames from a connection: the handshake first, then messages. Each message is bound to
+// the connection's agent and key (603 otherwise) before it is routed. Session packets are
+// opened (MAC, sequence); signed ones are verified when HubOptions.verify is "all" and
+// otherwise left to the recipients, who always verify end to end. Any failure ends the
+// connection with a signed ERROR frame.
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { type Packet, PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { decodePacket } from "../codec/index.js";
+import { openSignedEnvelope } from "../crypto/index.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { handshake } from "./admission.js";
+import type { Hub } from "./hub.js";
+import { parseSigned } from "./parse-signed.js";
+import type { Peer } from "./peer.js";
+import { readRouteEnvelope, readSignedPacket } from "./route-header.js";
+
+export function receiveFrame(hub: Hub, peer: Peer, body: Uint8Array): void {
+  if (peer.state === "closed") return;
+  peer.lastSeen = hub.clock.now();
+  try {
+    if (peer.state === "open" && hub.options.verify === "none" && fastForward(hub, peer, body)) return;
+    const packet = decodePacket(body);
+    if (peer.state === "handshake") handshake(hub, peer, packet);
+    else message(hub, peer, packet, body);
+  } catch (e) {
+    hub.violation(peer, asFleetError(e, ErrorCode.INTERNAL_ERROR, "frame"));
+  }
+}
+
+/**
+ * Signed packets for other agents, with verify "none": route on the header fields read in
+ * place and forward the bytes unchanged (recipients parse and verify everything). False
+ * when the packet needs the full path (session packets, requests to the hub, JSON payloads).
+ */
+function fastForward(hub: Hub, peer: Peer, body: Uint8Array): boolean {
+  const view = readSignedPacket(body);
+  if (!view) return false;
+  if (view.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${view.keyId || "nobody"}`, { pointer: "/signature/keyId" });
+  if (view.sigLength !== 64) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "Ed25519 signature must be 64 bytes", { pointer: "/signature/sig" });
+  const env = readRouteEnvelope(view.payloadType, view.payload);
+  if (!env || env.recipient?.target.case === "hub") return false;
+  if (env.sender !== peer.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
+  if (env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
+  hub.router.route({ peer, env, packet: body, signed: true });
+  return true;
+}
+
+function message(hub: Hub, peer: Peer, packet: Packet, body: Uint8Array): void {
+  let env: Envelope;
+  let signed: boolean;
+  let forward = body;
+  if (packet.kind.case === "session") {
+    env = peer.session!.open(packet.kind.value);
+    signed = false;
+    // Stored as an unsealed template: re-sealed for the recipient's own session on delivery.
+    const se = packet.kind.value;
+    forward = toBinary(PacketSchema, create(PacketSchema, { kind: { case: "session", value: { payloadType: se.payloadType, payload: se.payload } } }));
+  } else if (packet.kind.case === "signed") {
+    const s = packet.kind.value;
+    if (s.signature?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${s.signature?.keyId ?? "nobody"}`, { pointer: "/signature/keyId" });
+    env = hub.options.verify === "all" ? openSignedEnvelope(s, { keys: hub.pins }) : parseSigned(s.payloadType, s.payload);
+    signed = true;
+  } else throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
+  if (env.sender !== peer.agent) {
+    throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
+  }
+  if (signed && env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
+  hub.router.route({ peer, env, packet: forward, signed });
+}
