@@ -1,9 +1,9 @@
 // The one mapping from Fleet Protocol channels to NATS subjects and JetStream streams.
-// spec/asyncapi/fleet.asyncapi.yaml is the source of truth; tests/nats/subjects.test.ts
-// checks this table against every channel address in it, both ways.
+// spec/asyncapi/fleet.asyncapi.yaml is the source of truth; tests/nats/asyncapi.test.ts
+// checks this table, the parameter values and every `subjects` function against it, both ways.
 import { ErrorCode, FleetError } from "../errors.js";
 
-/** Channel id -> subject template; `{name}` is one escaped subject token. */
+/** Channel id -> subject template (the document's channel address); `{name}` is one subject token. */
 export const CHANNEL_SUBJECTS = {
   agentInbox: "fleet.v1.agent.{agent}.inbox",
   agentReceipts: "fleet.v1.agent.{agent}.receipts",
@@ -15,6 +15,7 @@ export const CHANNEL_SUBJECTS = {
   registrySync: "fleet.v1.registry.sync",
   registryQuery: "fleet.v1.registry.query",
   bottles: "fleet.v1.bottle.{agent}",
+  session: "fleet.v1.session.{sessionId}.{direction}",
 } as const;
 
 export type ChannelId = keyof typeof CHANNEL_SUBJECTS;
@@ -29,9 +30,17 @@ export const STREAMS = {
  * Session traffic: SessionEnvelopes between two agents after their pairwise handshake, one
  * subject per session and direction. It is live and must never land in FLEET_INBOX (a stored
  * SessionEnvelope is useless once either side's session keys are gone), so it cannot use the
- * inbox subject. Not (yet) an AsyncAPI channel, hence kept out of CHANNEL_SUBJECTS.
+ * inbox subject, and no stream covers it.
  */
-export const SESSION_SUBJECT = "fleet.v1.session.{session}.{direction}";
+export const SESSION_SUBJECT = CHANNEL_SUBJECTS.session;
+
+/** The `{direction}` token of a session subject: who publishes on it. */
+export const SESSION_DIRECTION = { initiator: "i2r", responder: "r2i" } as const;
+
+/** Parameters with a fixed set of tokens (the document's `enum`), taken literally; all others are escaped names. */
+export const PARAMETER_VALUES: Readonly<Record<string, readonly string[]>> = {
+  direction: Object.values(SESSION_DIRECTION),
+};
 
 const MAX_NAME_CHARS = 128;
 // NATS splits subjects on '.', treats '*' and '>' as wildcards and whitespace as a
@@ -62,7 +71,7 @@ export function tokenToName(token: string): string {
 }
 
 function fill(template: string, value?: string): string {
-  return value === undefined ? template : template.replace(/\{[a-z]+\}/, subjectToken(value));
+  return value === undefined ? template : template.replace(/\{[A-Za-z]+\}/, subjectToken(value));
 }
 
 export const subjects = {
@@ -80,22 +89,53 @@ export const subjects = {
   bottle: (agent: string) => fill(CHANNEL_SUBJECTS.bottles, agent),
   /** Where the side that is `from` sends its SessionEnvelopes in a session. */
   session: (sessionId: string, from: "initiator" | "responder") =>
-    SESSION_SUBJECT.replace("{session}", subjectToken(sessionId, "/sessionId")).replace("{direction}", from === "initiator" ? "i2r" : "r2i"),
+    CHANNEL_SUBJECTS.session.replace("{sessionId}", subjectToken(sessionId, "/sessionId")).replace("{direction}", SESSION_DIRECTION[from]),
 };
 
-/** Which channel a concrete subject belongs to, and its parameter (unescaped), if any. */
-export function parseSubject(subject: string): { channel: ChannelId; param?: string } | undefined {
+export interface ParsedSubject {
+  channel: ChannelId;
+  /** The first parameter's value (unescaped), if the channel has parameters. */
+  param?: string;
+  /** Every parameter by name, only for channels with more than one (the session channel). */
+  params?: Record<string, string>;
+}
+
+type Part = string | { name: string; allowed?: readonly string[] };
+
+// Templates split once: parseSubject runs for every message received.
+const TEMPLATES = (Object.entries(CHANNEL_SUBJECTS) as [ChannelId, string][]).map(([channel, template]) => ({
+  channel,
+  parts: template.split(".").map((p): Part => (p.startsWith("{") ? { name: p.slice(1, -1), allowed: PARAMETER_VALUES[p.slice(1, -1)] } : p)),
+}));
+
+function matches(parts: Part[], tokens: string[]): boolean {
+  if (parts.length !== tokens.length) return false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (typeof p === "string" ? p !== tokens[i] : p.allowed !== undefined && !p.allowed.includes(tokens[i])) return false;
+  }
+  return true;
+}
+
+/** Which channel a concrete subject belongs to, and its parameters, if any. */
+export function parseSubject(subject: string): ParsedSubject | undefined {
   const tokens = subject.split(".");
-  for (const [channel, template] of Object.entries(CHANNEL_SUBJECTS) as [ChannelId, string][]) {
-    const parts = template.split(".");
-    if (parts.length !== tokens.length) continue;
-    let param: string | undefined;
-    let ok = true;
-    for (let i = 0; i < parts.length && ok; i++) {
-      if (parts[i].startsWith("{")) param = tokenToName(tokens[i]);
-      else ok = parts[i] === tokens[i];
+  for (const { channel, parts } of TEMPLATES) {
+    if (!matches(parts, tokens)) continue;
+    // Only the matching channel's tokens are decoded (a malformed one is WIRE_MALFORMED).
+    const params: Record<string, string> = {};
+    let first: string | undefined;
+    let count = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (typeof p === "string") continue;
+      const value = p.allowed ? tokens[i] : tokenToName(tokens[i]);
+      params[p.name] = value;
+      first ??= value;
+      count++;
     }
-    if (ok) return param === undefined ? { channel } : { channel, param };
+    if (count === 0) return { channel };
+    return count === 1 ? { channel, param: first } : { channel, param: first, params };
   }
   return undefined;
 }

@@ -12,6 +12,9 @@ describe("NATS subjects", () => {
     expect(subjects.presence("a")).toBe("fleet.v1.presence.a");
     expect(subjects.bottle("a")).toBe("fleet.v1.bottle.a");
     expect(subjects.broadcast()).toBe("fleet.v1.broadcast");
+    expect(subjects.session("s1", "initiator")).toBe("fleet.v1.session.s1.i2r");
+    expect(subjects.session("s1", "responder")).toBe("fleet.v1.session.s1.r2i");
+    expect(subjects.session("a.b", "initiator")).toBe("fleet.v1.session.a%2Eb.i2r");
     expect(STREAMS.inbox.subjects).toEqual(["fleet.v1.agent.*.inbox"]);
   });
 
@@ -44,5 +47,13 @@ describe("NATS subjects", () => {
     expect(parseSubject("fleet.v1.registry.sync")).toEqual({ channel: "registrySync" });
     expect(parseSubject("fleet.v1.agent.x.receipts")).toEqual({ channel: "agentReceipts", param: "x" });
     expect(parseSubject("other.subject")).toBeUndefined();
+    expect(parseSubject("fleet.v1.session.a%2Eb.r2i")).toEqual({ channel: "session", param: "a.b", params: { sessionId: "a.b", direction: "r2i" } });
+    // The direction is a fixed token, not a name.
+    expect(parseSubject("fleet.v1.session.s1.inbox")).toBeUndefined();
+  });
+
+  it("refuses a malformed token of the matching channel with WIRE_MALFORMED, not other channels' tokens", () => {
+    expect(() => parseSubject("fleet.v1.agent.%E0%A4%A.inbox")).toThrow(expect.objectContaining({ code: ErrorCode.WIRE_MALFORMED }));
+    expect(parseSubject("fleet.v1.agent.%E0%A4%A.elsewhere")).toBeUndefined();
   });
 });

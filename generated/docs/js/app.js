@@ -5,7 +5,7 @@
   "info": {
     "title": "Fleet Protocol",
     "version": "1.0.0",
-    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`) and `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`).\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
+    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`) and `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`). Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
     "license": {
       "name": "MIT"
     }
@@ -8060,6 +8060,103 @@
         }
       },
       "x-parser-unique-object-id": "bottles"
+    },
+    "session": {
+      "address": "fleet.v1.session.{sessionId}.{direction}",
+      "title": "Session",
+      "description": "SessionEnvelopes (spec/sessions.md) between two agents after their pairwise handshake, which itself travels as signed Hello, Welcome and HandshakeConfirm envelopes on the two agents' inboxes. One subject per session and direction: the initiator publishes on `i2r` and subscribes to `r2i`, the responder the reverse. Live core NATS, never stored: no JetStream stream covers these subjects (a stored SessionEnvelope is useless once either side's session keys are gone), so delivery is at most once to whoever is subscribed. The receiver checks session id and MAC (601) and a strictly increasing sequence (604) before it opens the envelope.",
+      "servers": [
+        "$ref:$.servers.nats"
+      ],
+      "parameters": {
+        "sessionId": {
+          "description": "The session id the responder chose (Welcome.session_id), escaped into one subject token like an agent name (1..128 characters)."
+        },
+        "direction": {
+          "description": "Who publishes: `i2r` the initiator to the responder, `r2i` the responder to the initiator (the directional session keys of spec/sessions.md).",
+          "enum": [
+            "i2r",
+            "r2i"
+          ]
+        }
+      },
+      "messages": {
+        "sessionEnvelope": {
+          "name": "SessionEnvelope",
+          "title": "SessionEnvelope",
+          "summary": "A Packet holding a SessionEnvelope: an Envelope authenticated by the sender's directional session MAC key instead of a signature.",
+          "contentType": "application/vnd.fleet.v1.packet+proto",
+          "payload": {
+            "schemaFormat": "application/schema+json;version=draft-07",
+            "schema": {
+              "allOf": [
+                {
+                  "description": "The unit carried by every transport: one frame body on streams, one message on NATS.",
+                  "type": "object",
+                  "additionalProperties": false,
+                  "properties": {
+                    "signed": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
+                    "session": {
+                      "description": "An envelope authenticated by an established session instead of a per-message signature.",
+                      "type": "object",
+                      "additionalProperties": false,
+                      "properties": {
+                        "sessionId": {
+                          "description": "The session, as agreed in the handshake. Required.",
+                          "type": "string",
+                          "x-parser-schema-id": "<anonymous-schema-735>"
+                        },
+                        "sequence": {
+                          "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
+                          "type": "string",
+                          "pattern": "^[0-9]+$",
+                          "x-parser-schema-id": "<anonymous-schema-736>"
+                        },
+                        "payloadType": {
+                          "description": "As in SignedEnvelope.payload_type. Required.",
+                          "type": "string",
+                          "x-parser-schema-id": "<anonymous-schema-737>"
+                        },
+                        "payload": {
+                          "description": "The exact serialized Envelope. Required.",
+                          "type": "string",
+                          "contentEncoding": "base64",
+                          "x-parser-schema-id": "<anonymous-schema-738>"
+                        },
+                        "mac": {
+                          "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
+                          "type": "string",
+                          "contentEncoding": "base64",
+                          "x-parser-schema-id": "<anonymous-schema-739>"
+                        }
+                      },
+                      "required": [
+                        "sessionId",
+                        "payloadType",
+                        "payload",
+                        "mac"
+                      ],
+                      "x-parser-schema-id": "<anonymous-schema-734>"
+                    }
+                  },
+                  "maxProperties": 1,
+                  "minProperties": 1,
+                  "x-parser-schema-id": "<anonymous-schema-733>"
+                },
+                {
+                  "required": [
+                    "session"
+                  ],
+                  "x-parser-schema-id": "<anonymous-schema-740>"
+                }
+              ],
+              "x-parser-schema-id": "<anonymous-schema-732>"
+            }
+          },
+          "x-parser-unique-object-id": "sessionEnvelope"
+        }
+      },
+      "x-parser-unique-object-id": "session"
     }
   },
   "operations": {
@@ -8205,13 +8302,35 @@
       "title": "Collect bottles",
       "channel": "$ref:$.channels.bottles",
       "x-parser-unique-object-id": "collectBottles"
+    },
+    "sendInSession": {
+      "action": "send",
+      "title": "Send in a session",
+      "summary": "Publish a SessionEnvelope on our own direction (i2r as initiator, r2i as responder), its sequence one above the last sent.",
+      "channel": "$ref:$.channels.session",
+      "messages": [
+        "$ref:$.channels.session.messages.sessionEnvelope"
+      ],
+      "x-parser-unique-object-id": "sendInSession"
+    },
+    "receiveInSession": {
+      "action": "receive",
+      "title": "Receive in a session",
+      "summary": "Subscribe to the peer's direction; verify MAC and sequence before opening the envelope.",
+      "channel": "$ref:$.channels.session",
+      "messages": [
+        "$ref:$.channels.session.messages.sessionEnvelope"
+      ],
+      "x-parser-unique-object-id": "receiveInSession"
     }
   },
   "components": {
     "parameters": {
       "agent": "$ref:$.channels.agentInbox.parameters.agent",
       "group": "$ref:$.channels.group.parameters.group",
-      "capability": "$ref:$.channels.capability.parameters.capability"
+      "capability": "$ref:$.channels.capability.parameters.capability",
+      "sessionId": "$ref:$.channels.session.parameters.sessionId",
+      "direction": "$ref:$.channels.session.parameters.direction"
     },
     "messages": {
       "Application": "$ref:$.channels.agentInbox.messages.application",
@@ -8231,7 +8350,8 @@
       "BottleReceipt": "$ref:$.channels.agentReceipts.messages.bottleReceipt",
       "Receipt": "$ref:$.channels.hubConnection.messages.receipt",
       "Error": "$ref:$.channels.hubConnection.messages.error",
-      "KeyRotation": "$ref:$.channels.agentInbox.messages.keyRotation"
+      "KeyRotation": "$ref:$.channels.agentInbox.messages.keyRotation",
+      "SessionEnvelope": "$ref:$.channels.session.messages.sessionEnvelope"
     }
   },
   "x-parser-spec-parsed": true,
