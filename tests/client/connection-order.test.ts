@@ -38,6 +38,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  subtle.releaseAll();
   for (const c of open.splice(0)) await c.close();
   await hub.close();
   rmSync(dir, { recursive: true, force: true });

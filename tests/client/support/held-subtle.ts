@@ -44,6 +44,12 @@ export class HeldSubtle {
     return this.held.filter((h) => h.op === op).length;
   }
 
+  /** Stops holding and opens every gate (teardown: a failed test must not leave a close() waiting forever). */
+  releaseAll(): void {
+    this.holding.clear();
+    for (const h of this.held) h.open();
+  }
+
   /** Releases the held calls of `op` at these positions (in call order), one after another, each to completion. */
   async release(op: Op, positions: number[]): Promise<void> {
     const ofOp = this.held.filter((h) => h.op === op);
