@@ -1,34 +1,38 @@
 // Connection admission: every connection starts with the handshake (spec/handshake), run
 // by a HandshakeResponder against the hub's pinned keys, with the admission policy (open,
-// or a token this hub issued). Once established, the connection is bound to its agent,
-// the agent's registry entry is written, and its offline backlog starts.
+// or a token this hub issued). Once established, what the handshake changes (a new
+// agent's key pin, its registry entry) is written in ONE transaction, all or nothing (808
+// ends the connection); then the connection is bound to its agent and its backlog starts.
 import { create } from "@bufbuild/protobuf";
 import type { Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { encodePacket } from "../codec/index.js";
 import { StaticKeys, verifyToken } from "../crypto/index.js";
-import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { asFleetError, ErrorCode, FleetError, isFleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { startBacklog } from "./backlog.js";
 import type { Hub } from "./hub.js";
 import { HUB_CONNECT_SCOPE, hubAudience } from "./options.js";
 import { Peer } from "./peer.js";
+import { HandshakeKeys } from "./pins.js";
 
 /** A new connection, handshaking. */
 export function newPeer(hub: Hub, conn: FrameConnection): Peer {
+  const keys = new HandshakeKeys(hub.pins);
   const responder = new HandshakeResponder({
     identity: hub.options.identity,
-    keys: hub.pins,
+    keys,
     clock: hub.clock,
     maxFrameBytes: hub.options.maxFrameBytes,
-    // The responder pins the name to its key at the Confirm (TOFU; 104 for another key later).
+    // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
+    // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent) => {
       if (hub.options.admission === "token") checkToken(hub, hello.admissionToken, agent);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });
-  const peer = new Peer(conn, responder, hub.clock.now());
+  const peer = new Peer(conn, responder, hub.clock.now(), keys);
   return peer;
 }
 
@@ -63,25 +67,50 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.keyId = est.peerKeyId;
   peer.publicKey = est.peerPublicKey;
   peer.session = est.session;
+  commitAdmission(hub, peer);
   peer.state = "open";
   hub.connections.bind(peer);
   hub.log(`online ${peer.agent} ${peer.keyId}`);
-  register(hub, peer);
   peer.backlogUntil = Number.MAX_SAFE_INTEGER;
   hub.flush(); // anything still pending for this agent lands in the backlog
   startBacklog(hub, peer);
   hub.bottles.evaluate();
 }
 
-/** The hub's registry entry for a connected agent: key and offer from the handshake. */
-function register(hub: Hub, peer: Peer): void {
+/**
+ * Writes what an established handshake changes in one transaction (one fsync): a new
+ * agent's pin and its registry entry. A store failure throws 808 and leaves neither (the
+ * pin enters memory only after the commit); an entry the registry refuses as invalid is
+ * logged and skipped, as before, without holding back the pin.
+ */
+function commitAdmission(hub: Hub, peer: Peer): void {
+  const pin = peer.keys.pending;
+  peer.keys.pending = undefined;
+  const record = registryRecord(hub, peer);
+  if (!pin && !record) return;
+  try {
+    hub.store.transaction(() => {
+      if (pin) hub.store.putPin(pin.agent, pin.publicKey);
+      if (!record) return;
+      try {
+        hub.registry.putAgent(record);
+      } catch (e) {
+        if (isFleetError(e, ErrorCode.DELIVERY_STORE_FAILED)) throw e;
+        hub.log(`registry entry refused: ${asFleetError(e, ErrorCode.INTERNAL_ERROR, "registry").message}`);
+      }
+    });
+  } catch (e) {
+    const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "admission");
+    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `could not admit ${peer.agent}: ${err.message}`, { cause: e });
+  }
+  if (pin) hub.pins.adopt(pin.agent, pin.publicKey);
+}
+
+/** The hub's registry entry for a connected agent (key and offer from the handshake); undefined when unchanged. */
+function registryRecord(hub: Hub, peer: Peer): Parameters<Hub["registry"]["putAgent"]>[0] | undefined {
   const prev = hub.registry.agent(peer.agent);
   const offered = peer.offered;
   const same = prev && prev.keyId === peer.keyId && JSON.stringify(prev.capabilities.map((c) => [c.name, c.version])) === JSON.stringify(offered.map((c) => [c.name, c.version]));
-  if (same) return;
-  try {
-    hub.registry.putAgent({ role: prev?.role, groups: prev?.groups, endpoints: prev?.endpoints, agentId: peer.agent, keyId: peer.keyId, publicKey: peer.publicKey, capabilities: offered, versions: prev?.versions.length ? prev.versions : ["3.0"] });
-  } catch (e) {
-    hub.log(`registry write failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "registry").message}`);
-  }
+  if (same) return undefined;
+  return { role: prev?.role, groups: prev?.groups, endpoints: prev?.endpoints, agentId: peer.agent, keyId: peer.keyId, publicKey: peer.publicKey, capabilities: offered, versions: prev?.versions.length ? prev.versions : ["3.0"] };
 }

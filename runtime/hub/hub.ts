@@ -12,7 +12,6 @@ import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import type { EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
-import { keyIdFor, PinnedKeys } from "../crypto/index.js";
 import type { ErrorCode, FleetError } from "../errors.js";
 import { RegistryReplica } from "../protocol/registry.js";
 import type { FrameConnection, FrameListener } from "../transport/listener.js";
@@ -26,6 +25,7 @@ import { receiveFrame } from "./inbound.js";
 import { Maintenance } from "./maintenance.js";
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
 import type { Peer } from "./peer.js";
+import { StorePins } from "./pins.js";
 import { SqliteRegistryStorage } from "./registry-storage.js";
 import { Router } from "./routing.js";
 import { HubStore } from "./store.js";
@@ -48,7 +48,7 @@ export class Hub {
   readonly options: ResolvedHubOptions;
   readonly clock: Clock;
   readonly store: HubStore;
-  readonly pins: PinnedKeys;
+  readonly pins: StorePins;
   readonly registry: RegistryReplica;
   readonly bottles: BottleKeeper;
   readonly connections: Connections;
@@ -65,13 +65,7 @@ export class Hub {
     this.clock = opts.clock ?? systemClock;
     this.options = resolveHubOptions(opts, this.clock);
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
-    this.pins = new PinnedKeys(
-      {
-        load: () => this.store.pins().map((p) => ({ agent: p.agent, keyId: keyIdFor(p.publicKey), publicKey: p.publicKey, pinnedAt: 0 })),
-        save: (pin) => this.store.putPin(pin.agent, pin.publicKey),
-      },
-      () => this.clock.now(),
-    );
+    this.pins = new StorePins(this.store, () => this.clock.now());
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: new SqliteRegistryStorage(this.store) });
     this.connections = new Connections(this);
     this.router = new Router(this);

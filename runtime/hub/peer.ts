@@ -5,6 +5,7 @@ import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { Session } from "../crypto/index.js";
 import type { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
+import type { HandshakeKeys } from "./pins.js";
 
 export class Peer {
   state: "handshake" | "open" | "closed" = "handshake";
@@ -24,7 +25,8 @@ export class Peer {
   backlogCursor = 0;
   draining = false;
 
-  constructor(readonly conn: FrameConnection, readonly responder: HandshakeResponder, now: number) {
+  /** keys: what the responder resolves keys with (and where it leaves the Confirm's pin). */
+  constructor(readonly conn: FrameConnection, readonly responder: HandshakeResponder, now: number, readonly keys: HandshakeKeys) {
     this.lastSeen = now;
     this.openedAt = now;
   }
