@@ -7,10 +7,10 @@ import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { asFleetError, ErrorCode } from "../errors.js";
 import { deliver, receipt, reject } from "./delivery.js";
 import type { Hub } from "./hub.js";
-import type { Incoming } from "./peer.js";
+import type { Routed } from "./peer.js";
 
 export interface PendingWrite {
-  msg: Incoming;
+  msg: Routed;
   /** Recipients to store a row for. */
   store: string[];
   /** Online recipients to deliver to once committed. */
@@ -58,30 +58,30 @@ export class GroupCommit {
       store.transaction(() => {
         for (const [agent, id] of acks) store.removeInbox(agent, id);
         for (const w of batch) {
-          const { env, packet } = w.msg;
-          if (w.ack && store.seen(env.sender, env.id, now - hub.options.dedupeWindowMs)) {
+          const { head, packet } = w.msg;
+          if (w.ack && store.seen(head.sender, head.id, now - hub.options.dedupeWindowMs)) {
             dup.add(w);
             continue;
           }
-          const expiresAt = timestampMs(env.createdAt!) + env.ttlSeconds * 1000;
-          for (const r of w.store) store.addInbox({ recipient: r, messageId: env.id, sender: env.sender, packet, expiresAt, needsAck: w.ack });
-          if (w.ack) store.remember(env.sender, env.id, now);
+          const expiresAt = timestampMs(head.createdAt) + head.ttlSeconds * 1000;
+          for (const r of w.store) store.addInbox({ recipient: r, messageId: head.id, sender: head.sender, packet, expiresAt, needsAck: w.ack });
+          if (w.ack) store.remember(head.sender, head.id, now);
         }
       });
     } catch (e) {
       const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "store");
       hub.log(`store failed: ${err.message}`);
-      for (const w of batch) reject(hub, w.msg.peer, w.msg.env, err);
+      for (const w of batch) reject(hub, w.msg.peer, w.msg.head, err);
       return;
     }
     for (const w of batch) {
-      const { peer, env } = w.msg;
+      const { peer, head, env } = w.msg;
       if (dup.has(w)) {
-        if (w.ack) receipt(hub, peer, env, ReceiptStatus.ACCEPTED, ErrorCode.DELIVERY_DUPLICATE, "duplicate: already accepted");
+        if (w.ack) receipt(hub, peer, head, ReceiptStatus.ACCEPTED, ErrorCode.DELIVERY_DUPLICATE, "duplicate: already accepted");
         continue;
       }
       hub.counters.stored += w.store.length;
-      if (w.ack) receipt(hub, peer, env, ReceiptStatus.ACCEPTED);
+      if (w.ack) receipt(hub, peer, head, ReceiptStatus.ACCEPTED);
       for (const t of w.deliver) {
         const p = hub.peer(t);
         if (p) deliver(p, w.msg.packet, w.msg.signed, env);

@@ -13,7 +13,8 @@ import { handshake } from "./admission.js";
 import type { Hub } from "./hub.js";
 import { parseSigned } from "./parse-signed.js";
 import type { Peer } from "./peer.js";
-import { readRouteEnvelope, readSignedPacket } from "./route-header.js";
+import { handleHubRequest } from "./hub-requests.js";
+import { headOf, readRouteHead, readSignedPacket } from "./route-header.js";
 
 export function receiveFrame(hub: Hub, peer: Peer, body: Uint8Array): void {
   if (peer.state === "closed") return;
@@ -38,11 +39,11 @@ function fastForward(hub: Hub, peer: Peer, body: Uint8Array): boolean {
   if (!view) return false;
   if (view.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${view.keyId || "nobody"}`, { pointer: "/signature/keyId" });
   if (view.sigLength !== 64) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "Ed25519 signature must be 64 bytes", { pointer: "/signature/sig" });
-  const env = readRouteEnvelope(view.payloadType, view.payload);
-  if (!env || env.recipient?.target.case === "hub") return false;
-  if (env.sender !== peer.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
-  if (env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
-  hub.router.route({ peer, env, packet: body, signed: true });
+  const head = readRouteHead(view.payloadType, view.payload);
+  if (!head || head.target.case === "hub") return false;
+  if (head.sender !== peer.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${head.sender}`, { pointer: "/sender" });
+  if (head.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
+  hub.router.route({ peer, head, packet: body, signed: true });
   return true;
 }
 
@@ -66,5 +67,6 @@ function message(hub: Hub, peer: Peer, packet: Packet, body: Uint8Array): void {
     throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
   }
   if (signed && env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
-  hub.router.route({ peer, env, packet: forward, signed });
+  if (env.recipient?.target.case === "hub") handleHubRequest(hub, { peer, env, packet: forward, signed });
+  else hub.router.route({ peer, head: headOf(env), env, packet: forward, signed });
 }

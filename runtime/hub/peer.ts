@@ -6,6 +6,7 @@ import type { Session } from "../crypto/index.js";
 import type { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import type { HandshakeKeys } from "./pins.js";
+import type { RouteHead } from "./route-header.js";
 
 export class Peer {
   state: "handshake" | "open" | "closed" = "handshake";
@@ -40,6 +41,18 @@ export class Peer {
 export interface Incoming {
   peer: Peer;
   env: Envelope;
+  /** Packet bytes: the original signed Packet (forwarded unchanged), or an unsealed session template. */
+  packet: Uint8Array;
+  signed: boolean;
+}
+
+/** A message for other agents, on its way through the router. */
+export interface Routed {
+  peer: Peer;
+  /** The fields routing needs (read in place on the fast path). */
+  head: RouteHead;
+  /** The whole envelope when it was decoded (session packets, JSON, verify "all"): session templates are sealed from it. */
+  env?: Envelope;
   /** Packet bytes: the original signed Packet (forwarded unchanged), or an unsealed session template. */
   packet: Uint8Array;
   signed: boolean;

@@ -3,7 +3,7 @@
 // that pin back (HandshakeKeys) and writes it in the same transaction as the agent's
 // registry entry (admission.ts), so a new agent costs one commit (one fsync), and a
 // failed write leaves neither behind. The pin enters memory only once that commit is done.
-import { assertValidPublicKey, keyIdFor, type KeyResolver, PinnedKeys, type PinStore } from "../crypto/index.js";
+import { keyIdFor, type KeyResolver, PinnedKeys, type PinStore } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { HubStore } from "./store.js";
 
@@ -46,7 +46,7 @@ class StorePinStore implements PinStore {
 
 /**
  * The key resolver a connection's HandshakeResponder sees: the hub's pins, except that the
- * Confirm's TOFU pin is checked (606 for a bad key, 607 for a name bound to another key)
+ * Confirm's TOFU pin is checked (607 for a name bound to another key)
  * and held in `pending` for the hub to commit, instead of being written on its own.
  */
 export class HandshakeKeys implements KeyResolver {
@@ -66,8 +66,9 @@ export class HandshakeKeys implements KeyResolver {
     return this.pins.keyIdOf(agent);
   }
 
+  // No curve-point check here: the Confirm was just verified with this key (which checks it),
+  // and StorePins.adopt -> PinnedKeys.pin checks it again before it enters memory.
   pin(agent: string, publicKey: Uint8Array): void {
-    assertValidPublicKey(publicKey);
     const bound = this.pins.keyIdOf(agent);
     if (bound === keyIdFor(publicKey)) return;
     if (bound !== undefined) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${agent} is already pinned to ${bound}`, { pointer: "/sender" });

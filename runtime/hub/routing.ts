@@ -1,17 +1,19 @@
-// Routing one accepted message: requests to the hub itself are answered; everything else is
-// checked (freshness, the sender's rate, duplicates, busy recipients), then delivered to
-// online recipients and stored for offline ones, or, when it wants a receipt, committed
-// first (group-commit.ts).
+// Routing one message for other agents: checked (freshness, the sender's rate, duplicates,
+// busy recipients), then delivered to online recipients and stored for offline ones, or,
+// when it wants a receipt, committed first (group-commit.ts). Requests to the hub itself
+// never get here (inbound.ts answers them).
 import { create } from "@bufbuild/protobuf";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { checkFreshness } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { deliver, reject } from "./delivery.js";
-import { handleHubRequest } from "./hub-requests.js";
 import type { Hub } from "./hub.js";
-import type { Incoming } from "./peer.js";
+import type { Peer, Routed } from "./peer.js";
 import { TokenBuckets } from "./rate-limit.js";
+import type { RouteHead } from "./route-header.js";
+
+const NOBODY: string[] = [];
 
 export class Router {
   private readonly limiter: TokenBuckets;
@@ -21,63 +23,73 @@ export class Router {
     this.limiter = new TokenBuckets(hub.options.ratePerSecond, hub.options.rateBurst, hub.clock);
   }
 
-  route(msg: Incoming): void {
+  route(msg: Routed): void {
     const hub = this.hub;
-    const { peer, env } = msg;
-    const to = env.recipient?.target;
-    if (to?.case === "hub") {
-      handleHubRequest(hub, msg);
-      return;
-    }
+    const { peer, head } = msg;
+    const to = head.target;
     try {
-      checkFreshness(env, hub.clock.now(), hub.options.skewMs);
+      // checkFreshness reads only created_at and ttl_seconds, which a RouteHead carries under the same names.
+      checkFreshness(head as Pick<Envelope, "createdAt" | "ttlSeconds"> as Envelope, hub.clock.now(), hub.options.skewMs);
     } catch (e) {
-      reject(hub, peer, env, asFleetError(e, ErrorCode.DELIVERY_EXPIRED, "freshness"));
+      reject(hub, peer, head, asFleetError(e, ErrorCode.DELIVERY_EXPIRED, "freshness"));
       return;
     }
     const wait = this.limiter.take(peer.agent);
     if (wait > 0) {
-      reject(hub, peer, env, new FleetError(ErrorCode.DELIVERY_RATE_LIMITED, `rate limit ${hub.options.ratePerSecond}/s exceeded`), wait);
+      reject(hub, peer, head, new FleetError(ErrorCode.DELIVERY_RATE_LIMITED, `rate limit ${hub.options.ratePerSecond}/s exceeded`), wait);
       return;
     }
-    if (!env.requiresAck && this.duplicate(env)) {
-      reject(hub, peer, env, new FleetError(ErrorCode.DELIVERY_DUPLICATE, `duplicate message ${env.id}`));
+    if (!head.requiresAck && this.duplicate(head)) {
+      reject(hub, peer, head, new FleetError(ErrorCode.DELIVERY_DUPLICATE, `duplicate message ${head.id}`));
       return;
     }
-    const targets = this.targets(env);
+    // Direct messages (nearly all traffic): one recipient, no arrays.
+    if (to.case === "agent") {
+      const target = to.value;
+      const p = hub.peer(target);
+      if (p && this.isBusy(p)) {
+        reject(hub, peer, head, new FleetError(ErrorCode.DELIVERY_BUSY, `${target} is not keeping up; retry later`), 250);
+        return;
+      }
+      hub.counters.routed++;
+      if (head.requiresAck) hub.commits.enqueue({ msg, store: [target], deliver: p ? [target] : NOBODY, ack: true });
+      else if (p) deliver(p, msg.packet, msg.signed, msg.env);
+      else hub.commits.enqueue({ msg, store: [target], deliver: NOBODY, ack: false });
+      return;
+    }
+    const targets = this.targets(head);
     // Nobody to hold it for: say so rather than acknowledge a message that goes nowhere.
-    if (!targets.length && to?.case === "capability") {
-      reject(hub, peer, env, new FleetError(ErrorCode.DISCOVERY_CAPABILITY_NOT_FOUND, `no online agent offers ${to.value}`, { pointer: "/recipient/capability" }));
+    if (!targets.length && to.case === "capability") {
+      reject(hub, peer, head, new FleetError(ErrorCode.DISCOVERY_CAPABILITY_NOT_FOUND, `no online agent offers ${to.value}`, { pointer: "/recipient/capability" }));
       return;
     }
-    if (!targets.length && to?.case === "group") {
-      reject(hub, peer, env, new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `group ${to.value} has no members`, { pointer: "/recipient/group" }));
+    if (!targets.length && to.case === "group") {
+      reject(hub, peer, head, new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `group ${to.value} has no members`, { pointer: "/recipient/group" }));
       return;
     }
-    const busy = targets.filter((t) => this.isBusy(t));
-    if (to?.case === "agent" && busy.length) {
-      reject(hub, peer, env, new FleetError(ErrorCode.DELIVERY_BUSY, `${to.value} is not keeping up; retry later`), 250);
-      return;
+    const live: string[] = [];
+    const offline: string[] = [];
+    for (const t of targets) {
+      const p = hub.peer(t);
+      if (!p) offline.push(t);
+      else if (!this.isBusy(p)) live.push(t);
+      else if (!hub.isOnline(t)) offline.push(t); // cut off just now (hard limit): hold it
     }
-    const live = targets.filter((t) => hub.isOnline(t) && !busy.includes(t));
-    const offline = targets.filter((t) => !hub.isOnline(t));
     hub.counters.routed++;
-    if (env.requiresAck) {
+    if (head.requiresAck) {
       hub.commits.enqueue({ msg, store: targets, deliver: live, ack: true });
       return;
     }
-    for (const t of live) deliver(hub.peer(t)!, msg.packet, msg.signed, env);
-    if (offline.length) hub.commits.enqueue({ msg, store: offline, deliver: [], ack: false });
+    for (const t of live) deliver(hub.peer(t)!, msg.packet, msg.signed, msg.env);
+    if (offline.length) hub.commits.enqueue({ msg, store: offline, deliver: NOBODY, ack: false });
   }
 
-  /** Agents a message goes to (never back to its sender). */
-  private targets(env: Envelope): string[] {
+  /** Agents a group, capability or broadcast message goes to (never back to its sender). */
+  private targets(head: RouteHead): string[] {
     const hub = this.hub;
-    const to = env.recipient!.target;
-    const sender = env.sender;
+    const to = head.target;
+    const sender = head.sender;
     switch (to.case) {
-      case "agent":
-        return [to.value];
       case "broadcast":
       case "discovery":
         return hub.onlineAgents().filter((a) => a !== sender);
@@ -99,9 +111,9 @@ export class Router {
    * hub that refused fire-and-forget traffic whenever the window is full would stall at
    * high rates, and recipients dedupe by id anyway.
    */
-  private duplicate(env: Envelope): boolean {
+  private duplicate(head: RouteHead): boolean {
     const { dedupeWindowMs, dedupeEntries } = this.hub.options;
-    const key = `${env.sender}\u0000${env.id}`;
+    const key = `${head.sender}\u0000${head.id}`;
     const now = this.hub.clock.now();
     const at = this.recent.get(key);
     if (at !== undefined && now - at < dedupeWindowMs) return true;
@@ -117,10 +129,8 @@ export class Router {
   }
 
   /** Over its queue limit (marks when it started; at 4x the limit it is cut off at once). */
-  private isBusy(agent: string): boolean {
+  private isBusy(p: Peer): boolean {
     const hub = this.hub;
-    const p = hub.peer(agent);
-    if (!p) return false;
     const queued = p.conn.bufferedAmount;
     if (queued <= hub.options.maxQueueBytes) return false;
     if (!p.busySince) p.busySince = hub.clock.now();
