@@ -6,6 +6,7 @@ import { ErrorCode, FleetError } from "../errors.js";
 
 export const ENVELOPE_PROTO = PayloadType.envelopeProto;
 export const ENVELOPE_JSON = PayloadType.envelopeJson;
+export const ENVELOPE_BATCH_PROTO = PayloadType.envelopeBatchProto;
 
 const utf8 = new TextEncoder();
 

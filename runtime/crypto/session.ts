@@ -15,12 +15,12 @@ import {
   SecuritySchema,
   type Envelope,
 } from "../../generated/proto/fleet/v1/envelope_pb.js";
-import type { SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { decodeMessage, encodeMessage } from "../codec/index.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import { EnvelopeBatchSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { decodeEnvelope, decodeMessage, encodeMessage } from "../codec/index.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { aeadOpen, aeadSeal } from "./aead.js";
 import { constantTimeEqual } from "./bytes.js";
-import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
+import { ENVELOPE_BATCH_PROTO, ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
 import { HMAC_SIG_BYTES, hmacSha256Keyed } from "./hmac.js";
 import { Domain, pae, paePrefix, u64be } from "./pae.js";
 import { x25519SharedSecret } from "./x25519.js";
@@ -144,14 +144,34 @@ export class Session {
 
   /** Authenticates (and optionally encrypts the body of) one envelope with the next sequence number. */
   seal(env: Envelope, opts: SealOptions = {}): SessionEnvelope {
-    if (this.sendSeq >= MAX_SEQUENCE) throw new FleetError(ErrorCode.SECURITY_REPLAY, "session sequence exhausted; open a new session");
-    const sequence = this.sendSeq + 1n;
+    const sequence = this.nextSequence();
     const out = opts.encrypt ? this.encryptBody(env, sequence, opts.algorithm) : env;
-    const payload = serializeEnvelope(out, ENVELOPE_PROTO);
-    const mac = this.sendMac(this.macChunks(sequence, ENVELOPE_PROTO, payload));
+    return this.authenticated(sequence, ENVELOPE_PROTO, serializeEnvelope(out, ENVELOPE_PROTO));
+  }
+
+  /**
+   * Authenticates envelopes already serialized (and so validated) by encodeEnvelope as one
+   * message: a lone envelope as envelope+proto, several as an EnvelopeBatch under one MAC.
+   * Encrypted bodies are sealed one per message by seal(): their nonce is the sequence's.
+   */
+  sealEncoded(envelopes: Uint8Array[]): SessionEnvelope {
+    if (envelopes.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "nothing to seal", { pointer: "/envelopes" });
+    const sequence = this.nextSequence();
+    if (envelopes.length === 1) return this.authenticated(sequence, ENVELOPE_PROTO, envelopes[0]);
+    const batch = encodeMessage(EnvelopeBatchSchema, { $typeName: "fleet.v1.EnvelopeBatch", envelopes });
+    return this.authenticated(sequence, ENVELOPE_BATCH_PROTO, batch);
+  }
+
+  private nextSequence(): bigint {
+    if (this.sendSeq >= MAX_SEQUENCE) throw new FleetError(ErrorCode.SECURITY_REPLAY, "session sequence exhausted; open a new session");
+    return this.sendSeq + 1n;
+  }
+
+  private authenticated(sequence: bigint, payloadType: string, payload: Uint8Array): SessionEnvelope {
+    const mac = this.sendMac(this.macChunks(sequence, payloadType, payload));
     this.sendSeq = sequence; // only once everything above succeeded
     // A plain message object: what create() builds for these fields, without its per-field walk.
-    return { $typeName: "fleet.v1.SessionEnvelope", sessionId: this.sessionId, sequence, payloadType: ENVELOPE_PROTO, payload, mac };
+    return { $typeName: "fleet.v1.SessionEnvelope", sessionId: this.sessionId, sequence, payloadType, payload, mac };
   }
 
   /**
@@ -178,6 +198,33 @@ export class Session {
     if (env.bodyCiphertext.length > 0) this.decryptBody(env, sequence);
     this.recvSeq = sequence;
     return env;
+  }
+
+  /**
+   * open() for a message that may hold an EnvelopeBatch. The batch as a whole is authenticated
+   * and its container parsed before the sequence advances (a refused batch changes nothing);
+   * then each envelope is parsed on its own: a bad one is refused with its code, in refused,
+   * without costing its neighbours (they are separate messages from an authenticated peer).
+   */
+  openAll(se: SessionEnvelope): { envelopes: Envelope[]; refused: FleetError[] } {
+    if (se?.payloadType !== ENVELOPE_BATCH_PROTO) return { envelopes: [this.open(se)], refused: [] };
+    const sequence = this.authenticate(se);
+    const batch = decodeMessage(EnvelopeBatchSchema, se.payload);
+    this.recvSeq = sequence;
+    const envelopes: Envelope[] = [];
+    const refused: FleetError[] = [];
+    for (const bytes of batch.envelopes) {
+      try {
+        const env = decodeEnvelope(bytes);
+        if (env.bodyCiphertext.length > 0) {
+          throw new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, "an encrypted body travels alone, never in a batch", { pointer: "/bodyCiphertext" });
+        }
+        envelopes.push(env);
+      } catch (e) {
+        refused.push(asFleetError(e, ErrorCode.WIRE_MALFORMED, "batched envelope"));
+      }
+    }
+    return { envelopes, refused };
   }
 
   private encryptBody(env: Envelope, sequence: bigint, algorithm: SealOptions["algorithm"]): Envelope {

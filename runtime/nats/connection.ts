@@ -53,6 +53,11 @@ export interface NatsConnectOptions {
   /** Pairwise handshake: wait per attempt (default 10 s) and retries (default 3). */
   handshakeTimeoutMs?: number;
   handshakeRetries?: number;
+  /**
+   * Session sends to one peer within a tick share a SessionEnvelope (one MAC, one NATS message):
+   * at most this many envelopes (default 64; 1 sends each alone) and bytes (default 256 KiB).
+   */
+  sessionBatch?: { envelopes?: number; bytes?: number };
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
   onReject?: (error: FleetError, subject: string) => void;
 }
@@ -99,6 +104,8 @@ export class NatsFleetConnection implements FleetConnection {
       reject: (e, subject) => this.opts.onReject?.(e, subject),
       timeoutMs: opts.handshakeTimeoutMs,
       retries: opts.handshakeRetries,
+      batchEnvelopes: opts.sessionBatch?.envelopes,
+      batchBytes: opts.sessionBatch?.bytes,
     });
   }
 

@@ -2,11 +2,14 @@
 // the protocol's three-step handshake travels over the two agents' inbox subjects (durable,
 // verified like any message), then SessionEnvelopes (HMAC, strict sequence) travel on
 // the session subject of their direction (live core NATS, never stored: see subjects.ts).
+// Envelopes sent to one peer in the same tick share one SessionEnvelope (an EnvelopeBatch,
+// spec/sessions.md): one MAC and one NATS message per burst instead of per envelope, with no
+// added delay, since the batch goes out at the end of the tick that filled it.
 import { create } from "@bufbuild/protobuf";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, type SessionEnvelope, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
-import { decodeEnvelope } from "../codec/index.js";
+import { decodeEnvelope, encodeEnvelope } from "../codec/index.js";
 import type { Identity, PinnedKeys, Session } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { HandshakeInitiator, HandshakeResponder, type EstablishedSession, type HandshakeStep } from "../protocol/handshake.js";
@@ -27,13 +30,40 @@ export interface SessionHost {
   /** Handshake timeout per attempt (default 10 s) and retries (default 3). */
   timeoutMs?: number;
   retries?: number;
+  /** Most envelopes per SessionEnvelope (default 64; 1 sends each alone). */
+  batchEnvelopes?: number;
+  /** Most envelope bytes per SessionEnvelope (default 256 KiB, and below the server's max_payload). */
+  batchBytes?: number;
 }
 
 interface Live {
   established: EstablishedSession;
   /** Where our side publishes. */
   outgoing: string;
+  /** Envelopes encoded in this tick and not yet sealed. */
+  outbox?: Outbox;
 }
+
+interface Outbox {
+  encoded: Uint8Array[];
+  bytes: number;
+  /** What the senders of these envelopes wait on: settled when the batch is published or fails. */
+  done: Promise<void>;
+  settle(error?: Error): void;
+}
+
+function newOutbox(): Outbox {
+  const out = { encoded: [], bytes: 0 } as unknown as Outbox;
+  out.done = new Promise<void>((resolve, reject) => {
+    out.settle = (error) => (error ? reject(error) : resolve());
+  });
+  return out;
+}
+
+const DEFAULT_BATCH_ENVELOPES = 64;
+const DEFAULT_BATCH_BYTES = 256 * 1024;
+/** Room for the SessionEnvelope around a batch and the NATS headers. */
+const BATCH_HEADROOM = 4 * 1024;
 
 /** Session packets that arrive before the Confirm is processed (the two travel different paths). */
 const EARLY_LIMIT = 1_024;
@@ -45,9 +75,14 @@ export class NatsSessions {
   private readonly responders = new Map<string, { machine: HandshakeResponder; early: SessionEnvelope[]; stop: () => void; session?: Session }>();
   private readonly subscriptions = new Set<() => void>();
   private readonly headers = natsHeaders();
+  private readonly batchEnvelopes: number;
+  private readonly batchBytes: number;
 
   constructor(private readonly host: SessionHost) {
     this.headers.set(HEADER.contentType, CONTENT_TYPE.packetProto);
+    this.batchEnvelopes = Math.max(1, host.batchEnvelopes ?? DEFAULT_BATCH_ENVELOPES);
+    const maxPayload = host.carrier.nc.info?.max_payload ?? Infinity;
+    this.batchBytes = Math.max(1, Math.min(host.batchBytes ?? DEFAULT_BATCH_BYTES, maxPayload - BATCH_HEADROOM));
   }
 
   /** The established session with peer, handshaking first when there is none. */
@@ -67,24 +102,62 @@ export class NatsSessions {
     return this.live.has(peer);
   }
 
-  /** Seals and publishes one envelope in the session with its recipient (no flush: NATS batches). */
   /**
-   * With a session up, this publishes before it returns (no await), so a burst of sends
-   * reaches the NATS client in one tick and goes out in one socket write, as raw publishes do.
+   * Sends one envelope in the session with its recipient (handshaking first if needed). The
+   * envelope is encoded, and so validated, at once: a bad one fails its own send. It is then
+   * batched with whatever else goes to that peer in this tick; the promise settles when its
+   * batch is published (at the end of the tick, or as soon as the batch is full).
    */
   send(peer: string, env: Envelope, opts: { encrypt?: boolean } = {}): Promise<void> {
     const live = this.live.get(peer);
-    if (!live) return this.open(peer).then((l) => this.publishSealed(l, env, opts));
+    if (!live) return this.open(peer).then((l) => this.post(l, env, opts));
     try {
-      this.publishSealed(live, env, opts);
-      return Promise.resolve();
+      return this.post(live, env, opts);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  private publishSealed(live: Live, env: Envelope, opts: { encrypt?: boolean }): void {
-    const se = live.established.session.seal(env, opts);
+  private post(live: Live, env: Envelope, opts: { encrypt?: boolean }): Promise<void> {
+    if (opts.encrypt) {
+      // An encrypted body's nonce is its message's sequence: it travels alone, after what is queued.
+      this.flush(live);
+      this.publish(live, live.established.session.seal(env, opts));
+      return Promise.resolve();
+    }
+    const bytes = encodeEnvelope(env);
+    let out = live.outbox;
+    if (out && out.bytes + bytes.length > this.batchBytes) {
+      this.flush(live);
+      out = undefined;
+    }
+    if (!out) {
+      const fresh = (out = live.outbox = newOutbox());
+      queueMicrotask(() => {
+        if (live.outbox === fresh) this.flush(live);
+      });
+    }
+    out.encoded.push(bytes);
+    out.bytes += bytes.length;
+    const done = out.done;
+    if (out.encoded.length >= this.batchEnvelopes) this.flush(live);
+    return done;
+  }
+
+  /** Seals and publishes what is queued for this session, settling its senders' promises. */
+  private flush(live: Live): void {
+    const out = live.outbox;
+    if (!out) return;
+    live.outbox = undefined;
+    try {
+      this.publish(live, live.established.session.sealEncoded(out.encoded));
+      out.settle();
+    } catch (e) {
+      out.settle(asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "session send"));
+    }
+  }
+
+  private publish(live: Live, se: SessionEnvelope): void {
     this.host.carrier.publishBytes(live.outgoing, encodeSessionPacket(se), this.headers);
   }
 
@@ -205,14 +278,20 @@ export class NatsSessions {
   }
 
   private openAndDeliver(peer: string, session: Session, se: SessionEnvelope, subject: string): void {
-    let env: Envelope;
+    let opened: ReturnType<Session["openAll"]>;
     try {
-      env = session.open(se);
-      if (env.sender !== peer) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `session with ${peer} carried a message from ${env.sender}`, { pointer: "/sender" });
+      opened = session.openAll(se);
     } catch (e) {
       return this.host.reject(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "session message"), subject);
     }
-    this.host.deliver(env).catch((e) => this.host.reject(asFleetError(e, ErrorCode.INTERNAL_ERROR, "session message"), subject));
+    for (const e of opened.refused) this.host.reject(e, subject);
+    for (const env of opened.envelopes) {
+      if (env.sender !== peer) {
+        this.host.reject(new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `session with ${peer} carried a message from ${env.sender}`, { pointer: "/sender" }), subject);
+        continue;
+      }
+      this.host.deliver(env).catch((e) => this.host.reject(asFleetError(e, ErrorCode.INTERNAL_ERROR, "session message"), subject));
+    }
   }
 
   private async publishHandshake(peer: string, signed: SignedEnvelope): Promise<void> {
@@ -222,6 +301,8 @@ export class NatsSessions {
   }
 
   close(): void {
+    // What was sent in this tick still goes out: a send that resolved was published.
+    for (const live of this.live.values()) this.flush(live);
     for (const i of this.initiators.values()) i.fail(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed"));
     for (const r of this.responders.values()) r.machine.cancel();
     this.responders.clear();

@@ -5,6 +5,7 @@ import { fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { SessionEnvelopeSchema, SignedEnvelopeSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { FakeClock } from "../../runtime/clock.js";
+import { PayloadType } from "../../runtime/codec/index.js";
 import {
   assertValidPublicKey,
   deriveSessionKeys,
@@ -100,8 +101,11 @@ describe("fixtures/crypto.json", () => {
       const se = fromBinary(SessionEnvelopeSchema, h(m.session_envelope_hex));
       expect(toHex(se.mac)).toBe(m.mac_hex);
       expect(toHex(pae(Domain.session, s.session_id, se.sequence === 0n ? new Uint8Array(8) : h(BigInt(m.sequence).toString(16).padStart(16, "0")), se.payloadType, se.payload))).toBe(m.pae_hex);
-      const opened = (m.direction === "i2r" ? responder : initiator).open(se);
-      expect(opened.body?.kind.case).toBe("application");
+      expect(se.payloadType).toBe(m.payload_type);
+      const opened = (m.direction === "i2r" ? responder : initiator).openAll(se);
+      expect(opened.refused).toEqual([]);
+      expect(opened.envelopes.length).toBe(se.payloadType === PayloadType.envelopeBatchProto ? 2 : 1);
+      for (const env of opened.envelopes) expect(env.body?.kind.case).toBe("application");
     }
   });
 

@@ -63,6 +63,46 @@ describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
     expect(got.map((e) => applicationValue(e))).toEqual(["genuine"]);
   });
 
+  it("batches a burst of sends to one peer into few session messages, delivered whole and in order", async () => {
+    const a = await join("sess-batch-a");
+    const b = await join("sess-batch-b");
+    const got: unknown[] = [];
+    b.onMessage((env) => got.push(applicationValue(env)));
+    const { sessionId } = await a.openSession("sess-batch-b");
+    const onWire: Uint8Array[] = [];
+    const spy = a.carrier.nc.subscribe(subjects.session(sessionId, "initiator"), { callback: (_e, m) => onWire.push(m.data) });
+    await a.carrier.flush();
+    // 150 sends in one tick: batches of at most 64 (the default), so 3 NATS messages.
+    await Promise.all(Array.from({ length: 150 }, (_, i) => a.send({ to: "sess-batch-b", json: i, sign: false })));
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(150);
+    expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    await expect.poll(() => onWire.length, { timeout: 5_000 }).toBe(3);
+    // Sends awaited one by one go out alone: batching never waits for company.
+    for (let i = 0; i < 3; i++) await a.send({ to: "sess-batch-b", json: `alone-${i}`, sign: false });
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(153);
+    expect(onWire.length).toBe(6);
+    spy.unsubscribe();
+  });
+
+  it("sessionBatch { envelopes: 1 } sends each envelope alone; an invalid envelope fails only its own send", async () => {
+    const a = await join("sess-one-a", { sessionBatch: { envelopes: 1 } });
+    const b = await join("sess-one-b");
+    const got: unknown[] = [];
+    b.onMessage((env) => got.push(applicationValue(env)));
+    const { sessionId } = await a.openSession("sess-one-b");
+    let onWire = 0;
+    const spy = a.carrier.nc.subscribe(subjects.session(sessionId, "initiator"), { callback: () => onWire++ });
+    await a.carrier.flush();
+    const sends = [0, 1, 2].map((i) => a.send({ to: "sess-one-b", json: i, sign: false }));
+    const bad = a.send({ to: "sess-one-b", json: "late", ttlSeconds: 0, sign: false }); // ttl_seconds is required
+    await Promise.all(sends);
+    await expect(bad).rejects.toMatchObject({ code: ErrorCode.VALIDATION_MISSING_FIELD, pointer: "/ttlSeconds" });
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(3);
+    expect(got).toEqual([0, 1, 2]);
+    expect(onWire).toBe(3);
+    spy.unsubscribe();
+  });
+
   it("fails the handshake with 101 when the peer never answers", async () => {
     const lonely = await join("sess-lonely", { handshakeTimeoutMs: 100, handshakeRetries: 0 });
     // A peer that never connects: its inbox stores the Hello, nobody answers.

@@ -8084,7 +8084,7 @@
         "sessionEnvelope": {
           "name": "SessionEnvelope",
           "title": "SessionEnvelope",
-          "summary": "A Packet holding a SessionEnvelope: an Envelope authenticated by the sender's directional session MAC key instead of a signature.",
+          "summary": "A Packet holding a SessionEnvelope: an Envelope, or an EnvelopeBatch of the envelopes sent to that peer in one burst, authenticated by the sender's directional session MAC key instead of a signature.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
             "schemaFormat": "application/schema+json;version=draft-07",
@@ -8118,7 +8118,7 @@
                           "x-parser-schema-id": "<anonymous-schema-737>"
                         },
                         "payload": {
-                          "description": "The exact serialized Envelope. Required.",
+                          "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
                           "x-parser-schema-id": "<anonymous-schema-738>"

@@ -96,7 +96,8 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
   for (const m of s.messages) {
     const se = f.fromBinary(f.SessionEnvelopeSchema, h(m.session_envelope_hex));
     c.eq(`session message ${m.direction} #${m.sequence} mac`, f.toHex(se.mac), m.mac_hex);
-    c.eq(`session message ${m.direction} #${m.sequence} opens`, (m.direction === "i2r" ? responder : initiator).open(se).body?.kind.case, "application");
+    const opened = (m.direction === "i2r" ? responder : initiator).openAll(se);
+    c.eq(`session message ${m.direction} #${m.sequence} opens`, [...opened.envelopes.map((e) => e.body?.kind.case), ...opened.refused.map(String)].join(","), opened.envelopes.map(() => "application").join(",") || "application");
   }
 
   for (const t of fx.tokens) {

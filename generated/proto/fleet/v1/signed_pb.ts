@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/signed.proto.
  */
 export const file_fleet_v1_signed: GenFile = /*@__PURE__*/
-  fileDesc("ChVmbGVldC92MS9zaWduZWQucHJvdG8SCGZsZWV0LnYxIlMKCVNpZ25hdHVyZRIpCgZzY2hlbWUYASABKA4yGS5mbGVldC52MS5TaWduYXR1cmVTY2hlbWUSDgoGa2V5X2lkGAIgASgJEgsKA3NpZxgDIAEoDCJfCg5TaWduZWRFbnZlbG9wZRIUCgxwYXlsb2FkX3R5cGUYASABKAkSDwoHcGF5bG9hZBgCIAEoDBImCglzaWduYXR1cmUYAyABKAsyEy5mbGVldC52MS5TaWduYXR1cmUiawoPU2Vzc2lvbkVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSFAoMcGF5bG9hZF90eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSCwoDbWFjGAUgASgMImoKBlBhY2tldBIqCgZzaWduZWQYASABKAsyGC5mbGVldC52MS5TaWduZWRFbnZlbG9wZUgAEiwKB3Nlc3Npb24YAiABKAsyGS5mbGVldC52MS5TZXNzaW9uRW52ZWxvcGVIAEIGCgRraW5kKnMKD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASHAoYU0lHTkFUVVJFX1NDSEVNRV9FRDI1NTE5EAESIAocU0lHTkFUVVJFX1NDSEVNRV9ITUFDX1NIQTI1NhACYgZwcm90bzM");
+  fileDesc("ChVmbGVldC92MS9zaWduZWQucHJvdG8SCGZsZWV0LnYxIlMKCVNpZ25hdHVyZRIpCgZzY2hlbWUYASABKA4yGS5mbGVldC52MS5TaWduYXR1cmVTY2hlbWUSDgoGa2V5X2lkGAIgASgJEgsKA3NpZxgDIAEoDCJfCg5TaWduZWRFbnZlbG9wZRIUCgxwYXlsb2FkX3R5cGUYASABKAkSDwoHcGF5bG9hZBgCIAEoDBImCglzaWduYXR1cmUYAyABKAsyEy5mbGVldC52MS5TaWduYXR1cmUiawoPU2Vzc2lvbkVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSFAoMcGF5bG9hZF90eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSCwoDbWFjGAUgASgMIiIKDUVudmVsb3BlQmF0Y2gSEQoJZW52ZWxvcGVzGAEgAygMImoKBlBhY2tldBIqCgZzaWduZWQYASABKAsyGC5mbGVldC52MS5TaWduZWRFbnZlbG9wZUgAEiwKB3Nlc3Npb24YAiABKAsyGS5mbGVldC52MS5TZXNzaW9uRW52ZWxvcGVIAEIGCgRraW5kKnMKD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASHAoYU0lHTkFUVVJFX1NDSEVNRV9FRDI1NTE5EAESIAocU0lHTkFUVVJFX1NDSEVNRV9ITUFDX1NIQTI1NhACYgZwcm90bzM");
 
 /**
  * A signature over a payload.
@@ -115,7 +115,7 @@ export type SessionEnvelope = Message<"fleet.v1.SessionEnvelope"> & {
   payloadType: string;
 
   /**
-   * The exact serialized Envelope. Required.
+   * The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.
    *
    * @generated from field: bytes payload = 4;
    */
@@ -135,6 +135,30 @@ export type SessionEnvelope = Message<"fleet.v1.SessionEnvelope"> & {
  */
 export const SessionEnvelopeSchema: GenMessage<SessionEnvelope> = /*@__PURE__*/
   messageDesc(file_fleet_v1_signed, 2);
+
+/**
+ * Several envelopes under one session MAC: the payload of a SessionEnvelope whose payload_type is
+ * application/vnd.fleet.v1.envelope-batch+proto (spec/sessions.md). A sender coalesces what it sends
+ * to one peer in one burst, so the MAC and the transport's per-message cost are paid once per
+ * batch; each envelope is still a message of its own (id, receipts, dedupe, expiry).
+ *
+ * @generated from message fleet.v1.EnvelopeBatch
+ */
+export type EnvelopeBatch = Message<"fleet.v1.EnvelopeBatch"> & {
+  /**
+   * The exact binary serialization of each Envelope, in sending order. Required (at least one).
+   *
+   * @generated from field: repeated bytes envelopes = 1;
+   */
+  envelopes: Uint8Array[];
+};
+
+/**
+ * Describes the message fleet.v1.EnvelopeBatch.
+ * Use `create(EnvelopeBatchSchema)` to create a new message.
+ */
+export const EnvelopeBatchSchema: GenMessage<EnvelopeBatch> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_signed, 3);
 
 /**
  * The unit carried by every transport: one frame body on streams, one message on NATS.
@@ -171,7 +195,7 @@ export type Packet = Message<"fleet.v1.Packet"> & {
  * Use `create(PacketSchema)` to create a new message.
  */
 export const PacketSchema: GenMessage<Packet> = /*@__PURE__*/
-  messageDesc(file_fleet_v1_signed, 3);
+  messageDesc(file_fleet_v1_signed, 4);
 
 /**
  * The signature scheme of a SignedEnvelope.

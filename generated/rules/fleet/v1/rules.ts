@@ -73,6 +73,11 @@ export const fieldRules: Record<string, Record<string, FieldRule>> = {
       "required": true
     }
   },
+  "fleet.v1.EnvelopeBatch": {
+    "envelopes": {
+      "required": true
+    }
+  },
   "fleet.v1.ConditionList": {
     "conditions": {
       "required": true

@@ -58,13 +58,24 @@ export interface SessionEnvelope {
    */
   payloadType: string;
   /**
-   * The exact serialized Envelope. Required.
+   * The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.
    */
   payload: string;
   /**
    * HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.
    */
   mac: string;
+}
+/**
+ * Several envelopes under one session MAC: the payload of a SessionEnvelope whose payload_type is application/vnd.fleet.v1.envelope-batch+proto (spec/sessions.md). A sender coalesces what it sends to one peer in one burst, so the MAC and the transport's per-message cost are paid once per batch; each envelope is still a message of its own (id, receipts, dedupe, expiry).
+ */
+export interface EnvelopeBatch {
+  /**
+   * The exact binary serialization of each Envelope, in sending order. Required (at least one).
+   *
+   * @minItems 1
+   */
+  envelopes: [string, ...string[]];
 }
 /**
  * The unit carried by every transport: one frame body on streams, one message on NATS.

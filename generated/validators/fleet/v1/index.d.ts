@@ -28,6 +28,7 @@ export declare const validateConditionList: Validator;
 export declare const validateDiscoveryBeacon: Validator;
 export declare const validateEncryptionHeader: Validator;
 export declare const validateEnvelope: Validator;
+export declare const validateEnvelopeBatch: Validator;
 export declare const validateErrorBody: Validator;
 export declare const validateErrorDetail: Validator;
 export declare const validateHandshakeConfirm: Validator;

@@ -12178,11 +12178,90 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePacket = validate140;
+var validateEnvelopeBatch = validate140;
 function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
   const evaluated0 = validate140.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.envelopes === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "envelopes" }, message: "must have required property 'envelopes'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "envelopes")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.envelopes !== void 0) {
+      let data0 = data.envelopes;
+      if (Array.isArray(data0)) {
+        if (data0.length < 1) {
+          const err2 = { instancePath: instancePath + "/envelopes", schemaPath: "#/properties/envelopes/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+          if (vErrors === null) {
+            vErrors = [err2];
+          } else {
+            vErrors.push(err2);
+          }
+          errors++;
+        }
+        const len0 = data0.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          if (typeof data0[i0] !== "string") {
+            const err3 = { instancePath: instancePath + "/envelopes/" + i0, schemaPath: "#/properties/envelopes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err3];
+            } else {
+              vErrors.push(err3);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err4 = { instancePath: instancePath + "/envelopes", schemaPath: "#/properties/envelopes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err5 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err5];
+    } else {
+      vErrors.push(err5);
+    }
+    errors++;
+  }
+  validate140.errors = vErrors;
+  return errors === 0;
+}
+validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePacket = validate141;
+function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate141.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12360,16 +12439,16 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate140.errors = vErrors;
+  validate141.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateTokenClaims = validate143;
-var schema164 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required.", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": 'The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.', "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
-function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateTokenClaims = validate144;
+var schema165 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required.", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": 'The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.', "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate143.evaluated;
+  const evaluated0 = validate144.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12432,7 +12511,7 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema164.properties, key0)) {
+      if (!func21.call(schema165.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -12627,15 +12706,15 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate143.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateToken = validate144;
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateToken = validate145;
+function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate145.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12698,10 +12777,10 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate144.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAgentRecord,
   validateApplicationPayload,
@@ -12717,6 +12796,7 @@ export {
   validateDiscoveryBeacon,
   validateEncryptionHeader,
   validateEnvelope,
+  validateEnvelopeBatch,
   validateErrorBody,
   validateErrorDetail,
   validateHandshakeConfirm,
