@@ -1,10 +1,12 @@
 // What an application hands to FleetConnection.send: the fields it cares about, with the
 // protocol's defaults filled in by buildEnvelope (id, timestamps, version, ttl, type).
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
 import { type Body, BodySchema, type Envelope, EnvelopeSchema, MessageType, Priority } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
 import type { Clock } from "../clock.js";
+import { zeroFactory } from "../codec/factory.js";
 import { PROTOCOL_VERSION } from "../protocol/versions.js";
 import { parseRecipient } from "./address.js";
 
@@ -37,29 +39,55 @@ export function newMessageId(): string {
   return globalThis.crypto.randomUUID();
 }
 
+// Every send builds one envelope: generated zero messages, then plain assignments (codec/factory.ts).
+const newEnvelope = zeroFactory(EnvelopeSchema);
+const newBody = zeroFactory(BodySchema);
+const newApplication = zeroFactory(ApplicationPayloadSchema);
+const newTimestamp = zeroFactory(TimestampSchema);
+const utf8 = new TextEncoder();
+
 function draftBody(d: EnvelopeDraft): Body {
+  // A caller's body may be a partial init: create() completes it.
   if (d.body) return create(BodySchema, { kind: d.body });
-  if (d.text !== undefined) return create(BodySchema, { kind: { case: "application", value: { mediaType: "text/plain", content: { case: "data", value: new TextEncoder().encode(d.text) } } } });
-  return create(BodySchema, { kind: { case: "application", value: { mediaType: "application/json", content: { case: "json", value: JSON.stringify(d.json ?? null) } } } });
+  const app = newApplication();
+  if (d.text !== undefined) {
+    app.mediaType = "text/plain";
+    app.content = { case: "data", value: utf8.encode(d.text) };
+  } else {
+    app.mediaType = "application/json";
+    app.content = { case: "json", value: JSON.stringify(d.json ?? null) };
+  }
+  const body = newBody();
+  body.kind = { case: "application", value: app };
+  return body;
+}
+
+/** timestampFromMs without create(). */
+function timestamp(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  const t = newTimestamp();
+  t.seconds = BigInt(seconds);
+  t.nanos = (ms - seconds * 1000) * 1_000_000;
+  return t;
 }
 
 export function buildEnvelope(d: EnvelopeDraft, sender: string, clock: Clock): Envelope {
-  return create(EnvelopeSchema, {
-    id: d.id ?? newMessageId(),
-    sender,
-    recipient: typeof d.to === "string" ? parseRecipient(d.to) : d.to,
-    type: d.type ?? MessageType.EVENT,
-    priority: d.priority ?? Priority.NORMAL,
-    createdAt: timestampFromMs(clock.now()),
-    ttlSeconds: d.ttlSeconds ?? DEFAULT_TTL_SECONDS,
-    inReplyTo: d.inReplyTo ?? "",
-    correlationId: d.correlationId ?? "",
-    threadId: d.threadId ?? "",
-    requiresAck: d.requiresAck ?? false,
-    capabilitiesNeeded: d.capabilitiesNeeded ?? [],
-    protocolVersion: PROTOCOL_VERSION,
-    body: draftBody(d),
-  });
+  const env = newEnvelope();
+  env.id = d.id ?? newMessageId();
+  env.sender = sender;
+  env.recipient = typeof d.to === "string" ? parseRecipient(d.to) : d.to;
+  env.type = d.type ?? MessageType.EVENT;
+  env.priority = d.priority ?? Priority.NORMAL;
+  env.createdAt = timestamp(clock.now());
+  env.ttlSeconds = d.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  env.inReplyTo = d.inReplyTo ?? "";
+  env.correlationId = d.correlationId ?? "";
+  env.threadId = d.threadId ?? "";
+  env.requiresAck = d.requiresAck ?? false;
+  if (d.capabilitiesNeeded) env.capabilitiesNeeded = [...d.capabilitiesNeeded];
+  env.protocolVersion = PROTOCOL_VERSION;
+  env.body = draftBody(d);
+  return env;
 }
 
 /** The application payload as a JS value: parsed JSON, text, or the raw bytes. */

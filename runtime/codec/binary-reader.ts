@@ -3,6 +3,7 @@
 // wrong wire type is 708, invalid UTF-8 in a string is 705 (with the field's pointer), and
 // any structural damage (truncation, lengths past the end, bad tags, groups) is 701.
 import { create, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { fastDecoders } from "../../generated/codec/fleet/v1/fast.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { childPointer } from "./pointer.js";
 
@@ -83,32 +84,66 @@ function decodeUtf8(start: number): string {
 
 type ValueReader = (end: number) => unknown;
 
+// One reader per scalar type; also the primitives of the generated straight-line decoders
+// (generated/codec), which hand anything unusual back to readMessage by throwing.
+export { varint as readVarint, string as readString };
+
+export function readBytes(end: number): Uint8Array {
+  const len = varint(end);
+  need(len, end);
+  at += len;
+  return bytes.subarray(at - len, at);
+}
+
+export function readBool(end: number): boolean {
+  return varint(end) !== 0;
+}
+
+export function readUint32(end: number): number {
+  // Like protobuf-es: the low 32 bits of the varint.
+  const start = at;
+  const n = varint(end);
+  return at - start <= 4 ? n : Number(BigInt.asUintN(32, varintBig2(start)));
+}
+
+export function readInt32(end: number): number {
+  const start = at;
+  const n = varint(end);
+  return at - start <= 4 ? n | 0 : Number(BigInt.asIntN(32, varintBig2(start)));
+}
+
+export function readUint64(end: number): bigint {
+  return varintBig(end);
+}
+
+export function readInt64(end: number): bigint {
+  return BigInt.asIntN(64, varintBig(end));
+}
+
+/** Reads a length prefix and returns where that field ends. */
+export function readLength(end: number): number {
+  const len = varint(end);
+  need(len, end);
+  return at + len;
+}
+
+/** The cursor of the decode in progress. */
+export function readCursor(): number {
+  return at;
+}
+
 function scalarReader(type: ScalarType): ValueReader {
   switch (type) {
     case ScalarType.STRING:
       return string;
     case ScalarType.BYTES:
-      return (end) => {
-        const len = varint(end);
-        need(len, end);
-        at += len;
-        return bytes.subarray(at - len, at);
-      };
+      return readBytes;
     case ScalarType.BOOL:
-      return (end) => varint(end) !== 0;
+      return readBool;
     case ScalarType.UINT32:
-      return (end) => {
-        // Like protobuf-es: the low 32 bits of the varint.
-        const start = at;
-        const n = varint(end);
-        return at - start <= 4 ? n : Number(BigInt.asUintN(32, varintBig2(start)));
-      };
+      return readUint32;
     case ScalarType.INT32:
-      return (end) => {
-        const start = at;
-        const n = varint(end);
-        return at - start <= 4 ? n | 0 : Number(BigInt.asIntN(32, varintBig2(start)));
-      };
+      return readInt32;
     case ScalarType.SINT32:
       return (end) => {
         const start = at;
@@ -117,9 +152,9 @@ function scalarReader(type: ScalarType): ValueReader {
         return (n >>> 1) ^ -(n & 1);
       };
     case ScalarType.UINT64:
-      return (end) => varintBig(end);
+      return readUint64;
     case ScalarType.INT64:
-      return (end) => BigInt.asIntN(64, varintBig(end));
+      return readInt64;
     case ScalarType.SINT64:
       return (end) => {
         const u = varintBig(end);
@@ -304,15 +339,51 @@ function readMessage(plan: (FieldPlan | undefined)[], msg: Obj, end: number, poi
   if (at !== end) throw malformed("a field runs past the end of its message");
 }
 
-/** Decodes bytes as desc (structure, wire types and UTF-8 checked; the spec's rules are not). */
+/**
+ * Decodes bytes as desc (structure, wire types and UTF-8 checked; the spec's rules are not):
+ * the generated straight-line decoder when the bytes are its common case, else the compiled reader.
+ */
 export function readBinary(desc: DescMessage, input: Uint8Array): Obj {
+  return readBinaryFast(desc, input) ?? readBinaryCompiled(desc, input);
+}
+
+/** The generated decoder's message, or undefined when the bytes are not its common case (tests compare both paths). */
+export function readBinaryFast(desc: DescMessage, input: Uint8Array): Obj | undefined {
+  const fast = fastDecoders[desc.typeName];
+  if (fast === undefined) return undefined;
+  return decodeWith(input, fast, true);
+}
+
+/** The compiled reader alone: the reference for every input, and the exact errors. */
+export function readBinaryCompiled(desc: DescMessage, input: Uint8Array): Obj {
+  return decodeWith(input, compiledReader(desc), false)!;
+}
+
+const compiledReaders = new Map<string, (end: number) => Obj>();
+
+function compiledReader(desc: DescMessage): (end: number) => Obj {
+  let read = compiledReaders.get(desc.typeName);
+  if (!read) {
+    const make = factory(desc);
+    read = (end) => {
+      const msg = make();
+      readMessage(planOf(desc), msg, end, "", 0);
+      return msg;
+    };
+    compiledReaders.set(desc.typeName, read);
+  }
+  return read;
+}
+
+function decodeWith(input: Uint8Array, read: (end: number) => Obj, quiet: boolean): Obj | undefined {
   bytes = input;
   view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   at = 0;
   try {
-    const msg = factory(desc)();
-    readMessage(planOf(desc), msg, input.length, "", 0);
-    return msg;
+    return read(input.length);
+  } catch (e) {
+    if (quiet) return undefined;
+    throw e;
   } finally {
     bytes = new Uint8Array(0);
     at = 0;

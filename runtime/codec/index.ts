@@ -7,3 +7,4 @@ export { validateEnvelope } from "./envelope-rules.js";
 export { validateMessage } from "./validate.js";
 export { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, encodeFrame, decodeFrame, FrameDecoder } from "./frame.js";
 export { childPointer } from "./pointer.js";
+export { zeroFactory } from "./factory.js";

@@ -1,17 +1,18 @@
-// `npm run generate` as a function: writes <base>/generated/{proto,rules,types,validators,docs}
+// `npm run generate` as a function: writes <base>/generated/{proto,rules,codec,types,validators,docs}
 // from spec/. The check calls it with a temporary base and compares.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { renderDocs } from "./docs.js";
 import { repoRoot, tool } from "./paths.js";
-import { loadProtoModel } from "./proto-model.js";
+import { renderFastCodec } from "./fast-codec.js";
+import { buildDescriptorSet, loadProtoModel } from "./proto-model.js";
 import { renderRules } from "./rules.js";
 import { loadSchemaFiles } from "./schema-files.js";
 import { renderTypes } from "./types.js";
 import { renderValidators } from "./validators.js";
 
-export const GENERATED_PARTS = ["proto", "rules", "types", "validators", "docs"] as const;
+export const GENERATED_PARTS = ["proto", "rules", "codec", "types", "validators", "docs"] as const;
 export type GeneratedPart = (typeof GENERATED_PARTS)[number];
 
 function version(pkg: string): string {
@@ -35,6 +36,11 @@ export async function generate(base = repoRoot, parts: readonly GeneratedPart[] 
     rmSync(out("rules"), { recursive: true, force: true });
     write(join(out("rules"), "fleet/v1/rules.ts"), renderRules(loadProtoModel()));
     log("generated/rules (field rules from proto comments)");
+  }
+  if (parts.includes("codec")) {
+    rmSync(out("codec"), { recursive: true, force: true });
+    write(join(out("codec"), "fleet/v1/fast.ts"), renderFastCodec(buildDescriptorSet()));
+    log("generated/codec (straight-line fast paths of the binary codec)");
   }
   const schemas = loadSchemaFiles(repoRoot);
   if (parts.includes("types")) {

@@ -1,0 +1,179 @@
+// Emits generated/codec/fleet/v1/fast.ts: a straight-line binary encoder and decoder per
+// message, for the common case only. The runtime's compiled reader and writer
+// (runtime/codec/binary-*.ts) walk closures per field, which costs more than the bytes on
+// hot paths; these functions read and write each known field directly. Anything unusual
+// (unknown fields, a value of the wrong type, a repeated message field, packed/unpacked
+// surprises, types not covered here) throws, and the caller runs the compiled codec, which
+// produces the same bytes, the same messages and the exact FleetError. So this file only
+// ever changes speed, never results: tests/codec/fast-codec.test.ts checks both paths agree.
+import { create, createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+
+const fn = (prefix: "e" | "d" | "z", typeName: string) => `${prefix}_${typeName.replace(/\./g, "_")}`;
+
+function tagBytes(no: number, wireType: number): number[] {
+  const out: number[] = [];
+  let v = no * 8 + wireType;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
+const tagValue = (no: number, wireType: number) => no * 8 + wireType;
+const writeTag = (no: number, wireType: number) => tagBytes(no, wireType).map((b) => `writeByte(${b});`).join(" ");
+
+/** Scalar types this file handles; a field of any other type is left to the compiled codec. */
+const SCALARS: Partial<Record<ScalarType, { check: string; write: string; read: string; zero: string; wire: number }>> = {
+  [ScalarType.STRING]: { check: `typeof v !== "string"`, write: "writeString(v)", read: "readString", zero: `v !== ""`, wire: 2 },
+  [ScalarType.BYTES]: { check: "!(v instanceof Uint8Array)", write: "writeBytes(v)", read: "readBytes", zero: "v.length !== 0", wire: 2 },
+  [ScalarType.BOOL]: { check: "v !== true && v !== false", write: "writeByte(v ? 1 : 0)", read: "readBool", zero: "v !== false", wire: 0 },
+  [ScalarType.UINT32]: { check: `typeof v !== "number" || v >>> 0 !== v`, write: "writeVarint(v)", read: "readUint32", zero: "v !== 0", wire: 0 },
+  [ScalarType.INT32]: { check: "(v | 0) !== v", write: "writeInt32(v)", read: "readInt32", zero: "v !== 0", wire: 0 },
+  // 64-bit values below 2^53 and not negative are the common case (times, counters).
+  [ScalarType.UINT64]: { check: `typeof v !== "bigint" || v < 0n || v > 0x1fffffffffffffn`, write: "writeVarint(Number(v))", read: "readUint64", zero: "v !== 0n", wire: 0 },
+  [ScalarType.INT64]: { check: `typeof v !== "bigint" || v < 0n || v > 0x1fffffffffffffn`, write: "writeVarint(Number(v))", read: "readInt64", zero: "v !== 0n", wire: 0 },
+};
+
+function scalarOf(f: DescField): (typeof SCALARS)[ScalarType] | undefined {
+  const kind = f.fieldKind === "list" ? f.listKind : f.fieldKind;
+  if (kind === "enum") return SCALARS[ScalarType.INT32];
+  if (kind === "scalar") return SCALARS[f.scalar!];
+  return undefined;
+}
+
+function literal(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (v instanceof Uint8Array) return "new Uint8Array(0)";
+  if (Array.isArray(v)) return "[]";
+  if (v && typeof v === "object" && "case" in v) return "{ case: undefined }";
+  throw new Error(`no literal for default ${String(v)}`);
+}
+
+function encoder(desc: DescMessage, covered: Set<string>): string[] {
+  const lines = [`function ${fn("e", desc.typeName)}(m: Msg): void {`];
+  lines.push(`  if (m === null || typeof m !== "object" || m.$typeName !== ${JSON.stringify(desc.typeName)} || m.$unknown !== undefined) throw BAIL;`);
+  lines.push("  let v: any;"); // eslint-disable-line
+  for (const f of [...desc.fields].sort((a, b) => a.number - b.number)) {
+    const get = f.oneof ? `m.${f.oneof.localName}.case === ${JSON.stringify(f.localName)} ? m.${f.oneof.localName}.value : undefined` : `m.${f.localName}`;
+    const message = f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message") ? f.message! : undefined;
+    if (message) {
+      if (!covered.has(message.typeName)) {
+        lines.push(`  if (${get} !== undefined) throw BAIL;`);
+        continue;
+      }
+      const one = (x: string) => `${writeTag(f.number, 2)} const s = writeLengthStart(); ${fn("e", message.typeName)}(${x}); writeLengthEnd(s);`;
+      if (f.fieldKind === "list") lines.push(`  v = m.${f.localName}; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { ${one("v[i]")} }`);
+      else lines.push(`  v = ${get}; if (v !== undefined) { ${one("v")} }`);
+      continue;
+    }
+    const s = scalarOf(f);
+    if (!s) {
+      lines.push(`  throw BAIL; // ${f.name}: not covered`);
+      continue;
+    }
+    if (f.fieldKind === "list") {
+      if (s.wire === 2) {
+        lines.push(`  v = m.${f.localName}; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { const e = v[i]; if (${s.check.replace(/\bv\b/g, "e")}) throw BAIL; ${writeTag(f.number, 2)} ${s.write.replace(/\bv\b/g, "e")}; }`);
+      } else {
+        // Packed, as protobuf-es writes repeated scalars.
+        lines.push(`  v = m.${f.localName}; if (!Array.isArray(v)) throw BAIL; if (v.length !== 0) { ${writeTag(f.number, 2)} const s = writeLengthStart(); for (let i = 0; i < v.length; i++) { const e = v[i]; if (${s.check.replace(/\bv\b/g, "e")}) throw BAIL; ${s.write.replace(/\bv\b/g, "e")}; } writeLengthEnd(s); }`);
+      }
+    } else if (f.oneof) {
+      // Oneof members are written whenever set, zero or not.
+      lines.push(`  if (m.${f.oneof.localName}.case === ${JSON.stringify(f.localName)}) { v = m.${f.oneof.localName}.value; if (${s.check}) throw BAIL; ${writeTag(f.number, s.wire)} ${s.write}; }`);
+    } else {
+      lines.push(`  v = m.${f.localName}; if (v !== undefined) { if (${s.check}) throw BAIL; if (${s.zero}) { ${writeTag(f.number, s.wire)} ${s.write}; } }`);
+    }
+  }
+  lines.push("}");
+  return lines;
+}
+
+/** A fresh message with every default, as create(desc) makes it, from one object literal. */
+function zero(desc: DescMessage): string[] {
+  const defaults = Object.entries(create(desc) as Record<string, unknown>).filter(([k]) => k !== "$typeName");
+  const init = [`$typeName: ${JSON.stringify(desc.typeName)}`, ...defaults.map(([k, v]) => `${k}: ${literal(v)}`)].join(", ");
+  return [`function ${fn("z", desc.typeName)}(): Msg {`, `  return { ${init} };`, "}"];
+}
+
+function decoder(desc: DescMessage, covered: Set<string>): string[] {
+  const lines = [`function ${fn("d", desc.typeName)}(stop: number): Msg {`, `  const m = ${fn("z", desc.typeName)}();`, "  while (readCursor() < stop) {", "    switch (readVarint(stop)) {"];
+  for (const f of [...desc.fields].sort((a, b) => a.number - b.number)) {
+    const message = f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message") ? f.message! : undefined;
+    if (message && !covered.has(message.typeName)) continue;
+    const s = message ? undefined : scalarOf(f);
+    if (!message && !s) continue;
+    const read = message ? `${fn("d", message.typeName)}(readLength(stop))` : `${s!.read}(stop)`;
+    const wire = message ? 2 : s!.wire;
+    if (f.fieldKind === "list") {
+      lines.push(`      case ${tagValue(f.number, wire)}: m.${f.localName}.push(${read}); break;`);
+      if (wire === 0) {
+        lines.push(`      case ${tagValue(f.number, 2)}: { const e = readLength(stop); while (readCursor() < e) m.${f.localName}.push(${s!.read}(e)); if (readCursor() !== e) throw BAIL; break; }`);
+      }
+    } else if (f.oneof) {
+      // A second member (or a repeat of a message member, which merges) is left to the compiled reader.
+      lines.push(`      case ${tagValue(f.number, wire)}: if (m.${f.oneof.localName}.case !== undefined) throw BAIL; m.${f.oneof.localName} = { case: ${JSON.stringify(f.localName)}, value: ${read} }; break;`);
+    } else if (message) {
+      lines.push(`      case ${tagValue(f.number, wire)}: if (m.${f.localName} !== undefined) throw BAIL; m.${f.localName} = ${read}; break;`);
+    } else {
+      lines.push(`      case ${tagValue(f.number, wire)}: m.${f.localName} = ${read}; break;`);
+    }
+  }
+  lines.push("      default:", "        throw BAIL;", "    }", "  }", "  if (readCursor() !== stop) throw BAIL;", "  return m;", "}");
+  return lines;
+}
+
+/** Messages the fast path covers: proto3 messages without map fields (the compiled codec has no maps either). */
+function coverable(desc: DescMessage): boolean {
+  return desc.fields.every((f) => f.fieldKind !== "map") && Object.getPrototypeOf(create(desc)) === Object.prototype;
+}
+
+export function renderFastCodec(descriptorSet: Uint8Array): string {
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
+  const all = new Map<string, DescMessage>();
+  const visit = (d: DescMessage) => {
+    if (all.has(d.typeName)) return;
+    all.set(d.typeName, d);
+    for (const f of d.fields) if (f.message) visit(f.message);
+    for (const n of d.nestedMessages) visit(n);
+  };
+  for (const file of registry.files) if (file.proto.package.startsWith("fleet.")) for (const m of file.messages) visit(m);
+  const names = [...all.keys()].filter((n) => coverable(all.get(n)!)).sort();
+  const covered = new Set(names);
+  const body = names.flatMap((n) => [...zero(all.get(n)!), "", ...encoder(all.get(n)!, covered), "", ...decoder(all.get(n)!, covered), ""]);
+  return [
+    "// @generated by tools/generate (fast-codec.ts) from spec/proto. Do not edit.",
+    "// Straight-line encoders and decoders for the common case; anything else throws BAIL and",
+    "// the runtime's compiled codec handles it (same bytes, same messages, exact errors).",
+    "/* eslint-disable */",
+    `import { readBool, readBytes, readCursor, readInt32, readInt64, readLength, readString, readUint32, readUint64, readVarint } from "../../../../runtime/codec/binary-reader.js";`,
+    `import { writeByte, writeBytes, writeInt32, writeLengthEnd, writeLengthStart, writeString, writeVarint } from "../../../../runtime/codec/binary-writer.js";`,
+    "",
+    "type Msg = any;",
+    "",
+    "/** Thrown to hand a message to the compiled codec. */",
+    `export const BAIL = new Error("fast codec: not the common case");`,
+    "",
+    ...body,
+    "/** Encoders by message full name: write the message (not its length) at the writer's cursor. */",
+    "export const fastEncoders: Record<string, (m: Msg) => void> = {",
+    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("e", n)},`),
+    "};",
+    "",
+    "/** Zero messages by full name: what create(desc) returns, from a literal (hot paths build messages with these). */",
+    "export const fastZeros: Record<string, () => Msg> = {",
+    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("z", n)},`),
+    "};",
+    "",
+    "/** Decoders by message full name: read a message that ends at stop from the reader's cursor. */",
+    "export const fastDecoders: Record<string, (stop: number) => Msg> = {",
+    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("d", n)},`),
+    "};",
+    "",
+  ].join("\n");
+}
