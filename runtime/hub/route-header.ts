@@ -97,7 +97,8 @@ class Wire {
 
   string(): string {
     const stop = this.span();
-    const s = text(this.buf, this.pos, stop);
+    // TextDecoder yields flat strings, which hash fastest as Map keys (the dedupe window).
+    const s = utf8.decode(this.buf.subarray(this.pos, stop));
     this.pos = stop;
     return s;
   }
@@ -112,20 +113,6 @@ class Wire {
     } else return false;
     return true;
   }
-}
-
-// Routing strings are short and almost always ASCII: build those directly.
-function text(buf: Uint8Array, start: number, stop: number): string {
-  if (stop - start <= 64) {
-    let s = "";
-    for (let i = start; i < stop; i++) {
-      const c = buf[i];
-      if (c >= 0x80) return utf8.decode(buf.subarray(start, stop));
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
-  return utf8.decode(buf.subarray(start, stop));
 }
 
 /** A Packet carrying a SignedEnvelope, read in place; undefined for any other packet. */
