@@ -100,6 +100,7 @@ function valueCheck(field: DescField, rule: FieldRule | undefined): ValueCheck |
 function compile(desc: DescMessage): Check {
   const rules = fieldRules[desc.typeName] ?? {};
   const steps: Check[] = [];
+  const oneofChecks = new Map<string, Map<string, { check: ValueCheck; jsonName: string }>>();
   for (const field of desc.fields) {
     const rule = rules[field.name];
     const check = valueCheck(field, rule);
@@ -107,12 +108,21 @@ function compile(desc: DescMessage): Check {
     const jsonName = field.jsonName;
     const required = rule?.required === true;
     if (field.oneof) {
-      const oneofKey = field.oneof.localName;
       if (!check) continue;
-      steps.push((msg, p) => {
-        const o = msg[oneofKey];
-        if (o.case === key) check(o.value, p, jsonName);
-      });
+      // One step per oneof, at its first checked member, dispatching on the case that is set
+      // (a oneof like Body's has dozens of members and only one value).
+      const oneofKey = field.oneof.localName;
+      let members = oneofChecks.get(oneofKey);
+      if (!members) {
+        const byCase = (members = new Map());
+        oneofChecks.set(oneofKey, byCase);
+        steps.push((msg, p) => {
+          const o = msg[oneofKey];
+          const member = o.case === undefined ? undefined : byCase.get(o.case);
+          if (member) member.check(o.value, p, member.jsonName);
+        });
+      }
+      members.set(key, { check, jsonName });
     } else if (field.fieldKind === "list") {
       if (!required && !check) continue;
       steps.push((msg, p) => {
