@@ -5,29 +5,30 @@
 // are live core subjects. The subjects come from subjects.ts (the AsyncAPI document).
 import { create } from "@bufbuild/protobuf";
 import type { JsMsg, Msg } from "nats";
-import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
-import { PacketSchema, type Packet, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { recipientText } from "../client/address.js";
-import { errorFromBody, PING_MEDIA_TYPE } from "../client/bodies.js";
+import type { Packet, SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import type { FleetConnection, MessageHandler } from "../client/connection.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
 import { PinnedKeys, signEnvelope, type Identity } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
-import { AckResponder, makeReceipt, signReceipt } from "../protocol/receipts.js";
+import { makeReceipt, signReceipt } from "../protocol/receipts.js";
+import { collectBottle, dropBottle, type BottleHost } from "./bottles.js";
 import { NatsCarrier, type CarrierOptions } from "./carrier.js";
+import { NatsDispatcher } from "./dispatch.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
-import { parseSubject, subjects } from "./subjects.js";
-import { collectBottle, dropBottle, type BottleHost } from "./bottles.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
+import { queryRegistry, type RegistryQueryInput } from "./registry-query.js";
+import { addressedHere, describe, packetOf, routeOf } from "./routes.js";
 import { NatsSessions } from "./sessions.js";
+import { parseSubject, subjects } from "./subjects.js";
 import { SignedVerifier } from "./verify.js";
-import { announcedPublicKey, fromWire, toWire } from "./wire.js";
+import { announcedPublicKey, toWire } from "./wire.js";
 
 export interface NatsConnectOptions {
   /** nats://127.0.0.1:4222 (or several). */
@@ -62,29 +63,13 @@ export interface NatsConnectOptions {
   onReject?: (error: FleetError, subject: string) => void;
 }
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(e: Error): void;
-}
-
-interface Waiter {
-  resolve(env: Envelope): void;
-  reject(e: FleetError): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 export class NatsFleetConnection implements FleetConnection {
   readonly agent: string;
-  private readonly handlers = new Set<MessageHandler>();
-  private readonly receiptHandlers = new Set<(r: Receipt, from: string) => void>();
-  private readonly waiters = new Map<string, Waiter>();
   private readonly stops: (() => void | Promise<void>)[] = [];
   private readonly verifier: SignedVerifier;
-  private readonly acks: AckResponder;
+  private readonly dispatcher: NatsDispatcher;
   private readonly sessions: NatsSessions;
   private closed = false;
-  private firstHandler?: Deferred;
 
   private constructor(
     readonly carrier: NatsCarrier,
@@ -94,7 +79,12 @@ export class NatsFleetConnection implements FleetConnection {
   ) {
     this.agent = opts.identity.agent;
     this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock);
-    this.acks = new AckResponder({ clock });
+    this.dispatcher = new NatsDispatcher({
+      clock,
+      sendReceipt: (receipt, original) => this.sendReceipt(receipt, original),
+      // Pings are answered by the connection itself, as on the hub.
+      answerPing: (env) => this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body: env.body!.kind }),
+    });
     this.sessions = new NatsSessions({
       identity: opts.identity,
       keys,
@@ -145,7 +135,7 @@ export class NatsFleetConnection implements FleetConnection {
         hasCapability: (name) =>
           this.membership ? this.membership.replica.query(create(RegistryQuerySchema, { capability: name, onlineOnly: true }), (a) => this.membership!.isOnline(a)).agents.length > 0 : false,
       },
-      deliver: (letter) => this.dispatch(letter, true),
+      deliver: (letter) => this.dispatcher.dispatch(letter, true),
     };
     this.stops.push(await this.carrier.consumeDurable("bottles", this.agent, (p, m) => collectBottle(bottles, this.verify(p, m, (m as JsMsg).info.timestampNanos / 1e6, false)), reject));
     await this.carrier.flush();
@@ -178,47 +168,7 @@ export class NatsFleetConnection implements FleetConnection {
     if (kind === "hello" || kind === "welcome" || kind === "helloReject" || kind === "handshakeConfirm") {
       return this.sessions.handshake(packet.kind.value as SignedEnvelope, env);
     }
-    return this.dispatch(env, storedAtMs !== undefined);
-  }
-
-  /**
-   * Receipts, waiters and handlers for an authenticated envelope. A durable message that
-   * arrives before any handler is registered waits (unacked, in order) for one, so
-   * registering onMessage after connect loses nothing.
-   */
-  private async dispatch(env: Envelope, durable: boolean): Promise<void> {
-    const body = env.body?.kind;
-    if (body?.case === "receipt") {
-      for (const h of this.receiptHandlers) h(body.value, env.sender);
-      return;
-    }
-    const decision = this.acks.receive(env);
-    if (decision.receipt?.status === ReceiptStatus.REJECTED) this.sendReceipt(decision.receipt, env);
-    if (!decision.deliver) return;
-    const waiter = env.inReplyTo ? this.waiters.get(env.inReplyTo) : undefined;
-    if (waiter && env.type !== MessageType.REQUEST) {
-      this.waiters.delete(env.inReplyTo);
-      clearTimeout(waiter.timer);
-      const err = body ? errorFromBody(body) : undefined;
-      if (err) waiter.reject(err);
-      else waiter.resolve(env);
-    } else if (body?.case === "application" && body.value.mediaType === PING_MEDIA_TYPE && env.type !== MessageType.RESPONSE) {
-      // Pings are answered by the connection itself, as on the hub.
-      await this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body });
-    } else {
-      if (this.handlers.size === 0) {
-        if (!durable) return;
-        await this.handlerRegistered();
-      }
-      for (const h of [...this.handlers]) {
-        try {
-          h(env, { verified: true });
-        } catch {
-          // a handler's failure is its own
-        }
-      }
-    }
-    if (env.requiresAck) this.sendReceipt(this.acks.processed(env), env);
+    return this.dispatcher.dispatch(env, storedAtMs !== undefined);
   }
 
   /** A SessionEnvelope opened by its session: it must be addressed to us. */
@@ -227,7 +177,7 @@ export class NatsFleetConnection implements FleetConnection {
     if (r?.case !== "agent" || r.value !== this.agent) {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `session message for ${describe(env.recipient)}`, { pointer: "/recipient" });
     }
-    return this.dispatch(env, false);
+    return this.dispatcher.dispatch(env, false);
   }
 
   /**
@@ -252,24 +202,8 @@ export class NatsFleetConnection implements FleetConnection {
    * Asks whoever serves fleet.v1.registry.query (a NatsRegistrySync replica) and verifies
    * the signed answer; 805 when nobody answers in time.
    */
-  async queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
-    const env = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } }, this.agent, this.clock);
-    const signed = signEnvelope(env, this.opts.identity);
-    const w = toWire(packetOf(signed), { publicKey: this.opts.identity.publicKey });
-    let reply: Msg;
-    try {
-      reply = await this.carrier.nc.request(subjects.registryQuery(), w.data, { headers: w.headers, timeout: timeoutMs });
-    } catch (e) {
-      throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no registry answered within ${timeoutMs} ms`, { cause: e });
-    }
-    const packet = fromWire(reply.data, reply.headers);
-    if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "registry answer is not signed");
-    const answer = this.verifier.open(packet.kind.value, announcedPublicKey(reply.headers));
-    const body = answer.body?.kind;
-    if (answer.inReplyTo !== env.id || body?.case !== "registryQueryResult") {
-      throw (body && errorFromBody(body)) ?? new FleetError(ErrorCode.WIRE_MALFORMED, "registry answered with something else");
-    }
-    return body.value;
+  queryRegistry(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
+    return queryRegistry({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
   }
 
   /** Signs an envelope and answers a NATS request with it (registry query replies). */
@@ -287,26 +221,13 @@ export class NatsFleetConnection implements FleetConnection {
     this.carrier.publish(subjects.agentReceipts(original.sender), packetOf(signed), { publicKey: this.opts.identity.publicKey });
   }
 
-  private handlerRegistered(): Promise<void> {
-    if (!this.firstHandler) {
-      const w = {} as Deferred;
-      w.promise = new Promise<void>((resolve, reject) => Object.assign(w, { resolve, reject }));
-      this.firstHandler = w;
-    }
-    return this.firstHandler.promise;
-  }
-
   onMessage(handler: MessageHandler): () => void {
-    this.handlers.add(handler);
-    this.firstHandler?.resolve();
-    this.firstHandler = undefined;
-    return () => this.handlers.delete(handler);
+    return this.dispatcher.onMessage(handler);
   }
 
   /** Receipts other agents sent us (PROCESSED, REJECTED ...), with the sender's name. */
   onReceipt(handler: (r: Receipt, from: string) => void): () => void {
-    this.receiptHandlers.add(handler);
-    return () => this.receiptHandlers.delete(handler);
+    return this.dispatcher.onReceipt(handler);
   }
 
   /**
@@ -360,19 +281,11 @@ export class NatsFleetConnection implements FleetConnection {
     const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
     const body = env.body?.kind;
     if (env.recipient?.target.case === "hub" && body?.case === "application" && body.value.mediaType === PING_MEDIA_TYPE) return this.hubPing(env, timeoutMs);
-    const answer = new Promise<Envelope>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(env.id);
-        reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no answer to ${env.id} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.set(env.id, { resolve, reject, timer });
-    });
+    const answer = this.dispatcher.expect(env.id, timeoutMs);
     try {
       await this.route(env, draft.sign !== false);
     } catch (e) {
-      const w = this.waiters.get(env.id);
-      if (w) clearTimeout(w.timer);
-      this.waiters.delete(env.id);
+      this.dispatcher.cancel(env.id);
       throw e;
     }
     return answer;
@@ -406,13 +319,7 @@ export class NatsFleetConnection implements FleetConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiters.values()) {
-      clearTimeout(w.timer);
-      w.reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed"));
-    }
-    this.waiters.clear();
-    // A durable message still waiting for a handler stays unacked: the server redelivers it later.
-    this.firstHandler?.reject(new Error("connection closed"));
+    this.dispatcher.close();
     this.sessions.close();
     this.membership?.stop();
     for (const stop of this.stops.splice(0)) await stop();
@@ -422,69 +329,4 @@ export class NatsFleetConnection implements FleetConnection {
 
 export function connectNats(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
   return NatsFleetConnection.connect(opts);
-}
-
-function packetOf(signed: SignedEnvelope): Packet {
-  return create(PacketSchema, { kind: { case: "signed", value: signed } });
-}
-
-/** Where an envelope goes on NATS. "fleet:hub" has no hub here: its bodies go to their shared channels. */
-export function routeOf(env: Envelope): { subject: string; durable: boolean } {
-  const r = env.recipient?.target;
-  switch (r?.case) {
-    case "agent":
-      return { subject: subjects.agentInbox(r.value), durable: true };
-    case "group":
-      return { subject: subjects.group(r.value), durable: false };
-    case "capability":
-      return { subject: subjects.capability(r.value), durable: false };
-    case "broadcast":
-      return { subject: subjects.broadcast(), durable: false };
-    case "discovery":
-      return { subject: subjects.discovery(), durable: false };
-    case "hub":
-      switch (env.body?.kind.case) {
-        case "heartbeat":
-          return { subject: subjects.presence(env.sender), durable: false };
-        case "registryDigest":
-        case "registrySnapshot":
-        case "registryDelta":
-          return { subject: subjects.registrySync(), durable: false };
-        case "registryQuery":
-          return { subject: subjects.registryQuery(), durable: false };
-        case "discoveryBeacon":
-          return { subject: subjects.discovery(), durable: false };
-        default:
-          break;
-      }
-  }
-  throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `no NATS channel for recipient ${describe(env.recipient)}`, { pointer: "/recipient" });
-}
-
-/** True when an envelope that arrived on a channel was really addressed to it (no re-publishing to other inboxes). */
-function addressedHere(r: Recipient | undefined, at: NonNullable<ReturnType<typeof parseSubject>>, self: string): boolean {
-  const t = r?.target;
-  switch (at.channel) {
-    case "agentInbox":
-      return t?.case === "agent" && t.value === self && at.param === self;
-    case "agentReceipts":
-      return t?.case === "agent" && t.value === self && at.param === self;
-    case "broadcast":
-      return t?.case === "broadcast";
-    case "group":
-      return t?.case === "group" && t.value === at.param;
-    case "capability":
-      return t?.case === "capability" && t.value === at.param;
-    case "discovery":
-      return t?.case === "discovery" || t?.case === "hub";
-    case "bottles":
-      // The carrier of a bottle names no agent; collectBottle checks the letter's recipient.
-      return t?.case === "hub" && at.param === self;
-    default:
-      return t?.case === "hub";
-  }
-}
-
-function describe(r: Recipient | undefined): string {
-  return recipientText(r) || "nobody";
 }
