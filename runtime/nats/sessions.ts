@@ -30,9 +30,9 @@ export interface SessionHost {
   /** Handshake timeout per attempt (default 10 s) and retries (default 3). */
   timeoutMs?: number;
   retries?: number;
-  /** Most envelopes per SessionEnvelope (default 64; 1 sends each alone). */
+  /** Most envelopes per SessionEnvelope (default 256; 1 sends each alone). */
   batchEnvelopes?: number;
-  /** Most envelope bytes per SessionEnvelope (default 256 KiB, and below the server's max_payload). */
+  /** Most envelope bytes per SessionEnvelope (default 512 KiB, and below the server's max_payload). */
   batchBytes?: number;
 }
 
@@ -60,8 +60,8 @@ function newOutbox(): Outbox {
   return out;
 }
 
-const DEFAULT_BATCH_ENVELOPES = 64;
-const DEFAULT_BATCH_BYTES = 256 * 1024;
+const DEFAULT_BATCH_ENVELOPES = 256;
+const DEFAULT_BATCH_BYTES = 512 * 1024;
 /** Room for the SessionEnvelope around a batch and the NATS headers. */
 const BATCH_HEADROOM = 4 * 1024;
 

@@ -72,14 +72,14 @@ describe.skipIf(!hasNatsServer)("NATS pairwise sessions", () => {
     const onWire: Uint8Array[] = [];
     const spy = a.carrier.nc.subscribe(subjects.session(sessionId, "initiator"), { callback: (_e, m) => onWire.push(m.data) });
     await a.carrier.flush();
-    // 150 sends in one tick: batches of at most 64 (the default), so 3 NATS messages.
-    await Promise.all(Array.from({ length: 150 }, (_, i) => a.send({ to: "sess-batch-b", json: i, sign: false })));
-    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(150);
-    expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    // 600 sends in one tick: batches of at most 256 (the default), so 3 NATS messages.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => a.send({ to: "sess-batch-b", json: i, sign: false })));
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(600);
+    expect(got).toEqual(Array.from({ length: 600 }, (_, i) => i));
     await expect.poll(() => onWire.length, { timeout: 5_000 }).toBe(3);
     // Sends awaited one by one go out alone: batching never waits for company.
     for (let i = 0; i < 3; i++) await a.send({ to: "sess-batch-b", json: `alone-${i}`, sign: false });
-    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(153);
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(603);
     expect(onWire.length).toBe(6);
     spy.unsubscribe();
   });
