@@ -5,6 +5,8 @@
 // `--verify none` and no rate limit. Messages are pre-signed, so the figure is the
 // carrier's, not Ed25519's; the hub forwards each signed packet unchanged. Goal: hub >=
 // 0.5x nats-server. Then 1,000 idle connected agents and the hub's RSS (goal < 200 MB).
+// Each hub row also reports the hub process's own CPU time per message (per handshake):
+// on a shared machine it is a steadier before/after figure than the rates.
 // NATS rows are skipped cleanly when nats-server is missing. Bounded in count and time.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -109,6 +111,13 @@ async function spawnHubProcess(home: string, extra: string[] = []): Promise<{ po
   });
 }
 
+/** CPU time (user + system) the process has used so far, in ms (Linux /proc, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  // Fields after the parenthesised command name: state is 3rd, utime 14th, stime 15th.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -195,9 +204,12 @@ export const suite: BenchSuite = {
         // same pre-signed bytes on both (fresh ids per round: the hub dedupes).
         const hubRuns: RunResult[] = [];
         const natsRuns: RunResult[] = [];
+        let hubCpu = 0;
         for (let round = 0; round < ROUNDS; round++) {
           const packets = ringPackets(identities, per, round);
+          const cpu0 = cpuMs(hub.child.pid!);
           hubRuns.push(await ringRun(hubCarrier, packets));
+          hubCpu += cpuMs(hub.child.pid!) - cpu0;
           if (natsCarrier) natsRuns.push(await ringRun(natsCarrier, packets));
         }
         for (const c of conns) c.conn.close();
@@ -211,7 +223,7 @@ export const suite: BenchSuite = {
           unit: "msg/s",
           anchor: nats ? natsName : undefined,
           goal: nats ? { min: 0.5, on: "ratio" } : undefined,
-          extra: { p50_ms: round2(h.p50), p99_ms: round2(h.p99), messages_per_round: n * per, rounds: h.rounds.join("/") },
+          extra: { p50_ms: round2(h.p50), p99_ms: round2(h.p99), messages_per_round: n * per, rounds: h.rounds.join("/"), hub_cpu_us_per_msg: round2((hubCpu * 1000) / (ROUNDS * n * per)) },
         });
         if (natsRuns.length) {
           const m = summarize(natsRuns);
@@ -228,9 +240,11 @@ export const suite: BenchSuite = {
     try {
       await new Promise((r) => setTimeout(r, 300));
       const before = rssMb(memHub.child.pid!);
+      const cpu0 = cpuMs(memHub.child.pid!);
       const t0 = performance.now();
       const idle = await hubConnections(memHub.port, Array.from({ length: IDLE_AGENTS }, (_, i) => generateIdentity(`idle-${i}`)));
       const connectRate = (IDLE_AGENTS / (performance.now() - t0)) * 1000;
+      const cpuPerHandshake = (cpuMs(memHub.child.pid!) - cpu0) / IDLE_AGENTS;
       await new Promise((r) => setTimeout(r, 500));
       const after = rssMb(memHub.child.pid!);
       for (const c of idle) c.conn.close();
@@ -239,7 +253,7 @@ export const suite: BenchSuite = {
         name: `hub: ${IDLE_AGENTS.toLocaleString("en-US")} idle agents connected (handshakes/s)`,
         rate: connectRate,
         unit: "ops/s",
-        extra: { hub_rss_mb: round2(after), hub_rss_before_mb: round2(before), rss_delta_mb: round2(after - before), rss_goal_mb: 200, rss_ok: after < 200 ? "yes" : "NO" },
+        extra: { hub_cpu_ms_per_handshake: round2(cpuPerHandshake), hub_rss_mb: round2(after), hub_rss_before_mb: round2(before), rss_delta_mb: round2(after - before), rss_goal_mb: 200, rss_ok: after < 200 ? "yes" : "NO" },
       });
     } finally {
       memHub.child.kill("SIGTERM");
