@@ -407,6 +407,30 @@ export function writeBinary(desc: DescMessage, msg: object): Uint8Array {
   return writeBinaryFast(desc, msg) ?? writeBinaryCompiled(desc, msg);
 }
 
+/**
+ * Encodes msg as writeBinary does and hands take() a view of the bytes in the encoder's own
+ * buffer (valid only during the call): for callers that copy them somewhere anyway.
+ */
+export function writeBinaryWith<T>(desc: DescMessage, msg: object, take: (bytes: Uint8Array) => T): T {
+  const fast = fastEncoders[desc.typeName];
+  let ok = false;
+  pos = 0;
+  if (fast !== undefined) {
+    try {
+      fast(msg);
+      ok = true;
+    } catch {
+      pos = 0; // not the common case: the compiled writer decides (same bytes, or the exact error)
+    }
+  }
+  try {
+    if (!ok) writerFor(desc)(msg as Obj);
+    return take(buf.subarray(0, pos));
+  } finally {
+    pos = 0;
+  }
+}
+
 /** The generated encoder's bytes, or undefined when msg is not its common case (tests compare both paths). */
 export function writeBinaryFast(desc: DescMessage, msg: object): Uint8Array | undefined {
   const fast = fastEncoders[desc.typeName];

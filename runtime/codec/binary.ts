@@ -6,7 +6,7 @@ import { EnvelopeSchema, type Envelope } from "../../generated/proto/fleet/v1/en
 import { PacketSchema, type Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { readBinary } from "./binary-reader.js";
-import { writeBinary } from "./binary-writer.js";
+import { writeBinary, writeBinaryWith } from "./binary-writer.js";
 import { validateEnvelope } from "./envelope-rules.js";
 import { validateMessage } from "./validate.js";
 
@@ -36,6 +36,12 @@ function serialize<D extends DescMessage>(desc: D, msg: MessageShape<D>): Uint8A
 export function encodeEnvelope(env: Envelope): Uint8Array {
   validateEnvelope(env);
   return serialize(EnvelopeSchema, env);
+}
+
+/** encodeEnvelope, handing take() a view of the bytes in the encoder's buffer (valid only during the call). */
+export function encodeEnvelopeWith<T>(env: Envelope, take: (bytes: Uint8Array) => T): T {
+  validateEnvelope(env);
+  return writeBinaryWith(EnvelopeSchema, env, take);
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Envelope {

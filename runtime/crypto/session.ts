@@ -16,7 +16,7 @@ import {
   type Envelope,
 } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { EnvelopeBatchSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { decodeEnvelope, decodeMessage, encodeMessage } from "../codec/index.js";
+import { decodeEnvelope, decodeMessage, encodeMessage, EnvelopeBatchWriter } from "../codec/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { aeadOpen, aeadSeal } from "./aead.js";
 import { constantTimeEqual } from "./bytes.js";
@@ -155,11 +155,20 @@ export class Session {
    * Encrypted bodies are sealed one per message by seal(): their nonce is the sequence's.
    */
   sealEncoded(envelopes: Uint8Array[]): SessionEnvelope {
-    if (envelopes.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "nothing to seal", { pointer: "/envelopes" });
+    const batch = new EnvelopeBatchWriter();
+    for (const e of envelopes) batch.add(e);
+    return this.sealBatch(batch);
+  }
+
+  /**
+   * sealEncoded for envelopes gathered in an EnvelopeBatchWriter. The result's payload is a
+   * view into the writer: encode it before the writer is reused.
+   */
+  sealBatch(batch: EnvelopeBatchWriter): SessionEnvelope {
+    if (batch.count === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "nothing to seal", { pointer: "/envelopes" });
     const sequence = this.nextSequence();
-    if (envelopes.length === 1) return this.authenticated(sequence, ENVELOPE_PROTO, envelopes[0]);
-    const batch = encodeMessage(EnvelopeBatchSchema, { $typeName: "fleet.v1.EnvelopeBatch", envelopes });
-    return this.authenticated(sequence, ENVELOPE_BATCH_PROTO, batch);
+    if (batch.count === 1) return this.authenticated(sequence, ENVELOPE_PROTO, batch.only());
+    return this.authenticated(sequence, ENVELOPE_BATCH_PROTO, batch.bytes());
   }
 
   private nextSequence(): bigint {

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, type SessionEnvelope, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
-import { decodeEnvelope, encodeEnvelope } from "../codec/index.js";
+import { decodeEnvelope, EnvelopeBatchWriter } from "../codec/index.js";
 import type { Identity, PinnedKeys, Session } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { HandshakeInitiator, HandshakeResponder, type EstablishedSession, type HandshakeStep } from "../protocol/handshake.js";
@@ -40,20 +40,20 @@ interface Live {
   established: EstablishedSession;
   /** Where our side publishes. */
   outgoing: string;
-  /** Envelopes encoded in this tick and not yet sealed. */
+  /** Envelopes encoded in this tick and not yet sealed (reused from batch to batch). */
+  batch: EnvelopeBatchWriter;
+  /** The senders of the envelopes in batch wait on this; undefined while batch is empty. */
   outbox?: Outbox;
 }
 
 interface Outbox {
-  encoded: Uint8Array[];
-  bytes: number;
-  /** What the senders of these envelopes wait on: settled when the batch is published or fails. */
+  /** Settled when the batch is published or fails. */
   done: Promise<void>;
   settle(error?: Error): void;
 }
 
 function newOutbox(): Outbox {
-  const out = { encoded: [], bytes: 0 } as unknown as Outbox;
+  const out = {} as Outbox;
   out.done = new Promise<void>((resolve, reject) => {
     out.settle = (error) => (error ? reject(error) : resolve());
   });
@@ -62,6 +62,8 @@ function newOutbox(): Outbox {
 
 const DEFAULT_BATCH_ENVELOPES = 256;
 const DEFAULT_BATCH_BYTES = 512 * 1024;
+/** What a session's batch buffer may keep between bursts (many idle sessions stay small). */
+const IDLE_BATCH_BUFFER = 64 * 1024;
 /** Room for the SessionEnvelope around a batch and the NATS headers. */
 const BATCH_HEADROOM = 4 * 1024;
 
@@ -125,35 +127,39 @@ export class NatsSessions {
       this.publish(live, live.established.session.seal(env, opts));
       return Promise.resolve();
     }
-    const bytes = encodeEnvelope(env);
-    let out = live.outbox;
-    if (out && out.bytes + bytes.length > this.batchBytes) {
-      this.flush(live);
-      out = undefined;
+    // Encoding validates: a bad envelope throws here and fails only its own send.
+    if (!live.batch.addEnvelope(env, this.batchBytes)) {
+      this.flush(live); // full: what is queued goes first, then this envelope starts the next batch
+      live.batch.addEnvelope(env);
     }
+    let out = live.outbox;
     if (!out) {
       const fresh = (out = live.outbox = newOutbox());
       queueMicrotask(() => {
-        if (live.outbox === fresh) this.flush(live);
+        if (live.outbox === fresh) this.flush(live, IDLE_BATCH_BUFFER);
       });
     }
-    out.encoded.push(bytes);
-    out.bytes += bytes.length;
     const done = out.done;
-    if (out.encoded.length >= this.batchEnvelopes) this.flush(live);
+    if (live.batch.count >= this.batchEnvelopes) this.flush(live);
     return done;
   }
 
-  /** Seals and publishes what is queued for this session, settling its senders' promises. */
-  private flush(live: Live): void {
+  /**
+   * Seals and publishes what is queued for this session, settling its senders' promises.
+   * At the end of a tick (keepBytes set) a buffer grown by a burst is given back.
+   */
+  private flush(live: Live, keepBytes?: number): void {
     const out = live.outbox;
     if (!out) return;
     live.outbox = undefined;
     try {
-      this.publish(live, live.established.session.sealEncoded(out.encoded));
+      // The sealed payload is a view into the batch writer: encoded into the packet before reset.
+      this.publish(live, live.established.session.sealBatch(live.batch));
       out.settle();
     } catch (e) {
       out.settle(asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "session send"));
+    } finally {
+      live.batch.reset(keepBytes);
     }
   }
 
@@ -244,7 +250,7 @@ export class NatsSessions {
   }
 
   private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }): Live {
-    const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role) };
+    const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role), batch: new EnvelopeBatchWriter() };
     if (role === "initiator") {
       this.subscribeSession(peer, est.sessionId, "responder", () => est.session);
     } else if (r) {
