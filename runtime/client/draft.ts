@@ -46,13 +46,32 @@ const newApplication = zeroFactory(ApplicationPayloadSchema);
 const newTimestamp = zeroFactory(TimestampSchema);
 const utf8 = new TextEncoder();
 
+// Text bodies are encoded into a shared slab and handed out as views: a fresh array per
+// message costs more than the encoding. Each view covers only its own bytes.
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabAt = 0;
+
+function utf8Bytes(text: string): Uint8Array {
+  const most = text.length * 3;
+  if (most > SLAB_BYTES / 4) return utf8.encode(text);
+  if (slabAt + most > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const { written } = utf8.encodeInto(text, slab.subarray(slabAt));
+  const view = slab.subarray(slabAt, slabAt + written);
+  slabAt += written;
+  return view;
+}
+
 function draftBody(d: EnvelopeDraft): Body {
   // A caller's body may be a partial init: create() completes it.
   if (d.body) return create(BodySchema, { kind: d.body });
   const app = newApplication();
   if (d.text !== undefined) {
     app.mediaType = "text/plain";
-    app.content = { case: "data", value: utf8.encode(d.text) };
+    app.content = { case: "data", value: utf8Bytes(d.text) };
   } else {
     app.mediaType = "application/json";
     app.content = { case: "json", value: JSON.stringify(d.json ?? null) };

@@ -75,7 +75,7 @@ export class EnvelopeBatchWriter {
     return this.buf.subarray(this.firstStart, this.firstEnd);
   }
 
-  /** Empties the batch; a buffer grown beyond keepBytes is given back (idle writers stay small). */
+  /** Empties the batch; a buffer grown beyond keepBytes is given back. */
   reset(keepBytes = Infinity): void {
     this.end = 0;
     this.count = 0;

@@ -40,8 +40,8 @@ interface Live {
   established: EstablishedSession;
   /** Where our side publishes. */
   outgoing: string;
-  /** Envelopes encoded in this tick and not yet sealed (reused from batch to batch). */
-  batch: EnvelopeBatchWriter;
+  /** Envelopes encoded in this tick and not yet sealed; a pooled writer, only while there are some. */
+  batch?: EnvelopeBatchWriter;
   /** The senders of the envelopes in batch wait on this; undefined while batch is empty. */
   outbox?: Outbox;
 }
@@ -62,8 +62,8 @@ function newOutbox(): Outbox {
 
 const DEFAULT_BATCH_ENVELOPES = 256;
 const DEFAULT_BATCH_BYTES = 512 * 1024;
-/** What a session's batch buffer may keep between bursts (many idle sessions stay small). */
-const IDLE_BATCH_BUFFER = 64 * 1024;
+/** Batch writers kept for reuse across sessions (each may have grown to a full batch). */
+const SPARE_WRITERS = 4;
 /** Room for the SessionEnvelope around a batch and the NATS headers. */
 const BATCH_HEADROOM = 4 * 1024;
 
@@ -78,6 +78,7 @@ export class NatsSessions {
   private readonly subscriptions = new Set<() => void>();
   private readonly headers = natsHeaders();
   private readonly batchEnvelopes: number;
+  private readonly spareWriters: EnvelopeBatchWriter[] = [];
   private readonly batchBytes: number;
 
   constructor(private readonly host: SessionHost) {
@@ -128,39 +129,56 @@ export class NatsSessions {
       return Promise.resolve();
     }
     // Encoding validates: a bad envelope throws here and fails only its own send.
-    if (!live.batch.addEnvelope(env, this.batchBytes)) {
+    const batch = live.batch ?? this.takeWriter();
+    let added: boolean;
+    try {
+      added = batch.addEnvelope(env, this.batchBytes);
+    } catch (e) {
+      if (batch !== live.batch) this.giveWriter(batch);
+      throw e;
+    }
+    live.batch = batch;
+    if (!added) {
       this.flush(live); // full: what is queued goes first, then this envelope starts the next batch
-      live.batch.addEnvelope(env);
+      (live.batch = this.takeWriter()).addEnvelope(env);
     }
     let out = live.outbox;
     if (!out) {
       const fresh = (out = live.outbox = newOutbox());
       queueMicrotask(() => {
-        if (live.outbox === fresh) this.flush(live, IDLE_BATCH_BUFFER);
+        if (live.outbox === fresh) this.flush(live);
       });
     }
     const done = out.done;
-    if (live.batch.count >= this.batchEnvelopes) this.flush(live);
+    if (live.batch!.count >= this.batchEnvelopes) this.flush(live);
     return done;
   }
 
-  /**
-   * Seals and publishes what is queued for this session, settling its senders' promises.
-   * At the end of a tick (keepBytes set) a buffer grown by a burst is given back.
-   */
-  private flush(live: Live, keepBytes?: number): void {
+  /** Seals and publishes what is queued for this session, settling its senders' promises. */
+  private flush(live: Live): void {
     const out = live.outbox;
-    if (!out) return;
+    const batch = live.batch;
+    if (!out || !batch) return;
     live.outbox = undefined;
+    live.batch = undefined;
     try {
-      // The sealed payload is a view into the batch writer: encoded into the packet before reset.
-      this.publish(live, live.established.session.sealBatch(live.batch));
+      // The sealed payload is a view into the writer: encoded into the packet before the writer is reused.
+      this.publish(live, live.established.session.sealBatch(batch));
       out.settle();
     } catch (e) {
       out.settle(asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "session send"));
     } finally {
-      live.batch.reset(keepBytes);
+      this.giveWriter(batch);
     }
+  }
+
+  private takeWriter(): EnvelopeBatchWriter {
+    return this.spareWriters.pop() ?? new EnvelopeBatchWriter();
+  }
+
+  private giveWriter(w: EnvelopeBatchWriter): void {
+    w.reset();
+    if (this.spareWriters.length < SPARE_WRITERS) this.spareWriters.push(w);
   }
 
   private publish(live: Live, se: SessionEnvelope): void {
@@ -250,7 +268,7 @@ export class NatsSessions {
   }
 
   private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }): Live {
-    const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role), batch: new EnvelopeBatchWriter() };
+    const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role) };
     if (role === "initiator") {
       this.subscribeSession(peer, est.sessionId, "responder", () => est.session);
     } else if (r) {

@@ -24,6 +24,11 @@ export function makeReceipt(messageId: string, status: ReceiptStatus, code: Erro
 }
 
 /** The receipt in a signed STATUS envelope back to the original sender (in_reply_to = its id). */
+/** Not delivered; a REJECTED receipt when the sender asked for one. */
+function refusal(env: Envelope, code: ErrorCode, detail: string, retryAfterMs = 0): AckDecision {
+  return { deliver: false, receipt: env.requiresAck ? makeReceipt(env.id, ReceiptStatus.REJECTED, code, detail, retryAfterMs) : undefined };
+}
+
 export function signReceipt(receipt: Receipt, original: Pick<Envelope, "sender" | "id" | "correlationId">, signer: Identity, clock: Clock): SignedEnvelope {
   const env = controlEnvelope({
     sender: signer.agent,
@@ -71,23 +76,20 @@ export class AckResponder {
   }
 
   receive(env: Envelope): AckDecision {
-    const reject = (code: ErrorCode, detail: string, retryAfterMs = 0): AckDecision => ({
-      deliver: false,
-      receipt: env.requiresAck ? makeReceipt(env.id, ReceiptStatus.REJECTED, code, detail, retryAfterMs) : undefined,
-    });
-    if (!this.versions.includes(env.protocolVersion)) return reject(ErrorCode.DELIVERY_UNSUPPORTED_VERSION, `version ${env.protocolVersion} not in ${this.versions.join(", ")}`);
-    if (expiresAtMs(env) <= this.opts.clock.now()) return reject(ErrorCode.DELIVERY_EXPIRED, "expired before delivery");
+    // No closure here: this runs for every message delivered.
+    if (!this.versions.includes(env.protocolVersion)) return refusal(env, ErrorCode.DELIVERY_UNSUPPORTED_VERSION, `version ${env.protocolVersion} not in ${this.versions.join(", ")}`);
+    if (expiresAtMs(env) <= this.opts.clock.now()) return refusal(env, ErrorCode.DELIVERY_EXPIRED, "expired before delivery");
     if (!env.requiresAck) return { deliver: true };
     const key = Deduper.key(env.sender, env.id);
     const prior = this.deduper.lookup(key);
-    if (prior) return reject(ErrorCode.DELIVERY_DUPLICATE, `already ${ReceiptStatus[prior.receipt?.status ?? ReceiptStatus.ACCEPTED].toLowerCase()}`);
+    if (prior) return refusal(env, ErrorCode.DELIVERY_DUPLICATE, `already ${ReceiptStatus[prior.receipt?.status ?? ReceiptStatus.ACCEPTED].toLowerCase()}`);
     const refused = this.opts.admit?.(env);
-    if (refused) return reject(refused.code, refused.detail ?? "", refused.retryAfterMs ?? 0);
+    if (refused) return refusal(env, refused.code, refused.detail ?? "", refused.retryAfterMs ?? 0);
     const receipt = makeReceipt(env.id, ReceiptStatus.ACCEPTED);
     try {
       this.deduper.remember(key, receipt);
     } catch (e) {
-      if (e instanceof FleetError) return reject(e.code, e.message, 1_000);
+      if (e instanceof FleetError) return refusal(env, e.code, e.message, 1_000);
       throw e;
     }
     return { deliver: true, receipt };

@@ -7,11 +7,14 @@ import { writeByte, writeBytes, writeInt32, writeLengthEnd, writeLengthStart, wr
 
 type Msg = any;
 
+/** The default of every bytes field: one shared empty array (a fresh one costs more than the rest of a message; it has no elements to change). */
+const EMPTY_BYTES = new Uint8Array(0);
+
 /** Thrown to hand a message to the compiled codec. */
 export const BAIL = new Error("fast codec: not the common case");
 
 function z_fleet_v1_AgentRecord(): Msg {
-  return { $typeName: "fleet.v1.AgentRecord", agentId: "", keyId: "", publicKey: new Uint8Array(0), role: 0, capabilities: [], endpoints: [], versions: [], groups: [] };
+  return { $typeName: "fleet.v1.AgentRecord", agentId: "", keyId: "", publicKey: EMPTY_BYTES, role: 0, capabilities: [], endpoints: [], versions: [], groups: [] };
 }
 
 function e_fleet_v1_AgentRecord(m: Msg): void {
@@ -362,7 +365,7 @@ function d_fleet_v1_ConditionList(stop: number): Msg {
 }
 
 function z_fleet_v1_DiscoveryBeacon(): Msg {
-  return { $typeName: "fleet.v1.DiscoveryBeacon", agentId: "", keyId: "", capabilities: [], versions: [], hopCount: 0, endpoints: [], role: 0, publicKey: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.DiscoveryBeacon", agentId: "", keyId: "", capabilities: [], versions: [], hopCount: 0, endpoints: [], role: 0, publicKey: EMPTY_BYTES };
 }
 
 function e_fleet_v1_DiscoveryBeacon(m: Msg): void {
@@ -403,7 +406,7 @@ function d_fleet_v1_DiscoveryBeacon(stop: number): Msg {
 }
 
 function z_fleet_v1_EncryptionHeader(): Msg {
-  return { $typeName: "fleet.v1.EncryptionHeader", algorithm: 0, sessionId: "", nonce: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.EncryptionHeader", algorithm: 0, sessionId: "", nonce: EMPTY_BYTES };
 }
 
 function e_fleet_v1_EncryptionHeader(m: Msg): void {
@@ -430,7 +433,7 @@ function d_fleet_v1_EncryptionHeader(stop: number): Msg {
 }
 
 function z_fleet_v1_Envelope(): Msg {
-  return { $typeName: "fleet.v1.Envelope", id: "", sender: "", type: 0, priority: 0, ttlSeconds: 0, inReplyTo: "", correlationId: "", threadId: "", requiresAck: false, capabilitiesNeeded: [], protocolVersion: "", bodyCiphertext: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.Envelope", id: "", sender: "", type: 0, priority: 0, ttlSeconds: 0, inReplyTo: "", correlationId: "", threadId: "", requiresAck: false, capabilitiesNeeded: [], protocolVersion: "", bodyCiphertext: EMPTY_BYTES };
 }
 
 function e_fleet_v1_Envelope(m: Msg): void {
@@ -564,7 +567,7 @@ function d_fleet_v1_ErrorDetail(stop: number): Msg {
 }
 
 function z_fleet_v1_HandshakeConfirm(): Msg {
-  return { $typeName: "fleet.v1.HandshakeConfirm", sessionId: "", responderNonce: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.HandshakeConfirm", sessionId: "", responderNonce: EMPTY_BYTES };
 }
 
 function e_fleet_v1_HandshakeConfirm(m: Msg): void {
@@ -674,7 +677,7 @@ function d_fleet_v1_HeartbeatParams(stop: number): Msg {
 }
 
 function z_fleet_v1_Hello(): Msg {
-  return { $typeName: "fleet.v1.Hello", versions: [], nonce: new Uint8Array(0), ephemeralPublicKey: new Uint8Array(0), identityPublicKey: new Uint8Array(0), maxFrameBytes: 0, admissionToken: "" };
+  return { $typeName: "fleet.v1.Hello", versions: [], nonce: EMPTY_BYTES, ephemeralPublicKey: EMPTY_BYTES, identityPublicKey: EMPTY_BYTES, maxFrameBytes: 0, admissionToken: "" };
 }
 
 function e_fleet_v1_Hello(m: Msg): void {
@@ -711,7 +714,7 @@ function d_fleet_v1_Hello(stop: number): Msg {
 }
 
 function z_fleet_v1_HelloReject(): Msg {
-  return { $typeName: "fleet.v1.HelloReject", supportedVersions: [], initiatorNonce: new Uint8Array(0), identityPublicKey: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.HelloReject", supportedVersions: [], initiatorNonce: EMPTY_BYTES, identityPublicKey: EMPTY_BYTES };
 }
 
 function e_fleet_v1_HelloReject(m: Msg): void {
@@ -767,7 +770,7 @@ function d_fleet_v1_Hlc(stop: number): Msg {
 }
 
 function z_fleet_v1_KeyRotation(): Msg {
-  return { $typeName: "fleet.v1.KeyRotation", agent: "", oldKeyId: "", newPublicKey: new Uint8Array(0), newKeyId: "", newKeySignature: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.KeyRotation", agent: "", oldKeyId: "", newPublicKey: EMPTY_BYTES, newKeyId: "", newKeySignature: EMPTY_BYTES };
 }
 
 function e_fleet_v1_KeyRotation(m: Msg): void {
@@ -825,7 +828,7 @@ function d_fleet_v1_Packet(stop: number): Msg {
 }
 
 function z_fleet_v1_Postmark(): Msg {
-  return { $typeName: "fleet.v1.Postmark", relay: "", keyId: "", hop: 0, signature: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.Postmark", relay: "", keyId: "", hop: 0, signature: EMPTY_BYTES };
 }
 
 function e_fleet_v1_Postmark(m: Msg): void {
@@ -972,7 +975,7 @@ function d_fleet_v1_RegistryDelta(stop: number): Msg {
 }
 
 function z_fleet_v1_RegistryDigest(): Msg {
-  return { $typeName: "fleet.v1.RegistryDigest", node: "", rootHash: new Uint8Array(0), entryCount: 0, bucketHashes: [], isReply: false };
+  return { $typeName: "fleet.v1.RegistryDigest", node: "", rootHash: EMPTY_BYTES, entryCount: 0, bucketHashes: [], isReply: false };
 }
 
 function e_fleet_v1_RegistryDigest(m: Msg): void {
@@ -1120,7 +1123,7 @@ function d_fleet_v1_RegistrySnapshot(stop: number): Msg {
 }
 
 function z_fleet_v1_Security(): Msg {
-  return { $typeName: "fleet.v1.Security", keyId: "", nonce: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.Security", keyId: "", nonce: EMPTY_BYTES };
 }
 
 function e_fleet_v1_Security(m: Msg): void {
@@ -1178,7 +1181,7 @@ function d_fleet_v1_ServiceRecord(stop: number): Msg {
 }
 
 function z_fleet_v1_SessionEnvelope(): Msg {
-  return { $typeName: "fleet.v1.SessionEnvelope", sessionId: "", sequence: 0n, payloadType: "", payload: new Uint8Array(0), mac: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.SessionEnvelope", sessionId: "", sequence: 0n, payloadType: "", payload: EMPTY_BYTES, mac: EMPTY_BYTES };
 }
 
 function e_fleet_v1_SessionEnvelope(m: Msg): void {
@@ -1209,7 +1212,7 @@ function d_fleet_v1_SessionEnvelope(stop: number): Msg {
 }
 
 function z_fleet_v1_Signature(): Msg {
-  return { $typeName: "fleet.v1.Signature", scheme: 0, keyId: "", sig: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.Signature", scheme: 0, keyId: "", sig: EMPTY_BYTES };
 }
 
 function e_fleet_v1_Signature(m: Msg): void {
@@ -1236,7 +1239,7 @@ function d_fleet_v1_Signature(stop: number): Msg {
 }
 
 function z_fleet_v1_SignedEnvelope(): Msg {
-  return { $typeName: "fleet.v1.SignedEnvelope", payloadType: "", payload: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.SignedEnvelope", payloadType: "", payload: EMPTY_BYTES };
 }
 
 function e_fleet_v1_SignedEnvelope(m: Msg): void {
@@ -1263,7 +1266,7 @@ function d_fleet_v1_SignedEnvelope(stop: number): Msg {
 }
 
 function z_fleet_v1_Token(): Msg {
-  return { $typeName: "fleet.v1.Token", claims: new Uint8Array(0) };
+  return { $typeName: "fleet.v1.Token", claims: EMPTY_BYTES };
 }
 
 function e_fleet_v1_Token(m: Msg): void {
@@ -1352,7 +1355,7 @@ function d_fleet_v1_VersionCounter(stop: number): Msg {
 }
 
 function z_fleet_v1_Welcome(): Msg {
-  return { $typeName: "fleet.v1.Welcome", version: "", sharedCapabilities: [], initiatorNonce: new Uint8Array(0), nonce: new Uint8Array(0), ephemeralPublicKey: new Uint8Array(0), identityPublicKey: new Uint8Array(0), sessionId: "", maxFrameBytes: 0 };
+  return { $typeName: "fleet.v1.Welcome", version: "", sharedCapabilities: [], initiatorNonce: EMPTY_BYTES, nonce: EMPTY_BYTES, ephemeralPublicKey: EMPTY_BYTES, identityPublicKey: EMPTY_BYTES, sessionId: "", maxFrameBytes: 0 };
 }
 
 function e_fleet_v1_Welcome(m: Msg): void {
