@@ -4,6 +4,7 @@
 // JSON field names. A validator is compiled once per message type.
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { fieldRules, requiredOneofs, type FieldRule } from "../../generated/rules/fleet/v1/rules.js";
+import { fastValid } from "../../generated/codec/fleet/v1/fast.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { childPointer } from "./pointer.js";
 
@@ -165,7 +166,26 @@ export function validatorFor(desc: DescMessage): Check {
   return v;
 }
 
-/** Throws a FleetError (706/707/709 with a JSON pointer) unless msg satisfies the spec's rules. */
+/**
+ * Throws a FleetError (706/707/709 with a JSON pointer) unless msg satisfies the spec's rules.
+ * The generated certainly-valid check (generated/codec) settles the common case; anything it
+ * is not sure of goes to the compiled validator, which decides and names the error.
+ */
 export function validateMessage(desc: DescMessage, msg: object, pointer = ""): void {
+  const fast = fastValid[desc.typeName];
+  if (fast !== undefined && certainlyValid(fast, msg)) return;
+  validatorFor(desc)(msg as Obj, pointer);
+}
+
+function certainlyValid(fast: (m: Obj) => boolean, msg: object): boolean {
+  try {
+    return fast(msg as Obj);
+  } catch {
+    return false; // not even shaped like the message: the compiled validator says what is wrong
+  }
+}
+
+/** The compiled validator alone (tests compare it with the generated check). */
+export function validateMessageCompiled(desc: DescMessage, msg: object, pointer = ""): void {
   validatorFor(desc)(msg as Obj, pointer);
 }

@@ -5,6 +5,7 @@
 // are live core subjects. The subjects come from subjects.ts (the AsyncAPI document).
 import { create } from "@bufbuild/protobuf";
 import type { JsMsg, Msg } from "nats";
+import type { Bottle } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
@@ -56,7 +57,7 @@ export interface NatsConnectOptions {
   handshakeRetries?: number;
   /**
    * Session sends to one peer within a tick share a SessionEnvelope (one MAC, one NATS message):
-   * at most this many envelopes (default 256; 1 sends each alone) and bytes (default 512 KiB).
+   * at most this many envelopes (default 256; 1 sends each alone) and bytes (default 64 KiB).
    */
   sessionBatch?: { envelopes?: number; bytes?: number };
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
@@ -235,23 +236,30 @@ export class NatsFleetConnection implements FleetConnection {
    * with ACCEPTED once stored. sign: false sends to an agent inside a pairwise session (handshake
    * first if needed): HMAC instead of Ed25519, live and not stored; receipts come via onReceipt.
    */
-  async send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
-    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
-    return this.route(buildEnvelope(draft, this.agent, this.clock), draft.sign !== false);
+  send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
+    // Not async: a session send hands back its batch's promise, with no extra promise or tick per message.
+    try {
+      if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+      return this.route(buildEnvelope(draft, this.agent, this.clock), draft.sign !== false);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
-  private async route(env: Envelope, sign: boolean): Promise<Receipt | undefined> {
+  /** Sends a built envelope its way; failures reject (it never throws). */
+  private route(env: Envelope, sign: boolean): Promise<Receipt | undefined> {
     const body = env.body?.kind;
-    if (body?.case === "bottle" && env.recipient?.target.case === "hub") {
-      // No hub holds bottles here: JetStream does, for the letter's recipient.
-      const seq = await dropBottle({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier }, body.value);
-      return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `bottle stored in FLEET_BOTTLES at ${seq}`) : undefined;
-    }
+    if (body?.case === "bottle" && env.recipient?.target.case === "hub") return this.storeBottle(env, body.value);
     if (sign) return this.publishEnvelope(env);
     const to = env.recipient?.target;
-    if (to?.case !== "agent") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "session messages go to one agent", { pointer: "/recipient" });
-    await this.sessions.send(to.value, env);
-    return undefined;
+    if (to?.case !== "agent") return Promise.reject(new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "session messages go to one agent", { pointer: "/recipient" }));
+    return this.sessions.send(to.value, env) as Promise<undefined>;
+  }
+
+  /** No hub holds bottles here: JetStream does, for the letter's recipient. */
+  private async storeBottle(env: Envelope, bottle: Bottle): Promise<Receipt | undefined> {
+    const seq = await dropBottle({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier }, bottle);
+    return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `bottle stored in FLEET_BOTTLES at ${seq}`) : undefined;
   }
 
   /** Opens (or reuses) the pairwise session with peer; 101/102/103/104 when the handshake fails. */

@@ -8,13 +8,14 @@ import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fastDecoders, fastEncoders, fastZeros } from "../../generated/codec/fleet/v1/fast.js";
+import { fastDecoders, fastEncoders, fastValid, fastZeros } from "../../generated/codec/fleet/v1/fast.js";
 import * as envelopePb from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { EnvelopeSchema } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { readBinary, readBinaryCompiled, readBinaryFast } from "../../runtime/codec/binary-reader.js";
 import { writeBinary, writeBinaryCompiled, writeBinaryFast } from "../../runtime/codec/binary-writer.js";
 import { zeroFactory } from "../../runtime/codec/index.js";
+import { validateMessage, validateMessageCompiled } from "../../runtime/codec/validate.js";
 import { allSamples } from "../../tools/fixtures/samples.js";
 import { repoRoot } from "../../tools/generate/paths.js";
 import { caught, sampleEnvelope } from "./sample.js";
@@ -107,6 +108,79 @@ describe("generated fast codec", () => {
       );
     });
   }
+
+  it("certainly-valid checks accept every sample and never accept what the compiled validator refuses", () => {
+    for (const s of allSamples()) {
+      const check = fastValid[s.schema.typeName];
+      if (check) expect(check(s.message), s.name).toBe(true);
+      expect(() => validateMessageCompiled(s.schema, s.message)).not.toThrow();
+    }
+    const env = sampleEnvelope();
+    const broken = [
+      { ...env, id: "" },
+      { ...env, id: "x".repeat(65) },
+      { ...env, sender: 5 },
+      { ...env, type: 99 },
+      { ...env, priority: 42 },
+      { ...env, recipient: undefined },
+      { ...env, recipient: { $typeName: "fleet.v1.Recipient", target: { case: "broadcast", value: false } } },
+      { ...env, recipient: { $typeName: "fleet.v1.Recipient", target: { case: undefined } } },
+      { ...env, ttlSeconds: 0 },
+      { ...env, body: { $typeName: "fleet.v1.Body", kind: { case: "application", value: null } } },
+    ];
+    const outcome = (validate: () => void) => {
+      try {
+        validate();
+        return "valid";
+      } catch (e) {
+        return e instanceof Error ? `${e.name} ${(e as { code?: number }).code ?? ""} ${(e as { pointer?: string }).pointer ?? ""}` : String(e);
+      }
+    };
+    for (const b of broken) {
+      // Never certain (it may throw on a misshapen message): the compiled validator decides, with its own verdict and error.
+      let certain = false;
+      try {
+        certain = fastValid["fleet.v1.Envelope"](b as never);
+      } catch {
+        certain = false;
+      }
+      expect(certain).toBe(false);
+      expect(outcome(() => validateMessage(EnvelopeSchema, b))).toBe(outcome(() => validateMessageCompiled(EnvelopeSchema, b)));
+    }
+  });
+
+  it("certainly-valid checks agree with the compiled validator on decoded mutations", () => {
+    const mutated = fc
+      .tuple(fc.constantFrom(...seeds("fleet.v1.Envelope")), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+      .map(([seed, edits]) => {
+        const b = Uint8Array.from(seed);
+        for (const [at, v] of edits) b[at % b.length] = v;
+        return b;
+      });
+    let accepted = 0;
+    fc.assert(
+      fc.property(mutated, (b) => {
+        let m;
+        try {
+          m = readBinary(EnvelopeSchema, b);
+        } catch {
+          return;
+        }
+        let compiledOk = true;
+        try {
+          validateMessageCompiled(EnvelopeSchema, m);
+        } catch {
+          compiledOk = false;
+        }
+        if (fastValid["fleet.v1.Envelope"](m)) {
+          accepted++;
+          expect(compiledOk).toBe(true);
+        }
+      }),
+      { numRuns: 1500, seed: 11 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
 
   it("is used by the codec entry points (not only reachable from tests)", () => {
     expect(Object.keys(envelopePb).length).toBeGreaterThan(0);

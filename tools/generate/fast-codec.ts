@@ -8,8 +8,9 @@
 // ever changes speed, never results: tests/codec/fast-codec.test.ts checks both paths agree.
 import { create, createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import type { FieldRule, ProtoModel } from "./proto-model.js";
 
-const fn = (prefix: "e" | "d" | "z", typeName: string) => `${prefix}_${typeName.replace(/\./g, "_")}`;
+const fn = (prefix: "e" | "d" | "z" | "v", typeName: string) => `${prefix}_${typeName.replace(/\./g, "_")}`;
 
 function tagBytes(no: number, wireType: number): number[] {
   const out: number[] = [];
@@ -128,12 +129,103 @@ function decoder(desc: DescMessage, covered: Set<string>): string[] {
   return lines;
 }
 
+/** Rules by message full name and proto field name, and required oneofs: what generated/rules holds. */
+interface Rules {
+  fields: Map<string, Map<string, FieldRule>>;
+  oneofs: Map<string, string[]>;
+}
+
+function rulesOf(model: ProtoModel): Rules {
+  const fields = new Map<string, Map<string, FieldRule>>();
+  const oneofs = new Map<string, string[]>();
+  for (const m of model.messages) {
+    fields.set(m.fullName, new Map(m.fields.filter((f) => Object.keys(f.rule).length).map((f) => [f.name, f.rule])));
+    oneofs.set(m.fullName, m.oneofs.filter((o) => o.required).map((o) => o.name));
+  }
+  return { fields, oneofs };
+}
+
+/** True when a message (or anything inside it) has a rule to check, as runtime/codec/validate.ts decides. */
+function hasRules(desc: DescMessage, rules: Rules, seen = new Set<string>()): boolean {
+  if (seen.has(desc.typeName)) return false;
+  seen.add(desc.typeName);
+  if (rules.fields.get(desc.typeName)?.size || rules.oneofs.get(desc.typeName)?.length) return true;
+  return desc.fields.some((f) => f.enum !== undefined || (f.message !== undefined && hasRules(f.message, rules, seen)));
+}
+
+/**
+ * A "certainly valid" check per message: true only when runtime/codec/validate.ts would
+ * accept the message; false sends it to that validator, which decides and reports the exact
+ * error. So it may be stricter (a value of the wrong type, a long string whose UTF-8 size it
+ * does not compute) but never looser; tests/codec/fast-codec.test.ts checks that on samples
+ * and mutations.
+ */
+function validator(desc: DescMessage, rules: Rules, regexes: string[]): string[] {
+  const own = rules.fields.get(desc.typeName) ?? new Map<string, FieldRule>();
+  const lines = [`function ${fn("v", desc.typeName)}(m: Msg): boolean {`, "  let v: any;"];
+  const valueChecks = (f: DescField, rule: FieldRule | undefined, x: string): string[] => {
+    const c: string[] = [];
+    if (f.enum) c.push(`(${f.enum.values.map((e) => `${x} === ${e.number}`).join(" || ")})`);
+    if (rule?.minLength !== undefined || rule?.maxLength !== undefined) c.push(`typeof ${x} === "string" && ${x}.length >= ${rule.minLength ?? 0} && ${x}.length <= ${rule.maxLength ?? Number.MAX_SAFE_INTEGER}`);
+    if (rule?.pattern) {
+      regexes.push(rule.pattern);
+      c.push(`typeof ${x} === "string" && RE${regexes.length - 1}.test(${x})`);
+    }
+    if (rule?.maxBytes !== undefined) {
+      // Strings: certain only while 3 bytes per UTF-16 unit fit (what validate.ts checks first).
+      c.push(`(${x} instanceof Uint8Array ? ${x}.length <= ${rule.maxBytes} : typeof ${x} === "string" && ${x}.length * 3 <= ${rule.maxBytes})`);
+    }
+    if (rule?.mustBeTrue) c.push(`${x} === true`);
+    if (f.message && hasRules(f.message, rules)) c.push(`${fn("v", f.message.typeName)}(${x})`);
+    return c;
+  };
+  const unset = (f: DescField, x: string): string => {
+    if (f.fieldKind === "list") return `(${x}.length === 0)`;
+    if (f.fieldKind === "message") return `(${x} === undefined)`;
+    if (f.fieldKind === "enum") return `(${x} === undefined || ${x} === 0)`;
+    if (f.scalar === ScalarType.STRING || f.scalar === ScalarType.BYTES) return `(${x} === undefined || ${x}.length === 0)`;
+    if (f.scalar === ScalarType.BOOL) return `(${x} === undefined || ${x} === false)`;
+    return `(${x} === undefined || ${x} === 0 || ${x} === 0n || ${x} === "0")`;
+  };
+  const oneofCases = new Map<string, string[]>();
+  for (const f of desc.fields) {
+    const rule = own.get(f.name);
+    if (f.oneof) {
+      const c = valueChecks(f, rule, "v");
+      if (!c.length) continue;
+      const cases = oneofCases.get(f.oneof.localName) ?? [];
+      cases.push(`    case ${JSON.stringify(f.localName)}: v = m.${f.oneof.localName}.value; if (!(${c.join(" && ")})) return false; break;`);
+      oneofCases.set(f.oneof.localName, cases);
+      continue;
+    }
+    const required = rule?.required === true;
+    if (f.fieldKind === "list") {
+      const c = valueChecks(f, rule, "e");
+      if (!required && !c.length) continue;
+      lines.push(`  v = m.${f.localName}; if (!Array.isArray(v)) return false;${required ? " if (v.length === 0) return false;" : ""}`);
+      if (c.length) lines.push(`  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(${c.join(" && ")})) return false; }`);
+      continue;
+    }
+    const c = valueChecks(f, rule, "v");
+    if (!required && !c.length) continue;
+    if (required) lines.push(`  v = m.${f.localName}; if ${unset(f, "v")} return false;${c.length ? ` if (!(${c.join(" && ")})) return false;` : ""}`);
+    else lines.push(`  v = m.${f.localName}; if (!${unset(f, "v")} && !(${c.join(" && ")})) return false;`);
+  }
+  for (const [oneof, cases] of oneofCases) lines.push(`  switch (m.${oneof}.case) {`, ...cases, "  }");
+  for (const name of rules.oneofs.get(desc.typeName) ?? []) {
+    const oneof = desc.oneofs.find((o) => o.name === name)!;
+    lines.push(`  if (m.${oneof.localName}.case === undefined) return false;`);
+  }
+  lines.push("  return true;", "}");
+  return lines;
+}
+
 /** Messages the fast path covers: proto3 messages without map fields (the compiled codec has no maps either). */
 function coverable(desc: DescMessage): boolean {
   return desc.fields.every((f) => f.fieldKind !== "map") && Object.getPrototypeOf(create(desc)) === Object.prototype;
 }
 
-export function renderFastCodec(descriptorSet: Uint8Array): string {
+export function renderFastCodec(descriptorSet: Uint8Array, model: ProtoModel): string {
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet));
   const all = new Map<string, DescMessage>();
   const visit = (d: DescMessage) => {
@@ -146,6 +238,10 @@ export function renderFastCodec(descriptorSet: Uint8Array): string {
   const names = [...all.keys()].filter((n) => coverable(all.get(n)!)).sort();
   const covered = new Set(names);
   const body = names.flatMap((n) => [...zero(all.get(n)!), "", ...encoder(all.get(n)!, covered), "", ...decoder(all.get(n)!, covered), ""]);
+  const rules = rulesOf(model);
+  const regexes: string[] = [];
+  const checked = names.filter((n) => hasRules(all.get(n)!, rules));
+  const validators = checked.flatMap((n) => [...validator(all.get(n)!, rules, regexes), ""]);
   return [
     "// @generated by tools/generate (fast-codec.ts) from spec/proto. Do not edit.",
     "// Straight-line encoders and decoders for the common case; anything else throws BAIL and",
@@ -163,6 +259,14 @@ export function renderFastCodec(descriptorSet: Uint8Array): string {
     `export const BAIL = new Error("fast codec: not the common case");`,
     "",
     ...body,
+    ...regexes.map((r, i) => `const RE${i} = new RegExp(${JSON.stringify(r)});`),
+    "",
+    ...validators,
+    "/** Certainly-valid checks by message full name (messages without rules have none): false means ask runtime/codec/validate.ts. */",
+    "export const fastValid: Record<string, (m: Msg) => boolean> = {",
+    ...checked.map((n) => `  ${JSON.stringify(n)}: ${fn("v", n)},`),
+    "};",
+    "",
     "/** Encoders by message full name: write the message (not its length) at the writer's cursor. */",
     "export const fastEncoders: Record<string, (m: Msg) => void> = {",
     ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("e", n)},`),

@@ -39,7 +39,7 @@ export async function generate(base = repoRoot, parts: readonly GeneratedPart[] 
   }
   if (parts.includes("codec")) {
     rmSync(out("codec"), { recursive: true, force: true });
-    write(join(out("codec"), "fleet/v1/fast.ts"), renderFastCodec(buildDescriptorSet()));
+    write(join(out("codec"), "fleet/v1/fast.ts"), renderFastCodec(buildDescriptorSet(), loadProtoModel()));
     log("generated/codec (straight-line fast paths of the binary codec)");
   }
   const schemas = loadSchemaFiles(repoRoot);

@@ -1420,6 +1420,443 @@ function d_google_protobuf_Timestamp(stop: number): Msg {
   return m;
 }
 
+const RE0 = new RegExp("^[a-z0-9._-]+$");
+
+function v_fleet_v1_AgentRecord(m: Msg): boolean {
+  let v: any;
+  v = m.agentId; if (v === undefined || v.length === 0) return false;
+  v = m.keyId; if (v === undefined || v.length === 0) return false;
+  v = m.role; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
+  v = m.capabilities; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_ApplicationPayload(m: Msg): boolean {
+  let v: any;
+  switch (m.content.case) {
+    case "json": v = m.content.value; if (!((v instanceof Uint8Array ? v.length <= 1048576 : typeof v === "string" && v.length * 3 <= 1048576))) return false; break;
+    case "data": v = m.content.value; if (!((v instanceof Uint8Array ? v.length <= 1048576 : typeof v === "string" && v.length * 3 <= 1048576))) return false; break;
+  }
+  if (m.content.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_Body(m: Msg): boolean {
+  let v: any;
+  switch (m.kind.case) {
+    case "application": v = m.kind.value; if (!(v_fleet_v1_ApplicationPayload(v))) return false; break;
+    case "hello": v = m.kind.value; if (!(v_fleet_v1_Hello(v))) return false; break;
+    case "welcome": v = m.kind.value; if (!(v_fleet_v1_Welcome(v))) return false; break;
+    case "helloReject": v = m.kind.value; if (!(v_fleet_v1_HelloReject(v))) return false; break;
+    case "handshakeConfirm": v = m.kind.value; if (!(v_fleet_v1_HandshakeConfirm(v))) return false; break;
+    case "heartbeat": v = m.kind.value; if (!(v_fleet_v1_Heartbeat(v))) return false; break;
+    case "discoveryBeacon": v = m.kind.value; if (!(v_fleet_v1_DiscoveryBeacon(v))) return false; break;
+    case "capabilityExchange": v = m.kind.value; if (!(v_fleet_v1_CapabilityExchange(v))) return false; break;
+    case "registryDigest": v = m.kind.value; if (!(v_fleet_v1_RegistryDigest(v))) return false; break;
+    case "registrySnapshot": v = m.kind.value; if (!(v_fleet_v1_RegistrySnapshot(v))) return false; break;
+    case "registryDelta": v = m.kind.value; if (!(v_fleet_v1_RegistryDelta(v))) return false; break;
+    case "registryQuery": v = m.kind.value; if (!(v_fleet_v1_RegistryQuery(v))) return false; break;
+    case "registryQueryResult": v = m.kind.value; if (!(v_fleet_v1_RegistryQueryResult(v))) return false; break;
+    case "bottle": v = m.kind.value; if (!(v_fleet_v1_Bottle(v))) return false; break;
+    case "bottleReceipt": v = m.kind.value; if (!(v_fleet_v1_BottleReceipt(v))) return false; break;
+    case "receipt": v = m.kind.value; if (!(v_fleet_v1_Receipt(v))) return false; break;
+    case "error": v = m.kind.value; if (!(v_fleet_v1_ErrorBody(v))) return false; break;
+    case "keyRotation": v = m.kind.value; if (!(v_fleet_v1_KeyRotation(v))) return false; break;
+    case "bottleLetter": v = m.kind.value; if (!(v_fleet_v1_BottleLetter(v))) return false; break;
+  }
+  if (m.kind.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_Bottle(m: Msg): boolean {
+  let v: any;
+  v = m.letter; if (v === undefined) return false; if (!(v_fleet_v1_SignedEnvelope(v))) return false;
+  v = m.postmarks; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Postmark(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_BottleLetter(m: Msg): boolean {
+  let v: any;
+  v = m.bottleId; if (v === undefined || v.length === 0) return false;
+  v = m.recipient; if (v === undefined) return false; if (!(v_fleet_v1_Recipient(v))) return false;
+  v = m.condition; if (v === undefined) return false; if (!(v_fleet_v1_Condition(v))) return false;
+  v = m.payload; if (v === undefined) return false; if (!(v_fleet_v1_ApplicationPayload(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_BottleReceipt(m: Msg): boolean {
+  let v: any;
+  v = m.bottleId; if (v === undefined || v.length === 0) return false;
+  v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
+  v = m.reason; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  v = m.at; if (v === undefined) return false;
+  v = m.reporter; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_Capability(m: Msg): boolean {
+  let v: any;
+  v = m.name; if (v === undefined || v.length === 0) return false; if (!(typeof v === "string" && v.length >= 1 && v.length <= 64 && typeof v === "string" && RE0.test(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_CapabilityExchange(m: Msg): boolean {
+  let v: any;
+  v = m.capabilities; if (v === undefined) return false; if (!(v_fleet_v1_CapabilitySet(v))) return false;
+  v = m.shared; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.missingRequired; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.missingOptional; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_CapabilitySet(m: Msg): boolean {
+  let v: any;
+  v = m.offered; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.required; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.optional; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_Condition(m: Msg): boolean {
+  let v: any;
+  switch (m.kind.case) {
+    case "always": v = m.kind.value; if (!(v === true)) return false; break;
+    case "all": v = m.kind.value; if (!(v_fleet_v1_ConditionList(v))) return false; break;
+    case "any": v = m.kind.value; if (!(v_fleet_v1_ConditionList(v))) return false; break;
+  }
+  if (m.kind.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_ConditionList(m: Msg): boolean {
+  let v: any;
+  v = m.conditions; if (!Array.isArray(v)) return false; if (v.length === 0) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Condition(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_DiscoveryBeacon(m: Msg): boolean {
+  let v: any;
+  v = m.agentId; if (v === undefined || v.length === 0) return false;
+  v = m.keyId; if (v === undefined || v.length === 0) return false;
+  v = m.capabilities; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.issuedAt; if (v === undefined) return false;
+  v = m.role; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
+  v = m.original; if (!(v === undefined) && !(v_fleet_v1_SignedEnvelope(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_EncryptionHeader(m: Msg): boolean {
+  let v: any;
+  v = m.algorithm; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2))) return false;
+  return true;
+}
+
+function v_fleet_v1_Envelope(m: Msg): boolean {
+  let v: any;
+  v = m.id; if (v === undefined || v.length === 0) return false; if (!(typeof v === "string" && v.length >= 1 && v.length <= 64)) return false;
+  v = m.sender; if (v === undefined || v.length === 0) return false; if (!(typeof v === "string" && v.length >= 1 && v.length <= 128)) return false;
+  v = m.recipient; if (v === undefined) return false; if (!(v_fleet_v1_Recipient(v))) return false;
+  v = m.type; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5 || v === 6 || v === 7))) return false;
+  v = m.priority; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4))) return false;
+  v = m.createdAt; if (v === undefined) return false;
+  v = m.ttlSeconds; if (v === undefined || v === 0 || v === 0n || v === "0") return false;
+  v = m.protocolVersion; if (v === undefined || v.length === 0) return false;
+  v = m.security; if (!(v === undefined) && !(v_fleet_v1_Security(v))) return false;
+  v = m.body; if (!(v === undefined) && !(v_fleet_v1_Body(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_EnvelopeBatch(m: Msg): boolean {
+  let v: any;
+  v = m.envelopes; if (!Array.isArray(v)) return false; if (v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_ErrorBody(m: Msg): boolean {
+  let v: any;
+  v = m.code; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  return true;
+}
+
+function v_fleet_v1_HandshakeConfirm(m: Msg): boolean {
+  let v: any;
+  v = m.sessionId; if (v === undefined || v.length === 0) return false;
+  v = m.responderNonce; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_HealthRecord(m: Msg): boolean {
+  let v: any;
+  v = m.agentId; if (v === undefined || v.length === 0) return false;
+  v = m.status; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4))) return false;
+  return true;
+}
+
+function v_fleet_v1_Heartbeat(m: Msg): boolean {
+  let v: any;
+  v = m.sequence; if (v === undefined || v === 0 || v === 0n || v === "0") return false;
+  v = m.health; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4))) return false;
+  return true;
+}
+
+function v_fleet_v1_Hello(m: Msg): boolean {
+  let v: any;
+  v = m.versions; if (!Array.isArray(v)) return false; if (v.length === 0) return false;
+  v = m.capabilities; if (!(v === undefined) && !(v_fleet_v1_CapabilitySet(v))) return false;
+  v = m.nonce; if (v === undefined || v.length === 0) return false;
+  v = m.ephemeralPublicKey; if (v === undefined || v.length === 0) return false;
+  v = m.identityPublicKey; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_HelloReject(m: Msg): boolean {
+  let v: any;
+  v = m.error; if (v === undefined) return false; if (!(v_fleet_v1_ErrorBody(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_Hlc(m: Msg): boolean {
+  let v: any;
+  v = m.node; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_KeyRotation(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  v = m.oldKeyId; if (v === undefined || v.length === 0) return false;
+  v = m.newPublicKey; if (v === undefined || v.length === 0) return false;
+  v = m.newKeyId; if (v === undefined || v.length === 0) return false;
+  v = m.effectiveAt; if (v === undefined) return false;
+  v = m.newKeySignature; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_Packet(m: Msg): boolean {
+  let v: any;
+  switch (m.kind.case) {
+    case "signed": v = m.kind.value; if (!(v_fleet_v1_SignedEnvelope(v))) return false; break;
+    case "session": v = m.kind.value; if (!(v_fleet_v1_SessionEnvelope(v))) return false; break;
+  }
+  if (m.kind.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_Postmark(m: Msg): boolean {
+  let v: any;
+  v = m.relay; if (v === undefined || v.length === 0) return false;
+  v = m.keyId; if (v === undefined || v.length === 0) return false;
+  v = m.hop; if (v === undefined || v === 0 || v === 0n || v === "0") return false;
+  v = m.at; if (v === undefined) return false;
+  v = m.signature; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_Receipt(m: Msg): boolean {
+  let v: any;
+  v = m.messageId; if (v === undefined || v.length === 0) return false;
+  v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3))) return false;
+  v = m.code; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  return true;
+}
+
+function v_fleet_v1_Recipient(m: Msg): boolean {
+  let v: any;
+  switch (m.target.case) {
+    case "agent": v = m.target.value; if (!(typeof v === "string" && v.length >= 1 && v.length <= 128)) return false; break;
+    case "broadcast": v = m.target.value; if (!(v === true)) return false; break;
+    case "discovery": v = m.target.value; if (!(v === true)) return false; break;
+    case "hub": v = m.target.value; if (!(v === true)) return false; break;
+  }
+  if (m.target.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_RegistryDelta(m: Msg): boolean {
+  let v: any;
+  v = m.node; if (v === undefined || v.length === 0) return false;
+  v = m.entries; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_RegistryEntry(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_RegistryDigest(m: Msg): boolean {
+  let v: any;
+  v = m.node; if (v === undefined || v.length === 0) return false;
+  v = m.rootHash; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_RegistryEntry(m: Msg): boolean {
+  let v: any;
+  v = m.key; if (v === undefined || v.length === 0) return false;
+  v = m.version; if (v === undefined) return false; if (!(v_fleet_v1_Hlc(v))) return false;
+  v = m.causal; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_VersionCounter(e))) return false; }
+  switch (m.record.case) {
+    case "agent": v = m.record.value; if (!(v_fleet_v1_AgentRecord(v))) return false; break;
+    case "service": v = m.record.value; if (!(v_fleet_v1_ServiceRecord(v))) return false; break;
+    case "health": v = m.record.value; if (!(v_fleet_v1_HealthRecord(v))) return false; break;
+  }
+  return true;
+}
+
+function v_fleet_v1_RegistryQuery(m: Msg): boolean {
+  let v: any;
+  v = m.role; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
+  return true;
+}
+
+function v_fleet_v1_RegistryQueryResult(m: Msg): boolean {
+  let v: any;
+  v = m.agents; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_AgentRecord(e))) return false; }
+  v = m.health; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_HealthRecord(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_RegistrySnapshot(m: Msg): boolean {
+  let v: any;
+  v = m.node; if (v === undefined || v.length === 0) return false;
+  v = m.entries; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_RegistryEntry(e))) return false; }
+  return true;
+}
+
+function v_fleet_v1_Security(m: Msg): boolean {
+  let v: any;
+  v = m.encryption; if (!(v === undefined) && !(v_fleet_v1_EncryptionHeader(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_ServiceRecord(m: Msg): boolean {
+  let v: any;
+  v = m.serviceId; if (v === undefined || v.length === 0) return false;
+  v = m.agentId; if (v === undefined || v.length === 0) return false;
+  v = m.capability; if (!(v === undefined) && !(v_fleet_v1_Capability(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_SessionEnvelope(m: Msg): boolean {
+  let v: any;
+  v = m.sessionId; if (v === undefined || v.length === 0) return false;
+  v = m.payloadType; if (v === undefined || v.length === 0) return false;
+  v = m.payload; if (v === undefined || v.length === 0) return false;
+  v = m.mac; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_Signature(m: Msg): boolean {
+  let v: any;
+  v = m.scheme; if (!(v === undefined || v === 0) && !((v === 0 || v === 1 || v === 2))) return false;
+  v = m.keyId; if (v === undefined || v.length === 0) return false;
+  v = m.sig; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_SignedEnvelope(m: Msg): boolean {
+  let v: any;
+  v = m.payloadType; if (v === undefined || v.length === 0) return false;
+  v = m.payload; if (v === undefined || v.length === 0) return false;
+  v = m.signature; if (v === undefined) return false; if (!(v_fleet_v1_Signature(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_Token(m: Msg): boolean {
+  let v: any;
+  v = m.claims; if (v === undefined || v.length === 0) return false;
+  v = m.signature; if (v === undefined) return false; if (!(v_fleet_v1_Signature(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_TokenClaims(m: Msg): boolean {
+  let v: any;
+  v = m.tokenId; if (v === undefined || v.length === 0) return false;
+  v = m.issuer; if (v === undefined || v.length === 0) return false;
+  v = m.audience; if (v === undefined || v.length === 0) return false;
+  v = m.scopes; if (!Array.isArray(v)) return false; if (v.length === 0) return false;
+  v = m.issuedAt; if (v === undefined) return false;
+  v = m.expiresAt; if (v === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_VersionCounter(m: Msg): boolean {
+  let v: any;
+  v = m.node; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_Welcome(m: Msg): boolean {
+  let v: any;
+  v = m.version; if (v === undefined || v.length === 0) return false;
+  v = m.sharedCapabilities; if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_Capability(e))) return false; }
+  v = m.initiatorNonce; if (v === undefined || v.length === 0) return false;
+  v = m.nonce; if (v === undefined || v.length === 0) return false;
+  v = m.ephemeralPublicKey; if (v === undefined || v.length === 0) return false;
+  v = m.identityPublicKey; if (v === undefined || v.length === 0) return false;
+  v = m.sessionId; if (v === undefined || v.length === 0) return false;
+  v = m.capabilities; if (!(v === undefined) && !(v_fleet_v1_CapabilitySet(v))) return false;
+  return true;
+}
+
+/** Certainly-valid checks by message full name (messages without rules have none): false means ask runtime/codec/validate.ts. */
+export const fastValid: Record<string, (m: Msg) => boolean> = {
+  "fleet.v1.AgentRecord": v_fleet_v1_AgentRecord,
+  "fleet.v1.ApplicationPayload": v_fleet_v1_ApplicationPayload,
+  "fleet.v1.Body": v_fleet_v1_Body,
+  "fleet.v1.Bottle": v_fleet_v1_Bottle,
+  "fleet.v1.BottleLetter": v_fleet_v1_BottleLetter,
+  "fleet.v1.BottleReceipt": v_fleet_v1_BottleReceipt,
+  "fleet.v1.Capability": v_fleet_v1_Capability,
+  "fleet.v1.CapabilityExchange": v_fleet_v1_CapabilityExchange,
+  "fleet.v1.CapabilitySet": v_fleet_v1_CapabilitySet,
+  "fleet.v1.Condition": v_fleet_v1_Condition,
+  "fleet.v1.ConditionList": v_fleet_v1_ConditionList,
+  "fleet.v1.DiscoveryBeacon": v_fleet_v1_DiscoveryBeacon,
+  "fleet.v1.EncryptionHeader": v_fleet_v1_EncryptionHeader,
+  "fleet.v1.Envelope": v_fleet_v1_Envelope,
+  "fleet.v1.EnvelopeBatch": v_fleet_v1_EnvelopeBatch,
+  "fleet.v1.ErrorBody": v_fleet_v1_ErrorBody,
+  "fleet.v1.HandshakeConfirm": v_fleet_v1_HandshakeConfirm,
+  "fleet.v1.HealthRecord": v_fleet_v1_HealthRecord,
+  "fleet.v1.Heartbeat": v_fleet_v1_Heartbeat,
+  "fleet.v1.Hello": v_fleet_v1_Hello,
+  "fleet.v1.HelloReject": v_fleet_v1_HelloReject,
+  "fleet.v1.Hlc": v_fleet_v1_Hlc,
+  "fleet.v1.KeyRotation": v_fleet_v1_KeyRotation,
+  "fleet.v1.Packet": v_fleet_v1_Packet,
+  "fleet.v1.Postmark": v_fleet_v1_Postmark,
+  "fleet.v1.Receipt": v_fleet_v1_Receipt,
+  "fleet.v1.Recipient": v_fleet_v1_Recipient,
+  "fleet.v1.RegistryDelta": v_fleet_v1_RegistryDelta,
+  "fleet.v1.RegistryDigest": v_fleet_v1_RegistryDigest,
+  "fleet.v1.RegistryEntry": v_fleet_v1_RegistryEntry,
+  "fleet.v1.RegistryQuery": v_fleet_v1_RegistryQuery,
+  "fleet.v1.RegistryQueryResult": v_fleet_v1_RegistryQueryResult,
+  "fleet.v1.RegistrySnapshot": v_fleet_v1_RegistrySnapshot,
+  "fleet.v1.Security": v_fleet_v1_Security,
+  "fleet.v1.ServiceRecord": v_fleet_v1_ServiceRecord,
+  "fleet.v1.SessionEnvelope": v_fleet_v1_SessionEnvelope,
+  "fleet.v1.Signature": v_fleet_v1_Signature,
+  "fleet.v1.SignedEnvelope": v_fleet_v1_SignedEnvelope,
+  "fleet.v1.Token": v_fleet_v1_Token,
+  "fleet.v1.TokenClaims": v_fleet_v1_TokenClaims,
+  "fleet.v1.VersionCounter": v_fleet_v1_VersionCounter,
+  "fleet.v1.Welcome": v_fleet_v1_Welcome,
+};
+
 /** Encoders by message full name: write the message (not its length) at the writer's cursor. */
 export const fastEncoders: Record<string, (m: Msg) => void> = {
   "fleet.v1.AgentRecord": e_fleet_v1_AgentRecord,
