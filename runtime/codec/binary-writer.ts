@@ -6,6 +6,7 @@
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { fastEncoders } from "../../generated/codec/fleet/v1/fast.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { tagBytes } from "./tag.js";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Writer = (msg: Obj) => void;
@@ -65,17 +66,6 @@ function closeLength(start: number): void {
     v >>>= 7;
   }
   buf[at] = v;
-}
-
-function tagBytes(no: number, wireType: number): number[] {
-  const out: number[] = [];
-  let v = no * 8 + wireType;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
 }
 
 const wrong = (field: DescField, why: string) => new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, `cannot encode ${field.parent.name}.${field.name}: ${why}`);

@@ -2,8 +2,6 @@
 // messages in, on the fixtures and on random mutations (ours may only be stricter).
 import { equals, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EnvelopeSchema } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -12,10 +10,8 @@ import { readBinary } from "../../runtime/codec/binary-reader.js";
 import { writeBinary } from "../../runtime/codec/binary-writer.js";
 import { FleetError } from "../../runtime/errors.js";
 import { allSamples } from "../../tools/fixtures/samples.js";
-import { repoRoot } from "../../tools/generate/paths.js";
+import { mutatedBytes } from "./mutations.js";
 
-const wire = JSON.parse(readFileSync(join(repoRoot, "fixtures/wire.json"), "utf8")) as { vectors: { message: string; binary_hex: string }[] };
-const seeds = (type: string) => wire.vectors.filter((v) => v.message === type).map((v) => Uint8Array.from(Buffer.from(v.binary_hex, "hex")));
 
 describe("compiled codec vs protobuf-es", () => {
   it("writes toBinary's exact bytes and reads fromBinary's exact messages for every sample", () => {
@@ -43,13 +39,7 @@ describe("compiled codec vs protobuf-es", () => {
 
   for (const [schema, type] of [[EnvelopeSchema, "fleet.v1.Envelope"], [PacketSchema, "fleet.v1.Packet"]] as const) {
     it(`agrees on mutated ${type} bytes`, () => {
-      const mutated = fc
-        .tuple(fc.constantFrom(...seeds(type)), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
-        .map(([seed, edits]) => {
-          const b = Uint8Array.from(seed);
-          for (const [at, v] of edits) b[at % b.length] = v;
-          return b;
-        });
+      const mutated = mutatedBytes(type);
       fc.assert(fc.property(mutated, (b) => agree(schema, b)), { numRuns: 1500, seed: 42 });
     });
   }

@@ -5,8 +5,6 @@
 import { create, equals, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fastDecoders, fastEncoders, fastValid, fastZeros } from "../../generated/codec/fleet/v1/fast.js";
 import * as envelopePb from "../../generated/proto/fleet/v1/envelope_pb.js";
@@ -17,11 +15,9 @@ import { writeBinary, writeBinaryCompiled, writeBinaryFast } from "../../runtime
 import { zeroFactory } from "../../runtime/codec/index.js";
 import { validateMessage, validateMessageCompiled } from "../../runtime/codec/validate.js";
 import { allSamples } from "../../tools/fixtures/samples.js";
-import { repoRoot } from "../../tools/generate/paths.js";
+import { mutatedBytes } from "./mutations.js";
 import { caught, sampleEnvelope } from "./sample.js";
 
-const wire = JSON.parse(readFileSync(join(repoRoot, "fixtures/wire.json"), "utf8")) as { vectors: { message: string; binary_hex: string }[] };
-const seeds = (type: string) => wire.vectors.filter((v) => v.message === type).map((v) => Uint8Array.from(Buffer.from(v.binary_hex, "hex")));
 
 /** Every message type reachable from a sample, with its descriptor. */
 function descriptors(): DescMessage[] {
@@ -86,13 +82,7 @@ describe("generated fast codec", () => {
 
   for (const [schema, type] of [[EnvelopeSchema, "fleet.v1.Envelope"], [PacketSchema, "fleet.v1.Packet"]] as const) {
     it(`decodes mutated ${type} bytes exactly as the compiled reader does (message or error code)`, () => {
-      const mutated = fc
-        .tuple(fc.constantFrom(...seeds(type)), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
-        .map(([seed, edits]) => {
-          const b = Uint8Array.from(seed);
-          for (const [at, v] of edits) b[at % b.length] = v;
-          return b;
-        });
+      const mutated = mutatedBytes(type);
       const outcome = (read: () => unknown) => {
         try {
           return { message: read() };
@@ -150,13 +140,7 @@ describe("generated fast codec", () => {
   });
 
   it("certainly-valid checks agree with the compiled validator on decoded mutations", () => {
-    const mutated = fc
-      .tuple(fc.constantFrom(...seeds("fleet.v1.Envelope")), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
-      .map(([seed, edits]) => {
-        const b = Uint8Array.from(seed);
-        for (const [at, v] of edits) b[at % b.length] = v;
-        return b;
-      });
+    const mutated = mutatedBytes("fleet.v1.Envelope");
     let accepted = 0;
     fc.assert(
       fc.property(mutated, (b) => {

@@ -8,20 +8,10 @@
 // ever changes speed, never results: tests/codec/fast-codec.test.ts checks both paths agree.
 import { create, createFileRegistry, fromBinary, ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { tagBytes } from "../../runtime/codec/tag.js";
 import type { FieldRule, ProtoModel } from "./proto-model.js";
 
 const fn = (prefix: "e" | "d" | "z" | "v", typeName: string) => `${prefix}_${typeName.replace(/\./g, "_")}`;
-
-function tagBytes(no: number, wireType: number): number[] {
-  const out: number[] = [];
-  let v = no * 8 + wireType;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
 
 const tagValue = (no: number, wireType: number) => no * 8 + wireType;
 const writeTag = (no: number, wireType: number) => tagBytes(no, wireType).map((b) => `writeByte(${b});`).join(" ");
@@ -220,6 +210,11 @@ function validator(desc: DescMessage, rules: Rules, regexes: string[]): string[]
   return lines;
 }
 
+/** An exported table of the generated functions with one prefix, by message full name. */
+function table(name: string, type: string, prefix: "e" | "d" | "z" | "v", names: string[], doc: string): string[] {
+  return [`/** ${doc} */`, `export const ${name}: Record<string, ${type}> = {`, ...names.map((n) => `  ${JSON.stringify(n)}: ${fn(prefix, n)},`), "};", ""];
+}
+
 /** Messages the fast path covers: proto3 messages without map fields (the compiled codec has no maps either). */
 function coverable(desc: DescMessage): boolean {
   return desc.fields.every((f) => f.fieldKind !== "map") && Object.getPrototypeOf(create(desc)) === Object.prototype;
@@ -262,25 +257,9 @@ export function renderFastCodec(descriptorSet: Uint8Array, model: ProtoModel): s
     ...regexes.map((r, i) => `const RE${i} = new RegExp(${JSON.stringify(r)});`),
     "",
     ...validators,
-    "/** Certainly-valid checks by message full name (messages without rules have none): false means ask runtime/codec/validate.ts. */",
-    "export const fastValid: Record<string, (m: Msg) => boolean> = {",
-    ...checked.map((n) => `  ${JSON.stringify(n)}: ${fn("v", n)},`),
-    "};",
-    "",
-    "/** Encoders by message full name: write the message (not its length) at the writer's cursor. */",
-    "export const fastEncoders: Record<string, (m: Msg) => void> = {",
-    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("e", n)},`),
-    "};",
-    "",
-    "/** Zero messages by full name: what create(desc) returns, from a literal (hot paths build messages with these). */",
-    "export const fastZeros: Record<string, () => Msg> = {",
-    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("z", n)},`),
-    "};",
-    "",
-    "/** Decoders by message full name: read a message that ends at stop from the reader's cursor. */",
-    "export const fastDecoders: Record<string, (stop: number) => Msg> = {",
-    ...names.map((n) => `  ${JSON.stringify(n)}: ${fn("d", n)},`),
-    "};",
-    "",
+    ...table("fastValid", "(m: Msg) => boolean", "v", checked, "Certainly-valid checks by message full name (messages without rules have none): false means ask runtime/codec/validate.ts."),
+    ...table("fastEncoders", "(m: Msg) => void", "e", names, "Encoders by message full name: write the message (not its length) at the writer's cursor."),
+    ...table("fastZeros", "() => Msg", "z", names, "Zero messages by full name: what create(desc) returns, from a literal (hot paths build messages with these)."),
+    ...table("fastDecoders", "(stop: number) => Msg", "d", names, "Decoders by message full name: read a message that ends at stop from the reader's cursor."),
   ].join("\n");
 }
