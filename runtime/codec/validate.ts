@@ -119,7 +119,7 @@ function compile(desc: DescMessage): Check {
         oneofChecks.set(oneofKey, byCase);
         steps.push((msg, p) => {
           const o = msg[oneofKey];
-          const member = o.case === undefined ? undefined : byCase.get(o.case);
+          const member = o?.case === undefined ? undefined : byCase.get(o.case);
           if (member) member.check(o.value, p, member.jsonName);
         });
       }
@@ -146,10 +146,13 @@ function compile(desc: DescMessage): Check {
     const oneof = desc.oneofs.find((o) => o.name === name)!;
     const options = oneof.fields.map((f) => f.jsonName).join(" | ");
     steps.push((msg, p) => {
-      if (msg[oneof.localName].case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name} needs exactly one of ${options}`, { pointer: p });
+      if (msg[oneof.localName]?.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${desc.name} needs exactly one of ${options}`, { pointer: p });
     });
   }
+  const typeName = desc.typeName;
   return (msg, p) => {
+    // A hand-built message may hold anything: a typed error, never a TypeError.
+    if (msg === null || typeof msg !== "object") throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, `expected a ${typeName} message`, { pointer: p });
     for (let i = 0; i < steps.length; i++) steps[i](msg, p);
   };
 }

@@ -136,6 +136,7 @@ describe("generated fast codec", () => {
       }
       expect(certain).toBe(false);
       expect(outcome(() => validateMessage(EnvelopeSchema, b))).toBe(outcome(() => validateMessageCompiled(EnvelopeSchema, b)));
+      expect(outcome(() => validateMessage(EnvelopeSchema, b))).not.toMatch(/^TypeError/);
     }
   });
 
