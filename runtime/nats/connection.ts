@@ -57,7 +57,7 @@ export interface NatsConnectOptions {
   handshakeRetries?: number;
   /**
    * Session sends to one peer within a tick share a SessionEnvelope (one MAC, one NATS message):
-   * at most this many envelopes (default 256; 1 sends each alone) and bytes (default 64 KiB).
+   * at most this many envelopes (default 256; 1 sends each alone) and bytes (default 32 KiB).
    */
   sessionBatch?: { envelopes?: number; bytes?: number };
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */

@@ -32,7 +32,7 @@ export interface SessionHost {
   retries?: number;
   /** Most envelopes per SessionEnvelope (default 256; 1 sends each alone). */
   batchEnvelopes?: number;
-  /** Most envelope bytes per SessionEnvelope (default 64 KiB, and below the server's max_payload). */
+  /** Most envelope bytes per SessionEnvelope (default 32 KiB, and below the server's max_payload). */
   batchBytes?: number;
 }
 
@@ -61,7 +61,7 @@ function newOutbox(): Outbox {
 }
 
 const DEFAULT_BATCH_ENVELOPES = 256;
-const DEFAULT_BATCH_BYTES = 64 * 1024;
+const DEFAULT_BATCH_BYTES = 32 * 1024;
 /** Batch writers kept for reuse across sessions (each may have grown to a full batch). */
 const SPARE_WRITERS = 4;
 /** Room for the SessionEnvelope around a batch and the NATS headers. */
