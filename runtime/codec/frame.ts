@@ -23,15 +23,28 @@ function checkMax(max: number): number {
   return max;
 }
 
-/** Header + body; throws 703 for an empty or oversize body. */
-export function encodeFrame(body: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
-  checkLength(body.length, checkMax(maxFrameBytes));
-  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+/** The 8-byte header announcing a body of `length` bytes; throws 703 for zero or oversize. */
+export function encodeFrameHeader(length: number, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
+  checkLength(length, checkMax(maxFrameBytes));
+  // Non-integer lengths would be silently truncated by the u32 below: refuse them too.
+  if (!Number.isInteger(length) || length < 0) throw new FleetError(ErrorCode.WIRE_FRAME_TOO_LARGE, `frame length ${length} is not a byte count`);
+  const out = new Uint8Array(FRAME_HEADER_BYTES);
   out[0] = FRAME_MAGIC_0;
   out[1] = FRAME_MAGIC_1;
   out[2] = FRAME_VERSION;
   out[3] = 0;
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(4, body.length);
+  out[4] = length >>> 24;
+  out[5] = (length >>> 16) & 0xff;
+  out[6] = (length >>> 8) & 0xff;
+  out[7] = length & 0xff;
+  return out;
+}
+
+/** Header + body in one buffer; throws 703 for an empty or oversize body. */
+export function encodeFrame(body: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
+  const header = encodeFrameHeader(body.length, maxFrameBytes);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  out.set(header);
   out.set(body, FRAME_HEADER_BYTES);
   return out;
 }

@@ -1,14 +1,39 @@
 // X25519 (RFC 7748) for session key agreement: node:crypto when present; in browsers
 // WebCrypto (createEphemeralAsync) where it has X25519, @noble/curves otherwise.
+// On node:crypto, importing a key from DER is most of the cost (OpenSSL's decoder lookup,
+// ~0.4 ms for a PKCS#8 private key): ephemerals are generated as KeyObjects and kept, and
+// keys cross the boundary as JWK, which node:crypto reads and writes without a decoder.
 import { x25519 } from "@noble/curves/ed25519.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { concatBytes, randomBytes } from "./bytes.js";
+import { concatBytes, fromBase64Url, randomBytes, toBase64Url } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
 
+type NodeCrypto = NonNullable<ReturnType<typeof getNodeCrypto>>;
+type NodeKey = ReturnType<NodeCrypto["createPrivateKey"]>;
+
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
-const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
 
 const der = (prefix: Uint8Array, raw: Uint8Array) => Buffer.from(concatBytes(prefix, raw));
+
+/**
+ * The node:crypto KeyObject of each private key createEphemeral generated, keyed by the
+ * identity of its bytes, so agreeing needs no re-import. Weak: it lives as long as the
+ * bytes; nothing is attached to the returned object (it logs and serializes as before).
+ * The copy detects bytes changed in place since, which then take the import path.
+ */
+const generatedKeys = new WeakMap<Uint8Array, { key: NodeKey; bytes: Uint8Array }>();
+
+function nodePrivateKey(nc: NodeCrypto, privateKey: Uint8Array): NodeKey {
+  const cached = generatedKeys.get(privateKey);
+  if (cached && sameBytes(cached.bytes, privateKey)) return cached.key;
+  return nc.createPrivateKey({ key: der(PKCS8_PREFIX, privateKey), format: "der", type: "pkcs8" });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function checkLength(key: Uint8Array, what: string): void {
   if (!(key instanceof Uint8Array) || key.length !== 32) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, `X25519 ${what} must be 32 bytes`);
@@ -17,17 +42,22 @@ function checkLength(key: Uint8Array, what: string): void {
 export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "private key");
   const nc = getNodeCrypto();
-  if (nc) {
-    const spki = nc.createPublicKey(nc.createPrivateKey({ key: der(PKCS8_PREFIX, privateKey), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" });
-    return new Uint8Array(spki.subarray(spki.length - 32));
-  }
+  if (nc) return fromBase64Url(nc.createPublicKey(nodePrivateKey(nc, privateKey)).export({ format: "jwk" }).x!);
   return x25519.getPublicKey(privateKey);
 }
 
 /** A fresh ephemeral X25519 key pair (one per handshake, then discarded). */
 export function createEphemeral(): { publicKey: Uint8Array; privateKey: Uint8Array } {
-  const privateKey = randomBytes(32);
-  return { publicKey: x25519PublicKey(privateKey), privateKey };
+  const nc = getNodeCrypto();
+  if (!nc) {
+    const privateKey = randomBytes(32);
+    return { publicKey: x25519.getPublicKey(privateKey), privateKey };
+  }
+  const key = nc.generateKeyPairSync("x25519").privateKey;
+  const jwk = key.export({ format: "jwk" });
+  const privateKey = fromBase64Url(jwk.d!);
+  generatedKeys.set(privateKey, { key, bytes: privateKey.slice() });
+  return { publicKey: fromBase64Url(jwk.x!), privateKey };
 }
 
 /** The shared secret; 606 for a malformed or small-order peer key (an all-zero result). */
@@ -39,8 +69,8 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
     const nc = getNodeCrypto();
     if (nc) {
       const b = nc.diffieHellman({
-        privateKey: nc.createPrivateKey({ key: der(PKCS8_PREFIX, privateKey), format: "der", type: "pkcs8" }),
-        publicKey: nc.createPublicKey({ key: der(SPKI_PREFIX, peerPublicKey), format: "der", type: "spki" }),
+        privateKey: nodePrivateKey(nc, privateKey),
+        publicKey: nc.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: toBase64Url(peerPublicKey) }, format: "jwk" }),
       });
       shared = new Uint8Array(b.buffer, b.byteOffset, b.length);
     } else {

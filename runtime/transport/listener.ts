@@ -8,7 +8,10 @@ export interface FrameConnection {
   readonly remote: string;
   /** Bytes queued for the peer but not yet written (the backpressure signal). */
   readonly bufferedAmount: number;
-  /** Frames and queues one body; silently ignored after close. */
+  /**
+   * Frames and queues one body; silently ignored after close. The carrier may hold the
+   * body itself until it is written (TCP does): do not modify it after sending.
+   */
   send(body: Uint8Array): void;
   /** Closes the connection, first sending errorBody as one last frame when given. */
   close(errorBody?: Uint8Array): void;

@@ -1,7 +1,9 @@
 // TCP carrier for frames (spec/frame.md): a FrameConnection over node:net, and a listener.
-// Node-only. Writes issued in one tick are corked together into one writev.
+// Node-only. Writes issued in one tick are corked together into one writev, and a frame's
+// header and body go into it as two buffers: the body is never copied.
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../codec/index.js";
+import { encodeFrameHeader } from "../codec/frame.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { FrameConnectionBase } from "./frame-connection-base.js";
 import type { FrameConnection, FrameListener } from "./listener.js";
@@ -45,6 +47,8 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
 
   send(body: Uint8Array): void {
     if (this.closed || this.socket.destroyed) return;
+    // Checked first: an oversize body throws 703 before anything is queued.
+    const header = encodeFrameHeader(body.length);
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -53,7 +57,8 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
         this.socket.uncork();
       });
     }
-    this.socket.write(encodeFrame(body));
+    this.socket.write(header);
+    this.socket.write(body);
   }
 
   close(errorBody?: Uint8Array): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_HEADER_BYTES, FrameDecoder, MAX_FRAME_BYTES, decodeFrame, encodeFrame } from "../../runtime/codec/index.js";
+import { encodeFrameHeader } from "../../runtime/codec/frame.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { caught } from "./sample.js";
 
@@ -12,6 +13,17 @@ describe("frames", () => {
     expect(Buffer.from(encodeFrame(Uint8Array.of(0xaa, 0xbb))).toString("hex")).toBe("465001000000" + "0002aabb");
     expect(FRAME_HEADER_BYTES).toBe(8);
     expect(MAX_FRAME_BYTES).toBe(2_097_152);
+  });
+
+  it("encodeFrameHeader is encodeFrame's first 8 bytes, with the same checks", () => {
+    for (const length of [1, 255, 256, 65_536, 1_000_000, MAX_FRAME_BYTES]) {
+      expect(encodeFrameHeader(length)).toEqual(header(length));
+      if (length <= 65_536) expect(encodeFrame(new Uint8Array(length)).subarray(0, FRAME_HEADER_BYTES)).toEqual(encodeFrameHeader(length));
+    }
+    expect(encodeFrameHeader(1024, 1024)).toEqual(header(1024));
+    for (const bad of [0, MAX_FRAME_BYTES + 1, -1, 1.5, Number.NaN]) expect(caught(() => encodeFrameHeader(bad)).code).toBe(ErrorCode.WIRE_FRAME_TOO_LARGE);
+    expect(caught(() => encodeFrameHeader(1025, 1024)).code).toBe(ErrorCode.WIRE_FRAME_TOO_LARGE);
+    expect(caught(() => encodeFrameHeader(10, MAX_FRAME_BYTES + 1)).code).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
   });
 
   it("decodes coalesced frames in one chunk", () => {
