@@ -13,7 +13,7 @@ export const DEFAULT_SKEW_MS = 120_000;
 export const DEFAULT_REPLAY_ENTRIES = 200_000;
 
 /** Stateless time checks (605 skew, 602 expired); returns the last instant a copy could still pass. */
-export function checkFreshness(env: Envelope, now: number, skewMs = DEFAULT_SKEW_MS): number {
+export function checkFreshness(env: Pick<Envelope, "createdAt" | "ttlSeconds">, now: number, skewMs = DEFAULT_SKEW_MS): number {
   if (!env.createdAt) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "created_at is required", { pointer: "/createdAt" });
   const created = timestampMs(env.createdAt);
   if (!Number.isFinite(created) || Math.abs(now - created) > skewMs) {

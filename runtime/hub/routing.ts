@@ -30,8 +30,7 @@ export class Router {
     // Decoders require a recipient; should one ever lack it, that is a protocol error, not an empty route.
     if (to.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "recipient is required", { pointer: "/recipient" });
     try {
-      // checkFreshness reads only created_at and ttl_seconds, which a RouteHead carries under the same names.
-      checkFreshness(head as Pick<Envelope, "createdAt" | "ttlSeconds"> as Envelope, hub.clock.now(), hub.options.skewMs);
+      checkFreshness(head, hub.clock.now(), hub.options.skewMs);
     } catch (e) {
       reject(hub, peer, head, asFleetError(e, ErrorCode.DELIVERY_EXPIRED, "freshness"));
       return;
