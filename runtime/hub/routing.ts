@@ -3,7 +3,6 @@
 // when it wants a receipt, committed first (group-commit.ts). Requests to the hub itself
 // never get here (inbound.ts answers them).
 import { create } from "@bufbuild/protobuf";
-import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { checkFreshness } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
