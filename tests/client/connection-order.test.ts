@@ -21,7 +21,7 @@ import { setNodeCryptoDisabled } from "../../runtime/crypto/node-crypto.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { Hub } from "../../runtime/hub/hub.js";
 import { memoryPair } from "../../runtime/transport/memory.js";
-import { HeldSubtle, settle } from "./support/held-subtle.js";
+import { HeldSubtle } from "./support/held-subtle.js";
 
 let dir: string;
 let hub: Hub;

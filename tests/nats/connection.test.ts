@@ -2,7 +2,7 @@
 // refusal typed (bad signature, wrong inbox, impersonation).
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -135,7 +135,7 @@ describe.skipIf(!hasNatsServer)("NATS FleetConnection", () => {
   it("refuses senders it has not pinned under trust: pinned (601)", async () => {
     const codes: number[] = [];
     // Only its inbox matters here (strangers' presence and registry traffic is refused too).
-    const strict = await join("strict", { trust: "pinned", onReject: (e: FleetError, subject: string) => subject === subjects.agentInbox("strict") && codes.push(e.code) });
+    await join("strict", { trust: "pinned", onReject: (e: FleetError, subject: string) => subject === subjects.agentInbox("strict") && codes.push(e.code) });
     const stranger = await join("stranger");
     await stranger.send({ to: "strict", text: "hello?" });
     await expect.poll(() => codes, { timeout: 5_000 }).toEqual([ErrorCode.SECURITY_SIGNATURE_INVALID]);

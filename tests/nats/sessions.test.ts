@@ -1,12 +1,12 @@
 // Pairwise sessions on a real nats-server: the handshake over the inbox subjects, then
 // HMAC-authenticated SessionEnvelopes on the session subjects; forgeries are refused.
 import { create } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, SessionEnvelopeSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { encodePacket } from "../../runtime/codec/index.js";
-import { ErrorCode, type FleetError } from "../../runtime/errors.js";
+import { ErrorCode } from "../../runtime/errors.js";
 import { subjects } from "../../runtime/nats/subjects.js";
 import { CONTENT_TYPE, HEADER } from "../../runtime/nats/wire.js";
 import { headers } from "nats";

@@ -1,7 +1,10 @@
 // Each gate of `npm run check` passes on the repository and fails, with a clear line, when
 // its rule is broken in a copy of spec/.
 import { afterEach, describe, expect, it } from "vitest";
-import { asyncapiValid, bufBreaking, bufLint, examplesValid, protoSchemaAgree, schemasValid } from "../../tools/check/gates.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asyncapiValid, bufBreaking, bufLint, examplesValid, protoSchemaAgree, schemasValid, typecheck } from "../../tools/check/gates.js";
 import { repoRoot } from "../../tools/generate/paths.js";
 import { editJson, specCopy, type SpecCopy } from "./spec-copy.js";
 
@@ -40,6 +43,21 @@ describe("buf breaking against spec/baseline", () => {
     c.edit("spec/proto/fleet/v1/payload.proto", (t) => t.replace("message ApplicationPayload {", "message ApplicationPayload {\n  // A test-only addition.\n  string charset = 99;"));
     expect(await bufBreaking(c.root)).toEqual([]);
   });
+});
+
+describe("typecheck", () => {
+  it("fails with one tsc line per error: a wrong type, an unused local", async () => {
+    const root = mkdtempSync(join(tmpdir(), "fleet-tsc-"));
+    try {
+      writeFileSync(join(root, "tsconfig.json"), JSON.stringify({ extends: join(repoRoot, "tsconfig.json"), compilerOptions: { types: [] }, include: ["bad.ts"] }));
+      writeFileSync(join(root, "bad.ts"), "export const n: number = \"one\";\nexport function f(): void {\n  const unused = 1;\n}\n");
+      const out = await typecheck(root);
+      expect(out).toContainEqual(expect.stringMatching(/^tsc: bad\.ts\(1,14\): error TS2322/));
+      expect(out).toContainEqual(expect.stringMatching(/^tsc: bad\.ts\(3,9\): error TS6133: 'unused'/));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("buf lint (STANDARD + COMMENTS)", () => {

@@ -72,6 +72,12 @@ export const bufBreaking: Gate = async (root) => {
   return r.ok ? [] : lines(r.output).map((l) => `buf breaking (against ${BASELINE}): ${l}`);
 };
 
+/** The whole repository compiles under tsconfig.json (strict, no unused locals): vitest and tsx only strip types. */
+export const typecheck: Gate = async (root) => {
+  const r = await run(tool("tsc"), ["--noEmit", "-p", join(root, "tsconfig.json")], root);
+  return r.ok ? [] : lines(r.output).filter((l) => /error TS\d+/.test(l)).map((l) => `tsc: ${l}`);
+};
+
 export const asyncapiValid: Gate = async (root) => {
   const r = await runAsyncapi(["validate", ASYNCAPI_DOC, "--fail-severity", "error"], root);
   if (r.ok) return [];
@@ -140,6 +146,7 @@ export const gates: { name: string; gate: Gate }[] = [
   { name: "examples match their schemas", gate: examplesValid },
   { name: "AsyncAPI valid", gate: asyncapiValid },
   { name: "generated/ is fresh", gate: generatedFresh() },
+  { name: "TypeScript compiles", gate: typecheck },
 ];
 
 export { repoRoot };
