@@ -228,7 +228,7 @@ export class HubConnection implements FleetConnection {
   private receive(body: Uint8Array): void {
     if (this.closed) return;
     let packet;
-    let env: Envelope;
+    let opened: ReturnType<Session["openAll"]>;
     try {
       packet = decodePacket(body);
       if (packet.kind.case !== "session") {
@@ -248,14 +248,18 @@ export class HubConnection implements FleetConnection {
         }
         return;
       }
-      env = this.o.session.open(packet.kind.value);
+      opened = this.o.session.openAll(packet.kind.value);
     } catch (e) {
       // Unverifiable input is dropped here (never handed to the application).
       this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming"));
       return;
     }
-    if (this.answer(env)) return;
-    this.chain = this.chain.then(() => this.dispatch(env, false)).catch(() => {});
+    // One envelope, or a batch of them (spec/sessions.md): each on its own, in order.
+    for (const e of opened.refused) this.reportDrop(e);
+    for (const env of opened.envelopes) {
+      if (this.answer(env)) continue;
+      this.chain = this.chain.then(() => this.dispatch(env, false)).catch(() => {});
+    }
   }
 
   private noteHubError(env: Envelope): void {

@@ -214,13 +214,15 @@ export class Session {
    * and its container parsed before the sequence advances (a refused batch changes nothing);
    * then each envelope is parsed on its own: a bad one is refused with its code, in refused,
    * without costing its neighbours (they are separate messages from an authenticated peer).
+   * payloads[i] are the exact bytes of envelopes[i] (a relay re-seals them one by one).
    */
-  openAll(se: SessionEnvelope): { envelopes: Envelope[]; refused: FleetError[] } {
-    if (se?.payloadType !== ENVELOPE_BATCH_PROTO) return { envelopes: [this.open(se)], refused: [] };
+  openAll(se: SessionEnvelope): { envelopes: Envelope[]; payloads: Uint8Array[]; refused: FleetError[] } {
+    if (se?.payloadType !== ENVELOPE_BATCH_PROTO) return { envelopes: [this.open(se)], payloads: [se.payload], refused: [] };
     const sequence = this.authenticate(se);
     const batch = decodeMessage(EnvelopeBatchSchema, se.payload);
     this.recvSeq = sequence;
     const envelopes: Envelope[] = [];
+    const payloads: Uint8Array[] = [];
     const refused: FleetError[] = [];
     for (const bytes of batch.envelopes) {
       try {
@@ -229,11 +231,12 @@ export class Session {
           throw new FleetError(ErrorCode.SECURITY_DECRYPTION_FAILED, "an encrypted body travels alone, never in a batch", { pointer: "/bodyCiphertext" });
         }
         envelopes.push(env);
+        payloads.push(bytes);
       } catch (e) {
         refused.push(asFleetError(e, ErrorCode.WIRE_MALFORMED, "batched envelope"));
       }
     }
-    return { envelopes, refused };
+    return { envelopes, payloads, refused };
   }
 
   private encryptBody(env: Envelope, sequence: bigint, algorithm: SealOptions["algorithm"]): Envelope {

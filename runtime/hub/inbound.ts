@@ -5,8 +5,8 @@
 // connection with a signed ERROR frame.
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
-import { type Packet, PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { decodePacket } from "../codec/index.js";
+import { type Packet, PacketSchema, type SessionEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { decodePacket, PayloadType } from "../codec/index.js";
 import { openSignedEnvelope } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { handshake } from "./admission.js";
@@ -48,25 +48,41 @@ function fastForward(hub: Hub, peer: Peer, body: Uint8Array): boolean {
 }
 
 function message(hub: Hub, peer: Peer, packet: Packet, body: Uint8Array): void {
-  let env: Envelope;
-  let signed: boolean;
-  let forward = body;
-  if (packet.kind.case === "session") {
-    env = peer.session!.open(packet.kind.value);
-    signed = false;
+  if (packet.kind.case === "session") return sessionMessage(hub, peer, packet.kind.value);
+  if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
+  const s = packet.kind.value;
+  if (s.signature?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${s.signature?.keyId ?? "nobody"}`, { pointer: "/signature/keyId" });
+  const env = hub.options.verify === "all" ? openSignedEnvelope(s, { keys: hub.pins }) : parseSigned(s.payloadType, s.payload);
+  boundToPeer(peer, env);
+  if (env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
+  admit(hub, peer, env, body, true);
+}
+
+/**
+ * A session packet: one envelope, or a batch of them (spec/sessions.md). Each is held to the
+ * connection like a single message; a batch with a bad envelope is refused whole (the
+ * connection ends, as for any bad message) before any of it is routed.
+ */
+function sessionMessage(hub: Hub, peer: Peer, se: SessionEnvelope): void {
+  const opened = peer.session!.openAll(se);
+  if (opened.refused.length) throw opened.refused[0];
+  for (const env of opened.envelopes) boundToPeer(peer, env);
+  const payloadType = se.payloadType === PayloadType.envelopeBatchProto ? PayloadType.envelopeProto : se.payloadType;
+  opened.envelopes.forEach((env, i) => {
     // Stored as an unsealed template: re-sealed for the recipient's own session on delivery.
-    const se = packet.kind.value;
-    forward = toBinary(PacketSchema, create(PacketSchema, { kind: { case: "session", value: { payloadType: se.payloadType, payload: se.payload } } }));
-  } else if (packet.kind.case === "signed") {
-    const s = packet.kind.value;
-    if (s.signature?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.keyId}; signed by ${s.signature?.keyId ?? "nobody"}`, { pointer: "/signature/keyId" });
-    env = hub.options.verify === "all" ? openSignedEnvelope(s, { keys: hub.pins }) : parseSigned(s.payloadType, s.payload);
-    signed = true;
-  } else throw new FleetError(ErrorCode.WIRE_MALFORMED, "empty packet");
+    const forward = toBinary(PacketSchema, create(PacketSchema, { kind: { case: "session", value: { payloadType, payload: opened.payloads[i] } } }));
+    admit(hub, peer, env, forward, false);
+  });
+}
+
+function boundToPeer(peer: Peer, env: Envelope): void {
   if (env.sender !== peer.agent) {
     throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `connection is bound to ${peer.agent}; message claims ${env.sender}`, { pointer: "/sender" });
   }
-  if (signed && env.security?.keyId !== peer.keyId) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "security.key_id is not the connection's key", { pointer: "/security/keyId" });
-  if (env.recipient?.target.case === "hub") handleHubRequest(hub, { peer, env, packet: forward, signed });
-  else hub.router.route({ peer, head: headOf(env), env, packet: forward, signed });
+}
+
+/** A message bound to its connection: to the hub's own handlers, or routed. */
+function admit(hub: Hub, peer: Peer, env: Envelope, packet: Uint8Array, signed: boolean): void {
+  if (env.recipient?.target.case === "hub") handleHubRequest(hub, { peer, env, packet, signed });
+  else hub.router.route({ peer, head: headOf(env), env, packet, signed });
 }
