@@ -62,6 +62,18 @@ export function conformanceSuite(binding: Binding): void {
       expect(applicationValue(got[0].env)).toEqual({ hello: "beta", n: 1 });
     });
 
+    it("carries a burst of session-authenticated sends complete and in order", async () => {
+      const a = await connect("alpha");
+      const b = await connect("beta");
+      const got = collect(b);
+      // One tick's worth of sends (a NATS session batches them; the hub relays each).
+      await Promise.all(Array.from({ length: 300 }, (_, i) => a.send({ to: b.agent, json: i, sign: false })));
+      await until(() => got.length === 300, 10_000, "session deliveries");
+      expect(got.map((m) => applicationValue(m.env))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      // (verified differs by design: a NATS session is end to end with the sender; a hub re-seals.)
+      expect(got.every((m) => m.env.sender === a.agent)).toBe(true);
+    });
+
     it("acknowledges a message that requires one with an ACCEPTED receipt", async () => {
       const a = await connect("alpha");
       const b = await connect("beta");
