@@ -8,8 +8,11 @@
 // Each hub row also reports the hub process's own CPU time per message (per handshake):
 // on a shared machine it is a steadier before/after figure than the rates.
 // NATS rows are skipped cleanly when nats-server is missing. Bounded in count and time.
+// Last, the TCP carrier's frame writes (header and body as two buffers) beside writing one
+// copied header+body buffer, in this process's CPU time per 1 KiB frame.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -21,7 +24,7 @@ import { pingBody } from "../../runtime/client/bodies.js";
 import { buildEnvelope } from "../../runtime/client/draft.js";
 import { handshake } from "../../runtime/client/hub-client.js";
 import { systemClock } from "../../runtime/clock.js";
-import { encodePacket } from "../../runtime/codec/index.js";
+import { encodeFrame, encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
 import { connectTcp } from "../../runtime/transport/tcp.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
@@ -260,9 +263,67 @@ export const suite: BenchSuite = {
       rmSync(home, { recursive: true, force: true });
       rmSync(memHome, { recursive: true, force: true });
     }
+    rows.push(...(await frameWriteRows()));
     return rows;
   },
 };
+
+const FRAME_WRITES = 200_000; // per round and way, 64 per event-loop turn as a busy hub writes
+const FRAME_ROUNDS = 6;
+
+/** CPU µs per 1 KiB frame written to a loopback peer that discards it (both sides in this process). */
+async function frameWriteCpu(write: (body: Uint8Array) => void, backlog: () => number, drained: () => Promise<unknown>): Promise<number> {
+  const body = new Uint8Array(PAYLOAD_BYTES).fill(0x61);
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < FRAME_WRITES; i += 64) {
+    for (let k = 0; k < 64; k++) write(body);
+    // Wait out the turn (the carrier uncorks on nextTick), and any backlog.
+    await new Promise((r) => setImmediate(r));
+    if (backlog() > 1 << 20) await drained();
+  }
+  const c = process.cpuUsage(cpu0);
+  return (c.user + c.system) / FRAME_WRITES;
+}
+
+/** The carrier's send (header + body, corked) beside socket.write(encodeFrame(body)) corked per turn. */
+async function frameWriteRows(): Promise<BenchRow[]> {
+  const server = createServer((s) => s.on("data", () => {}));
+  await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+  const port = (server.address() as { port: number }).port;
+  const raw = createConnection({ host: "127.0.0.1", port });
+  await new Promise((r) => raw.once("connect", r));
+  raw.setNoDelay(true);
+  const conn = await connectTcp("127.0.0.1", port);
+  let corked = false;
+  const copied = (body: Uint8Array) => {
+    if (!corked) {
+      corked = true;
+      raw.cork();
+      process.nextTick(() => ((corked = false), raw.uncork()));
+    }
+    raw.write(encodeFrame(body));
+  };
+  const carrier: number[] = [];
+  const copy: number[] = [];
+  try {
+    // Alternating which goes first, so warm-up and drift hit both.
+    const runCopy = async () => copy.push(await frameWriteCpu(copied, () => raw.writableLength, () => new Promise((done) => raw.once("drain", done))));
+    const runCarrier = async () => carrier.push(await frameWriteCpu((b) => conn.send(b), () => conn.bufferedAmount, () => new Promise<void>((done) => conn.onDrain(done))));
+    for (let r = 0; r < FRAME_ROUNDS; r++) {
+      if (r % 2 === 0) await runCopy().then(runCarrier);
+      else await runCarrier().then(runCopy);
+    }
+  } finally {
+    conn.close();
+    raw.destroy();
+    server.close();
+  }
+  const anchor = "TCP write of one copied header+body buffer, 1KiB (CPU)";
+  return [
+    { suite: "hub", name: "TCP carrier frame writes, header + body, 1KiB (CPU)", rate: 1e6 / median(carrier), unit: "ops/s", anchor, extra: { cpu_us_per_frame: round2(median(carrier)), rounds_us: carrier.map(round2).join("/") } },
+    { suite: "hub", name: anchor, rate: 1e6 / median(copy), unit: "ops/s", extra: { cpu_us_per_frame: round2(median(copy)), rounds_us: copy.map(round2).join("/") } },
+  ];
+}
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;

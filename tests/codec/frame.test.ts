@@ -21,6 +21,9 @@ describe("frames", () => {
       if (length <= 65_536) expect(encodeFrame(new Uint8Array(length)).subarray(0, FRAME_HEADER_BYTES)).toEqual(encodeFrameHeader(length));
     }
     expect(encodeFrameHeader(1024, 1024)).toEqual(header(1024));
+    // Headers come from a shared slab, but each keeps its own bytes (a queued write holds it).
+    const held = Array.from({ length: 3_000 }, (_, i) => encodeFrameHeader(i + 1));
+    held.forEach((h, i) => expect(h).toEqual(header(i + 1)));
     for (const bad of [0, MAX_FRAME_BYTES + 1, -1, 1.5, Number.NaN]) expect(caught(() => encodeFrameHeader(bad)).code).toBe(ErrorCode.WIRE_FRAME_TOO_LARGE);
     expect(caught(() => encodeFrameHeader(1025, 1024)).code).toBe(ErrorCode.WIRE_FRAME_TOO_LARGE);
     expect(caught(() => encodeFrameHeader(10, MAX_FRAME_BYTES + 1)).code).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
