@@ -5,7 +5,7 @@ export { encodeEnvelope, encodeEnvelopeWith, decodeEnvelope, encodePacket, decod
 export { envelopeToJson, envelopeFromJson, messageToJson, messageFromJson, parseJsonMessage, parseJsonBytes, type JsonObject } from "./json.js";
 export { validateEnvelope } from "./envelope-rules.js";
 export { validateMessage } from "./validate.js";
-export { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, encodeFrame, decodeFrame, FrameDecoder } from "./frame.js";
+export { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, encodeFrame, encodeFrameHeader, decodeFrame, FrameDecoder } from "./frame.js";
 export { childPointer } from "./pointer.js";
 export { zeroFactory } from "./factory.js";
 export { EnvelopeBatchWriter } from "./envelope-batch.js";
