@@ -1,9 +1,12 @@
 // `npm run bench`: runs every suite in bench/suites (or those named on the command
-// line), prints one table, and writes bench-results.json with every figure and ratio.
-import { readdirSync, writeFileSync } from "node:fs";
+// line), each in its own process (bench/run-suite.ts), prints one table, and writes
+// bench-results.json with every figure and ratio.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BenchRow, BenchSuite } from "./harness.js";
+import { fileURLToPath } from "node:url";
+import type { BenchRow } from "./harness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -13,21 +16,21 @@ const files = readdirSync(join(here, "suites"))
   .sort();
 
 const rows: BenchRow[] = [];
+const scratch = mkdtempSync(join(tmpdir(), "fleet-bench-"));
 for (const file of files) {
-  const mod = (await import(pathToFileURL(join(here, "suites", file)).href)) as { suite: BenchSuite };
-  process.stderr.write(`bench: ${mod.suite.name}...\n`);
+  const name = file.slice(0, -3);
+  const out = join(scratch, `${name}.json`);
+  process.stderr.write(`bench: ${name}...\n`);
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(here, "run-suite.ts"), join(here, "suites", file), out], { stdio: ["ignore", "inherit", "inherit"] });
   try {
-    const got = await mod.suite.run();
-    for (const row of got) {
-      const anchor = row.anchor ? got.find((r) => r.name === row.anchor) : undefined;
-      if (anchor) row.ratio = row.rate / anchor.rate;
-      rows.push(row);
-    }
+    if (run.status !== 0) throw new Error(`exit status ${run.status ?? run.signal}`);
+    rows.push(...(JSON.parse(readFileSync(out, "utf8")) as BenchRow[]));
   } catch (e) {
-    process.stderr.write(`bench: ${mod.suite.name} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`bench: ${name} failed: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   }
 }
+rmSync(scratch, { recursive: true, force: true });
 
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2));
 const goalText = (r: BenchRow) => {
