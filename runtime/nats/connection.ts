@@ -3,6 +3,7 @@
 // envelope id, ACCEPTED once the PubAck arrives, PROCESSED receipts from the recipient on
 // its sender's receipts subject); broadcast, group, capability, presence and discovery
 // are live core subjects. The subjects come from subjects.ts (the AsyncAPI document).
+// Key rotations are stored in FLEET_KEYS and applied by every agent (rotation.ts).
 import { create } from "@bufbuild/protobuf";
 import type { JsMsg, Msg } from "nats";
 import type { Bottle } from "../../generated/proto/fleet/v1/bottle_pb.js";
@@ -14,7 +15,7 @@ import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import type { FleetConnection, MessageHandler } from "../client/connection.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
-import { PinnedKeys, signEnvelope, type Identity } from "../crypto/index.js";
+import { openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { makeReceipt, signReceipt } from "../protocol/receipts.js";
@@ -26,6 +27,7 @@ import type { TrustPolicy } from "./keys.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
 import { queryRegistry, type RegistryQueryInput } from "./registry-query.js";
 import { addressedHere, describe, packetOf, routeOf } from "./routes.js";
+import { NatsRotations, storeRotation } from "./rotation.js";
 import { NatsSessions } from "./sessions.js";
 import { parseSubject, subjects } from "./subjects.js";
 import { SignedVerifier } from "./verify.js";
@@ -70,6 +72,11 @@ export class NatsFleetConnection implements FleetConnection {
   private readonly verifier: SignedVerifier;
   private readonly dispatcher: NatsDispatcher;
   private readonly sessions: NatsSessions;
+  private readonly rotations: NatsRotations;
+  /** The identity everything is signed with; replaced by rotateKey. */
+  private current: Identity;
+  /** The rotation in progress: rotations run one after another. */
+  private rotating: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -79,6 +86,9 @@ export class NatsFleetConnection implements FleetConnection {
     private readonly clock: Clock,
   ) {
     this.agent = opts.identity.agent;
+    this.current = opts.identity;
+    // Read at use, never captured: rotateKey replaces it for every part of the connection.
+    const conn = this;
     this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock);
     this.dispatcher = new NatsDispatcher({
       clock,
@@ -87,7 +97,9 @@ export class NatsFleetConnection implements FleetConnection {
       answerPing: (env) => this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body: env.body!.kind }),
     });
     this.sessions = new NatsSessions({
-      identity: opts.identity,
+      get identity() {
+        return conn.current;
+      },
       keys,
       clock,
       carrier,
@@ -97,6 +109,15 @@ export class NatsFleetConnection implements FleetConnection {
       retries: opts.handshakeRetries,
       batchEnvelopes: opts.sessionBatch?.envelopes,
       batchBytes: opts.sessionBatch?.bytes,
+    });
+    this.rotations = new NatsRotations({
+      agent: this.agent,
+      keys,
+      trust: opts.trust ?? "tofu",
+      clock,
+      carrier,
+      rotated: (pin) => this.rotated(pin),
+      reject: (e, subject) => this.opts.onReject?.(e, subject),
     });
   }
 
@@ -117,6 +138,9 @@ export class NatsFleetConnection implements FleetConnection {
 
   private async start(): Promise<void> {
     const reject = (e: FleetError, subject: string) => this.opts.onReject?.(e, subject);
+    // Every stored rotation is applied before anything else is verified.
+    this.stops.push(() => this.rotations.stop());
+    await this.rotations.start();
     const live = (p: Packet, m: Msg | JsMsg) => this.arrive(p, m, undefined);
     this.stops.push(this.carrier.subscribe(subjects.broadcast(), live, reject));
     this.stops.push(this.carrier.subscribe(subjects.agentReceipts(this.agent), live, reject));
@@ -125,8 +149,11 @@ export class NatsFleetConnection implements FleetConnection {
     this.stops.push(
       await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
     );
+    const conn = this;
     const bottles: BottleHost = {
-      identity: this.opts.identity,
+      get identity() {
+        return conn.current;
+      },
       keys: this.keys,
       clock: this.clock,
       carrier: this.carrier,
@@ -162,7 +189,16 @@ export class NatsFleetConnection implements FleetConnection {
   }
 
   private async arrive(packet: Packet, msg: Msg | JsMsg, storedAtMs: number | undefined): Promise<void> {
-    const env = this.verify(packet, msg, storedAtMs);
+    let env: Envelope;
+    try {
+      env = this.verify(packet, msg, storedAtMs);
+    } catch (e) {
+      // Signed by a key other than its sender's pinned one: the sender may have rotated an
+      // instant ago (FLEET_KEYS and this subject are delivered independently). Apply what is
+      // stored, then judge once more (the refusal came before the seen-id check: no 604).
+      if (!(e instanceof FleetError && e.code === ErrorCode.SECURITY_KEY_MISMATCH) || !(await this.rotations.catchUp())) throw e;
+      env = this.verify(packet, msg, storedAtMs);
+    }
     // Our own broadcasts and group messages come back to us: not news.
     if (env.sender === this.agent && parseSubject(msg.subject)?.channel !== "agentInbox") return;
     const kind = env.body?.kind.case;
@@ -204,22 +240,50 @@ export class NatsFleetConnection implements FleetConnection {
    * the signed answer; 805 when nobody answers in time.
    */
   queryRegistry(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
-    return queryRegistry({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
+    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
   }
 
   /** Signs an envelope and answers a NATS request with it (registry query replies). */
   reply(to: Msg, env: Envelope): void {
-    const w = toWire(packetOf(signEnvelope(env, this.opts.identity)), { publicKey: this.opts.identity.publicKey });
+    const w = toWire(packetOf(signEnvelope(env, this.current)), { publicKey: this.current.publicKey });
     to.respond(w.data, { headers: w.headers });
   }
 
   get identity(): Identity {
-    return this.opts.identity;
+    return this.current;
+  }
+
+  /**
+   * Replaces this agent's key: stores a KeyRotation to next (the same envelope the hub
+   * takes: to fleet:hub, signed by the current key, proven by next) in FLEET_KEYS and
+   * resolves with ACCEPTED once the PubAck says it is stored; nothing changes before that.
+   * Then our own pin moves and everything is signed with next and announces its key.
+   * Pairwise sessions opened with the old key end: the next session send handshakes anew.
+   * Every agent applies the rotation live or, if offline now, when it connects.
+   */
+  rotateKey(next: Identity): Promise<Receipt> {
+    const run = this.rotating.then(async () => {
+      if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+      const { env, packet, stored } = await storeRotation(this.carrier, this.clock, this.current, next);
+      // Our own follower may already have applied the stored copy.
+      if (this.keys.keyIdOf(this.agent) !== next.keyId) this.keys.applyRotation(openSignedEnvelope(packet.kind.value as SignedEnvelope, { keys: this.keys }));
+      this.current = next;
+      this.sessions.close("key rotated");
+      this.membership?.rekey(next);
+      return makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, stored);
+    });
+    this.rotating = run.catch(() => {});
+    return run;
+  }
+
+  /** A peer's binding moved: sessions opened with its old key end (the next send handshakes again). */
+  private rotated(pin: PinnedKey): void {
+    if (pin.agent !== this.agent) this.sessions.forget(pin.agent);
   }
 
   private sendReceipt(receipt: Receipt, original: Envelope): void {
-    const signed = signReceipt(receipt, original, this.opts.identity, this.clock);
-    this.carrier.publish(subjects.agentReceipts(original.sender), packetOf(signed), { publicKey: this.opts.identity.publicKey });
+    const signed = signReceipt(receipt, original, this.current, this.clock);
+    this.carrier.publish(subjects.agentReceipts(original.sender), packetOf(signed), { publicKey: this.current.publicKey });
   }
 
   onMessage(handler: MessageHandler): () => void {
@@ -258,7 +322,7 @@ export class NatsFleetConnection implements FleetConnection {
 
   /** No hub holds bottles here: JetStream does, for the letter's recipient. */
   private async storeBottle(env: Envelope, bottle: Bottle): Promise<Receipt | undefined> {
-    const seq = await dropBottle({ identity: this.opts.identity, clock: this.clock, carrier: this.carrier }, bottle);
+    const seq = await dropBottle({ identity: this.current, clock: this.clock, carrier: this.carrier }, bottle);
     return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `bottle stored in FLEET_BOTTLES at ${seq}`) : undefined;
   }
 
@@ -271,9 +335,9 @@ export class NatsFleetConnection implements FleetConnection {
   /** Signs and publishes an envelope built elsewhere (sender must be this agent). */
   async publishEnvelope(env: Envelope): Promise<Receipt | undefined> {
     if (env.sender !== this.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `cannot send as ${env.sender}`, { pointer: "/sender" });
-    const signed = signEnvelope(env, this.opts.identity, { payloadType: this.opts.json ? "json" : "proto" });
+    const signed = signEnvelope(env, this.current, { payloadType: this.opts.json ? "json" : "proto" });
     const packet = packetOf(signed);
-    const wire = { json: this.opts.json, publicKey: this.opts.identity.publicKey };
+    const wire = { json: this.opts.json, publicKey: this.current.publicKey };
     const target = routeOf(env);
     if (target.durable) {
       const ack = await this.carrier.publishDurable(target.subject, packet, env.id, wire);

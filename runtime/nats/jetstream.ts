@@ -1,5 +1,5 @@
-// JetStream for what must be durable: offline inboxes (FLEET_INBOX) and bottles
-// (FLEET_BOTTLES). Dedupe by Nats-Msg-Id within duplicate_window, TTL by max_age (2.9 has
+// JetStream for what must be durable: offline inboxes (FLEET_INBOX), bottles
+// (FLEET_BOTTLES) and key rotations (FLEET_KEYS). Dedupe by Nats-Msg-Id within duplicate_window, TTL by max_age (2.9 has
 // no per-message TTL: receivers also drop envelopes past their own ttl), delivery tracked
 // by per-agent durable consumers with explicit acks.
 import { AckPolicy, DeliverPolicy, nanos, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig } from "nats";
@@ -11,6 +11,8 @@ export interface StreamPolicy {
   inboxMaxAgeMs?: number;
   /** How long a bottle is kept (default 30 days). */
   bottleMaxAgeMs?: number;
+  /** Rotations kept per agent in FLEET_KEYS (default 64; no age limit: an agent offline for months must still learn them). */
+  rotationsPerAgent?: number;
   /** Window in which a repeated Nats-Msg-Id is dropped (default 10 minutes, as agentnet's dedupe window). */
   duplicateWindowMs?: number;
   /** Redeliveries before a message is given up on (default 20). */
@@ -26,9 +28,10 @@ export async function ensureStreams(jsm: JetStreamManager, policy: StreamPolicy 
   const dup = policy.duplicateWindowMs ?? 600_000;
   await ensureStream(jsm, { name: STREAMS.inbox.name, subjects: [...STREAMS.inbox.subjects], max_age: nanos(policy.inboxMaxAgeMs ?? 7 * DAY), duplicate_window: nanos(dup) });
   await ensureStream(jsm, { name: STREAMS.bottles.name, subjects: [...STREAMS.bottles.subjects], max_age: nanos(policy.bottleMaxAgeMs ?? 30 * DAY), duplicate_window: nanos(dup) });
+  await ensureStream(jsm, { name: STREAMS.keys.name, subjects: [...STREAMS.keys.subjects], max_age: 0, max_msgs_per_subject: policy.rotationsPerAgent ?? 64, duplicate_window: nanos(dup) });
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Pick<StreamConfig, "name" | "subjects" | "max_age" | "duplicate_window">): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, cfg: Pick<StreamConfig, "name" | "subjects" | "max_age" | "duplicate_window"> & Partial<Pick<StreamConfig, "max_msgs_per_subject">>): Promise<void> {
   const full: Partial<StreamConfig> = { ...cfg, storage: StorageType.File };
   try {
     await jsm.streams.info(cfg.name);

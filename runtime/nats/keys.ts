@@ -8,8 +8,12 @@ import { keyIdFor, type KeyResolver, type PinnedKeys } from "../crypto/index.js"
 
 export type TrustPolicy = "tofu" | "pinned";
 
-/** The resolver for one incoming message, given the key its sender announced (if any). */
-export function introducingResolver(keys: PinnedKeys, announced: Uint8Array | undefined, trust: TrustPolicy): KeyResolver {
+/**
+ * The resolver for one incoming message, given the key its sender announced (if any).
+ * pin: false accepts a first-seen sender's announced key without pinning it yet (a key
+ * rotation pins only what it ends with, and nothing when it is refused: rotation.ts).
+ */
+export function introducingResolver(keys: PinnedKeys, announced: Uint8Array | undefined, trust: TrustPolicy, pin = true): KeyResolver {
   const candidate = trust === "tofu" && announced ? announced : undefined;
   const candidateId = candidate ? keyIdFor(candidate) : undefined;
   // A key that is already pinned (to anyone) is never pinned to a second name.
@@ -18,7 +22,10 @@ export function introducingResolver(keys: PinnedKeys, announced: Uint8Array | un
     resolve: (keyId) => keys.resolve(keyId) ?? (introduces(keyId) ? candidate : undefined),
     checkBinding(agent, keyId) {
       // Called only after the signature verified: now the name may be bound to the new key.
-      if (keys.keyIdOf(agent) === undefined && introduces(keyId)) keys.pin(agent, candidate!);
+      if (keys.keyIdOf(agent) === undefined && introduces(keyId)) {
+        if (!pin) return;
+        keys.pin(agent, candidate!);
+      }
       keys.checkBinding(agent, keyId);
     },
     keyIdOf: (agent) => keys.keyIdOf(agent),

@@ -9,6 +9,7 @@ import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HeartbeatSchema } from "../../generated/proto/fleet/v1/heartbeat_pb.js";
 import type { AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { buildEnvelope } from "../client/draft.js";
+import type { Identity } from "../crypto/index.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { asFleetError, ErrorCode, type FleetError } from "../errors.js";
 import { DEFAULT_HEARTBEAT } from "../protocol/heartbeat.js";
@@ -82,6 +83,12 @@ export class NatsMembership {
   }
 
   private stopSettle: (() => void) | undefined;
+
+  /** Our registry record names the key we sign with after a rotation (the replicas sync it on). */
+  rekey(id: Identity): void {
+    const prev = this.replica.agent(id.agent);
+    if (prev) this.replica.putAgent({ ...prev, keyId: id.keyId, publicKey: id.publicKey });
+  }
 
   /** Heard a heartbeat within the dead-after window (ourselves: always). */
   isOnline(agent: string): boolean {

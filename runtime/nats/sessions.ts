@@ -75,7 +75,8 @@ export class NatsSessions {
   private readonly opening = new Map<string, Promise<Live>>();
   private readonly initiators = new Map<string, { machine: HandshakeInitiator; done: (l: Live) => void; fail: (e: FleetError) => void }>();
   private readonly responders = new Map<string, { machine: HandshakeResponder; early: SessionEnvelope[]; stop: () => void; session?: Session }>();
-  private readonly subscriptions = new Set<() => void>();
+  /** Each session subscription's stop, with the peer it is shared with. */
+  private readonly subscriptions = new Map<() => void, string>();
   private readonly headers = natsHeaders();
   private readonly batchEnvelopes: number;
   private readonly spareWriters: EnvelopeBatchWriter[] = [];
@@ -297,7 +298,7 @@ export class NatsSessions {
       stop();
       this.subscriptions.delete(remove);
     };
-    this.subscriptions.add(remove);
+    this.subscriptions.set(remove, peer);
     return remove;
   }
 
@@ -324,13 +325,29 @@ export class NatsSessions {
     await this.host.carrier.publishDurable(subjects.agentInbox(peer), packet, id, { publicKey: this.host.identity.publicKey });
   }
 
-  close(): void {
+  /**
+   * Ends every session with peer (its key was rotated: they were opened with the old one).
+   * Its session subjects are no longer listened to; the next send to peer handshakes anew.
+   */
+  forget(peer: string): void {
+    const live = this.live.get(peer);
+    if (live) this.flush(live);
+    this.live.delete(peer);
+    const r = this.responders.get(peer);
+    r?.machine.cancel();
+    r?.stop();
+    this.responders.delete(peer);
+    for (const [stop, p] of [...this.subscriptions]) if (p === peer) stop();
+  }
+
+  /** Ends every session (the connection closes, or our own key was rotated); usable again afterwards. */
+  close(reason = "connection closed"): void {
     // What was sent in this tick still goes out: a send that resolved was published.
     for (const live of this.live.values()) this.flush(live);
-    for (const i of this.initiators.values()) i.fail(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed"));
+    for (const i of this.initiators.values()) i.fail(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, reason));
     for (const r of this.responders.values()) r.machine.cancel();
     this.responders.clear();
-    for (const stop of [...this.subscriptions]) stop();
+    for (const stop of [...this.subscriptions.keys()]) stop();
     this.live.clear();
   }
 }

@@ -16,6 +16,7 @@ export const CHANNEL_SUBJECTS = {
   registryQuery: "fleet.v1.registry.query",
   bottles: "fleet.v1.bottle.{agent}",
   session: "fleet.v1.session.{sessionId}.{direction}",
+  keys: "fleet.v1.keys.{agent}",
 } as const;
 
 export type ChannelId = keyof typeof CHANNEL_SUBJECTS;
@@ -24,6 +25,8 @@ export type ChannelId = keyof typeof CHANNEL_SUBJECTS;
 export const STREAMS = {
   inbox: { name: "FLEET_INBOX", subjects: ["fleet.v1.agent.*.inbox"] },
   bottles: { name: "FLEET_BOTTLES", subjects: ["fleet.v1.bottle.*"] },
+  /** Every agent's KeyRotation history (rotation.ts): kept without age limit so offline agents learn it. */
+  keys: { name: "FLEET_KEYS", subjects: ["fleet.v1.keys.*"] },
 } as const;
 
 /**
@@ -90,6 +93,10 @@ export const subjects = {
   /** Where the side that is `from` sends its SessionEnvelopes in a session. */
   session: (sessionId: string, from: "initiator" | "responder") =>
     CHANNEL_SUBJECTS.session.replace("{sessionId}", subjectToken(sessionId, "/sessionId")).replace("{direction}", SESSION_DIRECTION[from]),
+  /** Where an agent's KeyRotations are stored (stream FLEET_KEYS). */
+  keys: (agent: string) => fill(CHANNEL_SUBJECTS.keys, agent),
+  /** Every agent's rotations, for the history every agent applies. */
+  keysAll: () => CHANNEL_SUBJECTS.keys.replace("{agent}", "*"),
 };
 
 export interface ParsedSubject {

@@ -52,6 +52,31 @@ describe("NATS subjects against the AsyncAPI document", () => {
     expect(parseSubject("fleet.v1.session.s1.x2y")).toBeUndefined();
   });
 
+  it("documents the key rotation channel: stored in FLEET_KEYS, sent by the rotating agent, followed by every agent", () => {
+    const ch = doc.channels.keys;
+    expect(ch.address).toBe(CHANNEL_SUBJECTS.keys);
+    expect(ch.servers).toEqual([{ $ref: "#/servers/nats" }]);
+    expect(ch.messages).toEqual({ keyRotation: { $ref: "#/components/messages/KeyRotation" } });
+    expect(ch.description).toMatch(/FLEET_KEYS/);
+    const ops = Object.values(doc.operations as Record<string, { action: string; channel: { $ref: string } }>).filter((o) => o.channel.$ref === "#/channels/keys");
+    expect(ops.map((o) => o.action).sort()).toEqual(["receive", "send"]);
+    expect(STREAMS.keys.subjects).toEqual([subjects.keysAll()]);
+    expect(parseSubject(subjects.keys("ops.agent"))).toEqual({ channel: "keys", param: "ops.agent" });
+  });
+
+  it("fails when the key rotation channel is removed from a copy of the document", () => {
+    const failures = compareEdited((d) => {
+      delete d.channels.keys;
+      delete d.operations.rotateKey;
+      delete d.operations.followKeyRotations;
+    });
+    expect(failures).toEqual([
+      `CHANNEL_SUBJECTS.keys (${CHANNEL_SUBJECTS.keys}) is not a channel of the document`,
+      `subjects.keys() makes ${subjects.keys("agent-a")}, which no channel of the document addresses`,
+      `subjects.keysAll() makes ${subjects.keysAll()}, which no channel of the document addresses`,
+    ]);
+  });
+
   it("fails when the session channel is removed from a copy of the document", () => {
     const failures = compareEdited((d) => {
       delete d.channels.session;

@@ -16,6 +16,9 @@ describe("NATS subjects", () => {
     expect(subjects.session("s1", "responder")).toBe("fleet.v1.session.s1.r2i");
     expect(subjects.session("a.b", "initiator")).toBe("fleet.v1.session.a%2Eb.i2r");
     expect(STREAMS.inbox.subjects).toEqual(["fleet.v1.agent.*.inbox"]);
+    expect(subjects.keys("bot:alice")).toBe("fleet.v1.keys.bot:alice");
+    expect(subjects.keys("a.b")).toBe("fleet.v1.keys.a%2Eb");
+    expect(STREAMS.keys).toEqual({ name: "FLEET_KEYS", subjects: ["fleet.v1.keys.*"] });
   });
 
   it("escapes '.', '*', '>', '%' and whitespace so a name is always one token", () => {

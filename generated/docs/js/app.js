@@ -5,7 +5,7 @@
   "info": {
     "title": "Fleet Protocol",
     "version": "1.0.0",
-    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`) and `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`). Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
+    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`) and `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
     "license": {
       "name": "MIT"
     }
@@ -8157,6 +8157,21 @@
         }
       },
       "x-parser-unique-object-id": "session"
+    },
+    "keys": {
+      "address": "fleet.v1.keys.{agent}",
+      "title": "Key rotations",
+      "description": "An agent's KeyRotation statements on NATS, where no hub holds the pins (spec/signing.md \"On NATS\"): the envelope the hub takes (recipient fleet:hub, signed by the old key, new_key_signature by the new key), published by the rotating agent on its own subject. Durable: stream FLEET_KEYS, deduped by envelope id (Nats-Msg-Id), the last 64 per agent kept with no age limit. Every agent reads the stream in order when it connects and follows it live, and applies each rotation only when it verifies against the key it pins for that agent (607 otherwise, 606 for a malformed new key, 601 for a signature by an unknown or rotated-away key), with freshness judged at the time the server stored it.",
+      "servers": [
+        "$ref:$.servers.nats"
+      ],
+      "parameters": {
+        "agent": "$ref:$.channels.agentInbox.parameters.agent"
+      },
+      "messages": {
+        "keyRotation": "$ref:$.channels.agentInbox.messages.keyRotation"
+      },
+      "x-parser-unique-object-id": "keys"
     }
   },
   "operations": {
@@ -8302,6 +8317,26 @@
       "title": "Collect bottles",
       "channel": "$ref:$.channels.bottles",
       "x-parser-unique-object-id": "collectBottles"
+    },
+    "rotateKey": {
+      "action": "send",
+      "title": "Rotate a key",
+      "summary": "Store a KeyRotation (signed by the old key, proven by the new key) on the agent's own subject; the rotation counts once the PubAck arrives, and the agent signs with the new key from then on.",
+      "channel": "$ref:$.channels.keys",
+      "messages": [
+        "$ref:$.channels.agentInbox.messages.keyRotation"
+      ],
+      "x-parser-unique-object-id": "rotateKey"
+    },
+    "followKeyRotations": {
+      "action": "receive",
+      "title": "Follow key rotations",
+      "summary": "Read every agent's stored rotations in stream order on connect, then live; verify each against the pinned key before moving the pin.",
+      "channel": "$ref:$.channels.keys",
+      "messages": [
+        "$ref:$.channels.agentInbox.messages.keyRotation"
+      ],
+      "x-parser-unique-object-id": "followKeyRotations"
     },
     "sendInSession": {
       "action": "send",

@@ -39,6 +39,8 @@ export const SUBJECT_USES: { [K in keyof typeof subjects]: () => string[] } = {
   registryQuery: () => [subjects.registryQuery()],
   bottle: () => [subjects.bottle("agent-a")],
   session: () => [subjects.session("s-1", "initiator"), subjects.session("s-1", "responder")],
+  keys: () => [subjects.keys("agent-a")],
+  keysAll: () => [subjects.keysAll()],
 };
 
 /** Resolves a local `#/components/...` reference (the only kind the document uses for these). */
