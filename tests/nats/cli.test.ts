@@ -17,8 +17,8 @@ const bin = fileURLToPath(new URL("../../bin/fleet.js", import.meta.url));
 describe.skipIf(!hasNatsServer)("fleet CLI over NATS", () => {
   let server: NatsServerHandle;
   let home: string;
-  const fleet = async (args: string[], env: Record<string, string> = {}) => {
-    const { stdout } = await run(process.execPath, [bin, ...args, "--home", home, "--json"], { env: { ...process.env, ...env }, timeout: 30_000 });
+  const fleet = async (args: string[], env: Record<string, string> = {}, at = home) => {
+    const { stdout } = await run(process.execPath, [bin, ...args, "--home", at, "--json"], { env: { ...process.env, ...env }, timeout: 30_000 });
     return JSON.parse(stdout) as Record<string, unknown>;
   };
   beforeAll(async () => {
@@ -40,5 +40,24 @@ describe.skipIf(!hasNatsServer)("fleet CLI over NATS", () => {
     // The message was acknowledged through the durable consumer: a second read finds nothing.
     const again = await fleet(["inbox", "--agent", "cli-bob", "--hub", server.url]);
     expect(again.messages).toEqual([]);
+  }, 60_000);
+
+  it("rotates a key with --nats: an agent in another home that pinned the old key applies it and accepts the new one", async () => {
+    const other = mkdtempSync(join(tmpdir(), "fleet-nats-cli-"));
+    try {
+      await fleet(["keygen", "--agent-id", "cli-carol"]);
+      await fleet(["keygen", "--agent-id", "cli-dave"], {}, other);
+      await fleet(["send", "cli-dave", "before", "--agent", "cli-carol", "--nats", server.url]);
+      const first = await fleet(["inbox", "--agent", "cli-dave", "--nats", server.url], {}, other); // pins carol's first key there
+      expect(first.messages).toEqual([expect.objectContaining({ from: "cli-carol", verified: true, payload: "before" })]);
+      const rotated = await fleet(["keys", "rotate", "--agent-id", "cli-carol", "--nats", server.url]);
+      expect(rotated).toMatchObject({ ok: true, agent: "cli-carol" });
+      expect(rotated.new_key_id).not.toBe(rotated.old_key_id);
+      await fleet(["send", "cli-dave", "after", "--agent", "cli-carol", "--nats", server.url]);
+      const after = await fleet(["inbox", "--agent", "cli-dave", "--nats", server.url], {}, other);
+      expect(after.messages).toEqual([expect.objectContaining({ from: "cli-carol", verified: true, payload: "after" })]);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1,6 +1,6 @@
-// `fleet keys rotate`: replaces an agent's key at the hub it uses. The hub moves its pinned
-// binding only on a KeyRotation signed by the current key and proven by the new one
-// (spec/signing.md). The new key is written (0600) to keys/pending/ before anything is
+// `fleet keys rotate`: replaces an agent's key at the hub it uses, or on NATS (--nats URL,
+// $FLEET_NATS ...) in the stream FLEET_KEYS that every agent applies. A binding moves only on
+// a KeyRotation signed by the current key and proven by the new one (spec/signing.md). The new key is written (0600) to keys/pending/ before anything is
 // sent, so an accepted rotation can never leave the agent without its new key; the old key
 // is kept (0600) in keys/retired/<unix ms>/ (a directory name the output redaction leaves
 // readable, unlike a 32-character key id); --json names it relative to keys/. Neither is ever printed.
@@ -9,19 +9,19 @@ import { createKeyRotation, generateIdentity } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { FileKeystore } from "../../node/keystore.js";
 import { type Command, str } from "../command.js";
-import { natsUrl, connectFor } from "../connect.js";
+import { NatsFleetConnection } from "../../nats/connection.js";
+import { connectFor } from "../connect.js";
 import { keystore, loadIdentity } from "../identities.js";
 import { filePinStore } from "../peers.js";
 
 const rotate: Command = {
   name: "rotate",
-  summary: "new key for an agent, announced to the hub with a rotation signed by the old key",
-  usage: "fleet keys rotate --agent-id NAME [--hub HOST:PORT]",
+  summary: "new key for an agent, announced to the hub (or on NATS) with a rotation signed by the old key",
+  usage: "fleet keys rotate --agent-id NAME [--hub HOST:PORT | --nats URL]",
   options: { "agent-id": { type: "string" } },
   async run(ctx) {
     const agent = str(ctx, "agent-id") ?? str(ctx, "agent");
     if (!agent) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--agent-id NAME is required", { pointer: "/agent-id" });
-    if (natsUrl(ctx.home, str(ctx, "hub"))) throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "key rotation goes through a hub; NATS is not supported here");
     const oldId = loadIdentity(ctx.home, agent);
     const newId = generateIdentity(agent);
     const keys = keystore(ctx.home);
@@ -33,7 +33,9 @@ const rotate: Command = {
     try {
       const conn = await connectFor(ctx, { agent });
       try {
-        await conn.send({ to: "fleet:hub", requiresAck: true, body: { case: "keyRotation", value: createKeyRotation(oldId, newId, Date.now()) } });
+        // On NATS: stored in FLEET_KEYS (acked) and our pin moved (runtime/nats/rotation.ts).
+        if (conn instanceof NatsFleetConnection) await conn.rotateKey(newId);
+        else await conn.send({ to: "fleet:hub", requiresAck: true, body: { case: "keyRotation", value: createKeyRotation(oldId, newId, Date.now()) } });
       } finally {
         await conn.close().catch(() => {});
       }
