@@ -77,6 +77,8 @@ export class NatsFleetConnection implements FleetConnection {
   private current: Identity;
   /** The rotation in progress: rotations run one after another. */
   private rotating: Promise<unknown> = Promise.resolve();
+  /** The key id rotateKey is moving to, while it runs. */
+  private rotatingTo?: string;
   private closed = false;
 
   private constructor(
@@ -111,7 +113,6 @@ export class NatsFleetConnection implements FleetConnection {
       batchBytes: opts.sessionBatch?.bytes,
     });
     this.rotations = new NatsRotations({
-      agent: this.agent,
       keys,
       trust: opts.trust ?? "tofu",
       clock,
@@ -196,7 +197,9 @@ export class NatsFleetConnection implements FleetConnection {
       // Signed by a key other than its sender's pinned one: the sender may have rotated an
       // instant ago (FLEET_KEYS and this subject are delivered independently). Apply what is
       // stored, then judge once more (the refusal came before the seen-id check: no 604).
-      if (!(e instanceof FleetError && e.code === ErrorCode.SECURITY_KEY_MISMATCH) || !(await this.rotations.catchUp())) throw e;
+      // (601 under trust "pinned": the new key is unknown until the rotation is applied.)
+      const unknownKey = e instanceof FleetError && (e.code === ErrorCode.SECURITY_KEY_MISMATCH || e.code === ErrorCode.SECURITY_SIGNATURE_INVALID);
+      if (!unknownKey || !(await this.rotations.catchUp())) throw e;
       env = this.verify(packet, msg, storedAtMs);
     }
     // Our own broadcasts and group messages come back to us: not news.
@@ -264,21 +267,34 @@ export class NatsFleetConnection implements FleetConnection {
   rotateKey(next: Identity): Promise<Receipt> {
     const run = this.rotating.then(async () => {
       if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
-      const { env, packet, stored } = await storeRotation(this.carrier, this.clock, this.current, next);
-      // Our own follower may already have applied the stored copy.
-      if (this.keys.keyIdOf(this.agent) !== next.keyId) this.keys.applyRotation(openSignedEnvelope(packet.kind.value as SignedEnvelope, { keys: this.keys }));
-      this.current = next;
+      this.rotatingTo = next.keyId;
+      let stored: Awaited<ReturnType<typeof storeRotation>>;
+      try {
+        stored = await storeRotation(this.carrier, this.clock, this.current, next);
+        // Our own follower may already have applied the stored copy.
+        if (this.keys.keyIdOf(this.agent) !== next.keyId) this.keys.applyRotation(openSignedEnvelope(stored.packet.kind.value as SignedEnvelope, { keys: this.keys }));
+        this.current = next;
+      } finally {
+        this.rotatingTo = undefined;
+      }
       this.sessions.close("key rotated");
       this.membership?.rekey(next);
-      return makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, stored);
+      return makeReceipt(stored.env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, stored.detail);
     });
     this.rotating = run.catch(() => {});
     return run;
   }
 
-  /** A peer's binding moved: sessions opened with its old key end (the next send handshakes again). */
+  /**
+   * A peer's binding moved: sessions opened with its old key end (the next send handshakes
+   * again). Our own moved away from the key we sign with (rotated elsewhere, and this
+   * connection was opened with the old key): everyone will refuse us, so say so.
+   */
   private rotated(pin: PinnedKey): void {
-    if (pin.agent !== this.agent) this.sessions.forget(pin.agent);
+    if (pin.agent !== this.agent) return this.sessions.forget(pin.agent);
+    if (pin.keyId !== this.current.keyId && pin.keyId !== this.rotatingTo) {
+      this.opts.onReject?.(new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${this.agent}'s key was rotated to ${pin.keyId}; what this connection signs with ${this.current.keyId} will be refused`), subjects.keys(this.agent));
+    }
   }
 
   private sendReceipt(receipt: Receipt, original: Envelope): void {

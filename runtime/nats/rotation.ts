@@ -21,7 +21,6 @@ import { parseSubject, STREAMS, subjects } from "./subjects.js";
 import { announcedPublicKey, fromWire } from "./wire.js";
 
 export interface RotationHost {
-  agent: string;
   keys: PinnedKeys;
   trust: TrustPolicy;
   clock: Clock;
@@ -39,6 +38,8 @@ export class NatsRotations {
   private loop?: Promise<void>;
   /** Highest FLEET_KEYS sequence handled so far. */
   private handled = 0;
+  /** Rotations applied so far. */
+  private applied = 0;
   /** The last sequence stored before we connected: up to it, the stream is history. */
   private historyEnd = 0;
   /** Every statement read in the history, and the refused ones, reported once it is all read. */
@@ -70,17 +71,17 @@ export class NatsRotations {
   /**
    * A sender was refused for signing with a key other than the one pinned for it: it may
    * have rotated an instant ago. Applies every rotation stored by now (bounded wait); true
-   * when that changed anything, so the message deserves one more look.
+   * when that moved a binding, so the message deserves one more look.
    */
   catchUp(timeoutMs = 2_000): Promise<boolean> {
     this.catching ??= (async () => {
-      const before = this.handled;
+      const before = this.applied;
       try {
         await this.reached(await this.lastSeq(), timeoutMs);
       } catch {
         // Not caught up in time: judge the message with what is known.
       }
-      return this.handled !== before;
+      return this.applied !== before;
     })().finally(() => (this.catching = undefined));
     return this.catching;
   }
@@ -163,6 +164,7 @@ export class NatsRotations {
     } else {
       pin = keys.applyRotation(env);
     }
+    this.applied++;
     this.host.rotated(pin);
   }
 
@@ -200,7 +202,7 @@ function statementOf(m: JsMsg): Statement | undefined {
  * The KeyRotation from oldIdentity to next, as the hub takes it, signed by the old key and
  * stored in FLEET_KEYS. Resolves once stored (the PubAck) with the signed envelope's packet.
  */
-export async function storeRotation(carrier: NatsCarrier, clock: Clock, oldIdentity: Identity, next: Identity): Promise<{ env: Envelope; packet: Packet; stored: string }> {
+export async function storeRotation(carrier: NatsCarrier, clock: Clock, oldIdentity: Identity, next: Identity): Promise<{ env: Envelope; packet: Packet; detail: string }> {
   const env = buildEnvelope(
     { to: "fleet:hub", type: MessageType.COMMAND, requiresAck: true, body: { case: "keyRotation", value: createKeyRotation(oldIdentity, next, clock.now()) } },
     oldIdentity.agent,
@@ -208,5 +210,5 @@ export async function storeRotation(carrier: NatsCarrier, clock: Clock, oldIdent
   );
   const packet = create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, oldIdentity) } });
   const ack = await carrier.publishDurable(subjects.keys(oldIdentity.agent), packet, env.id, { publicKey: oldIdentity.publicKey });
-  return { env, packet, stored: `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}` };
+  return { env, packet, detail: `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}` };
 }

@@ -144,6 +144,12 @@ describe.skipIf(!hasNatsServer)("NATS key rotation", () => {
     await frankAgain.send({ to: "rot-grace", text: "k2 again" });
     await expect.poll(() => late).toEqual(["stored, signed by k2", "k2 again"]);
     expect([graceRejects, ivyRejects, frankRejects]).toEqual([[], [], []]);
+    // Reconnecting with a key rotated away is reported: everything it signs will be refused.
+    const staleRejects: FleetError[] = [];
+    const stale = await join("rot-frank", { identity: k0, registry: false, onReject: (e) => staleRejects.push(e) });
+    expect(stale.keys.keyIdOf("rot-frank")).toBe(k2.keyId);
+    expect(staleRejects.length).toBeGreaterThan(0);
+    expect(staleRejects.map((e) => e.code)).toEqual(staleRejects.map(() => ErrorCode.SECURITY_KEY_MISMATCH));
   });
 
   it("refuses forged rotations with their code and changes nothing", async () => {
