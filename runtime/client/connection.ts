@@ -18,6 +18,7 @@ import { Deduper } from "../protocol/dedupe.js";
 import { ReceiptTracker } from "../protocol/receipts.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
+import { openDeliveredBottle } from "./bottles.js";
 import { buildEnvelope, type EnvelopeDraft } from "./draft.js";
 
 export interface MessageMeta {
@@ -328,9 +329,10 @@ export class HubConnection implements FleetConnection {
       return;
     }
     if (kind?.case === "bottle") {
-      // Hand over the origin's letter, verified end to end, rather than the hub's carrier.
+      // Hand over the origin's letter, verified end to end, rather than the hub's carrier;
+      // every relay's postmark (the hub's included) must verify too.
       try {
-        env = await this.openSigned(kind.value.letter!);
+        env = await openDeliveredBottle(kind.value, this.keys, (s) => this.openSigned(s));
         verified = true;
       } catch (e) {
         this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "bottle letter"));

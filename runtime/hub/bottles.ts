@@ -1,7 +1,9 @@
 // Bottles held by the hub until their condition holds (spec/bottles.md): the origin's
-// signed letter is verified on arrival, stored (QUEUED), delivered to the recipient when
-// the condition holds and it is online (DELIVERED), and ACKNOWLEDGED by its receipt.
-// State lives in SQLite, so a restart resumes exactly where it was.
+// signed letter and any earlier relays' postmarks are verified on arrival, the hub is one
+// more hop (refused past the letter's max_hops, 807) and adds its own signed postmark, the
+// bottle is stored (QUEUED), delivered to the recipient when the condition holds and it is
+// online (DELIVERED), and ACKNOWLEDGED by its receipt. State lives in SQLite, so a restart
+// resumes exactly where it was.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Bottle, BottleSchema, BottleStatus, type Condition } from "../../generated/proto/fleet/v1/bottle_pb.js";
@@ -9,6 +11,8 @@ import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { openSignedEnvelope } from "../crypto/index.js";
+import { stampBottle, verifyPostmarks } from "../protocol/bottle-postmark.js";
+import { DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import { parseSigned as parseSignedLetter } from "./parse-signed.js";
@@ -40,7 +44,11 @@ export class BottleKeeper {
     const letter = letterEnv.body.kind.value;
     if (letter.recipient?.target.case !== "agent") throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "the hub holds bottles for single agents only", { pointer: "/body/bottle/letter/recipient" });
     if (!letter.condition?.kind.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "bottle letter needs a condition", { pointer: "/body/bottle/letter/condition" });
+    verifyPostmarks(bottle, letter.bottleId, this.hub.pins);
+    const maxHops = letter.maxHops || DEFAULT_MAX_HOPS;
+    if (bottle.postmarks.length + 1 > maxHops) throw new FleetError(ErrorCode.DELIVERY_HOP_LIMIT, `the hub would be hop ${bottle.postmarks.length + 1} of at most ${maxHops}`, { pointer: "/body/bottle/postmarks" });
     const now = this.hub.clock.now();
+    bottle = stampBottle(bottle, letter.bottleId, this.hub.options.identity, now);
     const row: BottleRow = {
       bottleId: letter.bottleId,
       origin: letterEnv.sender,
