@@ -394,7 +394,12 @@ function writerFor(desc: DescMessage): Writer {
  * when msg is its common case, else the compiled writer. Not reentrant (it is synchronous).
  */
 export function writeBinary(desc: DescMessage, msg: object): Uint8Array {
-  return writeBinaryFast(desc, msg) ?? writeBinaryCompiled(desc, msg);
+  try {
+    fill(desc, msg);
+    return buf.slice(0, pos);
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -402,23 +407,28 @@ export function writeBinary(desc: DescMessage, msg: object): Uint8Array {
  * buffer (valid only during the call): for callers that copy them somewhere anyway.
  */
 export function writeBinaryWith<T>(desc: DescMessage, msg: object, take: (bytes: Uint8Array) => T): T {
-  const fast = fastEncoders[desc.typeName];
-  let ok = false;
-  pos = 0;
-  if (fast !== undefined) {
-    try {
-      fast(msg);
-      ok = true;
-    } catch {
-      pos = 0; // not the common case: the compiled writer decides (same bytes, or the exact error)
-    }
-  }
   try {
-    if (!ok) writerFor(desc)(msg as Obj);
+    fill(desc, msg);
     return take(buf.subarray(0, pos));
   } finally {
-    pos = 0;
+    release();
   }
+}
+
+/** Writes msg at the start of the buffer: the generated encoder, or when msg is not its common case the compiled writer (same bytes, or the exact error). */
+function fill(desc: DescMessage, msg: object): void {
+  const fast = fastEncoders[desc.typeName];
+  if (fast !== undefined) {
+    pos = 0;
+    try {
+      fast(msg);
+      return;
+    } catch {
+      // not the common case
+    }
+  }
+  pos = 0;
+  writerFor(desc)(msg as Obj);
 }
 
 /** The generated encoder's bytes, or undefined when msg is not its common case (tests compare both paths). */
@@ -442,11 +452,15 @@ function encodeWith(write: Writer, msg: Obj, quiet: boolean): Uint8Array | undef
     if (quiet) return undefined;
     throw e;
   } finally {
-    pos = 0;
-    // Do not keep a huge buffer alive after one large message.
-    if (buf.length > 4 * 1024 * 1024) {
-      buf = new Uint8Array(16_384);
-      view = new DataView(buf.buffer);
-    }
+    release();
+  }
+}
+
+/** Ends an encode: nothing written is kept, nor a huge buffer grown for one large message. */
+function release(): void {
+  pos = 0;
+  if (buf.length > 4 * 1024 * 1024) {
+    buf = new Uint8Array(16_384);
+    view = new DataView(buf.buffer);
   }
 }
