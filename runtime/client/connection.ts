@@ -293,6 +293,18 @@ export class HubConnection implements FleetConnection {
 
   /** Verifies a signed envelope end to end, learning an unknown sender's key from the hub's registry. */
   private async openSigned(signed: SignedEnvelope): Promise<Envelope> {
+    const env = await this.verifySigned(signed);
+    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
+      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
+    }
+    return env;
+  }
+
+  /**
+   * Verifies a signed envelope end to end without the freshness check: for stored copies
+   * (the hub's history), whose expiry says nothing about their authenticity.
+   */
+  async verifySigned(signed: SignedEnvelope): Promise<Envelope> {
     const keyId = signed.signature?.keyId ?? "";
     if (!this.keys.resolve(keyId)) {
       // Only the claimed name is read before verification, to know whose key to ask for.
@@ -301,11 +313,7 @@ export class HubConnection implements FleetConnection {
       const rec = found.agents.find((a) => a.agentId === claimed);
       if (rec && keyIdFor(rec.publicKey) === keyId && this.keys.keyIdOf(claimed) === undefined) this.keys.learned.pin(claimed, rec.publicKey);
     }
-    const env = await openSignedEnvelopeAsync(signed, { keys: this.keys });
-    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
-      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
-    }
-    return env;
+    return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {

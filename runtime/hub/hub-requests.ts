@@ -14,7 +14,8 @@ import type { Incoming } from "./peer.js";
 import { rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
-export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
+export { HUB_OP_MEDIA_TYPE } from "../client/history.js";
+import { HUB_OP_MEDIA_TYPE } from "../client/history.js";
 
 export function handleHubRequest(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
@@ -73,7 +74,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; thread_id?: string; limit?: number; before?: number } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -83,6 +84,14 @@ function answerOp(hub: Hub, msg: Incoming): void {
     case "bottle.status": {
       const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent);
       return answer(status);
+    }
+    // Threads and history (history.ts, spec/history.md): always the asking agent's own view.
+    case "threads":
+      return answer({ agent: peer.agent, threads: hub.history.threads(peer.agent, Number(value.limit ?? 50)) });
+    case "thread": {
+      if (typeof value.thread_id !== "string" || !value.thread_id) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "thread_id is required", { pointer: "/thread_id" });
+      const before = value.before === undefined ? undefined : Number(value.before);
+      return answer({ agent: peer.agent, ...hub.history.thread(peer.agent, value.thread_id, { limit: Number(value.limit ?? 200), before }) });
     }
     default:
       throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });

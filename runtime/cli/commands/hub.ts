@@ -25,10 +25,19 @@ function wsOrigins(v: string | undefined): string[] | "*" | undefined {
   return v.trim() === "*" ? "*" : v.split(",").map((o) => o.trim()).filter(Boolean);
 }
 
+/** --history-max N and --history-days D: the bounds of the hub's history (hub/history.ts). */
+function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
+  const max = num(str(ctx, "history-max"), "history-max");
+  const days = num(str(ctx, "history-days"), "history-days");
+  if (max !== undefined && !Number.isInteger(max)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-max must be a whole number");
+  if (days !== undefined && days <= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-days must be positive");
+  return { maxMessages: max, maxAgeMs: days === undefined ? undefined : days * 86_400_000 };
+}
+
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)]",
+  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)]",
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -41,6 +50,8 @@ export const hub: Command = {
     "idle-ms": { type: "string" },
     "max-queue": { type: "string" },
     "require-token": { type: "boolean" },
+    "history-max": { type: "string" },
+    "history-days": { type: "string" },
   },
   async run(ctx) {
     const home = ensureHome(ctx.home);
@@ -61,6 +72,7 @@ export const hub: Command = {
       idleTimeoutMs: num(str(ctx, "idle-ms"), "idle-ms"),
       maxQueueBytes: num(str(ctx, "max-queue"), "max-queue"),
       admission: ctx.values["require-token"] ? "token" : "open",
+      history: historyOptions(ctx),
     });
     running.hub.log = (line) => {
       ctx.out.line(`hub: ${line}`);

@@ -1,0 +1,255 @@
+// The hub's message history (spec/history.md): what each agent sent and received, grouped
+// into threads, kept in its own SQLite file (FLEET_HOME/hub/history.db) so it never competes
+// with the inbox's durability. Bounded twice: at most maxMessages rows (oldest dropped first)
+// and nothing older than maxAgeMs; the write queue is bounded too (flushed in one
+// transaction per event-loop turn, at once when it reaches WRITE_QUEUE_LIMIT).
+//
+// A message's thread: its thread_id when set; else the thread of the message it answers
+// (in_reply_to, looked up among the sender's and recipient's history); else its own id.
+// Only a participant reads a thread, and a participant sees the messages of it that it
+// sent or received (never other agents' side conversations that share the thread id).
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { toBase64Url } from "../crypto/bytes.js";
+import { ErrorCode, FleetError } from "../errors.js";
+
+export interface HistoryOptions {
+  /** Most messages kept (default 100,000; 0 disables history). */
+  maxMessages?: number;
+  /** Oldest kept, in milliseconds (default 7 days). */
+  maxAgeMs?: number;
+}
+
+export interface HistoryRecord {
+  id: string;
+  sender: string;
+  /** Every agent the hub routed it to. */
+  recipients: readonly string[];
+  threadId: string;
+  inReplyTo: string;
+  /** The Packet bytes as forwarded (signed: verifiable by anyone; session: a template the hub vouches for). */
+  packet: Uint8Array;
+  signed: boolean;
+  at: number;
+}
+
+export interface ThreadSummary {
+  thread_id: string;
+  messages: number;
+  first_at: number;
+  last_at: number;
+  participants: string[];
+}
+
+export interface HistoryMessage {
+  seq: number;
+  id: string;
+  sender: string;
+  recipients: string[];
+  in_reply_to: string;
+  at: number;
+  signed: boolean;
+  /** base64url (unpadded) of the Packet; the reader verifies signed ones itself. */
+  packet: string;
+}
+
+export const HISTORY_DEFAULTS = { maxMessages: 100_000, maxAgeMs: 7 * 24 * 3600_000 } as const;
+/** Pending writes above this are committed at once rather than at the end of the turn. */
+export const WRITE_QUEUE_LIMIT = 4_096;
+/** Most threads or messages one query answers. */
+export const HISTORY_PAGE_LIMIT = 200;
+/** Most packet bytes one answer carries (it must fit a frame; the rest comes with `before`). */
+export const HISTORY_PAGE_BYTES = 512 * 1024;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL, sender TEXT NOT NULL, thread TEXT NOT NULL, in_reply_to TEXT NOT NULL,
+  at INTEGER NOT NULL, signed INTEGER NOT NULL, packet BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_at ON messages (at);
+CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
+CREATE TABLE IF NOT EXISTS parties (
+  agent TEXT NOT NULL, msg INTEGER NOT NULL, thread TEXT NOT NULL, role INTEGER NOT NULL,
+  PRIMARY KEY (agent, msg)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parties_thread ON parties (agent, thread, msg);
+CREATE INDEX IF NOT EXISTS parties_msg ON parties (msg);
+`;
+
+export class History {
+  readonly maxMessages: number;
+  readonly maxAgeMs: number;
+  private readonly db?: Database.Database;
+  private pending: HistoryRecord[] = [];
+  private scheduled = false;
+  private count = 0;
+  private readonly stmts?: ReturnType<History["prepare"]>;
+
+  constructor(dir: string, o: HistoryOptions = {}, private readonly now: () => number = Date.now) {
+    this.maxMessages = o.maxMessages ?? HISTORY_DEFAULTS.maxMessages;
+    this.maxAgeMs = o.maxAgeMs ?? HISTORY_DEFAULTS.maxAgeMs;
+    if (!Number.isInteger(this.maxMessages) || this.maxMessages < 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "history maxMessages must be a non-negative integer");
+    if (!(this.maxAgeMs > 0)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "history maxAgeMs must be positive");
+    if (this.maxMessages === 0) return;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.db = new Database(join(dir, "history.db"));
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(SCHEMA);
+    this.stmts = this.prepare(this.db);
+    this.count = (this.stmts.count.get() as { n: number }).n;
+  }
+
+  get enabled(): boolean {
+    return this.db !== undefined;
+  }
+
+  /** Rows currently kept (after pending writes). */
+  size(): number {
+    this.flush();
+    return this.count;
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      count: db.prepare("SELECT count(*) AS n FROM messages"),
+      insert: db.prepare("INSERT INTO messages (id, sender, thread, in_reply_to, at, signed, packet) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      party: db.prepare("INSERT OR IGNORE INTO parties (agent, msg, thread, role) VALUES (?, ?, ?, ?)"),
+      seen: db.prepare("SELECT 1 FROM messages WHERE id = ? AND sender = ? LIMIT 1"),
+      threadOf: db.prepare("SELECT p.thread FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? AND m.id = ? ORDER BY m.seq DESC LIMIT 1"),
+      oldest: db.prepare("SELECT seq FROM messages ORDER BY seq LIMIT 1 OFFSET ?"),
+      dropUpTo: db.prepare("DELETE FROM messages WHERE seq <= ?"),
+      dropPartiesUpTo: db.prepare("DELETE FROM parties WHERE msg <= ?"),
+      lastOlderThan: db.prepare("SELECT max(seq) AS seq FROM messages WHERE at < ?"),
+      threads: db.prepare(
+        `SELECT p.thread AS thread_id, count(*) AS messages, min(m.at) AS first_at, max(m.at) AS last_at
+         FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? GROUP BY p.thread ORDER BY last_at DESC, thread_id LIMIT ?`,
+      ),
+      participants: db.prepare("SELECT DISTINCT q.agent FROM parties p JOIN parties q ON q.msg = p.msg WHERE p.agent = ? AND p.thread = ? ORDER BY q.agent"),
+      isParty: db.prepare("SELECT 1 FROM parties WHERE agent = ? AND thread = ? LIMIT 1"),
+      thread: db.prepare(
+        `SELECT m.seq, m.id, m.sender, m.in_reply_to, m.at, m.signed, m.packet FROM parties p JOIN messages m ON m.seq = p.msg
+         WHERE p.agent = ? AND p.thread = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+      ),
+      recipients: db.prepare("SELECT agent FROM parties WHERE msg = ? AND role = 1 ORDER BY agent"),
+    };
+  }
+
+  /** Queues one routed message (committed at the end of this turn). */
+  record(r: HistoryRecord): void {
+    if (!this.db) return;
+    this.pending.push(r);
+    if (this.pending.length >= WRITE_QUEUE_LIMIT) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits pending records in one transaction, then enforces the bounds. */
+  flush(): void {
+    this.scheduled = false;
+    if (!this.db || !this.stmts || !this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    const s = this.stmts;
+    try {
+      this.db.transaction(() => {
+        for (const r of batch) {
+          if (s.seen.get(r.id, r.sender)) continue; // a retry of an acked message: kept once
+          const thread = r.threadId || (r.inReplyTo && this.threadOfReply(r)) || r.id;
+          const seq = Number(s.insert.run(r.id, r.sender, thread, r.inReplyTo, r.at, r.signed ? 1 : 0, r.packet).lastInsertRowid);
+          s.party.run(r.sender, seq, thread, 0);
+          for (const to of r.recipients) if (to !== r.sender) s.party.run(to, seq, thread, 1);
+        }
+        this.count = (s.count.get() as { n: number }).n;
+        this.enforce();
+      })();
+    } catch {
+      // History is best effort next to delivery: a failed write loses history rows, never messages.
+      this.count = (s.count.get() as { n: number }).n;
+    }
+  }
+
+  private threadOfReply(r: HistoryRecord): string | undefined {
+    for (const agent of [r.sender, ...r.recipients]) {
+      const row = this.stmts!.threadOf.get(agent, r.inReplyTo) as { thread: string } | undefined;
+      if (row) return row.thread;
+    }
+    return undefined;
+  }
+
+  private enforce(): void {
+    const s = this.stmts!;
+    const old = (s.lastOlderThan.get(this.now() - this.maxAgeMs) as { seq: number | null }).seq;
+    let upTo = old ?? 0;
+    if (this.count > this.maxMessages) {
+      const row = s.oldest.get(this.count - this.maxMessages - 1) as { seq: number } | undefined;
+      if (row) upTo = Math.max(upTo, row.seq);
+    }
+    if (upTo > 0) {
+      s.dropPartiesUpTo.run(upTo);
+      const dropped = s.dropUpTo.run(upTo).changes;
+      this.count -= dropped;
+    }
+  }
+
+  /** Age-based expiry without traffic (called from the hub's maintenance). */
+  sweep(): void {
+    if (!this.db) return;
+    this.flush();
+    try {
+      this.db.transaction(() => this.enforce())();
+    } catch {
+      // retried on the next sweep
+    }
+  }
+
+  /** The threads agent took part in, most recent first. */
+  threads(agent: string, limit = 50): ThreadSummary[] {
+    this.need();
+    this.flush();
+    const n = clampLimit(limit);
+    const rows = this.stmts!.threads.all(agent, n) as Omit<ThreadSummary, "participants">[];
+    return rows.map((r) => ({ ...r, participants: (this.stmts!.participants.all(agent, r.thread_id) as { agent: string }[]).map((p) => p.agent) }));
+  }
+
+  /**
+   * The messages of a thread that agent sent or received, oldest first; `before` (a seq)
+   * pages further back. 603 when agent never took part in it (or it is not kept any more).
+   */
+  thread(agent: string, threadId: string, o: { limit?: number; before?: number } = {}): { thread_id: string; messages: HistoryMessage[]; more: boolean } {
+    this.need();
+    this.flush();
+    const s = this.stmts!;
+    if (!s.isParty.get(agent, threadId)) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${agent} is not a participant of thread ${JSON.stringify(threadId)} (or it is no longer kept)`, { pointer: "/thread_id" });
+    const n = clampLimit(o.limit ?? HISTORY_PAGE_LIMIT);
+    const rows = s.thread.all(agent, threadId, o.before ?? Number.MAX_SAFE_INTEGER, n + 1) as { seq: number; id: string; sender: string; in_reply_to: string; at: number; signed: number; packet: Buffer }[];
+    let more = rows.length > n;
+    const out: HistoryMessage[] = [];
+    let bytes = 0;
+    for (const r of rows.slice(0, n)) {
+      bytes += r.packet.length;
+      if (out.length && bytes > HISTORY_PAGE_BYTES) {
+        more = true;
+        break;
+      }
+      const recipients = (s.recipients.all(r.seq) as { agent: string }[]).map((p) => p.agent);
+      out.push({ seq: r.seq, id: r.id, sender: r.sender, recipients, in_reply_to: r.in_reply_to, at: r.at, signed: r.signed === 1, packet: toBase64Url(r.packet) });
+    }
+    return { thread_id: threadId, messages: out.reverse(), more };
+  }
+
+  private need(): void {
+    if (!this.db) throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "this hub keeps no history (started with --history-max 0)");
+  }
+
+  close(): void {
+    this.flush();
+    this.db?.close();
+  }
+}
+
+function clampLimit(n: number): number {
+  return Math.max(1, Math.min(HISTORY_PAGE_LIMIT, Math.floor(Number(n)) || HISTORY_PAGE_LIMIT));
+}
