@@ -85,6 +85,8 @@ export class HubConnection implements FleetConnection {
   private readonly handlers = new Set<MessageHandler>();
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
+  /** Answers request() resolved with whose signature verified end to end (see answerVerified). */
+  private readonly verifiedAnswers = new WeakSet<Envelope>();
   private chain: Promise<void> = Promise.resolve();
   private writes: Promise<void> = Promise.resolve();
   private queuedWrites = 0;
@@ -269,8 +271,13 @@ export class HubConnection implements FleetConnection {
     }
   }
 
+  /** True when env, an answer request() resolved with, was verified end to end (signed), not only vouched for by the hub's session. */
+  answerVerified(env: Envelope): boolean {
+    return this.verifiedAnswers.has(env);
+  }
+
   /** Receipts and answers to pending requests; true when env was one. */
-  private answer(env: Envelope): boolean {
+  private answer(env: Envelope, verified = false): boolean {
     const kind = env.body?.kind;
     if (kind?.case === "receipt" && env.sender === this.peer) {
       try {
@@ -286,6 +293,7 @@ export class HubConnection implements FleetConnection {
     this.waiters.delete(env.inReplyTo);
     this.clock.clearTimer(waiter.timer);
     const err = kind ? errorFromBody(kind) : undefined;
+    if (verified) this.verifiedAnswers.add(env);
     if (err) waiter.reject(err);
     else waiter.resolve(env);
     return true;
@@ -317,7 +325,7 @@ export class HubConnection implements FleetConnection {
   }
 
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
-    if (verified && this.answer(env)) return;
+    if (verified && this.answer(env, true)) return;
     const kind = env.body?.kind;
     const key = Deduper.key(env.sender, env.id);
     const duplicate = this.dedupe.lookup(key) !== undefined;
