@@ -50,8 +50,11 @@ function contentOf(env: Envelope): { content: unknown; mediaType?: string } {
   return { content: null };
 }
 
-/** The redacted view of a received (or stored) message. */
-export function presentMessage(env: Envelope, verified: boolean): MessageView {
+/**
+ * The view of a received (or stored) message, redacted unless o.redact is false (a handler
+ * process of the agent itself gets its own message's content as sent; a model never does).
+ */
+export function presentMessage(env: Envelope, verified: boolean, o: { redact?: boolean } = {}): MessageView {
   const { content, mediaType } = contentOf(env);
   const view: MessageView = {
     id: env.id,
@@ -69,7 +72,7 @@ export function presentMessage(env: Envelope, verified: boolean): MessageView {
     content,
   };
   if (mediaType) view.media_type = mediaType;
-  return redact(view) as MessageView;
+  return o.redact === false ? view : (redact(view) as MessageView);
 }
 
 /** One line for a terminal: ✓/· sender -> recipient [type] content (id). */
