@@ -237,9 +237,12 @@ export function registerTools(server: McpServer, ctx: FleetMcpContext): void {
       title: "Bottle status",
       description: "Where a bottle this agent left is (QUEUED, DELIVERED, ACKNOWLEDGED, EXPIRED, FAILED).",
       inputSchema: { bottle_id: z.string().min(1).max(64) },
-      outputSchema: { status: z.string(), recipient: z.string().optional(), updated_at: z.string().optional() },
+      outputSchema: { bottle_id: z.string(), status: z.string(), recipient: z.string(), origin: z.string(), updated_at: z.string() },
     },
-    run(async (a) => (await hubOp(hub(ctx), { op: "bottle.status", bottle_id: a.bottle_id })) as Record<string, unknown>),
+    run(async (a) => {
+      const s = (await hubOp(hub(ctx), { op: "bottle.status", bottle_id: a.bottle_id })) as Record<string, unknown>;
+      return { bottle_id: String(s.bottle_id), status: String(s.status), recipient: String(s.recipient), origin: String(s.origin), updated_at: String(s.updated_at) };
+    }),
   );
 
   server.registerTool(
