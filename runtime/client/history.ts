@@ -62,27 +62,29 @@ export async function listThreads(connection: unknown, limit = 50): Promise<Thre
 export async function readThread(connection: unknown, threadId: string, o: { limit?: number; before?: number } = {}): Promise<{ threadId: string; messages: ThreadMessage[]; more: boolean }> {
   const conn = hubOnly(connection);
   const answer = (await hubOp(conn, { op: "thread", thread_id: threadId, ...o })) as {
-    messages?: { seq: number; at: number; signed: boolean; packet: string; recipients: string[] }[];
+    messages?: { seq: number; at: number; signed: boolean; packet?: string; envelope?: string; payload_type?: string; recipients: string[] }[];
     more?: boolean;
   };
   if (!Array.isArray(answer?.messages)) throw new FleetError(ErrorCode.WIRE_MALFORMED, "the hub answered thread with something else");
   const messages: ThreadMessage[] = [];
   for (const m of answer.messages) {
-    const packet = decodePacket(fromBase64Url(String(m.packet)));
-    const inner = packet.kind.case === "signed" || packet.kind.case === "session" ? packet.kind.value : undefined;
-    if (!inner) throw new FleetError(ErrorCode.WIRE_MALFORMED, `history message ${m.seq} is an empty packet`);
-    // Parsed (validated) first; a signed one replaces it only when its signature verifies.
-    // One that does not verify (e.g. signed by a key since rotated away) is shown unverified,
-    // never as if it were.
-    let env = parseEnvelope(inner.payload, inner.payloadType);
+    let env: Envelope;
     let verified = false;
-    if (packet.kind.case === "signed") {
+    if (m.signed) {
+      const packet = decodePacket(fromBase64Url(String(m.packet ?? "")));
+      if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.WIRE_MALFORMED, `history message ${m.seq} is not a signed packet`);
+      // Parsed (validated) first; replaced by the verified envelope only when its signature
+      // verifies. One that does not (e.g. signed by a key since rotated away) is shown as
+      // not verified, never as if it were.
+      env = parseEnvelope(packet.kind.value.payload, packet.kind.value.payloadType);
       try {
         env = await conn.verifySigned(packet.kind.value);
         verified = true;
       } catch {
         verified = false;
       }
+    } else {
+      env = parseEnvelope(fromBase64Url(String(m.envelope ?? "")), String(m.payload_type ?? ""));
     }
     messages.push({ env, verified, at: Number(m.at), recipients: Array.isArray(m.recipients) ? m.recipients.map(String) : [], seq: Number(m.seq) });
   }

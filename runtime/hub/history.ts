@@ -11,6 +11,8 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { toBase64Url } from "../crypto/bytes.js";
 import { ErrorCode, FleetError } from "../errors.js";
 
@@ -50,8 +52,11 @@ export interface HistoryMessage {
   in_reply_to: string;
   at: number;
   signed: boolean;
-  /** base64url (unpadded) of the Packet; the reader verifies signed ones itself. */
-  packet: string;
+  /** Signed: base64url (unpadded) of the Packet holding the SignedEnvelope; the reader verifies it itself. */
+  packet?: string;
+  /** Session-authenticated: base64url of the Envelope bytes (only the hub vouches for them) and their payload type. */
+  envelope?: string;
+  payload_type?: string;
 }
 
 export const HISTORY_DEFAULTS = { maxMessages: 100_000, maxAgeMs: 7 * 24 * 3600_000 } as const;
@@ -235,7 +240,16 @@ export class History {
         break;
       }
       const recipients = (s.recipients.all(r.seq) as { agent: string }[]).map((p) => p.agent);
-      out.push({ seq: r.seq, id: r.id, sender: r.sender, recipients, in_reply_to: r.in_reply_to, at: r.at, signed: r.signed === 1, packet: toBase64Url(r.packet) });
+      const m: HistoryMessage = { seq: r.seq, id: r.id, sender: r.sender, recipients, in_reply_to: r.in_reply_to, at: r.at, signed: r.signed === 1 };
+      if (r.signed === 1) m.packet = toBase64Url(r.packet);
+      else {
+        // A session template: the envelope bytes unsealed (no MAC to check for anyone else).
+        const p = fromBinary(PacketSchema, r.packet);
+        if (p.kind.case !== "session") continue;
+        m.envelope = toBase64Url(p.kind.value.payload);
+        m.payload_type = p.kind.value.payloadType;
+      }
+      out.push(m);
     }
     return { thread_id: threadId, messages: out.reverse(), more };
   }
