@@ -16,7 +16,20 @@ import { readThread } from "../../runtime/client/history.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { MAX_HTTP_SESSIONS } from "../../runtime/mcp/server.js";
 import { cleanup, FLEET_BIN, ROOT, runCli, spawnHub, tmpDir, until, type HubProcess } from "../hub/support.js";
+
+/** POSTs an initialize with the given Host header; resolves with the status code. */
+function rawPost(url: string, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const r = httpRequest(url, { method: "POST", headers: { host, "content-type": "application/json", accept: "application/json, text/event-stream" } }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    r.on("error", reject);
+    r.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }));
+  });
+}
 
 const env = (home: string) => ({ ...(process.env as Record<string, string>), FLEET_HOME: home, FLEET_HUB: "" });
 type Structured = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -163,15 +176,7 @@ describe("fleet mcp over Streamable HTTP (the SDK's client)", () => {
       expect(ev.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
 
       // DNS rebinding: a request naming another host is refused before any MCP handling.
-      const status = await new Promise<number>((resolve, reject) => {
-        const r = httpRequest(ev.url, { method: "POST", headers: { host: "evil.example:80", "content-type": "application/json", accept: "application/json, text/event-stream" } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        r.on("error", reject);
-        r.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } }));
-      });
-      expect(status).toBe(403);
+      expect(await rawPost(ev.url, "evil.example:80")).toBe(403);
 
       const client = new Client({ name: "fleet-test-http", version: "1.0.0" });
       await client.connect(new StreamableHTTPClientTransport(new URL(ev.url)));
@@ -192,6 +197,12 @@ describe("fleet mcp over Streamable HTTP (the SDK's client)", () => {
       } finally {
         await client.close();
       }
+
+      // Sessions are bounded: initializes beyond MAX_HTTP_SESSIONS are refused with 503.
+      const statuses: number[] = [];
+      for (let i = 0; i <= MAX_HTTP_SESSIONS; i++) statuses.push(await rawPost(ev.url, `127.0.0.1:${ev.port}`));
+      expect(statuses.filter((x) => x === 200).length).toBeLessThanOrEqual(MAX_HTTP_SESSIONS - 1); // the SDK client holds one
+      expect(statuses.at(-1)).toBe(503);
     } finally {
       child.kill("SIGTERM");
       await exited;
