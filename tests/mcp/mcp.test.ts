@@ -14,6 +14,7 @@ import type { HubConnection } from "../../runtime/client/connection.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { readThread } from "../../runtime/client/history.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
+import { loadIdentity } from "../../runtime/cli/identities.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { MAX_HTTP_SESSIONS } from "../../runtime/mcp/server.js";
@@ -203,6 +204,14 @@ describe("fleet mcp over Streamable HTTP (the SDK's client)", () => {
       for (let i = 0; i <= MAX_HTTP_SESSIONS; i++) statuses.push(await rawPost(ev.url, `127.0.0.1:${ev.port}`));
       expect(statuses.filter((x) => x === 200).length).toBeLessThanOrEqual(MAX_HTTP_SESSIONS - 1); // the SDK client holds one
       expect(statuses.at(-1)).toBe(503);
+
+      // A newer connection for alpha supersedes this one: fleet mcp ends with the hub's reason
+      // (exit 1) instead of serving on a dead connection.
+      const code = new Promise((r) => child.on("exit", (c) => r(c)));
+      const again = await connectHub({ port: hub.port, identity: loadIdentity(home, "alpha") });
+      expect(await code).toBe(1);
+      expect(out).toMatch(/"ok":false.*"message":"the hub connection of alpha closed: superseded by a newer connection for alpha"/);
+      await again.close();
     } finally {
       child.kill("SIGTERM");
       await exited;

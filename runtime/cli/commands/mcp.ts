@@ -5,6 +5,7 @@ import { ErrorCode, FleetError } from "../../errors.js";
 import { FleetMcp } from "../../mcp/server.js";
 import { type Command, list, str } from "../command.js";
 import { connectFor } from "../connect.js";
+import { connectionLost } from "../connection-lost.js";
 import { loadIdentity } from "../identities.js";
 
 export const mcp: Command = {
@@ -21,17 +22,22 @@ export const mcp: Command = {
     const identity = loadIdentity(ctx.home, str(ctx, "agent"));
     const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), groups: list(ctx, "group") });
     const fleet = new FleetMcp(conn, identity, { capacity: inboxMax });
+    const lost = connectionLost(conn);
+    lost.catch(() => {});
     try {
       if (port === undefined) {
         process.stderr.write(`fleet mcp: serving ${conn.agent} over stdio\n`);
-        await Promise.race([fleet.serveStdio(), ctx.interrupted]);
+        await Promise.race([fleet.serveStdio(), ctx.interrupted, lost]);
         return;
       }
       const http = await fleet.serveHttp({ port });
       ctx.out.line(`fleet mcp: serving ${conn.agent} at ${http.url} (Streamable HTTP)`);
       ctx.out.event({ event: "listening", agent: conn.agent, url: http.url, port: http.port, pid: process.pid });
-      await ctx.interrupted;
-      await http.close();
+      try {
+        await Promise.race([ctx.interrupted, lost]);
+      } finally {
+        await http.close();
+      }
     } finally {
       await fleet.close();
       await conn.close();

@@ -8,6 +8,7 @@ import { redactText } from "../../crypto/redact.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { type Command, list, str } from "../command.js";
 import { connectFor } from "../connect.js";
+import { connectionLost } from "../connection-lost.js";
 import { ensureHome } from "../home.js";
 import { loadIdentity } from "../identities.js";
 
@@ -61,7 +62,7 @@ export const serve: Command = {
         const recovered = await server.start();
         ctx.out.line(`fleet serve: ${conn.agent} runs ${JSON.stringify(cmd)} per message (${concurrency} at once, ${timeoutMs} ms each)${recovered.resumed || recovered.reported ? `; after restart: ${recovered.resumed} resumed, ${recovered.reported} reported as interrupted` : ""}`);
         ctx.out.event({ event: "serving", agent: conn.agent, concurrency, timeout_ms: timeoutMs, resumed: recovered.resumed, reported: recovered.reported, pid: process.pid });
-        await ctx.interrupted;
+        await Promise.race([ctx.interrupted, connectionLost(conn)]);
       } finally {
         await server.stop();
         await conn.close();
