@@ -67,19 +67,21 @@ export const HISTORY_PAGE_LIMIT = 200;
 /** Most packet bytes one answer carries (it must fit a frame; the rest comes with `before`). */
 export const HISTORY_PAGE_BYTES = 512 * 1024;
 
+// Indexes are few on purpose (this is written for every routed message): messages by seq
+// and by (sender, id); parties by (agent, thread, msg). Parties of dropped messages are
+// invisible at once (every read joins messages) and deleted in bulk later (orphanSweep).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL, sender TEXT NOT NULL, thread TEXT NOT NULL, in_reply_to TEXT NOT NULL,
-  at INTEGER NOT NULL, signed INTEGER NOT NULL, packet BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_at ON messages (at);
-CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
+  id TEXT NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL, thread TEXT NOT NULL, in_reply_to TEXT NOT NULL,
+  at INTEGER NOT NULL, signed INTEGER NOT NULL, packet BLOB NOT NULL, UNIQUE (sender, id));
 CREATE TABLE IF NOT EXISTS parties (
-  agent TEXT NOT NULL, msg INTEGER NOT NULL, thread TEXT NOT NULL, role INTEGER NOT NULL,
-  PRIMARY KEY (agent, msg)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS parties_thread ON parties (agent, thread, msg);
-CREATE INDEX IF NOT EXISTS parties_msg ON parties (msg);
+  agent TEXT NOT NULL, thread TEXT NOT NULL, msg INTEGER NOT NULL,
+  PRIMARY KEY (agent, thread, msg)) WITHOUT ROWID;
 `;
+
+/** Participants listed per thread are taken from its latest this-many messages. */
+const PARTICIPANT_SCAN = 200;
 
 export class History {
   readonly maxMessages: number;
@@ -88,6 +90,8 @@ export class History {
   private pending: HistoryRecord[] = [];
   private scheduled = false;
   private count = 0;
+  /** Messages dropped since parties were last cleaned (orphans, invisible but taking space). */
+  private droppedSinceClean = 0;
   private readonly stmts?: ReturnType<History["prepare"]>;
 
   constructor(dir: string, o: HistoryOptions = {}, private readonly now: () => number = Date.now) {
@@ -99,7 +103,8 @@ export class History {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.db = new Database(join(dir, "history.db"));
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
+    // Best effort (a crash may lose the last writes, never a message): no fsync on this file.
+    this.db.pragma("synchronous = OFF");
     this.db.exec(SCHEMA);
     this.stmts = this.prepare(this.db);
     this.count = (this.stmts.count.get() as { n: number }).n;
@@ -115,28 +120,35 @@ export class History {
     return this.count;
   }
 
+  /** Party rows kept (at most (maxMessages + max(1,000, maxMessages / 2)) x the recipients per message, plus one). */
+  partiesSize(): number {
+    this.flush();
+    return this.db ? (this.db.prepare("SELECT count(*) AS n FROM parties").get() as { n: number }).n : 0;
+  }
+
   private prepare(db: Database.Database) {
     return {
       count: db.prepare("SELECT count(*) AS n FROM messages"),
-      insert: db.prepare("INSERT INTO messages (id, sender, thread, in_reply_to, at, signed, packet) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      party: db.prepare("INSERT OR IGNORE INTO parties (agent, msg, thread, role) VALUES (?, ?, ?, ?)"),
-      seen: db.prepare("SELECT 1 FROM messages WHERE id = ? AND sender = ? LIMIT 1"),
-      threadOf: db.prepare("SELECT p.thread FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? AND m.id = ? ORDER BY m.seq DESC LIMIT 1"),
-      oldest: db.prepare("SELECT seq FROM messages ORDER BY seq LIMIT 1 OFFSET ?"),
+      insert: db.prepare("INSERT OR IGNORE INTO messages (id, sender, recipients, thread, in_reply_to, at, signed, packet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+      party: db.prepare("INSERT OR IGNORE INTO parties (agent, thread, msg) VALUES (?, ?, ?)"),
+      replied: db.prepare("SELECT seq, thread FROM messages WHERE id = ? ORDER BY seq DESC LIMIT 4"),
+      tookPart: db.prepare("SELECT 1 FROM parties WHERE agent = ? AND thread = ? AND msg = ?"),
+      nth: db.prepare("SELECT seq FROM messages ORDER BY seq LIMIT 1 OFFSET ?"),
       dropUpTo: db.prepare("DELETE FROM messages WHERE seq <= ?"),
-      dropPartiesUpTo: db.prepare("DELETE FROM parties WHERE msg <= ?"),
       lastOlderThan: db.prepare("SELECT max(seq) AS seq FROM messages WHERE at < ?"),
+      orphans: db.prepare("DELETE FROM parties WHERE msg < (SELECT coalesce(min(seq), 9223372036854775807) FROM messages)"),
       threads: db.prepare(
         `SELECT p.thread AS thread_id, count(*) AS messages, min(m.at) AS first_at, max(m.at) AS last_at
          FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? GROUP BY p.thread ORDER BY last_at DESC, thread_id LIMIT ?`,
       ),
-      participants: db.prepare("SELECT DISTINCT q.agent FROM parties p JOIN parties q ON q.msg = p.msg WHERE p.agent = ? AND p.thread = ? ORDER BY q.agent"),
-      isParty: db.prepare("SELECT 1 FROM parties WHERE agent = ? AND thread = ? LIMIT 1"),
+      isParty: db.prepare("SELECT 1 FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? AND p.thread = ? LIMIT 1"),
       thread: db.prepare(
-        `SELECT m.seq, m.id, m.sender, m.in_reply_to, m.at, m.signed, m.packet FROM parties p JOIN messages m ON m.seq = p.msg
-         WHERE p.agent = ? AND p.thread = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+        `SELECT m.seq, m.id, m.sender, m.recipients, m.in_reply_to, m.at, m.signed, m.packet FROM parties p JOIN messages m ON m.seq = p.msg
+         WHERE p.agent = ? AND p.thread = ? AND p.msg < ? ORDER BY p.msg DESC LIMIT ?`,
       ),
-      recipients: db.prepare("SELECT agent FROM parties WHERE msg = ? AND role = 1 ORDER BY agent"),
+      sides: db.prepare(
+        `SELECT m.sender, m.recipients FROM parties p JOIN messages m ON m.seq = p.msg WHERE p.agent = ? AND p.thread = ? ORDER BY p.msg DESC LIMIT ${PARTICIPANT_SCAN}`,
+      ),
     };
   }
 
@@ -151,7 +163,7 @@ export class History {
     }
   }
 
-  /** Commits pending records in one transaction, then enforces the bounds. */
+  /** Commits pending records in one transaction, then enforces the count bound. */
   flush(): void {
     this.scheduled = false;
     if (!this.db || !this.stmts || !this.pending.length) return;
@@ -161,14 +173,18 @@ export class History {
     try {
       this.db.transaction(() => {
         for (const r of batch) {
-          if (s.seen.get(r.id, r.sender)) continue; // a retry of an acked message: kept once
           const thread = r.threadId || (r.inReplyTo && this.threadOfReply(r)) || r.id;
-          const seq = Number(s.insert.run(r.id, r.sender, thread, r.inReplyTo, r.at, r.signed ? 1 : 0, r.packet).lastInsertRowid);
-          s.party.run(r.sender, seq, thread, 0);
-          for (const to of r.recipients) if (to !== r.sender) s.party.run(to, seq, thread, 1);
+          const res = s.insert.run(r.id, r.sender, r.recipients.join(","), thread, r.inReplyTo, r.at, r.signed ? 1 : 0, r.packet);
+          if (res.changes === 0) continue; // a retry of an acked message: kept once
+          const seq = Number(res.lastInsertRowid);
+          this.count++;
+          s.party.run(r.sender, thread, seq);
+          for (const to of r.recipients) if (to !== r.sender) s.party.run(to, thread, seq);
         }
-        this.count = (s.count.get() as { n: number }).n;
-        this.enforce();
+        if (this.count > this.maxMessages) {
+          const row = s.nth.get(this.count - this.maxMessages - 1) as { seq: number } | undefined;
+          if (row) this.drop(row.seq);
+        }
       })();
     } catch {
       // History is best effort next to delivery: a failed write loses history rows, never messages.
@@ -176,35 +192,39 @@ export class History {
     }
   }
 
+  private drop(upToSeq: number): void {
+    const s = this.stmts!;
+    const dropped = s.dropUpTo.run(upToSeq).changes;
+    this.count -= dropped;
+    this.droppedSinceClean += dropped;
+    // Orphaned parties are invisible; they are removed in bulk once they could add up.
+    if (this.droppedSinceClean > Math.max(1_000, this.maxMessages / 2)) this.orphanSweep();
+  }
+
+  private orphanSweep(): void {
+    this.stmts!.orphans.run();
+    this.droppedSinceClean = 0;
+  }
+
+  /** The thread of the message r answers, when r's sender or a recipient took part in it. */
   private threadOfReply(r: HistoryRecord): string | undefined {
-    for (const agent of [r.sender, ...r.recipients]) {
-      const row = this.stmts!.threadOf.get(agent, r.inReplyTo) as { thread: string } | undefined;
-      if (row) return row.thread;
+    const s = this.stmts!;
+    for (const m of s.replied.all(r.inReplyTo) as { seq: number; thread: string }[]) {
+      for (const agent of [r.sender, ...r.recipients]) if (s.tookPart.get(agent, m.thread, m.seq)) return m.thread;
     }
     return undefined;
   }
 
-  private enforce(): void {
-    const s = this.stmts!;
-    const old = (s.lastOlderThan.get(this.now() - this.maxAgeMs) as { seq: number | null }).seq;
-    let upTo = old ?? 0;
-    if (this.count > this.maxMessages) {
-      const row = s.oldest.get(this.count - this.maxMessages - 1) as { seq: number } | undefined;
-      if (row) upTo = Math.max(upTo, row.seq);
-    }
-    if (upTo > 0) {
-      s.dropPartiesUpTo.run(upTo);
-      const dropped = s.dropUpTo.run(upTo).changes;
-      this.count -= dropped;
-    }
-  }
-
-  /** Age-based expiry without traffic (called from the hub's maintenance). */
+  /** Age-based expiry and orphan removal (called from the hub's maintenance, once a minute). */
   sweep(): void {
     if (!this.db) return;
     this.flush();
     try {
-      this.db.transaction(() => this.enforce())();
+      this.db.transaction(() => {
+        const old = (this.stmts!.lastOlderThan.get(this.now() - this.maxAgeMs) as { seq: number | null }).seq;
+        if (old) this.drop(old);
+        this.orphanSweep();
+      })();
     } catch {
       // retried on the next sweep
     }
@@ -214,9 +234,16 @@ export class History {
   threads(agent: string, limit = 50): ThreadSummary[] {
     this.need();
     this.flush();
-    const n = clampLimit(limit);
-    const rows = this.stmts!.threads.all(agent, n) as Omit<ThreadSummary, "participants">[];
-    return rows.map((r) => ({ ...r, participants: (this.stmts!.participants.all(agent, r.thread_id) as { agent: string }[]).map((p) => p.agent) }));
+    const s = this.stmts!;
+    const rows = s.threads.all(agent, clampLimit(limit)) as Omit<ThreadSummary, "participants">[];
+    return rows.map((r) => {
+      const who = new Set<string>();
+      for (const m of s.sides.all(agent, r.thread_id) as { sender: string; recipients: string }[]) {
+        who.add(m.sender);
+        for (const to of m.recipients.split(",")) if (to) who.add(to);
+      }
+      return { ...r, participants: [...who].sort() };
+    });
   }
 
   /**
@@ -229,7 +256,7 @@ export class History {
     const s = this.stmts!;
     if (!s.isParty.get(agent, threadId)) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${agent} is not a participant of thread ${JSON.stringify(threadId)} (or it is no longer kept)`, { pointer: "/thread_id" });
     const n = clampLimit(o.limit ?? HISTORY_PAGE_LIMIT);
-    const rows = s.thread.all(agent, threadId, o.before ?? Number.MAX_SAFE_INTEGER, n + 1) as { seq: number; id: string; sender: string; in_reply_to: string; at: number; signed: number; packet: Buffer }[];
+    const rows = s.thread.all(agent, threadId, o.before ?? Number.MAX_SAFE_INTEGER, n + 1) as { seq: number; id: string; sender: string; recipients: string; in_reply_to: string; at: number; signed: number; packet: Buffer }[];
     let more = rows.length > n;
     const out: HistoryMessage[] = [];
     let bytes = 0;
@@ -239,7 +266,7 @@ export class History {
         more = true;
         break;
       }
-      const recipients = (s.recipients.all(r.seq) as { agent: string }[]).map((p) => p.agent);
+      const recipients = r.recipients.split(",").filter(Boolean).sort();
       const m: HistoryMessage = { seq: r.seq, id: r.id, sender: r.sender, recipients, in_reply_to: r.in_reply_to, at: r.at, signed: r.signed === 1 };
       if (r.signed === 1) m.packet = toBase64Url(r.packet);
       else {

@@ -104,6 +104,17 @@ describe("hub history", () => {
     h.close();
   });
 
+  it("keeps the party rows of dropped messages bounded too", () => {
+    const h = new History(join(tmpDir("fleet-history-"), "h"), { maxMessages: 10 });
+    for (let i = 0; i < 5_000; i++) h.record({ id: `m-${i}`, sender: "a", recipients: ["b"], threadId: `t-${i % 7}`, inReplyTo: "", packet: new Uint8Array([i & 255]), signed: true, at: Date.now() });
+    expect(h.size()).toBe(10);
+    // Orphans are removed once more than max(1,000, maxMessages / 2) messages were dropped.
+    expect(h.partiesSize()).toBeLessThanOrEqual((10 + 1_001) * 2);
+    h.sweep();
+    expect(h.partiesSize()).toBe(20);
+    h.close();
+  });
+
   it("fleet hub --history-max, fleet send --thread, fleet threads and fleet thread as processes", async () => {
     const home = tmpDir();
     await spawnHub(home, ["--history-max", "2"]);
