@@ -16,8 +16,18 @@ import { registerTools } from "./tools.js";
 
 export const MCP_SERVER_NAME = "fleet";
 export const MCP_SERVER_VERSION = "0.1.0";
-/** Most concurrent Streamable HTTP sessions; an initialize beyond it is refused (503). */
+/**
+ * Most concurrent Streamable HTTP sessions. At the limit, a new initialize replaces the
+ * session idle longest when it has been idle over HTTP_SESSION_IDLE_MS; else it is refused (503).
+ */
 export const MAX_HTTP_SESSIONS = 16;
+export const HTTP_SESSION_IDLE_MS = 10 * 60_000;
+
+interface HttpSession {
+  transport: StreamableHTTPServerTransport;
+  dispose: () => void;
+  lastSeen: number;
+}
 /** Largest HTTP request body accepted (bytes). */
 export const MAX_HTTP_BODY = 4 * 1024 * 1024;
 
@@ -56,13 +66,13 @@ export class FleetMcp {
   }
 
   /** Streamable HTTP on host:port (loopback only) at /mcp; port 0 picks one. */
-  async serveHttp(o: { host?: string; port: number }): Promise<FleetMcpHttp> {
+  async serveHttp(o: { host?: string; port: number; sessionIdleMs?: number }): Promise<FleetMcpHttp> {
     const host = o.host ?? "127.0.0.1";
     if (host !== "127.0.0.1" && host !== "::1" && host !== "localhost") throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "fleet mcp --http listens on loopback only (127.0.0.1)");
-    const sessions = new Map<string, { transport: StreamableHTTPServerTransport; dispose: () => void }>();
+    const sessions = new Map<string, HttpSession>();
     let port = o.port;
     const http = createServer((req, res) => {
-      void this.handleHttp(req, res, sessions, () => port);
+      void this.handleHttp(req, res, sessions, () => port, o.sessionIdleMs ?? HTTP_SESSION_IDLE_MS);
     });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
@@ -72,7 +82,7 @@ export class FleetMcp {
     return new FleetMcpHttp(http, host, port, sessions);
   }
 
-  private async handleHttp(req: IncomingMessage, res: ServerResponse, sessions: Map<string, { transport: StreamableHTTPServerTransport; dispose: () => void }>, port: () => number): Promise<void> {
+  private async handleHttp(req: IncomingMessage, res: ServerResponse, sessions: Map<string, HttpSession>, port: () => number, idleMs: number): Promise<void> {
     const fail = (status: number, message: string) => {
       if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
@@ -83,10 +93,17 @@ export class FleetMcp {
       const existing = typeof sid === "string" ? sessions.get(sid) : undefined;
       let body: unknown;
       if (req.method === "POST") body = await readJson(req);
-      if (existing) return await existing.transport.handleRequest(req, res, body);
+      if (existing) {
+        existing.lastSeen = Date.now();
+        return await existing.transport.handleRequest(req, res, body);
+      }
       if (typeof sid === "string") return fail(404, "unknown or expired MCP session");
       if (req.method !== "POST" || !isInitializeRequest(body)) return fail(400, "no MCP session: send initialize first");
-      if (sessions.size >= MAX_HTTP_SESSIONS) return fail(503, `too many MCP sessions (${MAX_HTTP_SESSIONS})`);
+      if (sessions.size >= MAX_HTTP_SESSIONS) {
+        const idlest = [...sessions.values()].sort((a, b) => a.lastSeen - b.lastSeen)[0];
+        if (Date.now() - idlest.lastSeen <= idleMs) return fail(503, `too many MCP sessions (${MAX_HTTP_SESSIONS})`);
+        await idlest.transport.close().catch(() => {});
+      }
       const p = port();
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => globalThis.crypto.randomUUID(),
@@ -94,7 +111,7 @@ export class FleetMcp {
         enableDnsRebindingProtection: true,
         allowedHosts: [`127.0.0.1:${p}`, `localhost:${p}`, `[::1]:${p}`],
         allowedOrigins: [`http://127.0.0.1:${p}`, `http://localhost:${p}`],
-        onsessioninitialized: (id) => void sessions.set(id, { transport, dispose }),
+        onsessioninitialized: (id) => void sessions.set(id, { transport, dispose, lastSeen: Date.now() }),
       });
       const { server, dispose } = createFleetMcpServer(this.ctx);
       transport.onclose = () => {
@@ -118,7 +135,7 @@ export class FleetMcpHttp {
     private readonly http: Server,
     readonly host: string,
     readonly port: number,
-    private readonly sessions: Map<string, { transport: StreamableHTTPServerTransport; dispose: () => void }>,
+    private readonly sessions: Map<string, HttpSession>,
   ) {}
 
   get url(): string {
