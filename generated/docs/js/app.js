@@ -32,7 +32,7 @@
     "hubConnection": {
       "address": null,
       "title": "Hub connection",
-      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages.",
+      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages. Requests to the hub itself (recipient fleet:hub) also travel here: registry queries, bottles, key rotations, pings, and QUERY envelopes with an application/vnd.fleet.hub-op+json payload (status, bottle.status, and the history ops threads and thread of spec/history.md).",
       "servers": [
         "$ref:$.servers.hubTcp",
         "$ref:$.servers.hubWebSocket"
