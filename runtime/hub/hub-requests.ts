@@ -86,12 +86,19 @@ function answerOp(hub: Hub, msg: Incoming): void {
       return answer(status);
     }
     // Threads and history (history.ts, spec/history.md): always the asking agent's own view.
+    // Answered when the history's writer thread answers (history-client.ts).
     case "threads":
-      return answer({ agent: peer.agent, threads: hub.history.threads(peer.agent, Number(value.limit ?? 50)) });
+      return void hub.history.threads(peer.agent, Number(value.limit ?? 50)).then(
+        (threads) => answer({ agent: peer.agent, threads }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "threads")),
+      );
     case "thread": {
       if (typeof value.thread_id !== "string" || !value.thread_id) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "thread_id is required", { pointer: "/thread_id" });
       const before = value.before === undefined ? undefined : Number(value.before);
-      return answer({ agent: peer.agent, ...hub.history.thread(peer.agent, value.thread_id, { limit: Number(value.limit ?? 200), before }) });
+      return void hub.history.thread(peer.agent, value.thread_id, { limit: Number(value.limit ?? 200), before }).then(
+        (t) => answer({ agent: peer.agent, ...t }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "thread")),
+      );
     }
     default:
       throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });

@@ -21,7 +21,8 @@ import { BottleKeeper } from "./bottles.js";
 import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
-import { History, type HistoryOptions } from "./history.js";
+import type { HistoryOptions } from "./history.js";
+import { HistoryClient } from "./history-client.js";
 import { receiveFrame } from "./inbound.js";
 import { Maintenance } from "./maintenance.js";
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
@@ -56,7 +57,7 @@ export class Hub {
   readonly router: Router;
   readonly commits: GroupCommit;
   /** Bounded message history and threads (history.ts, spec/history.md). */
-  readonly history: History;
+  readonly history: HistoryClient;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -74,7 +75,7 @@ export class Hub {
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
     this.bottles = new BottleKeeper(this);
-    this.history = new History(this.options.storeDir, opts.history, () => this.clock.now());
+    this.history = new HistoryClient(this.options.storeDir, opts.history, (line) => this.log(line));
     this.maintenance = new Maintenance(this);
     this.startedAt = this.clock.now();
     this.maintenance.start();
@@ -135,7 +136,7 @@ export class Hub {
     await Promise.all(this.listeners.map((l) => l.close()));
     for (const p of this.connections.peers) p.conn.close();
     this.store.close();
-    this.history.close();
+    await this.history.close();
   }
 
   /** Sends a signed ERROR envelope as the last frame, then closes (spec/frame.md). */

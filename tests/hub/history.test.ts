@@ -75,7 +75,7 @@ describe("hub history", () => {
       ids.push(id);
       await alpha.send({ id, to: "beta", json: { i }, requiresAck: true });
     }
-    expect(running.hub.history.size()).toBe(5);
+    expect(await running.hub.history.size()).toBe(5);
     expect((await listThreads(alpha, 200)).map((t) => t.thread_id).sort()).toEqual(ids.slice(7).sort());
     await expect(readThread(alpha, "m-0")).rejects.toMatchObject({ code: ErrorCode.SECURITY_UNAUTHORIZED });
     await alpha.close();
