@@ -10,6 +10,7 @@ import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { History } from "../../runtime/hub/history.js";
+import { HistoryClient, MAX_UNRECORDED } from "../../runtime/hub/history-client.js";
 import { cleanup, inProcessHub, runCli, spawnHub, tmpDir } from "./support.js";
 
 afterEach(cleanup);
@@ -102,6 +103,15 @@ describe("hub history", () => {
     expect(h.size()).toBe(1);
     expect(h.thread("b", "t").messages.map((m) => m.id)).toEqual(["newer"]);
     h.close();
+  });
+
+  it("holds at most MAX_UNRECORDED records for its writer thread; beyond that they are dropped and counted", async () => {
+    const h = new HistoryClient(join(tmpDir("fleet-history-"), "h"), { maxMessages: 100 });
+    const packet = new Uint8Array([1]);
+    for (let i = 0; i < MAX_UNRECORDED + 10; i++) h.record({ id: `m-${i}`, sender: "a", recipients: ["b"], threadId: "", inReplyTo: "", packet, signed: true, at: Date.now() });
+    expect(h.dropped).toBe(10);
+    expect(await h.size()).toBe(100);
+    await h.close();
   });
 
   it("keeps the party rows of dropped messages bounded too", () => {
