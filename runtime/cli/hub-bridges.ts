@@ -1,16 +1,32 @@
 // The bridges `fleet hub` starts beside itself (--keep-port N ...): each is an ordinary
 // Fleet client of the hub just started, holding its keys under FLEET_HOME/bridges (0600).
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { startKeepBridge } from "../bridges/keep/bridge.js";
+import { startSwarmBridge } from "../bridges/swarm/bridge.js";
+import { ErrorCode, FleetError } from "../errors.js";
 import { BridgeKeys } from "../bridges/shared/bridge-keys.js";
 import { hubConnector } from "../bridges/shared/fleet-link.js";
 import type { CommandContext } from "./command.js";
 
 export const HUB_BRIDGE_OPTIONS = {
   "keep-port": { type: "string" },
+  "swarm-port": { type: "string" },
+  "swarm-cert": { type: "string" },
+  "swarm-key": { type: "string" },
+  swarm: { type: "string" },
 } as const;
 
-export const HUB_BRIDGE_USAGE = "[--keep-port N (keep-protocol clients; keep's default is 9009, 0 = ephemeral)]";
+export const HUB_BRIDGE_USAGE =
+  "[--keep-port N (keep-protocol clients; keep's default is 9009, 0 = ephemeral)] [--swarm-port N --swarm-cert PEM --swarm-key PEM [--swarm NAME[=GROUP],... (default fleet)] (agent-swarm over HTTPS; invites: fleet bridge swarm-invite)]";
+
+/** "a=g1,b" → [{name a, group g1}, {name b, group b}]. */
+export function swarmList(v: string | undefined): { name: string; group: string }[] {
+  return (v ?? "fleet").split(",").map((x) => x.trim()).filter(Boolean).map((x) => {
+    const [name, group] = x.split("=");
+    return { name: name!, group: group || name! };
+  });
+}
 
 export interface StartedBridges {
   close(): Promise<void>;
@@ -33,6 +49,26 @@ export async function startHubBridges(ctx: CommandContext, home: string, hub: { 
       closers.push(() => keep.close());
       ctx.out.line(`keep-protocol bridge listening on ${hub.host}:${keep.port}`);
       ctx.out.event({ event: "bridge", peer: "keep", host: hub.host, port: keep.port });
+    }
+    const swarmPort = num(ctx.values["swarm-port"] as string | undefined, "swarm-port");
+    if (swarmPort !== undefined) {
+      const cert = ctx.values["swarm-cert"] as string | undefined;
+      const key = ctx.values["swarm-key"] as string | undefined;
+      if (!cert || !key) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--swarm-port needs --swarm-cert and --swarm-key (PEM files)");
+      const swarm = await startSwarmBridge({
+        connect: hubConnector({ host: hub.host, port: hub.port }),
+        keys: BridgeKeys.fromFile(join(dir, "bridge.secret")),
+        stateFile: join(dir, "swarms.json"),
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+        host: hub.host,
+        port: swarmPort,
+        swarms: swarmList(ctx.values.swarm as string | undefined),
+        log: (line) => ctx.out.line(`hub: ${line}`),
+      });
+      closers.push(() => swarm.close());
+      ctx.out.line(`agent-swarm bridge listening on ${swarm.masterEndpoint}`);
+      ctx.out.event({ event: "bridge", peer: "swarm", host: hub.host, port: swarm.port, endpoint: swarm.masterEndpoint });
     }
   } catch (e) {
     for (const c of closers.reverse()) await c();

@@ -14,6 +14,8 @@ export interface FleetLink extends FleetConnection {
 export interface ConnectExtras {
   /** Capabilities the presented agent offers (capability-addressed messages reach it). */
   capabilities?: string[];
+  /** Groups the presented agent is a member of. */
+  groups?: string[];
 }
 
 export type FleetConnector = (identity: Identity, extras?: ConnectExtras) => Promise<FleetLink>;
@@ -22,7 +24,7 @@ export type FleetConnector = (identity: Identity, extras?: ConnectExtras) => Pro
 export function hubConnector(o: { host?: string; port: number; admissionToken?: string }): FleetConnector {
   return async (identity, extras) => {
     const { connectHub } = await import("../../client/hub-client.js");
-    return connectHub({ host: o.host ?? "127.0.0.1", port: o.port, identity, admissionToken: o.admissionToken, capabilities: extras?.capabilities });
+    return connectHub({ host: o.host ?? "127.0.0.1", port: o.port, identity, admissionToken: o.admissionToken, capabilities: extras?.capabilities, groups: extras?.groups });
   };
 }
 
@@ -30,7 +32,7 @@ export function hubConnector(o: { host?: string; port: number; admissionToken?: 
 export function natsConnector(url: string): FleetConnector {
   return async (identity, extras) => {
     const { connectNats } = await import("../../nats/connection.js");
-    return connectNats({ url, identity, capabilities: extras?.capabilities });
+    return connectNats({ url, identity, capabilities: extras?.capabilities, groups: extras?.groups });
   };
 }
 

@@ -2,7 +2,10 @@
 // beside it (spec/bridges/). Keys and bindings live in FLEET_HOME/bridges (0600).
 import { join } from "node:path";
 import { startAgentnetBridge } from "../../bridges/agentnet/bridge.js";
+import { writeFileSync } from "node:fs";
 import { startI2IBridge } from "../../bridges/i2i/bridge.js";
+import { swarmInvite } from "../../bridges/swarm/bridge.js";
+import { SwarmState } from "../../bridges/swarm/state.js";
 import { hubConnector, natsConnector } from "../../bridges/shared/fleet-link.js";
 import { admissionToken, hubAddress, natsUrl } from "../connect.js";
 import { BridgeKeys } from "../../bridges/shared/bridge-keys.js";
@@ -61,9 +64,32 @@ const i2i: Command = {
   },
 };
 
+const swarmInviteCmd: Command = {
+  name: "swarm-invite",
+  summary: "issue an agent-swarm invite (EdDSA JWT) for a swarm served by `fleet hub --swarm-port`",
+  usage: "fleet bridge swarm-invite --swarm NAME --endpoint https://HOST:PORT --out FILE [--uses N] [--ttl SECONDS]",
+  options: { swarm: { type: "string" }, endpoint: { type: "string" }, out: { type: "string" }, uses: { type: "string" }, ttl: { type: "string" } },
+  async run(ctx) {
+    const home = ensureHome(ctx.home);
+    const name = str(ctx, "swarm") ?? "fleet";
+    const endpoint = str(ctx, "endpoint");
+    const out = str(ctx, "out");
+    if (!endpoint || !out) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--endpoint and --out are required");
+    const swarm = new SwarmState(join(home, "bridges", "swarms.json")).byName(name);
+    if (!swarm) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no swarm ${name} (start fleet hub --swarm-port ... --swarm ${name} first)`);
+    const uses = str(ctx, "uses");
+    const ttl = str(ctx, "ttl");
+    const url = swarmInvite({ keys: BridgeKeys.fromFile(join(home, "bridges", "bridge.secret")), swarmId: swarm.swarm_id, masterEndpoint: `${endpoint.replace(/\/$/, "")}/swarm`, now: Date.now(), maxUses: uses ? Number(uses) : undefined, expiresAt: ttl ? Date.now() + Number(ttl) * 1000 : undefined });
+    // An invite admits its holder: written to a 0600 file, never printed.
+    writeFileSync(out, url + "\n", { mode: 0o600 });
+    ctx.out.line(`invite to swarm ${name} written to ${out}`);
+    ctx.out.result({ ok: true, swarm: name, swarm_id: swarm.swarm_id, out });
+  },
+};
+
 export const bridge: Command = {
   name: "bridge",
-  summary: "run a bridge for another protocol's agents (agentnet, i2i)",
-  usage: "fleet bridge agentnet --nats URL | fleet bridge i2i --repo PATH --agents NAME,...",
-  sub: [agentnet, i2i],
+  summary: "run a bridge for another protocol's agents (agentnet, i2i) or issue agent-swarm invites",
+  usage: "fleet bridge agentnet --nats URL | fleet bridge i2i --repo PATH --agents NAME,... | fleet bridge swarm-invite --swarm NAME --endpoint URL --out FILE",
+  sub: [agentnet, i2i, swarmInviteCmd],
 };
