@@ -1,12 +1,9 @@
 // The bridges `fleet hub` starts beside itself (--keep-port N ...): each is an ordinary
 // Fleet client of the hub just started, holding its keys under FLEET_HOME/bridges (0600).
-import { join } from "node:path";
+// Bridges are loaded only when asked for, so a plain `fleet hub` starts as before.
 import { readFileSync } from "node:fs";
-import { startKeepBridge } from "../bridges/keep/bridge.js";
-import { startSwarmBridge } from "../bridges/swarm/bridge.js";
+import { join } from "node:path";
 import { ErrorCode, FleetError } from "../errors.js";
-import { BridgeKeys } from "../bridges/shared/bridge-keys.js";
-import { hubConnector } from "../bridges/shared/fleet-link.js";
 import type { CommandContext } from "./command.js";
 
 export const HUB_BRIDGE_OPTIONS = {
@@ -38,6 +35,9 @@ export async function startHubBridges(ctx: CommandContext, home: string, hub: { 
   const keepPort = num(ctx.values["keep-port"] as string | undefined, "keep-port");
   try {
     if (keepPort !== undefined) {
+      const { startKeepBridge } = await import("../bridges/keep/bridge.js");
+      const { BridgeKeys } = await import("../bridges/shared/bridge-keys.js");
+      const { hubConnector } = await import("../bridges/shared/fleet-link.js");
       const keep = await startKeepBridge({
         connect: hubConnector({ host: hub.host, port: hub.port }),
         keys: BridgeKeys.fromFile(join(dir, "bridge.secret")),
@@ -55,6 +55,9 @@ export async function startHubBridges(ctx: CommandContext, home: string, hub: { 
       const cert = ctx.values["swarm-cert"] as string | undefined;
       const key = ctx.values["swarm-key"] as string | undefined;
       if (!cert || !key) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--swarm-port needs --swarm-cert and --swarm-key (PEM files)");
+      const { startSwarmBridge } = await import("../bridges/swarm/bridge.js");
+      const { BridgeKeys } = await import("../bridges/shared/bridge-keys.js");
+      const { hubConnector } = await import("../bridges/shared/fleet-link.js");
       const swarm = await startSwarmBridge({
         connect: hubConnector({ host: hub.host, port: hub.port }),
         keys: BridgeKeys.fromFile(join(dir, "bridge.secret")),

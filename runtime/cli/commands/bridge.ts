@@ -1,14 +1,9 @@
 // `fleet bridge agentnet --nats URL`: peers' agents join a NATS fleet through a bridge run
 // beside it (spec/bridges/). Keys and bindings live in FLEET_HOME/bridges (0600).
 import { join } from "node:path";
-import { startAgentnetBridge } from "../../bridges/agentnet/bridge.js";
+// Bridges are loaded only when run: every other command starts without them.
 import { writeFileSync } from "node:fs";
-import { startI2IBridge } from "../../bridges/i2i/bridge.js";
-import { swarmInvite } from "../../bridges/swarm/bridge.js";
-import { SwarmState } from "../../bridges/swarm/state.js";
-import { hubConnector, natsConnector } from "../../bridges/shared/fleet-link.js";
 import { admissionToken, hubAddress, natsUrl } from "../connect.js";
-import { BridgeKeys } from "../../bridges/shared/bridge-keys.js";
 import { ErrorCode, FleetError } from "../../errors.js";
 import { type Command, str } from "../command.js";
 import { ensureHome } from "../home.js";
@@ -22,6 +17,8 @@ const agentnet: Command = {
     const url = str(ctx, "nats") ?? process.env.FLEET_NATS;
     if (!url) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--nats URL is required");
     const dir = join(home, "bridges");
+    const { startAgentnetBridge } = await import("../../bridges/agentnet/bridge.js");
+    const { BridgeKeys } = await import("../../bridges/shared/bridge-keys.js");
     const bridge = await startAgentnetBridge({
       natsUrl: url,
       keys: BridgeKeys.fromFile(join(dir, "bridge.secret")),
@@ -48,6 +45,9 @@ const i2i: Command = {
     if (!repo || !agents.length) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--repo PATH and --agents NAME,... are required");
     const nats = natsUrl(home, str(ctx, "hub"));
     const hub = hubAddress(home, str(ctx, "hub"));
+    const { startI2IBridge } = await import("../../bridges/i2i/bridge.js");
+    const { hubConnector, natsConnector } = await import("../../bridges/shared/fleet-link.js");
+    const { BridgeKeys } = await import("../../bridges/shared/bridge-keys.js");
     const b = await startI2IBridge({
       connect: nats ? natsConnector(nats) : hubConnector({ ...hub, admissionToken: admissionToken({ tokenFile: str(ctx, "token-file") }) }),
       keys: BridgeKeys.fromFile(join(home, "bridges", "bridge.secret")),
@@ -75,6 +75,9 @@ const swarmInviteCmd: Command = {
     const endpoint = str(ctx, "endpoint");
     const out = str(ctx, "out");
     if (!endpoint || !out) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--endpoint and --out are required");
+    const { SwarmState } = await import("../../bridges/swarm/state.js");
+    const { swarmInvite } = await import("../../bridges/swarm/bridge.js");
+    const { BridgeKeys } = await import("../../bridges/shared/bridge-keys.js");
     const swarm = new SwarmState(join(home, "bridges", "swarms.json")).byName(name);
     if (!swarm) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no swarm ${name} (start fleet hub --swarm-port ... --swarm ${name} first)`);
     const uses = str(ctx, "uses");
