@@ -1,0 +1,314 @@
+"""Binary and JSON forms of fleet.v1 messages with exact errors (spec/proto, fixtures/wire.json).
+
+Binary: the bytes are walked once against the message descriptor before protobuf parses them, so
+every failure has its code and pointer: truncated or bad field encoding 701, invalid UTF-8 in a
+string 705, a known field sent with the wrong wire type 708. Then the rules the proto comments
+state (generated rules.py) are checked: unknown enum values 706, missing required fields 707,
+out-of-range values 709. Pointers are RFC 6901 pointers into the JSON form (lowerCamelCase)."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Type, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor as FD
+from google.protobuf.message import DecodeError, Message
+
+from ._proto import rules as _rules
+from ._proto.fleet.v1 import envelope_pb2
+from .errors import ErrorCode, fail
+
+M = TypeVar("M", bound=Message)
+
+MAX_DEPTH = 64
+_LEN_TYPES = {FD.TYPE_STRING, FD.TYPE_BYTES, FD.TYPE_MESSAGE}
+_I64 = {FD.TYPE_FIXED64, FD.TYPE_SFIXED64, FD.TYPE_DOUBLE}
+_I32 = {FD.TYPE_FIXED32, FD.TYPE_SFIXED32, FD.TYPE_FLOAT}
+
+
+def _ptr(parent: str, name: str | int) -> str:
+    return f"{parent}/{str(name).replace('~', '~0').replace('/', '~1')}"
+
+
+def _expected_wire(f: FD) -> int:
+    if f.type in _LEN_TYPES:
+        return 2
+    if f.type in _I64:
+        return 1
+    if f.type in _I32:
+        return 5
+    if f.type == FD.TYPE_GROUP:
+        return 3
+    return 0
+
+
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end:
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "varint too long")
+
+
+def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = None, pointer: str = "", depth: int = 0) -> None:
+    """Walks protobuf bytes against `desc`: 701 truncated/bad encoding, 705 invalid UTF-8, 708 wrong wire type."""
+    end = len(buf) if end is None else end
+    if depth > MAX_DEPTH:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "message nested too deeply", pointer)
+    pos = start
+    while pos < end:
+        tag, pos = _varint(buf, pos, end)
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "field number 0", pointer)
+        f = desc.fields_by_number.get(number)
+        at = _ptr(pointer, f.json_name) if f else pointer
+        if f is not None:
+            want = _expected_wire(f)
+            packed_ok = f.label == FD.LABEL_REPEATED and want in (0, 1, 5) and wire == 2
+            if wire != want and not packed_ok:
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"field {f.name} has wire type {wire}, expected {want}", at)
+        if wire == 0:
+            _, pos = _varint(buf, pos, end)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            n, pos = _varint(buf, pos, end)
+            if pos + n > end:
+                raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "length-delimited field runs past the end", at)
+            if f is not None:
+                if f.type == FD.TYPE_STRING:
+                    try:
+                        bytes(buf[pos:pos + n]).decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise fail(ErrorCode.ERROR_CODE_WIRE_INVALID_UTF8, f"field {f.name} is not valid UTF-8", at) from None
+                elif f.type == FD.TYPE_MESSAGE:
+                    check_wire(f.message_type, buf, pos, pos + n, at, depth + 1)
+                elif f.type != FD.TYPE_BYTES:
+                    # packed repeated scalars: the walk above checked the wire type; the values must fill the length.
+                    p, stop = pos, pos + n
+                    while p < stop:
+                        if want == 0:
+                            _, p = _varint(buf, p, stop)
+                        else:
+                            p += 8 if want == 1 else 4
+                    if p != stop:
+                        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "packed field has a partial value", at)
+            pos += n
+        else:
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, f"unsupported wire type {wire}", at)
+        if pos > end:
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "field runs past the end", at)
+
+
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def _unset(msg: Message, f: FD) -> bool:
+    if f.label == FD.LABEL_REPEATED:
+        return len(getattr(msg, f.name)) == 0
+    if f.type == FD.TYPE_MESSAGE:
+        return not msg.HasField(f.name)
+    if f.containing_oneof is not None:
+        return msg.WhichOneof(f.containing_oneof.name) != f.name
+    v = getattr(msg, f.name)
+    return v in (0, False, "", b"")
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _check_value(f: FD, v: Any, rule: dict, at: str) -> None:
+    if f.enum_type is not None and f.enum_type.values_by_number.get(v) is None:
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{v} is not a {f.enum_type.full_name} value", at)
+    if not rule:
+        return
+    if isinstance(v, str):
+        n = _utf16_len(v)
+        if "minLength" in rule and n < rule["minLength"] or "maxLength" in rule and n > rule["maxLength"]:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be {rule.get('minLength', 0)}..{rule.get('maxLength', '')} characters", at)
+        if "pattern" in rule:
+            pat = _PATTERNS.setdefault(rule["pattern"], re.compile(rule["pattern"]))
+            if not pat.search(v):
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} does not match {rule['pattern']}", at)
+        if "maxBytes" in rule and len(v.encode("utf-8")) > rule["maxBytes"]:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at)
+    elif isinstance(v, bytes) and "maxBytes" in rule and len(v) > rule["maxBytes"]:
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at)
+
+
+def validate(msg: Message, pointer: str = "", depth: int = 0) -> None:
+    """The rules the proto comments state (706, 707, 709), depth first in field-number order."""
+    desc = msg.DESCRIPTOR
+    frules = _rules.FIELD_RULES.get(desc.full_name, {})
+    for f in sorted(desc.fields, key=lambda x: x.number):
+        rule = frules.get(f.name, {})
+        at = _ptr(pointer, f.json_name)
+        if _unset(msg, f):
+            if rule.get("required"):
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, f"{desc.name}.{f.name} is required", at)
+            continue
+        if rule.get("mustBeTrue") and getattr(msg, f.name) is not True:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be true when set", at)
+        values = getattr(msg, f.name)
+        items = list(enumerate(values)) if f.label == FD.LABEL_REPEATED else [(None, values)]
+        for i, v in items:
+            here = at if i is None else _ptr(at, i)
+            if f.type == FD.TYPE_MESSAGE:
+                if desc.full_name != "google.protobuf.Timestamp":
+                    validate(v, here, depth + 1)
+            else:
+                _check_value(f, v, rule, here)
+    for oneof in _rules.REQUIRED_ONEOFS.get(desc.full_name, []):
+        if msg.WhichOneof(oneof) is None:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, f"{desc.name}.{oneof}: exactly one must be set", pointer)
+    if desc.full_name == "fleet.v1.Envelope":
+        _envelope_rule(msg)
+
+
+def _envelope_rule(env: Message) -> None:
+    # envelope.proto: "Exactly one of body and body_ciphertext is set"; security.encryption is
+    # "Present when body_ciphertext is set instead of body".
+    if env.body_ciphertext:
+        if env.HasField("body"):
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, "body and bodyCiphertext are mutually exclusive", "/body")
+        if not env.security.HasField("encryption"):
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, "an encrypted body needs security.encryption", "/security/encryption")
+    elif not env.HasField("body"):
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, "Envelope.body is required (or bodyCiphertext when encrypted)", "/body")
+
+
+def decode(cls: Type[M], data: bytes, *, check: bool = True) -> M:
+    """Strict binary decoding: the wire walk, protobuf's parser, then validation."""
+    data = bytes(data)
+    check_wire(cls.DESCRIPTOR, data)
+    msg = cls()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as e:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, f"not a valid {cls.DESCRIPTOR.full_name}: {e}") from None
+    if check:
+        validate(msg)
+    return msg
+
+
+def encode(msg: Message, *, check: bool = True) -> bytes:
+    """Binary form, fields in field-number order; validated first unless check=False."""
+    if check:
+        validate(msg)
+    return msg.SerializeToString(deterministic=True)
+
+
+# ---- JSON (protobuf canonical JSON, spec/schemas) ----
+
+_INT_TYPES = {FD.TYPE_INT32, FD.TYPE_UINT32, FD.TYPE_SINT32, FD.TYPE_FIXED32, FD.TYPE_SFIXED32,
+              FD.TYPE_INT64, FD.TYPE_UINT64, FD.TYPE_SINT64, FD.TYPE_FIXED64, FD.TYPE_SFIXED64}
+_INT_RE = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_WKT_STRING = {"google.protobuf.Timestamp", "google.protobuf.Duration"}
+
+
+def _json_value(f: FD, v: Any, at: str, depth: int) -> None:
+    wrong = lambda what: fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"{f.json_name}: expected {what}", at)  # noqa: E731
+    if v is None:
+        return
+    if f.type == FD.TYPE_MESSAGE:
+        if f.message_type.full_name in _WKT_STRING:
+            if not isinstance(v, str):
+                raise wrong("an RFC 3339 string")
+            return
+        if not isinstance(v, dict):
+            raise wrong("an object")
+        check_json(f.message_type, v, at, depth + 1)
+    elif f.type == FD.TYPE_ENUM:
+        if isinstance(v, str):
+            if f.enum_type.values_by_name.get(v) is None:
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{v} is not a {f.enum_type.full_name} value", at)
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if f.enum_type.values_by_number.get(v) is None:
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{v} is not a {f.enum_type.full_name} value", at)
+        else:
+            raise wrong("an enum name")
+    elif f.type in _INT_TYPES:
+        if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer()) or (isinstance(v, str) and _INT_RE.match(v))):
+            raise wrong("an integer")
+    elif f.type in (FD.TYPE_DOUBLE, FD.TYPE_FLOAT):
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise wrong("a number")
+    elif f.type == FD.TYPE_BOOL:
+        if not isinstance(v, bool):
+            raise wrong("a boolean")
+    elif f.type in (FD.TYPE_STRING, FD.TYPE_BYTES):
+        if not isinstance(v, str):
+            raise wrong("a string")
+
+
+def check_json(desc: Descriptor, obj: dict, pointer: str = "", depth: int = 0) -> None:
+    """Types of a JSON object against the descriptor: 708 wrong type or unknown field, 706 unknown enum name."""
+    if depth > MAX_DEPTH:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "JSON nested too deeply", pointer)
+    by_json = {f.json_name: f for f in desc.fields}
+    for key, v in obj.items():
+        f = by_json.get(key) or desc.fields_by_name.get(key)
+        at = _ptr(pointer, key)
+        if f is None:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"{desc.full_name} has no field {key}", at)
+        if f.label == FD.LABEL_REPEATED and not (f.message_type and f.message_type.GetOptions().map_entry):
+            if v is None:
+                continue
+            if not isinstance(v, list):
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"{key}: expected an array", at)
+            for i, item in enumerate(v):
+                _json_value(f, item, _ptr(at, i), depth)
+        else:
+            _json_value(f, v, at, depth)
+
+
+def from_json(cls: Type[M], obj: Any, *, check: bool = True) -> M:
+    """A message from its JSON form (a parsed object)."""
+    if not isinstance(obj, dict):
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"expected a JSON object for {cls.DESCRIPTOR.full_name}")
+    check_json(cls.DESCRIPTOR, obj)
+    msg = cls()
+    try:
+        json_format.ParseDict(obj, msg)
+    except json_format.ParseError as e:
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, str(e)) from None
+    if check:
+        validate(msg)
+    return msg
+
+
+def from_json_bytes(cls: Type[M], data: bytes, *, check: bool = True) -> M:
+    """A message from UTF-8 JSON text: 705 when not UTF-8, 701 when not JSON."""
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_INVALID_UTF8, "JSON text is not valid UTF-8") from None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "not JSON") from None
+    return from_json(cls, obj, check=check)
+
+
+def to_json(msg: Message) -> dict:
+    """The canonical JSON form as a dict."""
+    return json_format.MessageToDict(msg, preserving_proto_field_name=False)
+
+
+def to_json_bytes(msg: Message) -> bytes:
+    return json.dumps(to_json(msg), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+Envelope = envelope_pb2.Envelope

@@ -1,0 +1,82 @@
+"""Strict Ed25519 (spec/signing.md): RFC 8032 pure Ed25519 through `cryptography`, plus the rules every
+Fleet implementation applies identically: S < L, canonical public key (y < p) that is not of small
+order, canonical R. Malformed keys are 606 when loaded; at verification they simply do not verify."""
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives import serialization
+
+from .errors import ErrorCode, fail
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+
+# Encodings of the eight small-order points (and the x = 0 points with the sign bit set).
+_SMALL_ORDER = {bytes.fromhex(h) for h in (
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+)}
+_RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
+
+
+def _y_canonical(enc: bytes) -> bool:
+    return int.from_bytes(enc, "little") & ((1 << 255) - 1) < P
+
+
+def public_key_problem(pub: bytes) -> str | None:
+    """Why a public key is malformed, or None."""
+    if len(pub) != 32:
+        return f"an Ed25519 public key is 32 bytes, not {len(pub)}"
+    if not _y_canonical(pub):
+        return "non-canonical public key (y >= p)"
+    if pub in _SMALL_ORDER:
+        return "small-order public key"
+    try:
+        Ed25519PublicKey.from_public_bytes(pub)
+    except ValueError:
+        return "not a point on the curve"
+    return None
+
+
+def check_public_key(pub: bytes) -> bytes:
+    """Returns the key, or raises 606 SECURITY_MALFORMED_KEY."""
+    problem = public_key_problem(pub)
+    if problem:
+        raise fail(ErrorCode.ERROR_CODE_SECURITY_MALFORMED_KEY, problem)
+    return bytes(pub)
+
+
+def verify(pub: bytes, message: bytes, sig: bytes) -> bool:
+    """Strict verification; never raises."""
+    if len(sig) != 64 or public_key_problem(pub):
+        return False
+    r, s = sig[:32], sig[32:]
+    if int.from_bytes(s, "little") >= L or not _y_canonical(r):
+        return False
+    # x = 0 with the sign bit set cannot be a canonical R
+    if r[31] & 0x80 and (r[:31] + bytes([r[31] & 0x7F])) in (b"\x01" + b"\x00" * 31, b"\xec" + b"\xff" * 30 + b"\x7f"):
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(pub).verify(sig, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def private_from_seed(seed: bytes) -> Ed25519PrivateKey:
+    if len(seed) != 32:
+        raise fail(ErrorCode.ERROR_CODE_SECURITY_MALFORMED_KEY, "an Ed25519 seed is 32 bytes")
+    return Ed25519PrivateKey.from_private_bytes(bytes(seed))
+
+
+def public_bytes(sk: Ed25519PrivateKey) -> bytes:
+    return sk.public_key().public_bytes(**_RAW)
