@@ -355,7 +355,7 @@ class HubClient:
             self._drop(e)
             return
         if packet.WhichOneof("kind") == "signed":
-            await self._signed_queue.put(packet.signed)
+            await self._signed_queue.put(("signed", packet.signed))
             return
         try:
             opened = self.established.session.open_all(packet.session)
@@ -366,19 +366,22 @@ class HubClient:
             if isinstance(env, FleetError):
                 self._drop(env)
             elif not self._answer(env):
-                await self._dispatch(env, verified=False)
+                # handed over in order, after signed messages that arrived earlier (their key lookups
+                # and bottle letters may wait for the hub's answers, which this reader must keep reading)
+                await self._signed_queue.put(("session", env))
 
     async def _process_signed(self) -> None:
-        """Signed envelopes in arrival order; an unknown signer's key is learned from the hub's registry first."""
+        """Received messages in arrival order; an unknown signer's key is learned from the hub's registry first."""
         while True:
-            se = await self._signed_queue.get()
+            kind, item = await self._signed_queue.get()
+            if kind == "session":
+                await self._dispatch(item, verified=False)
+                continue
             try:
-                env = await self._open_signed(se)
+                env = await self._open_signed(item)
             except FleetError as e:
                 self._drop(e)
                 continue
-            except asyncio.CancelledError:
-                raise
             if not self._answer(env):
                 await self._dispatch(env, verified=True)
 
