@@ -28,7 +28,8 @@ const lines = (text: string) => text.split("\n").map((l) => l.trim()).filter(Boo
 
 function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
+  // __pycache__: bytecode Python writes beside the generated Python classes when they are imported.
+  return readdirSync(dir).filter((name) => name !== "__pycache__").flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? listFiles(path) : [path];
   });

@@ -1,0 +1,20 @@
+// `npm run test:python` (part of `npm test`): the Python binding's pytest suite under Debian's
+// interpreter, named explicitly (an unrelated python3 may come first on PATH). pytest's exit 5
+// (no tests collected) is a failure here: a suite that ran nothing proves nothing.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "./generate/paths.js";
+
+const python = process.env.FLEET_PYTHON ?? "/usr/bin/python3";
+if (!existsSync(python)) {
+  console.error(`test:python: ${python} is missing (apt-get install -y python3 python3-protobuf python3-cryptography python3-pytest)`);
+  process.exit(1);
+}
+const args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", join(repoRoot, "bindings/python/tests"), ...process.argv.slice(2).filter((a) => a !== "--")];
+const r = spawnSync(python, args, { cwd: join(repoRoot, "bindings/python"), stdio: "inherit", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+if (r.status === 5) {
+  console.error("test:python: pytest collected no tests");
+  process.exit(1);
+}
+process.exit(r.status ?? 1);
