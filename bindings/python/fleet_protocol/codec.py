@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Type, TypeVar
+from typing import Any, Optional, Type, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor as FD
@@ -70,7 +70,7 @@ def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = N
         if number == 0:
             raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "field number 0", pointer)
         f = desc.fields_by_number.get(number)
-        at = _ptr(pointer, f.json_name) if f else pointer
+        at = pointer if f is None else f"{pointer}/{f.json_name}"
         if f is not None:
             want = _expected_wire(f)
             packed_ok = f.label == FD.LABEL_REPEATED and want in (0, 1, 5) and wire == 2
@@ -111,6 +111,9 @@ def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = N
             raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "field runs past the end", at)
 
 
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
 def _utf16_len(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
@@ -126,51 +129,75 @@ def _unset(msg: Message, f: FD) -> bool:
     return v in (0, False, "", b"")
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
-def _check_value(f: FD, v: Any, rule: dict, at: str) -> None:
+def _check_value(f: FD, v: Any, rule: dict, parent: str, index: Optional[int]) -> None:
+    def at() -> str:
+        p = _ptr(parent, f.json_name)
+        return p if index is None else _ptr(p, index)
     if f.enum_type is not None and f.enum_type.values_by_number.get(v) is None:
-        raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{v} is not a {f.enum_type.full_name} value", at)
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{v} is not a {f.enum_type.full_name} value", at())
     if not rule:
         return
     if isinstance(v, str):
-        n = _utf16_len(v)
-        if "minLength" in rule and n < rule["minLength"] or "maxLength" in rule and n > rule["maxLength"]:
-            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be {rule.get('minLength', 0)}..{rule.get('maxLength', '')} characters", at)
+        if "minLength" in rule or "maxLength" in rule:
+            n = _utf16_len(v)
+            if n < rule.get("minLength", 0) or n > rule.get("maxLength", n):
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be {rule.get('minLength', 0)}..{rule.get('maxLength', '')} characters", at())
         if "pattern" in rule:
             pat = _PATTERNS.setdefault(rule["pattern"], re.compile(rule["pattern"]))
             if not pat.search(v):
-                raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} does not match {rule['pattern']}", at)
-        if "maxBytes" in rule and len(v.encode("utf-8")) > rule["maxBytes"]:
-            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at)
+                raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} does not match {rule['pattern']}", at())
+        if "maxBytes" in rule and len(v) * 3 > rule["maxBytes"] and len(v.encode("utf-8")) > rule["maxBytes"]:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at())
     elif isinstance(v, bytes) and "maxBytes" in rule and len(v) > rule["maxBytes"]:
-        raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at)
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} is larger than {rule['maxBytes']} bytes", at())
+
+
+_PLANS: dict[str, tuple] = {}
+
+
+def _plan(desc: Descriptor) -> tuple:
+    """Per message type, once: its required fields, the rule of each field, its required oneofs."""
+    plan = _PLANS.get(desc.full_name)
+    if plan is None:
+        frules = _rules.FIELD_RULES.get(desc.full_name, {})
+        required = sorted((f for f in desc.fields if frules.get(f.name, {}).get("required")), key=lambda f: f.number)
+        rules = {f.number: frules.get(f.name, {}) for f in desc.fields}
+        plan = (required, rules, _rules.REQUIRED_ONEOFS.get(desc.full_name, []), desc.full_name == "google.protobuf.Timestamp")
+        _PLANS[desc.full_name] = plan
+    return plan
 
 
 def validate(msg: Message, pointer: str = "", depth: int = 0) -> None:
     """The rules the proto comments state (706, 707, 709), depth first in field-number order."""
     desc = msg.DESCRIPTOR
-    frules = _rules.FIELD_RULES.get(desc.full_name, {})
-    for f in sorted(desc.fields, key=lambda x: x.number):
-        rule = frules.get(f.name, {})
-        at = _ptr(pointer, f.json_name)
-        if _unset(msg, f):
-            if rule.get("required"):
-                raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, f"{desc.name}.{f.name} is required", at)
-            continue
-        if rule.get("mustBeTrue") and getattr(msg, f.name) is not True:
-            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be true when set", at)
-        values = getattr(msg, f.name)
-        items = list(enumerate(values)) if f.label == FD.LABEL_REPEATED else [(None, values)]
-        for i, v in items:
-            here = at if i is None else _ptr(at, i)
+    required, rules, oneofs, is_timestamp = _plan(desc)
+    if is_timestamp:
+        return
+    listed = msg.ListFields()  # set fields, in field-number order
+    items: list = listed
+    if required:
+        present = {f.number for f, _ in listed}
+        missing = [(f, None) for f in required if f.number not in present or _unset(msg, f)]
+        if missing:
+            items = sorted(listed + missing, key=lambda fv: (fv[0].number, fv[1] is not None))
+    for f, v in items:
+        rule = rules.get(f.number, {})
+        if v is None:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, f"{desc.name}.{f.name} is required", _ptr(pointer, f.json_name))
+        if rule.get("mustBeTrue") and v is not True:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be true when set", _ptr(pointer, f.json_name))
+        if f.label == FD.LABEL_REPEATED:
             if f.type == FD.TYPE_MESSAGE:
-                if desc.full_name != "google.protobuf.Timestamp":
-                    validate(v, here, depth + 1)
-            else:
-                _check_value(f, v, rule, here)
-    for oneof in _rules.REQUIRED_ONEOFS.get(desc.full_name, []):
+                for i, item in enumerate(v):
+                    validate(item, _ptr(_ptr(pointer, f.json_name), i), depth + 1)
+            elif rule or f.enum_type is not None:
+                for i, item in enumerate(v):
+                    _check_value(f, item, rule, pointer, i)
+        elif f.type == FD.TYPE_MESSAGE:
+            validate(v, _ptr(pointer, f.json_name), depth + 1)
+        elif rule or f.enum_type is not None:
+            _check_value(f, v, rule, pointer, None)
+    for oneof in oneofs:
         if msg.WhichOneof(oneof) is None:
             raise fail(ErrorCode.ERROR_CODE_VALIDATION_MISSING_FIELD, f"{desc.name}.{oneof}: exactly one must be set", pointer)
     if desc.full_name == "fleet.v1.Envelope":

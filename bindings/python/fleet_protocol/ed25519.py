@@ -32,6 +32,23 @@ def _y_canonical(enc: bytes) -> bool:
     return int.from_bytes(enc, "little") & ((1 << 255) - 1) < P
 
 
+# Checked, loaded keys by their bytes; bounded (cleared when it reaches _CACHE_MAX).
+_CACHE: dict[bytes, Ed25519PublicKey] = {}
+_CACHE_MAX = 4096
+
+
+def _loaded(pub: bytes) -> Ed25519PublicKey | None:
+    """The key as an object when it is well-formed (cached), else None."""
+    key = _CACHE.get(pub)
+    if key is None:
+        if public_key_problem(pub):
+            return None
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        key = _CACHE[bytes(pub)] = Ed25519PublicKey.from_public_bytes(bytes(pub))
+    return key
+
+
 def public_key_problem(pub: bytes) -> str | None:
     """Why a public key is malformed, or None."""
     if len(pub) != 32:
@@ -57,7 +74,10 @@ def check_public_key(pub: bytes) -> bytes:
 
 def verify(pub: bytes, message: bytes, sig: bytes) -> bool:
     """Strict verification; never raises."""
-    if len(sig) != 64 or public_key_problem(pub):
+    if len(sig) != 64:
+        return False
+    key = _loaded(bytes(pub))
+    if key is None:
         return False
     r, s = sig[:32], sig[32:]
     if int.from_bytes(s, "little") >= L or not _y_canonical(r):
@@ -66,7 +86,7 @@ def verify(pub: bytes, message: bytes, sig: bytes) -> bool:
     if r[31] & 0x80 and (r[:31] + bytes([r[31] & 0x7F])) in (b"\x01" + b"\x00" * 31, b"\xec" + b"\xff" * 30 + b"\x7f"):
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(pub).verify(sig, message)
+        key.verify(bytes(sig), message)
         return True
     except (InvalidSignature, ValueError):
         return False
