@@ -86,11 +86,21 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
   const s = fx.session;
   c.eq("session initiator ephemeral", f.toHex(f.x25519PublicKey(h(s.initiator_ephemeral_private_hex))), s.initiator_ephemeral_public_hex);
   c.eq("session responder ephemeral", f.toHex(f.x25519PublicKey(h(s.responder_ephemeral_private_hex))), s.responder_ephemeral_public_hex);
-  c.eq("session transcript", f.toHex(f.transcriptHash(h(s.initiator_ephemeral_public_hex), h(s.responder_ephemeral_public_hex))), s.transcript_hex);
+  const hs = s.handshake;
+  const hello = f.fromBinary(f.SignedEnvelopeSchema, h(hs.hello_signed_envelope_hex));
+  const welcome = f.fromBinary(f.SignedEnvelopeSchema, h(hs.welcome_signed_envelope_hex));
+  const hsClock = new f.FakeClock(fx.now_ms);
+  c.eq("session hello signed by the initiator", f.openSignedEnvelope(hello, { keys, clock: hsClock }).sender, hs.initiator);
+  c.eq("session welcome signed by the responder", f.openSignedEnvelope(welcome, { keys, clock: hsClock }).sender, hs.responder);
+  const transcriptParts = [hs.initiator, h(hs.initiator_identity_public_key_hex), hs.responder, h(hs.responder_identity_public_key_hex), hello.payload, welcome.payload];
+  c.eq("session transcript PAE", f.toHex(f.pae(f.Domain.sessionTranscript, ...transcriptParts)), hs.transcript_pae_hex);
+  c.eq("session transcript", f.toHex(f.transcriptHash(...transcriptParts)), s.transcript_hex);
   c.eq("session shared secret", f.toHex(f.x25519SharedSecret(h(s.initiator_ephemeral_private_hex), h(s.responder_ephemeral_public_hex))), s.shared_secret_hex);
   const k = f.deriveSessionKeys(h(s.shared_secret_hex), s.session_id, h(s.transcript_hex));
   c.eq("session keys", JSON.stringify({ i2r_mac_hex: f.toHex(k.i2rMac), r2i_mac_hex: f.toHex(k.r2iMac), i2r_enc_hex: f.toHex(k.i2rEnc), r2i_enc_hex: f.toHex(k.r2iEnc) }), JSON.stringify(s.keys));
-  const sessionFor = (role: "initiator" | "responder") => new f.Session(s.session_id, role, f.deriveSessionKeys(h(s.shared_secret_hex), s.session_id, h(s.transcript_hex)));
+  c.eq("session initiator Finished", f.toHex(f.finishedMac(k.i2rMac, "initiator", s.session_id, h(s.transcript_hex))), hs.finished_initiator_hex);
+  c.eq("session responder Finished", f.toHex(f.finishedMac(k.r2iMac, "responder", s.session_id, h(s.transcript_hex))), hs.finished_responder_hex);
+  const sessionFor = (role: "initiator" | "responder") => new f.Session(s.session_id, role, f.deriveSessionKeys(h(s.shared_secret_hex), s.session_id, h(s.transcript_hex)), h(s.transcript_hex));
   const responder = sessionFor("responder");
   const initiator = sessionFor("initiator");
   for (const m of s.messages) {

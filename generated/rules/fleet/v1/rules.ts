@@ -264,6 +264,9 @@ export const fieldRules: Record<string, Record<string, FieldRule>> = {
     },
     "responder_nonce": {
       "required": true
+    },
+    "finished": {
+      "required": true
     }
   },
   "fleet.v1.Heartbeat": {
