@@ -54,6 +54,12 @@ class HandshakeInitiator:
         self.state = "idle"
         self._attempts: list[tuple[bytes, object, signed_pb2.SignedEnvelope]] = []
 
+    def resume(self, hello: signed_pb2.SignedEnvelope, nonce: bytes, ephemeral_private) -> None:
+        """Takes a Hello already sent (with its nonce and ephemeral private key) as the current attempt:
+        for replaying a recorded handshake such as the fixture's."""
+        self._attempts.append((bytes(nonce), ephemeral_private, hello))
+        self.state = "awaiting-welcome"
+
     def hello(self) -> signed_pb2.SignedEnvelope:
         """A Hello (a fresh nonce and ephemeral key each call: the first attempt or a retry)."""
         if self.state not in ("idle", "awaiting-welcome"):
@@ -70,11 +76,11 @@ class HandshakeInitiator:
         self.state = "awaiting-welcome"
         return se
 
-    def receive(self, se: signed_pb2.SignedEnvelope) -> tuple[signed_pb2.SignedEnvelope, Established]:
+    def receive(self, se: signed_pb2.SignedEnvelope, clock=None) -> tuple[signed_pb2.SignedEnvelope, Established]:
         if self.state != "awaiting-welcome":
             raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_REQUIRED, f"a handshake message in state {self.state}")
         # Verified first: an unknown responder introduces itself (its identity key hashes to the key id).
-        ctx = VerifyContext(keys=self.keys, replay=ReplayGuard(), allow_introduction=True)
+        ctx = VerifyContext(keys=self.keys, replay=ReplayGuard(), allow_introduction=True, **({"clock": clock} if clock else {}))
         try:
             env = open_signed(se, ctx)
         except FleetError as e:
@@ -86,6 +92,8 @@ class HandshakeInitiator:
             raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_REQUIRED, f"expected a Welcome, got {kind}")
         if self.responder is not None and env.sender != self.responder:
             raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, f"expected {self.responder}, got {env.sender}", "/sender")
+        if kind == "hello_reject" and (env.recipient.WhichOneof("target") != "agent" or env.recipient.agent != self.identity.agent):
+            raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, "the HelloReject is not addressed to us", "/recipient")
         step = getattr(env.body, kind)
         attempt = next((a for a in self._attempts if hmac.compare_digest(a[0], step.initiator_nonce)), None)
         if attempt is None:
@@ -111,7 +119,10 @@ class HandshakeInitiator:
                 self.state = "failed"
                 raise fail(ErrorCode.ERROR_CODE_CAPABILITY_REQUIRED, f"responder lacks required capability {c.name}")
         nonce, eph_sk, hello = attempt
-        transcript = transcript_hash(hello.payload, se.payload)
+        # The recipient is me (spec/handshake.md, step 3).
+        if env.recipient.WhichOneof("target") != "agent" or env.recipient.agent != self.identity.agent:
+            raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, "the Welcome is not addressed to us", "/recipient")
+        transcript = transcript_hash(self.identity.agent, self.identity.public_key, env.sender, bytes(w.identity_public_key), hello.payload, se.payload)
         session = Session.derive("initiator", w.session_id, eph_sk, w.ephemeral_public_key, transcript)
         try:
             self.keys.pin(env.sender, w.identity_public_key)
@@ -119,7 +130,8 @@ class HandshakeInitiator:
             raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, e.detail) from None
         confirm_env = build_envelope(self.identity.agent, env.sender, type=envelope_pb2.MESSAGE_TYPE_COMMAND, in_reply_to=env.id,
                                      ttl_seconds=HANDSHAKE_TTL_SECONDS,
-                                     body=envelope_pb2.Body(handshake_confirm=handshake_pb2.HandshakeConfirm(session_id=w.session_id, responder_nonce=w.nonce)))
+                                     body=envelope_pb2.Body(handshake_confirm=handshake_pb2.HandshakeConfirm(session_id=w.session_id, responder_nonce=w.nonce,
+                                                                                                         finished=session.finished_i)))
         confirm = sign_envelope(confirm_env, self.identity)
         self.state = "established"
         hb = handshake_pb2.HeartbeatParams(**{f: max(getattr(self.heartbeat, f), getattr(w.heartbeat, f)) for f in ("interval_ms", "degraded_after_ms", "suspect_after_ms", "dead_after_ms")})

@@ -44,8 +44,15 @@ def x25519_shared(our_private: X25519PrivateKey | bytes, their_public: bytes) ->
     return shared
 
 
-def transcript_hash(*parts: bytes) -> bytes:
+def transcript_hash(*parts: bytes | str) -> bytes:
+    """SHA-256(PAE("fleet.v1.session-transcript", parts...)); the handshake passes (initiator,
+    initiator_key, responder, responder_key, hello_payload, welcome_payload) (spec/handshake.md)."""
     return hashlib.sha256(pae("fleet.v1.session-transcript", *parts)).digest()
+
+
+def finished(key: bytes, role: str, session_id: str, transcript: bytes) -> bytes:
+    """Key confirmation: HMAC-SHA256(role's directional MAC key, PAE("fleet.v1.handshake-finished", role, session_id, transcript))."""
+    return hmac.new(key, pae("fleet.v1.handshake-finished", role, session_id, transcript), hashlib.sha256).digest()
 
 
 @dataclass
@@ -80,8 +87,13 @@ def _aead(algorithm: int, key: bytes):
 class Session:
     """One side of an established session. ``role`` is "initiator" or "responder"."""
 
-    def __init__(self, role: str, session_id: str, keys: SessionKeys) -> None:
-        self.role, self.session_id, self.keys = role, session_id, keys
+    def __init__(self, role: str, session_id: str, keys: SessionKeys, transcript: bytes = b"") -> None:
+        self.role, self.session_id, self.keys, self.transcript = role, session_id, keys, transcript
+        # Key confirmation (spec/handshake.md): the responder's sequence-1 message carries Finished_r;
+        # the initiator accepts no responder message before it.
+        self.finished_i = finished(keys.i2r_mac, "initiator", session_id, transcript)
+        self.finished_r = finished(keys.r2i_mac, "responder", session_id, transcript)
+        self.confirmed = role == "responder"
         out_dir = "i2r" if role == "initiator" else "r2i"
         self.out_dir, self.in_dir = out_dir, ("r2i" if out_dir == "i2r" else "i2r")
         self._out_mac = keys.i2r_mac if out_dir == "i2r" else keys.r2i_mac
@@ -94,7 +106,10 @@ class Session:
     @staticmethod
     def derive(role: str, session_id: str, our_ephemeral_private, their_ephemeral_public: bytes, transcript: bytes) -> "Session":
         shared = x25519_shared(our_ephemeral_private, their_ephemeral_public)
-        return Session(role, session_id, derive_keys(shared, transcript, session_id))
+        return Session(role, session_id, derive_keys(shared, transcript, session_id), transcript)
+
+    def _finished_out(self, seq: int) -> bytes:
+        return self.finished_r if self.role == "responder" and seq == 1 else b""
 
     def seal(self, env: envelope_pb2.Envelope, *, encrypt: bool = False, algorithm: int = CHACHA, payload_type: str = ENVELOPE_PROTO) -> signed_pb2.SessionEnvelope:
         if self.sent >= MAX_SEQUENCE:
@@ -111,7 +126,7 @@ class Session:
         payload = codec.encode(env) if payload_type == ENVELOPE_PROTO else codec.to_json_bytes(env)
         self.sent = seq
         return signed_pb2.SessionEnvelope(session_id=self.session_id, sequence=seq, payload_type=payload_type, payload=payload,
-                                          mac=session_mac(self._out_mac, self.session_id, seq, payload_type, payload))
+                                          mac=session_mac(self._out_mac, self.session_id, seq, payload_type, payload), finished=self._finished_out(seq))
 
     def seal_batch(self, envs: list[envelope_pb2.Envelope]) -> signed_pb2.SessionEnvelope:
         batch = signed_pb2.EnvelopeBatch(envelopes=[codec.encode(e) for e in envs])
@@ -119,14 +134,22 @@ class Session:
         seq = self.sent + 1
         self.sent = seq
         return signed_pb2.SessionEnvelope(session_id=self.session_id, sequence=seq, payload_type=BATCH_PROTO, payload=payload,
-                                          mac=session_mac(self._out_mac, self.session_id, seq, BATCH_PROTO, payload))
+                                          mac=session_mac(self._out_mac, self.session_id, seq, BATCH_PROTO, payload), finished=self._finished_out(seq))
 
     def authenticate(self, se: signed_pb2.SessionEnvelope) -> None:
-        """Session id (601), MAC (601), sequence (604); changes nothing."""
+        """Session id (601), MAC (601), key confirmation (104), sequence (604); changes nothing."""
         if se.session_id != self.session_id:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, "wrong session id")
         if len(se.mac) != 32 or not hmac.compare_digest(se.mac, session_mac(self._in_mac, self.session_id, se.sequence, se.payload_type, se.payload)):
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, "session MAC does not verify")
+        auth = ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED
+        if self.role == "initiator" and not self.confirmed:
+            if se.sequence != 1:
+                raise fail(auth, "a responder message before its Finished", "/sequence")
+            if not hmac.compare_digest(se.finished, self.finished_r):
+                raise fail(auth, "the responder's Finished is missing or wrong", "/finished")
+        elif se.finished:
+            raise fail(auth, "a Finished on a message other than the responder's first", "/finished")
         if se.sequence <= self.received:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_REPLAY, f"sequence {se.sequence} is not above {self.received}")
 
@@ -136,7 +159,7 @@ class Session:
         self.authenticate(se)
         if se.payload_type == BATCH_PROTO:
             batch = codec.decode(signed_pb2.EnvelopeBatch, se.payload)
-            self.received = se.sequence
+            self.received, self.confirmed = se.sequence, True
             out: list = []
             for raw in batch.envelopes:
                 try:
@@ -152,7 +175,7 @@ class Session:
         env = parse_envelope(se.payload_type, se.payload)
         if env.body_ciphertext:
             env = self._decrypt(env, se.sequence)
-        self.received = se.sequence
+        self.received, self.confirmed = se.sequence, True
         return [env]
 
     def open(self, se: signed_pb2.SessionEnvelope) -> envelope_pb2.Envelope:

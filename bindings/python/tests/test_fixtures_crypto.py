@@ -18,6 +18,7 @@ from fleet_protocol.replay import ReplayGuard
 from fleet_protocol.session import Session, body_nonce, derive_keys, session_mac, transcript_hash, x25519_shared, _RAW
 from fleet_protocol.signing import DOMAIN, PinnedKeys, VerifyContext, open_signed, sign_envelope, parse_envelope
 from fleet_protocol.token import MemoryTokenUseStore, verify_token
+from fleet_protocol.handshake import HandshakeInitiator
 
 C = json.load(open(os.path.join(FIXTURES, "crypto.json"), encoding="utf-8"))
 H = bytes.fromhex
@@ -108,11 +109,48 @@ def test_session_derivation():
     shared = x25519_shared(pi, H(s["responder_ephemeral_public_hex"]))
     assert shared == x25519_shared(pr, H(s["initiator_ephemeral_public_hex"]))
     assert shared.hex() == s["shared_secret_hex"]
-    assert transcript_hash(H(s["initiator_ephemeral_public_hex"]), H(s["responder_ephemeral_public_hex"])).hex() == s["transcript_hex"]
+    h = s["handshake"]
+    parts = (h["initiator"], H(h["initiator_identity_public_key_hex"]), h["responder"], H(h["responder_identity_public_key_hex"]),
+             H(h["hello_payload_hex"]), H(h["welcome_payload_hex"]))
+    assert pae("fleet.v1.session-transcript", *parts).hex() == h["transcript_pae_hex"]
+    assert transcript_hash(*parts).hex() == s["transcript_hex"]
     keys = derive_keys(shared, H(s["transcript_hex"]), s["session_id"])
     assert {f"{k}_hex": getattr(keys, k).hex() for k in ("i2r_mac", "r2i_mac", "i2r_enc", "r2i_enc")} == s["keys"]
     assert body_nonce("i2r", 2).hex() == s["nonce_examples"]["i2r_seq2_hex"]
     assert body_nonce("r2i", 1).hex() == s["nonce_examples"]["r2i_seq1_hex"]
+
+
+def test_handshake_vectors_replayed_by_the_python_initiator():
+    """The fixture's Hello, Welcome and Confirm: every signature verifies, and the Python initiator,
+    resumed with the Hello's nonce and ephemeral key, answers the Welcome with the fixture's Confirm body
+    (same session id, responder nonce and Finished) and derives the fixture's session."""
+    s = C["session"]
+    h = s["handshake"]
+    hello = codec.decode(signed_pb2.SignedEnvelope, H(h["hello_signed_envelope_hex"]))
+    welcome = codec.decode(signed_pb2.SignedEnvelope, H(h["welcome_signed_envelope_hex"]))
+    confirm = codec.decode(signed_pb2.SignedEnvelope, H(h["confirm_signed_envelope_hex"]))
+    assert hello.payload.hex() == h["hello_payload_hex"] and welcome.payload.hex() == h["welcome_payload_hex"]
+    now = C["now_ms"]
+    for se in (hello, welcome, confirm):
+        open_signed(se, VerifyContext(keys=pinned(), replay=None, clock=lambda: now))
+    hello_env = parse_envelope(hello.payload_type, hello.payload)
+    alice = identity_from_seed(h["initiator"], seed_for(hello.signature.key_id))
+    keys = PinnedKeys()
+    ini = HandshakeInitiator(alice, keys)
+    ini.resume(hello, hello_env.body.hello.nonce, _priv(s["initiator_ephemeral_private_hex"]))
+    mine, est = hs_receive_at(ini, welcome, now)
+    want = parse_envelope(confirm.payload_type, confirm.payload).body.handshake_confirm
+    got = parse_envelope(mine.payload_type, mine.payload).body.handshake_confirm
+    assert got == want and got.finished.hex() == h["finished_initiator_hex"]
+    assert est.session.transcript.hex() == s["transcript_hex"] and est.session.keys.i2r_mac.hex() == s["keys"]["i2r_mac_hex"]
+    assert est.session.finished_r.hex() == h["finished_responder_hex"]
+    assert keys.pins[h["responder"]] == welcome.signature.key_id
+    for role, key in (("initiator", "i2r_mac_hex"), ("responder", "r2i_mac_hex")):
+        assert pae("fleet.v1.handshake-finished", role, s["session_id"], H(s["transcript_hex"])).hex() == h[f"finished_{role}_pae_hex"]
+
+
+def hs_receive_at(ini, welcome, now):
+    return ini.receive(welcome, clock=lambda: now)
 
 
 def _sessions():
@@ -189,6 +227,8 @@ def test_negative(v):
         else:
             pytest.fail(f"unknown negative kind {kind}")
     assert err.value.code == v["code"], str(err.value)
+    if "pointer" in v:
+        assert err.value.pointer == v["pointer"]
 
 
 @pytest.mark.parametrize("t", C["tokens"], ids=lambda t: t["name"])

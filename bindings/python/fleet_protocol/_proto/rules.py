@@ -256,6 +256,9 @@ FIELD_RULES = json.loads("""{
   },
   "responder_nonce": {
    "required": true
+  },
+  "finished": {
+   "required": true
   }
  },
  "fleet.v1.Heartbeat": {

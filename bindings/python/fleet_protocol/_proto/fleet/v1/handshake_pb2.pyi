@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class HandshakeConfirm(_message.Message):
-    __slots__ = ["responder_nonce", "session_id"]
+    __slots__ = ["finished", "responder_nonce", "session_id"]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
     RESPONDER_NONCE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    finished: bytes
     responder_nonce: bytes
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ..., responder_nonce: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., responder_nonce: _Optional[bytes] = ..., finished: _Optional[bytes] = ...) -> None: ...
 
 class HeartbeatParams(_message.Message):
     __slots__ = ["dead_after_ms", "degraded_after_ms", "interval_ms", "suspect_after_ms"]

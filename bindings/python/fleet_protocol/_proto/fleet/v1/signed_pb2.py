@@ -13,23 +13,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66leet/v1/signed.proto\x12\x08\x66leet.v1\"S\n\tSignature\x12)\n\x06scheme\x18\x01 \x01(\x0e\x32\x19.fleet.v1.SignatureScheme\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0b\n\x03sig\x18\x03 \x01(\x0c\"_\n\x0eSignedEnvelope\x12\x14\n\x0cpayload_type\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12&\n\tsignature\x18\x03 \x01(\x0b\x32\x13.fleet.v1.Signature\"k\n\x0fSessionEnvelope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x14\n\x0cpayload_type\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0b\n\x03mac\x18\x05 \x01(\x0c\"\"\n\rEnvelopeBatch\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"j\n\x06Packet\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x18.fleet.v1.SignedEnvelopeH\x00\x12,\n\x07session\x18\x02 \x01(\x0b\x32\x19.fleet.v1.SessionEnvelopeH\x00\x42\x06\n\x04kind*s\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_ED25519\x10\x01\x12 \n\x1cSIGNATURE_SCHEME_HMAC_SHA256\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66leet/v1/signed.proto\x12\x08\x66leet.v1\"S\n\tSignature\x12)\n\x06scheme\x18\x01 \x01(\x0e\x32\x19.fleet.v1.SignatureScheme\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0b\n\x03sig\x18\x03 \x01(\x0c\"_\n\x0eSignedEnvelope\x12\x14\n\x0cpayload_type\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12&\n\tsignature\x18\x03 \x01(\x0b\x32\x13.fleet.v1.Signature\"}\n\x0fSessionEnvelope\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x14\n\x0cpayload_type\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x0b\n\x03mac\x18\x05 \x01(\x0c\x12\x10\n\x08\x66inished\x18\x06 \x01(\x0c\"\"\n\rEnvelopeBatch\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"j\n\x06Packet\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x18.fleet.v1.SignedEnvelopeH\x00\x12,\n\x07session\x18\x02 \x01(\x0b\x32\x19.fleet.v1.SessionEnvelopeH\x00\x42\x06\n\x04kind*s\n\x0fSignatureScheme\x12 \n\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SIGNATURE_SCHEME_ED25519\x10\x01\x12 \n\x1cSIGNATURE_SCHEME_HMAC_SHA256\x10\x02\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleet.v1.signed_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _SIGNATURESCHEME._serialized_start=470
-  _SIGNATURESCHEME._serialized_end=585
+  _SIGNATURESCHEME._serialized_start=488
+  _SIGNATURESCHEME._serialized_end=603
   _SIGNATURE._serialized_start=35
   _SIGNATURE._serialized_end=118
   _SIGNEDENVELOPE._serialized_start=120
   _SIGNEDENVELOPE._serialized_end=215
   _SESSIONENVELOPE._serialized_start=217
-  _SESSIONENVELOPE._serialized_end=324
-  _ENVELOPEBATCH._serialized_start=326
-  _ENVELOPEBATCH._serialized_end=360
-  _PACKET._serialized_start=362
-  _PACKET._serialized_end=468
+  _SESSIONENVELOPE._serialized_end=342
+  _ENVELOPEBATCH._serialized_start=344
+  _ENVELOPEBATCH._serialized_end=378
+  _PACKET._serialized_start=380
+  _PACKET._serialized_end=486
 # @@protoc_insertion_point(module_scope)

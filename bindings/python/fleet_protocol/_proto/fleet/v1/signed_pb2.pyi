@@ -24,18 +24,20 @@ class Packet(_message.Message):
     def __init__(self, signed: _Optional[_Union[SignedEnvelope, _Mapping]] = ..., session: _Optional[_Union[SessionEnvelope, _Mapping]] = ...) -> None: ...
 
 class SessionEnvelope(_message.Message):
-    __slots__ = ["mac", "payload", "payload_type", "sequence", "session_id"]
+    __slots__ = ["finished", "mac", "payload", "payload_type", "sequence", "session_id"]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
     MAC_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_TYPE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    finished: bytes
     mac: bytes
     payload: bytes
     payload_type: str
     sequence: int
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., payload_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., mac: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., sequence: _Optional[int] = ..., payload_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., mac: _Optional[bytes] = ..., finished: _Optional[bytes] = ...) -> None: ...
 
 class Signature(_message.Message):
     __slots__ = ["key_id", "scheme", "sig"]
