@@ -38,7 +38,8 @@ def now_ms() -> int:
 
 
 def ts_ms(ts: Timestamp) -> int:
-    return ts.seconds * 1000 + ts.nanos // 1_000_000
+    """A Timestamp in Unix ms as spec/signing.md defines it ("Times"): nanos rounded half up."""
+    return ts.seconds * 1000 + (ts.nanos + 500_000) // 1_000_000
 
 
 def timestamp(ms: int) -> Timestamp:

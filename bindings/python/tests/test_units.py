@@ -149,3 +149,11 @@ def test_installs_offline_with_debians_setuptools():
                        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": target}, cwd=work, timeout=60)
     assert r.stdout.strip() == "a", r.stderr
     shutil.rmtree(work)
+
+
+def test_timestamp_milliseconds_round_half_up():
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from fleet_protocol.signing import ts_ms
+    assert ts_ms(Timestamp(seconds=1, nanos=499_999)) == 1000
+    assert ts_ms(Timestamp(seconds=1, nanos=500_000)) == 1001  # as the reference runtime (Math.round)
+    assert ts_ms(Timestamp(seconds=1, nanos=999_600_000)) == 2000
