@@ -10,6 +10,7 @@ export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type
 export { createKeyRotation } from "./rotation.js";
 export { checkFreshness, DEFAULT_SKEW_MS, ReplayGuard } from "./replay.js";
 export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
+export { aeadOpen, aeadSeal } from "./aead.js";
 export {
   envelopeSigningBytes,
   NONCE_BYTES,
