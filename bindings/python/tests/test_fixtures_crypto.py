@@ -25,9 +25,11 @@ H = bytes.fromhex
 
 
 def pinned() -> PinnedKeys:
+    """The verifier's keys: those of `trusted_agents` only (agent-mallory's key is listed, not trusted)."""
     keys = PinnedKeys(trust_on_first_use=True)
     for k in C["keys"]:
-        keys.pin(k["agent"], H(k["public_key_hex"]))
+        if k["agent"] in C["trusted_agents"]:
+            keys.pin(k["agent"], H(k["public_key_hex"]))
     return keys
 
 
