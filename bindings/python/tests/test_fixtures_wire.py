@@ -169,3 +169,15 @@ def test_frame_decoder_holds_at_most_one_frame():
     assert dec.push(encode_frame(b"ab") + encode_frame(b"c")[:5]) == [b"ab"]
     assert dec.push(encode_frame(b"c")[5:]) == [b"c"]
     dec.end()
+
+
+def test_no_section_of_any_set_goes_unchecked():
+    # Every top-level section these tests check; a new section fails here until a test checks it.
+    checked = {
+        "crypto.json": {"description", "format", "now_ms", "keys", "trusted_agents", "keep_protocol_ed25519", "pae", "signed_envelopes", "hmac", "session", "tokens", "negative"},
+        "wire.json": {"description", "format", "keys", "trusted_agents", "session", "frame", "vectors", "negative"},
+    }
+    m = json.load(open(os.path.join(FIXTURES, "manifest.json"), encoding="utf-8"))
+    assert sorted(e["file"] for e in m["sets"]) == sorted(checked)
+    for name, sections in checked.items():
+        assert set(json.load(open(os.path.join(FIXTURES, name), encoding="utf-8"))) == sections, name
