@@ -63,7 +63,8 @@ def crypto_rows() -> dict:
 
 
 async def round_trips(port: int, echo: str, n: int) -> dict:
-    async with await HubClient.connect("127.0.0.1", port, generate_identity("bench-py")) as c:
+    # a fresh name per run: the hub pins each name to the first key it saw
+    async with await HubClient.connect("127.0.0.1", port, generate_identity(f"bench-py-{os.getpid()}")) as c:
         for _ in range(20):
             await c.request(echo, {"warm": True})
         t0 = time.perf_counter()

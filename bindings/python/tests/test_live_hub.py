@@ -61,7 +61,8 @@ def test_both_directions_with_receipts_and_request_response(hub, procs):
             # TypeScript -> Python, with its receipt; Python verified the signature itself
             done = await ts.do("send", to="py-one", json={"n": 2}, ack=True)
             assert done.get("receipt") == ACCEPTED, done
-            msg = await py.receive(20)
+            async for msg in py:  # the async iterator: verified messages, in order
+                break
             assert msg.sender == "ts-one" and msg.json() == {"n": 2} and msg.verified
             assert py.keys.pins["ts-one"] == msg.envelope.security.key_id  # learned through the hub's registry, then pinned
             # Python asks, TypeScript answers
