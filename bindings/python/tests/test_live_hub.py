@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 from live import NODE, Hub, TsPeer
-from fleet_protocol import FileKeystore, HubClient, generate_identity
+from fleet_protocol import FileKeystore, FleetError, HubClient, generate_identity
 from fleet_protocol._proto.fleet.v1 import receipt_pb2
 from fleet_protocol.ed25519 import verify
 from fleet_protocol.pae import pae
@@ -202,4 +202,23 @@ def test_reconnect_after_the_connection_drops(hub, procs):
             assert py.reconnects == 1
             assert (await py.send("ts-steady", {"still": "here"}, requires_ack=True)).status == ACCEPTED
             await ts.message(lambda e: e["sender"] == "py-flaky" and e["json"] == {"still": "here"})
+    run(main())
+
+
+def test_inbox_and_outstanding_requests_are_bounded(hub, procs):
+    async def main():
+        ts = await ts_peer(procs, hub.port, "ts-flood")
+        async with await HubClient.connect("127.0.0.1", hub.port, generate_identity("py-slow"), max_inbox=2, max_pending=1) as py:
+            for i in range(8):
+                await ts.do("send", to="py-slow", json={"i": i}, ack=True)
+            await asyncio.sleep(0.3)
+            assert py.inbox.qsize() <= 2  # unread messages wait in TCP, not in an unbounded queue
+            got = [(await py.receive(20)).json()["i"] for _ in range(8)]
+            assert got == list(range(8))  # nothing lost, in order
+            first = asyncio.ensure_future(py.request("ts-flood", {"q": 1}))
+            await asyncio.sleep(0)
+            with pytest.raises(FleetError) as e:
+                await py.request("ts-flood", {"q": 2})
+            assert e.value.code == 804
+            assert json.loads((await first).body.application.json) == {"echo": {"q": 1}}
     run(main())

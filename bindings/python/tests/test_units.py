@@ -157,3 +157,21 @@ def test_timestamp_milliseconds_round_half_up():
     assert ts_ms(Timestamp(seconds=1, nanos=499_999)) == 1000
     assert ts_ms(Timestamp(seconds=1, nanos=500_000)) == 1001  # as the reference runtime (Math.round)
     assert ts_ms(Timestamp(seconds=1, nanos=999_600_000)) == 2000
+
+
+def test_pin_table_and_key_cache_are_bounded(monkeypatch):
+    import fleet_protocol.ed25519 as ed
+    import fleet_protocol.signing as sg
+    monkeypatch.setattr(sg, "MAX_PINS", 2)
+    keys = PinnedKeys()
+    keys.pin("a", generate_identity("a").public_key)
+    keys.check_binding("b", "ed25519:x")
+    with pytest.raises(FleetError) as e:
+        keys.check_binding("c", "ed25519:y")
+    assert e.value.code == 804 and len(keys.pins) == 2
+    monkeypatch.setattr(ed, "_CACHE_MAX", 3)
+    ed._CACHE.clear()
+    for i in range(10):
+        me = generate_identity(f"k{i}")
+        assert ed.verify(me.public_key, b"m", me.sign(b"m"))
+        assert len(ed._CACHE) <= 3
