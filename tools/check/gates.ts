@@ -12,6 +12,7 @@ import { generate, GENERATED_PARTS, partDir, type GeneratedPart } from "../gener
 import { loadProtoModel } from "../generate/proto-model.js";
 import { loadSchemaFiles } from "../generate/schema-files.js";
 import { compareProtoAndSchemas } from "./compare-schemas.js";
+import { checkErrorProse } from "./error-prose.js";
 import { checkExamples } from "./examples.js";
 
 export const BASELINE = "spec/baseline/fleet-v1.binpb";
@@ -139,12 +140,15 @@ export const examplesValid: Gate = async (root) => checkExamples(root);
 
 export const protoSchemaAgree: Gate = async (root) => compareProtoAndSchemas(loadProtoModel(join(root, "spec/proto")), loadSchemaFiles(root));
 
+export const errorCodesAgree: Gate = async (root) => checkErrorProse(root);
+
 export const gates: { name: string; gate: Gate }[] = [
   { name: "buf lint", gate: bufLint },
   { name: "buf breaking", gate: bufBreaking },
   { name: "JSON Schemas valid", gate: schemasValid },
   { name: "proto and JSON Schemas agree", gate: protoSchemaAgree },
   { name: "examples match their schemas", gate: examplesValid },
+  { name: "error codes agree with errors.proto", gate: errorCodesAgree },
   { name: "AsyncAPI valid", gate: asyncapiValid },
   { name: "generated/ is fresh", gate: generatedFresh() },
   { name: "TypeScript compiles", gate: typecheck },

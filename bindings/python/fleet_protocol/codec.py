@@ -58,6 +58,13 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
             raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "varint too long")
 
 
+def _check_enum(f: FD, value: int, at: str) -> None:
+    # An enum number this version does not define is a decoding error (spec/errors.md, step 2).
+    number = value - (1 << 64) if value >= 1 << 63 else value  # int32 enums travel sign-extended
+    if f.enum_type.values_by_number.get(number) is None:
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_UNKNOWN_ENUM, f"{number} is not a {f.enum_type.full_name} value", at)
+
+
 def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = None, pointer: str = "", depth: int = 0) -> None:
     """Walks protobuf bytes against `desc`: 701 truncated/bad encoding, 705 invalid UTF-8, 708 wrong wire type."""
     end = len(buf) if end is None else end
@@ -77,7 +84,9 @@ def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = N
             if wire != want and not packed_ok:
                 raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"field {f.name} has wire type {wire}, expected {want}", at)
         if wire == 0:
-            _, pos = _varint(buf, pos, end)
+            value, pos = _varint(buf, pos, end)
+            if f is not None and f.enum_type is not None:
+                _check_enum(f, value, at)
         elif wire == 1:
             pos += 8
         elif wire == 5:
@@ -99,7 +108,9 @@ def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = N
                     p, stop = pos, pos + n
                     while p < stop:
                         if want == 0:
-                            _, p = _varint(buf, p, stop)
+                            value, p = _varint(buf, p, stop)
+                            if f.enum_type is not None:
+                                _check_enum(f, value, at)
                         else:
                             p += 8 if want == 1 else 4
                     if p != stop:
@@ -280,16 +291,44 @@ def _json_value(f: FD, v: Any, at: str, depth: int) -> None:
             raise wrong("a string")
 
 
+class _Members(dict):
+    """A parsed JSON object that remembers members it saw twice (I-JSON forbids them)."""
+
+    duplicates: list
+
+
+def _members(pairs: list) -> "_Members":
+    obj = _Members()
+    obj.duplicates = []
+    for k, v in pairs:
+        if k in obj:
+            obj.duplicates.append(k)
+        obj[k] = v
+    return obj
+
+
+def parse_json_text(text: str) -> Any:
+    """json.loads keeping track of duplicate members (refused by check_json with 708)."""
+    return json.loads(text, object_pairs_hook=_members)
+
+
 def check_json(desc: Descriptor, obj: dict, pointer: str = "", depth: int = 0) -> None:
-    """Types of a JSON object against the descriptor: 708 wrong type or unknown field, 706 unknown enum name."""
+    """Types of a JSON object against the descriptor, member by member in order: 708 wrong type,
+    unknown field, a duplicate member or one field spelled twice (JSON and proto name); 706 unknown enum name."""
     if depth > MAX_DEPTH:
         raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "JSON nested too deeply", pointer)
+    if getattr(obj, "duplicates", None):
+        raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"member {obj.duplicates[0]} appears twice", _ptr(pointer, obj.duplicates[0]))
     by_json = {f.json_name: f for f in desc.fields}
+    seen: set[int] = set()
     for key, v in obj.items():
         f = by_json.get(key) or desc.fields_by_name.get(key)
         at = _ptr(pointer, key)
         if f is None:
             raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"{desc.full_name} has no field {key}", at)
+        if f.number in seen:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"field {f.name} is spelled twice", at)
+        seen.add(f.number)
         if f.label == FD.LABEL_REPEATED and not (f.message_type and f.message_type.GetOptions().map_entry):
             if v is None:
                 continue
@@ -323,7 +362,7 @@ def from_json_bytes(cls: Type[M], data: bytes, *, check: bool = True) -> M:
     except UnicodeDecodeError:
         raise fail(ErrorCode.ERROR_CODE_WIRE_INVALID_UTF8, "JSON text is not valid UTF-8") from None
     try:
-        obj = json.loads(text)
+        obj = parse_json_text(text)
     except ValueError:
         raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "not JSON") from None
     return from_json(cls, obj, check=check)

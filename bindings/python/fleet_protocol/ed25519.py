@@ -12,20 +12,17 @@ from .errors import ErrorCode, fail
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
 
-# Encodings of the eight small-order points (and the x = 0 points with the sign bit set).
-_SMALL_ORDER = {bytes.fromhex(h) for h in (
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000080",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000080",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-)}
 _RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
+
+
+_Y8 = int.from_bytes(bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), "little")
+# y (mod p) of every point of small order: 0 (order 4), 1 (identity), p - 1 (order 2), ±y8 (order 8).
+_SMALL_ORDER_Y = {0, 1, P - 1, _Y8, P - _Y8}
+
+
+def _r_small_order(r: bytes) -> bool:
+    """spec/signing.md step 4: R encodes (canonically or not) a point of small order."""
+    return (int.from_bytes(r, "little") & ((1 << 255) - 1)) % P in _SMALL_ORDER_Y
 
 
 def _y_canonical(enc: bytes) -> bool:
@@ -55,8 +52,8 @@ def public_key_problem(pub: bytes) -> str | None:
         return f"an Ed25519 public key is 32 bytes, not {len(pub)}"
     if not _y_canonical(pub):
         return "non-canonical public key (y >= p)"
-    if pub in _SMALL_ORDER:
-        return "small-order public key"
+    if (int.from_bytes(pub, "little") & ((1 << 255) - 1)) in _SMALL_ORDER_Y:
+        return "small-order public key (or x = 0 with the sign bit set)"
     try:
         Ed25519PublicKey.from_public_bytes(pub)
     except ValueError:
@@ -80,10 +77,10 @@ def verify(pub: bytes, message: bytes, sig: bytes) -> bool:
     if key is None:
         return False
     r, s = sig[:32], sig[32:]
-    if int.from_bytes(s, "little") >= L or not _y_canonical(r):
-        return False
-    # x = 0 with the sign bit set cannot be a canonical R
-    if r[31] & 0x80 and (r[:31] + bytes([r[31] & 0x7F])) in (b"\x01" + b"\x00" * 31, b"\xec" + b"\xff" * 30 + b"\x7f"):
+    # spec/signing.md "Ed25519 verification": 2. S < L; 3. A canonical, not of small order (loading it);
+    # 4. R not of small order; 5. OpenSSL's cofactorless equation, which compares encodings (so a
+    # non-canonical R never verifies; refusing y >= p here is the same verdict, earlier).
+    if int.from_bytes(s, "little") >= L or not _y_canonical(r) or _r_small_order(r):
         return False
     try:
         key.verify(bytes(sig), message)

@@ -84,8 +84,9 @@ class HandshakeInitiator:
         try:
             env = open_signed(se, ctx)
         except FleetError as e:
-            if e.code == ErrorCode.ERROR_CODE_SECURITY_KEY_MISMATCH:
-                raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, f"responder key: {e.detail}") from None
+            # Inside a handshake every 6xx verification failure is 104 (spec/errors.md, step 5).
+            if 600 <= e.code < 700:
+                raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, f"{e.code} {e.detail}", e.pointer) from None
             raise
         kind = env.body.WhichOneof("kind")
         if kind not in ("welcome", "hello_reject"):

@@ -174,7 +174,7 @@ def test_frame_decoder_holds_at_most_one_frame():
 def test_no_section_of_any_set_goes_unchecked():
     # Every top-level section these tests check; a new section fails here until a test checks it.
     checked = {
-        "crypto.json": {"description", "format", "now_ms", "keys", "trusted_agents", "keep_protocol_ed25519", "pae", "signed_envelopes", "hmac", "session", "tokens", "negative"},
+        "crypto.json": {"description", "format", "now_ms", "keys", "trusted_agents", "keep_protocol_ed25519", "ed25519_vectors", "pae", "signed_envelopes", "hmac", "session", "tokens", "negative"},
         "wire.json": {"description", "format", "keys", "trusted_agents", "session", "frame", "vectors", "negative"},
     }
     m = json.load(open(os.path.join(FIXTURES, "manifest.json"), encoding="utf-8"))

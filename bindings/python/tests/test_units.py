@@ -175,3 +175,26 @@ def test_pin_table_and_key_cache_are_bounded(monkeypatch):
         me = generate_identity(f"k{i}")
         assert ed.verify(me.public_key, b"m", me.sign(b"m"))
         assert len(ed._CACHE) <= 3
+
+
+def test_decoding_errors_come_before_validation_errors():
+    # an unknown enum (field 4) and a missing sender (field 2): the enum is a decoding error, found first
+    env = build_envelope("a", "b", body=envelope_pb2.Body(application=application({})))
+    env.ClearField("sender")
+    raw = env.SerializeToString() + bytes([0x20, 99])  # type = 99
+    with pytest.raises(FleetError) as e:
+        codec.decode(envelope_pb2.Envelope, raw)
+    assert (e.value.code, e.value.pointer) == (706, "/type")
+
+
+def test_json_duplicate_members_and_fields_spelled_twice_are_708():
+    env = build_envelope("a", "b", body=envelope_pb2.Body(application=application({})))
+    text = codec.to_json_bytes(env).decode()
+    dup = text.replace('"sender":"a"', '"sender":"a","sender":"b"')
+    with pytest.raises(FleetError) as e:
+        codec.from_json_bytes(envelope_pb2.Envelope, dup.encode())
+    assert (e.value.code, e.value.pointer) == (708, "/sender")
+    twice = text.replace('"ttlSeconds":300', '"ttlSeconds":300,"ttl_seconds":300')
+    with pytest.raises(FleetError) as e:
+        codec.from_json_bytes(envelope_pb2.Envelope, twice.encode())
+    assert (e.value.code, e.value.pointer) == (708, "/ttl_seconds")
