@@ -31,7 +31,7 @@ from .identity import Identity
 from .keyid import key_id_for
 from .pae import pae, u64be
 from .replay import ReplayGuard
-from .signing import PinnedKeys, VerifyContext, open_signed, sign_envelope, ts_ms, now_ms
+from .signing import ENVELOPE_PROTO, PinnedKeys, VerifyContext, open_signed, sign_envelope, ts_ms, now_ms
 from . import ed25519
 
 PING_MEDIA_TYPE = "application/vnd.fleet.ping+json"
@@ -207,12 +207,13 @@ class HubClient:
     def _seal(self, env: envelope_pb2.Envelope) -> signed_pb2.Packet:
         return signed_pb2.Packet(session=self.established.session.seal(env))
 
-    async def send_envelope(self, env: envelope_pb2.Envelope, *, sign: bool = True) -> Optional[receipt_pb2.Receipt]:
+    async def send_envelope(self, env: envelope_pb2.Envelope, *, sign: bool = True, payload_type: str = ENVELOPE_PROTO) -> Optional[receipt_pb2.Receipt]:
         """Sends a built envelope. With requires_ack, the same id is retried until the hub's receipt
-        (ACCEPTED returns it; REJECTED raises its code; no receipt after the attempts: 805)."""
+        (ACCEPTED returns it; REJECTED raises its code; no receipt after the attempts: 805).
+        ``payload_type`` picks the signed form: binary (default) or application/vnd.fleet.v1.envelope+json."""
         if self._closed:
             raise fail(ErrorCode.ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closed")
-        signed = signed_pb2.Packet(signed=sign_envelope(env, self.identity)) if sign else None
+        signed = signed_pb2.Packet(signed=sign_envelope(env, self.identity, payload_type)) if sign else None
         def write() -> None:
             self._write_packet(signed if signed is not None else self._seal(env))
         if not env.requires_ack:

@@ -222,3 +222,19 @@ def test_inbox_and_outstanding_requests_are_bounded(hub, procs):
             assert e.value.code == 804
             assert json.loads((await first).body.application.json) == {"echo": {"q": 1}}
     run(main())
+
+
+def test_a_json_signed_envelope_from_python_verifies_in_typescript(hub, procs):
+    """payload_type application/vnd.fleet.v1.envelope+json: the signature covers the JSON text Python wrote
+    (Python's json module, non-ASCII escaped), which the TypeScript agent verifies as received and parses."""
+    async def main():
+        from fleet_protocol._proto.fleet.v1 import envelope_pb2
+        from fleet_protocol.envelope import application, build_envelope
+        ts = await ts_peer(procs, hub.port, "ts-json")
+        async with await HubClient.connect("127.0.0.1", hub.port, generate_identity("py-json")) as py:
+            env = build_envelope("py-json", "ts-json", requires_ack=True, body=envelope_pb2.Body(application=application({"naïve": "✓", "n": 2**53 + 1})))
+            receipt = await py.send_envelope(env, payload_type="application/vnd.fleet.v1.envelope+json")
+            assert receipt.status == ACCEPTED
+            ev = await ts.message(lambda e: e["sender"] == "py-json")
+            assert ev["verified"] and ev["json"]["naïve"] == "✓"
+    run(main())
