@@ -125,8 +125,9 @@ def check_wire(desc: Descriptor, buf: bytes, start: int = 0, end: int | None = N
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _utf16_len(s: str) -> int:
-    return len(s.encode("utf-16-le")) // 2
+def _chars(s: str) -> int:
+    # Lengths stated in characters count Unicode code points (spec/errors.md): Python's len().
+    return len(s)
 
 
 def _unset(msg: Message, f: FD) -> bool:
@@ -150,7 +151,7 @@ def _check_value(f: FD, v: Any, rule: dict, parent: str, index: Optional[int]) -
         return
     if isinstance(v, str):
         if "minLength" in rule or "maxLength" in rule:
-            n = _utf16_len(v)
+            n = _chars(v)
             if n < rule.get("minLength", 0) or n > rule.get("maxLength", n):
                 raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"{f.name} must be {rule.get('minLength', 0)}..{rule.get('maxLength', '')} characters", at())
         if "pattern" in rule:
@@ -292,7 +293,7 @@ def _json_value(f: FD, v: Any, at: str, depth: int) -> None:
 
 
 class _Members(dict):
-    """A parsed JSON object that remembers members it saw twice (I-JSON forbids them)."""
+    """A parsed JSON object that remembers members it saw twice (names compared after unescaping)."""
 
     duplicates: list
 
@@ -308,27 +309,39 @@ def _members(pairs: list) -> "_Members":
 
 
 def parse_json_text(text: str) -> Any:
-    """json.loads keeping track of duplicate members (refused by check_json with 708)."""
+    """json.loads keeping track of duplicate members (json alone silently keeps the last)."""
     return json.loads(text, object_pairs_hook=_members)
 
 
+def _first_duplicate(node: Any, pointer: str = "") -> Optional[str]:
+    """The pointer of the first duplicate member in document order, or None (I-JSON, RFC 7493)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in getattr(node, "duplicates", ()):
+                return _ptr(pointer, k)
+            found = _first_duplicate(v, _ptr(pointer, k))
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found = _first_duplicate(v, _ptr(pointer, i))
+            if found:
+                return found
+    return None
+
+
 def check_json(desc: Descriptor, obj: dict, pointer: str = "", depth: int = 0) -> None:
-    """Types of a JSON object against the descriptor, member by member in order: 708 wrong type,
-    unknown field, a duplicate member or one field spelled twice (JSON and proto name); 706 unknown enum name."""
+    """A JSON object against the descriptor, member by member in order (spec/signing.md "Signed JSON",
+    spec/errors.md): a member that is not a field's lowerCamelCase JSON name (an unknown field, or a
+    proto-name spelling such as ttl_seconds) 701; a value of the wrong JSON type 708; an unknown enum name 706."""
     if depth > MAX_DEPTH:
         raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "JSON nested too deeply", pointer)
-    if getattr(obj, "duplicates", None):
-        raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"member {obj.duplicates[0]} appears twice", _ptr(pointer, obj.duplicates[0]))
     by_json = {f.json_name: f for f in desc.fields}
-    seen: set[int] = set()
     for key, v in obj.items():
-        f = by_json.get(key) or desc.fields_by_name.get(key)
+        f = by_json.get(key)
         at = _ptr(pointer, key)
         if f is None:
-            raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"{desc.full_name} has no field {key}", at)
-        if f.number in seen:
-            raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"field {f.name} is spelled twice", at)
-        seen.add(f.number)
+            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, f"{key} is not a field of {desc.full_name} (fields are spelled by their JSON name only)", at)
         if f.label == FD.LABEL_REPEATED and not (f.message_type and f.message_type.GetOptions().map_entry):
             if v is None:
                 continue
@@ -344,6 +357,9 @@ def from_json(cls: Type[M], obj: Any, *, check: bool = True) -> M:
     """A message from its JSON form (a parsed object)."""
     if not isinstance(obj, dict):
         raise fail(ErrorCode.ERROR_CODE_VALIDATION_WRONG_TYPE, f"expected a JSON object for {cls.DESCRIPTOR.full_name}")
+    dup = _first_duplicate(obj)  # on the whole text before any field
+    if dup is not None:
+        raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "a member appears twice (not I-JSON)", dup)
     check_json(cls.DESCRIPTOR, obj)
     msg = cls()
     try:

@@ -150,6 +150,20 @@ def _decode_negative(n):
         pytest.fail(f"unknown decoder {d}")
 
 
+@pytest.mark.parametrize("a", W["accepted"], ids=lambda a: a["name"])
+def test_accepted(a):
+    """Inputs every decoder must accept (limits in characters count code points); binary re-encodes exactly."""
+    if a["decoder"] == "envelope-binary":
+        raw = bytes.fromhex(a["input_hex"])
+        assert codec.encode(codec.decode(envelope_pb2.Envelope, raw)) == raw
+    elif a["decoder"] == "envelope-json":
+        codec.from_json(envelope_pb2.Envelope, a["input_json"])
+    elif a["decoder"] == "envelope-json-bytes":
+        codec.from_json_bytes(envelope_pb2.Envelope, bytes.fromhex(a["input_hex"]))
+    else:
+        pytest.fail(f"unknown decoder {a['decoder']}")
+
+
 @pytest.mark.parametrize("n", W["negative"], ids=lambda n: n["name"])
 def test_negative(n):
     with pytest.raises(FleetError) as e:
@@ -175,7 +189,7 @@ def test_no_section_of_any_set_goes_unchecked():
     # Every top-level section these tests check; a new section fails here until a test checks it.
     checked = {
         "crypto.json": {"description", "format", "now_ms", "keys", "trusted_agents", "keep_protocol_ed25519", "ed25519_vectors", "pae", "signed_envelopes", "hmac", "session", "tokens", "negative"},
-        "wire.json": {"description", "format", "keys", "trusted_agents", "session", "frame", "vectors", "negative"},
+        "wire.json": {"description", "format", "keys", "trusted_agents", "session", "frame", "vectors", "accepted", "negative"},
     }
     m = json.load(open(os.path.join(FIXTURES, "manifest.json"), encoding="utf-8"))
     assert sorted(e["file"] for e in m["sets"]) == sorted(checked)
