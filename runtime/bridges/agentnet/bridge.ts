@@ -27,6 +27,8 @@ export const SEND_ATTEMPTS = 3;
 export const REQUEST_TIMEOUT_MS = 5_000;
 /** At most this many Fleet agents are presented as accounts at once. */
 export const MAX_PRESENTED = 1_000;
+/** At most this many capability queue groups are joined for Fleet agents. */
+export const MAX_CAPABILITIES = 256;
 /** At most this many Fleet-to-Realm sends wait for a receipt. */
 export const MAX_WAITING_RECEIPTS = 1_000;
 
@@ -67,6 +69,8 @@ export class AgentnetBridge {
   private readonly proxies: ProxyPool;
   private readonly presented = new Map<string, { account: Account; subs: Subscription[] }>();
   private readonly waiting = new Map<string, Waiter>();
+  /** agent.capability.<cap> subscriptions for capabilities Fleet agents offer (at most MAX_CAPABILITIES). */
+  private readonly capabilitySubs = new Map<string, Subscription>();
   private nc!: NatsConnection;
   private control!: FleetLink;
   private gcTimer?: TimerId;
@@ -100,9 +104,11 @@ export class AgentnetBridge {
     const gc = () => {
       this.gcTimer = this.clock.setTimer(() => {
         this.registry.gc();
+        void this.followCapabilities();
         gc();
       }, 5_000);
     };
+    await this.followCapabilities();
     gc();
     return this;
   }
@@ -179,19 +185,49 @@ export class AgentnetBridge {
     return this.keys.identity("realm-account", fleetName);
   }
 
-  /** Presents Fleet agent fleetName as a Realm account and serves its inbox; undefined when full. */
-  present(fleetName: string): Account | undefined {
+  /** Presents Fleet agent fleetName as a Realm account and serves its inbox (unless serveInbox is false); undefined when full. */
+  present(fleetName: string, serveInbox = true): Account | undefined {
     const accountId = presentedAccountId(fleetName);
     const have = this.presented.get(accountId);
     if (have) return have.account;
     if (this.presented.size >= MAX_PRESENTED) return undefined;
     const account = this.registry.present(fleetName, accountId, this.signerFor(fleetName).publicKey);
-    const subs = [
-      this.nc.subscribe(`account.${accountId}.inbox`, { callback: (_e, m) => void this.toFleet(account, m) }),
-      this.nc.subscribe(`account.${accountId}.receipts`, { callback: (_e, m) => this.receipt(m) }),
-    ];
+    const subs = [this.nc.subscribe(`account.${accountId}.receipts`, { callback: (_e, m) => this.receipt(m) })];
+    if (serveInbox) subs.push(this.nc.subscribe(`account.${accountId}.inbox`, { callback: (_e, m) => void this.toFleet(account, m) }));
     this.presented.set(accountId, { account, subs });
     return account;
+  }
+
+  /** Capabilities whose agentnet queue group the bridge has joined. */
+  followedCapabilities(): string[] {
+    return [...this.capabilitySubs.keys()];
+  }
+
+  /**
+   * Joins agentnet's queue group on agent.capability.<cap> for every capability an online
+   * Fleet agent offers, so agentnet senders reach Fleet agents by capability too (NATS picks
+   * one member of the group: an agentnet agent or the bridge). Leaves groups no Fleet agent
+   * offers any more.
+   */
+  async followCapabilities(): Promise<void> {
+    let offered: Set<string>;
+    try {
+      offered = new Set((await fleetAgents(this.control, { onlineOnly: true })).filter((a) => !a.agentId.startsWith(REALM_PREFIX)).flatMap((a) => a.capabilities.map((c) => c.name)));
+    } catch {
+      return;
+    }
+    for (const [cap, sub] of this.capabilitySubs) {
+      if (!offered.has(cap)) {
+        sub.unsubscribe();
+        this.capabilitySubs.delete(cap);
+      }
+    }
+    const self = this.present(this.controlAgent, false);
+    if (!self) return;
+    for (const cap of offered) {
+      if (this.capabilitySubs.has(cap) || this.capabilitySubs.size >= MAX_CAPABILITIES || !/^[A-Za-z0-9_\-]+$/.test(cap)) continue;
+      this.capabilitySubs.set(cap, this.nc.subscribe(`agent.capability.${cap}`, { queue: `agentnet-capability-${cap}`, callback: (_e, m) => void this.toFleet(self, m, `capability:${cap}`) }));
+    }
   }
 
   // ---- Realm -> Fleet ----
@@ -221,8 +257,9 @@ export class AgentnetBridge {
     this.nc.publish(`account.${to}.receipts`, enc.encode(JSON.stringify(receipt)));
   }
 
-  private async toFleet(account: Account, m: Msg): Promise<void> {
-    const v = this.receiver.check(m.data, account.account_id);
+  /** Messages to account.<id>.inbox of a presented Fleet agent (fleetTo = that agent), or to agent.capability.<cap> (fleetTo = "capability:<cap>", answered by the bridge's own account). */
+  private async toFleet(account: Account, m: Msg, fleetTo = account.fleetName!): Promise<void> {
+    const v = this.receiver.check(m.data, fleetTo.startsWith("capability:") ? fleetTo : account.account_id);
     if (!v.ok) {
       if (v.env && !v.silent) {
         this.publishReceipt(v.env, account, "rejected", v.code);
@@ -241,10 +278,10 @@ export class AgentnetBridge {
       const body = { case: "application" as const, value: { mediaType: AGENTNET_ENVELOPE_MEDIA_TYPE, content: { case: "json" as const, value: dec.decode(m.data) } } };
       const ttlSeconds = Math.max(1, Math.ceil((Number(toPlain(env.ttl_ms ?? null)) || 30_000) / 1000));
       if (m.reply) {
-        const answer = await link.request({ to: account.fleetName!, id, ttlSeconds, body: body as never }, REQUEST_TIMEOUT_MS);
+        const answer = await link.request({ to: fleetTo, id, ttlSeconds, body: body as never }, REQUEST_TIMEOUT_MS);
         m.respond(enc.encode(JSON.stringify(this.envelopeFrom(account, this.replyTo(env), applicationValue(answer) ?? null, "reply"))));
       } else {
-        await link.send({ to: account.fleetName!, id, ttlSeconds, requiresAck: true, type: MessageType.EVENT, body: body as never });
+        await link.send({ to: fleetTo, id, ttlSeconds, requiresAck: true, type: MessageType.EVENT, body: body as never });
       }
       this.publishReceipt(env, account, "processed");
     } catch (e) {

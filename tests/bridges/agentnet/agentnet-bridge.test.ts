@@ -118,6 +118,27 @@ describe.skipIf(!have)("agentnet <-> fleet", () => {
     expect(alice.inbox[0]).toMatchObject({ from_agent: "agent-beta", to_agent: "alice-agent", payload: { task: 42, text: "hi ☃" }, schema_version: "1.1" });
   });
 
+  it("an agentnet capability message reaches a Fleet agent offering that capability", async () => {
+    const got: Envelope[] = [];
+    const summarizer = await connectNats({ url: nats.url, identity: generateIdentity("summarizer"), capabilities: ["summarize"] });
+    summarizer.onMessage((e) => got.push(e));
+    try {
+      for (let i = 0; i < 100 && !bridge.followedCapabilities().includes("summarize"); i++) {
+        await bridge.followCapabilities();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(bridge.followedCapabilities()).toContain("summarize");
+      const r = await alice.sendToCapability("summarize", { text: "long story" });
+      expect(r?.status).toMatch(/accepted|processed/);
+      await until(() => got.some((e) => e.sender === "realm:alice"), 10_000, "the capability message");
+      const env = got.find((e) => e.sender === "realm:alice")!;
+      expect(env.recipient?.target).toEqual({ case: "capability", value: "summarize" });
+      expect(openAgentnetEnvelope((env.body!.kind.value as { content: { value: string } }).content.value, alice.identity.publicKey).payload).toEqual({ text: "long story" });
+    } finally {
+      await summarizer.close();
+    }
+  });
+
   it("request/reply both ways", async () => {
     const reply = await alice.requestUsername("agent-beta", { q: "ping" });
     expect(reply).toMatchObject({ kind: "reply", payload: { echoed: { q: "ping" } }, from_agent: "agent-beta" });

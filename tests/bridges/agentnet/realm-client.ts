@@ -111,6 +111,25 @@ export class RealmClient {
     return undefined;
   }
 
+  /** send_to_capability: the envelope goes to agent.capability.<cap> (one agent of the queue group takes it). */
+  async sendToCapability(cap: string, payload: unknown): Promise<Json | undefined> {
+    const env = this.envelope("", cap, payload);
+    const data = enc.encode(JSON.stringify(env));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const got = new Promise<Json | undefined>((resolve) => {
+        const t = setTimeout(() => resolve(undefined), 1_500);
+        this.receiptWaiters.set(String(env.message_id), (r) => {
+          clearTimeout(t);
+          resolve(r);
+        });
+      });
+      this.nc.publish(`agent.capability.${cap}`, data);
+      const r = await got;
+      if (r) return r;
+    }
+    return undefined;
+  }
+
   async sendToUsername(username: string, payload: unknown, over: Json = {}): Promise<Json | undefined> {
     const account = await this.resolve(username);
     return this.publish(account, this.envelope(account, username, payload, over));
