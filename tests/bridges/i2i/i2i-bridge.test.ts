@@ -91,6 +91,17 @@ describe("I2I agents through the bridge's repository", () => {
     await until(fromCommit(b), 10_000, "the broadcast");
   });
 
+  it("carries a heartbeat to * to every agent and the fleet, and a 200-character payload intact", async () => {
+    const hb = send("carol", "[I2I:carol->*:heartbeat] alive");
+    for (const a of ["alice", "bob"]) expect(log(a)[0]).toEqual({ hash: hb, subject: "[I2I:carol->*:heartbeat] alive" });
+    await until(fromCommit(hb), 10_000, "the heartbeat in the fleet");
+    // I2IProtocol.send cuts the payload to its first 200 characters; that cut arrives as sent.
+    const payload = "ü".repeat(150) + "x".repeat(50);
+    const id = send("alice", `[I2I:alice->agent-beta:request] ${payload}`);
+    await until(fromCommit(id), 10_000, "the long payload");
+    expect((applicationValue(inbox.find((e) => e.id === id)!) as { payload: string }).payload).toBe(payload);
+  });
+
   it("turns a Fleet message into a v0.1 commit the I2I agent receives and answers", async () => {
     await beta.send({ to: "i2i:bob", text: "please review", requiresAck: true });
     let entry: { hash: string; subject: string } | undefined;
