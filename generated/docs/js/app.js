@@ -685,11 +685,18 @@
                               "type": "string",
                               "contentEncoding": "base64",
                               "x-parser-schema-id": "<anonymous-schema-86>"
+                            },
+                            "finished": {
+                              "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
+                              "type": "string",
+                              "contentEncoding": "base64",
+                              "x-parser-schema-id": "<anonymous-schema-87>"
                             }
                           },
                           "required": [
                             "sessionId",
-                            "responderNonce"
+                            "responderNonce",
+                            "finished"
                           ],
                           "x-parser-schema-id": "<anonymous-schema-84>"
                         },
@@ -702,14 +709,14 @@
                               "description": "Increases by one with every heartbeat on a session. Required.",
                               "type": "string",
                               "pattern": "^[0-9]+$",
-                              "x-parser-schema-id": "<anonymous-schema-88>"
+                              "x-parser-schema-id": "<anonymous-schema-89>"
                             },
                             "queueDepth": {
                               "description": "Messages waiting in the sender's queues (a load hint).",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-89>"
+                              "x-parser-schema-id": "<anonymous-schema-90>"
                             },
                             "health": {
                               "description": "Health of an agent or service.",
@@ -721,13 +728,13 @@
                                 "HEALTH_STATUS_UNHEALTHY",
                                 "HEALTH_STATUS_UNKNOWN"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-90>"
+                              "x-parser-schema-id": "<anonymous-schema-91>"
                             }
                           },
                           "required": [
                             "sequence"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-87>"
+                          "x-parser-schema-id": "<anonymous-schema-88>"
                         },
                         "discoveryBeacon": {
                           "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
@@ -737,49 +744,49 @@
                             "agentId": {
                               "description": "The agent this beacon describes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-92>"
+                              "x-parser-schema-id": "<anonymous-schema-93>"
                             },
                             "keyId": {
                               "description": "Its identity key id. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-93>"
+                              "x-parser-schema-id": "<anonymous-schema-94>"
                             },
                             "capabilities": {
                               "description": "What it offers.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-94>"
+                              "x-parser-schema-id": "<anonymous-schema-95>"
                             },
                             "versions": {
                               "description": "Protocol versions it speaks.",
                               "type": "array",
                               "items": {
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-96>"
+                                "x-parser-schema-id": "<anonymous-schema-97>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-95>"
+                              "x-parser-schema-id": "<anonymous-schema-96>"
                             },
                             "issuedAt": {
                               "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-97>"
+                              "x-parser-schema-id": "<anonymous-schema-98>"
                             },
                             "hopCount": {
                               "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-98>"
+                              "x-parser-schema-id": "<anonymous-schema-99>"
                             },
                             "endpoints": {
                               "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
                               "type": "array",
                               "items": {
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-100>"
+                                "x-parser-schema-id": "<anonymous-schema-101>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-99>"
+                              "x-parser-schema-id": "<anonymous-schema-100>"
                             },
                             "role": {
                               "description": "An agent's role, as in the original registry.",
@@ -792,13 +799,13 @@
                                 "AGENT_ROLE_GATEWAY",
                                 "AGENT_ROLE_MONITOR"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-101>"
+                              "x-parser-schema-id": "<anonymous-schema-102>"
                             },
                             "publicKey": {
                               "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-102>"
+                              "x-parser-schema-id": "<anonymous-schema-103>"
                             },
                             "original": {
                               "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
@@ -808,13 +815,13 @@
                                 "payloadType": {
                                   "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-104>"
+                                  "x-parser-schema-id": "<anonymous-schema-105>"
                                 },
                                 "payload": {
                                   "description": "The exact serialized Envelope that was signed. Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-105>"
+                                  "x-parser-schema-id": "<anonymous-schema-106>"
                                 },
                                 "signature": {
                                   "description": "A signature over a payload.",
@@ -829,25 +836,25 @@
                                         "SIGNATURE_SCHEME_ED25519",
                                         "SIGNATURE_SCHEME_HMAC_SHA256"
                                       ],
-                                      "x-parser-schema-id": "<anonymous-schema-107>"
+                                      "x-parser-schema-id": "<anonymous-schema-108>"
                                     },
                                     "keyId": {
                                       "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-108>"
+                                      "x-parser-schema-id": "<anonymous-schema-109>"
                                     },
                                     "sig": {
                                       "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
                                       "type": "string",
                                       "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-109>"
+                                      "x-parser-schema-id": "<anonymous-schema-110>"
                                     }
                                   },
                                   "required": [
                                     "keyId",
                                     "sig"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-106>"
+                                  "x-parser-schema-id": "<anonymous-schema-107>"
                                 }
                               },
                               "required": [
@@ -855,7 +862,7 @@
                                 "payload",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-103>"
+                              "x-parser-schema-id": "<anonymous-schema-104>"
                             }
                           },
                           "required": [
@@ -863,7 +870,7 @@
                             "keyId",
                             "issuedAt"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-91>"
+                          "x-parser-schema-id": "<anonymous-schema-92>"
                         },
                         "capabilityExchange": {
                           "description": "Negotiation outside the handshake (capabilities change while a session is open).",
@@ -874,31 +881,31 @@
                             "isReply": {
                               "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-111>"
+                              "x-parser-schema-id": "<anonymous-schema-112>"
                             },
                             "shared": {
                               "description": "On a reply: capabilities both sides share, sorted by name then version.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-112>"
+                              "x-parser-schema-id": "<anonymous-schema-113>"
                             },
                             "missingRequired": {
                               "description": "On a reply: required capabilities the replier lacks (403).",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-113>"
+                              "x-parser-schema-id": "<anonymous-schema-114>"
                             },
                             "missingOptional": {
                               "description": "On a reply: optional capabilities the replier lacks (402).",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-114>"
+                              "x-parser-schema-id": "<anonymous-schema-115>"
                             }
                           },
                           "required": [
                             "capabilities"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-110>"
+                          "x-parser-schema-id": "<anonymous-schema-111>"
                         },
                         "registryDigest": {
                           "description": "A summary of a replica's state: equal root hashes mean equal registries.",
@@ -908,20 +915,20 @@
                             "node": {
                               "description": "The replica sending the digest. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-116>"
+                              "x-parser-schema-id": "<anonymous-schema-117>"
                             },
                             "rootHash": {
                               "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-117>"
+                              "x-parser-schema-id": "<anonymous-schema-118>"
                             },
                             "entryCount": {
                               "description": "Number of entries, tombstones included.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-118>"
+                              "x-parser-schema-id": "<anonymous-schema-119>"
                             },
                             "bucketHashes": {
                               "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
@@ -929,21 +936,21 @@
                               "items": {
                                 "type": "string",
                                 "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-120>"
+                                "x-parser-schema-id": "<anonymous-schema-121>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-119>"
+                              "x-parser-schema-id": "<anonymous-schema-120>"
                             },
                             "isReply": {
                               "description": "True on the answer to a digest.",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-121>"
+                              "x-parser-schema-id": "<anonymous-schema-122>"
                             }
                           },
                           "required": [
                             "node",
                             "rootHash"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-115>"
+                          "x-parser-schema-id": "<anonymous-schema-116>"
                         },
                         "registrySnapshot": {
                           "description": "The whole registry (or the buckets asked for).",
@@ -953,7 +960,7 @@
                             "node": {
                               "description": "The replica sending it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-123>"
+                              "x-parser-schema-id": "<anonymous-schema-124>"
                             },
                             "entries": {
                               "description": "Every entry, sorted by key.",
@@ -966,7 +973,7 @@
                                   "key": {
                                     "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-126>"
+                                    "x-parser-schema-id": "<anonymous-schema-127>"
                                   },
                                   "version": {
                                     "description": "A hybrid logical clock timestamp: the version of a registry entry.",
@@ -977,30 +984,30 @@
                                         "description": "Physical time in Unix milliseconds (the max seen so far).",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-128>"
+                                        "x-parser-schema-id": "<anonymous-schema-129>"
                                       },
                                       "logical": {
                                         "description": "Counter that orders events within the same millisecond.",
                                         "type": "integer",
                                         "minimum": 0,
                                         "maximum": 4294967295,
-                                        "x-parser-schema-id": "<anonymous-schema-129>"
+                                        "x-parser-schema-id": "<anonymous-schema-130>"
                                       },
                                       "node": {
                                         "description": "The replica that made the change; breaks the remaining ties. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-130>"
+                                        "x-parser-schema-id": "<anonymous-schema-131>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-127>"
+                                    "x-parser-schema-id": "<anonymous-schema-128>"
                                   },
                                   "tombstone": {
                                     "description": "True when the entry was deleted; the record is then absent but the version stays.",
                                     "type": "boolean",
-                                    "x-parser-schema-id": "<anonymous-schema-131>"
+                                    "x-parser-schema-id": "<anonymous-schema-132>"
                                   },
                                   "agent": {
                                     "description": "An agent in the registry.",
@@ -1010,59 +1017,59 @@
                                       "agentId": {
                                         "description": "The agent's name. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-133>"
+                                        "x-parser-schema-id": "<anonymous-schema-134>"
                                       },
                                       "keyId": {
                                         "description": "Its identity key id (the pinned binding). Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-134>"
+                                        "x-parser-schema-id": "<anonymous-schema-135>"
                                       },
                                       "publicKey": {
                                         "description": "Its Ed25519 public key (32 bytes).",
                                         "type": "string",
                                         "contentEncoding": "base64",
-                                        "x-parser-schema-id": "<anonymous-schema-135>"
+                                        "x-parser-schema-id": "<anonymous-schema-136>"
                                       },
                                       "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                                       "capabilities": {
                                         "description": "What it offers.",
                                         "type": "array",
                                         "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                        "x-parser-schema-id": "<anonymous-schema-136>"
+                                        "x-parser-schema-id": "<anonymous-schema-137>"
                                       },
                                       "endpoints": {
                                         "description": "Where it can be reached.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-138>"
+                                          "x-parser-schema-id": "<anonymous-schema-139>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-137>"
+                                        "x-parser-schema-id": "<anonymous-schema-138>"
                                       },
                                       "versions": {
                                         "description": "Protocol versions it speaks.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-140>"
+                                          "x-parser-schema-id": "<anonymous-schema-141>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-139>"
+                                        "x-parser-schema-id": "<anonymous-schema-140>"
                                       },
                                       "groups": {
                                         "description": "Groups it belongs to.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-142>"
+                                          "x-parser-schema-id": "<anonymous-schema-143>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-141>"
+                                        "x-parser-schema-id": "<anonymous-schema-142>"
                                       }
                                     },
                                     "required": [
                                       "agentId",
                                       "keyId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-132>"
+                                    "x-parser-schema-id": "<anonymous-schema-133>"
                                   },
                                   "service": {
                                     "description": "A service offered by one or more agents.",
@@ -1072,30 +1079,30 @@
                                       "serviceId": {
                                         "description": "The service's name. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-144>"
+                                        "x-parser-schema-id": "<anonymous-schema-145>"
                                       },
                                       "agentId": {
                                         "description": "The agent that provides it. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-145>"
+                                        "x-parser-schema-id": "<anonymous-schema-146>"
                                       },
                                       "capability": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
                                       "endpoint": {
                                         "description": "Where to reach it.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-146>"
+                                        "x-parser-schema-id": "<anonymous-schema-147>"
                                       },
                                       "description": {
                                         "description": "Free-form description.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-147>"
+                                        "x-parser-schema-id": "<anonymous-schema-148>"
                                       }
                                     },
                                     "required": [
                                       "serviceId",
                                       "agentId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-143>"
+                                    "x-parser-schema-id": "<anonymous-schema-144>"
                                   },
                                   "health": {
                                     "description": "The last known health of an agent.",
@@ -1105,25 +1112,25 @@
                                       "agentId": {
                                         "description": "The agent. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-149>"
+                                        "x-parser-schema-id": "<anonymous-schema-150>"
                                       },
                                       "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
                                       "observedAt": {
                                         "description": "When this was observed.",
                                         "type": "string",
                                         "format": "date-time",
-                                        "x-parser-schema-id": "<anonymous-schema-150>"
+                                        "x-parser-schema-id": "<anonymous-schema-151>"
                                       },
                                       "reason": {
                                         "description": "Why, in a few words.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-151>"
+                                        "x-parser-schema-id": "<anonymous-schema-152>"
                                       }
                                     },
                                     "required": [
                                       "agentId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-148>"
+                                    "x-parser-schema-id": "<anonymous-schema-149>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
@@ -1136,21 +1143,21 @@
                                         "node": {
                                           "description": "The replica. Required.",
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-154>"
+                                          "x-parser-schema-id": "<anonymous-schema-155>"
                                         },
                                         "count": {
                                           "description": "How many writes that replica made to the key. At least 1.",
                                           "type": "string",
                                           "pattern": "^[0-9]+$",
-                                          "x-parser-schema-id": "<anonymous-schema-155>"
+                                          "x-parser-schema-id": "<anonymous-schema-156>"
                                         }
                                       },
                                       "required": [
                                         "node"
                                       ],
-                                      "x-parser-schema-id": "<anonymous-schema-153>"
+                                      "x-parser-schema-id": "<anonymous-schema-154>"
                                     },
-                                    "x-parser-schema-id": "<anonymous-schema-152>"
+                                    "x-parser-schema-id": "<anonymous-schema-153>"
                                   }
                                 },
                                 "required": [
@@ -1207,9 +1214,9 @@
                                     }
                                   }
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-125>"
+                                "x-parser-schema-id": "<anonymous-schema-126>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-124>"
+                              "x-parser-schema-id": "<anonymous-schema-125>"
                             },
                             "buckets": {
                               "description": "Which buckets this covers (empty = all).",
@@ -1218,15 +1225,15 @@
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-157>"
+                                "x-parser-schema-id": "<anonymous-schema-158>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-156>"
+                              "x-parser-schema-id": "<anonymous-schema-157>"
                             }
                           },
                           "required": [
                             "node"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-122>"
+                          "x-parser-schema-id": "<anonymous-schema-123>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1236,7 +1243,7 @@
                             "node": {
                               "description": "The replica sending it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-159>"
+                              "x-parser-schema-id": "<anonymous-schema-160>"
                             },
                             "entries": {
                               "description": "Changed entries, sorted by key.",
@@ -1264,7 +1271,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-162>"
+                                    "x-parser-schema-id": "<anonymous-schema-163>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1278,26 +1285,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-163>"
+                                    "x-parser-schema-id": "<anonymous-schema-164>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-164>"
+                                    "x-parser-schema-id": "<anonymous-schema-165>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-161>"
+                                "x-parser-schema-id": "<anonymous-schema-162>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-160>"
+                              "x-parser-schema-id": "<anonymous-schema-161>"
                             }
                           },
                           "required": [
                             "node"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-158>"
+                          "x-parser-schema-id": "<anonymous-schema-159>"
                         },
                         "registryQuery": {
                           "description": "A registry lookup.",
@@ -1307,21 +1314,21 @@
                             "capability": {
                               "description": "Only agents offering this capability name.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-166>"
+                              "x-parser-schema-id": "<anonymous-schema-167>"
                             },
                             "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                             "agentId": {
                               "description": "Only this agent.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-167>"
+                              "x-parser-schema-id": "<anonymous-schema-168>"
                             },
                             "onlineOnly": {
                               "description": "Only agents currently online (per presence).",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-168>"
+                              "x-parser-schema-id": "<anonymous-schema-169>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-165>"
+                          "x-parser-schema-id": "<anonymous-schema-166>"
                         },
                         "registryQueryResult": {
                           "description": "The answer to a RegistryQuery.",
@@ -1346,9 +1353,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-171>"
+                                "x-parser-schema-id": "<anonymous-schema-172>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-170>"
+                              "x-parser-schema-id": "<anonymous-schema-171>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1364,12 +1371,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-173>"
+                                "x-parser-schema-id": "<anonymous-schema-174>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-172>"
+                              "x-parser-schema-id": "<anonymous-schema-173>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-169>"
+                          "x-parser-schema-id": "<anonymous-schema-170>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1388,31 +1395,31 @@
                                   "relay": {
                                     "description": "The relay's agent name. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-177>"
+                                    "x-parser-schema-id": "<anonymous-schema-178>"
                                   },
                                   "keyId": {
                                     "description": "The relay's key id. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-178>"
+                                    "x-parser-schema-id": "<anonymous-schema-179>"
                                   },
                                   "hop": {
                                     "description": "Hop number: 1 for the first relay. Required.",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-179>"
+                                    "x-parser-schema-id": "<anonymous-schema-180>"
                                   },
                                   "at": {
                                     "description": "When the relay took the bottle. Required.",
                                     "type": "string",
                                     "format": "date-time",
-                                    "x-parser-schema-id": "<anonymous-schema-180>"
+                                    "x-parser-schema-id": "<anonymous-schema-181>"
                                   },
                                   "signature": {
                                     "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-181>"
+                                    "x-parser-schema-id": "<anonymous-schema-182>"
                                   }
                                 },
                                 "required": [
@@ -1422,15 +1429,15 @@
                                   "at",
                                   "signature"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-176>"
+                                "x-parser-schema-id": "<anonymous-schema-177>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-175>"
+                              "x-parser-schema-id": "<anonymous-schema-176>"
                             }
                           },
                           "required": [
                             "letter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-174>"
+                          "x-parser-schema-id": "<anonymous-schema-175>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1440,7 +1447,7 @@
                             "bottleId": {
                               "description": "The bottle. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-183>"
+                              "x-parser-schema-id": "<anonymous-schema-184>"
                             },
                             "status": {
                               "description": "Where a bottle is.",
@@ -1453,24 +1460,24 @@
                                 "BOTTLE_STATUS_EXPIRED",
                                 "BOTTLE_STATUS_FAILED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-184>"
+                              "x-parser-schema-id": "<anonymous-schema-185>"
                             },
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-185>"
+                              "x-parser-schema-id": "<anonymous-schema-186>"
                             },
                             "at": {
                               "description": "When the status was reached. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-186>"
+                              "x-parser-schema-id": "<anonymous-schema-187>"
                             },
                             "reporter": {
                               "description": "The agent or hub reporting it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-187>"
+                              "x-parser-schema-id": "<anonymous-schema-188>"
                             }
                           },
                           "required": [
@@ -1479,7 +1486,7 @@
                             "at",
                             "reporter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-182>"
+                          "x-parser-schema-id": "<anonymous-schema-183>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1489,7 +1496,7 @@
                             "messageId": {
                               "description": "The message acknowledged. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-189>"
+                              "x-parser-schema-id": "<anonymous-schema-190>"
                             },
                             "status": {
                               "description": "What happened to a message.",
@@ -1502,34 +1509,34 @@
                                 "RECEIPT_STATUS_FAILED",
                                 "RECEIPT_STATUS_TIMED_OUT"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-190>"
+                              "x-parser-schema-id": "<anonymous-schema-191>"
                             },
                             "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-191>"
+                              "x-parser-schema-id": "<anonymous-schema-192>"
                             },
                             "retryAfterMs": {
                               "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-192>"
+                              "x-parser-schema-id": "<anonymous-schema-193>"
                             },
                             "exitCode": {
                               "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
                               "type": "integer",
                               "minimum": -2147483648,
                               "maximum": 2147483647,
-                              "x-parser-schema-id": "<anonymous-schema-193>"
+                              "x-parser-schema-id": "<anonymous-schema-194>"
                             }
                           },
                           "required": [
                             "messageId",
                             "status"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-188>"
+                          "x-parser-schema-id": "<anonymous-schema-189>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": {
@@ -1540,35 +1547,35 @@
                             "agent": {
                               "description": "The agent whose key changes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-195>"
+                              "x-parser-schema-id": "<anonymous-schema-196>"
                             },
                             "oldKeyId": {
                               "description": "The key being replaced. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-196>"
+                              "x-parser-schema-id": "<anonymous-schema-197>"
                             },
                             "newPublicKey": {
                               "description": "The new public key (32 bytes of Ed25519). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-197>"
+                              "x-parser-schema-id": "<anonymous-schema-198>"
                             },
                             "newKeyId": {
                               "description": "Key id of new_public_key. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-198>"
+                              "x-parser-schema-id": "<anonymous-schema-199>"
                             },
                             "effectiveAt": {
                               "description": "When the rotation takes effect. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-199>"
+                              "x-parser-schema-id": "<anonymous-schema-200>"
                             },
                             "newKeySignature": {
                               "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-200>"
+                              "x-parser-schema-id": "<anonymous-schema-201>"
                             }
                           },
                           "required": [
@@ -1579,7 +1586,7 @@
                             "effectiveAt",
                             "newKeySignature"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-194>"
+                          "x-parser-schema-id": "<anonymous-schema-195>"
                         },
                         "bottleLetter": {
                           "description": "The origin-signed content of a bottle.",
@@ -1589,7 +1596,7 @@
                             "bottleId": {
                               "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-202>"
+                              "x-parser-schema-id": "<anonymous-schema-203>"
                             },
                             "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
                             "condition": {
@@ -1601,38 +1608,38 @@
                                   "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                   "type": "boolean",
                                   "const": true,
-                                  "x-parser-schema-id": "<anonymous-schema-204>"
+                                  "x-parser-schema-id": "<anonymous-schema-205>"
                                 },
                                 "agentOnline": {
                                   "description": "The named agent is online.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-205>"
+                                  "x-parser-schema-id": "<anonymous-schema-206>"
                                 },
                                 "capabilityPresent": {
                                   "description": "Some online agent offers this capability.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-206>"
+                                  "x-parser-schema-id": "<anonymous-schema-207>"
                                 },
                                 "notBefore": {
                                   "description": "Not before this time.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-207>"
+                                  "x-parser-schema-id": "<anonymous-schema-208>"
                                 },
                                 "all": {
                                   "description": "Every listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-208>"
+                                  "x-parser-schema-id": "<anonymous-schema-209>"
                                 },
                                 "any": {
                                   "description": "At least one listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-209>"
+                                  "x-parser-schema-id": "<anonymous-schema-210>"
                                 }
                               },
                               "maxProperties": 1,
                               "minProperties": 1,
-                              "x-parser-schema-id": "<anonymous-schema-203>"
+                              "x-parser-schema-id": "<anonymous-schema-204>"
                             },
                             "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
                             "maxHops": {
@@ -1640,7 +1647,7 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-210>"
+                              "x-parser-schema-id": "<anonymous-schema-211>"
                             }
                           },
                           "required": [
@@ -1649,7 +1656,7 @@
                             "condition",
                             "payload"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-201>"
+                          "x-parser-schema-id": "<anonymous-schema-202>"
                         }
                       },
                       "maxProperties": 1,
@@ -1660,7 +1667,7 @@
                       "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                       "type": "string",
                       "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-211>"
+                      "x-parser-schema-id": "<anonymous-schema-212>"
                     }
                   },
                   "required": [
@@ -1678,13 +1685,13 @@
                       "required": [
                         "body"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      "x-parser-schema-id": "<anonymous-schema-213>"
                     },
                     {
                       "required": [
                         "bodyCiphertext"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-213>"
+                      "x-parser-schema-id": "<anonymous-schema-214>"
                     }
                   ],
                   "dependentSchemas": {
@@ -1717,7 +1724,7 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-214>"
+                  "x-parser-schema-id": "<anonymous-schema-215>"
                 }
               ],
               "x-parser-schema-id": "<anonymous-schema-1>"
@@ -1768,10 +1775,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-218>"
+                          "x-parser-schema-id": "<anonymous-schema-219>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-217>"
+                      "x-parser-schema-id": "<anonymous-schema-218>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -1794,7 +1801,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
+                          "x-parser-schema-id": "<anonymous-schema-221>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -1813,7 +1820,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
+                          "x-parser-schema-id": "<anonymous-schema-222>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -1853,7 +1860,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
+                                    "x-parser-schema-id": "<anonymous-schema-226>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1867,25 +1874,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
+                                    "x-parser-schema-id": "<anonymous-schema-227>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-227>"
+                                    "x-parser-schema-id": "<anonymous-schema-228>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-224>"
+                                "x-parser-schema-id": "<anonymous-schema-225>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-223>"
+                              "x-parser-schema-id": "<anonymous-schema-224>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-222>"
+                          "x-parser-schema-id": "<anonymous-schema-223>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1919,7 +1926,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
+                                    "x-parser-schema-id": "<anonymous-schema-232>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1933,24 +1940,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
+                                    "x-parser-schema-id": "<anonymous-schema-233>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-233>"
+                                    "x-parser-schema-id": "<anonymous-schema-234>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-230>"
+                                "x-parser-schema-id": "<anonymous-schema-231>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-229>"
+                              "x-parser-schema-id": "<anonymous-schema-230>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-228>"
+                          "x-parser-schema-id": "<anonymous-schema-229>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -1976,9 +1983,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-236>"
+                                "x-parser-schema-id": "<anonymous-schema-237>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-235>"
+                              "x-parser-schema-id": "<anonymous-schema-236>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1994,12 +2001,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-238>"
+                                "x-parser-schema-id": "<anonymous-schema-239>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-237>"
+                              "x-parser-schema-id": "<anonymous-schema-238>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-234>"
+                          "x-parser-schema-id": "<anonymous-schema-235>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2011,11 +2018,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-240>"
+                              "x-parser-schema-id": "<anonymous-schema-241>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-239>"
+                          "x-parser-schema-id": "<anonymous-schema-240>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2030,7 +2037,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
+                          "x-parser-schema-id": "<anonymous-schema-242>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2045,7 +2052,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
+                          "x-parser-schema-id": "<anonymous-schema-243>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2061,12 +2068,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-243>"
+                          "x-parser-schema-id": "<anonymous-schema-244>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-219>"
+                      "x-parser-schema-id": "<anonymous-schema-220>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2074,7 +2081,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-216>"
+                  "x-parser-schema-id": "<anonymous-schema-217>"
                 },
                 {
                   "properties": {
@@ -2084,10 +2091,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-244>"
+                  "x-parser-schema-id": "<anonymous-schema-245>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-215>"
+              "x-parser-schema-id": "<anonymous-schema-216>"
             }
           },
           "x-parser-unique-object-id": "welcome"
@@ -2135,10 +2142,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-248>"
+                          "x-parser-schema-id": "<anonymous-schema-249>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-247>"
+                      "x-parser-schema-id": "<anonymous-schema-248>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2161,7 +2168,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
+                          "x-parser-schema-id": "<anonymous-schema-251>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2180,7 +2187,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
+                          "x-parser-schema-id": "<anonymous-schema-252>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2220,7 +2227,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
+                                    "x-parser-schema-id": "<anonymous-schema-256>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2234,25 +2241,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
+                                    "x-parser-schema-id": "<anonymous-schema-257>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-257>"
+                                    "x-parser-schema-id": "<anonymous-schema-258>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-254>"
+                                "x-parser-schema-id": "<anonymous-schema-255>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-253>"
+                              "x-parser-schema-id": "<anonymous-schema-254>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-252>"
+                          "x-parser-schema-id": "<anonymous-schema-253>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2286,7 +2293,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
+                                    "x-parser-schema-id": "<anonymous-schema-262>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2300,24 +2307,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
+                                    "x-parser-schema-id": "<anonymous-schema-263>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-263>"
+                                    "x-parser-schema-id": "<anonymous-schema-264>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-260>"
+                                "x-parser-schema-id": "<anonymous-schema-261>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-259>"
+                              "x-parser-schema-id": "<anonymous-schema-260>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-258>"
+                          "x-parser-schema-id": "<anonymous-schema-259>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2343,9 +2350,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-266>"
+                                "x-parser-schema-id": "<anonymous-schema-267>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-265>"
+                              "x-parser-schema-id": "<anonymous-schema-266>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2361,12 +2368,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-268>"
+                                "x-parser-schema-id": "<anonymous-schema-269>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-267>"
+                              "x-parser-schema-id": "<anonymous-schema-268>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-264>"
+                          "x-parser-schema-id": "<anonymous-schema-265>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2378,11 +2385,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-270>"
+                              "x-parser-schema-id": "<anonymous-schema-271>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-269>"
+                          "x-parser-schema-id": "<anonymous-schema-270>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2397,7 +2404,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
+                          "x-parser-schema-id": "<anonymous-schema-272>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2412,7 +2419,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
+                          "x-parser-schema-id": "<anonymous-schema-273>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2428,12 +2435,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-273>"
+                          "x-parser-schema-id": "<anonymous-schema-274>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-249>"
+                      "x-parser-schema-id": "<anonymous-schema-250>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2441,7 +2448,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-246>"
+                  "x-parser-schema-id": "<anonymous-schema-247>"
                 },
                 {
                   "properties": {
@@ -2451,10 +2458,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-274>"
+                  "x-parser-schema-id": "<anonymous-schema-275>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-245>"
+              "x-parser-schema-id": "<anonymous-schema-246>"
             }
           },
           "x-parser-unique-object-id": "helloReject"
@@ -2502,10 +2509,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-278>"
+                          "x-parser-schema-id": "<anonymous-schema-279>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-277>"
+                      "x-parser-schema-id": "<anonymous-schema-278>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2528,7 +2535,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
+                          "x-parser-schema-id": "<anonymous-schema-281>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2547,7 +2554,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
+                          "x-parser-schema-id": "<anonymous-schema-282>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2587,7 +2594,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
+                                    "x-parser-schema-id": "<anonymous-schema-286>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2601,25 +2608,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
+                                    "x-parser-schema-id": "<anonymous-schema-287>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-287>"
+                                    "x-parser-schema-id": "<anonymous-schema-288>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-284>"
+                                "x-parser-schema-id": "<anonymous-schema-285>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-283>"
+                              "x-parser-schema-id": "<anonymous-schema-284>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-282>"
+                          "x-parser-schema-id": "<anonymous-schema-283>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2653,7 +2660,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
+                                    "x-parser-schema-id": "<anonymous-schema-292>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2667,24 +2674,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
+                                    "x-parser-schema-id": "<anonymous-schema-293>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-293>"
+                                    "x-parser-schema-id": "<anonymous-schema-294>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-290>"
+                                "x-parser-schema-id": "<anonymous-schema-291>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-289>"
+                              "x-parser-schema-id": "<anonymous-schema-290>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-288>"
+                          "x-parser-schema-id": "<anonymous-schema-289>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2710,9 +2717,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-296>"
+                                "x-parser-schema-id": "<anonymous-schema-297>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-295>"
+                              "x-parser-schema-id": "<anonymous-schema-296>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2728,12 +2735,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-298>"
+                                "x-parser-schema-id": "<anonymous-schema-299>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-297>"
+                              "x-parser-schema-id": "<anonymous-schema-298>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-294>"
+                          "x-parser-schema-id": "<anonymous-schema-295>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2745,11 +2752,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-300>"
+                              "x-parser-schema-id": "<anonymous-schema-301>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-299>"
+                          "x-parser-schema-id": "<anonymous-schema-300>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2764,7 +2771,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
+                          "x-parser-schema-id": "<anonymous-schema-302>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2779,7 +2786,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
+                          "x-parser-schema-id": "<anonymous-schema-303>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2795,12 +2802,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-303>"
+                          "x-parser-schema-id": "<anonymous-schema-304>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-279>"
+                      "x-parser-schema-id": "<anonymous-schema-280>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2808,7 +2815,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-276>"
+                  "x-parser-schema-id": "<anonymous-schema-277>"
                 },
                 {
                   "properties": {
@@ -2818,10 +2825,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-304>"
+                  "x-parser-schema-id": "<anonymous-schema-305>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-275>"
+              "x-parser-schema-id": "<anonymous-schema-276>"
             }
           },
           "x-parser-unique-object-id": "handshakeConfirm"
@@ -2869,10 +2876,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-308>"
+                          "x-parser-schema-id": "<anonymous-schema-309>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-307>"
+                      "x-parser-schema-id": "<anonymous-schema-308>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2895,7 +2902,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
+                          "x-parser-schema-id": "<anonymous-schema-311>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2914,7 +2921,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
+                          "x-parser-schema-id": "<anonymous-schema-312>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2954,7 +2961,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
+                                    "x-parser-schema-id": "<anonymous-schema-316>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2968,25 +2975,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
+                                    "x-parser-schema-id": "<anonymous-schema-317>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-317>"
+                                    "x-parser-schema-id": "<anonymous-schema-318>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-314>"
+                                "x-parser-schema-id": "<anonymous-schema-315>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-313>"
+                              "x-parser-schema-id": "<anonymous-schema-314>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-312>"
+                          "x-parser-schema-id": "<anonymous-schema-313>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3020,7 +3027,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
+                                    "x-parser-schema-id": "<anonymous-schema-322>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3034,24 +3041,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
+                                    "x-parser-schema-id": "<anonymous-schema-323>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-323>"
+                                    "x-parser-schema-id": "<anonymous-schema-324>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-320>"
+                                "x-parser-schema-id": "<anonymous-schema-321>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-319>"
+                              "x-parser-schema-id": "<anonymous-schema-320>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-318>"
+                          "x-parser-schema-id": "<anonymous-schema-319>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3077,9 +3084,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-326>"
+                                "x-parser-schema-id": "<anonymous-schema-327>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-325>"
+                              "x-parser-schema-id": "<anonymous-schema-326>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3095,12 +3102,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-328>"
+                                "x-parser-schema-id": "<anonymous-schema-329>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-327>"
+                              "x-parser-schema-id": "<anonymous-schema-328>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-324>"
+                          "x-parser-schema-id": "<anonymous-schema-325>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3112,11 +3119,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-330>"
+                              "x-parser-schema-id": "<anonymous-schema-331>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-329>"
+                          "x-parser-schema-id": "<anonymous-schema-330>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3131,7 +3138,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
+                          "x-parser-schema-id": "<anonymous-schema-332>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3146,7 +3153,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
+                          "x-parser-schema-id": "<anonymous-schema-333>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3162,12 +3169,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-333>"
+                          "x-parser-schema-id": "<anonymous-schema-334>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-309>"
+                      "x-parser-schema-id": "<anonymous-schema-310>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3175,7 +3182,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-306>"
+                  "x-parser-schema-id": "<anonymous-schema-307>"
                 },
                 {
                   "properties": {
@@ -3185,10 +3192,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-334>"
+                  "x-parser-schema-id": "<anonymous-schema-335>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-305>"
+              "x-parser-schema-id": "<anonymous-schema-306>"
             }
           },
           "x-parser-unique-object-id": "heartbeat"
@@ -3236,10 +3243,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-338>"
+                          "x-parser-schema-id": "<anonymous-schema-339>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-337>"
+                      "x-parser-schema-id": "<anonymous-schema-338>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3262,7 +3269,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
+                          "x-parser-schema-id": "<anonymous-schema-341>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3281,7 +3288,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
+                          "x-parser-schema-id": "<anonymous-schema-342>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3321,7 +3328,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
+                                    "x-parser-schema-id": "<anonymous-schema-346>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3335,25 +3342,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
+                                    "x-parser-schema-id": "<anonymous-schema-347>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-347>"
+                                    "x-parser-schema-id": "<anonymous-schema-348>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-344>"
+                                "x-parser-schema-id": "<anonymous-schema-345>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-343>"
+                              "x-parser-schema-id": "<anonymous-schema-344>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-342>"
+                          "x-parser-schema-id": "<anonymous-schema-343>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3387,7 +3394,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
+                                    "x-parser-schema-id": "<anonymous-schema-352>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3401,24 +3408,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
+                                    "x-parser-schema-id": "<anonymous-schema-353>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-353>"
+                                    "x-parser-schema-id": "<anonymous-schema-354>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-350>"
+                                "x-parser-schema-id": "<anonymous-schema-351>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-349>"
+                              "x-parser-schema-id": "<anonymous-schema-350>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-348>"
+                          "x-parser-schema-id": "<anonymous-schema-349>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3444,9 +3451,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-356>"
+                                "x-parser-schema-id": "<anonymous-schema-357>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-355>"
+                              "x-parser-schema-id": "<anonymous-schema-356>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3462,12 +3469,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-358>"
+                                "x-parser-schema-id": "<anonymous-schema-359>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-357>"
+                              "x-parser-schema-id": "<anonymous-schema-358>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-354>"
+                          "x-parser-schema-id": "<anonymous-schema-355>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3479,11 +3486,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-360>"
+                              "x-parser-schema-id": "<anonymous-schema-361>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-359>"
+                          "x-parser-schema-id": "<anonymous-schema-360>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3498,7 +3505,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
+                          "x-parser-schema-id": "<anonymous-schema-362>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3513,7 +3520,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
+                          "x-parser-schema-id": "<anonymous-schema-363>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3529,12 +3536,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-363>"
+                          "x-parser-schema-id": "<anonymous-schema-364>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-339>"
+                      "x-parser-schema-id": "<anonymous-schema-340>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3542,7 +3549,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-336>"
+                  "x-parser-schema-id": "<anonymous-schema-337>"
                 },
                 {
                   "properties": {
@@ -3552,10 +3559,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-364>"
+                  "x-parser-schema-id": "<anonymous-schema-365>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-335>"
+              "x-parser-schema-id": "<anonymous-schema-336>"
             }
           },
           "x-parser-unique-object-id": "error"
@@ -3603,10 +3610,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-368>"
+                          "x-parser-schema-id": "<anonymous-schema-369>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-367>"
+                      "x-parser-schema-id": "<anonymous-schema-368>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3629,7 +3636,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
+                          "x-parser-schema-id": "<anonymous-schema-371>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3648,7 +3655,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
+                          "x-parser-schema-id": "<anonymous-schema-372>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3688,7 +3695,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
+                                    "x-parser-schema-id": "<anonymous-schema-376>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3702,25 +3709,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
+                                    "x-parser-schema-id": "<anonymous-schema-377>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-377>"
+                                    "x-parser-schema-id": "<anonymous-schema-378>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-374>"
+                                "x-parser-schema-id": "<anonymous-schema-375>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-373>"
+                              "x-parser-schema-id": "<anonymous-schema-374>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-372>"
+                          "x-parser-schema-id": "<anonymous-schema-373>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3754,7 +3761,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
+                                    "x-parser-schema-id": "<anonymous-schema-382>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3768,24 +3775,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
+                                    "x-parser-schema-id": "<anonymous-schema-383>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-383>"
+                                    "x-parser-schema-id": "<anonymous-schema-384>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-380>"
+                                "x-parser-schema-id": "<anonymous-schema-381>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-379>"
+                              "x-parser-schema-id": "<anonymous-schema-380>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-378>"
+                          "x-parser-schema-id": "<anonymous-schema-379>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3811,9 +3818,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-386>"
+                                "x-parser-schema-id": "<anonymous-schema-387>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-385>"
+                              "x-parser-schema-id": "<anonymous-schema-386>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3829,12 +3836,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-388>"
+                                "x-parser-schema-id": "<anonymous-schema-389>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-387>"
+                              "x-parser-schema-id": "<anonymous-schema-388>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-384>"
+                          "x-parser-schema-id": "<anonymous-schema-385>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3846,11 +3853,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-390>"
+                              "x-parser-schema-id": "<anonymous-schema-391>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-389>"
+                          "x-parser-schema-id": "<anonymous-schema-390>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3865,7 +3872,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
+                          "x-parser-schema-id": "<anonymous-schema-392>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3880,7 +3887,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
+                          "x-parser-schema-id": "<anonymous-schema-393>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3896,12 +3903,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-393>"
+                          "x-parser-schema-id": "<anonymous-schema-394>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-369>"
+                      "x-parser-schema-id": "<anonymous-schema-370>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3909,7 +3916,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-366>"
+                  "x-parser-schema-id": "<anonymous-schema-367>"
                 },
                 {
                   "properties": {
@@ -3919,10 +3926,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-394>"
+                  "x-parser-schema-id": "<anonymous-schema-395>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-365>"
+              "x-parser-schema-id": "<anonymous-schema-366>"
             }
           },
           "x-parser-unique-object-id": "receipt"
@@ -3983,10 +3990,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-399>"
+                          "x-parser-schema-id": "<anonymous-schema-400>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-398>"
+                      "x-parser-schema-id": "<anonymous-schema-399>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4009,7 +4016,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
+                          "x-parser-schema-id": "<anonymous-schema-402>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4028,7 +4035,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
+                          "x-parser-schema-id": "<anonymous-schema-403>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4068,7 +4075,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
+                                    "x-parser-schema-id": "<anonymous-schema-407>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4082,25 +4089,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
+                                    "x-parser-schema-id": "<anonymous-schema-408>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-408>"
+                                    "x-parser-schema-id": "<anonymous-schema-409>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-405>"
+                                "x-parser-schema-id": "<anonymous-schema-406>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-404>"
+                              "x-parser-schema-id": "<anonymous-schema-405>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-403>"
+                          "x-parser-schema-id": "<anonymous-schema-404>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4134,7 +4141,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
+                                    "x-parser-schema-id": "<anonymous-schema-413>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4148,24 +4155,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
+                                    "x-parser-schema-id": "<anonymous-schema-414>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-414>"
+                                    "x-parser-schema-id": "<anonymous-schema-415>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-411>"
+                                "x-parser-schema-id": "<anonymous-schema-412>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-410>"
+                              "x-parser-schema-id": "<anonymous-schema-411>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-409>"
+                          "x-parser-schema-id": "<anonymous-schema-410>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4191,9 +4198,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-417>"
+                                "x-parser-schema-id": "<anonymous-schema-418>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-416>"
+                              "x-parser-schema-id": "<anonymous-schema-417>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4209,12 +4216,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-419>"
+                                "x-parser-schema-id": "<anonymous-schema-420>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-418>"
+                              "x-parser-schema-id": "<anonymous-schema-419>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-415>"
+                          "x-parser-schema-id": "<anonymous-schema-416>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4226,11 +4233,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-421>"
+                              "x-parser-schema-id": "<anonymous-schema-422>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-420>"
+                          "x-parser-schema-id": "<anonymous-schema-421>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4245,7 +4252,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
+                          "x-parser-schema-id": "<anonymous-schema-423>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4260,7 +4267,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
+                          "x-parser-schema-id": "<anonymous-schema-424>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4276,12 +4283,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-424>"
+                          "x-parser-schema-id": "<anonymous-schema-425>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-400>"
+                      "x-parser-schema-id": "<anonymous-schema-401>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4289,7 +4296,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-397>"
+                  "x-parser-schema-id": "<anonymous-schema-398>"
                 },
                 {
                   "properties": {
@@ -4299,10 +4306,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-425>"
+                  "x-parser-schema-id": "<anonymous-schema-426>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-396>"
+              "x-parser-schema-id": "<anonymous-schema-397>"
             }
           },
           "x-parser-unique-object-id": "application"
@@ -4350,10 +4357,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-429>"
+                          "x-parser-schema-id": "<anonymous-schema-430>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-428>"
+                      "x-parser-schema-id": "<anonymous-schema-429>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4376,7 +4383,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
+                          "x-parser-schema-id": "<anonymous-schema-432>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4395,7 +4402,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
+                          "x-parser-schema-id": "<anonymous-schema-433>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4435,7 +4442,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
+                                    "x-parser-schema-id": "<anonymous-schema-437>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4449,25 +4456,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
+                                    "x-parser-schema-id": "<anonymous-schema-438>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-438>"
+                                    "x-parser-schema-id": "<anonymous-schema-439>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-435>"
+                                "x-parser-schema-id": "<anonymous-schema-436>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-434>"
+                              "x-parser-schema-id": "<anonymous-schema-435>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-433>"
+                          "x-parser-schema-id": "<anonymous-schema-434>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4501,7 +4508,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
+                                    "x-parser-schema-id": "<anonymous-schema-443>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4515,24 +4522,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
+                                    "x-parser-schema-id": "<anonymous-schema-444>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-444>"
+                                    "x-parser-schema-id": "<anonymous-schema-445>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-441>"
+                                "x-parser-schema-id": "<anonymous-schema-442>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-440>"
+                              "x-parser-schema-id": "<anonymous-schema-441>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-439>"
+                          "x-parser-schema-id": "<anonymous-schema-440>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4558,9 +4565,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-447>"
+                                "x-parser-schema-id": "<anonymous-schema-448>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-446>"
+                              "x-parser-schema-id": "<anonymous-schema-447>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4576,12 +4583,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-449>"
+                                "x-parser-schema-id": "<anonymous-schema-450>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-448>"
+                              "x-parser-schema-id": "<anonymous-schema-449>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-445>"
+                          "x-parser-schema-id": "<anonymous-schema-446>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4593,11 +4600,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-451>"
+                              "x-parser-schema-id": "<anonymous-schema-452>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-450>"
+                          "x-parser-schema-id": "<anonymous-schema-451>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4612,7 +4619,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
+                          "x-parser-schema-id": "<anonymous-schema-453>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4627,7 +4634,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
+                          "x-parser-schema-id": "<anonymous-schema-454>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4643,12 +4650,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-454>"
+                          "x-parser-schema-id": "<anonymous-schema-455>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-430>"
+                      "x-parser-schema-id": "<anonymous-schema-431>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4656,7 +4663,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-427>"
+                  "x-parser-schema-id": "<anonymous-schema-428>"
                 },
                 {
                   "properties": {
@@ -4666,10 +4673,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-455>"
+                  "x-parser-schema-id": "<anonymous-schema-456>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-426>"
+              "x-parser-schema-id": "<anonymous-schema-427>"
             }
           },
           "x-parser-unique-object-id": "capabilityExchange"
@@ -4717,10 +4724,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-459>"
+                          "x-parser-schema-id": "<anonymous-schema-460>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-458>"
+                      "x-parser-schema-id": "<anonymous-schema-459>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4743,7 +4750,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
+                          "x-parser-schema-id": "<anonymous-schema-462>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4762,7 +4769,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
+                          "x-parser-schema-id": "<anonymous-schema-463>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4802,7 +4809,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
+                                    "x-parser-schema-id": "<anonymous-schema-467>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4816,25 +4823,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
+                                    "x-parser-schema-id": "<anonymous-schema-468>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-468>"
+                                    "x-parser-schema-id": "<anonymous-schema-469>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-465>"
+                                "x-parser-schema-id": "<anonymous-schema-466>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-464>"
+                              "x-parser-schema-id": "<anonymous-schema-465>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-463>"
+                          "x-parser-schema-id": "<anonymous-schema-464>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4868,7 +4875,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
+                                    "x-parser-schema-id": "<anonymous-schema-473>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4882,24 +4889,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
+                                    "x-parser-schema-id": "<anonymous-schema-474>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-474>"
+                                    "x-parser-schema-id": "<anonymous-schema-475>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-471>"
+                                "x-parser-schema-id": "<anonymous-schema-472>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-470>"
+                              "x-parser-schema-id": "<anonymous-schema-471>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-469>"
+                          "x-parser-schema-id": "<anonymous-schema-470>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4925,9 +4932,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-477>"
+                                "x-parser-schema-id": "<anonymous-schema-478>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-476>"
+                              "x-parser-schema-id": "<anonymous-schema-477>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4943,12 +4950,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-479>"
+                                "x-parser-schema-id": "<anonymous-schema-480>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-478>"
+                              "x-parser-schema-id": "<anonymous-schema-479>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-475>"
+                          "x-parser-schema-id": "<anonymous-schema-476>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4960,11 +4967,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-481>"
+                              "x-parser-schema-id": "<anonymous-schema-482>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-480>"
+                          "x-parser-schema-id": "<anonymous-schema-481>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4979,7 +4986,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
+                          "x-parser-schema-id": "<anonymous-schema-483>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4994,7 +5001,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
+                          "x-parser-schema-id": "<anonymous-schema-484>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5010,12 +5017,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-484>"
+                          "x-parser-schema-id": "<anonymous-schema-485>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-460>"
+                      "x-parser-schema-id": "<anonymous-schema-461>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5023,7 +5030,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-457>"
+                  "x-parser-schema-id": "<anonymous-schema-458>"
                 },
                 {
                   "properties": {
@@ -5033,10 +5040,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-485>"
+                  "x-parser-schema-id": "<anonymous-schema-486>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-456>"
+              "x-parser-schema-id": "<anonymous-schema-457>"
             }
           },
           "x-parser-unique-object-id": "registryQueryResult"
@@ -5084,10 +5091,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-489>"
+                          "x-parser-schema-id": "<anonymous-schema-490>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-488>"
+                      "x-parser-schema-id": "<anonymous-schema-489>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5110,7 +5117,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
+                          "x-parser-schema-id": "<anonymous-schema-492>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5129,7 +5136,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
+                          "x-parser-schema-id": "<anonymous-schema-493>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5169,7 +5176,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
+                                    "x-parser-schema-id": "<anonymous-schema-497>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5183,25 +5190,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
+                                    "x-parser-schema-id": "<anonymous-schema-498>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-498>"
+                                    "x-parser-schema-id": "<anonymous-schema-499>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-495>"
+                                "x-parser-schema-id": "<anonymous-schema-496>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-494>"
+                              "x-parser-schema-id": "<anonymous-schema-495>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-493>"
+                          "x-parser-schema-id": "<anonymous-schema-494>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5235,7 +5242,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
+                                    "x-parser-schema-id": "<anonymous-schema-503>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5249,24 +5256,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
+                                    "x-parser-schema-id": "<anonymous-schema-504>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-504>"
+                                    "x-parser-schema-id": "<anonymous-schema-505>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-501>"
+                                "x-parser-schema-id": "<anonymous-schema-502>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-500>"
+                              "x-parser-schema-id": "<anonymous-schema-501>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-499>"
+                          "x-parser-schema-id": "<anonymous-schema-500>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5292,9 +5299,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-507>"
+                                "x-parser-schema-id": "<anonymous-schema-508>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-506>"
+                              "x-parser-schema-id": "<anonymous-schema-507>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5310,12 +5317,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-509>"
+                                "x-parser-schema-id": "<anonymous-schema-510>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-508>"
+                              "x-parser-schema-id": "<anonymous-schema-509>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-505>"
+                          "x-parser-schema-id": "<anonymous-schema-506>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5327,11 +5334,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-511>"
+                              "x-parser-schema-id": "<anonymous-schema-512>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-510>"
+                          "x-parser-schema-id": "<anonymous-schema-511>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5346,7 +5353,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
+                          "x-parser-schema-id": "<anonymous-schema-513>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5361,7 +5368,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
+                          "x-parser-schema-id": "<anonymous-schema-514>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5377,12 +5384,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-514>"
+                          "x-parser-schema-id": "<anonymous-schema-515>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-490>"
+                      "x-parser-schema-id": "<anonymous-schema-491>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5390,7 +5397,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-487>"
+                  "x-parser-schema-id": "<anonymous-schema-488>"
                 },
                 {
                   "properties": {
@@ -5400,10 +5407,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-515>"
+                  "x-parser-schema-id": "<anonymous-schema-516>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-486>"
+              "x-parser-schema-id": "<anonymous-schema-487>"
             }
           },
           "x-parser-unique-object-id": "keyRotation"
@@ -5464,10 +5471,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-520>"
+                          "x-parser-schema-id": "<anonymous-schema-521>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-519>"
+                      "x-parser-schema-id": "<anonymous-schema-520>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5490,7 +5497,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
+                          "x-parser-schema-id": "<anonymous-schema-523>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5509,7 +5516,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
+                          "x-parser-schema-id": "<anonymous-schema-524>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5549,7 +5556,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
+                                    "x-parser-schema-id": "<anonymous-schema-528>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5563,25 +5570,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
+                                    "x-parser-schema-id": "<anonymous-schema-529>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-529>"
+                                    "x-parser-schema-id": "<anonymous-schema-530>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-526>"
+                                "x-parser-schema-id": "<anonymous-schema-527>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-525>"
+                              "x-parser-schema-id": "<anonymous-schema-526>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-524>"
+                          "x-parser-schema-id": "<anonymous-schema-525>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5615,7 +5622,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
+                                    "x-parser-schema-id": "<anonymous-schema-534>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5629,24 +5636,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
+                                    "x-parser-schema-id": "<anonymous-schema-535>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-535>"
+                                    "x-parser-schema-id": "<anonymous-schema-536>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-532>"
+                                "x-parser-schema-id": "<anonymous-schema-533>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-531>"
+                              "x-parser-schema-id": "<anonymous-schema-532>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-530>"
+                          "x-parser-schema-id": "<anonymous-schema-531>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5672,9 +5679,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-538>"
+                                "x-parser-schema-id": "<anonymous-schema-539>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-537>"
+                              "x-parser-schema-id": "<anonymous-schema-538>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5690,12 +5697,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-540>"
+                                "x-parser-schema-id": "<anonymous-schema-541>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-539>"
+                              "x-parser-schema-id": "<anonymous-schema-540>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-536>"
+                          "x-parser-schema-id": "<anonymous-schema-537>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5707,11 +5714,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-542>"
+                              "x-parser-schema-id": "<anonymous-schema-543>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-541>"
+                          "x-parser-schema-id": "<anonymous-schema-542>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5726,7 +5733,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
+                          "x-parser-schema-id": "<anonymous-schema-544>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5741,7 +5748,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
+                          "x-parser-schema-id": "<anonymous-schema-545>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5757,12 +5764,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-545>"
+                          "x-parser-schema-id": "<anonymous-schema-546>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-521>"
+                      "x-parser-schema-id": "<anonymous-schema-522>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5770,7 +5777,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-518>"
+                  "x-parser-schema-id": "<anonymous-schema-519>"
                 },
                 {
                   "properties": {
@@ -5780,10 +5787,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-546>"
+                  "x-parser-schema-id": "<anonymous-schema-547>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-517>"
+              "x-parser-schema-id": "<anonymous-schema-518>"
             }
           },
           "x-parser-unique-object-id": "bottleReceipt"
@@ -5889,10 +5896,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-553>"
+                          "x-parser-schema-id": "<anonymous-schema-554>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-552>"
+                      "x-parser-schema-id": "<anonymous-schema-553>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5915,7 +5922,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
+                          "x-parser-schema-id": "<anonymous-schema-556>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5934,7 +5941,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
+                          "x-parser-schema-id": "<anonymous-schema-557>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5974,7 +5981,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
+                                    "x-parser-schema-id": "<anonymous-schema-561>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5988,25 +5995,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
+                                    "x-parser-schema-id": "<anonymous-schema-562>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-562>"
+                                    "x-parser-schema-id": "<anonymous-schema-563>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-559>"
+                                "x-parser-schema-id": "<anonymous-schema-560>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-558>"
+                              "x-parser-schema-id": "<anonymous-schema-559>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-557>"
+                          "x-parser-schema-id": "<anonymous-schema-558>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6040,7 +6047,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
+                                    "x-parser-schema-id": "<anonymous-schema-567>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6054,24 +6061,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
+                                    "x-parser-schema-id": "<anonymous-schema-568>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-568>"
+                                    "x-parser-schema-id": "<anonymous-schema-569>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-565>"
+                                "x-parser-schema-id": "<anonymous-schema-566>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-564>"
+                              "x-parser-schema-id": "<anonymous-schema-565>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-563>"
+                          "x-parser-schema-id": "<anonymous-schema-564>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6097,9 +6104,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-571>"
+                                "x-parser-schema-id": "<anonymous-schema-572>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-570>"
+                              "x-parser-schema-id": "<anonymous-schema-571>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6115,12 +6122,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-573>"
+                                "x-parser-schema-id": "<anonymous-schema-574>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-572>"
+                              "x-parser-schema-id": "<anonymous-schema-573>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-569>"
+                          "x-parser-schema-id": "<anonymous-schema-570>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6132,11 +6139,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-575>"
+                              "x-parser-schema-id": "<anonymous-schema-576>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-574>"
+                          "x-parser-schema-id": "<anonymous-schema-575>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6151,7 +6158,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
+                          "x-parser-schema-id": "<anonymous-schema-577>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6166,7 +6173,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
+                          "x-parser-schema-id": "<anonymous-schema-578>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6182,12 +6189,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-578>"
+                          "x-parser-schema-id": "<anonymous-schema-579>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-554>"
+                      "x-parser-schema-id": "<anonymous-schema-555>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6195,7 +6202,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-551>"
+                  "x-parser-schema-id": "<anonymous-schema-552>"
                 },
                 {
                   "properties": {
@@ -6205,10 +6212,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-579>"
+                  "x-parser-schema-id": "<anonymous-schema-580>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-550>"
+              "x-parser-schema-id": "<anonymous-schema-551>"
             }
           },
           "x-parser-unique-object-id": "discoveryBeacon"
@@ -6264,10 +6271,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-583>"
+                          "x-parser-schema-id": "<anonymous-schema-584>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-582>"
+                      "x-parser-schema-id": "<anonymous-schema-583>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6290,7 +6297,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
+                          "x-parser-schema-id": "<anonymous-schema-586>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6309,7 +6316,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
+                          "x-parser-schema-id": "<anonymous-schema-587>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6349,7 +6356,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
+                                    "x-parser-schema-id": "<anonymous-schema-591>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6363,25 +6370,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
+                                    "x-parser-schema-id": "<anonymous-schema-592>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-592>"
+                                    "x-parser-schema-id": "<anonymous-schema-593>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-589>"
+                                "x-parser-schema-id": "<anonymous-schema-590>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-588>"
+                              "x-parser-schema-id": "<anonymous-schema-589>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-587>"
+                          "x-parser-schema-id": "<anonymous-schema-588>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6415,7 +6422,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
+                                    "x-parser-schema-id": "<anonymous-schema-597>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6429,24 +6436,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
+                                    "x-parser-schema-id": "<anonymous-schema-598>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-598>"
+                                    "x-parser-schema-id": "<anonymous-schema-599>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-595>"
+                                "x-parser-schema-id": "<anonymous-schema-596>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-594>"
+                              "x-parser-schema-id": "<anonymous-schema-595>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-593>"
+                          "x-parser-schema-id": "<anonymous-schema-594>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6472,9 +6479,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-601>"
+                                "x-parser-schema-id": "<anonymous-schema-602>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-600>"
+                              "x-parser-schema-id": "<anonymous-schema-601>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6490,12 +6497,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-603>"
+                                "x-parser-schema-id": "<anonymous-schema-604>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-602>"
+                              "x-parser-schema-id": "<anonymous-schema-603>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-599>"
+                          "x-parser-schema-id": "<anonymous-schema-600>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6507,11 +6514,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-605>"
+                              "x-parser-schema-id": "<anonymous-schema-606>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-604>"
+                          "x-parser-schema-id": "<anonymous-schema-605>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6526,7 +6533,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
+                          "x-parser-schema-id": "<anonymous-schema-607>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6541,7 +6548,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
+                          "x-parser-schema-id": "<anonymous-schema-608>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6557,12 +6564,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-608>"
+                          "x-parser-schema-id": "<anonymous-schema-609>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-584>"
+                      "x-parser-schema-id": "<anonymous-schema-585>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6570,7 +6577,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-581>"
+                  "x-parser-schema-id": "<anonymous-schema-582>"
                 },
                 {
                   "properties": {
@@ -6580,10 +6587,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-609>"
+                  "x-parser-schema-id": "<anonymous-schema-610>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-580>"
+              "x-parser-schema-id": "<anonymous-schema-581>"
             }
           },
           "x-parser-unique-object-id": "registryDigest"
@@ -6631,10 +6638,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-613>"
+                          "x-parser-schema-id": "<anonymous-schema-614>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-612>"
+                      "x-parser-schema-id": "<anonymous-schema-613>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6657,7 +6664,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
+                          "x-parser-schema-id": "<anonymous-schema-616>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6676,7 +6683,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
+                          "x-parser-schema-id": "<anonymous-schema-617>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6716,7 +6723,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
+                                    "x-parser-schema-id": "<anonymous-schema-621>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6730,25 +6737,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
+                                    "x-parser-schema-id": "<anonymous-schema-622>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-622>"
+                                    "x-parser-schema-id": "<anonymous-schema-623>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-619>"
+                                "x-parser-schema-id": "<anonymous-schema-620>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-618>"
+                              "x-parser-schema-id": "<anonymous-schema-619>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-617>"
+                          "x-parser-schema-id": "<anonymous-schema-618>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6782,7 +6789,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
+                                    "x-parser-schema-id": "<anonymous-schema-627>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6796,24 +6803,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
+                                    "x-parser-schema-id": "<anonymous-schema-628>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-628>"
+                                    "x-parser-schema-id": "<anonymous-schema-629>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-625>"
+                                "x-parser-schema-id": "<anonymous-schema-626>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-624>"
+                              "x-parser-schema-id": "<anonymous-schema-625>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-623>"
+                          "x-parser-schema-id": "<anonymous-schema-624>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6839,9 +6846,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-631>"
+                                "x-parser-schema-id": "<anonymous-schema-632>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-630>"
+                              "x-parser-schema-id": "<anonymous-schema-631>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6857,12 +6864,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-633>"
+                                "x-parser-schema-id": "<anonymous-schema-634>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-632>"
+                              "x-parser-schema-id": "<anonymous-schema-633>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-629>"
+                          "x-parser-schema-id": "<anonymous-schema-630>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6874,11 +6881,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-635>"
+                              "x-parser-schema-id": "<anonymous-schema-636>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-634>"
+                          "x-parser-schema-id": "<anonymous-schema-635>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6893,7 +6900,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
+                          "x-parser-schema-id": "<anonymous-schema-637>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6908,7 +6915,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
+                          "x-parser-schema-id": "<anonymous-schema-638>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6924,12 +6931,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-638>"
+                          "x-parser-schema-id": "<anonymous-schema-639>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-614>"
+                      "x-parser-schema-id": "<anonymous-schema-615>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6937,7 +6944,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-611>"
+                  "x-parser-schema-id": "<anonymous-schema-612>"
                 },
                 {
                   "properties": {
@@ -6947,10 +6954,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-639>"
+                  "x-parser-schema-id": "<anonymous-schema-640>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-610>"
+              "x-parser-schema-id": "<anonymous-schema-611>"
             }
           },
           "x-parser-unique-object-id": "registrySnapshot"
@@ -6998,10 +7005,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-643>"
+                          "x-parser-schema-id": "<anonymous-schema-644>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-642>"
+                      "x-parser-schema-id": "<anonymous-schema-643>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7024,7 +7031,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
+                          "x-parser-schema-id": "<anonymous-schema-646>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7043,7 +7050,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
+                          "x-parser-schema-id": "<anonymous-schema-647>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7083,7 +7090,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
+                                    "x-parser-schema-id": "<anonymous-schema-651>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7097,25 +7104,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
+                                    "x-parser-schema-id": "<anonymous-schema-652>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-652>"
+                                    "x-parser-schema-id": "<anonymous-schema-653>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-649>"
+                                "x-parser-schema-id": "<anonymous-schema-650>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-648>"
+                              "x-parser-schema-id": "<anonymous-schema-649>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-647>"
+                          "x-parser-schema-id": "<anonymous-schema-648>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7149,7 +7156,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
+                                    "x-parser-schema-id": "<anonymous-schema-657>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7163,24 +7170,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
+                                    "x-parser-schema-id": "<anonymous-schema-658>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-658>"
+                                    "x-parser-schema-id": "<anonymous-schema-659>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-655>"
+                                "x-parser-schema-id": "<anonymous-schema-656>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-654>"
+                              "x-parser-schema-id": "<anonymous-schema-655>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-653>"
+                          "x-parser-schema-id": "<anonymous-schema-654>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7206,9 +7213,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-661>"
+                                "x-parser-schema-id": "<anonymous-schema-662>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-660>"
+                              "x-parser-schema-id": "<anonymous-schema-661>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7224,12 +7231,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-663>"
+                                "x-parser-schema-id": "<anonymous-schema-664>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-662>"
+                              "x-parser-schema-id": "<anonymous-schema-663>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-659>"
+                          "x-parser-schema-id": "<anonymous-schema-660>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7241,11 +7248,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-665>"
+                              "x-parser-schema-id": "<anonymous-schema-666>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-664>"
+                          "x-parser-schema-id": "<anonymous-schema-665>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7260,7 +7267,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
+                          "x-parser-schema-id": "<anonymous-schema-667>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7275,7 +7282,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
+                          "x-parser-schema-id": "<anonymous-schema-668>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7291,12 +7298,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-668>"
+                          "x-parser-schema-id": "<anonymous-schema-669>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-644>"
+                      "x-parser-schema-id": "<anonymous-schema-645>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7304,7 +7311,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-641>"
+                  "x-parser-schema-id": "<anonymous-schema-642>"
                 },
                 {
                   "properties": {
@@ -7314,10 +7321,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-669>"
+                  "x-parser-schema-id": "<anonymous-schema-670>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-640>"
+              "x-parser-schema-id": "<anonymous-schema-641>"
             }
           },
           "x-parser-unique-object-id": "registryDelta"
@@ -7373,10 +7380,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-673>"
+                          "x-parser-schema-id": "<anonymous-schema-674>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-672>"
+                      "x-parser-schema-id": "<anonymous-schema-673>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7399,7 +7406,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
+                          "x-parser-schema-id": "<anonymous-schema-676>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7418,7 +7425,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
+                          "x-parser-schema-id": "<anonymous-schema-677>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7458,7 +7465,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
+                                    "x-parser-schema-id": "<anonymous-schema-681>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7472,25 +7479,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
+                                    "x-parser-schema-id": "<anonymous-schema-682>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-682>"
+                                    "x-parser-schema-id": "<anonymous-schema-683>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-679>"
+                                "x-parser-schema-id": "<anonymous-schema-680>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-678>"
+                              "x-parser-schema-id": "<anonymous-schema-679>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-677>"
+                          "x-parser-schema-id": "<anonymous-schema-678>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7524,7 +7531,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
+                                    "x-parser-schema-id": "<anonymous-schema-687>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7538,24 +7545,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
+                                    "x-parser-schema-id": "<anonymous-schema-688>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-688>"
+                                    "x-parser-schema-id": "<anonymous-schema-689>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-685>"
+                                "x-parser-schema-id": "<anonymous-schema-686>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-684>"
+                              "x-parser-schema-id": "<anonymous-schema-685>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-683>"
+                          "x-parser-schema-id": "<anonymous-schema-684>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7581,9 +7588,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-691>"
+                                "x-parser-schema-id": "<anonymous-schema-692>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-690>"
+                              "x-parser-schema-id": "<anonymous-schema-691>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7599,12 +7606,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-693>"
+                                "x-parser-schema-id": "<anonymous-schema-694>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-692>"
+                              "x-parser-schema-id": "<anonymous-schema-693>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-689>"
+                          "x-parser-schema-id": "<anonymous-schema-690>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7616,11 +7623,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-695>"
+                              "x-parser-schema-id": "<anonymous-schema-696>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-694>"
+                          "x-parser-schema-id": "<anonymous-schema-695>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7635,7 +7642,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
+                          "x-parser-schema-id": "<anonymous-schema-697>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7650,7 +7657,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
+                          "x-parser-schema-id": "<anonymous-schema-698>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7666,12 +7673,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-698>"
+                          "x-parser-schema-id": "<anonymous-schema-699>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-674>"
+                      "x-parser-schema-id": "<anonymous-schema-675>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7679,7 +7686,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-671>"
+                  "x-parser-schema-id": "<anonymous-schema-672>"
                 },
                 {
                   "properties": {
@@ -7689,10 +7696,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-699>"
+                  "x-parser-schema-id": "<anonymous-schema-700>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-670>"
+              "x-parser-schema-id": "<anonymous-schema-671>"
             }
           },
           "x-parser-unique-object-id": "registryQuery"
@@ -7760,10 +7767,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-704>"
+                          "x-parser-schema-id": "<anonymous-schema-705>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-703>"
+                      "x-parser-schema-id": "<anonymous-schema-704>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7786,7 +7793,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
+                          "x-parser-schema-id": "<anonymous-schema-707>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7805,7 +7812,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
+                          "x-parser-schema-id": "<anonymous-schema-708>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7845,7 +7852,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
+                                    "x-parser-schema-id": "<anonymous-schema-712>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7859,25 +7866,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
+                                    "x-parser-schema-id": "<anonymous-schema-713>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-713>"
+                                    "x-parser-schema-id": "<anonymous-schema-714>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-710>"
+                                "x-parser-schema-id": "<anonymous-schema-711>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-709>"
+                              "x-parser-schema-id": "<anonymous-schema-710>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-708>"
+                          "x-parser-schema-id": "<anonymous-schema-709>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7911,7 +7918,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
+                                    "x-parser-schema-id": "<anonymous-schema-718>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7925,24 +7932,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
+                                    "x-parser-schema-id": "<anonymous-schema-719>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-719>"
+                                    "x-parser-schema-id": "<anonymous-schema-720>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-716>"
+                                "x-parser-schema-id": "<anonymous-schema-717>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-715>"
+                              "x-parser-schema-id": "<anonymous-schema-716>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-714>"
+                          "x-parser-schema-id": "<anonymous-schema-715>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7968,9 +7975,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-722>"
+                                "x-parser-schema-id": "<anonymous-schema-723>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-721>"
+                              "x-parser-schema-id": "<anonymous-schema-722>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7986,12 +7993,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-724>"
+                                "x-parser-schema-id": "<anonymous-schema-725>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-723>"
+                              "x-parser-schema-id": "<anonymous-schema-724>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-720>"
+                          "x-parser-schema-id": "<anonymous-schema-721>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -8003,11 +8010,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-726>"
+                              "x-parser-schema-id": "<anonymous-schema-727>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-725>"
+                          "x-parser-schema-id": "<anonymous-schema-726>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -8022,7 +8029,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
+                          "x-parser-schema-id": "<anonymous-schema-728>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -8037,7 +8044,7 @@
                             "exitCode": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.exitCode"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
+                          "x-parser-schema-id": "<anonymous-schema-729>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -8053,12 +8060,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-729>"
+                          "x-parser-schema-id": "<anonymous-schema-730>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-705>"
+                      "x-parser-schema-id": "<anonymous-schema-706>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -8066,7 +8073,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-702>"
+                  "x-parser-schema-id": "<anonymous-schema-703>"
                 },
                 {
                   "properties": {
@@ -8076,10 +8083,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-730>"
+                  "x-parser-schema-id": "<anonymous-schema-731>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-701>"
+              "x-parser-schema-id": "<anonymous-schema-702>"
             }
           },
           "x-parser-unique-object-id": "bottle"
@@ -8130,30 +8137,36 @@
                         "sessionId": {
                           "description": "The session, as agreed in the handshake. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
+                          "x-parser-schema-id": "<anonymous-schema-737>"
                         },
                         "sequence": {
                           "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                           "type": "string",
                           "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
+                          "x-parser-schema-id": "<anonymous-schema-738>"
                         },
                         "payloadType": {
                           "description": "As in SignedEnvelope.payload_type. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
+                          "x-parser-schema-id": "<anonymous-schema-739>"
                         },
                         "payload": {
                           "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
+                          "x-parser-schema-id": "<anonymous-schema-740>"
                         },
                         "mac": {
                           "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-740>"
+                          "x-parser-schema-id": "<anonymous-schema-741>"
+                        },
+                        "finished": {
+                          "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
+                          "type": "string",
+                          "contentEncoding": "base64",
+                          "x-parser-schema-id": "<anonymous-schema-742>"
                         }
                       },
                       "required": [
@@ -8162,21 +8175,21 @@
                         "payload",
                         "mac"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-735>"
+                      "x-parser-schema-id": "<anonymous-schema-736>"
                     }
                   },
                   "maxProperties": 1,
                   "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-734>"
+                  "x-parser-schema-id": "<anonymous-schema-735>"
                 },
                 {
                   "required": [
                     "session"
                   ],
-                  "x-parser-schema-id": "<anonymous-schema-741>"
+                  "x-parser-schema-id": "<anonymous-schema-743>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-733>"
+              "x-parser-schema-id": "<anonymous-schema-734>"
             }
           },
           "x-parser-unique-object-id": "sessionEnvelope"

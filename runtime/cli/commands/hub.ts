@@ -10,6 +10,7 @@ import { HUB_DEFAULT_PORT } from "../../hub/options.js";
 import { startHub } from "../../hub/start.js";
 import { type Command, str } from "../command.js";
 import { hubAddress, connectFor } from "../connect.js";
+import { HUB_BRIDGE_OPTIONS, HUB_BRIDGE_USAGE, startHubBridges } from "../hub-bridges.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
 
@@ -37,7 +38,7 @@ function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)]",
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -52,6 +53,7 @@ export const hub: Command = {
     "require-token": { type: "boolean" },
     "history-max": { type: "string" },
     "history-days": { type: "string" },
+    ...HUB_BRIDGE_OPTIONS,
   },
   async run(ctx) {
     const home = ensureHome(ctx.home);
@@ -82,7 +84,15 @@ export const hub: Command = {
     updateConfig(home, { hub: `${running.host}:${running.port}` });
     ctx.out.line(`fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
     ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, ws_port: running.wsPort, ws_url: running.wsUrl, key_id: identity.keyId, pid: process.pid });
+    let bridges;
+    try {
+      bridges = await startHubBridges(ctx, home, running, num);
+    } catch (e) {
+      await running.close();
+      throw e;
+    }
     await ctx.interrupted;
+    await bridges.close();
     await running.close();
     ctx.out.line("fleet hub stopped");
     ctx.out.event({ event: "stopped" });
