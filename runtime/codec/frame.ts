@@ -79,7 +79,7 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES):
 }
 
 export class FrameDecoder {
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFill = 0;
   // The partial body: its announced length, and a buffer that grows with the bytes that
@@ -102,6 +102,14 @@ export class FrameDecoder {
       this.failure = e as FleetError;
       throw e;
     }
+  }
+
+  /**
+   * Changes the largest frame accepted from the next header on (the hub limits frames to
+   * what a Hello needs until the handshake completes, then allows full-size frames).
+   */
+  setMaxFrameBytes(max: number): void {
+    this.maxFrameBytes = checkMax(max);
   }
 
   /** Declares the end of the stream: 702 if it stopped inside a frame. */

@@ -69,6 +69,7 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.session = est.session;
   commitAdmission(hub, peer);
   peer.state = "open";
+  peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   hub.connections.bind(peer);
   hub.log(`online ${peer.agent} ${peer.keyId}`);
   peer.backlogUntil = Number.MAX_SAFE_INTEGER;

@@ -17,8 +17,17 @@ export class Connections {
 
   constructor(private readonly hub: Hub) {}
 
+  /** Peers still handshaking (unauthenticated), capped by HubOptions.maxPendingConnections. */
+  private readonly handshaking = new Set<Peer>();
+
   add(peer: Peer): void {
     this.peers.add(peer);
+    if (peer.state === "handshake") this.handshaking.add(peer);
+  }
+
+  /** Connections still handshaking (unauthenticated). */
+  get pending(): number {
+    return this.handshaking.size;
   }
 
   /** Makes an established peer its agent's connection; an older one for the same agent is closed. */
@@ -26,6 +35,7 @@ export class Connections {
     const previous = this.online.get(peer.agent);
     if (previous && previous !== peer) this.violation(previous, new FleetError(ErrorCode.UNKNOWN_ERROR, `superseded by a newer connection for ${peer.agent}`));
     this.online.set(peer.agent, peer);
+    this.handshaking.delete(peer);
   }
 
   onlineAgents(): string[] {
@@ -73,6 +83,7 @@ export class Connections {
   drop(peer: Peer): void {
     peer.state = "closed";
     this.peers.delete(peer);
+    this.handshaking.delete(peer);
     if (peer.agent && this.online.get(peer.agent) === peer) this.online.delete(peer.agent);
   }
 }

@@ -12,7 +12,7 @@ import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import type { EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
-import type { ErrorCode, FleetError } from "../errors.js";
+import { ErrorCode, FleetError } from "../errors.js";
 import { RegistryReplica } from "../protocol/registry.js";
 import type { FrameConnection, FrameListener } from "../transport/listener.js";
 import { newPeer } from "./admission.js";
@@ -87,7 +87,15 @@ export class Hub {
   }
 
   accept(conn: FrameConnection): void {
+    // Until the handshake completes a peer may send only what a Hello needs, and only
+    // maxPendingConnections peers may be handshaking at once (their buffers are bounded together).
+    conn.setMaxFrameBytes?.(Math.min(this.options.maxHandshakeFrameBytes, this.options.maxFrameBytes));
     const peer = newPeer(this, conn);
+    if (this.connections.pending >= this.options.maxPendingConnections) {
+      this.connections.add(peer);
+      this.violation(peer, new FleetError(ErrorCode.DELIVERY_BUSY, `too many connections handshaking (${this.options.maxPendingConnections}); retry later`));
+      return;
+    }
     this.connections.add(peer);
     conn.onFrame((body) => receiveFrame(this, peer, body));
     conn.onError((e) => this.violation(peer, e));

@@ -45,6 +45,10 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
     return this.closed ? 0 : this.socket.writableLength;
   }
 
+  setMaxFrameBytes(max: number): void {
+    this.decoder.setMaxFrameBytes(max);
+  }
+
   send(body: Uint8Array): void {
     if (this.closed || this.socket.destroyed) return;
     // Checked first: an oversize body throws 703 before anything is queued.

@@ -1,0 +1,77 @@
+// Bounded under hostile peers (issue 12), tested from outside: real hub processes, raw
+// sockets, bounded loops. Each case failed before its bound existed.
+import { createConnection, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { connectHub } from "../../runtime/client/hub-client.js";
+import { generateIdentity } from "../../runtime/crypto/index.js";
+import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
+import { frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
+import { cleanup, envelopeOfFrame, rawSocket, spawnHub, tmpDir, until } from "./support.js";
+
+afterEach(cleanup);
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ host: "127.0.0.1", port });
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+const statusQuery = { to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application" as const, value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } };
+
+describe("per-connection buffers (1)", () => {
+  it("cuts a client that never reads the hub's replies (804), rather than queueing them without end", async () => {
+    const hub = await spawnHub(tmpDir(), ["--max-queue", "65536"]);
+    const socket = await openSocket(hub.port);
+    const c = await connectHub({ port: hub.port, identity: generateIdentity("sink"), conn: frameConnectionFromSocket(socket) });
+    let closed = false;
+    c.onClose(() => (closed = true));
+    socket.on("close", () => (closed = true));
+    socket.pause(); // never reads again: every answer stays queued at the hub
+    const deadline = Date.now() + 20_000;
+    let sent = 0;
+    // Bounded: at most 200,000 queries or 20 s, and stops as soon as the hub cuts us.
+    while (!closed && sent < 200_000 && Date.now() < deadline) {
+      for (let i = 0; i < 500; i++) void c.send(statusQuery).catch(() => {});
+      sent += 500;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => hub.output().includes("close sink: 804"), 15_000, "the hub to cut the non-reading client with 804");
+    expect(hub.output()).toMatch(/close sink: 804 DELIVERY_BUSY slow consumer/);
+  }, 60_000);
+});
+
+describe("before the handshake (2)", () => {
+  it("refuses a frame larger than a Hello needs before buffering it (703)", async () => {
+    const hub = await spawnHub(tmpDir());
+    const raw = await rawSocket(hub.port);
+    const header = Buffer.from([0x46, 0x50, 1, 0, 0, 0x11, 0, 0]); // announces 1,114,112 bytes
+    raw.socket.write(header);
+    raw.socket.write(Buffer.alloc(20_000, 7));
+    await raw.closed;
+    expect(raw.frames.length).toBe(1);
+    const err = envelopeOfFrame(raw.frames[0]);
+    expect(err.body?.kind.case === "error" && err.body.kind.value.code).toBe(703);
+  });
+
+  it("caps connections still handshaking: one more is refused with 804", async () => {
+    const hub = await spawnHub(tmpDir(), ["--max-pending", "4"]);
+    const idle = [];
+    for (let i = 0; i < 4; i++) idle.push(await rawSocket(hub.port));
+    const extra = await rawSocket(hub.port);
+    await extra.closed;
+    expect(extra.frames.length).toBe(1);
+    const err = envelopeOfFrame(extra.frames[0]);
+    expect(err.body?.kind.case === "error" && err.body.kind.value.code).toBe(804);
+    // The four pending ones are still open, and an agent gets in once one of them leaves.
+    expect(idle.every((r) => !r.socket.destroyed)).toBe(true);
+    idle[0].socket.destroy();
+    await idle[0].closed;
+    const c = await connectHub({ port: hub.port, identity: generateIdentity("late") });
+    await c.close();
+  });
+});
