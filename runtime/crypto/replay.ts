@@ -11,13 +11,18 @@ import { ErrorCode, FleetError } from "../errors.js";
 
 export const DEFAULT_SKEW_MS = 120_000;
 export const DEFAULT_REPLAY_ENTRIES = 200_000;
+/** The largest ttl_seconds any receiver accepts (spec/signing.md): 30 days. Above it, 709. */
+export const MAX_TTL_SECONDS = 2_592_000;
 
-/** Stateless time checks (605 skew, 602 expired); returns the last instant a copy could still pass. */
+/** Stateless time checks (605 skew, 709 ttl over MAX_TTL_SECONDS, 602 expired); returns the last instant a copy could still pass. */
 export function checkFreshness(env: Pick<Envelope, "createdAt" | "ttlSeconds">, now: number, skewMs = DEFAULT_SKEW_MS): number {
   if (!env.createdAt) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "created_at is required", { pointer: "/createdAt" });
   const created = timestampMs(env.createdAt);
   if (!Number.isFinite(created) || Math.abs(now - created) > skewMs) {
     throw new FleetError(ErrorCode.SECURITY_CLOCK_SKEW, `created_at is ${Math.round((created - now) / 1000)} s from this clock (window ±${skewMs / 1000} s)`, { pointer: "/createdAt" });
+  }
+  if (env.ttlSeconds > MAX_TTL_SECONDS) {
+    throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `ttl_seconds ${env.ttlSeconds} is over the maximum ${MAX_TTL_SECONDS} (30 days)`, { pointer: "/ttlSeconds" });
   }
   const expires = created + env.ttlSeconds * 1000;
   if (now >= expires) throw new FleetError(ErrorCode.SECURITY_TOKEN_EXPIRED, "message expired (created_at + ttl_seconds)", { pointer: "/ttlSeconds" });

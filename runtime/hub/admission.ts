@@ -104,7 +104,10 @@ function commitAdmission(hub: Hub, peer: Peer): void {
     const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "admission");
     throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `could not admit ${peer.agent}: ${err.message}`, { cause: e });
   }
-  if (pin) hub.pins.adopt(pin.agent, pin.publicKey);
+  if (pin) {
+    hub.pins.adopt(pin.agent, pin.publicKey);
+    hub.quota.admitted(pin.agent);
+  }
 }
 
 /** The hub's registry entry for a connected agent (key and offer from the handshake); undefined when unchanged. */

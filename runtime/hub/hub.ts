@@ -27,6 +27,7 @@ import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./o
 import type { Peer } from "./peer.js";
 import { StorePins } from "./pins.js";
 import { SqliteRegistryStorage } from "./registry-storage.js";
+import { InboxQuota } from "./quota.js";
 import { Router } from "./routing.js";
 import { HubStore } from "./store.js";
 
@@ -54,6 +55,7 @@ export class Hub {
   readonly connections: Connections;
   readonly router: Router;
   readonly commits: GroupCommit;
+  readonly quota: InboxQuota;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -66,6 +68,7 @@ export class Hub {
     this.options = resolveHubOptions(opts, this.clock);
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
     this.pins = new StorePins(this.store, () => this.clock.now());
+    this.quota = new InboxQuota(this);
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: new SqliteRegistryStorage(this.store) });
     this.connections = new Connections(this);
     this.router = new Router(this);

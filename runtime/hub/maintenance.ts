@@ -40,6 +40,7 @@ export class Maintenance {
       this.lastSweep = now;
       try {
         hub.store.sweep(now, now - options.dedupeWindowMs);
+        hub.quota.recount();
       } catch (e) {
         hub.log(`sweep failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "sweep").message}`);
       }

@@ -81,7 +81,8 @@ export class HubStore {
     this.q = {
       inboxAdd: db.prepare("INSERT OR IGNORE INTO inbox (recipient, message_id, sender, packet, expires_at, needs_ack) VALUES (?, ?, ?, ?, ?, ?)"),
       inboxFor: db.prepare("SELECT seq, recipient, message_id AS messageId, sender, packet, expires_at AS expiresAt, needs_ack AS needsAck FROM inbox WHERE recipient = ? AND expires_at > ? AND seq > ? ORDER BY seq LIMIT ?"),
-      inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ?"),
+      inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ? RETURNING length(packet) AS n"),
+      inboxBytes: db.prepare("SELECT recipient, sum(length(packet)) AS bytes FROM inbox GROUP BY recipient"),
       inboxExpire: db.prepare("DELETE FROM inbox WHERE expires_at <= ?"),
       inboxCount: db.prepare("SELECT count(*) AS n FROM inbox"),
       dedupeGet: db.prepare("SELECT 1 FROM dedupe WHERE sender = ? AND message_id = ? AND seen_at > ?"),
@@ -130,8 +131,14 @@ export class HubStore {
     );
   }
 
-  removeInbox(recipient: string, messageId: string): void {
-    this.write("inbox delete", () => this.q.inboxDel.run(recipient, messageId));
+  /** Deletes one row; returns the bytes it held (0 when there was none). */
+  removeInbox(recipient: string, messageId: string): number {
+    return this.write("inbox delete", () => (this.q.inboxDel.get(recipient, messageId) as { n: number } | undefined)?.n ?? 0);
+  }
+
+  /** Stored packet bytes per recipient (what storage quotas count). */
+  inboxBytes(): Map<string, number> {
+    return new Map((this.q.inboxBytes.all() as { recipient: string; bytes: number }[]).map((r) => [r.recipient, r.bytes]));
   }
 
   inboxSize(): number {

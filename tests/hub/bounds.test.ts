@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { applicationValue } from "../../runtime/client/draft.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
@@ -73,5 +74,78 @@ describe("before the handshake (2)", () => {
     await idle[0].closed;
     const c = await connectHub({ port: hub.port, identity: generateIdentity("late") });
     await c.close();
+  });
+});
+
+async function hubStatus(c: Awaited<ReturnType<typeof connectHub>>): Promise<{ inbox: number; rejected: number }> {
+  const answer = await c.request(statusQuery);
+  return applicationValue(answer) as { inbox: number; rejected: number };
+}
+
+describe("forged and long-lived messages (3)", () => {
+  it("with --verify none never stores a packet whose signature is forged (601), acked or not", async () => {
+    const hub = await spawnHub(tmpDir());
+    // beta is known to the hub (connected once) and offline now.
+    const beta = await connectHub({ port: hub.port, identity: generateIdentity("beta") });
+    await beta.close();
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha") });
+    const before = await hubStatus(alpha);
+    for (const requiresAck of [true, false]) {
+      const packet = alpha.signPacket({ to: "beta", text: "forged", requiresAck });
+      packet[packet.length - 1] ^= 0x01; // the last byte is the signature's last byte
+      alpha.sendRaw(packet);
+    }
+    // A genuine one behind them is stored, so the forged ones were judged first.
+    await alpha.send({ to: "beta", text: "genuine", requiresAck: true });
+    const after = await hubStatus(alpha);
+    expect(after.inbox - before.inbox).toBe(1);
+    expect(after.rejected - before.rejected).toBe(2);
+  });
+
+  it("refuses ttl_seconds over 30 days (709) rather than keep a row until 2153", async () => {
+    const hub = await spawnHub(tmpDir());
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha"), receiptAttempts: 1 });
+    await expect(alpha.send({ to: "beta", text: "forever", requiresAck: true, ttlSeconds: 4_000_000_000 })).rejects.toMatchObject({ code: 709 });
+    await alpha.send({ to: "beta", text: "a month", requiresAck: true, ttlSeconds: 2_592_000 });
+    expect((await hubStatus(alpha)).inbox).toBe(1);
+  });
+});
+
+describe("storage quotas (4)", () => {
+  it("refuses with 804 once a recipient's inbox, or the pool for names never admitted, is full", async () => {
+    const hub = await spawnHub(tmpDir(), ["--inbox-quota", "100000", "--unknown-quota", "30000"]);
+    const betaId = generateIdentity("beta");
+    const beta = await connectHub({ port: hub.port, identity: betaId });
+    await beta.close();
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha"), receiptAttempts: 1 });
+    const body = "x".repeat(9_000);
+    const fill = async (to: string): Promise<number> => {
+      for (let i = 0; i < 50; i++) {
+        try {
+          await alpha.send({ to, text: body, requiresAck: true });
+        } catch (e) {
+          expect(e).toMatchObject({ code: 804 });
+          return i;
+        }
+      }
+      return -1;
+    };
+    const toBeta = await fill("beta");
+    expect(toBeta).toBeGreaterThanOrEqual(9); // ~9.3 KB each under 100,000 bytes
+    expect(toBeta).toBeLessThanOrEqual(10);
+    const toNobody = await fill("nobody-ever");
+    expect(toNobody).toBeGreaterThanOrEqual(2);
+    expect(toNobody).toBeLessThanOrEqual(3);
+    // Once beta reads (and acknowledges) its inbox, the space is free again.
+    const beta2 = await connectHub({ port: hub.port, identity: betaId });
+    const got: string[] = [];
+    beta2.onMessage((env) => got.push(env.id));
+    await until(() => got.length === toBeta, 10_000, "beta's backlog");
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = (await hubStatus(alpha)).inbox <= 3;
+      if (!ok) await new Promise((r) => setTimeout(r, 20));
+    }
+    await alpha.send({ to: "beta", text: body, requiresAck: true });
   });
 });
