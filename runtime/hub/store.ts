@@ -201,6 +201,11 @@ export class HubStore {
     return (this.q.pinAll.all() as { agent: string; publicKey: Uint8Array }[]).map((r) => ({ agent: r.agent, publicKey: new Uint8Array(r.publicKey) }));
   }
 
+  /** True when a limited token already has maxUses recorded uses (a read: nothing is consumed). */
+  tokenUsedUp(tokenId: string, maxUses: number): boolean {
+    return maxUses > 0 && ((this.q.tokenUses.get(tokenId) as { uses: number } | undefined)?.uses ?? 0) >= maxUses;
+  }
+
   /** Records one use of a limited token (durably); false once it has maxUses uses. A TokenUseStore. */
   consume(tokenId: string, maxUses: number, forgetAfterMs: number): boolean {
     return this.transaction(() => {

@@ -1,6 +1,8 @@
 // Bounded under hostile peers (issue 12), tested from outside: real hub processes, raw
 // sockets, bounded loops. Each case failed before its bound existed.
+import { readFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
@@ -9,8 +11,9 @@ import { applicationValue } from "../../runtime/client/draft.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
-import { frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
-import { cleanup, envelopeOfFrame, rawSocket, spawnHub, tmpDir, until } from "./support.js";
+import type { FrameConnection } from "../../runtime/transport/listener.js";
+import { connectTcp, frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
+import { cleanup, envelopeOfFrame, rawSocket, runCli, spawnHub, tmpDir, until } from "./support.js";
 
 afterEach(cleanup);
 
@@ -147,5 +150,41 @@ describe("storage quotas (4)", () => {
       if (!ok) await new Promise((r) => setTimeout(r, 20));
     }
     await alpha.send({ to: "beta", text: body, requiresAck: true });
+  });
+});
+
+describe("admission tokens (5)", () => {
+  it("consumes a single-use token only when the handshake completes: a Hello alone does not burn it", async () => {
+    const home = tmpDir();
+    const hub = await spawnHub(home, ["--require-token"]);
+    const file = join(home, "alpha.token");
+    const issued = await runCli(["token", "issue", "--out", file, "--uses", "1", "--subject", "alpha"], home);
+    expect(issued.code).toBe(0);
+    const admissionToken = readFileSync(file, "utf8").trim();
+    const alphaId = generateIdentity("alpha");
+    // A connection whose Confirm never reaches the hub (dropped, or the client gave up and retried).
+    const real = await connectTcp("127.0.0.1", hub.port);
+    let frames = 0;
+    const helloOnly: FrameConnection = {
+      remote: real.remote,
+      get bufferedAmount() {
+        return real.bufferedAmount;
+      },
+      send: (body) => {
+        if (frames++ === 0) real.send(body);
+      },
+      close: (last) => real.close(last),
+      onFrame: (h) => real.onFrame(h),
+      onError: (h) => real.onError(h),
+      onClose: (h) => real.onClose(h),
+      onDrain: (h) => real.onDrain(h),
+    };
+    const dropped = await connectHub({ port: hub.port, identity: alphaId, admissionToken, conn: helloOnly });
+    await dropped.close();
+    // The use is still there: the real handshake gets in, and only then is the token spent.
+    const alpha = await connectHub({ port: hub.port, identity: alphaId, admissionToken });
+    expect((await hubStatus(alpha)).inbox).toBe(0);
+    await alpha.close();
+    await expect(connectHub({ port: hub.port, identity: alphaId, admissionToken })).rejects.toMatchObject({ code: 608 });
   });
 });
