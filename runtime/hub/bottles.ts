@@ -12,7 +12,7 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { openSignedEnvelope } from "../crypto/index.js";
 import { stampBottle, verifyPostmarks } from "../protocol/bottle-postmark.js";
-import { DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
+import { checkLetterTime, DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import { parseSigned as parseSignedLetter } from "./parse-signed.js";
@@ -42,6 +42,8 @@ export class BottleKeeper {
     const letterEnv = openSignedEnvelope(bottle.letter, { keys: this.hub.pins });
     if (letterEnv.body?.kind.case !== "bottleLetter") throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, "a bottle's letter must carry a BottleLetter", { pointer: "/body/bottle/letter" });
     const letter = letterEnv.body.kind.value;
+    // The hub judges the letter by its own clock: one dated in the future is refused (605).
+    checkLetterTime(letterEnv, this.hub.clock.now(), this.hub.options.skewMs);
     if (letter.recipient?.target.case !== "agent") throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "the hub holds bottles for single agents only", { pointer: "/body/bottle/letter/recipient" });
     if (!letter.condition?.kind.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "bottle letter needs a condition", { pointer: "/body/bottle/letter/condition" });
     verifyPostmarks(bottle, letter.bottleId, this.hub.pins);

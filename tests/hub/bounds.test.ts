@@ -9,7 +9,9 @@ import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
+import { type Clock, FakeClock, systemClock } from "../../runtime/clock.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
+import { createBottle } from "../../runtime/protocol/bottles.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
 import { connectTcp, frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
@@ -186,5 +188,19 @@ describe("admission tokens (5)", () => {
     expect((await hubStatus(alpha)).inbox).toBe(0);
     await alpha.close();
     await expect(connectHub({ port: hub.port, identity: alphaId, admissionToken })).rejects.toMatchObject({ code: 608 });
+  });
+});
+
+describe("bottles (6)", () => {
+  it("refuses a bottle letter dated ten years ahead (605) and holds nothing", async () => {
+    const hub = await spawnHub(tmpDir());
+    const alphaId = generateIdentity("alpha");
+    const alpha = await connectHub({ port: hub.port, identity: alphaId, receiptAttempts: 1 });
+    const ahead = new FakeClock(Date.now() + 10 * 365 * 86_400_000);
+    const letter = (clock: Clock) => createBottle(alphaId, clock, { to: { agent: "beta" }, condition: "always", payload: create(ApplicationPayloadSchema, { mediaType: "application/json", content: { case: "json", value: "\"hi\"" } }) });
+    await expect(alpha.send({ to: "fleet:hub", body: { case: "bottle", value: letter(ahead) }, requiresAck: true })).rejects.toMatchObject({ code: 605 });
+    // The same letter dated now is held.
+    const ok = await alpha.send({ to: "fleet:hub", body: { case: "bottle", value: letter(systemClock) }, requiresAck: true });
+    expect(ok?.code).toBe(0);
   });
 });
