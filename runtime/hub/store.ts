@@ -4,9 +4,9 @@
 // receipt sent after commit() is a promise the hub can keep. Any write failure (read-only
 // directory, full disk, closed database) is FleetError 808 and nothing is acknowledged.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, FleetError } from "../errors.js";
+import { makeDirs } from "../node/dirs.js";
 
 export interface InboxRow {
   seq: number;
@@ -64,7 +64,7 @@ export class HubStore {
   /** Opens (creating) hub.db in dir; 808 when the directory or file cannot be written. */
   constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700, `hub store ${dir}`);
       this.db = new Database(join(dir, "hub.db"));
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = FULL");

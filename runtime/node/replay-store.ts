@@ -5,10 +5,11 @@
 // instant a copy would fail the time checks anyway. Bounded by the guard's maxEntries
 // (full means 804, never "deliver anyway"); expired rows are pruned when it fills.
 import Database from "better-sqlite3";
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ReplayStore } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { makeDirs } from "./dirs.js";
 
 export class SqliteReplayStore implements ReplayStore {
   private readonly db: Database.Database;
@@ -18,7 +19,7 @@ export class SqliteReplayStore implements ReplayStore {
   /** Opens (creating) the database at file; 808 when it cannot be opened or written. */
   constructor(readonly file: string) {
     try {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      makeDirs(dirname(file), 0o700, "replay store");
       this.db = new Database(file);
       chmodSync(file, 0o600);
       this.db.pragma("journal_mode = WAL");
