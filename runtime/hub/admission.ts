@@ -117,7 +117,11 @@ function commitAdmission(hub: Hub, peer: Peer): void {
   if (!pin && !record) return;
   try {
     hub.store.transaction(() => {
-      if (pin) hub.store.putPin(pin.agent, pin.publicKey);
+      if (pin) {
+        hub.store.putPin(pin.agent, pin.publicKey);
+        // Open admission lets anyone create names: one that never does anything is pruned (prune.ts).
+        if (hub.options.admission === "open") hub.store.admitted(pin.agent, hub.clock.now());
+      }
       if (!record) return;
       try {
         hub.registry.putAgent(record);

@@ -10,6 +10,7 @@ import { redactText, signEnvelope } from "../crypto/index.js";
 import { ErrorCode, errorCodeName, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import type { Peer } from "./peer.js";
+import { saveOne } from "./prune.js";
 
 export class Connections {
   readonly peers = new Set<Peer>();
@@ -81,6 +82,7 @@ export class Connections {
 
   /** Marks a peer closed and forgets it (its agent goes offline if this was its connection). */
   drop(peer: Peer): void {
+    saveOne(this.hub, peer);
     peer.state = "closed";
     this.peers.delete(peer);
     this.handshaking.delete(peer);

@@ -20,6 +20,7 @@ export type Answerable = Pick<Envelope, "id" | "requiresAck" | "correlationId">;
 /** Writes a packet to a peer: signed packets unchanged, session templates sealed for it. */
 export function deliver(peer: Peer, packet: Uint8Array, signed: boolean, env?: Envelope): void {
   if (peer.state !== "open") return;
+  peer.active = true;
   if (signed) {
     peer.conn.send(packet);
     return;

@@ -43,6 +43,11 @@ export interface HubStats {
   rejected: number;
   inbox: number;
   verify: "all" | "none";
+  /** Bounded state (issue 12): stored inbox bytes, rate buckets held, pinned identities, connections handshaking. */
+  inboxBytes: number;
+  rateBuckets: number;
+  pins: number;
+  pending: number;
 }
 
 export class Hub {
@@ -51,6 +56,7 @@ export class Hub {
   readonly store: HubStore;
   readonly pins: StorePins;
   readonly registry: RegistryReplica;
+  readonly registryStorage: SqliteRegistryStorage;
   readonly bottles: BottleKeeper;
   readonly connections: Connections;
   readonly router: Router;
@@ -69,7 +75,8 @@ export class Hub {
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
     this.pins = new StorePins(this.store, () => this.clock.now());
     this.quota = new InboxQuota(this);
-    this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: new SqliteRegistryStorage(this.store) });
+    this.registryStorage = new SqliteRegistryStorage(this.store);
+    this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
@@ -133,6 +140,10 @@ export class Hub {
       rejected: this.counters.rejected,
       inbox: this.store.inboxSize(),
       verify: this.options.verify,
+      inboxBytes: this.quota.bytes.total,
+      rateBuckets: this.router.limiter.size,
+      pins: this.pins.entries().length,
+      pending: this.connections.pending,
     };
   }
 

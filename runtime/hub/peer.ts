@@ -25,6 +25,9 @@ export class Peer {
   backlogUntil = 0;
   backlogCursor = 0;
   draining = false;
+  /** It sent or was handed a message on this connection (idle-state pruning spares it); saved once. */
+  active = false;
+  activeSaved = false;
   /** A limited admission token its Hello presented: one use is consumed only when the handshake completes. */
   tokenUse?: { tokenId: string; maxUses: number; forgetAfterMs: number };
 

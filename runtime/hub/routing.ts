@@ -16,7 +16,7 @@ import type { RouteHead } from "./route-header.js";
 const NOBODY: string[] = [];
 
 export class Router {
-  private readonly limiter: TokenBuckets;
+  readonly limiter: TokenBuckets;
   private readonly recent = new Map<string, number>();
 
   constructor(private readonly hub: Hub) {
@@ -26,6 +26,7 @@ export class Router {
   route(msg: Routed): void {
     const hub = this.hub;
     const { peer, head } = msg;
+    peer.active = true;
     const to = head.target;
     // Decoders require a recipient; should one ever lack it, that is a protocol error, not an empty route.
     if (to.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "recipient is required", { pointer: "/recipient" });

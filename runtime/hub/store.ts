@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS bottles (
   status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (agent TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -97,6 +98,12 @@ export class HubStore {
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
       pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
       pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
+      activityAdd: db.prepare("INSERT OR IGNORE INTO activity (agent, admitted_at, active) VALUES (?, ?, 0)"),
+      activityMark: db.prepare("UPDATE activity SET active = 1 WHERE agent = ? AND active = 0"),
+      idleAgents: db.prepare("SELECT agent FROM activity WHERE active = 0 AND admitted_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE recipient = activity.agent) ORDER BY admitted_at LIMIT ?"),
+      forgetAgent: db.prepare("DELETE FROM activity WHERE agent = ?"),
+      pinDel: db.prepare("DELETE FROM pins WHERE agent = ?"),
+      regDel: db.prepare("DELETE FROM registry WHERE key = ?"),
       tokenUses: db.prepare("SELECT uses FROM token_uses WHERE token_id = ?"),
       tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses, forget_at) VALUES (?, 1, ?) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1, forget_at = excluded.forget_at"),
       tokenExpire: db.prepare("DELETE FROM token_uses WHERE forget_at > 0 AND forget_at <= ?"),
@@ -199,6 +206,28 @@ export class HubStore {
 
   pins(): { agent: string; publicKey: Uint8Array }[] {
     return (this.q.pinAll.all() as { agent: string; publicKey: Uint8Array }[]).map((r) => ({ agent: r.agent, publicKey: new Uint8Array(r.publicKey) }));
+  }
+
+  /** A newly pinned agent (open admission); pruned later unless it ever becomes active. */
+  admitted(agent: string, at: number): void {
+    this.write("activity", () => this.q.activityAdd.run(agent, at));
+  }
+
+  /** The agent sent or received something: never pruned as idle. */
+  markActive(agent: string): void {
+    this.write("activity", () => this.q.activityMark.run(agent));
+  }
+
+  /** Agents admitted before `before` that never did anything and have nothing waiting (at most limit). */
+  idleAgents(before: number, limit: number): string[] {
+    return (this.q.idleAgents.all(before, limit) as { agent: string }[]).map((r) => r.agent);
+  }
+
+  /** Deletes an idle agent's pin, its registry entry and its activity row. */
+  forgetAgent(agent: string, registryKey: string): void {
+    this.q.pinDel.run(agent);
+    this.q.regDel.run(registryKey);
+    this.q.forgetAgent.run(agent);
   }
 
   /** True when a limited token already has maxUses recorded uses (a read: nothing is consumed). */

@@ -204,3 +204,38 @@ describe("bottles (6)", () => {
     expect(ok?.code).toBe(0);
   });
 });
+
+describe("idle state (9)", () => {
+  it("forgets rate buckets once refilled, and identities that never did anything (pins and registry entries), under --prune-idle-ms", async () => {
+    const hub = await spawnHub(tmpDir(), ["--prune-idle-ms", "1000", "--rate", "1000", "--burst", "1000"]);
+    // 30 throwaway identities: handshake, nothing else, gone.
+    for (let i = 0; i < 30; i++) {
+      const c = await connectHub({ port: hub.port, identity: generateIdentity(`throwaway-${i}`) });
+      await c.close();
+    }
+    const betaId = generateIdentity("beta");
+    const beta = await connectHub({ port: hub.port, identity: betaId });
+    await beta.close();
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha") });
+    await alpha.send({ to: "beta", text: "stored for beta", requiresAck: true });
+    // Within a few maintenance runs: only alpha (active) and beta (a message waits for it) are left.
+    let s = await hubStatusFull(alpha);
+    for (let i = 0; i < 100 && (s.pins > 2 || s.rateBuckets > 0); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await hubStatusFull(alpha);
+    }
+    expect(s.pins).toBe(2);
+    expect(s.rateBuckets).toBe(0);
+    expect((await alpha.queryRegistry({})).agents.map((a) => a.agentId).sort()).toEqual(["alpha", "beta"]);
+    const pruned = [...hub.output().matchAll(/pruned (\d+) idle identit/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(pruned).toBe(30);
+    // A pruned name is free again; a kept one is still bound to its key (104 for another).
+    const again = await connectHub({ port: hub.port, identity: generateIdentity("throwaway-0") });
+    await again.close();
+    await expect(connectHub({ port: hub.port, identity: generateIdentity("beta") })).rejects.toMatchObject({ code: 104 });
+  }, 30_000);
+});
+
+async function hubStatusFull(c: Awaited<ReturnType<typeof connectHub>>): Promise<{ pins: number; rateBuckets: number }> {
+  return applicationValue(await c.request(statusQuery)) as { pins: number; rateBuckets: number };
+}
