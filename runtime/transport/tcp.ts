@@ -76,18 +76,17 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
     setTimeout(() => this.destroy(), 2_000).unref();
   }
 
+  // Each frame is handled before the next header is read, so a limit changed by its handler
+  // (the hub's, once the handshake completes) applies to the next frame of the same chunk.
   private receive(chunk: Uint8Array): void {
     if (!this.reading) return;
-    let bodies: Uint8Array[];
     try {
-      bodies = this.decoder.push(chunk);
+      this.decoder.pushEach(chunk, (body) => {
+        this.frameHandler(body);
+        return this.reading;
+      });
     } catch (e) {
-      this.fail(asFleetError(e, ErrorCode.WIRE_MALFORMED, "frame"));
-      return;
-    }
-    for (const body of bodies) {
-      if (!this.reading) return;
-      this.frameHandler(body);
+      if (this.reading) this.fail(asFleetError(e, ErrorCode.WIRE_MALFORMED, "frame"));
     }
   }
 

@@ -15,7 +15,7 @@ import { createBottle } from "../../runtime/protocol/bottles.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
 import { connectTcp, frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
-import { cleanup, envelopeOfFrame, rawSocket, runCli, spawnHub, tmpDir, until } from "./support.js";
+import { cleanup, encodeFrame, envelopeOfFrame, rawSocket, runCli, spawnHub, tmpDir, until } from "./support.js";
 
 afterEach(cleanup);
 
@@ -62,6 +62,37 @@ describe("before the handshake (2)", () => {
     expect(raw.frames.length).toBe(1);
     const err = envelopeOfFrame(raw.frames[0]);
     expect(err.body?.kind.case === "error" && err.body.kind.value.code).toBe(703);
+  });
+
+  it("raises the limit for the very next frame once the handshake completes, even in the same TCP segment as the Confirm", async () => {
+    const hub = await spawnHub(tmpDir());
+    const socket = await openSocket(hub.port);
+    const real = frameConnectionFromSocket(socket);
+    let frames = 0;
+    let held: Uint8Array | undefined;
+    // The Confirm (second frame) is held back and written together with the first message.
+    const coalescing: FrameConnection = {
+      remote: real.remote,
+      get bufferedAmount() {
+        return real.bufferedAmount;
+      },
+      send: (body) => {
+        frames++;
+        if (frames === 2) held = body;
+        else if (held) {
+          socket.write(Buffer.concat([encodeFrame(held), encodeFrame(body)]));
+          held = undefined;
+        } else real.send(body);
+      },
+      close: (last) => real.close(last),
+      onFrame: (h) => real.onFrame(h),
+      onError: (h) => real.onError(h),
+      onClose: (h) => real.onClose(h),
+      onDrain: (h) => real.onDrain(h),
+    };
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha"), conn: coalescing, receiptAttempts: 1 });
+    const receipt = await alpha.send({ to: "beta", text: "x".repeat(60_000), requiresAck: true });
+    expect(receipt?.code).toBe(0);
   });
 
   it("caps connections still handshaking: one more is refused with 804", async () => {
