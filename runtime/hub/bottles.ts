@@ -20,6 +20,7 @@ import type { Incoming, Peer } from "./peer.js";
 import type { BottleRow } from "./store.js";
 
 const PREFIX = "bottle:";
+
 const deliveryId = (bottleId: string) => (PREFIX + bottleId).slice(0, 64);
 
 export class BottleKeeper {
@@ -50,6 +51,7 @@ export class BottleKeeper {
     const maxHops = letter.maxHops || DEFAULT_MAX_HOPS;
     if (bottle.postmarks.length + 1 > maxHops) throw new FleetError(ErrorCode.DELIVERY_HOP_LIMIT, `the hub would be hop ${bottle.postmarks.length + 1} of at most ${maxHops}`, { pointer: "/body/bottle/postmarks" });
     const now = this.hub.clock.now();
+    this.checkRoom(bottle);
     bottle = stampBottle(bottle, letter.bottleId, this.hub.options.identity, now);
     const row: BottleRow = {
       bottleId: letter.bottleId,
@@ -65,6 +67,16 @@ export class BottleKeeper {
     if (fresh) this.live.set(row.bottleId, { ...row, parsed: bottle, condition: letter.condition });
     if (env.requiresAck) this.hub.receipt(peer, env, ReceiptStatus.ACCEPTED, fresh ? 0 : ErrorCode.DELIVERY_DUPLICATE, fresh ? "" : "duplicate bottle");
     this.evaluate();
+  }
+
+  /** 804 when the hub already holds maxHeldBottles bottles or maxHeldBottleBytes of them (HubOptions). */
+  private checkRoom(bottle: Bottle): void {
+    const { maxHeldBottles, maxHeldBottleBytes } = this.hub.options;
+    let bytes = bottle.letter?.payload.length ?? 0;
+    for (const b of this.live.values()) bytes += b.bottle.length;
+    if (this.live.size >= maxHeldBottles || bytes > maxHeldBottleBytes) {
+      throw new FleetError(ErrorCode.DELIVERY_BUSY, `the hub holds as many bottles as it may (${maxHeldBottles}, ${maxHeldBottleBytes} bytes); retry later`);
+    }
   }
 
   /** Delivers every held bottle whose condition holds to its online recipient; expires old ones. */

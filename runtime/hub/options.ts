@@ -61,6 +61,9 @@ export interface HubOptions {
    * their pin and registry entry. Rate buckets are forgotten as soon as they are full again.
    */
   pruneIdleMs?: number;
+  /** Bottles held at once (QUEUED or DELIVERED), default 10,000, and their bytes, default 64 MiB; over either, 804. */
+  maxHeldBottles?: number;
+  maxHeldBottleBytes?: number;
   /** Simulated disk quota for the store (tests). */
   storeMaxBytes?: number;
 }
@@ -68,6 +71,8 @@ export interface HubOptions {
 export type ResolvedHubOptions = Required<Omit<HubOptions, "storeMaxBytes">> & { storeMaxBytes?: number };
 
 export const HUB_DEFAULT_PORT = 7420;
+export const MAX_HELD_BOTTLES = 10_000;
+export const MAX_HELD_BOTTLE_BYTES = 64 * 1024 * 1024;
 
 /** The audience admission tokens for this hub must name: its key id, so a token opens one hub only. */
 export function hubAudience(identity: Pick<Identity, "keyId">): string {
@@ -99,6 +104,8 @@ export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptio
     inboxBytesTotal: o.inboxBytesTotal ?? 512 * 1024 * 1024,
     inboxBytesUnknown: o.inboxBytesUnknown ?? 1024 * 1024,
     pruneIdleMs: o.pruneIdleMs ?? 86_400_000,
+    maxHeldBottles: o.maxHeldBottles ?? MAX_HELD_BOTTLES,
+    maxHeldBottleBytes: o.maxHeldBottleBytes ?? MAX_HELD_BOTTLE_BYTES,
     storeMaxBytes: o.storeMaxBytes,
   };
 }

@@ -4,6 +4,7 @@
 // receipt sent after commit() is a promise the hub can keep. Any write failure (read-only
 // directory, full disk, closed database) is FleetError 808 and nothing is acknowledged.
 import Database from "better-sqlite3";
+import { BottleStatus } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { join } from "node:path";
 import { ErrorCode, FleetError } from "../errors.js";
 import { makeDirs } from "../node/dirs.js";
@@ -85,6 +86,7 @@ export class HubStore {
       inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ? RETURNING length(packet) AS n"),
       inboxBytes: db.prepare("SELECT recipient, sum(length(packet)) AS bytes FROM inbox GROUP BY recipient"),
       inboxExpire: db.prepare("DELETE FROM inbox WHERE expires_at <= ?"),
+      bottleExpire: db.prepare(`DELETE FROM bottles WHERE expires_at <= ? OR (status IN (${BottleStatus.ACKNOWLEDGED}, ${BottleStatus.EXPIRED}, ${BottleStatus.FAILED}) AND updated_at <= ?)`),
       inboxCount: db.prepare("SELECT count(*) AS n FROM inbox"),
       dedupeGet: db.prepare("SELECT 1 FROM dedupe WHERE sender = ? AND message_id = ? AND seen_at > ?"),
       dedupeAdd: db.prepare("INSERT OR REPLACE INTO dedupe (sender, message_id, seen_at) VALUES (?, ?, ?)"),
@@ -161,10 +163,14 @@ export class HubStore {
     this.write("dedupe", () => this.q.dedupeAdd.run(sender, messageId, at));
   }
 
-  /** Drops expired inbox rows and dedupe ids older than the window. */
+  /**
+   * Drops expired inbox rows, dedupe ids older than the window, and bottles a day past their
+   * expiry or an hour after they reached a final status (their status stays askable that long).
+   */
   sweep(now: number, dedupeSince: number): void {
     this.transaction(() => {
       this.q.inboxExpire.run(now);
+      this.q.bottleExpire.run(now - 86_400_000, now - 3_600_000);
       this.q.dedupeExpire.run(dedupeSince);
       this.q.tokenExpire.run(now);
     });

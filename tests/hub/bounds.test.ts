@@ -15,7 +15,7 @@ import { createBottle } from "../../runtime/protocol/bottles.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
 import { connectTcp, frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
-import { cleanup, encodeFrame, envelopeOfFrame, rawSocket, runCli, spawnHub, tmpDir, until } from "./support.js";
+import { cleanup, encodeFrame, envelopeOfFrame, inProcessHub, rawSocket, runCli, spawnHub, tmpDir, until } from "./support.js";
 
 afterEach(cleanup);
 
@@ -233,6 +233,16 @@ describe("bottles (6)", () => {
     // The same letter dated now is held.
     const ok = await alpha.send({ to: "fleet:hub", body: { case: "bottle", value: letter(systemClock) }, requiresAck: true });
     expect(ok?.code).toBe(0);
+  });
+
+  it("holds at most maxHeldBottles bottles at once (804 for one more)", async () => {
+    const running = await inProcessHub({ maxHeldBottles: 2 });
+    const alphaId = generateIdentity("alpha");
+    const alpha = await connectHub({ port: running.port, identity: alphaId, receiptAttempts: 1 });
+    const drop = () => alpha.send({ to: "fleet:hub", body: { case: "bottle", value: createBottle(alphaId, systemClock, { to: { agent: "beta" }, condition: "agent_online:beta", payload: create(ApplicationPayloadSchema, { mediaType: "application/json", content: { case: "json", value: "1" } }) }) }, requiresAck: true });
+    await drop();
+    await drop();
+    await expect(drop()).rejects.toMatchObject({ code: 804 });
   });
 });
 
