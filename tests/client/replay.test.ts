@@ -93,6 +93,6 @@ describe("hub client replay protection", () => {
     expect(run2.code).toBe(0);
     expect(run2.stdout).toContain("second run");
     expect(run2.stdout).not.toContain("transfer 10");
-  });
+  }, 90_000);
 });
 
