@@ -685,11 +685,18 @@
                               "type": "string",
                               "contentEncoding": "base64",
                               "x-parser-schema-id": "<anonymous-schema-86>"
+                            },
+                            "finished": {
+                              "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
+                              "type": "string",
+                              "contentEncoding": "base64",
+                              "x-parser-schema-id": "<anonymous-schema-87>"
                             }
                           },
                           "required": [
                             "sessionId",
-                            "responderNonce"
+                            "responderNonce",
+                            "finished"
                           ],
                           "x-parser-schema-id": "<anonymous-schema-84>"
                         },
@@ -702,14 +709,14 @@
                               "description": "Increases by one with every heartbeat on a session. Required.",
                               "type": "string",
                               "pattern": "^[0-9]+$",
-                              "x-parser-schema-id": "<anonymous-schema-88>"
+                              "x-parser-schema-id": "<anonymous-schema-89>"
                             },
                             "queueDepth": {
                               "description": "Messages waiting in the sender's queues (a load hint).",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-89>"
+                              "x-parser-schema-id": "<anonymous-schema-90>"
                             },
                             "health": {
                               "description": "Health of an agent or service.",
@@ -721,13 +728,13 @@
                                 "HEALTH_STATUS_UNHEALTHY",
                                 "HEALTH_STATUS_UNKNOWN"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-90>"
+                              "x-parser-schema-id": "<anonymous-schema-91>"
                             }
                           },
                           "required": [
                             "sequence"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-87>"
+                          "x-parser-schema-id": "<anonymous-schema-88>"
                         },
                         "discoveryBeacon": {
                           "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
@@ -737,49 +744,49 @@
                             "agentId": {
                               "description": "The agent this beacon describes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-92>"
+                              "x-parser-schema-id": "<anonymous-schema-93>"
                             },
                             "keyId": {
                               "description": "Its identity key id. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-93>"
+                              "x-parser-schema-id": "<anonymous-schema-94>"
                             },
                             "capabilities": {
                               "description": "What it offers.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-94>"
+                              "x-parser-schema-id": "<anonymous-schema-95>"
                             },
                             "versions": {
                               "description": "Protocol versions it speaks.",
                               "type": "array",
                               "items": {
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-96>"
+                                "x-parser-schema-id": "<anonymous-schema-97>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-95>"
+                              "x-parser-schema-id": "<anonymous-schema-96>"
                             },
                             "issuedAt": {
                               "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-97>"
+                              "x-parser-schema-id": "<anonymous-schema-98>"
                             },
                             "hopCount": {
                               "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-98>"
+                              "x-parser-schema-id": "<anonymous-schema-99>"
                             },
                             "endpoints": {
                               "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
                               "type": "array",
                               "items": {
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-100>"
+                                "x-parser-schema-id": "<anonymous-schema-101>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-99>"
+                              "x-parser-schema-id": "<anonymous-schema-100>"
                             },
                             "role": {
                               "description": "An agent's role, as in the original registry.",
@@ -792,13 +799,13 @@
                                 "AGENT_ROLE_GATEWAY",
                                 "AGENT_ROLE_MONITOR"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-101>"
+                              "x-parser-schema-id": "<anonymous-schema-102>"
                             },
                             "publicKey": {
                               "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-102>"
+                              "x-parser-schema-id": "<anonymous-schema-103>"
                             },
                             "original": {
                               "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
@@ -808,13 +815,13 @@
                                 "payloadType": {
                                   "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-104>"
+                                  "x-parser-schema-id": "<anonymous-schema-105>"
                                 },
                                 "payload": {
                                   "description": "The exact serialized Envelope that was signed. Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-105>"
+                                  "x-parser-schema-id": "<anonymous-schema-106>"
                                 },
                                 "signature": {
                                   "description": "A signature over a payload.",
@@ -829,25 +836,25 @@
                                         "SIGNATURE_SCHEME_ED25519",
                                         "SIGNATURE_SCHEME_HMAC_SHA256"
                                       ],
-                                      "x-parser-schema-id": "<anonymous-schema-107>"
+                                      "x-parser-schema-id": "<anonymous-schema-108>"
                                     },
                                     "keyId": {
                                       "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-108>"
+                                      "x-parser-schema-id": "<anonymous-schema-109>"
                                     },
                                     "sig": {
                                       "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
                                       "type": "string",
                                       "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-109>"
+                                      "x-parser-schema-id": "<anonymous-schema-110>"
                                     }
                                   },
                                   "required": [
                                     "keyId",
                                     "sig"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-106>"
+                                  "x-parser-schema-id": "<anonymous-schema-107>"
                                 }
                               },
                               "required": [
@@ -855,7 +862,7 @@
                                 "payload",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-103>"
+                              "x-parser-schema-id": "<anonymous-schema-104>"
                             }
                           },
                           "required": [
@@ -863,7 +870,7 @@
                             "keyId",
                             "issuedAt"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-91>"
+                          "x-parser-schema-id": "<anonymous-schema-92>"
                         },
                         "capabilityExchange": {
                           "description": "Negotiation outside the handshake (capabilities change while a session is open).",
@@ -874,31 +881,31 @@
                             "isReply": {
                               "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-111>"
+                              "x-parser-schema-id": "<anonymous-schema-112>"
                             },
                             "shared": {
                               "description": "On a reply: capabilities both sides share, sorted by name then version.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-112>"
+                              "x-parser-schema-id": "<anonymous-schema-113>"
                             },
                             "missingRequired": {
                               "description": "On a reply: required capabilities the replier lacks (403).",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-113>"
+                              "x-parser-schema-id": "<anonymous-schema-114>"
                             },
                             "missingOptional": {
                               "description": "On a reply: optional capabilities the replier lacks (402).",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-114>"
+                              "x-parser-schema-id": "<anonymous-schema-115>"
                             }
                           },
                           "required": [
                             "capabilities"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-110>"
+                          "x-parser-schema-id": "<anonymous-schema-111>"
                         },
                         "registryDigest": {
                           "description": "A summary of a replica's state: equal root hashes mean equal registries.",
@@ -908,20 +915,20 @@
                             "node": {
                               "description": "The replica sending the digest. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-116>"
+                              "x-parser-schema-id": "<anonymous-schema-117>"
                             },
                             "rootHash": {
                               "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-117>"
+                              "x-parser-schema-id": "<anonymous-schema-118>"
                             },
                             "entryCount": {
                               "description": "Number of entries, tombstones included.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-118>"
+                              "x-parser-schema-id": "<anonymous-schema-119>"
                             },
                             "bucketHashes": {
                               "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
@@ -929,21 +936,21 @@
                               "items": {
                                 "type": "string",
                                 "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-120>"
+                                "x-parser-schema-id": "<anonymous-schema-121>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-119>"
+                              "x-parser-schema-id": "<anonymous-schema-120>"
                             },
                             "isReply": {
                               "description": "True on the answer to a digest.",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-121>"
+                              "x-parser-schema-id": "<anonymous-schema-122>"
                             }
                           },
                           "required": [
                             "node",
                             "rootHash"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-115>"
+                          "x-parser-schema-id": "<anonymous-schema-116>"
                         },
                         "registrySnapshot": {
                           "description": "The whole registry (or the buckets asked for).",
@@ -953,7 +960,7 @@
                             "node": {
                               "description": "The replica sending it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-123>"
+                              "x-parser-schema-id": "<anonymous-schema-124>"
                             },
                             "entries": {
                               "description": "Every entry, sorted by key.",
@@ -966,7 +973,7 @@
                                   "key": {
                                     "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-126>"
+                                    "x-parser-schema-id": "<anonymous-schema-127>"
                                   },
                                   "version": {
                                     "description": "A hybrid logical clock timestamp: the version of a registry entry.",
@@ -977,30 +984,30 @@
                                         "description": "Physical time in Unix milliseconds (the max seen so far).",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-128>"
+                                        "x-parser-schema-id": "<anonymous-schema-129>"
                                       },
                                       "logical": {
                                         "description": "Counter that orders events within the same millisecond.",
                                         "type": "integer",
                                         "minimum": 0,
                                         "maximum": 4294967295,
-                                        "x-parser-schema-id": "<anonymous-schema-129>"
+                                        "x-parser-schema-id": "<anonymous-schema-130>"
                                       },
                                       "node": {
                                         "description": "The replica that made the change; breaks the remaining ties. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-130>"
+                                        "x-parser-schema-id": "<anonymous-schema-131>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-127>"
+                                    "x-parser-schema-id": "<anonymous-schema-128>"
                                   },
                                   "tombstone": {
                                     "description": "True when the entry was deleted; the record is then absent but the version stays.",
                                     "type": "boolean",
-                                    "x-parser-schema-id": "<anonymous-schema-131>"
+                                    "x-parser-schema-id": "<anonymous-schema-132>"
                                   },
                                   "agent": {
                                     "description": "An agent in the registry.",
@@ -1010,59 +1017,59 @@
                                       "agentId": {
                                         "description": "The agent's name. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-133>"
+                                        "x-parser-schema-id": "<anonymous-schema-134>"
                                       },
                                       "keyId": {
                                         "description": "Its identity key id (the pinned binding). Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-134>"
+                                        "x-parser-schema-id": "<anonymous-schema-135>"
                                       },
                                       "publicKey": {
                                         "description": "Its Ed25519 public key (32 bytes).",
                                         "type": "string",
                                         "contentEncoding": "base64",
-                                        "x-parser-schema-id": "<anonymous-schema-135>"
+                                        "x-parser-schema-id": "<anonymous-schema-136>"
                                       },
                                       "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                                       "capabilities": {
                                         "description": "What it offers.",
                                         "type": "array",
                                         "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                        "x-parser-schema-id": "<anonymous-schema-136>"
+                                        "x-parser-schema-id": "<anonymous-schema-137>"
                                       },
                                       "endpoints": {
                                         "description": "Where it can be reached.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-138>"
+                                          "x-parser-schema-id": "<anonymous-schema-139>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-137>"
+                                        "x-parser-schema-id": "<anonymous-schema-138>"
                                       },
                                       "versions": {
                                         "description": "Protocol versions it speaks.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-140>"
+                                          "x-parser-schema-id": "<anonymous-schema-141>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-139>"
+                                        "x-parser-schema-id": "<anonymous-schema-140>"
                                       },
                                       "groups": {
                                         "description": "Groups it belongs to.",
                                         "type": "array",
                                         "items": {
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-142>"
+                                          "x-parser-schema-id": "<anonymous-schema-143>"
                                         },
-                                        "x-parser-schema-id": "<anonymous-schema-141>"
+                                        "x-parser-schema-id": "<anonymous-schema-142>"
                                       }
                                     },
                                     "required": [
                                       "agentId",
                                       "keyId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-132>"
+                                    "x-parser-schema-id": "<anonymous-schema-133>"
                                   },
                                   "service": {
                                     "description": "A service offered by one or more agents.",
@@ -1072,30 +1079,30 @@
                                       "serviceId": {
                                         "description": "The service's name. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-144>"
+                                        "x-parser-schema-id": "<anonymous-schema-145>"
                                       },
                                       "agentId": {
                                         "description": "The agent that provides it. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-145>"
+                                        "x-parser-schema-id": "<anonymous-schema-146>"
                                       },
                                       "capability": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
                                       "endpoint": {
                                         "description": "Where to reach it.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-146>"
+                                        "x-parser-schema-id": "<anonymous-schema-147>"
                                       },
                                       "description": {
                                         "description": "Free-form description.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-147>"
+                                        "x-parser-schema-id": "<anonymous-schema-148>"
                                       }
                                     },
                                     "required": [
                                       "serviceId",
                                       "agentId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-143>"
+                                    "x-parser-schema-id": "<anonymous-schema-144>"
                                   },
                                   "health": {
                                     "description": "The last known health of an agent.",
@@ -1105,25 +1112,25 @@
                                       "agentId": {
                                         "description": "The agent. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-149>"
+                                        "x-parser-schema-id": "<anonymous-schema-150>"
                                       },
                                       "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
                                       "observedAt": {
                                         "description": "When this was observed.",
                                         "type": "string",
                                         "format": "date-time",
-                                        "x-parser-schema-id": "<anonymous-schema-150>"
+                                        "x-parser-schema-id": "<anonymous-schema-151>"
                                       },
                                       "reason": {
                                         "description": "Why, in a few words.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-151>"
+                                        "x-parser-schema-id": "<anonymous-schema-152>"
                                       }
                                     },
                                     "required": [
                                       "agentId"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-148>"
+                                    "x-parser-schema-id": "<anonymous-schema-149>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
@@ -1136,21 +1143,21 @@
                                         "node": {
                                           "description": "The replica. Required.",
                                           "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-154>"
+                                          "x-parser-schema-id": "<anonymous-schema-155>"
                                         },
                                         "count": {
                                           "description": "How many writes that replica made to the key. At least 1.",
                                           "type": "string",
                                           "pattern": "^[0-9]+$",
-                                          "x-parser-schema-id": "<anonymous-schema-155>"
+                                          "x-parser-schema-id": "<anonymous-schema-156>"
                                         }
                                       },
                                       "required": [
                                         "node"
                                       ],
-                                      "x-parser-schema-id": "<anonymous-schema-153>"
+                                      "x-parser-schema-id": "<anonymous-schema-154>"
                                     },
-                                    "x-parser-schema-id": "<anonymous-schema-152>"
+                                    "x-parser-schema-id": "<anonymous-schema-153>"
                                   }
                                 },
                                 "required": [
@@ -1207,9 +1214,9 @@
                                     }
                                   }
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-125>"
+                                "x-parser-schema-id": "<anonymous-schema-126>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-124>"
+                              "x-parser-schema-id": "<anonymous-schema-125>"
                             },
                             "buckets": {
                               "description": "Which buckets this covers (empty = all).",
@@ -1218,15 +1225,15 @@
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-157>"
+                                "x-parser-schema-id": "<anonymous-schema-158>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-156>"
+                              "x-parser-schema-id": "<anonymous-schema-157>"
                             }
                           },
                           "required": [
                             "node"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-122>"
+                          "x-parser-schema-id": "<anonymous-schema-123>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1236,7 +1243,7 @@
                             "node": {
                               "description": "The replica sending it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-159>"
+                              "x-parser-schema-id": "<anonymous-schema-160>"
                             },
                             "entries": {
                               "description": "Changed entries, sorted by key.",
@@ -1264,7 +1271,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-162>"
+                                    "x-parser-schema-id": "<anonymous-schema-163>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1278,26 +1285,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-163>"
+                                    "x-parser-schema-id": "<anonymous-schema-164>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-164>"
+                                    "x-parser-schema-id": "<anonymous-schema-165>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-161>"
+                                "x-parser-schema-id": "<anonymous-schema-162>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-160>"
+                              "x-parser-schema-id": "<anonymous-schema-161>"
                             }
                           },
                           "required": [
                             "node"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-158>"
+                          "x-parser-schema-id": "<anonymous-schema-159>"
                         },
                         "registryQuery": {
                           "description": "A registry lookup.",
@@ -1307,21 +1314,21 @@
                             "capability": {
                               "description": "Only agents offering this capability name.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-166>"
+                              "x-parser-schema-id": "<anonymous-schema-167>"
                             },
                             "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                             "agentId": {
                               "description": "Only this agent.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-167>"
+                              "x-parser-schema-id": "<anonymous-schema-168>"
                             },
                             "onlineOnly": {
                               "description": "Only agents currently online (per presence).",
                               "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-168>"
+                              "x-parser-schema-id": "<anonymous-schema-169>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-165>"
+                          "x-parser-schema-id": "<anonymous-schema-166>"
                         },
                         "registryQueryResult": {
                           "description": "The answer to a RegistryQuery.",
@@ -1346,9 +1353,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-171>"
+                                "x-parser-schema-id": "<anonymous-schema-172>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-170>"
+                              "x-parser-schema-id": "<anonymous-schema-171>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1364,12 +1371,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-173>"
+                                "x-parser-schema-id": "<anonymous-schema-174>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-172>"
+                              "x-parser-schema-id": "<anonymous-schema-173>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-169>"
+                          "x-parser-schema-id": "<anonymous-schema-170>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1388,31 +1395,31 @@
                                   "relay": {
                                     "description": "The relay's agent name. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-177>"
+                                    "x-parser-schema-id": "<anonymous-schema-178>"
                                   },
                                   "keyId": {
                                     "description": "The relay's key id. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-178>"
+                                    "x-parser-schema-id": "<anonymous-schema-179>"
                                   },
                                   "hop": {
                                     "description": "Hop number: 1 for the first relay. Required.",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-179>"
+                                    "x-parser-schema-id": "<anonymous-schema-180>"
                                   },
                                   "at": {
                                     "description": "When the relay took the bottle. Required.",
                                     "type": "string",
                                     "format": "date-time",
-                                    "x-parser-schema-id": "<anonymous-schema-180>"
+                                    "x-parser-schema-id": "<anonymous-schema-181>"
                                   },
                                   "signature": {
                                     "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-181>"
+                                    "x-parser-schema-id": "<anonymous-schema-182>"
                                   }
                                 },
                                 "required": [
@@ -1422,15 +1429,15 @@
                                   "at",
                                   "signature"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-176>"
+                                "x-parser-schema-id": "<anonymous-schema-177>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-175>"
+                              "x-parser-schema-id": "<anonymous-schema-176>"
                             }
                           },
                           "required": [
                             "letter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-174>"
+                          "x-parser-schema-id": "<anonymous-schema-175>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1440,7 +1447,7 @@
                             "bottleId": {
                               "description": "The bottle. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-183>"
+                              "x-parser-schema-id": "<anonymous-schema-184>"
                             },
                             "status": {
                               "description": "Where a bottle is.",
@@ -1453,24 +1460,24 @@
                                 "BOTTLE_STATUS_EXPIRED",
                                 "BOTTLE_STATUS_FAILED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-184>"
+                              "x-parser-schema-id": "<anonymous-schema-185>"
                             },
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-185>"
+                              "x-parser-schema-id": "<anonymous-schema-186>"
                             },
                             "at": {
                               "description": "When the status was reached. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-186>"
+                              "x-parser-schema-id": "<anonymous-schema-187>"
                             },
                             "reporter": {
                               "description": "The agent or hub reporting it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-187>"
+                              "x-parser-schema-id": "<anonymous-schema-188>"
                             }
                           },
                           "required": [
@@ -1479,7 +1486,7 @@
                             "at",
                             "reporter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-182>"
+                          "x-parser-schema-id": "<anonymous-schema-183>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1489,7 +1496,7 @@
                             "messageId": {
                               "description": "The message acknowledged. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-189>"
+                              "x-parser-schema-id": "<anonymous-schema-190>"
                             },
                             "status": {
                               "description": "What happened to a message.",
@@ -1500,27 +1507,27 @@
                                 "RECEIPT_STATUS_PROCESSED",
                                 "RECEIPT_STATUS_REJECTED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-190>"
+                              "x-parser-schema-id": "<anonymous-schema-191>"
                             },
                             "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-191>"
+                              "x-parser-schema-id": "<anonymous-schema-192>"
                             },
                             "retryAfterMs": {
                               "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-192>"
+                              "x-parser-schema-id": "<anonymous-schema-193>"
                             }
                           },
                           "required": [
                             "messageId",
                             "status"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-188>"
+                          "x-parser-schema-id": "<anonymous-schema-189>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": {
@@ -1531,35 +1538,35 @@
                             "agent": {
                               "description": "The agent whose key changes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-194>"
+                              "x-parser-schema-id": "<anonymous-schema-195>"
                             },
                             "oldKeyId": {
                               "description": "The key being replaced. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-195>"
+                              "x-parser-schema-id": "<anonymous-schema-196>"
                             },
                             "newPublicKey": {
                               "description": "The new public key (32 bytes of Ed25519). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-196>"
+                              "x-parser-schema-id": "<anonymous-schema-197>"
                             },
                             "newKeyId": {
                               "description": "Key id of new_public_key. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-197>"
+                              "x-parser-schema-id": "<anonymous-schema-198>"
                             },
                             "effectiveAt": {
                               "description": "When the rotation takes effect. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-198>"
+                              "x-parser-schema-id": "<anonymous-schema-199>"
                             },
                             "newKeySignature": {
                               "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-199>"
+                              "x-parser-schema-id": "<anonymous-schema-200>"
                             }
                           },
                           "required": [
@@ -1570,7 +1577,7 @@
                             "effectiveAt",
                             "newKeySignature"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-193>"
+                          "x-parser-schema-id": "<anonymous-schema-194>"
                         },
                         "bottleLetter": {
                           "description": "The origin-signed content of a bottle.",
@@ -1580,7 +1587,7 @@
                             "bottleId": {
                               "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-201>"
+                              "x-parser-schema-id": "<anonymous-schema-202>"
                             },
                             "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
                             "condition": {
@@ -1592,38 +1599,38 @@
                                   "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                   "type": "boolean",
                                   "const": true,
-                                  "x-parser-schema-id": "<anonymous-schema-203>"
+                                  "x-parser-schema-id": "<anonymous-schema-204>"
                                 },
                                 "agentOnline": {
                                   "description": "The named agent is online.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-204>"
+                                  "x-parser-schema-id": "<anonymous-schema-205>"
                                 },
                                 "capabilityPresent": {
                                   "description": "Some online agent offers this capability.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-205>"
+                                  "x-parser-schema-id": "<anonymous-schema-206>"
                                 },
                                 "notBefore": {
                                   "description": "Not before this time.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-206>"
+                                  "x-parser-schema-id": "<anonymous-schema-207>"
                                 },
                                 "all": {
                                   "description": "Every listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-207>"
+                                  "x-parser-schema-id": "<anonymous-schema-208>"
                                 },
                                 "any": {
                                   "description": "At least one listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-208>"
+                                  "x-parser-schema-id": "<anonymous-schema-209>"
                                 }
                               },
                               "maxProperties": 1,
                               "minProperties": 1,
-                              "x-parser-schema-id": "<anonymous-schema-202>"
+                              "x-parser-schema-id": "<anonymous-schema-203>"
                             },
                             "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
                             "maxHops": {
@@ -1631,7 +1638,7 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-209>"
+                              "x-parser-schema-id": "<anonymous-schema-210>"
                             }
                           },
                           "required": [
@@ -1640,7 +1647,7 @@
                             "condition",
                             "payload"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-200>"
+                          "x-parser-schema-id": "<anonymous-schema-201>"
                         }
                       },
                       "maxProperties": 1,
@@ -1651,7 +1658,7 @@
                       "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                       "type": "string",
                       "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-210>"
+                      "x-parser-schema-id": "<anonymous-schema-211>"
                     }
                   },
                   "required": [
@@ -1669,13 +1676,13 @@
                       "required": [
                         "body"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-211>"
+                      "x-parser-schema-id": "<anonymous-schema-212>"
                     },
                     {
                       "required": [
                         "bodyCiphertext"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      "x-parser-schema-id": "<anonymous-schema-213>"
                     }
                   ],
                   "dependentSchemas": {
@@ -1708,7 +1715,7 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-213>"
+                  "x-parser-schema-id": "<anonymous-schema-214>"
                 }
               ],
               "x-parser-schema-id": "<anonymous-schema-1>"
@@ -1759,10 +1766,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-217>"
+                          "x-parser-schema-id": "<anonymous-schema-218>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-216>"
+                      "x-parser-schema-id": "<anonymous-schema-217>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -1785,7 +1792,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-219>"
+                          "x-parser-schema-id": "<anonymous-schema-220>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -1804,7 +1811,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
+                          "x-parser-schema-id": "<anonymous-schema-221>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -1844,7 +1851,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-224>"
+                                    "x-parser-schema-id": "<anonymous-schema-225>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1858,25 +1865,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
+                                    "x-parser-schema-id": "<anonymous-schema-226>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
+                                    "x-parser-schema-id": "<anonymous-schema-227>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-223>"
+                                "x-parser-schema-id": "<anonymous-schema-224>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-222>"
+                              "x-parser-schema-id": "<anonymous-schema-223>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
+                          "x-parser-schema-id": "<anonymous-schema-222>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1910,7 +1917,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-230>"
+                                    "x-parser-schema-id": "<anonymous-schema-231>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1924,24 +1931,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
+                                    "x-parser-schema-id": "<anonymous-schema-232>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
+                                    "x-parser-schema-id": "<anonymous-schema-233>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-229>"
+                                "x-parser-schema-id": "<anonymous-schema-230>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-228>"
+                              "x-parser-schema-id": "<anonymous-schema-229>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-227>"
+                          "x-parser-schema-id": "<anonymous-schema-228>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -1967,9 +1974,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-235>"
+                                "x-parser-schema-id": "<anonymous-schema-236>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-234>"
+                              "x-parser-schema-id": "<anonymous-schema-235>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1985,12 +1992,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-237>"
+                                "x-parser-schema-id": "<anonymous-schema-238>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-236>"
+                              "x-parser-schema-id": "<anonymous-schema-237>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-233>"
+                          "x-parser-schema-id": "<anonymous-schema-234>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2002,11 +2009,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-239>"
+                              "x-parser-schema-id": "<anonymous-schema-240>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-238>"
+                          "x-parser-schema-id": "<anonymous-schema-239>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2021,7 +2028,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-240>"
+                          "x-parser-schema-id": "<anonymous-schema-241>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2035,7 +2042,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
+                          "x-parser-schema-id": "<anonymous-schema-242>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2051,12 +2058,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
+                          "x-parser-schema-id": "<anonymous-schema-243>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-218>"
+                      "x-parser-schema-id": "<anonymous-schema-219>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2064,7 +2071,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-215>"
+                  "x-parser-schema-id": "<anonymous-schema-216>"
                 },
                 {
                   "properties": {
@@ -2074,10 +2081,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-243>"
+                  "x-parser-schema-id": "<anonymous-schema-244>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-214>"
+              "x-parser-schema-id": "<anonymous-schema-215>"
             }
           },
           "x-parser-unique-object-id": "welcome"
@@ -2125,10 +2132,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-247>"
+                          "x-parser-schema-id": "<anonymous-schema-248>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-246>"
+                      "x-parser-schema-id": "<anonymous-schema-247>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2151,7 +2158,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-249>"
+                          "x-parser-schema-id": "<anonymous-schema-250>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2170,7 +2177,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
+                          "x-parser-schema-id": "<anonymous-schema-251>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2210,7 +2217,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-254>"
+                                    "x-parser-schema-id": "<anonymous-schema-255>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2224,25 +2231,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
+                                    "x-parser-schema-id": "<anonymous-schema-256>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
+                                    "x-parser-schema-id": "<anonymous-schema-257>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-253>"
+                                "x-parser-schema-id": "<anonymous-schema-254>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-252>"
+                              "x-parser-schema-id": "<anonymous-schema-253>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
+                          "x-parser-schema-id": "<anonymous-schema-252>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2276,7 +2283,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-260>"
+                                    "x-parser-schema-id": "<anonymous-schema-261>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2290,24 +2297,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
+                                    "x-parser-schema-id": "<anonymous-schema-262>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
+                                    "x-parser-schema-id": "<anonymous-schema-263>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-259>"
+                                "x-parser-schema-id": "<anonymous-schema-260>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-258>"
+                              "x-parser-schema-id": "<anonymous-schema-259>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-257>"
+                          "x-parser-schema-id": "<anonymous-schema-258>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2333,9 +2340,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-265>"
+                                "x-parser-schema-id": "<anonymous-schema-266>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-264>"
+                              "x-parser-schema-id": "<anonymous-schema-265>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2351,12 +2358,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-267>"
+                                "x-parser-schema-id": "<anonymous-schema-268>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-266>"
+                              "x-parser-schema-id": "<anonymous-schema-267>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-263>"
+                          "x-parser-schema-id": "<anonymous-schema-264>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2368,11 +2375,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-269>"
+                              "x-parser-schema-id": "<anonymous-schema-270>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-268>"
+                          "x-parser-schema-id": "<anonymous-schema-269>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2387,7 +2394,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-270>"
+                          "x-parser-schema-id": "<anonymous-schema-271>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2401,7 +2408,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
+                          "x-parser-schema-id": "<anonymous-schema-272>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2417,12 +2424,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
+                          "x-parser-schema-id": "<anonymous-schema-273>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-248>"
+                      "x-parser-schema-id": "<anonymous-schema-249>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2430,7 +2437,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-245>"
+                  "x-parser-schema-id": "<anonymous-schema-246>"
                 },
                 {
                   "properties": {
@@ -2440,10 +2447,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-273>"
+                  "x-parser-schema-id": "<anonymous-schema-274>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-244>"
+              "x-parser-schema-id": "<anonymous-schema-245>"
             }
           },
           "x-parser-unique-object-id": "helloReject"
@@ -2491,10 +2498,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-277>"
+                          "x-parser-schema-id": "<anonymous-schema-278>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-276>"
+                      "x-parser-schema-id": "<anonymous-schema-277>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2517,7 +2524,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-279>"
+                          "x-parser-schema-id": "<anonymous-schema-280>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2536,7 +2543,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
+                          "x-parser-schema-id": "<anonymous-schema-281>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2576,7 +2583,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-284>"
+                                    "x-parser-schema-id": "<anonymous-schema-285>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2590,25 +2597,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
+                                    "x-parser-schema-id": "<anonymous-schema-286>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
+                                    "x-parser-schema-id": "<anonymous-schema-287>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-283>"
+                                "x-parser-schema-id": "<anonymous-schema-284>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-282>"
+                              "x-parser-schema-id": "<anonymous-schema-283>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
+                          "x-parser-schema-id": "<anonymous-schema-282>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2642,7 +2649,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-290>"
+                                    "x-parser-schema-id": "<anonymous-schema-291>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2656,24 +2663,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
+                                    "x-parser-schema-id": "<anonymous-schema-292>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
+                                    "x-parser-schema-id": "<anonymous-schema-293>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-289>"
+                                "x-parser-schema-id": "<anonymous-schema-290>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-288>"
+                              "x-parser-schema-id": "<anonymous-schema-289>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-287>"
+                          "x-parser-schema-id": "<anonymous-schema-288>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2699,9 +2706,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-295>"
+                                "x-parser-schema-id": "<anonymous-schema-296>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-294>"
+                              "x-parser-schema-id": "<anonymous-schema-295>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2717,12 +2724,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-297>"
+                                "x-parser-schema-id": "<anonymous-schema-298>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-296>"
+                              "x-parser-schema-id": "<anonymous-schema-297>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-293>"
+                          "x-parser-schema-id": "<anonymous-schema-294>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2734,11 +2741,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-299>"
+                              "x-parser-schema-id": "<anonymous-schema-300>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-298>"
+                          "x-parser-schema-id": "<anonymous-schema-299>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2753,7 +2760,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-300>"
+                          "x-parser-schema-id": "<anonymous-schema-301>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2767,7 +2774,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
+                          "x-parser-schema-id": "<anonymous-schema-302>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2783,12 +2790,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
+                          "x-parser-schema-id": "<anonymous-schema-303>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-278>"
+                      "x-parser-schema-id": "<anonymous-schema-279>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2796,7 +2803,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-275>"
+                  "x-parser-schema-id": "<anonymous-schema-276>"
                 },
                 {
                   "properties": {
@@ -2806,10 +2813,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-303>"
+                  "x-parser-schema-id": "<anonymous-schema-304>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-274>"
+              "x-parser-schema-id": "<anonymous-schema-275>"
             }
           },
           "x-parser-unique-object-id": "handshakeConfirm"
@@ -2857,10 +2864,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-307>"
+                          "x-parser-schema-id": "<anonymous-schema-308>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-306>"
+                      "x-parser-schema-id": "<anonymous-schema-307>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2883,7 +2890,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-309>"
+                          "x-parser-schema-id": "<anonymous-schema-310>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2902,7 +2909,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
+                          "x-parser-schema-id": "<anonymous-schema-311>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2942,7 +2949,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-314>"
+                                    "x-parser-schema-id": "<anonymous-schema-315>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2956,25 +2963,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
+                                    "x-parser-schema-id": "<anonymous-schema-316>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
+                                    "x-parser-schema-id": "<anonymous-schema-317>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-313>"
+                                "x-parser-schema-id": "<anonymous-schema-314>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-312>"
+                              "x-parser-schema-id": "<anonymous-schema-313>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
+                          "x-parser-schema-id": "<anonymous-schema-312>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3008,7 +3015,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-320>"
+                                    "x-parser-schema-id": "<anonymous-schema-321>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3022,24 +3029,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
+                                    "x-parser-schema-id": "<anonymous-schema-322>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
+                                    "x-parser-schema-id": "<anonymous-schema-323>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-319>"
+                                "x-parser-schema-id": "<anonymous-schema-320>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-318>"
+                              "x-parser-schema-id": "<anonymous-schema-319>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-317>"
+                          "x-parser-schema-id": "<anonymous-schema-318>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3065,9 +3072,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-325>"
+                                "x-parser-schema-id": "<anonymous-schema-326>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-324>"
+                              "x-parser-schema-id": "<anonymous-schema-325>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3083,12 +3090,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-327>"
+                                "x-parser-schema-id": "<anonymous-schema-328>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-326>"
+                              "x-parser-schema-id": "<anonymous-schema-327>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-323>"
+                          "x-parser-schema-id": "<anonymous-schema-324>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3100,11 +3107,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-329>"
+                              "x-parser-schema-id": "<anonymous-schema-330>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-328>"
+                          "x-parser-schema-id": "<anonymous-schema-329>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3119,7 +3126,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-330>"
+                          "x-parser-schema-id": "<anonymous-schema-331>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3133,7 +3140,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
+                          "x-parser-schema-id": "<anonymous-schema-332>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3149,12 +3156,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
+                          "x-parser-schema-id": "<anonymous-schema-333>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-308>"
+                      "x-parser-schema-id": "<anonymous-schema-309>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3162,7 +3169,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-305>"
+                  "x-parser-schema-id": "<anonymous-schema-306>"
                 },
                 {
                   "properties": {
@@ -3172,10 +3179,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-333>"
+                  "x-parser-schema-id": "<anonymous-schema-334>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-304>"
+              "x-parser-schema-id": "<anonymous-schema-305>"
             }
           },
           "x-parser-unique-object-id": "heartbeat"
@@ -3223,10 +3230,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-337>"
+                          "x-parser-schema-id": "<anonymous-schema-338>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-336>"
+                      "x-parser-schema-id": "<anonymous-schema-337>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3249,7 +3256,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-339>"
+                          "x-parser-schema-id": "<anonymous-schema-340>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3268,7 +3275,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
+                          "x-parser-schema-id": "<anonymous-schema-341>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3308,7 +3315,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-344>"
+                                    "x-parser-schema-id": "<anonymous-schema-345>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3322,25 +3329,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
+                                    "x-parser-schema-id": "<anonymous-schema-346>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
+                                    "x-parser-schema-id": "<anonymous-schema-347>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-343>"
+                                "x-parser-schema-id": "<anonymous-schema-344>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-342>"
+                              "x-parser-schema-id": "<anonymous-schema-343>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
+                          "x-parser-schema-id": "<anonymous-schema-342>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3374,7 +3381,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-350>"
+                                    "x-parser-schema-id": "<anonymous-schema-351>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3388,24 +3395,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
+                                    "x-parser-schema-id": "<anonymous-schema-352>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
+                                    "x-parser-schema-id": "<anonymous-schema-353>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-349>"
+                                "x-parser-schema-id": "<anonymous-schema-350>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-348>"
+                              "x-parser-schema-id": "<anonymous-schema-349>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-347>"
+                          "x-parser-schema-id": "<anonymous-schema-348>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3431,9 +3438,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-355>"
+                                "x-parser-schema-id": "<anonymous-schema-356>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-354>"
+                              "x-parser-schema-id": "<anonymous-schema-355>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3449,12 +3456,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-357>"
+                                "x-parser-schema-id": "<anonymous-schema-358>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-356>"
+                              "x-parser-schema-id": "<anonymous-schema-357>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-353>"
+                          "x-parser-schema-id": "<anonymous-schema-354>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3466,11 +3473,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-359>"
+                              "x-parser-schema-id": "<anonymous-schema-360>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-358>"
+                          "x-parser-schema-id": "<anonymous-schema-359>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3485,7 +3492,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-360>"
+                          "x-parser-schema-id": "<anonymous-schema-361>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3499,7 +3506,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
+                          "x-parser-schema-id": "<anonymous-schema-362>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3515,12 +3522,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
+                          "x-parser-schema-id": "<anonymous-schema-363>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-338>"
+                      "x-parser-schema-id": "<anonymous-schema-339>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3528,7 +3535,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-335>"
+                  "x-parser-schema-id": "<anonymous-schema-336>"
                 },
                 {
                   "properties": {
@@ -3538,10 +3545,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-363>"
+                  "x-parser-schema-id": "<anonymous-schema-364>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-334>"
+              "x-parser-schema-id": "<anonymous-schema-335>"
             }
           },
           "x-parser-unique-object-id": "error"
@@ -3589,10 +3596,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-367>"
+                          "x-parser-schema-id": "<anonymous-schema-368>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-366>"
+                      "x-parser-schema-id": "<anonymous-schema-367>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3615,7 +3622,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-369>"
+                          "x-parser-schema-id": "<anonymous-schema-370>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3634,7 +3641,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
+                          "x-parser-schema-id": "<anonymous-schema-371>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3674,7 +3681,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-374>"
+                                    "x-parser-schema-id": "<anonymous-schema-375>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3688,25 +3695,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
+                                    "x-parser-schema-id": "<anonymous-schema-376>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
+                                    "x-parser-schema-id": "<anonymous-schema-377>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-373>"
+                                "x-parser-schema-id": "<anonymous-schema-374>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-372>"
+                              "x-parser-schema-id": "<anonymous-schema-373>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
+                          "x-parser-schema-id": "<anonymous-schema-372>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3740,7 +3747,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-380>"
+                                    "x-parser-schema-id": "<anonymous-schema-381>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3754,24 +3761,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
+                                    "x-parser-schema-id": "<anonymous-schema-382>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
+                                    "x-parser-schema-id": "<anonymous-schema-383>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-379>"
+                                "x-parser-schema-id": "<anonymous-schema-380>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-378>"
+                              "x-parser-schema-id": "<anonymous-schema-379>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-377>"
+                          "x-parser-schema-id": "<anonymous-schema-378>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3797,9 +3804,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-385>"
+                                "x-parser-schema-id": "<anonymous-schema-386>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-384>"
+                              "x-parser-schema-id": "<anonymous-schema-385>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3815,12 +3822,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-387>"
+                                "x-parser-schema-id": "<anonymous-schema-388>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-386>"
+                              "x-parser-schema-id": "<anonymous-schema-387>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-383>"
+                          "x-parser-schema-id": "<anonymous-schema-384>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3832,11 +3839,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-389>"
+                              "x-parser-schema-id": "<anonymous-schema-390>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-388>"
+                          "x-parser-schema-id": "<anonymous-schema-389>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3851,7 +3858,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-390>"
+                          "x-parser-schema-id": "<anonymous-schema-391>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3865,7 +3872,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
+                          "x-parser-schema-id": "<anonymous-schema-392>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3881,12 +3888,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
+                          "x-parser-schema-id": "<anonymous-schema-393>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-368>"
+                      "x-parser-schema-id": "<anonymous-schema-369>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3894,7 +3901,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-365>"
+                  "x-parser-schema-id": "<anonymous-schema-366>"
                 },
                 {
                   "properties": {
@@ -3904,10 +3911,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-393>"
+                  "x-parser-schema-id": "<anonymous-schema-394>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-364>"
+              "x-parser-schema-id": "<anonymous-schema-365>"
             }
           },
           "x-parser-unique-object-id": "receipt"
@@ -3968,10 +3975,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-398>"
+                          "x-parser-schema-id": "<anonymous-schema-399>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-397>"
+                      "x-parser-schema-id": "<anonymous-schema-398>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3994,7 +4001,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-400>"
+                          "x-parser-schema-id": "<anonymous-schema-401>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4013,7 +4020,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
+                          "x-parser-schema-id": "<anonymous-schema-402>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4053,7 +4060,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-405>"
+                                    "x-parser-schema-id": "<anonymous-schema-406>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4067,25 +4074,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
+                                    "x-parser-schema-id": "<anonymous-schema-407>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
+                                    "x-parser-schema-id": "<anonymous-schema-408>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-404>"
+                                "x-parser-schema-id": "<anonymous-schema-405>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-403>"
+                              "x-parser-schema-id": "<anonymous-schema-404>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
+                          "x-parser-schema-id": "<anonymous-schema-403>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4119,7 +4126,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-411>"
+                                    "x-parser-schema-id": "<anonymous-schema-412>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4133,24 +4140,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
+                                    "x-parser-schema-id": "<anonymous-schema-413>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
+                                    "x-parser-schema-id": "<anonymous-schema-414>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-410>"
+                                "x-parser-schema-id": "<anonymous-schema-411>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-409>"
+                              "x-parser-schema-id": "<anonymous-schema-410>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-408>"
+                          "x-parser-schema-id": "<anonymous-schema-409>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4176,9 +4183,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-416>"
+                                "x-parser-schema-id": "<anonymous-schema-417>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-415>"
+                              "x-parser-schema-id": "<anonymous-schema-416>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4194,12 +4201,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-418>"
+                                "x-parser-schema-id": "<anonymous-schema-419>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-417>"
+                              "x-parser-schema-id": "<anonymous-schema-418>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-414>"
+                          "x-parser-schema-id": "<anonymous-schema-415>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4211,11 +4218,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-420>"
+                              "x-parser-schema-id": "<anonymous-schema-421>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-419>"
+                          "x-parser-schema-id": "<anonymous-schema-420>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4230,7 +4237,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-421>"
+                          "x-parser-schema-id": "<anonymous-schema-422>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4244,7 +4251,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
+                          "x-parser-schema-id": "<anonymous-schema-423>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4260,12 +4267,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
+                          "x-parser-schema-id": "<anonymous-schema-424>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-399>"
+                      "x-parser-schema-id": "<anonymous-schema-400>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4273,7 +4280,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-396>"
+                  "x-parser-schema-id": "<anonymous-schema-397>"
                 },
                 {
                   "properties": {
@@ -4283,10 +4290,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-424>"
+                  "x-parser-schema-id": "<anonymous-schema-425>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-395>"
+              "x-parser-schema-id": "<anonymous-schema-396>"
             }
           },
           "x-parser-unique-object-id": "application"
@@ -4334,10 +4341,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-428>"
+                          "x-parser-schema-id": "<anonymous-schema-429>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-427>"
+                      "x-parser-schema-id": "<anonymous-schema-428>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4360,7 +4367,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-430>"
+                          "x-parser-schema-id": "<anonymous-schema-431>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4379,7 +4386,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
+                          "x-parser-schema-id": "<anonymous-schema-432>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4419,7 +4426,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-435>"
+                                    "x-parser-schema-id": "<anonymous-schema-436>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4433,25 +4440,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
+                                    "x-parser-schema-id": "<anonymous-schema-437>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
+                                    "x-parser-schema-id": "<anonymous-schema-438>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-434>"
+                                "x-parser-schema-id": "<anonymous-schema-435>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-433>"
+                              "x-parser-schema-id": "<anonymous-schema-434>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
+                          "x-parser-schema-id": "<anonymous-schema-433>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4485,7 +4492,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-441>"
+                                    "x-parser-schema-id": "<anonymous-schema-442>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4499,24 +4506,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
+                                    "x-parser-schema-id": "<anonymous-schema-443>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
+                                    "x-parser-schema-id": "<anonymous-schema-444>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-440>"
+                                "x-parser-schema-id": "<anonymous-schema-441>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-439>"
+                              "x-parser-schema-id": "<anonymous-schema-440>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-438>"
+                          "x-parser-schema-id": "<anonymous-schema-439>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4542,9 +4549,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-446>"
+                                "x-parser-schema-id": "<anonymous-schema-447>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-445>"
+                              "x-parser-schema-id": "<anonymous-schema-446>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4560,12 +4567,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-448>"
+                                "x-parser-schema-id": "<anonymous-schema-449>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-447>"
+                              "x-parser-schema-id": "<anonymous-schema-448>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-444>"
+                          "x-parser-schema-id": "<anonymous-schema-445>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4577,11 +4584,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-450>"
+                              "x-parser-schema-id": "<anonymous-schema-451>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-449>"
+                          "x-parser-schema-id": "<anonymous-schema-450>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4596,7 +4603,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-451>"
+                          "x-parser-schema-id": "<anonymous-schema-452>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4610,7 +4617,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
+                          "x-parser-schema-id": "<anonymous-schema-453>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4626,12 +4633,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
+                          "x-parser-schema-id": "<anonymous-schema-454>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-429>"
+                      "x-parser-schema-id": "<anonymous-schema-430>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4639,7 +4646,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-426>"
+                  "x-parser-schema-id": "<anonymous-schema-427>"
                 },
                 {
                   "properties": {
@@ -4649,10 +4656,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-454>"
+                  "x-parser-schema-id": "<anonymous-schema-455>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-425>"
+              "x-parser-schema-id": "<anonymous-schema-426>"
             }
           },
           "x-parser-unique-object-id": "capabilityExchange"
@@ -4700,10 +4707,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-458>"
+                          "x-parser-schema-id": "<anonymous-schema-459>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-457>"
+                      "x-parser-schema-id": "<anonymous-schema-458>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4726,7 +4733,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-460>"
+                          "x-parser-schema-id": "<anonymous-schema-461>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4745,7 +4752,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
+                          "x-parser-schema-id": "<anonymous-schema-462>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4785,7 +4792,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-465>"
+                                    "x-parser-schema-id": "<anonymous-schema-466>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4799,25 +4806,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
+                                    "x-parser-schema-id": "<anonymous-schema-467>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
+                                    "x-parser-schema-id": "<anonymous-schema-468>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-464>"
+                                "x-parser-schema-id": "<anonymous-schema-465>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-463>"
+                              "x-parser-schema-id": "<anonymous-schema-464>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
+                          "x-parser-schema-id": "<anonymous-schema-463>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4851,7 +4858,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-471>"
+                                    "x-parser-schema-id": "<anonymous-schema-472>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4865,24 +4872,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
+                                    "x-parser-schema-id": "<anonymous-schema-473>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
+                                    "x-parser-schema-id": "<anonymous-schema-474>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-470>"
+                                "x-parser-schema-id": "<anonymous-schema-471>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-469>"
+                              "x-parser-schema-id": "<anonymous-schema-470>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-468>"
+                          "x-parser-schema-id": "<anonymous-schema-469>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4908,9 +4915,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-476>"
+                                "x-parser-schema-id": "<anonymous-schema-477>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-475>"
+                              "x-parser-schema-id": "<anonymous-schema-476>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4926,12 +4933,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-478>"
+                                "x-parser-schema-id": "<anonymous-schema-479>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-477>"
+                              "x-parser-schema-id": "<anonymous-schema-478>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-474>"
+                          "x-parser-schema-id": "<anonymous-schema-475>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4943,11 +4950,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-480>"
+                              "x-parser-schema-id": "<anonymous-schema-481>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-479>"
+                          "x-parser-schema-id": "<anonymous-schema-480>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4962,7 +4969,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-481>"
+                          "x-parser-schema-id": "<anonymous-schema-482>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4976,7 +4983,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
+                          "x-parser-schema-id": "<anonymous-schema-483>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4992,12 +4999,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
+                          "x-parser-schema-id": "<anonymous-schema-484>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-459>"
+                      "x-parser-schema-id": "<anonymous-schema-460>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5005,7 +5012,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-456>"
+                  "x-parser-schema-id": "<anonymous-schema-457>"
                 },
                 {
                   "properties": {
@@ -5015,10 +5022,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-484>"
+                  "x-parser-schema-id": "<anonymous-schema-485>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-455>"
+              "x-parser-schema-id": "<anonymous-schema-456>"
             }
           },
           "x-parser-unique-object-id": "registryQueryResult"
@@ -5066,10 +5073,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-488>"
+                          "x-parser-schema-id": "<anonymous-schema-489>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-487>"
+                      "x-parser-schema-id": "<anonymous-schema-488>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5092,7 +5099,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-490>"
+                          "x-parser-schema-id": "<anonymous-schema-491>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5111,7 +5118,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
+                          "x-parser-schema-id": "<anonymous-schema-492>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5151,7 +5158,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-495>"
+                                    "x-parser-schema-id": "<anonymous-schema-496>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5165,25 +5172,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
+                                    "x-parser-schema-id": "<anonymous-schema-497>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
+                                    "x-parser-schema-id": "<anonymous-schema-498>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-494>"
+                                "x-parser-schema-id": "<anonymous-schema-495>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-493>"
+                              "x-parser-schema-id": "<anonymous-schema-494>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
+                          "x-parser-schema-id": "<anonymous-schema-493>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5217,7 +5224,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-501>"
+                                    "x-parser-schema-id": "<anonymous-schema-502>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5231,24 +5238,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
+                                    "x-parser-schema-id": "<anonymous-schema-503>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
+                                    "x-parser-schema-id": "<anonymous-schema-504>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-500>"
+                                "x-parser-schema-id": "<anonymous-schema-501>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-499>"
+                              "x-parser-schema-id": "<anonymous-schema-500>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-498>"
+                          "x-parser-schema-id": "<anonymous-schema-499>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5274,9 +5281,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-506>"
+                                "x-parser-schema-id": "<anonymous-schema-507>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-505>"
+                              "x-parser-schema-id": "<anonymous-schema-506>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5292,12 +5299,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-508>"
+                                "x-parser-schema-id": "<anonymous-schema-509>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-507>"
+                              "x-parser-schema-id": "<anonymous-schema-508>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-504>"
+                          "x-parser-schema-id": "<anonymous-schema-505>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5309,11 +5316,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-510>"
+                              "x-parser-schema-id": "<anonymous-schema-511>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-509>"
+                          "x-parser-schema-id": "<anonymous-schema-510>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5328,7 +5335,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-511>"
+                          "x-parser-schema-id": "<anonymous-schema-512>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5342,7 +5349,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
+                          "x-parser-schema-id": "<anonymous-schema-513>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5358,12 +5365,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
+                          "x-parser-schema-id": "<anonymous-schema-514>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-489>"
+                      "x-parser-schema-id": "<anonymous-schema-490>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5371,7 +5378,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-486>"
+                  "x-parser-schema-id": "<anonymous-schema-487>"
                 },
                 {
                   "properties": {
@@ -5381,10 +5388,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-514>"
+                  "x-parser-schema-id": "<anonymous-schema-515>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-485>"
+              "x-parser-schema-id": "<anonymous-schema-486>"
             }
           },
           "x-parser-unique-object-id": "keyRotation"
@@ -5445,10 +5452,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-519>"
+                          "x-parser-schema-id": "<anonymous-schema-520>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-518>"
+                      "x-parser-schema-id": "<anonymous-schema-519>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5471,7 +5478,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-521>"
+                          "x-parser-schema-id": "<anonymous-schema-522>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5490,7 +5497,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
+                          "x-parser-schema-id": "<anonymous-schema-523>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5530,7 +5537,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-526>"
+                                    "x-parser-schema-id": "<anonymous-schema-527>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5544,25 +5551,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
+                                    "x-parser-schema-id": "<anonymous-schema-528>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
+                                    "x-parser-schema-id": "<anonymous-schema-529>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-525>"
+                                "x-parser-schema-id": "<anonymous-schema-526>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-524>"
+                              "x-parser-schema-id": "<anonymous-schema-525>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
+                          "x-parser-schema-id": "<anonymous-schema-524>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5596,7 +5603,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-532>"
+                                    "x-parser-schema-id": "<anonymous-schema-533>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5610,24 +5617,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
+                                    "x-parser-schema-id": "<anonymous-schema-534>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
+                                    "x-parser-schema-id": "<anonymous-schema-535>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-531>"
+                                "x-parser-schema-id": "<anonymous-schema-532>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-530>"
+                              "x-parser-schema-id": "<anonymous-schema-531>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-529>"
+                          "x-parser-schema-id": "<anonymous-schema-530>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5653,9 +5660,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-537>"
+                                "x-parser-schema-id": "<anonymous-schema-538>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-536>"
+                              "x-parser-schema-id": "<anonymous-schema-537>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5671,12 +5678,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-539>"
+                                "x-parser-schema-id": "<anonymous-schema-540>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-538>"
+                              "x-parser-schema-id": "<anonymous-schema-539>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-535>"
+                          "x-parser-schema-id": "<anonymous-schema-536>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5688,11 +5695,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-541>"
+                              "x-parser-schema-id": "<anonymous-schema-542>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-540>"
+                          "x-parser-schema-id": "<anonymous-schema-541>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5707,7 +5714,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-542>"
+                          "x-parser-schema-id": "<anonymous-schema-543>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5721,7 +5728,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
+                          "x-parser-schema-id": "<anonymous-schema-544>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5737,12 +5744,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
+                          "x-parser-schema-id": "<anonymous-schema-545>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-520>"
+                      "x-parser-schema-id": "<anonymous-schema-521>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5750,7 +5757,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-517>"
+                  "x-parser-schema-id": "<anonymous-schema-518>"
                 },
                 {
                   "properties": {
@@ -5760,10 +5767,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-545>"
+                  "x-parser-schema-id": "<anonymous-schema-546>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-516>"
+              "x-parser-schema-id": "<anonymous-schema-517>"
             }
           },
           "x-parser-unique-object-id": "bottleReceipt"
@@ -5869,10 +5876,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-552>"
+                          "x-parser-schema-id": "<anonymous-schema-553>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-551>"
+                      "x-parser-schema-id": "<anonymous-schema-552>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5895,7 +5902,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-554>"
+                          "x-parser-schema-id": "<anonymous-schema-555>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5914,7 +5921,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
+                          "x-parser-schema-id": "<anonymous-schema-556>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5954,7 +5961,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-559>"
+                                    "x-parser-schema-id": "<anonymous-schema-560>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5968,25 +5975,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
+                                    "x-parser-schema-id": "<anonymous-schema-561>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
+                                    "x-parser-schema-id": "<anonymous-schema-562>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-558>"
+                                "x-parser-schema-id": "<anonymous-schema-559>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-557>"
+                              "x-parser-schema-id": "<anonymous-schema-558>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
+                          "x-parser-schema-id": "<anonymous-schema-557>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6020,7 +6027,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-565>"
+                                    "x-parser-schema-id": "<anonymous-schema-566>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6034,24 +6041,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
+                                    "x-parser-schema-id": "<anonymous-schema-567>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
+                                    "x-parser-schema-id": "<anonymous-schema-568>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-564>"
+                                "x-parser-schema-id": "<anonymous-schema-565>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-563>"
+                              "x-parser-schema-id": "<anonymous-schema-564>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-562>"
+                          "x-parser-schema-id": "<anonymous-schema-563>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6077,9 +6084,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-570>"
+                                "x-parser-schema-id": "<anonymous-schema-571>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-569>"
+                              "x-parser-schema-id": "<anonymous-schema-570>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6095,12 +6102,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-572>"
+                                "x-parser-schema-id": "<anonymous-schema-573>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-571>"
+                              "x-parser-schema-id": "<anonymous-schema-572>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-568>"
+                          "x-parser-schema-id": "<anonymous-schema-569>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6112,11 +6119,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-574>"
+                              "x-parser-schema-id": "<anonymous-schema-575>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-573>"
+                          "x-parser-schema-id": "<anonymous-schema-574>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6131,7 +6138,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-575>"
+                          "x-parser-schema-id": "<anonymous-schema-576>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6145,7 +6152,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
+                          "x-parser-schema-id": "<anonymous-schema-577>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6161,12 +6168,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
+                          "x-parser-schema-id": "<anonymous-schema-578>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-553>"
+                      "x-parser-schema-id": "<anonymous-schema-554>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6174,7 +6181,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-550>"
+                  "x-parser-schema-id": "<anonymous-schema-551>"
                 },
                 {
                   "properties": {
@@ -6184,10 +6191,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-578>"
+                  "x-parser-schema-id": "<anonymous-schema-579>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-549>"
+              "x-parser-schema-id": "<anonymous-schema-550>"
             }
           },
           "x-parser-unique-object-id": "discoveryBeacon"
@@ -6243,10 +6250,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-582>"
+                          "x-parser-schema-id": "<anonymous-schema-583>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-581>"
+                      "x-parser-schema-id": "<anonymous-schema-582>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6269,7 +6276,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-584>"
+                          "x-parser-schema-id": "<anonymous-schema-585>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6288,7 +6295,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
+                          "x-parser-schema-id": "<anonymous-schema-586>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6328,7 +6335,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-589>"
+                                    "x-parser-schema-id": "<anonymous-schema-590>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6342,25 +6349,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
+                                    "x-parser-schema-id": "<anonymous-schema-591>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
+                                    "x-parser-schema-id": "<anonymous-schema-592>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-588>"
+                                "x-parser-schema-id": "<anonymous-schema-589>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-587>"
+                              "x-parser-schema-id": "<anonymous-schema-588>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
+                          "x-parser-schema-id": "<anonymous-schema-587>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6394,7 +6401,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-595>"
+                                    "x-parser-schema-id": "<anonymous-schema-596>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6408,24 +6415,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
+                                    "x-parser-schema-id": "<anonymous-schema-597>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
+                                    "x-parser-schema-id": "<anonymous-schema-598>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-594>"
+                                "x-parser-schema-id": "<anonymous-schema-595>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-593>"
+                              "x-parser-schema-id": "<anonymous-schema-594>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-592>"
+                          "x-parser-schema-id": "<anonymous-schema-593>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6451,9 +6458,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-600>"
+                                "x-parser-schema-id": "<anonymous-schema-601>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-599>"
+                              "x-parser-schema-id": "<anonymous-schema-600>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6469,12 +6476,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-602>"
+                                "x-parser-schema-id": "<anonymous-schema-603>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-601>"
+                              "x-parser-schema-id": "<anonymous-schema-602>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-598>"
+                          "x-parser-schema-id": "<anonymous-schema-599>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6486,11 +6493,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-604>"
+                              "x-parser-schema-id": "<anonymous-schema-605>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-603>"
+                          "x-parser-schema-id": "<anonymous-schema-604>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6505,7 +6512,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-605>"
+                          "x-parser-schema-id": "<anonymous-schema-606>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6519,7 +6526,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
+                          "x-parser-schema-id": "<anonymous-schema-607>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6535,12 +6542,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
+                          "x-parser-schema-id": "<anonymous-schema-608>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-583>"
+                      "x-parser-schema-id": "<anonymous-schema-584>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6548,7 +6555,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-580>"
+                  "x-parser-schema-id": "<anonymous-schema-581>"
                 },
                 {
                   "properties": {
@@ -6558,10 +6565,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-608>"
+                  "x-parser-schema-id": "<anonymous-schema-609>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-579>"
+              "x-parser-schema-id": "<anonymous-schema-580>"
             }
           },
           "x-parser-unique-object-id": "registryDigest"
@@ -6609,10 +6616,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-612>"
+                          "x-parser-schema-id": "<anonymous-schema-613>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-611>"
+                      "x-parser-schema-id": "<anonymous-schema-612>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6635,7 +6642,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-614>"
+                          "x-parser-schema-id": "<anonymous-schema-615>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6654,7 +6661,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
+                          "x-parser-schema-id": "<anonymous-schema-616>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6694,7 +6701,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-619>"
+                                    "x-parser-schema-id": "<anonymous-schema-620>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6708,25 +6715,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
+                                    "x-parser-schema-id": "<anonymous-schema-621>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
+                                    "x-parser-schema-id": "<anonymous-schema-622>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-618>"
+                                "x-parser-schema-id": "<anonymous-schema-619>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-617>"
+                              "x-parser-schema-id": "<anonymous-schema-618>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
+                          "x-parser-schema-id": "<anonymous-schema-617>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6760,7 +6767,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-625>"
+                                    "x-parser-schema-id": "<anonymous-schema-626>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6774,24 +6781,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
+                                    "x-parser-schema-id": "<anonymous-schema-627>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
+                                    "x-parser-schema-id": "<anonymous-schema-628>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-624>"
+                                "x-parser-schema-id": "<anonymous-schema-625>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-623>"
+                              "x-parser-schema-id": "<anonymous-schema-624>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-622>"
+                          "x-parser-schema-id": "<anonymous-schema-623>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6817,9 +6824,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-630>"
+                                "x-parser-schema-id": "<anonymous-schema-631>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-629>"
+                              "x-parser-schema-id": "<anonymous-schema-630>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6835,12 +6842,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-632>"
+                                "x-parser-schema-id": "<anonymous-schema-633>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-631>"
+                              "x-parser-schema-id": "<anonymous-schema-632>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-628>"
+                          "x-parser-schema-id": "<anonymous-schema-629>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6852,11 +6859,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-634>"
+                              "x-parser-schema-id": "<anonymous-schema-635>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-633>"
+                          "x-parser-schema-id": "<anonymous-schema-634>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6871,7 +6878,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-635>"
+                          "x-parser-schema-id": "<anonymous-schema-636>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6885,7 +6892,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
+                          "x-parser-schema-id": "<anonymous-schema-637>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6901,12 +6908,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
+                          "x-parser-schema-id": "<anonymous-schema-638>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-613>"
+                      "x-parser-schema-id": "<anonymous-schema-614>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6914,7 +6921,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-610>"
+                  "x-parser-schema-id": "<anonymous-schema-611>"
                 },
                 {
                   "properties": {
@@ -6924,10 +6931,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-638>"
+                  "x-parser-schema-id": "<anonymous-schema-639>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-609>"
+              "x-parser-schema-id": "<anonymous-schema-610>"
             }
           },
           "x-parser-unique-object-id": "registrySnapshot"
@@ -6975,10 +6982,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-642>"
+                          "x-parser-schema-id": "<anonymous-schema-643>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-641>"
+                      "x-parser-schema-id": "<anonymous-schema-642>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7001,7 +7008,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-644>"
+                          "x-parser-schema-id": "<anonymous-schema-645>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7020,7 +7027,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
+                          "x-parser-schema-id": "<anonymous-schema-646>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7060,7 +7067,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-649>"
+                                    "x-parser-schema-id": "<anonymous-schema-650>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7074,25 +7081,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
+                                    "x-parser-schema-id": "<anonymous-schema-651>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
+                                    "x-parser-schema-id": "<anonymous-schema-652>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-648>"
+                                "x-parser-schema-id": "<anonymous-schema-649>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-647>"
+                              "x-parser-schema-id": "<anonymous-schema-648>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
+                          "x-parser-schema-id": "<anonymous-schema-647>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7126,7 +7133,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-655>"
+                                    "x-parser-schema-id": "<anonymous-schema-656>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7140,24 +7147,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
+                                    "x-parser-schema-id": "<anonymous-schema-657>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
+                                    "x-parser-schema-id": "<anonymous-schema-658>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-654>"
+                                "x-parser-schema-id": "<anonymous-schema-655>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-653>"
+                              "x-parser-schema-id": "<anonymous-schema-654>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-652>"
+                          "x-parser-schema-id": "<anonymous-schema-653>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7183,9 +7190,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-660>"
+                                "x-parser-schema-id": "<anonymous-schema-661>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-659>"
+                              "x-parser-schema-id": "<anonymous-schema-660>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7201,12 +7208,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-662>"
+                                "x-parser-schema-id": "<anonymous-schema-663>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-661>"
+                              "x-parser-schema-id": "<anonymous-schema-662>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-658>"
+                          "x-parser-schema-id": "<anonymous-schema-659>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7218,11 +7225,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-664>"
+                              "x-parser-schema-id": "<anonymous-schema-665>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-663>"
+                          "x-parser-schema-id": "<anonymous-schema-664>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7237,7 +7244,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-665>"
+                          "x-parser-schema-id": "<anonymous-schema-666>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7251,7 +7258,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
+                          "x-parser-schema-id": "<anonymous-schema-667>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7267,12 +7274,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
+                          "x-parser-schema-id": "<anonymous-schema-668>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-643>"
+                      "x-parser-schema-id": "<anonymous-schema-644>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7280,7 +7287,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-640>"
+                  "x-parser-schema-id": "<anonymous-schema-641>"
                 },
                 {
                   "properties": {
@@ -7290,10 +7297,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-668>"
+                  "x-parser-schema-id": "<anonymous-schema-669>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-639>"
+              "x-parser-schema-id": "<anonymous-schema-640>"
             }
           },
           "x-parser-unique-object-id": "registryDelta"
@@ -7349,10 +7356,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-672>"
+                          "x-parser-schema-id": "<anonymous-schema-673>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-671>"
+                      "x-parser-schema-id": "<anonymous-schema-672>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7375,7 +7382,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-674>"
+                          "x-parser-schema-id": "<anonymous-schema-675>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7394,7 +7401,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
+                          "x-parser-schema-id": "<anonymous-schema-676>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7434,7 +7441,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-679>"
+                                    "x-parser-schema-id": "<anonymous-schema-680>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7448,25 +7455,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
+                                    "x-parser-schema-id": "<anonymous-schema-681>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
+                                    "x-parser-schema-id": "<anonymous-schema-682>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-678>"
+                                "x-parser-schema-id": "<anonymous-schema-679>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-677>"
+                              "x-parser-schema-id": "<anonymous-schema-678>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
+                          "x-parser-schema-id": "<anonymous-schema-677>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7500,7 +7507,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-685>"
+                                    "x-parser-schema-id": "<anonymous-schema-686>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7514,24 +7521,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
+                                    "x-parser-schema-id": "<anonymous-schema-687>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
+                                    "x-parser-schema-id": "<anonymous-schema-688>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-684>"
+                                "x-parser-schema-id": "<anonymous-schema-685>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-683>"
+                              "x-parser-schema-id": "<anonymous-schema-684>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-682>"
+                          "x-parser-schema-id": "<anonymous-schema-683>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7557,9 +7564,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-690>"
+                                "x-parser-schema-id": "<anonymous-schema-691>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-689>"
+                              "x-parser-schema-id": "<anonymous-schema-690>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7575,12 +7582,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-692>"
+                                "x-parser-schema-id": "<anonymous-schema-693>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-691>"
+                              "x-parser-schema-id": "<anonymous-schema-692>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-688>"
+                          "x-parser-schema-id": "<anonymous-schema-689>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7592,11 +7599,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-694>"
+                              "x-parser-schema-id": "<anonymous-schema-695>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-693>"
+                          "x-parser-schema-id": "<anonymous-schema-694>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7611,7 +7618,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-695>"
+                          "x-parser-schema-id": "<anonymous-schema-696>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7625,7 +7632,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
+                          "x-parser-schema-id": "<anonymous-schema-697>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7641,12 +7648,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
+                          "x-parser-schema-id": "<anonymous-schema-698>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-673>"
+                      "x-parser-schema-id": "<anonymous-schema-674>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7654,7 +7661,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-670>"
+                  "x-parser-schema-id": "<anonymous-schema-671>"
                 },
                 {
                   "properties": {
@@ -7664,10 +7671,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-698>"
+                  "x-parser-schema-id": "<anonymous-schema-699>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-669>"
+              "x-parser-schema-id": "<anonymous-schema-670>"
             }
           },
           "x-parser-unique-object-id": "registryQuery"
@@ -7735,10 +7742,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-703>"
+                          "x-parser-schema-id": "<anonymous-schema-704>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-702>"
+                      "x-parser-schema-id": "<anonymous-schema-703>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7761,7 +7768,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-705>"
+                          "x-parser-schema-id": "<anonymous-schema-706>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7780,7 +7787,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
+                          "x-parser-schema-id": "<anonymous-schema-707>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7820,7 +7827,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-710>"
+                                    "x-parser-schema-id": "<anonymous-schema-711>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7834,25 +7841,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
+                                    "x-parser-schema-id": "<anonymous-schema-712>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
+                                    "x-parser-schema-id": "<anonymous-schema-713>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-709>"
+                                "x-parser-schema-id": "<anonymous-schema-710>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-708>"
+                              "x-parser-schema-id": "<anonymous-schema-709>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
+                          "x-parser-schema-id": "<anonymous-schema-708>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7886,7 +7893,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-716>"
+                                    "x-parser-schema-id": "<anonymous-schema-717>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7900,24 +7907,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
+                                    "x-parser-schema-id": "<anonymous-schema-718>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
+                                    "x-parser-schema-id": "<anonymous-schema-719>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-715>"
+                                "x-parser-schema-id": "<anonymous-schema-716>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-714>"
+                              "x-parser-schema-id": "<anonymous-schema-715>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-713>"
+                          "x-parser-schema-id": "<anonymous-schema-714>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7943,9 +7950,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-721>"
+                                "x-parser-schema-id": "<anonymous-schema-722>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-720>"
+                              "x-parser-schema-id": "<anonymous-schema-721>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7961,12 +7968,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-723>"
+                                "x-parser-schema-id": "<anonymous-schema-724>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-722>"
+                              "x-parser-schema-id": "<anonymous-schema-723>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-719>"
+                          "x-parser-schema-id": "<anonymous-schema-720>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7978,11 +7985,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-725>"
+                              "x-parser-schema-id": "<anonymous-schema-726>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-724>"
+                          "x-parser-schema-id": "<anonymous-schema-725>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7997,7 +8004,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-726>"
+                          "x-parser-schema-id": "<anonymous-schema-727>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -8011,7 +8018,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
+                          "x-parser-schema-id": "<anonymous-schema-728>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -8027,12 +8034,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
+                          "x-parser-schema-id": "<anonymous-schema-729>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-704>"
+                      "x-parser-schema-id": "<anonymous-schema-705>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -8040,7 +8047,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-701>"
+                  "x-parser-schema-id": "<anonymous-schema-702>"
                 },
                 {
                   "properties": {
@@ -8050,10 +8057,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-729>"
+                  "x-parser-schema-id": "<anonymous-schema-730>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-700>"
+              "x-parser-schema-id": "<anonymous-schema-701>"
             }
           },
           "x-parser-unique-object-id": "bottle"
@@ -8104,30 +8111,36 @@
                         "sessionId": {
                           "description": "The session, as agreed in the handshake. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-735>"
+                          "x-parser-schema-id": "<anonymous-schema-736>"
                         },
                         "sequence": {
                           "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                           "type": "string",
                           "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
+                          "x-parser-schema-id": "<anonymous-schema-737>"
                         },
                         "payloadType": {
                           "description": "As in SignedEnvelope.payload_type. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
+                          "x-parser-schema-id": "<anonymous-schema-738>"
                         },
                         "payload": {
                           "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
+                          "x-parser-schema-id": "<anonymous-schema-739>"
                         },
                         "mac": {
                           "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
+                          "x-parser-schema-id": "<anonymous-schema-740>"
+                        },
+                        "finished": {
+                          "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
+                          "type": "string",
+                          "contentEncoding": "base64",
+                          "x-parser-schema-id": "<anonymous-schema-741>"
                         }
                       },
                       "required": [
@@ -8136,21 +8149,21 @@
                         "payload",
                         "mac"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-734>"
+                      "x-parser-schema-id": "<anonymous-schema-735>"
                     }
                   },
                   "maxProperties": 1,
                   "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-733>"
+                  "x-parser-schema-id": "<anonymous-schema-734>"
                 },
                 {
                   "required": [
                     "session"
                   ],
-                  "x-parser-schema-id": "<anonymous-schema-740>"
+                  "x-parser-schema-id": "<anonymous-schema-742>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-732>"
+              "x-parser-schema-id": "<anonymous-schema-733>"
             }
           },
           "x-parser-unique-object-id": "sessionEnvelope"
