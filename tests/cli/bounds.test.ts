@@ -61,12 +61,12 @@ describe("fleet sign / verify", () => {
 describe("an unusable FLEET_HOME", () => {
   it("FLEET_HOME=/proc/x is one clear error and exit 1, not a hang", async () => {
     for (const args of [["status"], ["keygen", "--agent-id", "alpha"]]) {
-      const r = await runCli(args, "/proc/x", 10_000);
+      const r = await runCli(args, "/proc/x", 30_000); // a hang would still time out here
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toMatch(/808 DELIVERY_STORE_FAILED: cannot create fleet home \/proc\/x/);
     }
-  });
+  }, 90_000);
 
   it("a home it may not read is reported as EACCES with exit 1, not as 'no agent identity' with exit 0", async () => {
     const home = tmpDir();
