@@ -20,6 +20,7 @@ import { HUB_OP_MEDIA_TYPE } from "../client/history.js";
 export function handleHubRequest(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const kind = env.body?.kind;
+  if (kind?.case !== "heartbeat") peer.active = true;
   try {
     switch (kind?.case) {
       case "heartbeat":

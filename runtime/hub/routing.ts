@@ -9,6 +9,7 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { deliver, reject } from "./delivery.js";
 import type { Hub } from "./hub.js";
 import type { Peer, Routed } from "./peer.js";
+import { overQueue } from "./queue-bound.js";
 import { TokenBuckets } from "./rate-limit.js";
 import type { RouteHead } from "./route-header.js";
 
@@ -22,7 +23,7 @@ function recordHistory(hub: Hub, msg: Routed, recipients: string[]): void {
 }
 
 export class Router {
-  private readonly limiter: TokenBuckets;
+  readonly limiter: TokenBuckets;
   private readonly recent = new Map<string, number>();
 
   constructor(private readonly hub: Hub) {
@@ -32,6 +33,7 @@ export class Router {
   route(msg: Routed): void {
     const hub = this.hub;
     const { peer, head } = msg;
+    peer.active = true;
     const to = head.target;
     // Decoders require a recipient; should one ever lack it, that is a protocol error, not an empty route.
     if (to.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "recipient is required", { pointer: "/recipient" });
@@ -137,13 +139,8 @@ export class Router {
     return false;
   }
 
-  /** Over its queue limit (marks when it started; at 4x the limit it is cut off at once). */
+  /** Over its queue limit (queue-bound.ts: marks when it started; at 4x the limit it is cut off at once). */
   private isBusy(p: Peer): boolean {
-    const hub = this.hub;
-    const queued = p.conn.bufferedAmount;
-    if (queued <= hub.options.maxQueueBytes) return false;
-    if (!p.busySince) p.busySince = hub.clock.now();
-    if (queued > 4 * hub.options.maxQueueBytes) hub.violation(p, new FleetError(ErrorCode.DELIVERY_BUSY, "slow consumer: send queue over its hard limit"));
-    return true;
+    return overQueue(this.hub, p);
   }
 }
