@@ -189,10 +189,11 @@ describe("(d) the same .mjs under Bun and Deno", () => {
     else why = `npm install ${Object.values(OTHER_RUNTIMES).join(" ")} failed: ${r.stderr.trim().split("\n").slice(-2).join(" ")}`;
   }, 180_000);
 
-  for (const [name, cmd] of [
-    ["bun", (file: string) => ["bun", [file]]],
-    ["deno", (file: string) => ["deno", ["run", "--allow-all", file]]],
-  ] as const) {
+  const runtimes: [name: "bun" | "deno", args: (file: string) => string[]][] = [
+    ["bun", (file) => [file]],
+    ["deno", (file) => ["run", "--allow-all", file]],
+  ];
+  for (const [name, argsFor] of runtimes) {
     it(`${name}: examples/node/hello.mjs, unchanged, against a hub run by Node`, async (ctx) => {
       const exe = runtimesDir ? join(runtimesDir, "node_modules/.bin", name) : undefined;
       const version = exe ? await run(exe, ["--version"], { cwd: p.dir }) : undefined;
@@ -207,8 +208,7 @@ describe("(d) the same .mjs under Bun and Deno", () => {
       const hub = startLines(process.execPath, [join(p.dir, "consumer/hub.mjs")], { cwd: p.dir });
       try {
         const port = (JSON.parse(await hub.waitFor(/^\{"port":/)) as { port: number }).port;
-        const [command, args] = cmd(join(p.dir, "examples/node/hello.mjs"));
-        const r = await run(join(runtimesDir!, "node_modules/.bin", command), [...args], { cwd: p.dir, env: { FLEET_HUB_PORT: String(port), NO_COLOR: "1" }, timeoutMs: 60_000 });
+        const r = await run(exe, argsFor(join(p.dir, "examples/node/hello.mjs")), { cwd: p.dir, env: { FLEET_HUB_PORT: String(port), NO_COLOR: "1" }, timeoutMs: 60_000 });
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout).toMatch(/^receipt ACCEPTED for /m);
         expect(r.stdout).toMatch(/verified=true$/m);
