@@ -75,6 +75,12 @@ describe("the packed package", () => {
     const r = await run(bin("fleet"), ["--help"], { cwd: p.dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/fleet COMMAND|Usage|usage/);
+    // The whole demo: an embedded hub (better-sqlite3, the optional peer) and three agents.
+    const home = join(p.dir, "fleet-home");
+    const demo = await run(bin("fleet"), ["demo"], { cwd: p.dir, env: { FLEET_HOME: home, FLEET_HUB: "" } });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/signature verified end to end/);
+    expect(demo.stdout).toMatch(/demo done/);
   });
 
   it("(b) a strict TypeScript consumer type-checks every entry's declarations with zero errors", async () => {
