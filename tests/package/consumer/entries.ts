@@ -1,7 +1,7 @@
-// Every entry of the package but "fleet-protocol/nats", by its published name: their
-// declarations (and everything they import) are type-checked with the consumer's strict
-// settings (tsconfig.json here). The NATS entry is checked apart (nats-entry.ts): the nats
-// package's own declarations do not pass these settings.
+// Every entry of the package but "fleet-protocol/nats", by its published name. tests/package
+// copies this file into examples/typescript, so the entries' declarations (and everything they
+// import) are type-checked with that example's strict settings. The NATS entry is checked
+// apart (nats-entry.ts): the nats package's own declarations do not pass these settings.
 import type * as core from "fleet-protocol";
 import type * as proto from "fleet-protocol/proto";
 import type * as hub from "fleet-protocol/hub";

@@ -1,4 +1,4 @@
-// "fleet-protocol/nats" under the same strict settings (tsconfig.nats.json). Its declarations
+// "fleet-protocol/nats" under the strict settings of examples/typescript (tsconfig.nats.json). Its declarations
 // name types of the nats package (NatsConnection, JsMsg), whose own .d.ts files fail
 // exactOptionalPropertyTypes and need the DOM lib's TextEncoder type: the test accepts errors
 // located in node_modules/nats/ only, none in ours.

@@ -113,6 +113,8 @@ export async function packAndInstall(): Promise<PackedProject> {
     symlinkSync(join(ROOT, "node_modules/better-sqlite3"), join(nm, "better-sqlite3"), "dir");
     cpSync(join(ROOT, "examples"), join(dir, "examples"), { recursive: true });
     cpSync(join(ROOT, "tests/package/consumer"), join(dir, "consumer"), { recursive: true });
+    // Every entry, checked in the same strict compilation as the TypeScript example.
+    cpSync(join(ROOT, "tests/package/consumer/entries.ts"), join(dir, "examples/typescript/entries.ts"));
 
     return {
       dir,
