@@ -44,7 +44,7 @@ describe("the AsyncAPI document", () => {
       const examples = m.examples as { name: string; payload: Record<string, any> }[] | undefined;
       expect(examples?.length, `${name} has no example`).toBeGreaterThan(0);
       for (const ex of examples!) {
-        expect(ex.payload, `${name}: ${ex.name} is not the vector of that name in fixtures/wire.json`).toEqual(vectors.get(ex.name));
+        expect(ex.payload, `${name}: ${ex.name} is not the vector of that name in fixtures/wire.json (npm run fixtures:asyncapi)`).toEqual(vectors.get(ex.name));
         const constraint = schemas[m.payload.$ref.split("/").pop()]!.allOf[1];
         if (name === "SessionEnvelope") {
           expect(validatePacket(ex.payload), JSON.stringify(validatePacket.errors)).toBe(true);
