@@ -685,11 +685,18 @@
                             "type": "string",
                             "contentEncoding": "base64",
                             "x-parser-schema-id": "<anonymous-schema-84>"
+                          },
+                          "finished": {
+                            "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-85>"
                           }
                         },
                         "required": [
                           "sessionId",
-                          "responderNonce"
+                          "responderNonce",
+                          "finished"
                         ],
                         "x-parser-schema-id": "<anonymous-schema-82>"
                       },
@@ -702,14 +709,14 @@
                             "description": "Increases by one with every heartbeat on a session. Required.",
                             "type": "string",
                             "pattern": "^[0-9]+$",
-                            "x-parser-schema-id": "<anonymous-schema-86>"
+                            "x-parser-schema-id": "<anonymous-schema-87>"
                           },
                           "queueDepth": {
                             "description": "Messages waiting in the sender's queues (a load hint).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-87>"
+                            "x-parser-schema-id": "<anonymous-schema-88>"
                           },
                           "health": {
                             "description": "Health of an agent or service.",
@@ -721,13 +728,13 @@
                               "HEALTH_STATUS_UNHEALTHY",
                               "HEALTH_STATUS_UNKNOWN"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-88>"
+                            "x-parser-schema-id": "<anonymous-schema-89>"
                           }
                         },
                         "required": [
                           "sequence"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-85>"
+                        "x-parser-schema-id": "<anonymous-schema-86>"
                       },
                       "discoveryBeacon": {
                         "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
@@ -737,49 +744,49 @@
                           "agentId": {
                             "description": "The agent this beacon describes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-90>"
+                            "x-parser-schema-id": "<anonymous-schema-91>"
                           },
                           "keyId": {
                             "description": "Its identity key id. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-91>"
+                            "x-parser-schema-id": "<anonymous-schema-92>"
                           },
                           "capabilities": {
                             "description": "What it offers.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-92>"
+                            "x-parser-schema-id": "<anonymous-schema-93>"
                           },
                           "versions": {
                             "description": "Protocol versions it speaks.",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-94>"
+                              "x-parser-schema-id": "<anonymous-schema-95>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-93>"
+                            "x-parser-schema-id": "<anonymous-schema-94>"
                           },
                           "issuedAt": {
                             "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-95>"
+                            "x-parser-schema-id": "<anonymous-schema-96>"
                           },
                           "hopCount": {
                             "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-96>"
+                            "x-parser-schema-id": "<anonymous-schema-97>"
                           },
                           "endpoints": {
                             "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-98>"
+                              "x-parser-schema-id": "<anonymous-schema-99>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-97>"
+                            "x-parser-schema-id": "<anonymous-schema-98>"
                           },
                           "role": {
                             "description": "An agent's role, as in the original registry.",
@@ -792,13 +799,13 @@
                               "AGENT_ROLE_GATEWAY",
                               "AGENT_ROLE_MONITOR"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-99>"
+                            "x-parser-schema-id": "<anonymous-schema-100>"
                           },
                           "publicKey": {
                             "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-100>"
+                            "x-parser-schema-id": "<anonymous-schema-101>"
                           },
                           "original": {
                             "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
@@ -808,13 +815,13 @@
                               "payloadType": {
                                 "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-102>"
+                                "x-parser-schema-id": "<anonymous-schema-103>"
                               },
                               "payload": {
                                 "description": "The exact serialized Envelope that was signed. Required.",
                                 "type": "string",
                                 "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-103>"
+                                "x-parser-schema-id": "<anonymous-schema-104>"
                               },
                               "signature": {
                                 "description": "A signature over a payload.",
@@ -829,25 +836,25 @@
                                       "SIGNATURE_SCHEME_ED25519",
                                       "SIGNATURE_SCHEME_HMAC_SHA256"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-105>"
+                                    "x-parser-schema-id": "<anonymous-schema-106>"
                                   },
                                   "keyId": {
                                     "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-106>"
+                                    "x-parser-schema-id": "<anonymous-schema-107>"
                                   },
                                   "sig": {
                                     "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-107>"
+                                    "x-parser-schema-id": "<anonymous-schema-108>"
                                   }
                                 },
                                 "required": [
                                   "keyId",
                                   "sig"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-104>"
+                                "x-parser-schema-id": "<anonymous-schema-105>"
                               }
                             },
                             "required": [
@@ -855,7 +862,7 @@
                               "payload",
                               "signature"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-101>"
+                            "x-parser-schema-id": "<anonymous-schema-102>"
                           }
                         },
                         "required": [
@@ -863,7 +870,7 @@
                           "keyId",
                           "issuedAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-89>"
+                        "x-parser-schema-id": "<anonymous-schema-90>"
                       },
                       "capabilityExchange": {
                         "description": "Negotiation outside the handshake (capabilities change while a session is open).",
@@ -874,31 +881,31 @@
                           "isReply": {
                             "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-109>"
+                            "x-parser-schema-id": "<anonymous-schema-110>"
                           },
                           "shared": {
                             "description": "On a reply: capabilities both sides share, sorted by name then version.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-110>"
+                            "x-parser-schema-id": "<anonymous-schema-111>"
                           },
                           "missingRequired": {
                             "description": "On a reply: required capabilities the replier lacks (403).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-111>"
+                            "x-parser-schema-id": "<anonymous-schema-112>"
                           },
                           "missingOptional": {
                             "description": "On a reply: optional capabilities the replier lacks (402).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-112>"
+                            "x-parser-schema-id": "<anonymous-schema-113>"
                           }
                         },
                         "required": [
                           "capabilities"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-108>"
+                        "x-parser-schema-id": "<anonymous-schema-109>"
                       },
                       "registryDigest": {
                         "description": "A summary of a replica's state: equal root hashes mean equal registries.",
@@ -908,20 +915,20 @@
                           "node": {
                             "description": "The replica sending the digest. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-114>"
+                            "x-parser-schema-id": "<anonymous-schema-115>"
                           },
                           "rootHash": {
                             "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-115>"
+                            "x-parser-schema-id": "<anonymous-schema-116>"
                           },
                           "entryCount": {
                             "description": "Number of entries, tombstones included.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-116>"
+                            "x-parser-schema-id": "<anonymous-schema-117>"
                           },
                           "bucketHashes": {
                             "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
@@ -929,21 +936,21 @@
                             "items": {
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-118>"
+                              "x-parser-schema-id": "<anonymous-schema-119>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-117>"
+                            "x-parser-schema-id": "<anonymous-schema-118>"
                           },
                           "isReply": {
                             "description": "True on the answer to a digest.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-119>"
+                            "x-parser-schema-id": "<anonymous-schema-120>"
                           }
                         },
                         "required": [
                           "node",
                           "rootHash"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-113>"
+                        "x-parser-schema-id": "<anonymous-schema-114>"
                       },
                       "registrySnapshot": {
                         "description": "The whole registry (or the buckets asked for).",
@@ -953,7 +960,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-121>"
+                            "x-parser-schema-id": "<anonymous-schema-122>"
                           },
                           "entries": {
                             "description": "Every entry, sorted by key.",
@@ -966,7 +973,7 @@
                                 "key": {
                                   "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-124>"
+                                  "x-parser-schema-id": "<anonymous-schema-125>"
                                 },
                                 "version": {
                                   "description": "A hybrid logical clock timestamp: the version of a registry entry.",
@@ -977,30 +984,30 @@
                                       "description": "Physical time in Unix milliseconds (the max seen so far).",
                                       "type": "string",
                                       "pattern": "^[0-9]+$",
-                                      "x-parser-schema-id": "<anonymous-schema-126>"
+                                      "x-parser-schema-id": "<anonymous-schema-127>"
                                     },
                                     "logical": {
                                       "description": "Counter that orders events within the same millisecond.",
                                       "type": "integer",
                                       "minimum": 0,
                                       "maximum": 4294967295,
-                                      "x-parser-schema-id": "<anonymous-schema-127>"
+                                      "x-parser-schema-id": "<anonymous-schema-128>"
                                     },
                                     "node": {
                                       "description": "The replica that made the change; breaks the remaining ties. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-128>"
+                                      "x-parser-schema-id": "<anonymous-schema-129>"
                                     }
                                   },
                                   "required": [
                                     "node"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-125>"
+                                  "x-parser-schema-id": "<anonymous-schema-126>"
                                 },
                                 "tombstone": {
                                   "description": "True when the entry was deleted; the record is then absent but the version stays.",
                                   "type": "boolean",
-                                  "x-parser-schema-id": "<anonymous-schema-129>"
+                                  "x-parser-schema-id": "<anonymous-schema-130>"
                                 },
                                 "agent": {
                                   "description": "An agent in the registry.",
@@ -1010,59 +1017,59 @@
                                     "agentId": {
                                       "description": "The agent's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-131>"
+                                      "x-parser-schema-id": "<anonymous-schema-132>"
                                     },
                                     "keyId": {
                                       "description": "Its identity key id (the pinned binding). Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-132>"
+                                      "x-parser-schema-id": "<anonymous-schema-133>"
                                     },
                                     "publicKey": {
                                       "description": "Its Ed25519 public key (32 bytes).",
                                       "type": "string",
                                       "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-133>"
+                                      "x-parser-schema-id": "<anonymous-schema-134>"
                                     },
                                     "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                                     "capabilities": {
                                       "description": "What it offers.",
                                       "type": "array",
                                       "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                      "x-parser-schema-id": "<anonymous-schema-134>"
+                                      "x-parser-schema-id": "<anonymous-schema-135>"
                                     },
                                     "endpoints": {
                                       "description": "Where it can be reached.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-136>"
+                                        "x-parser-schema-id": "<anonymous-schema-137>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-135>"
+                                      "x-parser-schema-id": "<anonymous-schema-136>"
                                     },
                                     "versions": {
                                       "description": "Protocol versions it speaks.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-138>"
+                                        "x-parser-schema-id": "<anonymous-schema-139>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-137>"
+                                      "x-parser-schema-id": "<anonymous-schema-138>"
                                     },
                                     "groups": {
                                       "description": "Groups it belongs to.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-140>"
+                                        "x-parser-schema-id": "<anonymous-schema-141>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-139>"
+                                      "x-parser-schema-id": "<anonymous-schema-140>"
                                     }
                                   },
                                   "required": [
                                     "agentId",
                                     "keyId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-130>"
+                                  "x-parser-schema-id": "<anonymous-schema-131>"
                                 },
                                 "service": {
                                   "description": "A service offered by one or more agents.",
@@ -1072,30 +1079,30 @@
                                     "serviceId": {
                                       "description": "The service's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-142>"
+                                      "x-parser-schema-id": "<anonymous-schema-143>"
                                     },
                                     "agentId": {
                                       "description": "The agent that provides it. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-143>"
+                                      "x-parser-schema-id": "<anonymous-schema-144>"
                                     },
                                     "capability": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
                                     "endpoint": {
                                       "description": "Where to reach it.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-144>"
+                                      "x-parser-schema-id": "<anonymous-schema-145>"
                                     },
                                     "description": {
                                       "description": "Free-form description.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-145>"
+                                      "x-parser-schema-id": "<anonymous-schema-146>"
                                     }
                                   },
                                   "required": [
                                     "serviceId",
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-141>"
+                                  "x-parser-schema-id": "<anonymous-schema-142>"
                                 },
                                 "health": {
                                   "description": "The last known health of an agent.",
@@ -1105,25 +1112,25 @@
                                     "agentId": {
                                       "description": "The agent. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-147>"
+                                      "x-parser-schema-id": "<anonymous-schema-148>"
                                     },
                                     "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
                                     "observedAt": {
                                       "description": "When this was observed.",
                                       "type": "string",
                                       "format": "date-time",
-                                      "x-parser-schema-id": "<anonymous-schema-148>"
+                                      "x-parser-schema-id": "<anonymous-schema-149>"
                                     },
                                     "reason": {
                                       "description": "Why, in a few words.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-149>"
+                                      "x-parser-schema-id": "<anonymous-schema-150>"
                                     }
                                   },
                                   "required": [
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-146>"
+                                  "x-parser-schema-id": "<anonymous-schema-147>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
@@ -1136,21 +1143,21 @@
                                       "node": {
                                         "description": "The replica. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-152>"
+                                        "x-parser-schema-id": "<anonymous-schema-153>"
                                       },
                                       "count": {
                                         "description": "How many writes that replica made to the key. At least 1.",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-153>"
+                                        "x-parser-schema-id": "<anonymous-schema-154>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-151>"
+                                    "x-parser-schema-id": "<anonymous-schema-152>"
                                   },
-                                  "x-parser-schema-id": "<anonymous-schema-150>"
+                                  "x-parser-schema-id": "<anonymous-schema-151>"
                                 }
                               },
                               "required": [
@@ -1207,9 +1214,9 @@
                                   }
                                 }
                               },
-                              "x-parser-schema-id": "<anonymous-schema-123>"
+                              "x-parser-schema-id": "<anonymous-schema-124>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-122>"
+                            "x-parser-schema-id": "<anonymous-schema-123>"
                           },
                           "buckets": {
                             "description": "Which buckets this covers (empty = all).",
@@ -1218,15 +1225,15 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-155>"
+                              "x-parser-schema-id": "<anonymous-schema-156>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-154>"
+                            "x-parser-schema-id": "<anonymous-schema-155>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-120>"
+                        "x-parser-schema-id": "<anonymous-schema-121>"
                       },
                       "registryDelta": {
                         "description": "Entries changed since the receiver last synced.",
@@ -1236,7 +1243,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-157>"
+                            "x-parser-schema-id": "<anonymous-schema-158>"
                           },
                           "entries": {
                             "description": "Changed entries, sorted by key.",
@@ -1264,7 +1271,7 @@
                                     "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                  "x-parser-schema-id": "<anonymous-schema-160>"
+                                  "x-parser-schema-id": "<anonymous-schema-161>"
                                 },
                                 "service": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                 "health": {
@@ -1278,26 +1285,26 @@
                                     "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                  "x-parser-schema-id": "<anonymous-schema-161>"
+                                  "x-parser-schema-id": "<anonymous-schema-162>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                   "type": "array",
                                   "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                  "x-parser-schema-id": "<anonymous-schema-162>"
+                                  "x-parser-schema-id": "<anonymous-schema-163>"
                                 }
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                               "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                              "x-parser-schema-id": "<anonymous-schema-159>"
+                              "x-parser-schema-id": "<anonymous-schema-160>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-158>"
+                            "x-parser-schema-id": "<anonymous-schema-159>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-156>"
+                        "x-parser-schema-id": "<anonymous-schema-157>"
                       },
                       "registryQuery": {
                         "description": "A registry lookup.",
@@ -1307,21 +1314,21 @@
                           "capability": {
                             "description": "Only agents offering this capability name.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-164>"
+                            "x-parser-schema-id": "<anonymous-schema-165>"
                           },
                           "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                           "agentId": {
                             "description": "Only this agent.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-165>"
+                            "x-parser-schema-id": "<anonymous-schema-166>"
                           },
                           "onlineOnly": {
                             "description": "Only agents currently online (per presence).",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-166>"
+                            "x-parser-schema-id": "<anonymous-schema-167>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-163>"
+                        "x-parser-schema-id": "<anonymous-schema-164>"
                       },
                       "registryQueryResult": {
                         "description": "The answer to a RegistryQuery.",
@@ -1346,9 +1353,9 @@
                                 "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                              "x-parser-schema-id": "<anonymous-schema-169>"
+                              "x-parser-schema-id": "<anonymous-schema-170>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-168>"
+                            "x-parser-schema-id": "<anonymous-schema-169>"
                           },
                           "health": {
                             "description": "Their health, where known, in the same order.",
@@ -1364,12 +1371,12 @@
                                 "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                              "x-parser-schema-id": "<anonymous-schema-171>"
+                              "x-parser-schema-id": "<anonymous-schema-172>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-170>"
+                            "x-parser-schema-id": "<anonymous-schema-171>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-167>"
+                        "x-parser-schema-id": "<anonymous-schema-168>"
                       },
                       "bottle": {
                         "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1388,31 +1395,31 @@
                                 "relay": {
                                   "description": "The relay's agent name. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-175>"
+                                  "x-parser-schema-id": "<anonymous-schema-176>"
                                 },
                                 "keyId": {
                                   "description": "The relay's key id. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-176>"
+                                  "x-parser-schema-id": "<anonymous-schema-177>"
                                 },
                                 "hop": {
                                   "description": "Hop number: 1 for the first relay. Required.",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-177>"
+                                  "x-parser-schema-id": "<anonymous-schema-178>"
                                 },
                                 "at": {
                                   "description": "When the relay took the bottle. Required.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-178>"
+                                  "x-parser-schema-id": "<anonymous-schema-179>"
                                 },
                                 "signature": {
                                   "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-179>"
+                                  "x-parser-schema-id": "<anonymous-schema-180>"
                                 }
                               },
                               "required": [
@@ -1422,15 +1429,15 @@
                                 "at",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-174>"
+                              "x-parser-schema-id": "<anonymous-schema-175>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-173>"
+                            "x-parser-schema-id": "<anonymous-schema-174>"
                           }
                         },
                         "required": [
                           "letter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-172>"
+                        "x-parser-schema-id": "<anonymous-schema-173>"
                       },
                       "bottleReceipt": {
                         "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1440,7 +1447,7 @@
                           "bottleId": {
                             "description": "The bottle. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-181>"
+                            "x-parser-schema-id": "<anonymous-schema-182>"
                           },
                           "status": {
                             "description": "Where a bottle is.",
@@ -1453,24 +1460,24 @@
                               "BOTTLE_STATUS_EXPIRED",
                               "BOTTLE_STATUS_FAILED"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-182>"
+                            "x-parser-schema-id": "<anonymous-schema-183>"
                           },
                           "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-183>"
+                            "x-parser-schema-id": "<anonymous-schema-184>"
                           },
                           "at": {
                             "description": "When the status was reached. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-184>"
+                            "x-parser-schema-id": "<anonymous-schema-185>"
                           },
                           "reporter": {
                             "description": "The agent or hub reporting it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-185>"
+                            "x-parser-schema-id": "<anonymous-schema-186>"
                           }
                         },
                         "required": [
@@ -1479,7 +1486,7 @@
                           "at",
                           "reporter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-180>"
+                        "x-parser-schema-id": "<anonymous-schema-181>"
                       },
                       "receipt": {
                         "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1489,7 +1496,7 @@
                           "messageId": {
                             "description": "The message acknowledged. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-187>"
+                            "x-parser-schema-id": "<anonymous-schema-188>"
                           },
                           "status": {
                             "description": "What happened to a message.",
@@ -1500,27 +1507,27 @@
                               "RECEIPT_STATUS_PROCESSED",
                               "RECEIPT_STATUS_REJECTED"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-188>"
+                            "x-parser-schema-id": "<anonymous-schema-189>"
                           },
                           "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-189>"
+                            "x-parser-schema-id": "<anonymous-schema-190>"
                           },
                           "retryAfterMs": {
                             "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-190>"
+                            "x-parser-schema-id": "<anonymous-schema-191>"
                           }
                         },
                         "required": [
                           "messageId",
                           "status"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-186>"
+                        "x-parser-schema-id": "<anonymous-schema-187>"
                       },
                       "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
                       "keyRotation": {
@@ -1531,35 +1538,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-192>"
+                            "x-parser-schema-id": "<anonymous-schema-193>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-193>"
+                            "x-parser-schema-id": "<anonymous-schema-194>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-195>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-195>"
+                            "x-parser-schema-id": "<anonymous-schema-196>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-196>"
+                            "x-parser-schema-id": "<anonymous-schema-197>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-197>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           }
                         },
                         "required": [
@@ -1570,7 +1577,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-191>"
+                        "x-parser-schema-id": "<anonymous-schema-192>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1580,7 +1587,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1592,38 +1599,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-201>"
+                                "x-parser-schema-id": "<anonymous-schema-202>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-202>"
+                                "x-parser-schema-id": "<anonymous-schema-203>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-203>"
+                                "x-parser-schema-id": "<anonymous-schema-204>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-204>"
+                                "x-parser-schema-id": "<anonymous-schema-205>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-205>"
+                                "x-parser-schema-id": "<anonymous-schema-206>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-206>"
+                                "x-parser-schema-id": "<anonymous-schema-207>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-200>"
+                            "x-parser-schema-id": "<anonymous-schema-201>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1631,7 +1638,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-207>"
+                            "x-parser-schema-id": "<anonymous-schema-208>"
                           }
                         },
                         "required": [
@@ -1640,7 +1647,7 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-198>"
+                        "x-parser-schema-id": "<anonymous-schema-199>"
                       }
                     },
                     "maxProperties": 1,
@@ -1651,7 +1658,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-208>"
+                    "x-parser-schema-id": "<anonymous-schema-209>"
                   }
                 },
                 "required": [
@@ -1669,13 +1676,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-209>"
+                    "x-parser-schema-id": "<anonymous-schema-210>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-210>"
+                    "x-parser-schema-id": "<anonymous-schema-211>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1709,7 +1716,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-211>"
+                "x-parser-schema-id": "<anonymous-schema-212>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1759,7 +1766,7 @@
                       ]
                     },
                     "nonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
-                    "ephemeralPublicKey": "MTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eDn7vX8Awo=",
+                    "ephemeralPublicKey": "tJ6oQV/F3xPgz7si6MHCxEWQlK05PKMsJ7rYlkoGviQ=",
                     "identityPublicKey": "Nqbrd0SVV4w9yZWl0cgu9I7G/URhdL3PN8mWRwnWDzE=",
                     "heartbeat": {
                       "intervalMs": 5000,
@@ -1794,7 +1801,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-212>"
+                "x-parser-schema-id": "<anonymous-schema-213>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1829,7 +1836,7 @@
                     ],
                     "initiatorNonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
                     "nonce": "QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExo=",
-                    "ephemeralPublicKey": "YWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzo=",
+                    "ephemeralPublicKey": "5lA/CQpTL97+D0w8YYdPzv77shV7sf4+SlpwTwWE0SM=",
                     "identityPublicKey": "+vCb37dfszEX2YXqf8KQk3XQ12Hg3sDFiNXClJqMW2k=",
                     "sessionId": "sess-0001",
                     "heartbeat": {
@@ -1865,7 +1872,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-213>"
+                "x-parser-schema-id": "<anonymous-schema-214>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -1878,7 +1885,7 @@
                 "id": "00000000-0000-4000-8000-000000000004",
                 "sender": "fleet-hub",
                 "recipient": {
-                  "agent": "agent-beta"
+                  "agent": "agent-alpha"
                 },
                 "type": "MESSAGE_TYPE_ERROR",
                 "priority": "PRIORITY_NORMAL",
@@ -1907,7 +1914,8 @@
                     "supportedVersions": [
                       "3.0"
                     ],
-                    "initiatorNonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o="
+                    "initiatorNonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
+                    "identityPublicKey": "+vCb37dfszEX2YXqf8KQk3XQ12Hg3sDFiNXClJqMW2k="
                   }
                 }
               }
@@ -1934,7 +1942,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-214>"
+                "x-parser-schema-id": "<anonymous-schema-215>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -1947,7 +1955,7 @@
                 "id": "00000000-0000-4000-8000-000000000005",
                 "sender": "agent-alpha",
                 "recipient": {
-                  "hub": true
+                  "agent": "fleet-hub"
                 },
                 "type": "MESSAGE_TYPE_COMMAND",
                 "priority": "PRIORITY_NORMAL",
@@ -1961,7 +1969,8 @@
                 "body": {
                   "handshakeConfirm": {
                     "sessionId": "sess-0001",
-                    "responderNonce": "QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExo="
+                    "responderNonce": "QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExo=",
+                    "finished": "17ijPUiSAIeXjpKEXAs6/kg6X0cIt9lwJM7SjZ3tzdY="
                   }
                 }
               }
@@ -1988,7 +1997,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-215>"
+                "x-parser-schema-id": "<anonymous-schema-216>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2043,7 +2052,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-216>"
+                "x-parser-schema-id": "<anonymous-schema-217>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2109,7 +2118,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-217>"
+                "x-parser-schema-id": "<anonymous-schema-218>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2177,7 +2186,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-219>"
+                "x-parser-schema-id": "<anonymous-schema-220>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2237,7 +2246,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-220>"
+                "x-parser-schema-id": "<anonymous-schema-221>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2314,7 +2323,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-221>"
+                "x-parser-schema-id": "<anonymous-schema-222>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2397,7 +2406,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-222>"
+                "x-parser-schema-id": "<anonymous-schema-223>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2468,7 +2477,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2583,7 +2592,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-228>"
+                "x-parser-schema-id": "<anonymous-schema-229>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2660,7 +2669,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-229>"
+                "x-parser-schema-id": "<anonymous-schema-230>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2719,7 +2728,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-230>"
+                "x-parser-schema-id": "<anonymous-schema-231>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2811,7 +2820,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-231>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2887,7 +2896,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-232>"
+                "x-parser-schema-id": "<anonymous-schema-233>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -2962,7 +2971,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-234>"
+                "x-parser-schema-id": "<anonymous-schema-235>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3003,7 +3012,7 @@
                         "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
                         "hop": 1,
                         "at": "2026-11-20T12:00:02Z",
-                        "signature": "myh+n5lBeS6vSEGegxkJLlEiPWO7BWEFqN+svdSnNglUQWnEntmVMuS3PfwlSHol8emBPZGrG/Ms6aBGRumIAw=="
+                        "signature": "Tov1Yx3kyB1UPKZymN77mq5plCjFa8QoXG4e7GvlY2Z4y9HUN2tCVHhwU+W3P7S3gxd+tNYGhemzHxyWRrYtAA=="
                       }
                     ]
                   }
@@ -3059,30 +3068,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-238>"
+                        "x-parser-schema-id": "<anonymous-schema-239>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-239>"
+                        "x-parser-schema-id": "<anonymous-schema-240>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-240>"
+                        "x-parser-schema-id": "<anonymous-schema-241>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-241>"
+                        "x-parser-schema-id": "<anonymous-schema-242>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-242>"
+                        "x-parser-schema-id": "<anonymous-schema-243>"
+                      },
+                      "finished": {
+                        "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "x-parser-schema-id": "<anonymous-schema-244>"
                       }
                     },
                     "required": [
@@ -3091,7 +3106,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-237>"
+                    "x-parser-schema-id": "<anonymous-schema-238>"
                   }
                 },
                 "maxProperties": 1,
@@ -3103,7 +3118,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-243>"
+                "x-parser-schema-id": "<anonymous-schema-245>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"
@@ -3118,7 +3133,7 @@
                   "sequence": "1",
                   "payloadType": "application/vnd.fleet.v1.envelope+proto",
                   "payload": "CiQwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDESC2FnZW50LWFscGhhGgwKCmFnZW50LWJldGEgASgCMgYIweyA2AY4rAJKCWNvcnItMDAwMVIIdGhyZWFkLTdYAWIHY29tcHV0ZWoDMy4wcjwKKGVkMjU1MTk6YWd5aTNycW1zd2xnZ25sem1oeWgzemdxbXp2dnU2ZHgSEAEIDxYdJCsyOUBHTlVcY2p6MAouChBhcHBsaWNhdGlvbi9qc29uEhp7InRhc2siOiJpbmRleCIsInNoYXJkIjozfQ==",
-                  "mac": "VVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy4="
+                  "mac": "tqK48Ar8sYKLETqtBtCVdHb7MnDPPrhi7uWa07vKbkA="
                 }
               }
             }
