@@ -11,6 +11,17 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const NPM_FLAGS = ["--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"];
 
+/**
+ * The environment of every command run here: ours, less what npm put there for the script
+ * that runs these tests (`npm test`): its package and lifecycle, and its local prefix (the
+ * repository), so an npm started in the consumer project works on that project alone.
+ */
+export function consumerEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_package_|npm_lifecycle_|npm_config_local_prefix$|INIT_CWD$)/i.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
 export interface RunResult {
   code: number | null;
   stdout: string;
@@ -20,7 +31,7 @@ export interface RunResult {
 /** Runs a command to its end (bounded by timeoutMs); never throws for a non-zero exit. */
 export function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 32 << 20 }, (error, stdout, stderr) => {
+    execFile(cmd, args, { cwd: opts.cwd, env: consumerEnv(opts.env), timeout: opts.timeoutMs ?? 120_000, maxBuffer: 32 << 20 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) + (error && code === null ? `\n${error.message}` : "") });
     });
@@ -145,7 +156,7 @@ export interface LineProcess {
 
 /** A long-running child (a hub, the browser example's server) whose stdout is read line by line. */
 export function startLines(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): LineProcess {
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: consumerEnv(opts.env), stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   let stderr = "";
   let pending = "";
