@@ -4,14 +4,16 @@ import { readFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { AgentRecordSchema, RegistryQueryResultSchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { type Clock, FakeClock, systemClock } from "../../runtime/clock.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { createBottle } from "../../runtime/protocol/bottles.js";
+import { limitRegistryAnswer, MAX_REGISTRY_ANSWER_BYTES } from "../../runtime/protocol/registry-answer.js";
 import { HUB_OP_MEDIA_TYPE } from "../../runtime/hub/hub-requests.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
 import { connectTcp, frameConnectionFromSocket } from "../../runtime/transport/tcp.js";
@@ -358,3 +360,48 @@ describe("idle state (9)", () => {
 async function hubStatusFull(c: Awaited<ReturnType<typeof connectHub>>): Promise<{ pins: number; rateBuckets: number }> {
   return applicationValue(await c.request(statusQuery)) as { pins: number; rateBuckets: number };
 }
+
+describe("registry answers (9)", () => {
+  it("answers at most 256 agents at once, flagged truncated, and the client reads the rest with after_agent_id", async () => {
+    const hub = await spawnHub(tmpDir());
+    // 300 throwaway identities (open admission), 20 handshakes at a time.
+    const names = Array.from({ length: 300 }, (_, i) => `agent-${String(i).padStart(3, "0")}`);
+    for (let i = 0; i < names.length; i += 20) {
+      await Promise.all(
+        names.slice(i, i + 20).map(async (n) => {
+          const c = await connectHub({ port: hub.port, identity: generateIdentity(n) });
+          await c.close();
+        }),
+      );
+    }
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha") });
+    const first = await alpha.queryRegistryPage();
+    expect(first.agents.length).toBe(256);
+    expect(first.truncated).toBe(true);
+    const ids = first.agents.map((a) => a.agentId);
+    expect(ids).toEqual([...ids].sort());
+    const rest = await alpha.queryRegistryPage({ afterAgentId: ids.at(-1) });
+    expect(rest.truncated).toBe(false);
+    expect(rest.agents.length).toBe(301 - 256);
+    expect(rest.agents.every((a) => a.agentId > ids.at(-1)!)).toBe(true);
+    // queryRegistry reads every page: each agent once.
+    const all = (await alpha.queryRegistry()).agents.map((a) => a.agentId);
+    expect(all.length).toBe(301);
+    expect(new Set(all)).toEqual(new Set([...names, "alpha"]));
+    await alpha.close();
+  }, 60_000);
+
+  it("also stops an answer at 256 KiB of records, always keeping one agent so paging progresses", () => {
+    const big = (i: number) => create(AgentRecordSchema, { agentId: `big-${String(i).padStart(3, "0")}`, keyId: "k", endpoints: ["x".repeat(10_000)] });
+    const full = create(RegistryQueryResultSchema, { agents: Array.from({ length: 40 }, (_, i) => big(i)) });
+    const answer = limitRegistryAnswer(full);
+    const bytes = answer.agents.reduce((n, a) => n + toBinary(AgentRecordSchema, a).length, 0);
+    expect(answer.truncated).toBe(true);
+    expect(answer.agents.length).toBe(26); // 26 x 10,015 bytes fit in 262,144; 27 do not
+    expect(bytes).toBeLessThanOrEqual(MAX_REGISTRY_ANSWER_BYTES);
+    const huge = create(RegistryQueryResultSchema, { agents: [create(AgentRecordSchema, { agentId: "huge", endpoints: ["y".repeat(300_000)] }), big(1)] });
+    const one = limitRegistryAnswer(huge);
+    expect(one.agents.map((a) => a.agentId)).toEqual(["huge"]);
+    expect(one.truncated).toBe(true);
+  });
+});

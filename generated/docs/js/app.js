@@ -1326,6 +1326,11 @@
                               "description": "Only agents currently online (per presence).",
                               "type": "boolean",
                               "x-parser-schema-id": "<anonymous-schema-169>"
+                            },
+                            "afterAgentId": {
+                              "description": "Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md \"Query answers\").",
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-170>"
                             }
                           },
                           "x-parser-schema-id": "<anonymous-schema-166>"
@@ -1353,9 +1358,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-172>"
+                                "x-parser-schema-id": "<anonymous-schema-173>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-171>"
+                              "x-parser-schema-id": "<anonymous-schema-172>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1371,12 +1376,17 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-174>"
+                                "x-parser-schema-id": "<anonymous-schema-175>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-173>"
+                              "x-parser-schema-id": "<anonymous-schema-174>"
+                            },
+                            "truncated": {
+                              "description": "Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md \"Query answers\"); ask again with after_agent_id = the last agent_id here for the rest.",
+                              "type": "boolean",
+                              "x-parser-schema-id": "<anonymous-schema-176>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-170>"
+                          "x-parser-schema-id": "<anonymous-schema-171>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1395,31 +1405,31 @@
                                   "relay": {
                                     "description": "The relay's agent name. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-178>"
+                                    "x-parser-schema-id": "<anonymous-schema-180>"
                                   },
                                   "keyId": {
                                     "description": "The relay's key id. Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-179>"
+                                    "x-parser-schema-id": "<anonymous-schema-181>"
                                   },
                                   "hop": {
                                     "description": "Hop number: 1 for the first relay. Required.",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-180>"
+                                    "x-parser-schema-id": "<anonymous-schema-182>"
                                   },
                                   "at": {
                                     "description": "When the relay took the bottle. Required.",
                                     "type": "string",
                                     "format": "date-time",
-                                    "x-parser-schema-id": "<anonymous-schema-181>"
+                                    "x-parser-schema-id": "<anonymous-schema-183>"
                                   },
                                   "signature": {
                                     "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-182>"
+                                    "x-parser-schema-id": "<anonymous-schema-184>"
                                   }
                                 },
                                 "required": [
@@ -1429,15 +1439,15 @@
                                   "at",
                                   "signature"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-177>"
+                                "x-parser-schema-id": "<anonymous-schema-179>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-176>"
+                              "x-parser-schema-id": "<anonymous-schema-178>"
                             }
                           },
                           "required": [
                             "letter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-175>"
+                          "x-parser-schema-id": "<anonymous-schema-177>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1447,7 +1457,7 @@
                             "bottleId": {
                               "description": "The bottle. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-184>"
+                              "x-parser-schema-id": "<anonymous-schema-186>"
                             },
                             "status": {
                               "description": "Where a bottle is.",
@@ -1460,24 +1470,24 @@
                                 "BOTTLE_STATUS_EXPIRED",
                                 "BOTTLE_STATUS_FAILED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-185>"
+                              "x-parser-schema-id": "<anonymous-schema-187>"
                             },
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-186>"
+                              "x-parser-schema-id": "<anonymous-schema-188>"
                             },
                             "at": {
                               "description": "When the status was reached. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-187>"
+                              "x-parser-schema-id": "<anonymous-schema-189>"
                             },
                             "reporter": {
                               "description": "The agent or hub reporting it. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-188>"
+                              "x-parser-schema-id": "<anonymous-schema-190>"
                             }
                           },
                           "required": [
@@ -1486,7 +1496,7 @@
                             "at",
                             "reporter"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-183>"
+                          "x-parser-schema-id": "<anonymous-schema-185>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1496,7 +1506,7 @@
                             "messageId": {
                               "description": "The message acknowledged. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-190>"
+                              "x-parser-schema-id": "<anonymous-schema-192>"
                             },
                             "status": {
                               "description": "What happened to a message.",
@@ -1507,27 +1517,27 @@
                                 "RECEIPT_STATUS_PROCESSED",
                                 "RECEIPT_STATUS_REJECTED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-191>"
+                              "x-parser-schema-id": "<anonymous-schema-193>"
                             },
                             "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-192>"
+                              "x-parser-schema-id": "<anonymous-schema-194>"
                             },
                             "retryAfterMs": {
                               "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-193>"
+                              "x-parser-schema-id": "<anonymous-schema-195>"
                             }
                           },
                           "required": [
                             "messageId",
                             "status"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-189>"
+                          "x-parser-schema-id": "<anonymous-schema-191>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": {
@@ -1538,35 +1548,35 @@
                             "agent": {
                               "description": "The agent whose key changes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-195>"
+                              "x-parser-schema-id": "<anonymous-schema-197>"
                             },
                             "oldKeyId": {
                               "description": "The key being replaced. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-196>"
+                              "x-parser-schema-id": "<anonymous-schema-198>"
                             },
                             "newPublicKey": {
                               "description": "The new public key (32 bytes of Ed25519). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-197>"
+                              "x-parser-schema-id": "<anonymous-schema-199>"
                             },
                             "newKeyId": {
                               "description": "Key id of new_public_key. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-198>"
+                              "x-parser-schema-id": "<anonymous-schema-200>"
                             },
                             "effectiveAt": {
                               "description": "When the rotation takes effect. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-199>"
+                              "x-parser-schema-id": "<anonymous-schema-201>"
                             },
                             "newKeySignature": {
                               "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-200>"
+                              "x-parser-schema-id": "<anonymous-schema-202>"
                             }
                           },
                           "required": [
@@ -1577,7 +1587,7 @@
                             "effectiveAt",
                             "newKeySignature"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-194>"
+                          "x-parser-schema-id": "<anonymous-schema-196>"
                         },
                         "bottleLetter": {
                           "description": "The origin-signed content of a bottle.",
@@ -1587,7 +1597,7 @@
                             "bottleId": {
                               "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-202>"
+                              "x-parser-schema-id": "<anonymous-schema-204>"
                             },
                             "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
                             "condition": {
@@ -1599,38 +1609,38 @@
                                   "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                   "type": "boolean",
                                   "const": true,
-                                  "x-parser-schema-id": "<anonymous-schema-204>"
+                                  "x-parser-schema-id": "<anonymous-schema-206>"
                                 },
                                 "agentOnline": {
                                   "description": "The named agent is online.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-205>"
+                                  "x-parser-schema-id": "<anonymous-schema-207>"
                                 },
                                 "capabilityPresent": {
                                   "description": "Some online agent offers this capability.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-206>"
+                                  "x-parser-schema-id": "<anonymous-schema-208>"
                                 },
                                 "notBefore": {
                                   "description": "Not before this time.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-207>"
+                                  "x-parser-schema-id": "<anonymous-schema-209>"
                                 },
                                 "all": {
                                   "description": "Every listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-208>"
+                                  "x-parser-schema-id": "<anonymous-schema-210>"
                                 },
                                 "any": {
                                   "description": "At least one listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-209>"
+                                  "x-parser-schema-id": "<anonymous-schema-211>"
                                 }
                               },
                               "maxProperties": 1,
                               "minProperties": 1,
-                              "x-parser-schema-id": "<anonymous-schema-203>"
+                              "x-parser-schema-id": "<anonymous-schema-205>"
                             },
                             "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
                             "maxHops": {
@@ -1638,7 +1648,7 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-210>"
+                              "x-parser-schema-id": "<anonymous-schema-212>"
                             }
                           },
                           "required": [
@@ -1647,7 +1657,7 @@
                             "condition",
                             "payload"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-201>"
+                          "x-parser-schema-id": "<anonymous-schema-203>"
                         }
                       },
                       "maxProperties": 1,
@@ -1658,7 +1668,7 @@
                       "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                       "type": "string",
                       "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-211>"
+                      "x-parser-schema-id": "<anonymous-schema-213>"
                     }
                   },
                   "required": [
@@ -1676,13 +1686,13 @@
                       "required": [
                         "body"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      "x-parser-schema-id": "<anonymous-schema-214>"
                     },
                     {
                       "required": [
                         "bodyCiphertext"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-213>"
+                      "x-parser-schema-id": "<anonymous-schema-215>"
                     }
                   ],
                   "dependentSchemas": {
@@ -1715,7 +1725,7 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-214>"
+                  "x-parser-schema-id": "<anonymous-schema-216>"
                 }
               ],
               "x-parser-schema-id": "<anonymous-schema-1>"
@@ -1766,10 +1776,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-218>"
+                          "x-parser-schema-id": "<anonymous-schema-220>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-217>"
+                      "x-parser-schema-id": "<anonymous-schema-219>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -1792,7 +1802,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
+                          "x-parser-schema-id": "<anonymous-schema-222>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -1811,7 +1821,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
+                          "x-parser-schema-id": "<anonymous-schema-223>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -1851,7 +1861,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
+                                    "x-parser-schema-id": "<anonymous-schema-227>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1865,25 +1875,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
+                                    "x-parser-schema-id": "<anonymous-schema-228>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-227>"
+                                    "x-parser-schema-id": "<anonymous-schema-229>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-224>"
+                                "x-parser-schema-id": "<anonymous-schema-226>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-223>"
+                              "x-parser-schema-id": "<anonymous-schema-225>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-222>"
+                          "x-parser-schema-id": "<anonymous-schema-224>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1917,7 +1927,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
+                                    "x-parser-schema-id": "<anonymous-schema-233>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1931,24 +1941,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
+                                    "x-parser-schema-id": "<anonymous-schema-234>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-233>"
+                                    "x-parser-schema-id": "<anonymous-schema-235>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-230>"
+                                "x-parser-schema-id": "<anonymous-schema-232>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-229>"
+                              "x-parser-schema-id": "<anonymous-schema-231>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-228>"
+                          "x-parser-schema-id": "<anonymous-schema-230>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -1974,9 +1984,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-236>"
+                                "x-parser-schema-id": "<anonymous-schema-238>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-235>"
+                              "x-parser-schema-id": "<anonymous-schema-237>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1992,12 +2002,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-238>"
+                                "x-parser-schema-id": "<anonymous-schema-240>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-237>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-239>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-234>"
+                          "x-parser-schema-id": "<anonymous-schema-236>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2009,11 +2020,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-240>"
+                              "x-parser-schema-id": "<anonymous-schema-242>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-239>"
+                          "x-parser-schema-id": "<anonymous-schema-241>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2028,7 +2039,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
+                          "x-parser-schema-id": "<anonymous-schema-243>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2042,7 +2053,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
+                          "x-parser-schema-id": "<anonymous-schema-244>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2058,12 +2069,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-243>"
+                          "x-parser-schema-id": "<anonymous-schema-245>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-219>"
+                      "x-parser-schema-id": "<anonymous-schema-221>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2071,7 +2082,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-216>"
+                  "x-parser-schema-id": "<anonymous-schema-218>"
                 },
                 {
                   "properties": {
@@ -2081,10 +2092,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-244>"
+                  "x-parser-schema-id": "<anonymous-schema-246>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-215>"
+              "x-parser-schema-id": "<anonymous-schema-217>"
             }
           },
           "x-parser-unique-object-id": "welcome"
@@ -2132,10 +2143,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-248>"
+                          "x-parser-schema-id": "<anonymous-schema-250>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-247>"
+                      "x-parser-schema-id": "<anonymous-schema-249>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2158,7 +2169,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
+                          "x-parser-schema-id": "<anonymous-schema-252>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2177,7 +2188,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
+                          "x-parser-schema-id": "<anonymous-schema-253>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2217,7 +2228,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
+                                    "x-parser-schema-id": "<anonymous-schema-257>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2231,25 +2242,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
+                                    "x-parser-schema-id": "<anonymous-schema-258>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-257>"
+                                    "x-parser-schema-id": "<anonymous-schema-259>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-254>"
+                                "x-parser-schema-id": "<anonymous-schema-256>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-253>"
+                              "x-parser-schema-id": "<anonymous-schema-255>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-252>"
+                          "x-parser-schema-id": "<anonymous-schema-254>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2283,7 +2294,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
+                                    "x-parser-schema-id": "<anonymous-schema-263>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2297,24 +2308,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
+                                    "x-parser-schema-id": "<anonymous-schema-264>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-263>"
+                                    "x-parser-schema-id": "<anonymous-schema-265>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-260>"
+                                "x-parser-schema-id": "<anonymous-schema-262>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-259>"
+                              "x-parser-schema-id": "<anonymous-schema-261>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-258>"
+                          "x-parser-schema-id": "<anonymous-schema-260>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2340,9 +2351,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-266>"
+                                "x-parser-schema-id": "<anonymous-schema-268>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-265>"
+                              "x-parser-schema-id": "<anonymous-schema-267>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2358,12 +2369,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-268>"
+                                "x-parser-schema-id": "<anonymous-schema-270>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-267>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-269>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-264>"
+                          "x-parser-schema-id": "<anonymous-schema-266>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2375,11 +2387,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-270>"
+                              "x-parser-schema-id": "<anonymous-schema-272>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-269>"
+                          "x-parser-schema-id": "<anonymous-schema-271>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2394,7 +2406,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
+                          "x-parser-schema-id": "<anonymous-schema-273>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2408,7 +2420,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
+                          "x-parser-schema-id": "<anonymous-schema-274>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2424,12 +2436,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-273>"
+                          "x-parser-schema-id": "<anonymous-schema-275>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-249>"
+                      "x-parser-schema-id": "<anonymous-schema-251>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2437,7 +2449,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-246>"
+                  "x-parser-schema-id": "<anonymous-schema-248>"
                 },
                 {
                   "properties": {
@@ -2447,10 +2459,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-274>"
+                  "x-parser-schema-id": "<anonymous-schema-276>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-245>"
+              "x-parser-schema-id": "<anonymous-schema-247>"
             }
           },
           "x-parser-unique-object-id": "helloReject"
@@ -2498,10 +2510,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-278>"
+                          "x-parser-schema-id": "<anonymous-schema-280>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-277>"
+                      "x-parser-schema-id": "<anonymous-schema-279>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2524,7 +2536,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
+                          "x-parser-schema-id": "<anonymous-schema-282>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2543,7 +2555,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
+                          "x-parser-schema-id": "<anonymous-schema-283>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2583,7 +2595,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
+                                    "x-parser-schema-id": "<anonymous-schema-287>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2597,25 +2609,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
+                                    "x-parser-schema-id": "<anonymous-schema-288>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-287>"
+                                    "x-parser-schema-id": "<anonymous-schema-289>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-284>"
+                                "x-parser-schema-id": "<anonymous-schema-286>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-283>"
+                              "x-parser-schema-id": "<anonymous-schema-285>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-282>"
+                          "x-parser-schema-id": "<anonymous-schema-284>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2649,7 +2661,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
+                                    "x-parser-schema-id": "<anonymous-schema-293>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2663,24 +2675,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
+                                    "x-parser-schema-id": "<anonymous-schema-294>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-293>"
+                                    "x-parser-schema-id": "<anonymous-schema-295>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-290>"
+                                "x-parser-schema-id": "<anonymous-schema-292>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-289>"
+                              "x-parser-schema-id": "<anonymous-schema-291>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-288>"
+                          "x-parser-schema-id": "<anonymous-schema-290>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2706,9 +2718,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-296>"
+                                "x-parser-schema-id": "<anonymous-schema-298>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-295>"
+                              "x-parser-schema-id": "<anonymous-schema-297>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2724,12 +2736,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-298>"
+                                "x-parser-schema-id": "<anonymous-schema-300>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-297>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-299>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-294>"
+                          "x-parser-schema-id": "<anonymous-schema-296>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2741,11 +2754,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-300>"
+                              "x-parser-schema-id": "<anonymous-schema-302>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-299>"
+                          "x-parser-schema-id": "<anonymous-schema-301>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2760,7 +2773,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
+                          "x-parser-schema-id": "<anonymous-schema-303>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2774,7 +2787,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
+                          "x-parser-schema-id": "<anonymous-schema-304>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2790,12 +2803,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-303>"
+                          "x-parser-schema-id": "<anonymous-schema-305>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-279>"
+                      "x-parser-schema-id": "<anonymous-schema-281>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2803,7 +2816,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-276>"
+                  "x-parser-schema-id": "<anonymous-schema-278>"
                 },
                 {
                   "properties": {
@@ -2813,10 +2826,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-304>"
+                  "x-parser-schema-id": "<anonymous-schema-306>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-275>"
+              "x-parser-schema-id": "<anonymous-schema-277>"
             }
           },
           "x-parser-unique-object-id": "handshakeConfirm"
@@ -2864,10 +2877,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-308>"
+                          "x-parser-schema-id": "<anonymous-schema-310>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-307>"
+                      "x-parser-schema-id": "<anonymous-schema-309>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2890,7 +2903,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
+                          "x-parser-schema-id": "<anonymous-schema-312>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2909,7 +2922,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
+                          "x-parser-schema-id": "<anonymous-schema-313>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2949,7 +2962,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
+                                    "x-parser-schema-id": "<anonymous-schema-317>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2963,25 +2976,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
+                                    "x-parser-schema-id": "<anonymous-schema-318>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-317>"
+                                    "x-parser-schema-id": "<anonymous-schema-319>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-314>"
+                                "x-parser-schema-id": "<anonymous-schema-316>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-313>"
+                              "x-parser-schema-id": "<anonymous-schema-315>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-312>"
+                          "x-parser-schema-id": "<anonymous-schema-314>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3015,7 +3028,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
+                                    "x-parser-schema-id": "<anonymous-schema-323>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3029,24 +3042,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
+                                    "x-parser-schema-id": "<anonymous-schema-324>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-323>"
+                                    "x-parser-schema-id": "<anonymous-schema-325>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-320>"
+                                "x-parser-schema-id": "<anonymous-schema-322>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-319>"
+                              "x-parser-schema-id": "<anonymous-schema-321>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-318>"
+                          "x-parser-schema-id": "<anonymous-schema-320>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3072,9 +3085,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-326>"
+                                "x-parser-schema-id": "<anonymous-schema-328>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-325>"
+                              "x-parser-schema-id": "<anonymous-schema-327>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3090,12 +3103,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-328>"
+                                "x-parser-schema-id": "<anonymous-schema-330>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-327>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-329>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-324>"
+                          "x-parser-schema-id": "<anonymous-schema-326>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3107,11 +3121,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-330>"
+                              "x-parser-schema-id": "<anonymous-schema-332>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-329>"
+                          "x-parser-schema-id": "<anonymous-schema-331>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3126,7 +3140,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
+                          "x-parser-schema-id": "<anonymous-schema-333>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3140,7 +3154,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
+                          "x-parser-schema-id": "<anonymous-schema-334>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3156,12 +3170,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-333>"
+                          "x-parser-schema-id": "<anonymous-schema-335>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-309>"
+                      "x-parser-schema-id": "<anonymous-schema-311>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3169,7 +3183,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-306>"
+                  "x-parser-schema-id": "<anonymous-schema-308>"
                 },
                 {
                   "properties": {
@@ -3179,10 +3193,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-334>"
+                  "x-parser-schema-id": "<anonymous-schema-336>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-305>"
+              "x-parser-schema-id": "<anonymous-schema-307>"
             }
           },
           "x-parser-unique-object-id": "heartbeat"
@@ -3230,10 +3244,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-338>"
+                          "x-parser-schema-id": "<anonymous-schema-340>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-337>"
+                      "x-parser-schema-id": "<anonymous-schema-339>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3256,7 +3270,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
+                          "x-parser-schema-id": "<anonymous-schema-342>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3275,7 +3289,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
+                          "x-parser-schema-id": "<anonymous-schema-343>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3315,7 +3329,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
+                                    "x-parser-schema-id": "<anonymous-schema-347>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3329,25 +3343,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
+                                    "x-parser-schema-id": "<anonymous-schema-348>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-347>"
+                                    "x-parser-schema-id": "<anonymous-schema-349>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-344>"
+                                "x-parser-schema-id": "<anonymous-schema-346>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-343>"
+                              "x-parser-schema-id": "<anonymous-schema-345>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-342>"
+                          "x-parser-schema-id": "<anonymous-schema-344>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3381,7 +3395,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
+                                    "x-parser-schema-id": "<anonymous-schema-353>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3395,24 +3409,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
+                                    "x-parser-schema-id": "<anonymous-schema-354>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-353>"
+                                    "x-parser-schema-id": "<anonymous-schema-355>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-350>"
+                                "x-parser-schema-id": "<anonymous-schema-352>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-349>"
+                              "x-parser-schema-id": "<anonymous-schema-351>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-348>"
+                          "x-parser-schema-id": "<anonymous-schema-350>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3438,9 +3452,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-356>"
+                                "x-parser-schema-id": "<anonymous-schema-358>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-355>"
+                              "x-parser-schema-id": "<anonymous-schema-357>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3456,12 +3470,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-358>"
+                                "x-parser-schema-id": "<anonymous-schema-360>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-357>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-359>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-354>"
+                          "x-parser-schema-id": "<anonymous-schema-356>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3473,11 +3488,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-360>"
+                              "x-parser-schema-id": "<anonymous-schema-362>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-359>"
+                          "x-parser-schema-id": "<anonymous-schema-361>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3492,7 +3507,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
+                          "x-parser-schema-id": "<anonymous-schema-363>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3506,7 +3521,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
+                          "x-parser-schema-id": "<anonymous-schema-364>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3522,12 +3537,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-363>"
+                          "x-parser-schema-id": "<anonymous-schema-365>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-339>"
+                      "x-parser-schema-id": "<anonymous-schema-341>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3535,7 +3550,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-336>"
+                  "x-parser-schema-id": "<anonymous-schema-338>"
                 },
                 {
                   "properties": {
@@ -3545,10 +3560,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-364>"
+                  "x-parser-schema-id": "<anonymous-schema-366>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-335>"
+              "x-parser-schema-id": "<anonymous-schema-337>"
             }
           },
           "x-parser-unique-object-id": "error"
@@ -3596,10 +3611,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-368>"
+                          "x-parser-schema-id": "<anonymous-schema-370>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-367>"
+                      "x-parser-schema-id": "<anonymous-schema-369>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3622,7 +3637,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
+                          "x-parser-schema-id": "<anonymous-schema-372>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3641,7 +3656,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
+                          "x-parser-schema-id": "<anonymous-schema-373>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3681,7 +3696,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
+                                    "x-parser-schema-id": "<anonymous-schema-377>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3695,25 +3710,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
+                                    "x-parser-schema-id": "<anonymous-schema-378>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-377>"
+                                    "x-parser-schema-id": "<anonymous-schema-379>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-374>"
+                                "x-parser-schema-id": "<anonymous-schema-376>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-373>"
+                              "x-parser-schema-id": "<anonymous-schema-375>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-372>"
+                          "x-parser-schema-id": "<anonymous-schema-374>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3747,7 +3762,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
+                                    "x-parser-schema-id": "<anonymous-schema-383>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3761,24 +3776,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
+                                    "x-parser-schema-id": "<anonymous-schema-384>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-383>"
+                                    "x-parser-schema-id": "<anonymous-schema-385>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-380>"
+                                "x-parser-schema-id": "<anonymous-schema-382>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-379>"
+                              "x-parser-schema-id": "<anonymous-schema-381>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-378>"
+                          "x-parser-schema-id": "<anonymous-schema-380>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3804,9 +3819,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-386>"
+                                "x-parser-schema-id": "<anonymous-schema-388>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-385>"
+                              "x-parser-schema-id": "<anonymous-schema-387>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3822,12 +3837,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-388>"
+                                "x-parser-schema-id": "<anonymous-schema-390>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-387>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-389>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-384>"
+                          "x-parser-schema-id": "<anonymous-schema-386>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3839,11 +3855,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-390>"
+                              "x-parser-schema-id": "<anonymous-schema-392>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-389>"
+                          "x-parser-schema-id": "<anonymous-schema-391>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3858,7 +3874,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
+                          "x-parser-schema-id": "<anonymous-schema-393>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3872,7 +3888,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
+                          "x-parser-schema-id": "<anonymous-schema-394>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3888,12 +3904,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-393>"
+                          "x-parser-schema-id": "<anonymous-schema-395>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-369>"
+                      "x-parser-schema-id": "<anonymous-schema-371>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3901,7 +3917,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-366>"
+                  "x-parser-schema-id": "<anonymous-schema-368>"
                 },
                 {
                   "properties": {
@@ -3911,10 +3927,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-394>"
+                  "x-parser-schema-id": "<anonymous-schema-396>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-365>"
+              "x-parser-schema-id": "<anonymous-schema-367>"
             }
           },
           "x-parser-unique-object-id": "receipt"
@@ -3975,10 +3991,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-399>"
+                          "x-parser-schema-id": "<anonymous-schema-401>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-398>"
+                      "x-parser-schema-id": "<anonymous-schema-400>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4001,7 +4017,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
+                          "x-parser-schema-id": "<anonymous-schema-403>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4020,7 +4036,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
+                          "x-parser-schema-id": "<anonymous-schema-404>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4060,7 +4076,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
+                                    "x-parser-schema-id": "<anonymous-schema-408>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4074,25 +4090,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
+                                    "x-parser-schema-id": "<anonymous-schema-409>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-408>"
+                                    "x-parser-schema-id": "<anonymous-schema-410>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-405>"
+                                "x-parser-schema-id": "<anonymous-schema-407>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-404>"
+                              "x-parser-schema-id": "<anonymous-schema-406>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-403>"
+                          "x-parser-schema-id": "<anonymous-schema-405>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4126,7 +4142,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
+                                    "x-parser-schema-id": "<anonymous-schema-414>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4140,24 +4156,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
+                                    "x-parser-schema-id": "<anonymous-schema-415>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-414>"
+                                    "x-parser-schema-id": "<anonymous-schema-416>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-411>"
+                                "x-parser-schema-id": "<anonymous-schema-413>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-410>"
+                              "x-parser-schema-id": "<anonymous-schema-412>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-409>"
+                          "x-parser-schema-id": "<anonymous-schema-411>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4183,9 +4199,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-417>"
+                                "x-parser-schema-id": "<anonymous-schema-419>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-416>"
+                              "x-parser-schema-id": "<anonymous-schema-418>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4201,12 +4217,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-419>"
+                                "x-parser-schema-id": "<anonymous-schema-421>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-418>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-420>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-415>"
+                          "x-parser-schema-id": "<anonymous-schema-417>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4218,11 +4235,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-421>"
+                              "x-parser-schema-id": "<anonymous-schema-423>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-420>"
+                          "x-parser-schema-id": "<anonymous-schema-422>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4237,7 +4254,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
+                          "x-parser-schema-id": "<anonymous-schema-424>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4251,7 +4268,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
+                          "x-parser-schema-id": "<anonymous-schema-425>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4267,12 +4284,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-424>"
+                          "x-parser-schema-id": "<anonymous-schema-426>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-400>"
+                      "x-parser-schema-id": "<anonymous-schema-402>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4280,7 +4297,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-397>"
+                  "x-parser-schema-id": "<anonymous-schema-399>"
                 },
                 {
                   "properties": {
@@ -4290,10 +4307,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-425>"
+                  "x-parser-schema-id": "<anonymous-schema-427>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-396>"
+              "x-parser-schema-id": "<anonymous-schema-398>"
             }
           },
           "x-parser-unique-object-id": "application"
@@ -4341,10 +4358,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-429>"
+                          "x-parser-schema-id": "<anonymous-schema-431>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-428>"
+                      "x-parser-schema-id": "<anonymous-schema-430>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4367,7 +4384,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
+                          "x-parser-schema-id": "<anonymous-schema-433>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4386,7 +4403,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
+                          "x-parser-schema-id": "<anonymous-schema-434>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4426,7 +4443,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
+                                    "x-parser-schema-id": "<anonymous-schema-438>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4440,25 +4457,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
+                                    "x-parser-schema-id": "<anonymous-schema-439>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-438>"
+                                    "x-parser-schema-id": "<anonymous-schema-440>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-435>"
+                                "x-parser-schema-id": "<anonymous-schema-437>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-434>"
+                              "x-parser-schema-id": "<anonymous-schema-436>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-433>"
+                          "x-parser-schema-id": "<anonymous-schema-435>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4492,7 +4509,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
+                                    "x-parser-schema-id": "<anonymous-schema-444>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4506,24 +4523,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
+                                    "x-parser-schema-id": "<anonymous-schema-445>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-444>"
+                                    "x-parser-schema-id": "<anonymous-schema-446>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-441>"
+                                "x-parser-schema-id": "<anonymous-schema-443>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-440>"
+                              "x-parser-schema-id": "<anonymous-schema-442>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-439>"
+                          "x-parser-schema-id": "<anonymous-schema-441>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4549,9 +4566,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-447>"
+                                "x-parser-schema-id": "<anonymous-schema-449>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-446>"
+                              "x-parser-schema-id": "<anonymous-schema-448>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4567,12 +4584,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-449>"
+                                "x-parser-schema-id": "<anonymous-schema-451>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-448>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-450>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-445>"
+                          "x-parser-schema-id": "<anonymous-schema-447>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4584,11 +4602,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-451>"
+                              "x-parser-schema-id": "<anonymous-schema-453>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-450>"
+                          "x-parser-schema-id": "<anonymous-schema-452>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4603,7 +4621,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
+                          "x-parser-schema-id": "<anonymous-schema-454>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4617,7 +4635,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
+                          "x-parser-schema-id": "<anonymous-schema-455>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4633,12 +4651,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-454>"
+                          "x-parser-schema-id": "<anonymous-schema-456>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-430>"
+                      "x-parser-schema-id": "<anonymous-schema-432>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4646,7 +4664,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-427>"
+                  "x-parser-schema-id": "<anonymous-schema-429>"
                 },
                 {
                   "properties": {
@@ -4656,10 +4674,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-455>"
+                  "x-parser-schema-id": "<anonymous-schema-457>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-426>"
+              "x-parser-schema-id": "<anonymous-schema-428>"
             }
           },
           "x-parser-unique-object-id": "capabilityExchange"
@@ -4707,10 +4725,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-459>"
+                          "x-parser-schema-id": "<anonymous-schema-461>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-458>"
+                      "x-parser-schema-id": "<anonymous-schema-460>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4733,7 +4751,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
+                          "x-parser-schema-id": "<anonymous-schema-463>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4752,7 +4770,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
+                          "x-parser-schema-id": "<anonymous-schema-464>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4792,7 +4810,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
+                                    "x-parser-schema-id": "<anonymous-schema-468>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4806,25 +4824,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
+                                    "x-parser-schema-id": "<anonymous-schema-469>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-468>"
+                                    "x-parser-schema-id": "<anonymous-schema-470>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-465>"
+                                "x-parser-schema-id": "<anonymous-schema-467>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-464>"
+                              "x-parser-schema-id": "<anonymous-schema-466>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-463>"
+                          "x-parser-schema-id": "<anonymous-schema-465>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4858,7 +4876,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
+                                    "x-parser-schema-id": "<anonymous-schema-474>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4872,24 +4890,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
+                                    "x-parser-schema-id": "<anonymous-schema-475>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-474>"
+                                    "x-parser-schema-id": "<anonymous-schema-476>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-471>"
+                                "x-parser-schema-id": "<anonymous-schema-473>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-470>"
+                              "x-parser-schema-id": "<anonymous-schema-472>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-469>"
+                          "x-parser-schema-id": "<anonymous-schema-471>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4915,9 +4933,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-477>"
+                                "x-parser-schema-id": "<anonymous-schema-479>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-476>"
+                              "x-parser-schema-id": "<anonymous-schema-478>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4933,12 +4951,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-479>"
+                                "x-parser-schema-id": "<anonymous-schema-481>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-478>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-480>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-475>"
+                          "x-parser-schema-id": "<anonymous-schema-477>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4950,11 +4969,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-481>"
+                              "x-parser-schema-id": "<anonymous-schema-483>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-480>"
+                          "x-parser-schema-id": "<anonymous-schema-482>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4969,7 +4988,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
+                          "x-parser-schema-id": "<anonymous-schema-484>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4983,7 +5002,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
+                          "x-parser-schema-id": "<anonymous-schema-485>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4999,12 +5018,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-484>"
+                          "x-parser-schema-id": "<anonymous-schema-486>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-460>"
+                      "x-parser-schema-id": "<anonymous-schema-462>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5012,7 +5031,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-457>"
+                  "x-parser-schema-id": "<anonymous-schema-459>"
                 },
                 {
                   "properties": {
@@ -5022,10 +5041,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-485>"
+                  "x-parser-schema-id": "<anonymous-schema-487>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-456>"
+              "x-parser-schema-id": "<anonymous-schema-458>"
             }
           },
           "x-parser-unique-object-id": "registryQueryResult"
@@ -5073,10 +5092,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-489>"
+                          "x-parser-schema-id": "<anonymous-schema-491>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-488>"
+                      "x-parser-schema-id": "<anonymous-schema-490>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5099,7 +5118,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
+                          "x-parser-schema-id": "<anonymous-schema-493>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5118,7 +5137,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
+                          "x-parser-schema-id": "<anonymous-schema-494>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5158,7 +5177,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
+                                    "x-parser-schema-id": "<anonymous-schema-498>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5172,25 +5191,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
+                                    "x-parser-schema-id": "<anonymous-schema-499>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-498>"
+                                    "x-parser-schema-id": "<anonymous-schema-500>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-495>"
+                                "x-parser-schema-id": "<anonymous-schema-497>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-494>"
+                              "x-parser-schema-id": "<anonymous-schema-496>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-493>"
+                          "x-parser-schema-id": "<anonymous-schema-495>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5224,7 +5243,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
+                                    "x-parser-schema-id": "<anonymous-schema-504>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5238,24 +5257,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
+                                    "x-parser-schema-id": "<anonymous-schema-505>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-504>"
+                                    "x-parser-schema-id": "<anonymous-schema-506>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-501>"
+                                "x-parser-schema-id": "<anonymous-schema-503>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-500>"
+                              "x-parser-schema-id": "<anonymous-schema-502>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-499>"
+                          "x-parser-schema-id": "<anonymous-schema-501>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5281,9 +5300,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-507>"
+                                "x-parser-schema-id": "<anonymous-schema-509>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-506>"
+                              "x-parser-schema-id": "<anonymous-schema-508>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5299,12 +5318,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-509>"
+                                "x-parser-schema-id": "<anonymous-schema-511>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-508>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-510>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-505>"
+                          "x-parser-schema-id": "<anonymous-schema-507>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5316,11 +5336,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-511>"
+                              "x-parser-schema-id": "<anonymous-schema-513>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-510>"
+                          "x-parser-schema-id": "<anonymous-schema-512>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5335,7 +5355,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
+                          "x-parser-schema-id": "<anonymous-schema-514>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5349,7 +5369,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
+                          "x-parser-schema-id": "<anonymous-schema-515>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5365,12 +5385,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-514>"
+                          "x-parser-schema-id": "<anonymous-schema-516>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-490>"
+                      "x-parser-schema-id": "<anonymous-schema-492>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5378,7 +5398,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-487>"
+                  "x-parser-schema-id": "<anonymous-schema-489>"
                 },
                 {
                   "properties": {
@@ -5388,10 +5408,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-515>"
+                  "x-parser-schema-id": "<anonymous-schema-517>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-486>"
+              "x-parser-schema-id": "<anonymous-schema-488>"
             }
           },
           "x-parser-unique-object-id": "keyRotation"
@@ -5452,10 +5472,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-520>"
+                          "x-parser-schema-id": "<anonymous-schema-522>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-519>"
+                      "x-parser-schema-id": "<anonymous-schema-521>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5478,7 +5498,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
+                          "x-parser-schema-id": "<anonymous-schema-524>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5497,7 +5517,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
+                          "x-parser-schema-id": "<anonymous-schema-525>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5537,7 +5557,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
+                                    "x-parser-schema-id": "<anonymous-schema-529>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5551,25 +5571,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
+                                    "x-parser-schema-id": "<anonymous-schema-530>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-529>"
+                                    "x-parser-schema-id": "<anonymous-schema-531>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-526>"
+                                "x-parser-schema-id": "<anonymous-schema-528>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-525>"
+                              "x-parser-schema-id": "<anonymous-schema-527>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-524>"
+                          "x-parser-schema-id": "<anonymous-schema-526>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5603,7 +5623,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
+                                    "x-parser-schema-id": "<anonymous-schema-535>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5617,24 +5637,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
+                                    "x-parser-schema-id": "<anonymous-schema-536>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-535>"
+                                    "x-parser-schema-id": "<anonymous-schema-537>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-532>"
+                                "x-parser-schema-id": "<anonymous-schema-534>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-531>"
+                              "x-parser-schema-id": "<anonymous-schema-533>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-530>"
+                          "x-parser-schema-id": "<anonymous-schema-532>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5660,9 +5680,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-538>"
+                                "x-parser-schema-id": "<anonymous-schema-540>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-537>"
+                              "x-parser-schema-id": "<anonymous-schema-539>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5678,12 +5698,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-540>"
+                                "x-parser-schema-id": "<anonymous-schema-542>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-539>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-541>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-536>"
+                          "x-parser-schema-id": "<anonymous-schema-538>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5695,11 +5716,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-542>"
+                              "x-parser-schema-id": "<anonymous-schema-544>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-541>"
+                          "x-parser-schema-id": "<anonymous-schema-543>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5714,7 +5735,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
+                          "x-parser-schema-id": "<anonymous-schema-545>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5728,7 +5749,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
+                          "x-parser-schema-id": "<anonymous-schema-546>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5744,12 +5765,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-545>"
+                          "x-parser-schema-id": "<anonymous-schema-547>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-521>"
+                      "x-parser-schema-id": "<anonymous-schema-523>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5757,7 +5778,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-518>"
+                  "x-parser-schema-id": "<anonymous-schema-520>"
                 },
                 {
                   "properties": {
@@ -5767,10 +5788,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-546>"
+                  "x-parser-schema-id": "<anonymous-schema-548>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-517>"
+              "x-parser-schema-id": "<anonymous-schema-519>"
             }
           },
           "x-parser-unique-object-id": "bottleReceipt"
@@ -5876,10 +5897,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-553>"
+                          "x-parser-schema-id": "<anonymous-schema-555>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-552>"
+                      "x-parser-schema-id": "<anonymous-schema-554>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5902,7 +5923,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
+                          "x-parser-schema-id": "<anonymous-schema-557>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5921,7 +5942,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
+                          "x-parser-schema-id": "<anonymous-schema-558>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5961,7 +5982,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
+                                    "x-parser-schema-id": "<anonymous-schema-562>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5975,25 +5996,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
+                                    "x-parser-schema-id": "<anonymous-schema-563>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-562>"
+                                    "x-parser-schema-id": "<anonymous-schema-564>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-559>"
+                                "x-parser-schema-id": "<anonymous-schema-561>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-558>"
+                              "x-parser-schema-id": "<anonymous-schema-560>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-557>"
+                          "x-parser-schema-id": "<anonymous-schema-559>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6027,7 +6048,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
+                                    "x-parser-schema-id": "<anonymous-schema-568>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6041,24 +6062,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
+                                    "x-parser-schema-id": "<anonymous-schema-569>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-568>"
+                                    "x-parser-schema-id": "<anonymous-schema-570>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-565>"
+                                "x-parser-schema-id": "<anonymous-schema-567>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-564>"
+                              "x-parser-schema-id": "<anonymous-schema-566>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-563>"
+                          "x-parser-schema-id": "<anonymous-schema-565>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6084,9 +6105,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-571>"
+                                "x-parser-schema-id": "<anonymous-schema-573>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-570>"
+                              "x-parser-schema-id": "<anonymous-schema-572>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6102,12 +6123,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-573>"
+                                "x-parser-schema-id": "<anonymous-schema-575>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-572>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-574>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-569>"
+                          "x-parser-schema-id": "<anonymous-schema-571>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6119,11 +6141,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-575>"
+                              "x-parser-schema-id": "<anonymous-schema-577>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-574>"
+                          "x-parser-schema-id": "<anonymous-schema-576>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6138,7 +6160,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
+                          "x-parser-schema-id": "<anonymous-schema-578>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6152,7 +6174,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
+                          "x-parser-schema-id": "<anonymous-schema-579>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6168,12 +6190,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-578>"
+                          "x-parser-schema-id": "<anonymous-schema-580>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-554>"
+                      "x-parser-schema-id": "<anonymous-schema-556>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6181,7 +6203,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-551>"
+                  "x-parser-schema-id": "<anonymous-schema-553>"
                 },
                 {
                   "properties": {
@@ -6191,10 +6213,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-579>"
+                  "x-parser-schema-id": "<anonymous-schema-581>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-550>"
+              "x-parser-schema-id": "<anonymous-schema-552>"
             }
           },
           "x-parser-unique-object-id": "discoveryBeacon"
@@ -6250,10 +6272,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-583>"
+                          "x-parser-schema-id": "<anonymous-schema-585>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-582>"
+                      "x-parser-schema-id": "<anonymous-schema-584>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6276,7 +6298,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
+                          "x-parser-schema-id": "<anonymous-schema-587>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6295,7 +6317,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
+                          "x-parser-schema-id": "<anonymous-schema-588>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6335,7 +6357,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
+                                    "x-parser-schema-id": "<anonymous-schema-592>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6349,25 +6371,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
+                                    "x-parser-schema-id": "<anonymous-schema-593>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-592>"
+                                    "x-parser-schema-id": "<anonymous-schema-594>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-589>"
+                                "x-parser-schema-id": "<anonymous-schema-591>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-588>"
+                              "x-parser-schema-id": "<anonymous-schema-590>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-587>"
+                          "x-parser-schema-id": "<anonymous-schema-589>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6401,7 +6423,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
+                                    "x-parser-schema-id": "<anonymous-schema-598>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6415,24 +6437,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
+                                    "x-parser-schema-id": "<anonymous-schema-599>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-598>"
+                                    "x-parser-schema-id": "<anonymous-schema-600>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-595>"
+                                "x-parser-schema-id": "<anonymous-schema-597>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-594>"
+                              "x-parser-schema-id": "<anonymous-schema-596>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-593>"
+                          "x-parser-schema-id": "<anonymous-schema-595>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6458,9 +6480,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-601>"
+                                "x-parser-schema-id": "<anonymous-schema-603>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-600>"
+                              "x-parser-schema-id": "<anonymous-schema-602>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6476,12 +6498,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-603>"
+                                "x-parser-schema-id": "<anonymous-schema-605>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-602>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-604>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-599>"
+                          "x-parser-schema-id": "<anonymous-schema-601>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6493,11 +6516,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-605>"
+                              "x-parser-schema-id": "<anonymous-schema-607>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-604>"
+                          "x-parser-schema-id": "<anonymous-schema-606>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6512,7 +6535,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
+                          "x-parser-schema-id": "<anonymous-schema-608>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6526,7 +6549,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
+                          "x-parser-schema-id": "<anonymous-schema-609>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6542,12 +6565,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-608>"
+                          "x-parser-schema-id": "<anonymous-schema-610>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-584>"
+                      "x-parser-schema-id": "<anonymous-schema-586>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6555,7 +6578,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-581>"
+                  "x-parser-schema-id": "<anonymous-schema-583>"
                 },
                 {
                   "properties": {
@@ -6565,10 +6588,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-609>"
+                  "x-parser-schema-id": "<anonymous-schema-611>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-580>"
+              "x-parser-schema-id": "<anonymous-schema-582>"
             }
           },
           "x-parser-unique-object-id": "registryDigest"
@@ -6616,10 +6639,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-613>"
+                          "x-parser-schema-id": "<anonymous-schema-615>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-612>"
+                      "x-parser-schema-id": "<anonymous-schema-614>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6642,7 +6665,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
+                          "x-parser-schema-id": "<anonymous-schema-617>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6661,7 +6684,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
+                          "x-parser-schema-id": "<anonymous-schema-618>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6701,7 +6724,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
+                                    "x-parser-schema-id": "<anonymous-schema-622>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6715,25 +6738,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
+                                    "x-parser-schema-id": "<anonymous-schema-623>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-622>"
+                                    "x-parser-schema-id": "<anonymous-schema-624>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-619>"
+                                "x-parser-schema-id": "<anonymous-schema-621>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-618>"
+                              "x-parser-schema-id": "<anonymous-schema-620>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-617>"
+                          "x-parser-schema-id": "<anonymous-schema-619>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6767,7 +6790,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
+                                    "x-parser-schema-id": "<anonymous-schema-628>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6781,24 +6804,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
+                                    "x-parser-schema-id": "<anonymous-schema-629>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-628>"
+                                    "x-parser-schema-id": "<anonymous-schema-630>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-625>"
+                                "x-parser-schema-id": "<anonymous-schema-627>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-624>"
+                              "x-parser-schema-id": "<anonymous-schema-626>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-623>"
+                          "x-parser-schema-id": "<anonymous-schema-625>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6824,9 +6847,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-631>"
+                                "x-parser-schema-id": "<anonymous-schema-633>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-630>"
+                              "x-parser-schema-id": "<anonymous-schema-632>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6842,12 +6865,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-633>"
+                                "x-parser-schema-id": "<anonymous-schema-635>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-632>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-634>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-629>"
+                          "x-parser-schema-id": "<anonymous-schema-631>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6859,11 +6883,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-635>"
+                              "x-parser-schema-id": "<anonymous-schema-637>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-634>"
+                          "x-parser-schema-id": "<anonymous-schema-636>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6878,7 +6902,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
+                          "x-parser-schema-id": "<anonymous-schema-638>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6892,7 +6916,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
+                          "x-parser-schema-id": "<anonymous-schema-639>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6908,12 +6932,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-638>"
+                          "x-parser-schema-id": "<anonymous-schema-640>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-614>"
+                      "x-parser-schema-id": "<anonymous-schema-616>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6921,7 +6945,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-611>"
+                  "x-parser-schema-id": "<anonymous-schema-613>"
                 },
                 {
                   "properties": {
@@ -6931,10 +6955,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-639>"
+                  "x-parser-schema-id": "<anonymous-schema-641>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-610>"
+              "x-parser-schema-id": "<anonymous-schema-612>"
             }
           },
           "x-parser-unique-object-id": "registrySnapshot"
@@ -6982,10 +7006,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-643>"
+                          "x-parser-schema-id": "<anonymous-schema-645>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-642>"
+                      "x-parser-schema-id": "<anonymous-schema-644>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7008,7 +7032,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
+                          "x-parser-schema-id": "<anonymous-schema-647>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7027,7 +7051,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
+                          "x-parser-schema-id": "<anonymous-schema-648>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7067,7 +7091,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
+                                    "x-parser-schema-id": "<anonymous-schema-652>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7081,25 +7105,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
+                                    "x-parser-schema-id": "<anonymous-schema-653>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-652>"
+                                    "x-parser-schema-id": "<anonymous-schema-654>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-649>"
+                                "x-parser-schema-id": "<anonymous-schema-651>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-648>"
+                              "x-parser-schema-id": "<anonymous-schema-650>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-647>"
+                          "x-parser-schema-id": "<anonymous-schema-649>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7133,7 +7157,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
+                                    "x-parser-schema-id": "<anonymous-schema-658>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7147,24 +7171,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
+                                    "x-parser-schema-id": "<anonymous-schema-659>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-658>"
+                                    "x-parser-schema-id": "<anonymous-schema-660>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-655>"
+                                "x-parser-schema-id": "<anonymous-schema-657>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-654>"
+                              "x-parser-schema-id": "<anonymous-schema-656>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-653>"
+                          "x-parser-schema-id": "<anonymous-schema-655>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7190,9 +7214,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-661>"
+                                "x-parser-schema-id": "<anonymous-schema-663>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-660>"
+                              "x-parser-schema-id": "<anonymous-schema-662>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7208,12 +7232,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-663>"
+                                "x-parser-schema-id": "<anonymous-schema-665>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-662>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-664>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-659>"
+                          "x-parser-schema-id": "<anonymous-schema-661>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7225,11 +7250,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-665>"
+                              "x-parser-schema-id": "<anonymous-schema-667>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-664>"
+                          "x-parser-schema-id": "<anonymous-schema-666>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7244,7 +7269,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
+                          "x-parser-schema-id": "<anonymous-schema-668>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7258,7 +7283,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
+                          "x-parser-schema-id": "<anonymous-schema-669>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7274,12 +7299,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-668>"
+                          "x-parser-schema-id": "<anonymous-schema-670>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-644>"
+                      "x-parser-schema-id": "<anonymous-schema-646>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7287,7 +7312,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-641>"
+                  "x-parser-schema-id": "<anonymous-schema-643>"
                 },
                 {
                   "properties": {
@@ -7297,10 +7322,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-669>"
+                  "x-parser-schema-id": "<anonymous-schema-671>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-640>"
+              "x-parser-schema-id": "<anonymous-schema-642>"
             }
           },
           "x-parser-unique-object-id": "registryDelta"
@@ -7356,10 +7381,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-673>"
+                          "x-parser-schema-id": "<anonymous-schema-675>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-672>"
+                      "x-parser-schema-id": "<anonymous-schema-674>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7382,7 +7407,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
+                          "x-parser-schema-id": "<anonymous-schema-677>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7401,7 +7426,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
+                          "x-parser-schema-id": "<anonymous-schema-678>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7441,7 +7466,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
+                                    "x-parser-schema-id": "<anonymous-schema-682>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7455,25 +7480,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
+                                    "x-parser-schema-id": "<anonymous-schema-683>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-682>"
+                                    "x-parser-schema-id": "<anonymous-schema-684>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-679>"
+                                "x-parser-schema-id": "<anonymous-schema-681>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-678>"
+                              "x-parser-schema-id": "<anonymous-schema-680>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-677>"
+                          "x-parser-schema-id": "<anonymous-schema-679>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7507,7 +7532,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
+                                    "x-parser-schema-id": "<anonymous-schema-688>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7521,24 +7546,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
+                                    "x-parser-schema-id": "<anonymous-schema-689>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-688>"
+                                    "x-parser-schema-id": "<anonymous-schema-690>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-685>"
+                                "x-parser-schema-id": "<anonymous-schema-687>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-684>"
+                              "x-parser-schema-id": "<anonymous-schema-686>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-683>"
+                          "x-parser-schema-id": "<anonymous-schema-685>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7564,9 +7589,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-691>"
+                                "x-parser-schema-id": "<anonymous-schema-693>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-690>"
+                              "x-parser-schema-id": "<anonymous-schema-692>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7582,12 +7607,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-693>"
+                                "x-parser-schema-id": "<anonymous-schema-695>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-692>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-694>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-689>"
+                          "x-parser-schema-id": "<anonymous-schema-691>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7599,11 +7625,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-695>"
+                              "x-parser-schema-id": "<anonymous-schema-697>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-694>"
+                          "x-parser-schema-id": "<anonymous-schema-696>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7618,7 +7644,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
+                          "x-parser-schema-id": "<anonymous-schema-698>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7632,7 +7658,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
+                          "x-parser-schema-id": "<anonymous-schema-699>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7648,12 +7674,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-698>"
+                          "x-parser-schema-id": "<anonymous-schema-700>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-674>"
+                      "x-parser-schema-id": "<anonymous-schema-676>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7661,7 +7687,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-671>"
+                  "x-parser-schema-id": "<anonymous-schema-673>"
                 },
                 {
                   "properties": {
@@ -7671,10 +7697,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-699>"
+                  "x-parser-schema-id": "<anonymous-schema-701>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-670>"
+              "x-parser-schema-id": "<anonymous-schema-672>"
             }
           },
           "x-parser-unique-object-id": "registryQuery"
@@ -7742,10 +7768,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-704>"
+                          "x-parser-schema-id": "<anonymous-schema-706>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-703>"
+                      "x-parser-schema-id": "<anonymous-schema-705>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7768,7 +7794,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
+                          "x-parser-schema-id": "<anonymous-schema-708>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7787,7 +7813,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
+                          "x-parser-schema-id": "<anonymous-schema-709>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7827,7 +7853,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
+                                    "x-parser-schema-id": "<anonymous-schema-713>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7841,25 +7867,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
+                                    "x-parser-schema-id": "<anonymous-schema-714>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-713>"
+                                    "x-parser-schema-id": "<anonymous-schema-715>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-710>"
+                                "x-parser-schema-id": "<anonymous-schema-712>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-709>"
+                              "x-parser-schema-id": "<anonymous-schema-711>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-708>"
+                          "x-parser-schema-id": "<anonymous-schema-710>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7893,7 +7919,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
+                                    "x-parser-schema-id": "<anonymous-schema-719>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7907,24 +7933,24 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
+                                    "x-parser-schema-id": "<anonymous-schema-720>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-719>"
+                                    "x-parser-schema-id": "<anonymous-schema-721>"
                                   }
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-716>"
+                                "x-parser-schema-id": "<anonymous-schema-718>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-715>"
+                              "x-parser-schema-id": "<anonymous-schema-717>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-714>"
+                          "x-parser-schema-id": "<anonymous-schema-716>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7950,9 +7976,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-722>"
+                                "x-parser-schema-id": "<anonymous-schema-724>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-721>"
+                              "x-parser-schema-id": "<anonymous-schema-723>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7968,12 +7994,13 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-724>"
+                                "x-parser-schema-id": "<anonymous-schema-726>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-723>"
-                            }
+                              "x-parser-schema-id": "<anonymous-schema-725>"
+                            },
+                            "truncated": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQueryResult.properties.truncated"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-720>"
+                          "x-parser-schema-id": "<anonymous-schema-722>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7985,11 +8012,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-726>"
+                              "x-parser-schema-id": "<anonymous-schema-728>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-725>"
+                          "x-parser-schema-id": "<anonymous-schema-727>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -8004,7 +8031,7 @@
                             "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
+                          "x-parser-schema-id": "<anonymous-schema-729>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -8018,7 +8045,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
+                          "x-parser-schema-id": "<anonymous-schema-730>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -8034,12 +8061,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-729>"
+                          "x-parser-schema-id": "<anonymous-schema-731>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-705>"
+                      "x-parser-schema-id": "<anonymous-schema-707>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -8047,7 +8074,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-702>"
+                  "x-parser-schema-id": "<anonymous-schema-704>"
                 },
                 {
                   "properties": {
@@ -8057,10 +8084,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-730>"
+                  "x-parser-schema-id": "<anonymous-schema-732>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-701>"
+              "x-parser-schema-id": "<anonymous-schema-703>"
             }
           },
           "x-parser-unique-object-id": "bottle"
@@ -8111,36 +8138,36 @@
                         "sessionId": {
                           "description": "The session, as agreed in the handshake. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
+                          "x-parser-schema-id": "<anonymous-schema-738>"
                         },
                         "sequence": {
                           "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                           "type": "string",
                           "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
+                          "x-parser-schema-id": "<anonymous-schema-739>"
                         },
                         "payloadType": {
                           "description": "As in SignedEnvelope.payload_type. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
+                          "x-parser-schema-id": "<anonymous-schema-740>"
                         },
                         "payload": {
                           "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
+                          "x-parser-schema-id": "<anonymous-schema-741>"
                         },
                         "mac": {
                           "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-740>"
+                          "x-parser-schema-id": "<anonymous-schema-742>"
                         },
                         "finished": {
                           "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-741>"
+                          "x-parser-schema-id": "<anonymous-schema-743>"
                         }
                       },
                       "required": [
@@ -8149,21 +8176,21 @@
                         "payload",
                         "mac"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-735>"
+                      "x-parser-schema-id": "<anonymous-schema-737>"
                     }
                   },
                   "maxProperties": 1,
                   "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-734>"
+                  "x-parser-schema-id": "<anonymous-schema-736>"
                 },
                 {
                   "required": [
                     "session"
                   ],
-                  "x-parser-schema-id": "<anonymous-schema-742>"
+                  "x-parser-schema-id": "<anonymous-schema-744>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-733>"
+              "x-parser-schema-id": "<anonymous-schema-735>"
             }
           },
           "x-parser-unique-object-id": "sessionEnvelope"
