@@ -188,8 +188,13 @@ describe("before the handshake (2)", () => {
     expect(idle.every((r) => !r.socket.destroyed)).toBe(true);
     idle[0].socket.destroy();
     await idle[0].closed;
-    const c = await connectHub({ port: hub.port, identity: generateIdentity("late") });
-    await c.close();
+    // The hub notices the close in its own time (a loaded machine): a few bounded tries.
+    let c;
+    for (let i = 0; i < 20 && !c; i++) {
+      c = await connectHub({ port: hub.port, identity: generateIdentity("late") }).catch(() => new Promise<undefined>((r) => setTimeout(r, 100)));
+    }
+    expect(c).toBeDefined();
+    await c!.close();
   });
 });
 
