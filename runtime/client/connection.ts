@@ -7,7 +7,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HeartbeatSchema } from "../../generated/proto/fleet/v1/heartbeat_pb.js";
 import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
-import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
@@ -16,6 +16,7 @@ import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { ReceiptTracker } from "../protocol/receipts.js";
+import { readRegistryPages } from "../protocol/registry-answer.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
 import { openDeliveredBottle } from "./bottles.js";
@@ -203,8 +204,13 @@ export class HubConnection implements FleetConnection {
     });
   }
 
-  /** Asks the hub's registry (fleet:hub RegistryQuery). */
-  async queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}) {
+  /** Asks the hub's registry (fleet:hub RegistryQuery), reading every page of a truncated answer. */
+  queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}): Promise<RegistryQueryResult> {
+    return readRegistryPages((page) => this.queryRegistryPage(page), q);
+  }
+
+  /** One registry answer: at most 256 agents, truncated when more matched (spec/registry.md). */
+  async queryRegistryPage(q: { capability?: string; agentId?: string; onlineOnly?: boolean; afterAgentId?: string } = {}): Promise<RegistryQueryResult> {
     const answer = await this.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } });
     if (answer.body?.kind.case !== "registryQueryResult") throw new FleetError(ErrorCode.WIRE_MALFORMED, "hub answered a registry query with something else");
     return answer.body.kind.value;

@@ -9,6 +9,7 @@ import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import { applicationValue } from "../client/draft.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { limitRegistryAnswer } from "../protocol/registry-answer.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
 import { rotateKey } from "./rotation.js";
@@ -33,7 +34,8 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
         hub.reply(peer, {
           type: MessageType.RESPONSE,
           inReplyTo: env.id,
-          body: { case: "registryQueryResult", value: hub.registry.query(kind.value, (a) => hub.isOnline(a)) },
+          // One answer is bounded (256 agents, 256 KiB); the asker pages with after_agent_id.
+          body: { case: "registryQueryResult", value: limitRegistryAnswer(hub.registry.query(kind.value, (a) => hub.isOnline(a))) },
         });
         return;
       case "registryDelta":

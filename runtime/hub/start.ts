@@ -25,7 +25,7 @@ export async function startHub(opts: HubOptions & { host?: string; port?: number
     listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes });
     hub.serve(listener);
     if (opts.wsPort !== undefined) {
-      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
+      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
       hub.serve(ws);
     }
   } catch (e) {

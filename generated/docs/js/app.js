@@ -1326,6 +1326,11 @@
                             "description": "Only agents currently online (per presence).",
                             "type": "boolean",
                             "x-parser-schema-id": "<anonymous-schema-167>"
+                          },
+                          "afterAgentId": {
+                            "description": "Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md \"Query answers\").",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-168>"
                           }
                         },
                         "x-parser-schema-id": "<anonymous-schema-164>"
@@ -1353,9 +1358,9 @@
                                 "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                              "x-parser-schema-id": "<anonymous-schema-170>"
+                              "x-parser-schema-id": "<anonymous-schema-171>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-169>"
+                            "x-parser-schema-id": "<anonymous-schema-170>"
                           },
                           "health": {
                             "description": "Their health, where known, in the same order.",
@@ -1371,12 +1376,17 @@
                                 "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                              "x-parser-schema-id": "<anonymous-schema-172>"
+                              "x-parser-schema-id": "<anonymous-schema-173>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-171>"
+                            "x-parser-schema-id": "<anonymous-schema-172>"
+                          },
+                          "truncated": {
+                            "description": "Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md \"Query answers\"); ask again with after_agent_id = the last agent_id here for the rest.",
+                            "type": "boolean",
+                            "x-parser-schema-id": "<anonymous-schema-174>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-168>"
+                        "x-parser-schema-id": "<anonymous-schema-169>"
                       },
                       "bottle": {
                         "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1395,31 +1405,31 @@
                                 "relay": {
                                   "description": "The relay's agent name. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-176>"
+                                  "x-parser-schema-id": "<anonymous-schema-178>"
                                 },
                                 "keyId": {
                                   "description": "The relay's key id. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-177>"
+                                  "x-parser-schema-id": "<anonymous-schema-179>"
                                 },
                                 "hop": {
                                   "description": "Hop number: 1 for the first relay. Required.",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-178>"
+                                  "x-parser-schema-id": "<anonymous-schema-180>"
                                 },
                                 "at": {
                                   "description": "When the relay took the bottle. Required.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-179>"
+                                  "x-parser-schema-id": "<anonymous-schema-181>"
                                 },
                                 "signature": {
                                   "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-180>"
+                                  "x-parser-schema-id": "<anonymous-schema-182>"
                                 }
                               },
                               "required": [
@@ -1429,15 +1439,15 @@
                                 "at",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-175>"
+                              "x-parser-schema-id": "<anonymous-schema-177>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-174>"
+                            "x-parser-schema-id": "<anonymous-schema-176>"
                           }
                         },
                         "required": [
                           "letter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-173>"
+                        "x-parser-schema-id": "<anonymous-schema-175>"
                       },
                       "bottleReceipt": {
                         "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1447,7 +1457,7 @@
                           "bottleId": {
                             "description": "The bottle. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-182>"
+                            "x-parser-schema-id": "<anonymous-schema-184>"
                           },
                           "status": {
                             "description": "Where a bottle is.",
@@ -1460,24 +1470,24 @@
                               "BOTTLE_STATUS_EXPIRED",
                               "BOTTLE_STATUS_FAILED"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-183>"
+                            "x-parser-schema-id": "<anonymous-schema-185>"
                           },
                           "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-184>"
+                            "x-parser-schema-id": "<anonymous-schema-186>"
                           },
                           "at": {
                             "description": "When the status was reached. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-185>"
+                            "x-parser-schema-id": "<anonymous-schema-187>"
                           },
                           "reporter": {
                             "description": "The agent or hub reporting it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-186>"
+                            "x-parser-schema-id": "<anonymous-schema-188>"
                           }
                         },
                         "required": [
@@ -1486,7 +1496,7 @@
                           "at",
                           "reporter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-181>"
+                        "x-parser-schema-id": "<anonymous-schema-183>"
                       },
                       "receipt": {
                         "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1496,7 +1506,7 @@
                           "messageId": {
                             "description": "The message acknowledged. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-188>"
+                            "x-parser-schema-id": "<anonymous-schema-190>"
                           },
                           "status": {
                             "description": "What happened to a message.",
@@ -1509,34 +1519,34 @@
                               "RECEIPT_STATUS_FAILED",
                               "RECEIPT_STATUS_TIMED_OUT"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-189>"
+                            "x-parser-schema-id": "<anonymous-schema-191>"
                           },
                           "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-190>"
+                            "x-parser-schema-id": "<anonymous-schema-192>"
                           },
                           "retryAfterMs": {
                             "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-191>"
+                            "x-parser-schema-id": "<anonymous-schema-193>"
                           },
                           "exitCode": {
                             "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
                             "type": "integer",
                             "minimum": -2147483648,
                             "maximum": 2147483647,
-                            "x-parser-schema-id": "<anonymous-schema-192>"
+                            "x-parser-schema-id": "<anonymous-schema-194>"
                           }
                         },
                         "required": [
                           "messageId",
                           "status"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-187>"
+                        "x-parser-schema-id": "<anonymous-schema-189>"
                       },
                       "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
                       "keyRotation": {
@@ -1547,35 +1557,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-196>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-195>"
+                            "x-parser-schema-id": "<anonymous-schema-197>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-196>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-197>"
+                            "x-parser-schema-id": "<anonymous-schema-199>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-198>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-201>"
                           }
                         },
                         "required": [
@@ -1586,7 +1596,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-193>"
+                        "x-parser-schema-id": "<anonymous-schema-195>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1596,7 +1606,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-201>"
+                            "x-parser-schema-id": "<anonymous-schema-203>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1608,38 +1618,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-203>"
+                                "x-parser-schema-id": "<anonymous-schema-205>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-204>"
+                                "x-parser-schema-id": "<anonymous-schema-206>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-205>"
+                                "x-parser-schema-id": "<anonymous-schema-207>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-206>"
+                                "x-parser-schema-id": "<anonymous-schema-208>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-207>"
+                                "x-parser-schema-id": "<anonymous-schema-209>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-208>"
+                                "x-parser-schema-id": "<anonymous-schema-210>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-202>"
+                            "x-parser-schema-id": "<anonymous-schema-204>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1647,7 +1657,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-209>"
+                            "x-parser-schema-id": "<anonymous-schema-211>"
                           }
                         },
                         "required": [
@@ -1656,7 +1666,7 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-200>"
+                        "x-parser-schema-id": "<anonymous-schema-202>"
                       }
                     },
                     "maxProperties": 1,
@@ -1667,7 +1677,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-210>"
+                    "x-parser-schema-id": "<anonymous-schema-212>"
                   }
                 },
                 "required": [
@@ -1685,13 +1695,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-211>"
+                    "x-parser-schema-id": "<anonymous-schema-213>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-212>"
+                    "x-parser-schema-id": "<anonymous-schema-214>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1725,7 +1735,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-213>"
+                "x-parser-schema-id": "<anonymous-schema-215>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1810,7 +1820,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-214>"
+                "x-parser-schema-id": "<anonymous-schema-216>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1881,7 +1891,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-215>"
+                "x-parser-schema-id": "<anonymous-schema-217>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -1951,7 +1961,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-216>"
+                "x-parser-schema-id": "<anonymous-schema-218>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -2006,7 +2016,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-217>"
+                "x-parser-schema-id": "<anonymous-schema-219>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2061,7 +2071,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-218>"
+                "x-parser-schema-id": "<anonymous-schema-220>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2127,7 +2137,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-219>"
+                "x-parser-schema-id": "<anonymous-schema-221>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2195,7 +2205,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-221>"
+                "x-parser-schema-id": "<anonymous-schema-223>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2255,7 +2265,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-222>"
+                "x-parser-schema-id": "<anonymous-schema-224>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2332,7 +2342,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-223>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2415,7 +2425,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-226>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2486,7 +2496,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-226>"
+                "x-parser-schema-id": "<anonymous-schema-228>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2601,7 +2611,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-230>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2678,7 +2688,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-231>"
+                "x-parser-schema-id": "<anonymous-schema-233>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2737,7 +2747,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-232>"
+                "x-parser-schema-id": "<anonymous-schema-234>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2829,7 +2839,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-233>"
+                "x-parser-schema-id": "<anonymous-schema-235>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2905,7 +2915,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-234>"
+                "x-parser-schema-id": "<anonymous-schema-236>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -2980,7 +2990,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-236>"
+                "x-parser-schema-id": "<anonymous-schema-238>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3077,36 +3087,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-240>"
+                        "x-parser-schema-id": "<anonymous-schema-242>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-241>"
+                        "x-parser-schema-id": "<anonymous-schema-243>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-242>"
+                        "x-parser-schema-id": "<anonymous-schema-244>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-243>"
+                        "x-parser-schema-id": "<anonymous-schema-245>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-244>"
+                        "x-parser-schema-id": "<anonymous-schema-246>"
                       },
                       "finished": {
                         "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-245>"
+                        "x-parser-schema-id": "<anonymous-schema-247>"
                       }
                     },
                     "required": [
@@ -3115,7 +3125,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-239>"
+                    "x-parser-schema-id": "<anonymous-schema-241>"
                   }
                 },
                 "maxProperties": 1,
@@ -3127,7 +3137,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-246>"
+                "x-parser-schema-id": "<anonymous-schema-248>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"

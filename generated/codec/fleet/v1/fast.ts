@@ -1045,7 +1045,7 @@ function d_fleet_v1_RegistryEntry(stop: number): Msg {
 }
 
 function z_fleet_v1_RegistryQuery(): Msg {
-  return { $typeName: "fleet.v1.RegistryQuery", capability: "", role: 0, agentId: "", onlineOnly: false };
+  return { $typeName: "fleet.v1.RegistryQuery", capability: "", role: 0, agentId: "", onlineOnly: false, afterAgentId: "" };
 }
 
 function e_fleet_v1_RegistryQuery(m: Msg): void {
@@ -1055,6 +1055,7 @@ function e_fleet_v1_RegistryQuery(m: Msg): void {
   v = m.role; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(16); writeInt32(v); } }
   v = m.agentId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(26); writeString(v); } }
   v = m.onlineOnly; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(32); writeByte(v ? 1 : 0); } }
+  v = m.afterAgentId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(42); writeString(v); } }
 }
 
 function d_fleet_v1_RegistryQuery(stop: number): Msg {
@@ -1065,6 +1066,7 @@ function d_fleet_v1_RegistryQuery(stop: number): Msg {
       case 16: m.role = enumIn(readInt32(stop), EN0); break;
       case 26: m.agentId = readString(stop); break;
       case 32: m.onlineOnly = readBool(stop); break;
+      case 42: m.afterAgentId = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -1074,7 +1076,7 @@ function d_fleet_v1_RegistryQuery(stop: number): Msg {
 }
 
 function z_fleet_v1_RegistryQueryResult(): Msg {
-  return { $typeName: "fleet.v1.RegistryQueryResult", agents: [], health: [] };
+  return { $typeName: "fleet.v1.RegistryQueryResult", agents: [], health: [], truncated: false };
 }
 
 function e_fleet_v1_RegistryQueryResult(m: Msg): void {
@@ -1082,6 +1084,7 @@ function e_fleet_v1_RegistryQueryResult(m: Msg): void {
   let v: any;
   v = m.agents; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(10); const s = writeLengthStart(); e_fleet_v1_AgentRecord(v[i]); writeLengthEnd(s); }
   v = m.health; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(18); const s = writeLengthStart(); e_fleet_v1_HealthRecord(v[i]); writeLengthEnd(s); }
+  v = m.truncated; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(24); writeByte(v ? 1 : 0); } }
 }
 
 function d_fleet_v1_RegistryQueryResult(stop: number): Msg {
@@ -1090,6 +1093,7 @@ function d_fleet_v1_RegistryQueryResult(stop: number): Msg {
     switch (readVarint(stop)) {
       case 10: m.agents.push(d_fleet_v1_AgentRecord(readLength(stop))); break;
       case 18: m.health.push(d_fleet_v1_HealthRecord(readLength(stop))); break;
+      case 24: m.truncated = readBool(stop); break;
       default:
         throw BAIL;
     }
