@@ -25,8 +25,12 @@ export { createEphemeral, createEphemeralAsync, createEphemeralKey, webCryptoHas
 export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";
 export { redact, redactText } from "./redact.js";
 export {
+  ADMISSION_SCOPE,
+  audienceKeyId,
   DEFAULT_TOKEN_TTL_MS,
   issueToken,
+  signTokenClaims,
+  tokenAudience,
   MemoryTokenUseStore,
   TOKEN_CLAIMS_TYPE,
   TOKEN_PREFIX,

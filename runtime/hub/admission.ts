@@ -27,8 +27,8 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     maxFrameBytes: hub.options.maxFrameBytes,
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
-    admit: (hello, agent) => {
-      if (hub.options.admission === "token") checkToken(hub, hello.admissionToken, agent);
+    admit: (hello, agent, keyId) => {
+      if (hub.options.admission === "token") checkToken(hub, hello.admissionToken, agent, keyId);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });
@@ -36,8 +36,8 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
   return peer;
 }
 
-/** Admission: a token this hub issued, for this hub, for this agent (603/602/608/601 otherwise). */
-function checkToken(hub: Hub, text: string, agent: string): void {
+/** Admission: a token this hub issued, for this hub, for this agent's key (603/602/608/601 otherwise). */
+function checkToken(hub: Hub, text: string, agent: string, keyId: string): void {
   if (!text) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "this hub requires an admission token", { pointer: "/body/hello/admissionToken" });
   const id = hub.options.identity;
   verifyToken(text, {
@@ -45,6 +45,7 @@ function checkToken(hub: Hub, text: string, agent: string): void {
     audience: hubAudience(id),
     scope: HUB_CONNECT_SCOPE,
     subject: agent,
+    holderKeyId: keyId,
     clock: hub.clock,
     uses: hub.store,
   });

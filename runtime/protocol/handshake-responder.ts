@@ -30,7 +30,7 @@ import { highestCommonVersion } from "./versions.js";
 
 export interface HandshakeResponderOptions extends HandshakeCommon {
   /** Admission policy (tokens, allow lists): throw a FleetError to refuse; the code goes into the HelloReject. */
-  admit?: (hello: Hello, senderAgent: string) => void;
+  admit?: (hello: Hello, senderAgent: string, senderKeyId: string) => void;
   /** How long to wait for the Confirm after the Welcome (default 10 s). */
   timeoutMs?: number;
 }
@@ -72,7 +72,7 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
       // A name pinned to another key cannot handshake with this one.
       const bound = this.opts.keys.keyIdOf?.(env.sender);
       if (bound !== undefined && bound !== env.security!.keyId) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${env.sender} is pinned to another key`);
-      this.opts.admit?.(hello, env.sender);
+      this.opts.admit?.(hello, env.sender, env.security!.keyId);
     } catch (e) {
       const err = authFailure(e);
       refused = err.code === ErrorCode.INTERNAL_ERROR ? new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "admission refused") : err;

@@ -111,7 +111,7 @@ describe("fixtures/crypto.json", () => {
 
   it("tokens verify at their stated time", () => {
     for (const t of fx.tokens) {
-      const claims = verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, clock: new FakeClock(t.now_ms), uses: new MemoryTokenUseStore() });
+      const claims = verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, holderKeyId: t.holder_key_id, clock: new FakeClock(t.now_ms), uses: new MemoryTokenUseStore() });
       expect(claims.issuer).toBe(t.issuer);
     }
   });
@@ -136,9 +136,16 @@ describe("fixtures/crypto.json", () => {
       got = errorCode(() => open(v.session_envelope_hex));
     } else {
       const uses = new MemoryTokenUseStore();
-      const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, clock: new FakeClock(v.now_ms), uses });
+      const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, holderKeyId: v.holder_key_id, clock: new FakeClock(v.now_ms), uses });
       if (v.deliver_twice) verify();
       got = errorCode(verify);
+      if (v.pointer !== undefined) {
+        try {
+          verify();
+        } catch (e) {
+          expect((e as { pointer?: string }).pointer).toBe(v.pointer);
+        }
+      }
     }
     expect(got).toBe(v.code);
   });

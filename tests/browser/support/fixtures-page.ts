@@ -101,7 +101,7 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
   }
 
   for (const t of fx.tokens) {
-    const claims = f.verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, clock: new f.FakeClock(t.now_ms), uses: new f.MemoryTokenUseStore() });
+    const claims = f.verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, holderKeyId: t.holder_key_id, clock: new f.FakeClock(t.now_ms), uses: new f.MemoryTokenUseStore() });
     c.eq(`token ${t.name} issuer`, claims.issuer, t.issuer);
   }
 
@@ -124,7 +124,7 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
       got = c.code(f, () => open(v.session_envelope_hex));
     } else if (v.kind === "token") {
       const uses = new f.MemoryTokenUseStore();
-      const verify = () => f.verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, clock: new f.FakeClock(v.now_ms), uses });
+      const verify = () => f.verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, holderKeyId: v.holder_key_id, clock: new f.FakeClock(v.now_ms), uses });
       if (v.deliver_twice) verify();
       got = c.code(f, verify);
     } else {

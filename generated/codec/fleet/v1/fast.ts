@@ -1291,7 +1291,7 @@ function d_fleet_v1_Token(stop: number): Msg {
 }
 
 function z_fleet_v1_TokenClaims(): Msg {
-  return { $typeName: "fleet.v1.TokenClaims", tokenId: "", issuer: "", subject: "", audience: "", scopes: [], maxUses: 0 };
+  return { $typeName: "fleet.v1.TokenClaims", tokenId: "", issuer: "", subject: "", audience: "", scopes: [], maxUses: 0, holderKeyId: "" };
 }
 
 function e_fleet_v1_TokenClaims(m: Msg): void {
@@ -1306,6 +1306,7 @@ function e_fleet_v1_TokenClaims(m: Msg): void {
   v = m.expiresAt; if (v !== undefined) { writeByte(58); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.notBefore; if (v !== undefined) { writeByte(66); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.maxUses; if (v !== undefined) { if (typeof v !== "number" || v >>> 0 !== v) throw BAIL; if (v !== 0) { writeByte(72); writeVarint(v); } }
+  v = m.holderKeyId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(82); writeString(v); } }
 }
 
 function d_fleet_v1_TokenClaims(stop: number): Msg {
@@ -1321,6 +1322,7 @@ function d_fleet_v1_TokenClaims(stop: number): Msg {
       case 58: if (m.expiresAt !== undefined) throw BAIL; m.expiresAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 66: if (m.notBefore !== undefined) throw BAIL; m.notBefore = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 72: m.maxUses = readUint32(stop); break;
+      case 82: m.holderKeyId = readString(stop); break;
       default:
         throw BAIL;
     }

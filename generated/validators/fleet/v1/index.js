@@ -12444,7 +12444,7 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
 }
 validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateTokenClaims = validate144;
-var schema165 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required.", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": 'The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.', "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+var schema165 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
 function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -12697,12 +12697,23 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     }
+    if (data.holderKeyId !== void 0) {
+      if (typeof data.holderKeyId !== "string") {
+        const err23 = { instancePath: instancePath + "/holderKeyId", schemaPath: "#/properties/holderKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err23 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err24 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err23];
+      vErrors = [err24];
     } else {
-      vErrors.push(err23);
+      vErrors.push(err24);
     }
     errors++;
   }
