@@ -12,6 +12,7 @@ import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js
 import { PinnedKeys, type Identity, type KeyResolver } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { parseCapability } from "../protocol/capabilities.js";
+import { signRegistryEntry } from "../protocol/registry-owner.js";
 import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
@@ -157,7 +158,9 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
       versions: [est.version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.
-    const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record } });
+    // Signed by its owner (us): the hub takes registry writes only from their owners.
+    const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record }, causal: [{ node: o.identity.agent, count: 1n }] });
+    signRegistryEntry(entry, o.identity);
     await c.send({ to: "fleet:hub", type: MessageType.COMMAND, sign: false, requiresAck: true, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: o.identity.agent, entries: [entry] }) } });
   }
   return c;

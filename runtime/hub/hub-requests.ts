@@ -8,7 +8,9 @@ import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import { applicationValue } from "../client/draft.js";
+import { StaticKeys } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { verifyRegistryOwner } from "../protocol/registry-owner.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
 import { rotateKey } from "./rotation.js";
@@ -58,13 +60,17 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
 
 /**
  * An agent may describe itself (role, capabilities, groups, endpoints, versions) but only
- * itself: the key fields always come from the authenticated connection.
+ * itself: each entry must be its own, signed by the connection's key as owner
+ * (spec/registry.md "Owners"; 603/601/607 otherwise), and the key fields always come from
+ * the authenticated connection.
  */
 function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Array, delta: RegistryDelta): void {
+  const owner = new StaticKeys([{ agent, publicKey }]);
   for (const [i, e] of delta.entries.entries()) {
     if (e.key !== `agent/${agent}` || e.record.case !== "agent" || e.record.value.agentId !== agent) {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${agent} may only register agent/${agent}`, { pointer: `/body/registryDelta/entries/${i}` });
     }
+    verifyRegistryOwner(e, owner, `/body/registryDelta/entries/${i}`);
     const r = e.record.value;
     hub.registry.putAgent(create(AgentRecordSchema, { ...r, agentId: agent, keyId, publicKey }));
   }

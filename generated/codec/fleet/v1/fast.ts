@@ -1019,6 +1019,7 @@ function e_fleet_v1_RegistryEntry(m: Msg): void {
   v = m.record.case === "service" ? m.record.value : undefined; if (v !== undefined) { writeByte(42); const s = writeLengthStart(); e_fleet_v1_ServiceRecord(v); writeLengthEnd(s); }
   v = m.record.case === "health" ? m.record.value : undefined; if (v !== undefined) { writeByte(50); const s = writeLengthStart(); e_fleet_v1_HealthRecord(v); writeLengthEnd(s); }
   v = m.causal; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(58); const s = writeLengthStart(); e_fleet_v1_VersionCounter(v[i]); writeLengthEnd(s); }
+  v = m.ownerSignature; if (v !== undefined) { writeByte(66); const s = writeLengthStart(); e_fleet_v1_Signature(v); writeLengthEnd(s); }
 }
 
 function d_fleet_v1_RegistryEntry(stop: number): Msg {
@@ -1032,6 +1033,7 @@ function d_fleet_v1_RegistryEntry(stop: number): Msg {
       case 42: if (m.record.case !== undefined) throw BAIL; m.record = { case: "service", value: d_fleet_v1_ServiceRecord(readLength(stop)) }; break;
       case 50: if (m.record.case !== undefined) throw BAIL; m.record = { case: "health", value: d_fleet_v1_HealthRecord(readLength(stop)) }; break;
       case 58: m.causal.push(d_fleet_v1_VersionCounter(readLength(stop))); break;
+      case 66: if (m.ownerSignature !== undefined) throw BAIL; m.ownerSignature = d_fleet_v1_Signature(readLength(stop)); break;
       default:
         throw BAIL;
     }
@@ -1705,6 +1707,7 @@ function v_fleet_v1_RegistryEntry(m: Msg): boolean {
   v = m.version; if (v === undefined) return false; if (!(v_fleet_v1_Hlc(v))) return false;
   v = m.causal; if (!Array.isArray(v)) return false;
   for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_VersionCounter(e))) return false; }
+  v = m.ownerSignature; if (!(v === undefined) && !(v_fleet_v1_Signature(v))) return false;
   switch (m.record.case) {
     case "agent": v = m.record.value; if (!(v_fleet_v1_AgentRecord(v))) return false; break;
     case "service": v = m.record.value; if (!(v_fleet_v1_ServiceRecord(v))) return false; break;

@@ -5190,6 +5190,102 @@ function validate79(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate79.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate81(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate81.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.keyId === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "keyId" }, message: "must have required property 'keyId'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.sig === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sig" }, message: "must have required property 'sig'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "scheme" || key0 === "keyId" || key0 === "sig")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.scheme !== void 0) {
+      let data0 = data.scheme;
+      if (typeof data0 !== "string") {
+        const err3 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+      if (!(data0 === "SIGNATURE_SCHEME_UNSPECIFIED" || data0 === "SIGNATURE_SCHEME_ED25519" || data0 === "SIGNATURE_SCHEME_HMAC_SHA256")) {
+        const err4 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/enum", keyword: "enum", params: { allowedValues: schema46.enum }, message: "must be equal to one of the allowed values" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.keyId !== void 0) {
+      if (typeof data.keyId !== "string") {
+        const err5 = { instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.sig !== void 0) {
+      if (typeof data.sig !== "string") {
+        const err6 = { instancePath: instancePath + "/sig", schemaPath: "#/properties/sig/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err7];
+    } else {
+      vErrors.push(err7);
+    }
+    errors++;
+  }
+  validate81.errors = vErrors;
+  return errors === 0;
+}
+validate81.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate74(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5220,7 +5316,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal")) {
+      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal" || key0 === "ownerSignature")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -5448,12 +5544,18 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.ownerSignature !== void 0) {
+      if (!validate81(data.ownerSignature, { instancePath: instancePath + "/ownerSignature", parentData: data, parentDataProperty: "ownerSignature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.agent !== void 0) {
-      const _errs30 = errors;
       const _errs31 = errors;
       const _errs32 = errors;
-      let valid9 = false;
       const _errs33 = errors;
+      let valid9 = false;
+      const _errs34 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing0;
         if (data.service === void 0 && (missing0 = "service")) {
@@ -5466,9 +5568,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid0 = _errs33 === errors;
+      var _valid0 = _errs34 === errors;
       valid9 = valid9 || _valid0;
-      const _errs34 = errors;
+      const _errs35 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing1;
         if (data.health === void 0 && (missing1 = "health")) {
@@ -5481,7 +5583,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid0 = _errs34 === errors;
+      var _valid0 = _errs35 === errors;
       valid9 = valid9 || _valid0;
       if (!valid9) {
         const err23 = {};
@@ -5492,16 +5594,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs32;
+        errors = _errs33;
         if (vErrors !== null) {
-          if (_errs32) {
-            vErrors.length = _errs32;
+          if (_errs33) {
+            vErrors.length = _errs33;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid8 = _errs31 === errors;
+      var valid8 = _errs32 === errors;
       if (valid8) {
         const err24 = { instancePath, schemaPath: "#/dependentSchemas/agent/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5511,10 +5613,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs30;
+        errors = _errs31;
         if (vErrors !== null) {
-          if (_errs30) {
-            vErrors.length = _errs30;
+          if (_errs31) {
+            vErrors.length = _errs31;
           } else {
             vErrors = null;
           }
@@ -5522,11 +5624,11 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.service !== void 0) {
-      const _errs36 = errors;
       const _errs37 = errors;
       const _errs38 = errors;
-      let valid11 = false;
       const _errs39 = errors;
+      let valid11 = false;
+      const _errs40 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing2;
         if (data.agent === void 0 && (missing2 = "agent")) {
@@ -5539,9 +5641,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid1 = _errs39 === errors;
+      var _valid1 = _errs40 === errors;
       valid11 = valid11 || _valid1;
-      const _errs40 = errors;
+      const _errs41 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing3;
         if (data.health === void 0 && (missing3 = "health")) {
@@ -5554,7 +5656,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid1 = _errs40 === errors;
+      var _valid1 = _errs41 === errors;
       valid11 = valid11 || _valid1;
       if (!valid11) {
         const err27 = {};
@@ -5565,16 +5667,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs38;
+        errors = _errs39;
         if (vErrors !== null) {
-          if (_errs38) {
-            vErrors.length = _errs38;
+          if (_errs39) {
+            vErrors.length = _errs39;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid10 = _errs37 === errors;
+      var valid10 = _errs38 === errors;
       if (valid10) {
         const err28 = { instancePath, schemaPath: "#/dependentSchemas/service/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5584,10 +5686,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs36;
+        errors = _errs37;
         if (vErrors !== null) {
-          if (_errs36) {
-            vErrors.length = _errs36;
+          if (_errs37) {
+            vErrors.length = _errs37;
           } else {
             vErrors = null;
           }
@@ -5595,11 +5697,11 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.health !== void 0) {
-      const _errs42 = errors;
       const _errs43 = errors;
       const _errs44 = errors;
-      let valid13 = false;
       const _errs45 = errors;
+      let valid13 = false;
+      const _errs46 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing4;
         if (data.agent === void 0 && (missing4 = "agent")) {
@@ -5612,9 +5714,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid2 = _errs45 === errors;
+      var _valid2 = _errs46 === errors;
       valid13 = valid13 || _valid2;
-      const _errs46 = errors;
+      const _errs47 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing5;
         if (data.service === void 0 && (missing5 = "service")) {
@@ -5627,7 +5729,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid2 = _errs46 === errors;
+      var _valid2 = _errs47 === errors;
       valid13 = valid13 || _valid2;
       if (!valid13) {
         const err31 = {};
@@ -5638,16 +5740,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs44;
+        errors = _errs45;
         if (vErrors !== null) {
-          if (_errs44) {
-            vErrors.length = _errs44;
+          if (_errs45) {
+            vErrors.length = _errs45;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid12 = _errs43 === errors;
+      var valid12 = _errs44 === errors;
       if (valid12) {
         const err32 = { instancePath, schemaPath: "#/dependentSchemas/health/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5657,10 +5759,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs42;
+        errors = _errs43;
         if (vErrors !== null) {
-          if (_errs42) {
-            vErrors.length = _errs42;
+          if (_errs43) {
+            vErrors.length = _errs43;
           } else {
             vErrors = null;
           }
@@ -5801,10 +5903,10 @@ function validate73(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate73.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate83(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate85(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate83.evaluated;
+  const evaluated0 = validate85.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5872,14 +5974,14 @@ function validate83(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate83.errors = vErrors;
+  validate85.errors = vErrors;
   return errors === 0;
 }
-validate83.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate86(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate85.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate88(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate86.evaluated;
+  const evaluated0 = validate88.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5961,14 +6063,14 @@ function validate86(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate86.errors = vErrors;
+  validate88.errors = vErrors;
   return errors === 0;
 }
-validate86.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate88(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate88.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate90(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate88.evaluated;
+  const evaluated0 = validate90.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6036,15 +6138,15 @@ function validate88(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate88.errors = vErrors;
+  validate90.errors = vErrors;
   return errors === 0;
 }
-validate88.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema107 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED"] };
-function validate95(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate90.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema109 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED"] };
+function validate97(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate95.evaluated;
+  const evaluated0 = validate97.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6104,7 +6206,7 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
       if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
-        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
+        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -6186,14 +6288,14 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate95.errors = vErrors;
+  validate97.errors = vErrors;
   return errors === 0;
 }
-validate95.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate97(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate97.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate99(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate97.evaluated;
+  const evaluated0 = validate99.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6443,10 +6545,10 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate97.errors = vErrors;
+  validate99.errors = vErrors;
   return errors === 0;
 }
-validate97.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate99.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate56(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6969,20 +7071,20 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.registryDelta !== void 0) {
-      if (!validate83(data.registryDelta, { instancePath: instancePath + "/registryDelta", parentData: data, parentDataProperty: "registryDelta", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+      if (!validate85(data.registryDelta, { instancePath: instancePath + "/registryDelta", parentData: data, parentDataProperty: "registryDelta", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
         errors = vErrors.length;
       }
     }
     if (data.registryQuery !== void 0) {
-      if (!validate86(data.registryQuery, { instancePath: instancePath + "/registryQuery", parentData: data, parentDataProperty: "registryQuery", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+      if (!validate88(data.registryQuery, { instancePath: instancePath + "/registryQuery", parentData: data, parentDataProperty: "registryQuery", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
         errors = vErrors.length;
       }
     }
     if (data.registryQueryResult !== void 0) {
-      if (!validate88(data.registryQueryResult, { instancePath: instancePath + "/registryQueryResult", parentData: data, parentDataProperty: "registryQueryResult", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+      if (!validate90(data.registryQueryResult, { instancePath: instancePath + "/registryQueryResult", parentData: data, parentDataProperty: "registryQueryResult", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
         errors = vErrors.length;
       }
     }
@@ -6999,14 +7101,14 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.receipt !== void 0) {
-      if (!validate95(data.receipt, { instancePath: instancePath + "/receipt", parentData: data, parentDataProperty: "receipt", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+      if (!validate97(data.receipt, { instancePath: instancePath + "/receipt", parentData: data, parentDataProperty: "receipt", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
         errors = vErrors.length;
       }
     }
     if (data.error !== void 0) {
-      if (!validate97(data.error, { instancePath: instancePath + "/error", parentData: data, parentDataProperty: "error", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+      if (!validate99(data.error, { instancePath: instancePath + "/error", parentData: data, parentDataProperty: "error", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
         errors = vErrors.length;
       }
     }
@@ -7184,14 +7286,14 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate56.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelope = validate100;
-var schema114 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
-var schema116 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
-var schema117 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
-function validate100(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateEnvelope = validate102;
+var schema116 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
+var schema118 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
+var schema119 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
+function validate102(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate100.evaluated;
+  const evaluated0 = validate102.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7311,7 +7413,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema114.properties, key0)) {
+      if (!func21.call(schema116.properties, key0)) {
         const err10 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err10];
@@ -7553,7 +7655,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data9 === "MESSAGE_TYPE_UNSPECIFIED" || data9 === "MESSAGE_TYPE_REQUEST" || data9 === "MESSAGE_TYPE_RESPONSE" || data9 === "MESSAGE_TYPE_EVENT" || data9 === "MESSAGE_TYPE_COMMAND" || data9 === "MESSAGE_TYPE_QUERY" || data9 === "MESSAGE_TYPE_STATUS" || data9 === "MESSAGE_TYPE_ERROR")) {
-        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema116.enum }, message: "must be equal to one of the allowed values" };
+        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema118.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err33];
         } else {
@@ -7604,7 +7706,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data10 === "PRIORITY_UNSPECIFIED" || data10 === "PRIORITY_LOW" || data10 === "PRIORITY_NORMAL" || data10 === "PRIORITY_HIGH" || data10 === "PRIORITY_CRITICAL")) {
-        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema117.enum }, message: "must be equal to one of the allowed values" };
+        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema119.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err37];
         } else {
@@ -7847,15 +7949,15 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate100.errors = vErrors;
+  validate102.errors = vErrors;
   return errors === 0;
 }
-validate100.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateKeyRotation = validate103;
-function validate103(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate102.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateKeyRotation = validate105;
+function validate105(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate103.evaluated;
+  const evaluated0 = validate105.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8014,15 +8116,15 @@ function validate103(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate103.errors = vErrors;
+  validate105.errors = vErrors;
   return errors === 0;
 }
-validate103.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorDetail = validate104;
-function validate104(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate105.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorDetail = validate106;
+function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate104.evaluated;
+  const evaluated0 = validate106.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8072,15 +8174,15 @@ function validate104(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate104.errors = vErrors;
+  validate106.errors = vErrors;
   return errors === 0;
 }
-validate104.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRecoveryHint = validate105;
-function validate105(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRecoveryHint = validate107;
+function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate105.evaluated;
+  const evaluated0 = validate107.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8183,15 +8285,15 @@ function validate105(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate105.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-validate105.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorBody = validate106;
-function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorBody = validate108;
+function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate106.evaluated;
+  const evaluated0 = validate108.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8441,15 +8543,15 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate106.errors = vErrors;
+  validate108.errors = vErrors;
   return errors === 0;
 }
-validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeatParams = validate107;
-function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeatParams = validate109;
+function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate107.evaluated;
+  const evaluated0 = validate109.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8605,15 +8707,15 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate107.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHello = validate108;
-function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate109.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHello = validate110;
+function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate108.evaluated;
+  const evaluated0 = validate110.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8945,15 +9047,15 @@ function validate108(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate108.errors = vErrors;
+  validate110.errors = vErrors;
   return errors === 0;
 }
-validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateWelcome = validate110;
-function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateWelcome = validate112;
+function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate110.evaluated;
+  const evaluated0 = validate112.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9389,15 +9491,15 @@ function validate110(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate110.errors = vErrors;
+  validate112.errors = vErrors;
   return errors === 0;
 }
-validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHelloReject = validate112;
-function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHelloReject = validate114;
+function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate112.evaluated;
+  const evaluated0 = validate114.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9487,15 +9589,15 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate112.errors = vErrors;
+  validate114.errors = vErrors;
   return errors === 0;
 }
-validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHandshakeConfirm = validate114;
-function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate114.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHandshakeConfirm = validate116;
+function validate116(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate114.evaluated;
+  const evaluated0 = validate116.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9563,15 +9665,15 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate114.errors = vErrors;
+  validate116.errors = vErrors;
   return errors === 0;
 }
-validate114.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeat = validate115;
-function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate116.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeat = validate117;
+function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate115.evaluated;
+  const evaluated0 = validate117.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9683,15 +9785,15 @@ function validate115(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate115.errors = vErrors;
+  validate117.errors = vErrors;
   return errors === 0;
 }
-validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateApplicationPayload = validate116;
-function validate116(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateApplicationPayload = validate118;
+function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate116.evaluated;
+  const evaluated0 = validate118.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9938,15 +10040,15 @@ function validate116(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate116.errors = vErrors;
+  validate118.errors = vErrors;
   return errors === 0;
 }
-validate116.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateReceipt = validate117;
-function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateReceipt = validate119;
+function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate117.evaluated;
+  const evaluated0 = validate119.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10006,7 +10108,7 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
-        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
+        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -10088,15 +10190,15 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate117.errors = vErrors;
+  validate119.errors = vErrors;
   return errors === 0;
 }
-validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHlc = validate118;
-function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHlc = validate120;
+function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate118.evaluated;
+  const evaluated0 = validate120.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10198,15 +10300,15 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate118.errors = vErrors;
+  validate120.errors = vErrors;
   return errors === 0;
 }
-validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAgentRecord = validate119;
-function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAgentRecord = validate121;
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate119.evaluated;
+  const evaluated0 = validate121.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10479,15 +10581,15 @@ function validate119(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate119.errors = vErrors;
+  validate121.errors = vErrors;
   return errors === 0;
 }
-validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateServiceRecord = validate120;
-function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateServiceRecord = validate122;
+function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate120.evaluated;
+  const evaluated0 = validate122.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10661,15 +10763,15 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate120.errors = vErrors;
+  validate122.errors = vErrors;
   return errors === 0;
 }
-validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHealthRecord = validate121;
-function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHealthRecord = validate123;
+function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate123.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10771,15 +10873,15 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate121.errors = vErrors;
+  validate123.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryEntry = validate122;
-function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryEntry = validate124;
+function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate122.evaluated;
+  const evaluated0 = validate124.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10806,7 +10908,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal")) {
+      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal" || key0 === "ownerSignature")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -11034,12 +11136,18 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.ownerSignature !== void 0) {
+      if (!validate81(data.ownerSignature, { instancePath: instancePath + "/ownerSignature", parentData: data, parentDataProperty: "ownerSignature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.agent !== void 0) {
-      const _errs30 = errors;
       const _errs31 = errors;
       const _errs32 = errors;
-      let valid9 = false;
       const _errs33 = errors;
+      let valid9 = false;
+      const _errs34 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing0;
         if (data.service === void 0 && (missing0 = "service")) {
@@ -11052,9 +11160,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid0 = _errs33 === errors;
+      var _valid0 = _errs34 === errors;
       valid9 = valid9 || _valid0;
-      const _errs34 = errors;
+      const _errs35 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing1;
         if (data.health === void 0 && (missing1 = "health")) {
@@ -11067,7 +11175,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid0 = _errs34 === errors;
+      var _valid0 = _errs35 === errors;
       valid9 = valid9 || _valid0;
       if (!valid9) {
         const err23 = {};
@@ -11078,16 +11186,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs32;
+        errors = _errs33;
         if (vErrors !== null) {
-          if (_errs32) {
-            vErrors.length = _errs32;
+          if (_errs33) {
+            vErrors.length = _errs33;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid8 = _errs31 === errors;
+      var valid8 = _errs32 === errors;
       if (valid8) {
         const err24 = { instancePath, schemaPath: "#/dependentSchemas/agent/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11097,10 +11205,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs30;
+        errors = _errs31;
         if (vErrors !== null) {
-          if (_errs30) {
-            vErrors.length = _errs30;
+          if (_errs31) {
+            vErrors.length = _errs31;
           } else {
             vErrors = null;
           }
@@ -11108,11 +11216,11 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.service !== void 0) {
-      const _errs36 = errors;
       const _errs37 = errors;
       const _errs38 = errors;
-      let valid11 = false;
       const _errs39 = errors;
+      let valid11 = false;
+      const _errs40 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing2;
         if (data.agent === void 0 && (missing2 = "agent")) {
@@ -11125,9 +11233,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid1 = _errs39 === errors;
+      var _valid1 = _errs40 === errors;
       valid11 = valid11 || _valid1;
-      const _errs40 = errors;
+      const _errs41 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing3;
         if (data.health === void 0 && (missing3 = "health")) {
@@ -11140,7 +11248,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid1 = _errs40 === errors;
+      var _valid1 = _errs41 === errors;
       valid11 = valid11 || _valid1;
       if (!valid11) {
         const err27 = {};
@@ -11151,16 +11259,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs38;
+        errors = _errs39;
         if (vErrors !== null) {
-          if (_errs38) {
-            vErrors.length = _errs38;
+          if (_errs39) {
+            vErrors.length = _errs39;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid10 = _errs37 === errors;
+      var valid10 = _errs38 === errors;
       if (valid10) {
         const err28 = { instancePath, schemaPath: "#/dependentSchemas/service/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11170,10 +11278,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs36;
+        errors = _errs37;
         if (vErrors !== null) {
-          if (_errs36) {
-            vErrors.length = _errs36;
+          if (_errs37) {
+            vErrors.length = _errs37;
           } else {
             vErrors = null;
           }
@@ -11181,11 +11289,11 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.health !== void 0) {
-      const _errs42 = errors;
       const _errs43 = errors;
       const _errs44 = errors;
-      let valid13 = false;
       const _errs45 = errors;
+      let valid13 = false;
+      const _errs46 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing4;
         if (data.agent === void 0 && (missing4 = "agent")) {
@@ -11198,9 +11306,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid2 = _errs45 === errors;
+      var _valid2 = _errs46 === errors;
       valid13 = valid13 || _valid2;
-      const _errs46 = errors;
+      const _errs47 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing5;
         if (data.service === void 0 && (missing5 = "service")) {
@@ -11213,7 +11321,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid2 = _errs46 === errors;
+      var _valid2 = _errs47 === errors;
       valid13 = valid13 || _valid2;
       if (!valid13) {
         const err31 = {};
@@ -11224,16 +11332,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs44;
+        errors = _errs45;
         if (vErrors !== null) {
-          if (_errs44) {
-            vErrors.length = _errs44;
+          if (_errs45) {
+            vErrors.length = _errs45;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid12 = _errs43 === errors;
+      var valid12 = _errs44 === errors;
       if (valid12) {
         const err32 = { instancePath, schemaPath: "#/dependentSchemas/health/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11243,10 +11351,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs42;
+        errors = _errs43;
         if (vErrors !== null) {
-          if (_errs42) {
-            vErrors.length = _errs42;
+          if (_errs43) {
+            vErrors.length = _errs43;
           } else {
             vErrors = null;
           }
@@ -11262,15 +11370,15 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate122.errors = vErrors;
+  validate124.errors = vErrors;
   return errors === 0;
 }
-validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateVersionCounter = validate126;
-function validate126(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate124.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateVersionCounter = validate129;
+function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate126.evaluated;
+  const evaluated0 = validate129.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11340,15 +11448,15 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate126.errors = vErrors;
+  validate129.errors = vErrors;
   return errors === 0;
 }
-validate126.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDigest = validate127;
-function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDigest = validate130;
+function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate127.evaluated;
+  const evaluated0 = validate130.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11484,15 +11592,15 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate127.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-validate127.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistrySnapshot = validate128;
-function validate128(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistrySnapshot = validate131;
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate128.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11606,15 +11714,15 @@ function validate128(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate128.errors = vErrors;
+  validate131.errors = vErrors;
   return errors === 0;
 }
-validate128.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDelta = validate130;
-function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDelta = validate133;
+function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate130.evaluated;
+  const evaluated0 = validate133.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11682,15 +11790,15 @@ function validate130(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate130.errors = vErrors;
+  validate133.errors = vErrors;
   return errors === 0;
 }
-validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQuery = validate132;
-function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQuery = validate135;
+function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate132.evaluated;
+  const evaluated0 = validate135.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11772,15 +11880,15 @@ function validate132(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate132.errors = vErrors;
+  validate135.errors = vErrors;
   return errors === 0;
 }
-validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQueryResult = validate133;
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQueryResult = validate136;
+function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate133.evaluated;
+  const evaluated0 = validate136.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11848,15 +11956,15 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate133.errors = vErrors;
+  validate136.errors = vErrors;
   return errors === 0;
 }
-validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignature = validate136;
-function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignature = validate139;
+function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate139.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11945,15 +12053,15 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate136.errors = vErrors;
+  validate139.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignedEnvelope = validate137;
-function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignedEnvelope = validate140;
+function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate137.evaluated;
+  const evaluated0 = validate140.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12036,15 +12144,15 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate137.errors = vErrors;
+  validate140.errors = vErrors;
   return errors === 0;
 }
-validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSessionEnvelope = validate139;
-function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSessionEnvelope = validate142;
+function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate139.evaluated;
+  const evaluated0 = validate142.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12174,15 +12282,15 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate139.errors = vErrors;
+  validate142.errors = vErrors;
   return errors === 0;
 }
-validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelopeBatch = validate140;
-function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate142.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateEnvelopeBatch = validate143;
+function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate140.evaluated;
+  const evaluated0 = validate143.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12253,15 +12361,15 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate140.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePacket = validate141;
-function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePacket = validate144;
+function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate141.evaluated;
+  const evaluated0 = validate144.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12299,8 +12407,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signed !== void 0) {
-      if (!validate137(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+      if (!validate140(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
         errors = vErrors.length;
       }
     }
@@ -12439,16 +12547,16 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate141.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateTokenClaims = validate144;
-var schema165 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateTokenClaims = validate147;
+var schema167 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+function validate147(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate147.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12511,7 +12619,7 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema165.properties, key0)) {
+      if (!func21.call(schema167.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -12717,15 +12825,15 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate144.errors = vErrors;
+  validate147.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateToken = validate145;
-function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate147.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateToken = validate148;
+function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate145.evaluated;
+  const evaluated0 = validate148.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12774,8 +12882,8 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signature !== void 0) {
-      if (!validate136(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+      if (!validate139(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
         errors = vErrors.length;
       }
     }
@@ -12788,10 +12896,10 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate145.errors = vErrors;
+  validate148.errors = vErrors;
   return errors === 0;
 }
-validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAgentRecord,
   validateApplicationPayload,
