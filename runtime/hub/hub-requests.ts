@@ -79,7 +79,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -87,7 +87,8 @@ function answerOp(hub: Hub, msg: Incoming): void {
     case "status":
       return answer(hub.stats());
     case "bottle.status": {
-      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent);
+      // A bottle is named by (origin, bottle_id); the origin defaults to the asker.
+      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? peer.agent : String(value.origin));
       return answer(status);
     }
     default:

@@ -43,12 +43,32 @@ CREATE TABLE IF NOT EXISTS dedupe (
   PRIMARY KEY (sender, message_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedupe_seen ON dedupe (seen_at);
 CREATE TABLE IF NOT EXISTS bottles (
-  bottle_id TEXT PRIMARY KEY, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
-  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  bottle_id TEXT NOT NULL, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
+  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (origin, bottle_id));
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
+
+/**
+ * hub.db files written before bottles were keyed by (origin, bottle_id) have bottle_id alone
+ * as the primary key: copy their rows into the new table in one transaction (rows keep their
+ * origin column, so every existing bottle keeps its identity).
+ */
+export function migrateBottleKey(db: Database.Database): void {
+  const cols = db.prepare("PRAGMA table_info(bottles)").all() as { name: string; pk: number }[];
+  if (cols.find((c) => c.name === "origin")?.pk) return;
+  db.transaction(() => {
+    db.exec(`CREATE TABLE bottles_v2 (
+  bottle_id TEXT NOT NULL, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
+  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (origin, bottle_id));
+INSERT INTO bottles_v2 SELECT bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at FROM bottles;
+DROP TABLE bottles;
+ALTER TABLE bottles_v2 RENAME TO bottles;`);
+  })();
+}
 
 function storeError(e: unknown, what: string): FleetError {
   if (e instanceof FleetError) return e;
@@ -70,6 +90,7 @@ export class HubStore {
       this.db.pragma("synchronous = FULL");
       this.db.pragma("busy_timeout = 2000");
       this.db.exec(SCHEMA);
+      migrateBottleKey(this.db);
       // A quota turns into SQLITE_FULL exactly like a full disk (also how tests simulate one).
       if (options.maxBytes) this.db.pragma(`max_page_count = ${Math.max(8, Math.ceil(options.maxBytes / (this.db.pragma("page_size", { simple: true }) as number)))}`);
       // Prove the store is writable now rather than at the first acknowledged message.
@@ -88,9 +109,9 @@ export class HubStore {
       dedupeAdd: db.prepare("INSERT OR REPLACE INTO dedupe (sender, message_id, seen_at) VALUES (?, ?, ?)"),
       dedupeExpire: db.prepare("DELETE FROM dedupe WHERE seen_at <= ?"),
       bottlePut: db.prepare("INSERT OR IGNORE INTO bottles (bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at) VALUES (@bottleId, @origin, @recipient, @bottle, @status, @reason, @expiresAt, @updatedAt)"),
-      bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE bottle_id = ?"),
+      bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE origin = ? AND bottle_id = ?"),
       bottlesByStatus: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE status = ?"),
-      bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE bottle_id = ?"),
+      bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE origin = ? AND bottle_id = ?"),
       regPut: db.prepare("INSERT OR REPLACE INTO registry (key, entry) VALUES (?, ?)"),
       regAll: db.prepare("SELECT key, entry FROM registry ORDER BY key"),
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
@@ -160,8 +181,9 @@ export class HubStore {
     return this.write("bottle", () => this.q.bottlePut.run({ ...row, bottle: Buffer.from(row.bottle) }).changes === 1);
   }
 
-  getBottle(bottleId: string): BottleRow | undefined {
-    const r = this.write("read", () => this.q.bottleGet.get(bottleId) as BottleRow | undefined);
+  /** The bottle named (origin, bottleId) (spec/bottles.md: a bottle id is unique per origin only). */
+  getBottle(origin: string, bottleId: string): BottleRow | undefined {
+    const r = this.write("read", () => this.q.bottleGet.get(origin, bottleId) as BottleRow | undefined);
     return r && { ...r, bottle: new Uint8Array(r.bottle) };
   }
 
@@ -169,8 +191,8 @@ export class HubStore {
     return this.write("read", () => (this.q.bottlesByStatus.all(status) as BottleRow[]).map((r) => ({ ...r, bottle: new Uint8Array(r.bottle) })));
   }
 
-  setBottleStatus(bottleId: string, status: number, reason: number, at: number): void {
-    this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, bottleId));
+  setBottleStatus(origin: string, bottleId: string, status: number, reason: number, at: number): void {
+    this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, origin, bottleId));
   }
 
   putRegistry(key: string, entry: Uint8Array): void {

@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { fromBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { BottleSchema } from "../../generated/proto/fleet/v1/bottle_pb.js";
+import { BottleEngine } from "../../runtime/protocol/bottles.js";
+import { identityFromSeed } from "../../runtime/crypto/index.js";
 import { FakeClock } from "../../runtime/clock.js";
 import { fromHex, StaticKeys, toHex, verifyEd25519 } from "../../runtime/crypto/index.js";
 import { isFleetError } from "../../runtime/errors.js";
@@ -44,5 +47,15 @@ describe("fixtures/trust.json", () => {
     }
     expect(got).toEqual({ code: v.code, pointer: `/entries/0${v.pointer}` });
     expect(r.entries()).toEqual([]);
+  });
+
+  it("bottles: one id from two origins is two bottles", () => {
+    const b = fx.bottles;
+    const relay = new BottleEngine({ identity: identityFromSeed("relay", new Uint8Array(32).fill(9)), keys: keys(), clock: new FakeClock(b.now_ms), world: { isOnline: () => false, hasCapability: () => false }, deliver: () => false, sendReceipt: () => {} });
+    for (const v of b.same_id) expect(relay.accept(fromBinary(BottleSchema, fromHex(v.bottle_hex))).duplicate).toBe(false);
+    for (const v of b.same_id) {
+      expect(relay.get(v.origin, v.bottle_id)?.origin).toBe(v.origin);
+      expect(relay.accept(fromBinary(BottleSchema, fromHex(v.bottle_hex))).duplicate).toBe(true);
+    }
   });
 });

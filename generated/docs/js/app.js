@@ -1473,6 +1473,11 @@
                               "description": "The agent or hub reporting it. Required.",
                               "type": "string",
                               "x-parser-schema-id": "<anonymous-schema-187>"
+                            },
+                            "origin": {
+                              "description": "Added for bottle identity: the letter's origin (its signer); with bottle_id it names the bottle (spec/bottles.md). Every receipt sets it; a relay looks an ACKNOWLEDGED receipt up by (origin, bottle_id), and an origin ignores receipts naming another origin.",
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-188>"
                             }
                           },
                           "required": [
@@ -1491,7 +1496,7 @@
                             "messageId": {
                               "description": "The message acknowledged. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-189>"
+                              "x-parser-schema-id": "<anonymous-schema-190>"
                             },
                             "status": {
                               "description": "What happened to a message.",
@@ -1502,27 +1507,27 @@
                                 "RECEIPT_STATUS_PROCESSED",
                                 "RECEIPT_STATUS_REJECTED"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-190>"
+                              "x-parser-schema-id": "<anonymous-schema-191>"
                             },
                             "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": {
                               "description": "A readable detail.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-191>"
+                              "x-parser-schema-id": "<anonymous-schema-192>"
                             },
                             "retryAfterMs": {
                               "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-192>"
+                              "x-parser-schema-id": "<anonymous-schema-193>"
                             }
                           },
                           "required": [
                             "messageId",
                             "status"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-188>"
+                          "x-parser-schema-id": "<anonymous-schema-189>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": {
@@ -1533,35 +1538,35 @@
                             "agent": {
                               "description": "The agent whose key changes. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-194>"
+                              "x-parser-schema-id": "<anonymous-schema-195>"
                             },
                             "oldKeyId": {
                               "description": "The key being replaced. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-195>"
+                              "x-parser-schema-id": "<anonymous-schema-196>"
                             },
                             "newPublicKey": {
                               "description": "The new public key (32 bytes of Ed25519). Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-196>"
+                              "x-parser-schema-id": "<anonymous-schema-197>"
                             },
                             "newKeyId": {
                               "description": "Key id of new_public_key. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-197>"
+                              "x-parser-schema-id": "<anonymous-schema-198>"
                             },
                             "effectiveAt": {
                               "description": "When the rotation takes effect. Required.",
                               "type": "string",
                               "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-198>"
+                              "x-parser-schema-id": "<anonymous-schema-199>"
                             },
                             "newKeySignature": {
                               "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-199>"
+                              "x-parser-schema-id": "<anonymous-schema-200>"
                             }
                           },
                           "required": [
@@ -1572,7 +1577,7 @@
                             "effectiveAt",
                             "newKeySignature"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-193>"
+                          "x-parser-schema-id": "<anonymous-schema-194>"
                         },
                         "bottleLetter": {
                           "description": "The origin-signed content of a bottle.",
@@ -1582,7 +1587,7 @@
                             "bottleId": {
                               "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-201>"
+                              "x-parser-schema-id": "<anonymous-schema-202>"
                             },
                             "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
                             "condition": {
@@ -1594,38 +1599,38 @@
                                   "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                   "type": "boolean",
                                   "const": true,
-                                  "x-parser-schema-id": "<anonymous-schema-203>"
+                                  "x-parser-schema-id": "<anonymous-schema-204>"
                                 },
                                 "agentOnline": {
                                   "description": "The named agent is online.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-204>"
+                                  "x-parser-schema-id": "<anonymous-schema-205>"
                                 },
                                 "capabilityPresent": {
                                   "description": "Some online agent offers this capability.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-205>"
+                                  "x-parser-schema-id": "<anonymous-schema-206>"
                                 },
                                 "notBefore": {
                                   "description": "Not before this time.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-206>"
+                                  "x-parser-schema-id": "<anonymous-schema-207>"
                                 },
                                 "all": {
                                   "description": "Every listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-207>"
+                                  "x-parser-schema-id": "<anonymous-schema-208>"
                                 },
                                 "any": {
                                   "description": "At least one listed condition holds.",
                                   "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-208>"
+                                  "x-parser-schema-id": "<anonymous-schema-209>"
                                 }
                               },
                               "maxProperties": 1,
                               "minProperties": 1,
-                              "x-parser-schema-id": "<anonymous-schema-202>"
+                              "x-parser-schema-id": "<anonymous-schema-203>"
                             },
                             "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
                             "maxHops": {
@@ -1633,7 +1638,7 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-209>"
+                              "x-parser-schema-id": "<anonymous-schema-210>"
                             }
                           },
                           "required": [
@@ -1642,7 +1647,7 @@
                             "condition",
                             "payload"
                           ],
-                          "x-parser-schema-id": "<anonymous-schema-200>"
+                          "x-parser-schema-id": "<anonymous-schema-201>"
                         }
                       },
                       "maxProperties": 1,
@@ -1653,7 +1658,7 @@
                       "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                       "type": "string",
                       "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-210>"
+                      "x-parser-schema-id": "<anonymous-schema-211>"
                     }
                   },
                   "required": [
@@ -1671,13 +1676,13 @@
                       "required": [
                         "body"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-211>"
+                      "x-parser-schema-id": "<anonymous-schema-212>"
                     },
                     {
                       "required": [
                         "bodyCiphertext"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      "x-parser-schema-id": "<anonymous-schema-213>"
                     }
                   ],
                   "dependentSchemas": {
@@ -1710,7 +1715,7 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-213>"
+                  "x-parser-schema-id": "<anonymous-schema-214>"
                 }
               ],
               "x-parser-schema-id": "<anonymous-schema-1>"
@@ -1761,10 +1766,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-217>"
+                          "x-parser-schema-id": "<anonymous-schema-218>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-216>"
+                      "x-parser-schema-id": "<anonymous-schema-217>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -1787,7 +1792,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-219>"
+                          "x-parser-schema-id": "<anonymous-schema-220>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -1806,7 +1811,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
+                          "x-parser-schema-id": "<anonymous-schema-221>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -1846,7 +1851,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-224>"
+                                    "x-parser-schema-id": "<anonymous-schema-225>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1860,26 +1865,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
+                                    "x-parser-schema-id": "<anonymous-schema-226>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
+                                    "x-parser-schema-id": "<anonymous-schema-227>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-223>"
+                                "x-parser-schema-id": "<anonymous-schema-224>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-222>"
+                              "x-parser-schema-id": "<anonymous-schema-223>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
+                          "x-parser-schema-id": "<anonymous-schema-222>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1913,7 +1918,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-230>"
+                                    "x-parser-schema-id": "<anonymous-schema-231>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1927,25 +1932,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
+                                    "x-parser-schema-id": "<anonymous-schema-232>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
+                                    "x-parser-schema-id": "<anonymous-schema-233>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-229>"
+                                "x-parser-schema-id": "<anonymous-schema-230>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-228>"
+                              "x-parser-schema-id": "<anonymous-schema-229>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-227>"
+                          "x-parser-schema-id": "<anonymous-schema-228>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -1971,9 +1976,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-235>"
+                                "x-parser-schema-id": "<anonymous-schema-236>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-234>"
+                              "x-parser-schema-id": "<anonymous-schema-235>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1989,12 +1994,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-237>"
+                                "x-parser-schema-id": "<anonymous-schema-238>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-236>"
+                              "x-parser-schema-id": "<anonymous-schema-237>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-233>"
+                          "x-parser-schema-id": "<anonymous-schema-234>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2006,11 +2011,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-239>"
+                              "x-parser-schema-id": "<anonymous-schema-240>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-238>"
+                          "x-parser-schema-id": "<anonymous-schema-239>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2022,10 +2027,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-240>"
+                          "x-parser-schema-id": "<anonymous-schema-241>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2039,7 +2045,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
+                          "x-parser-schema-id": "<anonymous-schema-242>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2055,12 +2061,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
+                          "x-parser-schema-id": "<anonymous-schema-243>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-218>"
+                      "x-parser-schema-id": "<anonymous-schema-219>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2068,7 +2074,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-215>"
+                  "x-parser-schema-id": "<anonymous-schema-216>"
                 },
                 {
                   "properties": {
@@ -2078,10 +2084,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-243>"
+                  "x-parser-schema-id": "<anonymous-schema-244>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-214>"
+              "x-parser-schema-id": "<anonymous-schema-215>"
             }
           },
           "x-parser-unique-object-id": "welcome"
@@ -2129,10 +2135,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-247>"
+                          "x-parser-schema-id": "<anonymous-schema-248>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-246>"
+                      "x-parser-schema-id": "<anonymous-schema-247>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2155,7 +2161,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-249>"
+                          "x-parser-schema-id": "<anonymous-schema-250>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2174,7 +2180,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
+                          "x-parser-schema-id": "<anonymous-schema-251>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2214,7 +2220,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-254>"
+                                    "x-parser-schema-id": "<anonymous-schema-255>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2228,26 +2234,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
+                                    "x-parser-schema-id": "<anonymous-schema-256>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
+                                    "x-parser-schema-id": "<anonymous-schema-257>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-253>"
+                                "x-parser-schema-id": "<anonymous-schema-254>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-252>"
+                              "x-parser-schema-id": "<anonymous-schema-253>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
+                          "x-parser-schema-id": "<anonymous-schema-252>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2281,7 +2287,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-260>"
+                                    "x-parser-schema-id": "<anonymous-schema-261>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2295,25 +2301,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
+                                    "x-parser-schema-id": "<anonymous-schema-262>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
+                                    "x-parser-schema-id": "<anonymous-schema-263>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-259>"
+                                "x-parser-schema-id": "<anonymous-schema-260>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-258>"
+                              "x-parser-schema-id": "<anonymous-schema-259>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-257>"
+                          "x-parser-schema-id": "<anonymous-schema-258>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2339,9 +2345,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-265>"
+                                "x-parser-schema-id": "<anonymous-schema-266>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-264>"
+                              "x-parser-schema-id": "<anonymous-schema-265>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2357,12 +2363,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-267>"
+                                "x-parser-schema-id": "<anonymous-schema-268>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-266>"
+                              "x-parser-schema-id": "<anonymous-schema-267>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-263>"
+                          "x-parser-schema-id": "<anonymous-schema-264>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2374,11 +2380,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-269>"
+                              "x-parser-schema-id": "<anonymous-schema-270>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-268>"
+                          "x-parser-schema-id": "<anonymous-schema-269>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2390,10 +2396,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-270>"
+                          "x-parser-schema-id": "<anonymous-schema-271>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2407,7 +2414,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
+                          "x-parser-schema-id": "<anonymous-schema-272>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2423,12 +2430,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
+                          "x-parser-schema-id": "<anonymous-schema-273>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-248>"
+                      "x-parser-schema-id": "<anonymous-schema-249>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2436,7 +2443,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-245>"
+                  "x-parser-schema-id": "<anonymous-schema-246>"
                 },
                 {
                   "properties": {
@@ -2446,10 +2453,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-273>"
+                  "x-parser-schema-id": "<anonymous-schema-274>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-244>"
+              "x-parser-schema-id": "<anonymous-schema-245>"
             }
           },
           "x-parser-unique-object-id": "helloReject"
@@ -2497,10 +2504,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-277>"
+                          "x-parser-schema-id": "<anonymous-schema-278>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-276>"
+                      "x-parser-schema-id": "<anonymous-schema-277>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2523,7 +2530,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-279>"
+                          "x-parser-schema-id": "<anonymous-schema-280>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2542,7 +2549,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
+                          "x-parser-schema-id": "<anonymous-schema-281>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2582,7 +2589,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-284>"
+                                    "x-parser-schema-id": "<anonymous-schema-285>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2596,26 +2603,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
+                                    "x-parser-schema-id": "<anonymous-schema-286>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
+                                    "x-parser-schema-id": "<anonymous-schema-287>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-283>"
+                                "x-parser-schema-id": "<anonymous-schema-284>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-282>"
+                              "x-parser-schema-id": "<anonymous-schema-283>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
+                          "x-parser-schema-id": "<anonymous-schema-282>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2649,7 +2656,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-290>"
+                                    "x-parser-schema-id": "<anonymous-schema-291>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2663,25 +2670,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
+                                    "x-parser-schema-id": "<anonymous-schema-292>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
+                                    "x-parser-schema-id": "<anonymous-schema-293>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-289>"
+                                "x-parser-schema-id": "<anonymous-schema-290>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-288>"
+                              "x-parser-schema-id": "<anonymous-schema-289>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-287>"
+                          "x-parser-schema-id": "<anonymous-schema-288>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2707,9 +2714,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-295>"
+                                "x-parser-schema-id": "<anonymous-schema-296>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-294>"
+                              "x-parser-schema-id": "<anonymous-schema-295>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2725,12 +2732,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-297>"
+                                "x-parser-schema-id": "<anonymous-schema-298>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-296>"
+                              "x-parser-schema-id": "<anonymous-schema-297>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-293>"
+                          "x-parser-schema-id": "<anonymous-schema-294>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2742,11 +2749,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-299>"
+                              "x-parser-schema-id": "<anonymous-schema-300>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-298>"
+                          "x-parser-schema-id": "<anonymous-schema-299>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2758,10 +2765,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-300>"
+                          "x-parser-schema-id": "<anonymous-schema-301>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2775,7 +2783,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
+                          "x-parser-schema-id": "<anonymous-schema-302>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2791,12 +2799,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
+                          "x-parser-schema-id": "<anonymous-schema-303>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-278>"
+                      "x-parser-schema-id": "<anonymous-schema-279>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2804,7 +2812,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-275>"
+                  "x-parser-schema-id": "<anonymous-schema-276>"
                 },
                 {
                   "properties": {
@@ -2814,10 +2822,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-303>"
+                  "x-parser-schema-id": "<anonymous-schema-304>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-274>"
+              "x-parser-schema-id": "<anonymous-schema-275>"
             }
           },
           "x-parser-unique-object-id": "handshakeConfirm"
@@ -2865,10 +2873,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-307>"
+                          "x-parser-schema-id": "<anonymous-schema-308>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-306>"
+                      "x-parser-schema-id": "<anonymous-schema-307>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2891,7 +2899,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-309>"
+                          "x-parser-schema-id": "<anonymous-schema-310>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2910,7 +2918,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
+                          "x-parser-schema-id": "<anonymous-schema-311>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2950,7 +2958,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-314>"
+                                    "x-parser-schema-id": "<anonymous-schema-315>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2964,26 +2972,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
+                                    "x-parser-schema-id": "<anonymous-schema-316>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
+                                    "x-parser-schema-id": "<anonymous-schema-317>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-313>"
+                                "x-parser-schema-id": "<anonymous-schema-314>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-312>"
+                              "x-parser-schema-id": "<anonymous-schema-313>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
+                          "x-parser-schema-id": "<anonymous-schema-312>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3017,7 +3025,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-320>"
+                                    "x-parser-schema-id": "<anonymous-schema-321>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3031,25 +3039,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
+                                    "x-parser-schema-id": "<anonymous-schema-322>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
+                                    "x-parser-schema-id": "<anonymous-schema-323>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-319>"
+                                "x-parser-schema-id": "<anonymous-schema-320>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-318>"
+                              "x-parser-schema-id": "<anonymous-schema-319>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-317>"
+                          "x-parser-schema-id": "<anonymous-schema-318>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3075,9 +3083,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-325>"
+                                "x-parser-schema-id": "<anonymous-schema-326>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-324>"
+                              "x-parser-schema-id": "<anonymous-schema-325>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3093,12 +3101,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-327>"
+                                "x-parser-schema-id": "<anonymous-schema-328>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-326>"
+                              "x-parser-schema-id": "<anonymous-schema-327>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-323>"
+                          "x-parser-schema-id": "<anonymous-schema-324>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3110,11 +3118,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-329>"
+                              "x-parser-schema-id": "<anonymous-schema-330>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-328>"
+                          "x-parser-schema-id": "<anonymous-schema-329>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3126,10 +3134,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-330>"
+                          "x-parser-schema-id": "<anonymous-schema-331>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3143,7 +3152,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
+                          "x-parser-schema-id": "<anonymous-schema-332>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3159,12 +3168,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
+                          "x-parser-schema-id": "<anonymous-schema-333>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-308>"
+                      "x-parser-schema-id": "<anonymous-schema-309>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3172,7 +3181,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-305>"
+                  "x-parser-schema-id": "<anonymous-schema-306>"
                 },
                 {
                   "properties": {
@@ -3182,10 +3191,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-333>"
+                  "x-parser-schema-id": "<anonymous-schema-334>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-304>"
+              "x-parser-schema-id": "<anonymous-schema-305>"
             }
           },
           "x-parser-unique-object-id": "heartbeat"
@@ -3233,10 +3242,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-337>"
+                          "x-parser-schema-id": "<anonymous-schema-338>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-336>"
+                      "x-parser-schema-id": "<anonymous-schema-337>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3259,7 +3268,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-339>"
+                          "x-parser-schema-id": "<anonymous-schema-340>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3278,7 +3287,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
+                          "x-parser-schema-id": "<anonymous-schema-341>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3318,7 +3327,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-344>"
+                                    "x-parser-schema-id": "<anonymous-schema-345>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3332,26 +3341,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
+                                    "x-parser-schema-id": "<anonymous-schema-346>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
+                                    "x-parser-schema-id": "<anonymous-schema-347>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-343>"
+                                "x-parser-schema-id": "<anonymous-schema-344>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-342>"
+                              "x-parser-schema-id": "<anonymous-schema-343>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
+                          "x-parser-schema-id": "<anonymous-schema-342>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3385,7 +3394,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-350>"
+                                    "x-parser-schema-id": "<anonymous-schema-351>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3399,25 +3408,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
+                                    "x-parser-schema-id": "<anonymous-schema-352>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
+                                    "x-parser-schema-id": "<anonymous-schema-353>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-349>"
+                                "x-parser-schema-id": "<anonymous-schema-350>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-348>"
+                              "x-parser-schema-id": "<anonymous-schema-349>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-347>"
+                          "x-parser-schema-id": "<anonymous-schema-348>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3443,9 +3452,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-355>"
+                                "x-parser-schema-id": "<anonymous-schema-356>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-354>"
+                              "x-parser-schema-id": "<anonymous-schema-355>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3461,12 +3470,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-357>"
+                                "x-parser-schema-id": "<anonymous-schema-358>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-356>"
+                              "x-parser-schema-id": "<anonymous-schema-357>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-353>"
+                          "x-parser-schema-id": "<anonymous-schema-354>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3478,11 +3487,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-359>"
+                              "x-parser-schema-id": "<anonymous-schema-360>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-358>"
+                          "x-parser-schema-id": "<anonymous-schema-359>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3494,10 +3503,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-360>"
+                          "x-parser-schema-id": "<anonymous-schema-361>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3511,7 +3521,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
+                          "x-parser-schema-id": "<anonymous-schema-362>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3527,12 +3537,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
+                          "x-parser-schema-id": "<anonymous-schema-363>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-338>"
+                      "x-parser-schema-id": "<anonymous-schema-339>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3540,7 +3550,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-335>"
+                  "x-parser-schema-id": "<anonymous-schema-336>"
                 },
                 {
                   "properties": {
@@ -3550,10 +3560,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-363>"
+                  "x-parser-schema-id": "<anonymous-schema-364>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-334>"
+              "x-parser-schema-id": "<anonymous-schema-335>"
             }
           },
           "x-parser-unique-object-id": "error"
@@ -3601,10 +3611,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-367>"
+                          "x-parser-schema-id": "<anonymous-schema-368>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-366>"
+                      "x-parser-schema-id": "<anonymous-schema-367>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3627,7 +3637,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-369>"
+                          "x-parser-schema-id": "<anonymous-schema-370>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3646,7 +3656,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
+                          "x-parser-schema-id": "<anonymous-schema-371>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3686,7 +3696,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-374>"
+                                    "x-parser-schema-id": "<anonymous-schema-375>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3700,26 +3710,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
+                                    "x-parser-schema-id": "<anonymous-schema-376>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
+                                    "x-parser-schema-id": "<anonymous-schema-377>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-373>"
+                                "x-parser-schema-id": "<anonymous-schema-374>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-372>"
+                              "x-parser-schema-id": "<anonymous-schema-373>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
+                          "x-parser-schema-id": "<anonymous-schema-372>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3753,7 +3763,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-380>"
+                                    "x-parser-schema-id": "<anonymous-schema-381>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3767,25 +3777,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
+                                    "x-parser-schema-id": "<anonymous-schema-382>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
+                                    "x-parser-schema-id": "<anonymous-schema-383>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-379>"
+                                "x-parser-schema-id": "<anonymous-schema-380>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-378>"
+                              "x-parser-schema-id": "<anonymous-schema-379>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-377>"
+                          "x-parser-schema-id": "<anonymous-schema-378>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3811,9 +3821,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-385>"
+                                "x-parser-schema-id": "<anonymous-schema-386>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-384>"
+                              "x-parser-schema-id": "<anonymous-schema-385>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3829,12 +3839,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-387>"
+                                "x-parser-schema-id": "<anonymous-schema-388>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-386>"
+                              "x-parser-schema-id": "<anonymous-schema-387>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-383>"
+                          "x-parser-schema-id": "<anonymous-schema-384>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3846,11 +3856,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-389>"
+                              "x-parser-schema-id": "<anonymous-schema-390>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-388>"
+                          "x-parser-schema-id": "<anonymous-schema-389>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3862,10 +3872,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-390>"
+                          "x-parser-schema-id": "<anonymous-schema-391>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3879,7 +3890,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
+                          "x-parser-schema-id": "<anonymous-schema-392>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3895,12 +3906,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
+                          "x-parser-schema-id": "<anonymous-schema-393>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-368>"
+                      "x-parser-schema-id": "<anonymous-schema-369>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3908,7 +3919,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-365>"
+                  "x-parser-schema-id": "<anonymous-schema-366>"
                 },
                 {
                   "properties": {
@@ -3918,10 +3929,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-393>"
+                  "x-parser-schema-id": "<anonymous-schema-394>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-364>"
+              "x-parser-schema-id": "<anonymous-schema-365>"
             }
           },
           "x-parser-unique-object-id": "receipt"
@@ -3982,10 +3993,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-398>"
+                          "x-parser-schema-id": "<anonymous-schema-399>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-397>"
+                      "x-parser-schema-id": "<anonymous-schema-398>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4008,7 +4019,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-400>"
+                          "x-parser-schema-id": "<anonymous-schema-401>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4027,7 +4038,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
+                          "x-parser-schema-id": "<anonymous-schema-402>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4067,7 +4078,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-405>"
+                                    "x-parser-schema-id": "<anonymous-schema-406>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4081,26 +4092,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
+                                    "x-parser-schema-id": "<anonymous-schema-407>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
+                                    "x-parser-schema-id": "<anonymous-schema-408>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-404>"
+                                "x-parser-schema-id": "<anonymous-schema-405>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-403>"
+                              "x-parser-schema-id": "<anonymous-schema-404>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
+                          "x-parser-schema-id": "<anonymous-schema-403>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4134,7 +4145,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-411>"
+                                    "x-parser-schema-id": "<anonymous-schema-412>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4148,25 +4159,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
+                                    "x-parser-schema-id": "<anonymous-schema-413>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
+                                    "x-parser-schema-id": "<anonymous-schema-414>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-410>"
+                                "x-parser-schema-id": "<anonymous-schema-411>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-409>"
+                              "x-parser-schema-id": "<anonymous-schema-410>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-408>"
+                          "x-parser-schema-id": "<anonymous-schema-409>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4192,9 +4203,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-416>"
+                                "x-parser-schema-id": "<anonymous-schema-417>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-415>"
+                              "x-parser-schema-id": "<anonymous-schema-416>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4210,12 +4221,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-418>"
+                                "x-parser-schema-id": "<anonymous-schema-419>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-417>"
+                              "x-parser-schema-id": "<anonymous-schema-418>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-414>"
+                          "x-parser-schema-id": "<anonymous-schema-415>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4227,11 +4238,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-420>"
+                              "x-parser-schema-id": "<anonymous-schema-421>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-419>"
+                          "x-parser-schema-id": "<anonymous-schema-420>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4243,10 +4254,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-421>"
+                          "x-parser-schema-id": "<anonymous-schema-422>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4260,7 +4272,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
+                          "x-parser-schema-id": "<anonymous-schema-423>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4276,12 +4288,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
+                          "x-parser-schema-id": "<anonymous-schema-424>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-399>"
+                      "x-parser-schema-id": "<anonymous-schema-400>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4289,7 +4301,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-396>"
+                  "x-parser-schema-id": "<anonymous-schema-397>"
                 },
                 {
                   "properties": {
@@ -4299,10 +4311,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-424>"
+                  "x-parser-schema-id": "<anonymous-schema-425>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-395>"
+              "x-parser-schema-id": "<anonymous-schema-396>"
             }
           },
           "x-parser-unique-object-id": "application"
@@ -4350,10 +4362,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-428>"
+                          "x-parser-schema-id": "<anonymous-schema-429>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-427>"
+                      "x-parser-schema-id": "<anonymous-schema-428>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4376,7 +4388,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-430>"
+                          "x-parser-schema-id": "<anonymous-schema-431>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4395,7 +4407,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
+                          "x-parser-schema-id": "<anonymous-schema-432>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4435,7 +4447,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-435>"
+                                    "x-parser-schema-id": "<anonymous-schema-436>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4449,26 +4461,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
+                                    "x-parser-schema-id": "<anonymous-schema-437>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
+                                    "x-parser-schema-id": "<anonymous-schema-438>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-434>"
+                                "x-parser-schema-id": "<anonymous-schema-435>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-433>"
+                              "x-parser-schema-id": "<anonymous-schema-434>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
+                          "x-parser-schema-id": "<anonymous-schema-433>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4502,7 +4514,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-441>"
+                                    "x-parser-schema-id": "<anonymous-schema-442>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4516,25 +4528,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
+                                    "x-parser-schema-id": "<anonymous-schema-443>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
+                                    "x-parser-schema-id": "<anonymous-schema-444>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-440>"
+                                "x-parser-schema-id": "<anonymous-schema-441>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-439>"
+                              "x-parser-schema-id": "<anonymous-schema-440>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-438>"
+                          "x-parser-schema-id": "<anonymous-schema-439>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4560,9 +4572,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-446>"
+                                "x-parser-schema-id": "<anonymous-schema-447>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-445>"
+                              "x-parser-schema-id": "<anonymous-schema-446>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4578,12 +4590,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-448>"
+                                "x-parser-schema-id": "<anonymous-schema-449>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-447>"
+                              "x-parser-schema-id": "<anonymous-schema-448>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-444>"
+                          "x-parser-schema-id": "<anonymous-schema-445>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4595,11 +4607,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-450>"
+                              "x-parser-schema-id": "<anonymous-schema-451>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-449>"
+                          "x-parser-schema-id": "<anonymous-schema-450>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4611,10 +4623,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-451>"
+                          "x-parser-schema-id": "<anonymous-schema-452>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4628,7 +4641,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
+                          "x-parser-schema-id": "<anonymous-schema-453>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4644,12 +4657,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
+                          "x-parser-schema-id": "<anonymous-schema-454>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-429>"
+                      "x-parser-schema-id": "<anonymous-schema-430>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4657,7 +4670,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-426>"
+                  "x-parser-schema-id": "<anonymous-schema-427>"
                 },
                 {
                   "properties": {
@@ -4667,10 +4680,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-454>"
+                  "x-parser-schema-id": "<anonymous-schema-455>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-425>"
+              "x-parser-schema-id": "<anonymous-schema-426>"
             }
           },
           "x-parser-unique-object-id": "capabilityExchange"
@@ -4718,10 +4731,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-458>"
+                          "x-parser-schema-id": "<anonymous-schema-459>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-457>"
+                      "x-parser-schema-id": "<anonymous-schema-458>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4744,7 +4757,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-460>"
+                          "x-parser-schema-id": "<anonymous-schema-461>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4763,7 +4776,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
+                          "x-parser-schema-id": "<anonymous-schema-462>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4803,7 +4816,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-465>"
+                                    "x-parser-schema-id": "<anonymous-schema-466>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4817,26 +4830,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
+                                    "x-parser-schema-id": "<anonymous-schema-467>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
+                                    "x-parser-schema-id": "<anonymous-schema-468>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-464>"
+                                "x-parser-schema-id": "<anonymous-schema-465>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-463>"
+                              "x-parser-schema-id": "<anonymous-schema-464>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
+                          "x-parser-schema-id": "<anonymous-schema-463>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4870,7 +4883,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-471>"
+                                    "x-parser-schema-id": "<anonymous-schema-472>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4884,25 +4897,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
+                                    "x-parser-schema-id": "<anonymous-schema-473>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
+                                    "x-parser-schema-id": "<anonymous-schema-474>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-470>"
+                                "x-parser-schema-id": "<anonymous-schema-471>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-469>"
+                              "x-parser-schema-id": "<anonymous-schema-470>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-468>"
+                          "x-parser-schema-id": "<anonymous-schema-469>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4928,9 +4941,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-476>"
+                                "x-parser-schema-id": "<anonymous-schema-477>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-475>"
+                              "x-parser-schema-id": "<anonymous-schema-476>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4946,12 +4959,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-478>"
+                                "x-parser-schema-id": "<anonymous-schema-479>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-477>"
+                              "x-parser-schema-id": "<anonymous-schema-478>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-474>"
+                          "x-parser-schema-id": "<anonymous-schema-475>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4963,11 +4976,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-480>"
+                              "x-parser-schema-id": "<anonymous-schema-481>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-479>"
+                          "x-parser-schema-id": "<anonymous-schema-480>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4979,10 +4992,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-481>"
+                          "x-parser-schema-id": "<anonymous-schema-482>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4996,7 +5010,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
+                          "x-parser-schema-id": "<anonymous-schema-483>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5012,12 +5026,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
+                          "x-parser-schema-id": "<anonymous-schema-484>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-459>"
+                      "x-parser-schema-id": "<anonymous-schema-460>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5025,7 +5039,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-456>"
+                  "x-parser-schema-id": "<anonymous-schema-457>"
                 },
                 {
                   "properties": {
@@ -5035,10 +5049,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-484>"
+                  "x-parser-schema-id": "<anonymous-schema-485>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-455>"
+              "x-parser-schema-id": "<anonymous-schema-456>"
             }
           },
           "x-parser-unique-object-id": "registryQueryResult"
@@ -5086,10 +5100,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-488>"
+                          "x-parser-schema-id": "<anonymous-schema-489>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-487>"
+                      "x-parser-schema-id": "<anonymous-schema-488>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5112,7 +5126,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-490>"
+                          "x-parser-schema-id": "<anonymous-schema-491>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5131,7 +5145,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
+                          "x-parser-schema-id": "<anonymous-schema-492>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5171,7 +5185,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-495>"
+                                    "x-parser-schema-id": "<anonymous-schema-496>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5185,26 +5199,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
+                                    "x-parser-schema-id": "<anonymous-schema-497>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
+                                    "x-parser-schema-id": "<anonymous-schema-498>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-494>"
+                                "x-parser-schema-id": "<anonymous-schema-495>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-493>"
+                              "x-parser-schema-id": "<anonymous-schema-494>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
+                          "x-parser-schema-id": "<anonymous-schema-493>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5238,7 +5252,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-501>"
+                                    "x-parser-schema-id": "<anonymous-schema-502>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5252,25 +5266,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
+                                    "x-parser-schema-id": "<anonymous-schema-503>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
+                                    "x-parser-schema-id": "<anonymous-schema-504>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-500>"
+                                "x-parser-schema-id": "<anonymous-schema-501>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-499>"
+                              "x-parser-schema-id": "<anonymous-schema-500>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-498>"
+                          "x-parser-schema-id": "<anonymous-schema-499>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5296,9 +5310,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-506>"
+                                "x-parser-schema-id": "<anonymous-schema-507>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-505>"
+                              "x-parser-schema-id": "<anonymous-schema-506>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5314,12 +5328,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-508>"
+                                "x-parser-schema-id": "<anonymous-schema-509>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-507>"
+                              "x-parser-schema-id": "<anonymous-schema-508>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-504>"
+                          "x-parser-schema-id": "<anonymous-schema-505>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5331,11 +5345,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-510>"
+                              "x-parser-schema-id": "<anonymous-schema-511>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-509>"
+                          "x-parser-schema-id": "<anonymous-schema-510>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5347,10 +5361,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-511>"
+                          "x-parser-schema-id": "<anonymous-schema-512>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5364,7 +5379,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
+                          "x-parser-schema-id": "<anonymous-schema-513>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5380,12 +5395,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
+                          "x-parser-schema-id": "<anonymous-schema-514>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-489>"
+                      "x-parser-schema-id": "<anonymous-schema-490>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5393,7 +5408,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-486>"
+                  "x-parser-schema-id": "<anonymous-schema-487>"
                 },
                 {
                   "properties": {
@@ -5403,10 +5418,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-514>"
+                  "x-parser-schema-id": "<anonymous-schema-515>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-485>"
+              "x-parser-schema-id": "<anonymous-schema-486>"
             }
           },
           "x-parser-unique-object-id": "keyRotation"
@@ -5467,10 +5482,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-519>"
+                          "x-parser-schema-id": "<anonymous-schema-520>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-518>"
+                      "x-parser-schema-id": "<anonymous-schema-519>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5493,7 +5508,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-521>"
+                          "x-parser-schema-id": "<anonymous-schema-522>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5512,7 +5527,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
+                          "x-parser-schema-id": "<anonymous-schema-523>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5552,7 +5567,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-526>"
+                                    "x-parser-schema-id": "<anonymous-schema-527>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5566,26 +5581,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
+                                    "x-parser-schema-id": "<anonymous-schema-528>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
+                                    "x-parser-schema-id": "<anonymous-schema-529>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-525>"
+                                "x-parser-schema-id": "<anonymous-schema-526>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-524>"
+                              "x-parser-schema-id": "<anonymous-schema-525>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
+                          "x-parser-schema-id": "<anonymous-schema-524>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5619,7 +5634,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-532>"
+                                    "x-parser-schema-id": "<anonymous-schema-533>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5633,25 +5648,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
+                                    "x-parser-schema-id": "<anonymous-schema-534>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
+                                    "x-parser-schema-id": "<anonymous-schema-535>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-531>"
+                                "x-parser-schema-id": "<anonymous-schema-532>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-530>"
+                              "x-parser-schema-id": "<anonymous-schema-531>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-529>"
+                          "x-parser-schema-id": "<anonymous-schema-530>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5677,9 +5692,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-537>"
+                                "x-parser-schema-id": "<anonymous-schema-538>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-536>"
+                              "x-parser-schema-id": "<anonymous-schema-537>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5695,12 +5710,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-539>"
+                                "x-parser-schema-id": "<anonymous-schema-540>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-538>"
+                              "x-parser-schema-id": "<anonymous-schema-539>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-535>"
+                          "x-parser-schema-id": "<anonymous-schema-536>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5712,11 +5727,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-541>"
+                              "x-parser-schema-id": "<anonymous-schema-542>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-540>"
+                          "x-parser-schema-id": "<anonymous-schema-541>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5728,10 +5743,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-542>"
+                          "x-parser-schema-id": "<anonymous-schema-543>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5745,7 +5761,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
+                          "x-parser-schema-id": "<anonymous-schema-544>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5761,12 +5777,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
+                          "x-parser-schema-id": "<anonymous-schema-545>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-520>"
+                      "x-parser-schema-id": "<anonymous-schema-521>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5774,7 +5790,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-517>"
+                  "x-parser-schema-id": "<anonymous-schema-518>"
                 },
                 {
                   "properties": {
@@ -5784,10 +5800,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-545>"
+                  "x-parser-schema-id": "<anonymous-schema-546>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-516>"
+              "x-parser-schema-id": "<anonymous-schema-517>"
             }
           },
           "x-parser-unique-object-id": "bottleReceipt"
@@ -5893,10 +5909,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-552>"
+                          "x-parser-schema-id": "<anonymous-schema-553>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-551>"
+                      "x-parser-schema-id": "<anonymous-schema-552>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5919,7 +5935,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-554>"
+                          "x-parser-schema-id": "<anonymous-schema-555>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5938,7 +5954,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
+                          "x-parser-schema-id": "<anonymous-schema-556>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5978,7 +5994,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-559>"
+                                    "x-parser-schema-id": "<anonymous-schema-560>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5992,26 +6008,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
+                                    "x-parser-schema-id": "<anonymous-schema-561>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
+                                    "x-parser-schema-id": "<anonymous-schema-562>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-558>"
+                                "x-parser-schema-id": "<anonymous-schema-559>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-557>"
+                              "x-parser-schema-id": "<anonymous-schema-558>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
+                          "x-parser-schema-id": "<anonymous-schema-557>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6045,7 +6061,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-565>"
+                                    "x-parser-schema-id": "<anonymous-schema-566>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6059,25 +6075,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
+                                    "x-parser-schema-id": "<anonymous-schema-567>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
+                                    "x-parser-schema-id": "<anonymous-schema-568>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-564>"
+                                "x-parser-schema-id": "<anonymous-schema-565>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-563>"
+                              "x-parser-schema-id": "<anonymous-schema-564>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-562>"
+                          "x-parser-schema-id": "<anonymous-schema-563>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6103,9 +6119,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-570>"
+                                "x-parser-schema-id": "<anonymous-schema-571>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-569>"
+                              "x-parser-schema-id": "<anonymous-schema-570>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6121,12 +6137,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-572>"
+                                "x-parser-schema-id": "<anonymous-schema-573>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-571>"
+                              "x-parser-schema-id": "<anonymous-schema-572>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-568>"
+                          "x-parser-schema-id": "<anonymous-schema-569>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6138,11 +6154,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-574>"
+                              "x-parser-schema-id": "<anonymous-schema-575>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-573>"
+                          "x-parser-schema-id": "<anonymous-schema-574>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6154,10 +6170,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-575>"
+                          "x-parser-schema-id": "<anonymous-schema-576>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6171,7 +6188,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
+                          "x-parser-schema-id": "<anonymous-schema-577>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6187,12 +6204,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
+                          "x-parser-schema-id": "<anonymous-schema-578>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-553>"
+                      "x-parser-schema-id": "<anonymous-schema-554>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6200,7 +6217,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-550>"
+                  "x-parser-schema-id": "<anonymous-schema-551>"
                 },
                 {
                   "properties": {
@@ -6210,10 +6227,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-578>"
+                  "x-parser-schema-id": "<anonymous-schema-579>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-549>"
+              "x-parser-schema-id": "<anonymous-schema-550>"
             }
           },
           "x-parser-unique-object-id": "discoveryBeacon"
@@ -6269,10 +6286,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-582>"
+                          "x-parser-schema-id": "<anonymous-schema-583>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-581>"
+                      "x-parser-schema-id": "<anonymous-schema-582>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6295,7 +6312,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-584>"
+                          "x-parser-schema-id": "<anonymous-schema-585>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6314,7 +6331,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
+                          "x-parser-schema-id": "<anonymous-schema-586>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6354,7 +6371,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-589>"
+                                    "x-parser-schema-id": "<anonymous-schema-590>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6368,26 +6385,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
+                                    "x-parser-schema-id": "<anonymous-schema-591>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
+                                    "x-parser-schema-id": "<anonymous-schema-592>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-588>"
+                                "x-parser-schema-id": "<anonymous-schema-589>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-587>"
+                              "x-parser-schema-id": "<anonymous-schema-588>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
+                          "x-parser-schema-id": "<anonymous-schema-587>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6421,7 +6438,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-595>"
+                                    "x-parser-schema-id": "<anonymous-schema-596>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6435,25 +6452,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
+                                    "x-parser-schema-id": "<anonymous-schema-597>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
+                                    "x-parser-schema-id": "<anonymous-schema-598>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-594>"
+                                "x-parser-schema-id": "<anonymous-schema-595>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-593>"
+                              "x-parser-schema-id": "<anonymous-schema-594>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-592>"
+                          "x-parser-schema-id": "<anonymous-schema-593>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6479,9 +6496,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-600>"
+                                "x-parser-schema-id": "<anonymous-schema-601>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-599>"
+                              "x-parser-schema-id": "<anonymous-schema-600>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6497,12 +6514,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-602>"
+                                "x-parser-schema-id": "<anonymous-schema-603>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-601>"
+                              "x-parser-schema-id": "<anonymous-schema-602>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-598>"
+                          "x-parser-schema-id": "<anonymous-schema-599>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6514,11 +6531,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-604>"
+                              "x-parser-schema-id": "<anonymous-schema-605>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-603>"
+                          "x-parser-schema-id": "<anonymous-schema-604>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6530,10 +6547,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-605>"
+                          "x-parser-schema-id": "<anonymous-schema-606>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6547,7 +6565,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
+                          "x-parser-schema-id": "<anonymous-schema-607>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6563,12 +6581,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
+                          "x-parser-schema-id": "<anonymous-schema-608>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-583>"
+                      "x-parser-schema-id": "<anonymous-schema-584>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6576,7 +6594,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-580>"
+                  "x-parser-schema-id": "<anonymous-schema-581>"
                 },
                 {
                   "properties": {
@@ -6586,10 +6604,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-608>"
+                  "x-parser-schema-id": "<anonymous-schema-609>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-579>"
+              "x-parser-schema-id": "<anonymous-schema-580>"
             }
           },
           "x-parser-unique-object-id": "registryDigest"
@@ -6637,10 +6655,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-612>"
+                          "x-parser-schema-id": "<anonymous-schema-613>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-611>"
+                      "x-parser-schema-id": "<anonymous-schema-612>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6663,7 +6681,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-614>"
+                          "x-parser-schema-id": "<anonymous-schema-615>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6682,7 +6700,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
+                          "x-parser-schema-id": "<anonymous-schema-616>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6722,7 +6740,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-619>"
+                                    "x-parser-schema-id": "<anonymous-schema-620>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6736,26 +6754,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
+                                    "x-parser-schema-id": "<anonymous-schema-621>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
+                                    "x-parser-schema-id": "<anonymous-schema-622>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-618>"
+                                "x-parser-schema-id": "<anonymous-schema-619>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-617>"
+                              "x-parser-schema-id": "<anonymous-schema-618>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
+                          "x-parser-schema-id": "<anonymous-schema-617>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6789,7 +6807,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-625>"
+                                    "x-parser-schema-id": "<anonymous-schema-626>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6803,25 +6821,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
+                                    "x-parser-schema-id": "<anonymous-schema-627>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
+                                    "x-parser-schema-id": "<anonymous-schema-628>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-624>"
+                                "x-parser-schema-id": "<anonymous-schema-625>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-623>"
+                              "x-parser-schema-id": "<anonymous-schema-624>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-622>"
+                          "x-parser-schema-id": "<anonymous-schema-623>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6847,9 +6865,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-630>"
+                                "x-parser-schema-id": "<anonymous-schema-631>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-629>"
+                              "x-parser-schema-id": "<anonymous-schema-630>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6865,12 +6883,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-632>"
+                                "x-parser-schema-id": "<anonymous-schema-633>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-631>"
+                              "x-parser-schema-id": "<anonymous-schema-632>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-628>"
+                          "x-parser-schema-id": "<anonymous-schema-629>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6882,11 +6900,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-634>"
+                              "x-parser-schema-id": "<anonymous-schema-635>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-633>"
+                          "x-parser-schema-id": "<anonymous-schema-634>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6898,10 +6916,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-635>"
+                          "x-parser-schema-id": "<anonymous-schema-636>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6915,7 +6934,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
+                          "x-parser-schema-id": "<anonymous-schema-637>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6931,12 +6950,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
+                          "x-parser-schema-id": "<anonymous-schema-638>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-613>"
+                      "x-parser-schema-id": "<anonymous-schema-614>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6944,7 +6963,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-610>"
+                  "x-parser-schema-id": "<anonymous-schema-611>"
                 },
                 {
                   "properties": {
@@ -6954,10 +6973,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-638>"
+                  "x-parser-schema-id": "<anonymous-schema-639>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-609>"
+              "x-parser-schema-id": "<anonymous-schema-610>"
             }
           },
           "x-parser-unique-object-id": "registrySnapshot"
@@ -7005,10 +7024,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-642>"
+                          "x-parser-schema-id": "<anonymous-schema-643>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-641>"
+                      "x-parser-schema-id": "<anonymous-schema-642>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7031,7 +7050,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-644>"
+                          "x-parser-schema-id": "<anonymous-schema-645>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7050,7 +7069,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
+                          "x-parser-schema-id": "<anonymous-schema-646>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7090,7 +7109,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-649>"
+                                    "x-parser-schema-id": "<anonymous-schema-650>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7104,26 +7123,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
+                                    "x-parser-schema-id": "<anonymous-schema-651>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
+                                    "x-parser-schema-id": "<anonymous-schema-652>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-648>"
+                                "x-parser-schema-id": "<anonymous-schema-649>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-647>"
+                              "x-parser-schema-id": "<anonymous-schema-648>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
+                          "x-parser-schema-id": "<anonymous-schema-647>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7157,7 +7176,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-655>"
+                                    "x-parser-schema-id": "<anonymous-schema-656>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7171,25 +7190,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
+                                    "x-parser-schema-id": "<anonymous-schema-657>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
+                                    "x-parser-schema-id": "<anonymous-schema-658>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-654>"
+                                "x-parser-schema-id": "<anonymous-schema-655>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-653>"
+                              "x-parser-schema-id": "<anonymous-schema-654>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-652>"
+                          "x-parser-schema-id": "<anonymous-schema-653>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7215,9 +7234,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-660>"
+                                "x-parser-schema-id": "<anonymous-schema-661>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-659>"
+                              "x-parser-schema-id": "<anonymous-schema-660>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7233,12 +7252,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-662>"
+                                "x-parser-schema-id": "<anonymous-schema-663>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-661>"
+                              "x-parser-schema-id": "<anonymous-schema-662>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-658>"
+                          "x-parser-schema-id": "<anonymous-schema-659>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7250,11 +7269,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-664>"
+                              "x-parser-schema-id": "<anonymous-schema-665>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-663>"
+                          "x-parser-schema-id": "<anonymous-schema-664>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7266,10 +7285,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-665>"
+                          "x-parser-schema-id": "<anonymous-schema-666>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7283,7 +7303,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
+                          "x-parser-schema-id": "<anonymous-schema-667>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7299,12 +7319,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
+                          "x-parser-schema-id": "<anonymous-schema-668>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-643>"
+                      "x-parser-schema-id": "<anonymous-schema-644>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7312,7 +7332,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-640>"
+                  "x-parser-schema-id": "<anonymous-schema-641>"
                 },
                 {
                   "properties": {
@@ -7322,10 +7342,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-668>"
+                  "x-parser-schema-id": "<anonymous-schema-669>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-639>"
+              "x-parser-schema-id": "<anonymous-schema-640>"
             }
           },
           "x-parser-unique-object-id": "registryDelta"
@@ -7381,10 +7401,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-672>"
+                          "x-parser-schema-id": "<anonymous-schema-673>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-671>"
+                      "x-parser-schema-id": "<anonymous-schema-672>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7407,7 +7427,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-674>"
+                          "x-parser-schema-id": "<anonymous-schema-675>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7426,7 +7446,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
+                          "x-parser-schema-id": "<anonymous-schema-676>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7466,7 +7486,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-679>"
+                                    "x-parser-schema-id": "<anonymous-schema-680>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7480,26 +7500,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
+                                    "x-parser-schema-id": "<anonymous-schema-681>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
+                                    "x-parser-schema-id": "<anonymous-schema-682>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-678>"
+                                "x-parser-schema-id": "<anonymous-schema-679>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-677>"
+                              "x-parser-schema-id": "<anonymous-schema-678>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
+                          "x-parser-schema-id": "<anonymous-schema-677>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7533,7 +7553,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-685>"
+                                    "x-parser-schema-id": "<anonymous-schema-686>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7547,25 +7567,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
+                                    "x-parser-schema-id": "<anonymous-schema-687>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
+                                    "x-parser-schema-id": "<anonymous-schema-688>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-684>"
+                                "x-parser-schema-id": "<anonymous-schema-685>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-683>"
+                              "x-parser-schema-id": "<anonymous-schema-684>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-682>"
+                          "x-parser-schema-id": "<anonymous-schema-683>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7591,9 +7611,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-690>"
+                                "x-parser-schema-id": "<anonymous-schema-691>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-689>"
+                              "x-parser-schema-id": "<anonymous-schema-690>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7609,12 +7629,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-692>"
+                                "x-parser-schema-id": "<anonymous-schema-693>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-691>"
+                              "x-parser-schema-id": "<anonymous-schema-692>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-688>"
+                          "x-parser-schema-id": "<anonymous-schema-689>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7626,11 +7646,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-694>"
+                              "x-parser-schema-id": "<anonymous-schema-695>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-693>"
+                          "x-parser-schema-id": "<anonymous-schema-694>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7642,10 +7662,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-695>"
+                          "x-parser-schema-id": "<anonymous-schema-696>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7659,7 +7680,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
+                          "x-parser-schema-id": "<anonymous-schema-697>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7675,12 +7696,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
+                          "x-parser-schema-id": "<anonymous-schema-698>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-673>"
+                      "x-parser-schema-id": "<anonymous-schema-674>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7688,7 +7709,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-670>"
+                  "x-parser-schema-id": "<anonymous-schema-671>"
                 },
                 {
                   "properties": {
@@ -7698,10 +7719,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-698>"
+                  "x-parser-schema-id": "<anonymous-schema-699>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-669>"
+              "x-parser-schema-id": "<anonymous-schema-670>"
             }
           },
           "x-parser-unique-object-id": "registryQuery"
@@ -7769,10 +7790,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-703>"
+                          "x-parser-schema-id": "<anonymous-schema-704>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-702>"
+                      "x-parser-schema-id": "<anonymous-schema-703>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7795,7 +7816,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-705>"
+                          "x-parser-schema-id": "<anonymous-schema-706>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7814,7 +7835,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
+                          "x-parser-schema-id": "<anonymous-schema-707>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7854,7 +7875,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-710>"
+                                    "x-parser-schema-id": "<anonymous-schema-711>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7868,26 +7889,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
+                                    "x-parser-schema-id": "<anonymous-schema-712>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
+                                    "x-parser-schema-id": "<anonymous-schema-713>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-709>"
+                                "x-parser-schema-id": "<anonymous-schema-710>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-708>"
+                              "x-parser-schema-id": "<anonymous-schema-709>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
+                          "x-parser-schema-id": "<anonymous-schema-708>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7921,7 +7942,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-716>"
+                                    "x-parser-schema-id": "<anonymous-schema-717>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7935,25 +7956,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
+                                    "x-parser-schema-id": "<anonymous-schema-718>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
+                                    "x-parser-schema-id": "<anonymous-schema-719>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-715>"
+                                "x-parser-schema-id": "<anonymous-schema-716>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-714>"
+                              "x-parser-schema-id": "<anonymous-schema-715>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-713>"
+                          "x-parser-schema-id": "<anonymous-schema-714>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7979,9 +8000,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-721>"
+                                "x-parser-schema-id": "<anonymous-schema-722>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-720>"
+                              "x-parser-schema-id": "<anonymous-schema-721>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7997,12 +8018,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-723>"
+                                "x-parser-schema-id": "<anonymous-schema-724>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-722>"
+                              "x-parser-schema-id": "<anonymous-schema-723>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-719>"
+                          "x-parser-schema-id": "<anonymous-schema-720>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -8014,11 +8035,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-725>"
+                              "x-parser-schema-id": "<anonymous-schema-726>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-724>"
+                          "x-parser-schema-id": "<anonymous-schema-725>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -8030,10 +8051,11 @@
                             "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                             "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
                             "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
+                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter",
+                            "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-726>"
+                          "x-parser-schema-id": "<anonymous-schema-727>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -8047,7 +8069,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
+                          "x-parser-schema-id": "<anonymous-schema-728>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -8063,12 +8085,12 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
+                          "x-parser-schema-id": "<anonymous-schema-729>"
                         }
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-704>"
+                      "x-parser-schema-id": "<anonymous-schema-705>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -8076,7 +8098,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-701>"
+                  "x-parser-schema-id": "<anonymous-schema-702>"
                 },
                 {
                   "properties": {
@@ -8086,10 +8108,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-729>"
+                  "x-parser-schema-id": "<anonymous-schema-730>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-700>"
+              "x-parser-schema-id": "<anonymous-schema-701>"
             }
           },
           "x-parser-unique-object-id": "bottle"
@@ -8140,30 +8162,30 @@
                         "sessionId": {
                           "description": "The session, as agreed in the handshake. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-735>"
+                          "x-parser-schema-id": "<anonymous-schema-736>"
                         },
                         "sequence": {
                           "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                           "type": "string",
                           "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
+                          "x-parser-schema-id": "<anonymous-schema-737>"
                         },
                         "payloadType": {
                           "description": "As in SignedEnvelope.payload_type. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
+                          "x-parser-schema-id": "<anonymous-schema-738>"
                         },
                         "payload": {
                           "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
+                          "x-parser-schema-id": "<anonymous-schema-739>"
                         },
                         "mac": {
                           "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
+                          "x-parser-schema-id": "<anonymous-schema-740>"
                         }
                       },
                       "required": [
@@ -8172,21 +8194,21 @@
                         "payload",
                         "mac"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-734>"
+                      "x-parser-schema-id": "<anonymous-schema-735>"
                     }
                   },
                   "maxProperties": 1,
                   "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-733>"
+                  "x-parser-schema-id": "<anonymous-schema-734>"
                 },
                 {
                   "required": [
                     "session"
                   ],
-                  "x-parser-schema-id": "<anonymous-schema-740>"
+                  "x-parser-schema-id": "<anonymous-schema-741>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-732>"
+              "x-parser-schema-id": "<anonymous-schema-733>"
             }
           },
           "x-parser-unique-object-id": "sessionEnvelope"

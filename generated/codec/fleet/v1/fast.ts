@@ -193,7 +193,7 @@ function d_fleet_v1_BottleLetter(stop: number): Msg {
 }
 
 function z_fleet_v1_BottleReceipt(): Msg {
-  return { $typeName: "fleet.v1.BottleReceipt", bottleId: "", status: 0, reason: 0, detail: "", reporter: "" };
+  return { $typeName: "fleet.v1.BottleReceipt", bottleId: "", status: 0, reason: 0, detail: "", reporter: "", origin: "" };
 }
 
 function e_fleet_v1_BottleReceipt(m: Msg): void {
@@ -205,6 +205,7 @@ function e_fleet_v1_BottleReceipt(m: Msg): void {
   v = m.detail; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
   v = m.at; if (v !== undefined) { writeByte(42); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.reporter; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(50); writeString(v); } }
+  v = m.origin; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(58); writeString(v); } }
 }
 
 function d_fleet_v1_BottleReceipt(stop: number): Msg {
@@ -217,6 +218,7 @@ function d_fleet_v1_BottleReceipt(stop: number): Msg {
       case 34: m.detail = readString(stop); break;
       case 42: if (m.at !== undefined) throw BAIL; m.at = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 50: m.reporter = readString(stop); break;
+      case 58: m.origin = readString(stop); break;
       default:
         throw BAIL;
     }
