@@ -130,6 +130,7 @@ describe("fixtures/crypto.json", () => {
       got = errorCode(() => assertValidPublicKey(h(v.public_key_hex)));
     } else if (v.kind === "session") {
       const receiver = session(v.direction === "i2r" ? "responder" : "initiator");
+      receiver.sequenceRule = v.sequence_rule ?? "contiguous";
       const open = (hex: string) => receiver.open(fromBinary(SessionEnvelopeSchema, h(hex)));
       if (v.after_hex) open(v.after_hex);
       if (v.deliver_twice) open(v.session_envelope_hex);

@@ -548,6 +548,8 @@
                                     "ERROR_CODE_SECURITY_KEY_MISMATCH",
                                     "ERROR_CODE_SECURITY_TOKEN_USED",
                                     "ERROR_CODE_SECURITY_DECRYPTION_FAILED",
+                                    "ERROR_CODE_SECURITY_SEQUENCE_GAP",
+                                    "ERROR_CODE_SECURITY_KEY_REVOKED",
                                     "ERROR_CODE_WIRE_MALFORMED",
                                     "ERROR_CODE_WIRE_TRUNCATED",
                                     "ERROR_CODE_WIRE_FRAME_TOO_LARGE",

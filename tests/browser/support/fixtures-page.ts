@@ -118,6 +118,7 @@ async function checkCryptoSet(f: F, fx: Json, c: Checker): Promise<void> {
       got = c.code(f, () => f.assertValidPublicKey(h(v.public_key_hex)));
     } else if (v.kind === "session") {
       const receiver = sessionFor(v.direction === "i2r" ? "responder" : "initiator");
+      receiver.sequenceRule = v.sequence_rule ?? "contiguous";
       const open = (hex: string) => receiver.open(f.fromBinary(f.SessionEnvelopeSchema, h(hex)));
       if (v.after_hex) open(v.after_hex);
       if (v.deliver_twice) open(v.session_envelope_hex);
