@@ -3,6 +3,7 @@
 // loaded only when asked for, so bundles never see node:net.
 import { create } from "@bufbuild/protobuf";
 import { CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
+import type { HeartbeatParams } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { AgentRecordSchema, type AgentRole, RegistryDeltaSchema, RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -42,6 +43,8 @@ export interface ConnectHubOptions {
   dedupe?: Deduper;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
+  /** Heartbeat timing to propose (the agreement is capped: spec/handshake.md). */
+  heartbeat?: HeartbeatParams;
   /** An already open carrier (tests, custom transports). */
   conn?: FrameConnection;
 }
@@ -64,6 +67,7 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     clock,
     timeoutMs: o.handshakeTimeoutMs,
     admissionToken: o.admissionToken,
+    heartbeat: o.heartbeat,
     capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
   });
   const send = (signed: SignedEnvelope) =>

@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import { RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { BottleSchema } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { BottleEngine } from "../../runtime/protocol/bottles.js";
+import { agreeHeartbeat } from "../../runtime/protocol/heartbeat.js";
+import { create } from "@bufbuild/protobuf";
+import { HeartbeatParamsSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import { identityFromSeed } from "../../runtime/crypto/index.js";
 import { FakeClock } from "../../runtime/clock.js";
 import { fromHex, StaticKeys, toHex, verifyEd25519 } from "../../runtime/crypto/index.js";
@@ -56,6 +59,16 @@ describe("fixtures/trust.json", () => {
     for (const v of b.same_id) {
       expect(relay.get(v.origin, v.bottle_id)?.origin).toBe(v.origin);
       expect(relay.accept(fromBinary(BottleSchema, fromHex(v.bottle_hex))).duplicate).toBe(true);
+    }
+  });
+
+  it("heartbeat: both sides compute the stated agreement", () => {
+    type Hb = { interval_ms: number; degraded_after_ms: number; suspect_after_ms: number; dead_after_ms: number };
+    const p = (v: Hb) => create(HeartbeatParamsSchema, { intervalMs: v.interval_ms, degradedAfterMs: v.degraded_after_ms, suspectAfterMs: v.suspect_after_ms, deadAfterMs: v.dead_after_ms });
+    for (const v of fx.heartbeat) {
+      for (const r of [agreeHeartbeat(p(v.hello), p(v.welcome)), agreeHeartbeat(p(v.welcome), p(v.hello))]) {
+        expect({ interval_ms: r.intervalMs, degraded_after_ms: r.degradedAfterMs, suspect_after_ms: r.suspectAfterMs, dead_after_ms: r.deadAfterMs }).toEqual(v.agreed);
+      }
     }
   });
 });

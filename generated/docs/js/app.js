@@ -385,33 +385,33 @@
                               "x-parser-schema-id": "<anonymous-schema-49>"
                             },
                             "heartbeat": {
-                              "description": "Heartbeat timing agreed during the handshake. Zero fields take the defaults.",
+                              "description": "Heartbeat timing agreed during the handshake: each field is the larger of the two proposals, capped (spec/handshake.md), so a peer cannot switch liveness off. Zero fields take the defaults.",
                               "type": "object",
                               "additionalProperties": false,
                               "properties": {
                                 "intervalMs": {
-                                  "description": "How often each side sends a heartbeat, in milliseconds (default 5000).",
+                                  "description": "How often each side sends a heartbeat, in milliseconds (default 5000, agreed at most 30000).",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
                                   "x-parser-schema-id": "<anonymous-schema-51>"
                                 },
                                 "degradedAfterMs": {
-                                  "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000).",
+                                  "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000, agreed at most 60000).",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
                                   "x-parser-schema-id": "<anonymous-schema-52>"
                                 },
                                 "suspectAfterMs": {
-                                  "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000).",
+                                  "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000, agreed at most 90000).",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
                                   "x-parser-schema-id": "<anonymous-schema-53>"
                                 },
                                 "deadAfterMs": {
-                                  "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).",
+                                  "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000, agreed at most 120000).",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
