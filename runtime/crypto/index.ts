@@ -6,8 +6,8 @@ export { constantTimeEqual, fromBase64Url, fromHex, randomBytes, toBase64Url, to
 export { registerNodeCrypto } from "./node-crypto.js";
 export { assertValidPublicKey, ed25519Backends, isCanonicalS, verifyEd25519, verifyEd25519Async, type Ed25519Backend } from "./ed25519.js";
 export { exportSeed, generateIdentity, identityFromSeed, type Identity } from "./identity.js";
-export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore } from "./keys.js";
-export { createKeyRotation } from "./rotation.js";
+export { MAX_REVOKED_KEYS, PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore, type RevokedKey } from "./keys.js";
+export { createKeyRevocation, createKeyRotation } from "./rotation.js";
 export { checkFreshness, DEFAULT_SKEW_MS, ReplayGuard } from "./replay.js";
 export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
 export {

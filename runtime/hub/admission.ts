@@ -28,7 +28,8 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent, keyId) => {
-      if (hub.options.admission === "token") checkToken(hub, hello.admissionToken, agent, keyId);
+      // A name whose key was revoked is re-enrolled only out of band: with a token bound to the new key.
+      if (hub.options.admission === "token" || hub.pins.wasRevoked(agent)) checkToken(hub, hello.admissionToken, agent, keyId);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });

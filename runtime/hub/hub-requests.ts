@@ -13,7 +13,7 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { verifyRegistryOwner } from "../protocol/registry-owner.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
-import { rotateKey } from "./rotation.js";
+import { revokeKey, rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
 export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
@@ -46,6 +46,9 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
         return;
       case "keyRotation":
         rotateKey(hub, msg);
+        return;
+      case "keyRevocation":
+        revokeKey(hub, msg);
         return;
       case "application":
         answerOp(hub, msg);

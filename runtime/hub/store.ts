@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS bottles (
   PRIMARY KEY (origin, bottle_id));
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS revoked_keys (key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, effective_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -117,6 +118,9 @@ export class HubStore {
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
       pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
       pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
+      revokedAdd: db.prepare("INSERT OR REPLACE INTO revoked_keys (key_id, agent, effective_at) VALUES (?, ?, ?)"),
+      revokedAll: db.prepare("SELECT key_id AS keyId, agent, effective_at AS effectiveAt FROM revoked_keys ORDER BY key_id"),
+      pinDel: db.prepare("DELETE FROM pins WHERE agent = ?"),
       tokenUses: db.prepare("SELECT uses FROM token_uses WHERE token_id = ?"),
       tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses, forget_at) VALUES (?, 1, ?) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1, forget_at = excluded.forget_at"),
       tokenExpire: db.prepare("DELETE FROM token_uses WHERE forget_at > 0 AND forget_at <= ?"),
@@ -193,6 +197,18 @@ export class HubStore {
 
   setBottleStatus(origin: string, bottleId: string, status: number, reason: number, at: number): void {
     this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, origin, bottleId));
+  }
+
+  /** Records a revoked key and drops its agent's pin, in one transaction (spec/signing.md "Revocation"). */
+  revokeKey(r: { agent: string; keyId: string; effectiveAt: number }): void {
+    this.transaction(() => {
+      this.q.revokedAdd.run(r.keyId, r.agent, r.effectiveAt);
+      this.q.pinDel.run(r.agent);
+    });
+  }
+
+  revokedKeys(): { agent: string; keyId: string; effectiveAt: number }[] {
+    return this.write("read", () => this.q.revokedAll.all() as { agent: string; keyId: string; effectiveAt: number }[]);
   }
 
   putRegistry(key: string, entry: Uint8Array): void {

@@ -71,6 +71,8 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     try {
       // A name pinned to another key cannot handshake with this one.
       const bound = this.opts.keys.keyIdOf?.(env.sender);
+      // A revoked key is refused first (611), whatever its name is bound to now.
+      if (this.opts.keys.revoked?.(env.security!.keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `${env.security!.keyId} was revoked by its owner`, { pointer: "/security/keyId" });
       if (bound !== undefined && bound !== env.security!.keyId) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${env.sender} is pinned to another key`);
       this.opts.admit?.(hello, env.sender, env.security!.keyId);
     } catch (e) {

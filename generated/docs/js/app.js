@@ -1650,6 +1650,40 @@
                             "payload"
                           ],
                           "x-parser-schema-id": "<anonymous-schema-201>"
+                        },
+                        "keyRevocation": {
+                          "description": "A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md \"Revocation\": at a hub only with an admission token bound to the new key).",
+                          "type": "object",
+                          "additionalProperties": false,
+                          "properties": {
+                            "agent": {
+                              "description": "The agent whose key is revoked; the envelope's sender. Required.",
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-212>"
+                            },
+                            "revokedKeyId": {
+                              "description": "The key revoked: the agent's currently pinned key, which signs this statement. Required.",
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-213>"
+                            },
+                            "effectiveAt": {
+                              "description": "The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.",
+                              "type": "string",
+                              "format": "date-time",
+                              "x-parser-schema-id": "<anonymous-schema-214>"
+                            },
+                            "reason": {
+                              "description": "Why, in a few words (free text, never parsed).",
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-215>"
+                            }
+                          },
+                          "required": [
+                            "agent",
+                            "revokedKeyId",
+                            "effectiveAt"
+                          ],
+                          "x-parser-schema-id": "<anonymous-schema-211>"
                         }
                       },
                       "maxProperties": 1,
@@ -1660,7 +1694,7 @@
                       "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                       "type": "string",
                       "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-211>"
+                      "x-parser-schema-id": "<anonymous-schema-216>"
                     }
                   },
                   "required": [
@@ -1678,13 +1712,13 @@
                       "required": [
                         "body"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      "x-parser-schema-id": "<anonymous-schema-217>"
                     },
                     {
                       "required": [
                         "bodyCiphertext"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-213>"
+                      "x-parser-schema-id": "<anonymous-schema-218>"
                     }
                   ],
                   "dependentSchemas": {
@@ -1717,7 +1751,7 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-214>"
+                  "x-parser-schema-id": "<anonymous-schema-219>"
                 }
               ],
               "x-parser-schema-id": "<anonymous-schema-1>"
@@ -1768,10 +1802,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-218>"
+                          "x-parser-schema-id": "<anonymous-schema-223>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-217>"
+                      "x-parser-schema-id": "<anonymous-schema-222>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -1794,7 +1828,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
+                          "x-parser-schema-id": "<anonymous-schema-225>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -1813,7 +1847,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
+                          "x-parser-schema-id": "<anonymous-schema-226>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -1853,7 +1887,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
+                                    "x-parser-schema-id": "<anonymous-schema-230>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1867,26 +1901,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
+                                    "x-parser-schema-id": "<anonymous-schema-231>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-227>"
+                                    "x-parser-schema-id": "<anonymous-schema-232>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-224>"
+                                "x-parser-schema-id": "<anonymous-schema-229>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-223>"
+                              "x-parser-schema-id": "<anonymous-schema-228>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-222>"
+                          "x-parser-schema-id": "<anonymous-schema-227>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -1920,7 +1954,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
+                                    "x-parser-schema-id": "<anonymous-schema-236>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -1934,25 +1968,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
+                                    "x-parser-schema-id": "<anonymous-schema-237>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-233>"
+                                    "x-parser-schema-id": "<anonymous-schema-238>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-230>"
+                                "x-parser-schema-id": "<anonymous-schema-235>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-229>"
+                              "x-parser-schema-id": "<anonymous-schema-234>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-228>"
+                          "x-parser-schema-id": "<anonymous-schema-233>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -1978,9 +2012,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-236>"
+                                "x-parser-schema-id": "<anonymous-schema-241>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-235>"
+                              "x-parser-schema-id": "<anonymous-schema-240>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -1996,12 +2030,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-238>"
+                                "x-parser-schema-id": "<anonymous-schema-243>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-237>"
+                              "x-parser-schema-id": "<anonymous-schema-242>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-234>"
+                          "x-parser-schema-id": "<anonymous-schema-239>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2013,11 +2047,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-240>"
+                              "x-parser-schema-id": "<anonymous-schema-245>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-239>"
+                          "x-parser-schema-id": "<anonymous-schema-244>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2033,7 +2067,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
+                          "x-parser-schema-id": "<anonymous-schema-246>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2047,7 +2081,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
+                          "x-parser-schema-id": "<anonymous-schema-247>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2063,12 +2097,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-243>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-248>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-219>"
+                      "x-parser-schema-id": "<anonymous-schema-224>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2076,7 +2111,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-216>"
+                  "x-parser-schema-id": "<anonymous-schema-221>"
                 },
                 {
                   "properties": {
@@ -2086,10 +2121,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-244>"
+                  "x-parser-schema-id": "<anonymous-schema-249>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-215>"
+              "x-parser-schema-id": "<anonymous-schema-220>"
             }
           },
           "x-parser-unique-object-id": "welcome"
@@ -2137,10 +2172,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-248>"
+                          "x-parser-schema-id": "<anonymous-schema-253>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-247>"
+                      "x-parser-schema-id": "<anonymous-schema-252>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2163,7 +2198,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
+                          "x-parser-schema-id": "<anonymous-schema-255>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2182,7 +2217,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
+                          "x-parser-schema-id": "<anonymous-schema-256>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2222,7 +2257,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
+                                    "x-parser-schema-id": "<anonymous-schema-260>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2236,26 +2271,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
+                                    "x-parser-schema-id": "<anonymous-schema-261>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-257>"
+                                    "x-parser-schema-id": "<anonymous-schema-262>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-254>"
+                                "x-parser-schema-id": "<anonymous-schema-259>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-253>"
+                              "x-parser-schema-id": "<anonymous-schema-258>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-252>"
+                          "x-parser-schema-id": "<anonymous-schema-257>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2289,7 +2324,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
+                                    "x-parser-schema-id": "<anonymous-schema-266>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2303,25 +2338,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
+                                    "x-parser-schema-id": "<anonymous-schema-267>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-263>"
+                                    "x-parser-schema-id": "<anonymous-schema-268>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-260>"
+                                "x-parser-schema-id": "<anonymous-schema-265>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-259>"
+                              "x-parser-schema-id": "<anonymous-schema-264>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-258>"
+                          "x-parser-schema-id": "<anonymous-schema-263>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2347,9 +2382,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-266>"
+                                "x-parser-schema-id": "<anonymous-schema-271>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-265>"
+                              "x-parser-schema-id": "<anonymous-schema-270>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2365,12 +2400,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-268>"
+                                "x-parser-schema-id": "<anonymous-schema-273>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-267>"
+                              "x-parser-schema-id": "<anonymous-schema-272>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-264>"
+                          "x-parser-schema-id": "<anonymous-schema-269>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2382,11 +2417,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-270>"
+                              "x-parser-schema-id": "<anonymous-schema-275>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-269>"
+                          "x-parser-schema-id": "<anonymous-schema-274>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2402,7 +2437,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
+                          "x-parser-schema-id": "<anonymous-schema-276>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2416,7 +2451,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
+                          "x-parser-schema-id": "<anonymous-schema-277>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2432,12 +2467,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-273>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-278>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-249>"
+                      "x-parser-schema-id": "<anonymous-schema-254>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2445,7 +2481,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-246>"
+                  "x-parser-schema-id": "<anonymous-schema-251>"
                 },
                 {
                   "properties": {
@@ -2455,10 +2491,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-274>"
+                  "x-parser-schema-id": "<anonymous-schema-279>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-245>"
+              "x-parser-schema-id": "<anonymous-schema-250>"
             }
           },
           "x-parser-unique-object-id": "helloReject"
@@ -2506,10 +2542,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-278>"
+                          "x-parser-schema-id": "<anonymous-schema-283>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-277>"
+                      "x-parser-schema-id": "<anonymous-schema-282>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2532,7 +2568,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
+                          "x-parser-schema-id": "<anonymous-schema-285>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2551,7 +2587,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
+                          "x-parser-schema-id": "<anonymous-schema-286>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2591,7 +2627,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
+                                    "x-parser-schema-id": "<anonymous-schema-290>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2605,26 +2641,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
+                                    "x-parser-schema-id": "<anonymous-schema-291>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-287>"
+                                    "x-parser-schema-id": "<anonymous-schema-292>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-284>"
+                                "x-parser-schema-id": "<anonymous-schema-289>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-283>"
+                              "x-parser-schema-id": "<anonymous-schema-288>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-282>"
+                          "x-parser-schema-id": "<anonymous-schema-287>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -2658,7 +2694,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
+                                    "x-parser-schema-id": "<anonymous-schema-296>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2672,25 +2708,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
+                                    "x-parser-schema-id": "<anonymous-schema-297>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-293>"
+                                    "x-parser-schema-id": "<anonymous-schema-298>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-290>"
+                                "x-parser-schema-id": "<anonymous-schema-295>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-289>"
+                              "x-parser-schema-id": "<anonymous-schema-294>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-288>"
+                          "x-parser-schema-id": "<anonymous-schema-293>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -2716,9 +2752,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-296>"
+                                "x-parser-schema-id": "<anonymous-schema-301>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-295>"
+                              "x-parser-schema-id": "<anonymous-schema-300>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -2734,12 +2770,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-298>"
+                                "x-parser-schema-id": "<anonymous-schema-303>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-297>"
+                              "x-parser-schema-id": "<anonymous-schema-302>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-294>"
+                          "x-parser-schema-id": "<anonymous-schema-299>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -2751,11 +2787,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-300>"
+                              "x-parser-schema-id": "<anonymous-schema-305>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-299>"
+                          "x-parser-schema-id": "<anonymous-schema-304>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -2771,7 +2807,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
+                          "x-parser-schema-id": "<anonymous-schema-306>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -2785,7 +2821,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
+                          "x-parser-schema-id": "<anonymous-schema-307>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -2801,12 +2837,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-303>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-308>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-279>"
+                      "x-parser-schema-id": "<anonymous-schema-284>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -2814,7 +2851,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-276>"
+                  "x-parser-schema-id": "<anonymous-schema-281>"
                 },
                 {
                   "properties": {
@@ -2824,10 +2861,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-304>"
+                  "x-parser-schema-id": "<anonymous-schema-309>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-275>"
+              "x-parser-schema-id": "<anonymous-schema-280>"
             }
           },
           "x-parser-unique-object-id": "handshakeConfirm"
@@ -2875,10 +2912,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-308>"
+                          "x-parser-schema-id": "<anonymous-schema-313>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-307>"
+                      "x-parser-schema-id": "<anonymous-schema-312>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -2901,7 +2938,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
+                          "x-parser-schema-id": "<anonymous-schema-315>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -2920,7 +2957,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
+                          "x-parser-schema-id": "<anonymous-schema-316>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -2960,7 +2997,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
+                                    "x-parser-schema-id": "<anonymous-schema-320>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -2974,26 +3011,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
+                                    "x-parser-schema-id": "<anonymous-schema-321>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-317>"
+                                    "x-parser-schema-id": "<anonymous-schema-322>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-314>"
+                                "x-parser-schema-id": "<anonymous-schema-319>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-313>"
+                              "x-parser-schema-id": "<anonymous-schema-318>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-312>"
+                          "x-parser-schema-id": "<anonymous-schema-317>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3027,7 +3064,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
+                                    "x-parser-schema-id": "<anonymous-schema-326>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3041,25 +3078,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
+                                    "x-parser-schema-id": "<anonymous-schema-327>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-323>"
+                                    "x-parser-schema-id": "<anonymous-schema-328>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-320>"
+                                "x-parser-schema-id": "<anonymous-schema-325>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-319>"
+                              "x-parser-schema-id": "<anonymous-schema-324>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-318>"
+                          "x-parser-schema-id": "<anonymous-schema-323>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3085,9 +3122,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-326>"
+                                "x-parser-schema-id": "<anonymous-schema-331>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-325>"
+                              "x-parser-schema-id": "<anonymous-schema-330>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3103,12 +3140,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-328>"
+                                "x-parser-schema-id": "<anonymous-schema-333>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-327>"
+                              "x-parser-schema-id": "<anonymous-schema-332>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-324>"
+                          "x-parser-schema-id": "<anonymous-schema-329>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3120,11 +3157,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-330>"
+                              "x-parser-schema-id": "<anonymous-schema-335>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-329>"
+                          "x-parser-schema-id": "<anonymous-schema-334>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3140,7 +3177,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
+                          "x-parser-schema-id": "<anonymous-schema-336>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3154,7 +3191,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
+                          "x-parser-schema-id": "<anonymous-schema-337>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3170,12 +3207,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-333>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-338>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-309>"
+                      "x-parser-schema-id": "<anonymous-schema-314>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3183,7 +3221,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-306>"
+                  "x-parser-schema-id": "<anonymous-schema-311>"
                 },
                 {
                   "properties": {
@@ -3193,10 +3231,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-334>"
+                  "x-parser-schema-id": "<anonymous-schema-339>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-305>"
+              "x-parser-schema-id": "<anonymous-schema-310>"
             }
           },
           "x-parser-unique-object-id": "heartbeat"
@@ -3244,10 +3282,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-338>"
+                          "x-parser-schema-id": "<anonymous-schema-343>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-337>"
+                      "x-parser-schema-id": "<anonymous-schema-342>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3270,7 +3308,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
+                          "x-parser-schema-id": "<anonymous-schema-345>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3289,7 +3327,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
+                          "x-parser-schema-id": "<anonymous-schema-346>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3329,7 +3367,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
+                                    "x-parser-schema-id": "<anonymous-schema-350>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3343,26 +3381,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
+                                    "x-parser-schema-id": "<anonymous-schema-351>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-347>"
+                                    "x-parser-schema-id": "<anonymous-schema-352>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-344>"
+                                "x-parser-schema-id": "<anonymous-schema-349>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-343>"
+                              "x-parser-schema-id": "<anonymous-schema-348>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-342>"
+                          "x-parser-schema-id": "<anonymous-schema-347>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3396,7 +3434,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
+                                    "x-parser-schema-id": "<anonymous-schema-356>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3410,25 +3448,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
+                                    "x-parser-schema-id": "<anonymous-schema-357>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-353>"
+                                    "x-parser-schema-id": "<anonymous-schema-358>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-350>"
+                                "x-parser-schema-id": "<anonymous-schema-355>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-349>"
+                              "x-parser-schema-id": "<anonymous-schema-354>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-348>"
+                          "x-parser-schema-id": "<anonymous-schema-353>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3454,9 +3492,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-356>"
+                                "x-parser-schema-id": "<anonymous-schema-361>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-355>"
+                              "x-parser-schema-id": "<anonymous-schema-360>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3472,12 +3510,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-358>"
+                                "x-parser-schema-id": "<anonymous-schema-363>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-357>"
+                              "x-parser-schema-id": "<anonymous-schema-362>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-354>"
+                          "x-parser-schema-id": "<anonymous-schema-359>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3489,11 +3527,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-360>"
+                              "x-parser-schema-id": "<anonymous-schema-365>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-359>"
+                          "x-parser-schema-id": "<anonymous-schema-364>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3509,7 +3547,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
+                          "x-parser-schema-id": "<anonymous-schema-366>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3523,7 +3561,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
+                          "x-parser-schema-id": "<anonymous-schema-367>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3539,12 +3577,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-363>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-368>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-339>"
+                      "x-parser-schema-id": "<anonymous-schema-344>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3552,7 +3591,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-336>"
+                  "x-parser-schema-id": "<anonymous-schema-341>"
                 },
                 {
                   "properties": {
@@ -3562,10 +3601,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-364>"
+                  "x-parser-schema-id": "<anonymous-schema-369>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-335>"
+              "x-parser-schema-id": "<anonymous-schema-340>"
             }
           },
           "x-parser-unique-object-id": "error"
@@ -3613,10 +3652,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-368>"
+                          "x-parser-schema-id": "<anonymous-schema-373>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-367>"
+                      "x-parser-schema-id": "<anonymous-schema-372>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -3639,7 +3678,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
+                          "x-parser-schema-id": "<anonymous-schema-375>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -3658,7 +3697,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
+                          "x-parser-schema-id": "<anonymous-schema-376>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -3698,7 +3737,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
+                                    "x-parser-schema-id": "<anonymous-schema-380>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3712,26 +3751,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
+                                    "x-parser-schema-id": "<anonymous-schema-381>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-377>"
+                                    "x-parser-schema-id": "<anonymous-schema-382>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-374>"
+                                "x-parser-schema-id": "<anonymous-schema-379>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-373>"
+                              "x-parser-schema-id": "<anonymous-schema-378>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-372>"
+                          "x-parser-schema-id": "<anonymous-schema-377>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -3765,7 +3804,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
+                                    "x-parser-schema-id": "<anonymous-schema-386>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -3779,25 +3818,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
+                                    "x-parser-schema-id": "<anonymous-schema-387>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-383>"
+                                    "x-parser-schema-id": "<anonymous-schema-388>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-380>"
+                                "x-parser-schema-id": "<anonymous-schema-385>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-379>"
+                              "x-parser-schema-id": "<anonymous-schema-384>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-378>"
+                          "x-parser-schema-id": "<anonymous-schema-383>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -3823,9 +3862,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-386>"
+                                "x-parser-schema-id": "<anonymous-schema-391>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-385>"
+                              "x-parser-schema-id": "<anonymous-schema-390>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -3841,12 +3880,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-388>"
+                                "x-parser-schema-id": "<anonymous-schema-393>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-387>"
+                              "x-parser-schema-id": "<anonymous-schema-392>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-384>"
+                          "x-parser-schema-id": "<anonymous-schema-389>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -3858,11 +3897,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-390>"
+                              "x-parser-schema-id": "<anonymous-schema-395>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-389>"
+                          "x-parser-schema-id": "<anonymous-schema-394>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -3878,7 +3917,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
+                          "x-parser-schema-id": "<anonymous-schema-396>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -3892,7 +3931,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
+                          "x-parser-schema-id": "<anonymous-schema-397>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -3908,12 +3947,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-393>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-398>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-369>"
+                      "x-parser-schema-id": "<anonymous-schema-374>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -3921,7 +3961,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-366>"
+                  "x-parser-schema-id": "<anonymous-schema-371>"
                 },
                 {
                   "properties": {
@@ -3931,10 +3971,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-394>"
+                  "x-parser-schema-id": "<anonymous-schema-399>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-365>"
+              "x-parser-schema-id": "<anonymous-schema-370>"
             }
           },
           "x-parser-unique-object-id": "receipt"
@@ -3995,10 +4035,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-399>"
+                          "x-parser-schema-id": "<anonymous-schema-404>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-398>"
+                      "x-parser-schema-id": "<anonymous-schema-403>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4021,7 +4061,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
+                          "x-parser-schema-id": "<anonymous-schema-406>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4040,7 +4080,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
+                          "x-parser-schema-id": "<anonymous-schema-407>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4080,7 +4120,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
+                                    "x-parser-schema-id": "<anonymous-schema-411>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4094,26 +4134,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
+                                    "x-parser-schema-id": "<anonymous-schema-412>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-408>"
+                                    "x-parser-schema-id": "<anonymous-schema-413>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-405>"
+                                "x-parser-schema-id": "<anonymous-schema-410>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-404>"
+                              "x-parser-schema-id": "<anonymous-schema-409>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-403>"
+                          "x-parser-schema-id": "<anonymous-schema-408>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4147,7 +4187,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
+                                    "x-parser-schema-id": "<anonymous-schema-417>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4161,25 +4201,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
+                                    "x-parser-schema-id": "<anonymous-schema-418>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-414>"
+                                    "x-parser-schema-id": "<anonymous-schema-419>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-411>"
+                                "x-parser-schema-id": "<anonymous-schema-416>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-410>"
+                              "x-parser-schema-id": "<anonymous-schema-415>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-409>"
+                          "x-parser-schema-id": "<anonymous-schema-414>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4205,9 +4245,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-417>"
+                                "x-parser-schema-id": "<anonymous-schema-422>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-416>"
+                              "x-parser-schema-id": "<anonymous-schema-421>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4223,12 +4263,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-419>"
+                                "x-parser-schema-id": "<anonymous-schema-424>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-418>"
+                              "x-parser-schema-id": "<anonymous-schema-423>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-415>"
+                          "x-parser-schema-id": "<anonymous-schema-420>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4240,11 +4280,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-421>"
+                              "x-parser-schema-id": "<anonymous-schema-426>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-420>"
+                          "x-parser-schema-id": "<anonymous-schema-425>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4260,7 +4300,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
+                          "x-parser-schema-id": "<anonymous-schema-427>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4274,7 +4314,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
+                          "x-parser-schema-id": "<anonymous-schema-428>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4290,12 +4330,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-424>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-429>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-400>"
+                      "x-parser-schema-id": "<anonymous-schema-405>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4303,7 +4344,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-397>"
+                  "x-parser-schema-id": "<anonymous-schema-402>"
                 },
                 {
                   "properties": {
@@ -4313,10 +4354,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-425>"
+                  "x-parser-schema-id": "<anonymous-schema-430>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-396>"
+              "x-parser-schema-id": "<anonymous-schema-401>"
             }
           },
           "x-parser-unique-object-id": "application"
@@ -4364,10 +4405,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-429>"
+                          "x-parser-schema-id": "<anonymous-schema-434>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-428>"
+                      "x-parser-schema-id": "<anonymous-schema-433>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4390,7 +4431,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
+                          "x-parser-schema-id": "<anonymous-schema-436>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4409,7 +4450,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
+                          "x-parser-schema-id": "<anonymous-schema-437>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4449,7 +4490,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
+                                    "x-parser-schema-id": "<anonymous-schema-441>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4463,26 +4504,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
+                                    "x-parser-schema-id": "<anonymous-schema-442>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-438>"
+                                    "x-parser-schema-id": "<anonymous-schema-443>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-435>"
+                                "x-parser-schema-id": "<anonymous-schema-440>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-434>"
+                              "x-parser-schema-id": "<anonymous-schema-439>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-433>"
+                          "x-parser-schema-id": "<anonymous-schema-438>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4516,7 +4557,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
+                                    "x-parser-schema-id": "<anonymous-schema-447>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4530,25 +4571,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
+                                    "x-parser-schema-id": "<anonymous-schema-448>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-444>"
+                                    "x-parser-schema-id": "<anonymous-schema-449>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-441>"
+                                "x-parser-schema-id": "<anonymous-schema-446>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-440>"
+                              "x-parser-schema-id": "<anonymous-schema-445>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-439>"
+                          "x-parser-schema-id": "<anonymous-schema-444>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4574,9 +4615,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-447>"
+                                "x-parser-schema-id": "<anonymous-schema-452>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-446>"
+                              "x-parser-schema-id": "<anonymous-schema-451>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4592,12 +4633,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-449>"
+                                "x-parser-schema-id": "<anonymous-schema-454>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-448>"
+                              "x-parser-schema-id": "<anonymous-schema-453>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-445>"
+                          "x-parser-schema-id": "<anonymous-schema-450>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4609,11 +4650,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-451>"
+                              "x-parser-schema-id": "<anonymous-schema-456>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-450>"
+                          "x-parser-schema-id": "<anonymous-schema-455>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4629,7 +4670,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
+                          "x-parser-schema-id": "<anonymous-schema-457>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -4643,7 +4684,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
+                          "x-parser-schema-id": "<anonymous-schema-458>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -4659,12 +4700,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-454>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-459>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-430>"
+                      "x-parser-schema-id": "<anonymous-schema-435>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -4672,7 +4714,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-427>"
+                  "x-parser-schema-id": "<anonymous-schema-432>"
                 },
                 {
                   "properties": {
@@ -4682,10 +4724,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-455>"
+                  "x-parser-schema-id": "<anonymous-schema-460>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-426>"
+              "x-parser-schema-id": "<anonymous-schema-431>"
             }
           },
           "x-parser-unique-object-id": "capabilityExchange"
@@ -4733,10 +4775,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-459>"
+                          "x-parser-schema-id": "<anonymous-schema-464>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-458>"
+                      "x-parser-schema-id": "<anonymous-schema-463>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -4759,7 +4801,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
+                          "x-parser-schema-id": "<anonymous-schema-466>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -4778,7 +4820,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
+                          "x-parser-schema-id": "<anonymous-schema-467>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -4818,7 +4860,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
+                                    "x-parser-schema-id": "<anonymous-schema-471>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4832,26 +4874,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
+                                    "x-parser-schema-id": "<anonymous-schema-472>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-468>"
+                                    "x-parser-schema-id": "<anonymous-schema-473>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-465>"
+                                "x-parser-schema-id": "<anonymous-schema-470>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-464>"
+                              "x-parser-schema-id": "<anonymous-schema-469>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-463>"
+                          "x-parser-schema-id": "<anonymous-schema-468>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -4885,7 +4927,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
+                                    "x-parser-schema-id": "<anonymous-schema-477>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -4899,25 +4941,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
+                                    "x-parser-schema-id": "<anonymous-schema-478>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-474>"
+                                    "x-parser-schema-id": "<anonymous-schema-479>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-471>"
+                                "x-parser-schema-id": "<anonymous-schema-476>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-470>"
+                              "x-parser-schema-id": "<anonymous-schema-475>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-469>"
+                          "x-parser-schema-id": "<anonymous-schema-474>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -4943,9 +4985,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-477>"
+                                "x-parser-schema-id": "<anonymous-schema-482>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-476>"
+                              "x-parser-schema-id": "<anonymous-schema-481>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -4961,12 +5003,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-479>"
+                                "x-parser-schema-id": "<anonymous-schema-484>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-478>"
+                              "x-parser-schema-id": "<anonymous-schema-483>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-475>"
+                          "x-parser-schema-id": "<anonymous-schema-480>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -4978,11 +5020,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-481>"
+                              "x-parser-schema-id": "<anonymous-schema-486>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-480>"
+                          "x-parser-schema-id": "<anonymous-schema-485>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -4998,7 +5040,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
+                          "x-parser-schema-id": "<anonymous-schema-487>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5012,7 +5054,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
+                          "x-parser-schema-id": "<anonymous-schema-488>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5028,12 +5070,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-484>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-489>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-460>"
+                      "x-parser-schema-id": "<anonymous-schema-465>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5041,7 +5084,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-457>"
+                  "x-parser-schema-id": "<anonymous-schema-462>"
                 },
                 {
                   "properties": {
@@ -5051,10 +5094,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-485>"
+                  "x-parser-schema-id": "<anonymous-schema-490>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-456>"
+              "x-parser-schema-id": "<anonymous-schema-461>"
             }
           },
           "x-parser-unique-object-id": "registryQueryResult"
@@ -5102,10 +5145,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-489>"
+                          "x-parser-schema-id": "<anonymous-schema-494>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-488>"
+                      "x-parser-schema-id": "<anonymous-schema-493>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5128,7 +5171,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
+                          "x-parser-schema-id": "<anonymous-schema-496>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5147,7 +5190,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
+                          "x-parser-schema-id": "<anonymous-schema-497>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5187,7 +5230,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
+                                    "x-parser-schema-id": "<anonymous-schema-501>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5201,26 +5244,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
+                                    "x-parser-schema-id": "<anonymous-schema-502>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-498>"
+                                    "x-parser-schema-id": "<anonymous-schema-503>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-495>"
+                                "x-parser-schema-id": "<anonymous-schema-500>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-494>"
+                              "x-parser-schema-id": "<anonymous-schema-499>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-493>"
+                          "x-parser-schema-id": "<anonymous-schema-498>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5254,7 +5297,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
+                                    "x-parser-schema-id": "<anonymous-schema-507>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5268,25 +5311,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
+                                    "x-parser-schema-id": "<anonymous-schema-508>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-504>"
+                                    "x-parser-schema-id": "<anonymous-schema-509>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-501>"
+                                "x-parser-schema-id": "<anonymous-schema-506>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-500>"
+                              "x-parser-schema-id": "<anonymous-schema-505>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-499>"
+                          "x-parser-schema-id": "<anonymous-schema-504>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5312,9 +5355,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-507>"
+                                "x-parser-schema-id": "<anonymous-schema-512>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-506>"
+                              "x-parser-schema-id": "<anonymous-schema-511>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5330,12 +5373,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-509>"
+                                "x-parser-schema-id": "<anonymous-schema-514>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-508>"
+                              "x-parser-schema-id": "<anonymous-schema-513>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-505>"
+                          "x-parser-schema-id": "<anonymous-schema-510>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5347,11 +5390,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-511>"
+                              "x-parser-schema-id": "<anonymous-schema-516>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-510>"
+                          "x-parser-schema-id": "<anonymous-schema-515>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5367,7 +5410,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
+                          "x-parser-schema-id": "<anonymous-schema-517>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5381,7 +5424,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
+                          "x-parser-schema-id": "<anonymous-schema-518>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5397,12 +5440,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-514>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-519>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-490>"
+                      "x-parser-schema-id": "<anonymous-schema-495>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5410,7 +5454,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-487>"
+                  "x-parser-schema-id": "<anonymous-schema-492>"
                 },
                 {
                   "properties": {
@@ -5420,10 +5464,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-515>"
+                  "x-parser-schema-id": "<anonymous-schema-520>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-486>"
+              "x-parser-schema-id": "<anonymous-schema-491>"
             }
           },
           "x-parser-unique-object-id": "keyRotation"
@@ -5484,10 +5528,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-520>"
+                          "x-parser-schema-id": "<anonymous-schema-525>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-519>"
+                      "x-parser-schema-id": "<anonymous-schema-524>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5510,7 +5554,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
+                          "x-parser-schema-id": "<anonymous-schema-527>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5529,7 +5573,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
+                          "x-parser-schema-id": "<anonymous-schema-528>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5569,7 +5613,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
+                                    "x-parser-schema-id": "<anonymous-schema-532>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5583,26 +5627,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
+                                    "x-parser-schema-id": "<anonymous-schema-533>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-529>"
+                                    "x-parser-schema-id": "<anonymous-schema-534>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-526>"
+                                "x-parser-schema-id": "<anonymous-schema-531>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-525>"
+                              "x-parser-schema-id": "<anonymous-schema-530>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-524>"
+                          "x-parser-schema-id": "<anonymous-schema-529>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -5636,7 +5680,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
+                                    "x-parser-schema-id": "<anonymous-schema-538>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -5650,25 +5694,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
+                                    "x-parser-schema-id": "<anonymous-schema-539>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-535>"
+                                    "x-parser-schema-id": "<anonymous-schema-540>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-532>"
+                                "x-parser-schema-id": "<anonymous-schema-537>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-531>"
+                              "x-parser-schema-id": "<anonymous-schema-536>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-530>"
+                          "x-parser-schema-id": "<anonymous-schema-535>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -5694,9 +5738,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-538>"
+                                "x-parser-schema-id": "<anonymous-schema-543>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-537>"
+                              "x-parser-schema-id": "<anonymous-schema-542>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -5712,12 +5756,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-540>"
+                                "x-parser-schema-id": "<anonymous-schema-545>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-539>"
+                              "x-parser-schema-id": "<anonymous-schema-544>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-536>"
+                          "x-parser-schema-id": "<anonymous-schema-541>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -5729,11 +5773,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-542>"
+                              "x-parser-schema-id": "<anonymous-schema-547>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-541>"
+                          "x-parser-schema-id": "<anonymous-schema-546>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -5749,7 +5793,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
+                          "x-parser-schema-id": "<anonymous-schema-548>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -5763,7 +5807,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
+                          "x-parser-schema-id": "<anonymous-schema-549>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -5779,12 +5823,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-545>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-550>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-521>"
+                      "x-parser-schema-id": "<anonymous-schema-526>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -5792,7 +5837,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-518>"
+                  "x-parser-schema-id": "<anonymous-schema-523>"
                 },
                 {
                   "properties": {
@@ -5802,10 +5847,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-546>"
+                  "x-parser-schema-id": "<anonymous-schema-551>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-517>"
+              "x-parser-schema-id": "<anonymous-schema-522>"
             }
           },
           "x-parser-unique-object-id": "bottleReceipt"
@@ -5911,10 +5956,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-553>"
+                          "x-parser-schema-id": "<anonymous-schema-558>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-552>"
+                      "x-parser-schema-id": "<anonymous-schema-557>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -5937,7 +5982,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
+                          "x-parser-schema-id": "<anonymous-schema-560>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -5956,7 +6001,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
+                          "x-parser-schema-id": "<anonymous-schema-561>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -5996,7 +6041,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
+                                    "x-parser-schema-id": "<anonymous-schema-565>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6010,26 +6055,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
+                                    "x-parser-schema-id": "<anonymous-schema-566>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-562>"
+                                    "x-parser-schema-id": "<anonymous-schema-567>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-559>"
+                                "x-parser-schema-id": "<anonymous-schema-564>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-558>"
+                              "x-parser-schema-id": "<anonymous-schema-563>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-557>"
+                          "x-parser-schema-id": "<anonymous-schema-562>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6063,7 +6108,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
+                                    "x-parser-schema-id": "<anonymous-schema-571>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6077,25 +6122,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
+                                    "x-parser-schema-id": "<anonymous-schema-572>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-568>"
+                                    "x-parser-schema-id": "<anonymous-schema-573>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-565>"
+                                "x-parser-schema-id": "<anonymous-schema-570>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-564>"
+                              "x-parser-schema-id": "<anonymous-schema-569>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-563>"
+                          "x-parser-schema-id": "<anonymous-schema-568>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6121,9 +6166,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-571>"
+                                "x-parser-schema-id": "<anonymous-schema-576>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-570>"
+                              "x-parser-schema-id": "<anonymous-schema-575>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6139,12 +6184,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-573>"
+                                "x-parser-schema-id": "<anonymous-schema-578>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-572>"
+                              "x-parser-schema-id": "<anonymous-schema-577>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-569>"
+                          "x-parser-schema-id": "<anonymous-schema-574>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6156,11 +6201,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-575>"
+                              "x-parser-schema-id": "<anonymous-schema-580>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-574>"
+                          "x-parser-schema-id": "<anonymous-schema-579>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6176,7 +6221,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
+                          "x-parser-schema-id": "<anonymous-schema-581>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6190,7 +6235,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
+                          "x-parser-schema-id": "<anonymous-schema-582>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6206,12 +6251,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-578>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-583>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-554>"
+                      "x-parser-schema-id": "<anonymous-schema-559>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6219,7 +6265,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-551>"
+                  "x-parser-schema-id": "<anonymous-schema-556>"
                 },
                 {
                   "properties": {
@@ -6229,10 +6275,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-579>"
+                  "x-parser-schema-id": "<anonymous-schema-584>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-550>"
+              "x-parser-schema-id": "<anonymous-schema-555>"
             }
           },
           "x-parser-unique-object-id": "discoveryBeacon"
@@ -6288,10 +6334,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-583>"
+                          "x-parser-schema-id": "<anonymous-schema-588>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-582>"
+                      "x-parser-schema-id": "<anonymous-schema-587>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6314,7 +6360,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
+                          "x-parser-schema-id": "<anonymous-schema-590>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6333,7 +6379,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
+                          "x-parser-schema-id": "<anonymous-schema-591>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6373,7 +6419,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
+                                    "x-parser-schema-id": "<anonymous-schema-595>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6387,26 +6433,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
+                                    "x-parser-schema-id": "<anonymous-schema-596>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-592>"
+                                    "x-parser-schema-id": "<anonymous-schema-597>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-589>"
+                                "x-parser-schema-id": "<anonymous-schema-594>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-588>"
+                              "x-parser-schema-id": "<anonymous-schema-593>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-587>"
+                          "x-parser-schema-id": "<anonymous-schema-592>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6440,7 +6486,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
+                                    "x-parser-schema-id": "<anonymous-schema-601>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6454,25 +6500,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
+                                    "x-parser-schema-id": "<anonymous-schema-602>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-598>"
+                                    "x-parser-schema-id": "<anonymous-schema-603>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-595>"
+                                "x-parser-schema-id": "<anonymous-schema-600>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-594>"
+                              "x-parser-schema-id": "<anonymous-schema-599>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-593>"
+                          "x-parser-schema-id": "<anonymous-schema-598>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6498,9 +6544,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-601>"
+                                "x-parser-schema-id": "<anonymous-schema-606>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-600>"
+                              "x-parser-schema-id": "<anonymous-schema-605>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6516,12 +6562,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-603>"
+                                "x-parser-schema-id": "<anonymous-schema-608>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-602>"
+                              "x-parser-schema-id": "<anonymous-schema-607>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-599>"
+                          "x-parser-schema-id": "<anonymous-schema-604>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6533,11 +6579,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-605>"
+                              "x-parser-schema-id": "<anonymous-schema-610>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-604>"
+                          "x-parser-schema-id": "<anonymous-schema-609>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6553,7 +6599,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
+                          "x-parser-schema-id": "<anonymous-schema-611>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6567,7 +6613,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
+                          "x-parser-schema-id": "<anonymous-schema-612>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6583,12 +6629,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-608>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-613>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-584>"
+                      "x-parser-schema-id": "<anonymous-schema-589>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6596,7 +6643,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-581>"
+                  "x-parser-schema-id": "<anonymous-schema-586>"
                 },
                 {
                   "properties": {
@@ -6606,10 +6653,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-609>"
+                  "x-parser-schema-id": "<anonymous-schema-614>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-580>"
+              "x-parser-schema-id": "<anonymous-schema-585>"
             }
           },
           "x-parser-unique-object-id": "registryDigest"
@@ -6657,10 +6704,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-613>"
+                          "x-parser-schema-id": "<anonymous-schema-618>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-612>"
+                      "x-parser-schema-id": "<anonymous-schema-617>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -6683,7 +6730,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
+                          "x-parser-schema-id": "<anonymous-schema-620>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -6702,7 +6749,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
+                          "x-parser-schema-id": "<anonymous-schema-621>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -6742,7 +6789,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
+                                    "x-parser-schema-id": "<anonymous-schema-625>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6756,26 +6803,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
+                                    "x-parser-schema-id": "<anonymous-schema-626>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-622>"
+                                    "x-parser-schema-id": "<anonymous-schema-627>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-619>"
+                                "x-parser-schema-id": "<anonymous-schema-624>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-618>"
+                              "x-parser-schema-id": "<anonymous-schema-623>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-617>"
+                          "x-parser-schema-id": "<anonymous-schema-622>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -6809,7 +6856,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
+                                    "x-parser-schema-id": "<anonymous-schema-631>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -6823,25 +6870,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
+                                    "x-parser-schema-id": "<anonymous-schema-632>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-628>"
+                                    "x-parser-schema-id": "<anonymous-schema-633>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-625>"
+                                "x-parser-schema-id": "<anonymous-schema-630>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-624>"
+                              "x-parser-schema-id": "<anonymous-schema-629>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-623>"
+                          "x-parser-schema-id": "<anonymous-schema-628>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -6867,9 +6914,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-631>"
+                                "x-parser-schema-id": "<anonymous-schema-636>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-630>"
+                              "x-parser-schema-id": "<anonymous-schema-635>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -6885,12 +6932,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-633>"
+                                "x-parser-schema-id": "<anonymous-schema-638>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-632>"
+                              "x-parser-schema-id": "<anonymous-schema-637>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-629>"
+                          "x-parser-schema-id": "<anonymous-schema-634>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -6902,11 +6949,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-635>"
+                              "x-parser-schema-id": "<anonymous-schema-640>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-634>"
+                          "x-parser-schema-id": "<anonymous-schema-639>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -6922,7 +6969,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
+                          "x-parser-schema-id": "<anonymous-schema-641>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -6936,7 +6983,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
+                          "x-parser-schema-id": "<anonymous-schema-642>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -6952,12 +6999,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-638>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-643>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-614>"
+                      "x-parser-schema-id": "<anonymous-schema-619>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -6965,7 +7013,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-611>"
+                  "x-parser-schema-id": "<anonymous-schema-616>"
                 },
                 {
                   "properties": {
@@ -6975,10 +7023,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-639>"
+                  "x-parser-schema-id": "<anonymous-schema-644>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-610>"
+              "x-parser-schema-id": "<anonymous-schema-615>"
             }
           },
           "x-parser-unique-object-id": "registrySnapshot"
@@ -7026,10 +7074,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-643>"
+                          "x-parser-schema-id": "<anonymous-schema-648>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-642>"
+                      "x-parser-schema-id": "<anonymous-schema-647>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7052,7 +7100,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
+                          "x-parser-schema-id": "<anonymous-schema-650>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7071,7 +7119,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
+                          "x-parser-schema-id": "<anonymous-schema-651>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7111,7 +7159,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
+                                    "x-parser-schema-id": "<anonymous-schema-655>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7125,26 +7173,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
+                                    "x-parser-schema-id": "<anonymous-schema-656>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-652>"
+                                    "x-parser-schema-id": "<anonymous-schema-657>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-649>"
+                                "x-parser-schema-id": "<anonymous-schema-654>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-648>"
+                              "x-parser-schema-id": "<anonymous-schema-653>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-647>"
+                          "x-parser-schema-id": "<anonymous-schema-652>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7178,7 +7226,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
+                                    "x-parser-schema-id": "<anonymous-schema-661>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7192,25 +7240,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
+                                    "x-parser-schema-id": "<anonymous-schema-662>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-658>"
+                                    "x-parser-schema-id": "<anonymous-schema-663>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-655>"
+                                "x-parser-schema-id": "<anonymous-schema-660>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-654>"
+                              "x-parser-schema-id": "<anonymous-schema-659>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-653>"
+                          "x-parser-schema-id": "<anonymous-schema-658>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7236,9 +7284,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-661>"
+                                "x-parser-schema-id": "<anonymous-schema-666>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-660>"
+                              "x-parser-schema-id": "<anonymous-schema-665>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7254,12 +7302,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-663>"
+                                "x-parser-schema-id": "<anonymous-schema-668>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-662>"
+                              "x-parser-schema-id": "<anonymous-schema-667>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-659>"
+                          "x-parser-schema-id": "<anonymous-schema-664>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7271,11 +7319,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-665>"
+                              "x-parser-schema-id": "<anonymous-schema-670>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-664>"
+                          "x-parser-schema-id": "<anonymous-schema-669>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7291,7 +7339,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
+                          "x-parser-schema-id": "<anonymous-schema-671>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7305,7 +7353,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
+                          "x-parser-schema-id": "<anonymous-schema-672>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7321,12 +7369,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-668>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-673>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-644>"
+                      "x-parser-schema-id": "<anonymous-schema-649>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7334,7 +7383,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-641>"
+                  "x-parser-schema-id": "<anonymous-schema-646>"
                 },
                 {
                   "properties": {
@@ -7344,10 +7393,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-669>"
+                  "x-parser-schema-id": "<anonymous-schema-674>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-640>"
+              "x-parser-schema-id": "<anonymous-schema-645>"
             }
           },
           "x-parser-unique-object-id": "registryDelta"
@@ -7403,10 +7452,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-673>"
+                          "x-parser-schema-id": "<anonymous-schema-678>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-672>"
+                      "x-parser-schema-id": "<anonymous-schema-677>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7429,7 +7478,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
+                          "x-parser-schema-id": "<anonymous-schema-680>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7448,7 +7497,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
+                          "x-parser-schema-id": "<anonymous-schema-681>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7488,7 +7537,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
+                                    "x-parser-schema-id": "<anonymous-schema-685>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7502,26 +7551,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
+                                    "x-parser-schema-id": "<anonymous-schema-686>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-682>"
+                                    "x-parser-schema-id": "<anonymous-schema-687>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-679>"
+                                "x-parser-schema-id": "<anonymous-schema-684>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-678>"
+                              "x-parser-schema-id": "<anonymous-schema-683>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-677>"
+                          "x-parser-schema-id": "<anonymous-schema-682>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7555,7 +7604,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
+                                    "x-parser-schema-id": "<anonymous-schema-691>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7569,25 +7618,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
+                                    "x-parser-schema-id": "<anonymous-schema-692>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-688>"
+                                    "x-parser-schema-id": "<anonymous-schema-693>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-685>"
+                                "x-parser-schema-id": "<anonymous-schema-690>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-684>"
+                              "x-parser-schema-id": "<anonymous-schema-689>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-683>"
+                          "x-parser-schema-id": "<anonymous-schema-688>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -7613,9 +7662,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-691>"
+                                "x-parser-schema-id": "<anonymous-schema-696>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-690>"
+                              "x-parser-schema-id": "<anonymous-schema-695>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -7631,12 +7680,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-693>"
+                                "x-parser-schema-id": "<anonymous-schema-698>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-692>"
+                              "x-parser-schema-id": "<anonymous-schema-697>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-689>"
+                          "x-parser-schema-id": "<anonymous-schema-694>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -7648,11 +7697,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-695>"
+                              "x-parser-schema-id": "<anonymous-schema-700>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-694>"
+                          "x-parser-schema-id": "<anonymous-schema-699>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -7668,7 +7717,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
+                          "x-parser-schema-id": "<anonymous-schema-701>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -7682,7 +7731,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
+                          "x-parser-schema-id": "<anonymous-schema-702>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -7698,12 +7747,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-698>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-703>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-674>"
+                      "x-parser-schema-id": "<anonymous-schema-679>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -7711,7 +7761,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-671>"
+                  "x-parser-schema-id": "<anonymous-schema-676>"
                 },
                 {
                   "properties": {
@@ -7721,10 +7771,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-699>"
+                  "x-parser-schema-id": "<anonymous-schema-704>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-670>"
+              "x-parser-schema-id": "<anonymous-schema-675>"
             }
           },
           "x-parser-unique-object-id": "registryQuery"
@@ -7792,10 +7842,10 @@
                             "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
                             "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
                           },
-                          "x-parser-schema-id": "<anonymous-schema-704>"
+                          "x-parser-schema-id": "<anonymous-schema-709>"
                         }
                       },
-                      "x-parser-schema-id": "<anonymous-schema-703>"
+                      "x-parser-schema-id": "<anonymous-schema-708>"
                     },
                     "body": {
                       "description": "Exactly one typed payload.",
@@ -7818,7 +7868,7 @@
                             "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
+                          "x-parser-schema-id": "<anonymous-schema-711>"
                         },
                         "welcome": {
                           "description": "Handshake step 2, from the responder, when it accepts.",
@@ -7837,7 +7887,7 @@
                             "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
+                          "x-parser-schema-id": "<anonymous-schema-712>"
                         },
                         "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
                         "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
@@ -7877,7 +7927,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
+                                    "x-parser-schema-id": "<anonymous-schema-716>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7891,26 +7941,26 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
+                                    "x-parser-schema-id": "<anonymous-schema-717>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-713>"
+                                    "x-parser-schema-id": "<anonymous-schema-718>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-710>"
+                                "x-parser-schema-id": "<anonymous-schema-715>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-709>"
+                              "x-parser-schema-id": "<anonymous-schema-714>"
                             },
                             "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-708>"
+                          "x-parser-schema-id": "<anonymous-schema-713>"
                         },
                         "registryDelta": {
                           "description": "Entries changed since the receiver last synced.",
@@ -7944,7 +7994,7 @@
                                       "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
+                                    "x-parser-schema-id": "<anonymous-schema-722>"
                                   },
                                   "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                   "health": {
@@ -7958,25 +8008,25 @@
                                       "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                     },
                                     "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
+                                    "x-parser-schema-id": "<anonymous-schema-723>"
                                   },
                                   "causal": {
                                     "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                     "type": "array",
                                     "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-719>"
+                                    "x-parser-schema-id": "<anonymous-schema-724>"
                                   },
                                   "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                                 "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-716>"
+                                "x-parser-schema-id": "<anonymous-schema-721>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-715>"
+                              "x-parser-schema-id": "<anonymous-schema-720>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-714>"
+                          "x-parser-schema-id": "<anonymous-schema-719>"
                         },
                         "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
                         "registryQueryResult": {
@@ -8002,9 +8052,9 @@
                                   "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-722>"
+                                "x-parser-schema-id": "<anonymous-schema-727>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-721>"
+                              "x-parser-schema-id": "<anonymous-schema-726>"
                             },
                             "health": {
                               "description": "Their health, where known, in the same order.",
@@ -8020,12 +8070,12 @@
                                   "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                 },
                                 "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-724>"
+                                "x-parser-schema-id": "<anonymous-schema-729>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-723>"
+                              "x-parser-schema-id": "<anonymous-schema-728>"
                             }
                           },
-                          "x-parser-schema-id": "<anonymous-schema-720>"
+                          "x-parser-schema-id": "<anonymous-schema-725>"
                         },
                         "bottle": {
                           "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -8037,11 +8087,11 @@
                               "description": "One per relay crossed, in order.",
                               "type": "array",
                               "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-726>"
+                              "x-parser-schema-id": "<anonymous-schema-731>"
                             }
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-725>"
+                          "x-parser-schema-id": "<anonymous-schema-730>"
                         },
                         "bottleReceipt": {
                           "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -8057,7 +8107,7 @@
                             "origin": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.origin"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
+                          "x-parser-schema-id": "<anonymous-schema-732>"
                         },
                         "receipt": {
                           "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -8071,7 +8121,7 @@
                             "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
+                          "x-parser-schema-id": "<anonymous-schema-733>"
                         },
                         "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
                         "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
@@ -8087,12 +8137,13 @@
                             "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
                           },
                           "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-729>"
-                        }
+                          "x-parser-schema-id": "<anonymous-schema-734>"
+                        },
+                        "keyRevocation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRevocation"
                       },
                       "maxProperties": 1,
                       "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-705>"
+                      "x-parser-schema-id": "<anonymous-schema-710>"
                     },
                     "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
                   },
@@ -8100,7 +8151,7 @@
                   "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
                   "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
                   "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-702>"
+                  "x-parser-schema-id": "<anonymous-schema-707>"
                 },
                 {
                   "properties": {
@@ -8110,10 +8161,10 @@
                       ]
                     }
                   },
-                  "x-parser-schema-id": "<anonymous-schema-730>"
+                  "x-parser-schema-id": "<anonymous-schema-735>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-701>"
+              "x-parser-schema-id": "<anonymous-schema-706>"
             }
           },
           "x-parser-unique-object-id": "bottle"
@@ -8164,30 +8215,30 @@
                         "sessionId": {
                           "description": "The session, as agreed in the handshake. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
+                          "x-parser-schema-id": "<anonymous-schema-741>"
                         },
                         "sequence": {
                           "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                           "type": "string",
                           "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
+                          "x-parser-schema-id": "<anonymous-schema-742>"
                         },
                         "payloadType": {
                           "description": "As in SignedEnvelope.payload_type. Required.",
                           "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
+                          "x-parser-schema-id": "<anonymous-schema-743>"
                         },
                         "payload": {
                           "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
+                          "x-parser-schema-id": "<anonymous-schema-744>"
                         },
                         "mac": {
                           "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                           "type": "string",
                           "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-740>"
+                          "x-parser-schema-id": "<anonymous-schema-745>"
                         }
                       },
                       "required": [
@@ -8196,21 +8247,21 @@
                         "payload",
                         "mac"
                       ],
-                      "x-parser-schema-id": "<anonymous-schema-735>"
+                      "x-parser-schema-id": "<anonymous-schema-740>"
                     }
                   },
                   "maxProperties": 1,
                   "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-734>"
+                  "x-parser-schema-id": "<anonymous-schema-739>"
                 },
                 {
                   "required": [
                     "session"
                   ],
-                  "x-parser-schema-id": "<anonymous-schema-741>"
+                  "x-parser-schema-id": "<anonymous-schema-746>"
                 }
               ],
-              "x-parser-schema-id": "<anonymous-schema-733>"
+              "x-parser-schema-id": "<anonymous-schema-738>"
             }
           },
           "x-parser-unique-object-id": "sessionEnvelope"

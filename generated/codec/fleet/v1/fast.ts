@@ -103,6 +103,7 @@ function e_fleet_v1_Body(m: Msg): void {
   v = m.kind.case === "error" ? m.kind.value : undefined; if (v !== undefined) { writeByte(138); writeByte(1); const s = writeLengthStart(); e_fleet_v1_ErrorBody(v); writeLengthEnd(s); }
   v = m.kind.case === "keyRotation" ? m.kind.value : undefined; if (v !== undefined) { writeByte(146); writeByte(1); const s = writeLengthStart(); e_fleet_v1_KeyRotation(v); writeLengthEnd(s); }
   v = m.kind.case === "bottleLetter" ? m.kind.value : undefined; if (v !== undefined) { writeByte(154); writeByte(1); const s = writeLengthStart(); e_fleet_v1_BottleLetter(v); writeLengthEnd(s); }
+  v = m.kind.case === "keyRevocation" ? m.kind.value : undefined; if (v !== undefined) { writeByte(162); writeByte(1); const s = writeLengthStart(); e_fleet_v1_KeyRevocation(v); writeLengthEnd(s); }
 }
 
 function d_fleet_v1_Body(stop: number): Msg {
@@ -128,6 +129,7 @@ function d_fleet_v1_Body(stop: number): Msg {
       case 138: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "error", value: d_fleet_v1_ErrorBody(readLength(stop)) }; break;
       case 146: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "keyRotation", value: d_fleet_v1_KeyRotation(readLength(stop)) }; break;
       case 154: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "bottleLetter", value: d_fleet_v1_BottleLetter(readLength(stop)) }; break;
+      case 162: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "keyRevocation", value: d_fleet_v1_KeyRevocation(readLength(stop)) }; break;
       default:
         throw BAIL;
     }
@@ -763,6 +765,35 @@ function d_fleet_v1_Hlc(stop: number): Msg {
       case 8: m.wallMs = readUint64(stop); break;
       case 16: m.logical = readUint32(stop); break;
       case 26: m.node = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_KeyRevocation(): Msg {
+  return { $typeName: "fleet.v1.KeyRevocation", agent: "", revokedKeyId: "", reason: "" };
+}
+
+function e_fleet_v1_KeyRevocation(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.KeyRevocation" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+  v = m.revokedKeyId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(18); writeString(v); } }
+  v = m.effectiveAt; if (v !== undefined) { writeByte(26); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
+  v = m.reason; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
+}
+
+function d_fleet_v1_KeyRevocation(stop: number): Msg {
+  const m = z_fleet_v1_KeyRevocation();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      case 18: m.revokedKeyId = readString(stop); break;
+      case 26: if (m.effectiveAt !== undefined) throw BAIL; m.effectiveAt = d_google_protobuf_Timestamp(readLength(stop)); break;
+      case 34: m.reason = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -1470,6 +1501,7 @@ function v_fleet_v1_Body(m: Msg): boolean {
     case "error": v = m.kind.value; if (!(v_fleet_v1_ErrorBody(v))) return false; break;
     case "keyRotation": v = m.kind.value; if (!(v_fleet_v1_KeyRotation(v))) return false; break;
     case "bottleLetter": v = m.kind.value; if (!(v_fleet_v1_BottleLetter(v))) return false; break;
+    case "keyRevocation": v = m.kind.value; if (!(v_fleet_v1_KeyRevocation(v))) return false; break;
   }
   if (m.kind.case === undefined) return false;
   return true;
@@ -1634,6 +1666,14 @@ function v_fleet_v1_HelloReject(m: Msg): boolean {
 function v_fleet_v1_Hlc(m: Msg): boolean {
   let v: any;
   v = m.node; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_KeyRevocation(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  v = m.revokedKeyId; if (v === undefined || v.length === 0) return false;
+  v = m.effectiveAt; if (v === undefined) return false;
   return true;
 }
 
@@ -1842,6 +1882,7 @@ export const fastValid: Record<string, (m: Msg) => boolean> = {
   "fleet.v1.Hello": v_fleet_v1_Hello,
   "fleet.v1.HelloReject": v_fleet_v1_HelloReject,
   "fleet.v1.Hlc": v_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": v_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": v_fleet_v1_KeyRotation,
   "fleet.v1.Packet": v_fleet_v1_Packet,
   "fleet.v1.Postmark": v_fleet_v1_Postmark,
@@ -1890,6 +1931,7 @@ export const fastEncoders: Record<string, (m: Msg) => void> = {
   "fleet.v1.Hello": e_fleet_v1_Hello,
   "fleet.v1.HelloReject": e_fleet_v1_HelloReject,
   "fleet.v1.Hlc": e_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": e_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": e_fleet_v1_KeyRotation,
   "fleet.v1.Packet": e_fleet_v1_Packet,
   "fleet.v1.Postmark": e_fleet_v1_Postmark,
@@ -1940,6 +1982,7 @@ export const fastZeros: Record<string, () => Msg> = {
   "fleet.v1.Hello": z_fleet_v1_Hello,
   "fleet.v1.HelloReject": z_fleet_v1_HelloReject,
   "fleet.v1.Hlc": z_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": z_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": z_fleet_v1_KeyRotation,
   "fleet.v1.Packet": z_fleet_v1_Packet,
   "fleet.v1.Postmark": z_fleet_v1_Postmark,
@@ -1990,6 +2033,7 @@ export const fastDecoders: Record<string, (stop: number) => Msg> = {
   "fleet.v1.Hello": d_fleet_v1_Hello,
   "fleet.v1.HelloReject": d_fleet_v1_HelloReject,
   "fleet.v1.Hlc": d_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": d_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": d_fleet_v1_KeyRotation,
   "fleet.v1.Packet": d_fleet_v1_Packet,
   "fleet.v1.Postmark": d_fleet_v1_Postmark,

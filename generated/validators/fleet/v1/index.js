@@ -3372,7 +3372,7 @@ function validate54(data, { instancePath = "", parentData, parentDataProperty, r
 }
 validate54.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateBody = validate56;
-var schema72 = { "description": "Exactly one typed payload.", "type": "object", "additionalProperties": false, "properties": { "application": { "description": "Application data (REQUEST, RESPONSE, EVENT, COMMAND, QUERY).", "$ref": "payload.schema.json#/$defs/ApplicationPayload" }, "hello": { "description": "Handshake step 1: the initiator introduces itself.", "$ref": "handshake.schema.json#/$defs/Hello" }, "welcome": { "description": "Handshake step 2: the responder accepts and chooses a version.", "$ref": "handshake.schema.json#/$defs/Welcome" }, "helloReject": { "description": "Handshake step 2 (alternative): the responder refuses.", "$ref": "handshake.schema.json#/$defs/HelloReject" }, "handshakeConfirm": { "description": "Handshake step 3: the initiator confirms the responder's choice.", "$ref": "handshake.schema.json#/$defs/HandshakeConfirm" }, "heartbeat": { "description": "Liveness signal.", "$ref": "heartbeat.schema.json#/$defs/Heartbeat" }, "discoveryBeacon": { "description": "Discovery beacon.", "$ref": "discovery.schema.json#/$defs/DiscoveryBeacon" }, "capabilityExchange": { "description": "Capability offer or request.", "$ref": "capabilities.schema.json#/$defs/CapabilityExchange" }, "registryDigest": { "description": "Registry replication: a digest.", "$ref": "registry.schema.json#/$defs/RegistryDigest" }, "registrySnapshot": { "description": "Registry replication: full state.", "$ref": "registry.schema.json#/$defs/RegistrySnapshot" }, "registryDelta": { "description": "Registry replication: changed entries.", "$ref": "registry.schema.json#/$defs/RegistryDelta" }, "registryQuery": { "description": "Registry lookup.", "$ref": "registry.schema.json#/$defs/RegistryQuery" }, "registryQueryResult": { "description": "Registry lookup answer.", "$ref": "registry.schema.json#/$defs/RegistryQueryResult" }, "bottle": { "description": "A message in a bottle.", "$ref": "bottle.schema.json#/$defs/Bottle" }, "bottleReceipt": { "description": "Where a bottle is on its way.", "$ref": "bottle.schema.json#/$defs/BottleReceipt" }, "receipt": { "description": "Acknowledgement of a message that required one.", "$ref": "receipt.schema.json#/$defs/Receipt" }, "error": { "description": "A failure report.", "$ref": "errors.schema.json#/$defs/ErrorBody" }, "keyRotation": { "description": "A signed key rotation statement.", "$ref": "#/$defs/KeyRotation" }, "bottleLetter": { "description": "The origin-signed content of a bottle (only inside Bottle.letter).", "$ref": "bottle.schema.json#/$defs/BottleLetter" } }, "maxProperties": 1, "minProperties": 1 };
+var schema72 = { "description": "Exactly one typed payload.", "type": "object", "additionalProperties": false, "properties": { "application": { "description": "Application data (REQUEST, RESPONSE, EVENT, COMMAND, QUERY).", "$ref": "payload.schema.json#/$defs/ApplicationPayload" }, "hello": { "description": "Handshake step 1: the initiator introduces itself.", "$ref": "handshake.schema.json#/$defs/Hello" }, "welcome": { "description": "Handshake step 2: the responder accepts and chooses a version.", "$ref": "handshake.schema.json#/$defs/Welcome" }, "helloReject": { "description": "Handshake step 2 (alternative): the responder refuses.", "$ref": "handshake.schema.json#/$defs/HelloReject" }, "handshakeConfirm": { "description": "Handshake step 3: the initiator confirms the responder's choice.", "$ref": "handshake.schema.json#/$defs/HandshakeConfirm" }, "heartbeat": { "description": "Liveness signal.", "$ref": "heartbeat.schema.json#/$defs/Heartbeat" }, "discoveryBeacon": { "description": "Discovery beacon.", "$ref": "discovery.schema.json#/$defs/DiscoveryBeacon" }, "capabilityExchange": { "description": "Capability offer or request.", "$ref": "capabilities.schema.json#/$defs/CapabilityExchange" }, "registryDigest": { "description": "Registry replication: a digest.", "$ref": "registry.schema.json#/$defs/RegistryDigest" }, "registrySnapshot": { "description": "Registry replication: full state.", "$ref": "registry.schema.json#/$defs/RegistrySnapshot" }, "registryDelta": { "description": "Registry replication: changed entries.", "$ref": "registry.schema.json#/$defs/RegistryDelta" }, "registryQuery": { "description": "Registry lookup.", "$ref": "registry.schema.json#/$defs/RegistryQuery" }, "registryQueryResult": { "description": "Registry lookup answer.", "$ref": "registry.schema.json#/$defs/RegistryQueryResult" }, "bottle": { "description": "A message in a bottle.", "$ref": "bottle.schema.json#/$defs/Bottle" }, "bottleReceipt": { "description": "Where a bottle is on its way.", "$ref": "bottle.schema.json#/$defs/BottleReceipt" }, "receipt": { "description": "Acknowledgement of a message that required one.", "$ref": "receipt.schema.json#/$defs/Receipt" }, "error": { "description": "A failure report.", "$ref": "errors.schema.json#/$defs/ErrorBody" }, "keyRotation": { "description": "A signed key rotation statement.", "$ref": "#/$defs/KeyRotation" }, "bottleLetter": { "description": "The origin-signed content of a bottle (only inside Bottle.letter).", "$ref": "bottle.schema.json#/$defs/BottleLetter" }, "keyRevocation": { "description": 'Added: a signed key revocation statement (spec/signing.md "Revocation").', "$ref": "#/$defs/KeyRevocation" } }, "maxProperties": 1, "minProperties": 1 };
 function validate58(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -7284,12 +7284,118 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
         errors = vErrors.length;
       }
     }
+    if (data.keyRevocation !== void 0) {
+      let data36 = data.keyRevocation;
+      if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
+        if (data36.agent === void 0) {
+          const err52 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err52];
+          } else {
+            vErrors.push(err52);
+          }
+          errors++;
+        }
+        if (data36.revokedKeyId === void 0) {
+          const err53 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "revokedKeyId" }, message: "must have required property 'revokedKeyId'" };
+          if (vErrors === null) {
+            vErrors = [err53];
+          } else {
+            vErrors.push(err53);
+          }
+          errors++;
+        }
+        if (data36.effectiveAt === void 0) {
+          const err54 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+          if (vErrors === null) {
+            vErrors = [err54];
+          } else {
+            vErrors.push(err54);
+          }
+          errors++;
+        }
+        for (const key5 in data36) {
+          if (!(key5 === "agent" || key5 === "revokedKeyId" || key5 === "effectiveAt" || key5 === "reason")) {
+            const err55 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err55];
+            } else {
+              vErrors.push(err55);
+            }
+            errors++;
+          }
+        }
+        if (data36.agent !== void 0) {
+          if (typeof data36.agent !== "string") {
+            const err56 = { instancePath: instancePath + "/keyRevocation/agent", schemaPath: "#/$defs/KeyRevocation/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err56];
+            } else {
+              vErrors.push(err56);
+            }
+            errors++;
+          }
+        }
+        if (data36.revokedKeyId !== void 0) {
+          if (typeof data36.revokedKeyId !== "string") {
+            const err57 = { instancePath: instancePath + "/keyRevocation/revokedKeyId", schemaPath: "#/$defs/KeyRevocation/properties/revokedKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data36.effectiveAt !== void 0) {
+          let data39 = data36.effectiveAt;
+          if (typeof data39 === "string") {
+            if (!formats0.validate(data39)) {
+              const err58 = { instancePath: instancePath + "/keyRevocation/effectiveAt", schemaPath: "#/$defs/KeyRevocation/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = { instancePath: instancePath + "/keyRevocation/effectiveAt", schemaPath: "#/$defs/KeyRevocation/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data36.reason !== void 0) {
+          if (typeof data36.reason !== "string") {
+            const err60 = { instancePath: instancePath + "/keyRevocation/reason", schemaPath: "#/$defs/KeyRevocation/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err60];
+            } else {
+              vErrors.push(err60);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err61 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err61];
+        } else {
+          vErrors.push(err61);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err52 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err62 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err52];
+      vErrors = [err62];
     } else {
-      vErrors.push(err52);
+      vErrors.push(err62);
     }
     errors++;
   }
@@ -7298,9 +7404,9 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
 }
 validate56.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateEnvelope = validate102;
-var schema116 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
-var schema118 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
-var schema119 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
+var schema117 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
+var schema119 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
+var schema120 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
 function validate102(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -7424,7 +7530,7 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema116.properties, key0)) {
+      if (!func21.call(schema117.properties, key0)) {
         const err10 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err10];
@@ -7666,7 +7772,7 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data9 === "MESSAGE_TYPE_UNSPECIFIED" || data9 === "MESSAGE_TYPE_REQUEST" || data9 === "MESSAGE_TYPE_RESPONSE" || data9 === "MESSAGE_TYPE_EVENT" || data9 === "MESSAGE_TYPE_COMMAND" || data9 === "MESSAGE_TYPE_QUERY" || data9 === "MESSAGE_TYPE_STATUS" || data9 === "MESSAGE_TYPE_ERROR")) {
-        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema118.enum }, message: "must be equal to one of the allowed values" };
+        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema119.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err33];
         } else {
@@ -7717,7 +7823,7 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data10 === "PRIORITY_UNSPECIFIED" || data10 === "PRIORITY_LOW" || data10 === "PRIORITY_NORMAL" || data10 === "PRIORITY_HIGH" || data10 === "PRIORITY_CRITICAL")) {
-        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema119.enum }, message: "must be equal to one of the allowed values" };
+        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema120.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err37];
         } else {
@@ -8131,11 +8237,129 @@ function validate105(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate105.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorDetail = validate106;
+var validateKeyRevocation = validate106;
 function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
   const evaluated0 = validate106.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.revokedKeyId === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "revokedKeyId" }, message: "must have required property 'revokedKeyId'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.effectiveAt === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent" || key0 === "revokedKeyId" || key0 === "effectiveAt" || key0 === "reason")) {
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err4 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.revokedKeyId !== void 0) {
+      if (typeof data.revokedKeyId !== "string") {
+        const err5 = { instancePath: instancePath + "/revokedKeyId", schemaPath: "#/properties/revokedKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.effectiveAt !== void 0) {
+      let data2 = data.effectiveAt;
+      if (typeof data2 === "string") {
+        if (!formats0.validate(data2)) {
+          const err6 = { instancePath: instancePath + "/effectiveAt", schemaPath: "#/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+          if (vErrors === null) {
+            vErrors = [err6];
+          } else {
+            vErrors.push(err6);
+          }
+          errors++;
+        }
+      } else {
+        const err7 = { instancePath: instancePath + "/effectiveAt", schemaPath: "#/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.reason !== void 0) {
+      if (typeof data.reason !== "string") {
+        const err8 = { instancePath: instancePath + "/reason", schemaPath: "#/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err9 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err9];
+    } else {
+      vErrors.push(err9);
+    }
+    errors++;
+  }
+  validate106.errors = vErrors;
+  return errors === 0;
+}
+validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorDetail = validate107;
+function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate107.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8185,15 +8409,15 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate106.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRecoveryHint = validate107;
-function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRecoveryHint = validate108;
+function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate107.evaluated;
+  const evaluated0 = validate108.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8296,15 +8520,15 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate107.errors = vErrors;
+  validate108.errors = vErrors;
   return errors === 0;
 }
-validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorBody = validate108;
-function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorBody = validate109;
+function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate108.evaluated;
+  const evaluated0 = validate109.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8554,15 +8778,15 @@ function validate108(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate108.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeatParams = validate109;
-function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate109.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeatParams = validate110;
+function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate109.evaluated;
+  const evaluated0 = validate110.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8718,15 +8942,15 @@ function validate109(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate109.errors = vErrors;
+  validate110.errors = vErrors;
   return errors === 0;
 }
-validate109.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHello = validate110;
-function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHello = validate111;
+function validate111(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate110.evaluated;
+  const evaluated0 = validate111.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9058,15 +9282,15 @@ function validate110(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate110.errors = vErrors;
+  validate111.errors = vErrors;
   return errors === 0;
 }
-validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateWelcome = validate112;
-function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate111.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateWelcome = validate113;
+function validate113(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate112.evaluated;
+  const evaluated0 = validate113.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9502,15 +9726,15 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate112.errors = vErrors;
+  validate113.errors = vErrors;
   return errors === 0;
 }
-validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHelloReject = validate114;
-function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate113.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHelloReject = validate115;
+function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate114.evaluated;
+  const evaluated0 = validate115.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9600,15 +9824,15 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate114.errors = vErrors;
+  validate115.errors = vErrors;
   return errors === 0;
 }
-validate114.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHandshakeConfirm = validate116;
-function validate116(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHandshakeConfirm = validate117;
+function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate116.evaluated;
+  const evaluated0 = validate117.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9676,15 +9900,15 @@ function validate116(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate116.errors = vErrors;
+  validate117.errors = vErrors;
   return errors === 0;
 }
-validate116.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeat = validate117;
-function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeat = validate118;
+function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate117.evaluated;
+  const evaluated0 = validate118.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9796,15 +10020,15 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate117.errors = vErrors;
+  validate118.errors = vErrors;
   return errors === 0;
 }
-validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateApplicationPayload = validate118;
-function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateApplicationPayload = validate119;
+function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate118.evaluated;
+  const evaluated0 = validate119.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10051,15 +10275,15 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate118.errors = vErrors;
+  validate119.errors = vErrors;
   return errors === 0;
 }
-validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateReceipt = validate119;
-function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateReceipt = validate120;
+function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate119.evaluated;
+  const evaluated0 = validate120.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10201,15 +10425,15 @@ function validate119(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate119.errors = vErrors;
+  validate120.errors = vErrors;
   return errors === 0;
 }
-validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHlc = validate120;
-function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHlc = validate121;
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate120.evaluated;
+  const evaluated0 = validate121.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10311,15 +10535,15 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate120.errors = vErrors;
+  validate121.errors = vErrors;
   return errors === 0;
 }
-validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAgentRecord = validate121;
-function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAgentRecord = validate122;
+function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate122.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10592,15 +10816,15 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate121.errors = vErrors;
+  validate122.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateServiceRecord = validate122;
-function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateServiceRecord = validate123;
+function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate122.evaluated;
+  const evaluated0 = validate123.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10774,15 +10998,15 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate122.errors = vErrors;
+  validate123.errors = vErrors;
   return errors === 0;
 }
-validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHealthRecord = validate123;
-function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHealthRecord = validate124;
+function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate123.evaluated;
+  const evaluated0 = validate124.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10884,15 +11108,15 @@ function validate123(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate123.errors = vErrors;
+  validate124.errors = vErrors;
   return errors === 0;
 }
-validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryEntry = validate124;
-function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate124.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryEntry = validate125;
+function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate124.evaluated;
+  const evaluated0 = validate125.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11381,15 +11605,15 @@ function validate124(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate124.errors = vErrors;
+  validate125.errors = vErrors;
   return errors === 0;
 }
-validate124.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateVersionCounter = validate129;
-function validate129(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate125.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateVersionCounter = validate130;
+function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate129.evaluated;
+  const evaluated0 = validate130.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11459,15 +11683,15 @@ function validate129(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate129.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-validate129.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDigest = validate130;
-function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDigest = validate131;
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate130.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11603,15 +11827,15 @@ function validate130(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate130.errors = vErrors;
+  validate131.errors = vErrors;
   return errors === 0;
 }
-validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistrySnapshot = validate131;
-function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistrySnapshot = validate132;
+function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate131.evaluated;
+  const evaluated0 = validate132.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11725,15 +11949,15 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate131.errors = vErrors;
+  validate132.errors = vErrors;
   return errors === 0;
 }
-validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDelta = validate133;
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDelta = validate134;
+function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate133.evaluated;
+  const evaluated0 = validate134.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11801,15 +12025,15 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate133.errors = vErrors;
+  validate134.errors = vErrors;
   return errors === 0;
 }
-validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQuery = validate135;
-function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate134.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQuery = validate136;
+function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate135.evaluated;
+  const evaluated0 = validate136.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11891,15 +12115,15 @@ function validate135(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate135.errors = vErrors;
+  validate136.errors = vErrors;
   return errors === 0;
 }
-validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQueryResult = validate136;
-function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQueryResult = validate137;
+function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate137.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11967,15 +12191,15 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate136.errors = vErrors;
+  validate137.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignature = validate139;
-function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignature = validate140;
+function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate139.evaluated;
+  const evaluated0 = validate140.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12064,15 +12288,15 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate139.errors = vErrors;
+  validate140.errors = vErrors;
   return errors === 0;
 }
-validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignedEnvelope = validate140;
-function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignedEnvelope = validate141;
+function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate140.evaluated;
+  const evaluated0 = validate141.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12155,15 +12379,15 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate140.errors = vErrors;
+  validate141.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSessionEnvelope = validate142;
-function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSessionEnvelope = validate143;
+function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate142.evaluated;
+  const evaluated0 = validate143.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12293,15 +12517,15 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate142.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
-validate142.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelopeBatch = validate143;
-function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateEnvelopeBatch = validate144;
+function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate143.evaluated;
+  const evaluated0 = validate144.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12372,15 +12596,15 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate143.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePacket = validate144;
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePacket = validate145;
+function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate145.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12418,8 +12642,8 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signed !== void 0) {
-      if (!validate140(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+      if (!validate141(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
         errors = vErrors.length;
       }
     }
@@ -12558,16 +12782,16 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate144.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateTokenClaims = validate147;
-var schema167 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
-function validate147(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateTokenClaims = validate148;
+var schema169 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate147.evaluated;
+  const evaluated0 = validate148.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12630,7 +12854,7 @@ function validate147(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema167.properties, key0)) {
+      if (!func21.call(schema169.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -12836,15 +13060,15 @@ function validate147(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate147.errors = vErrors;
+  validate148.errors = vErrors;
   return errors === 0;
 }
-validate147.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateToken = validate148;
-function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateToken = validate149;
+function validate149(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate148.evaluated;
+  const evaluated0 = validate149.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12893,8 +13117,8 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signature !== void 0) {
-      if (!validate139(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+      if (!validate140(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
         errors = vErrors.length;
       }
     }
@@ -12907,10 +13131,10 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate148.errors = vErrors;
+  validate149.errors = vErrors;
   return errors === 0;
 }
-validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate149.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAgentRecord,
   validateApplicationPayload,
@@ -12936,6 +13160,7 @@ export {
   validateHello,
   validateHelloReject,
   validateHlc,
+  validateKeyRevocation,
   validateKeyRotation,
   validatePacket,
   validatePostmark,
