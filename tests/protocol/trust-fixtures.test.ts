@@ -9,6 +9,9 @@ import { BottleEngine } from "../../runtime/protocol/bottles.js";
 import { agreeHeartbeat } from "../../runtime/protocol/heartbeat.js";
 import { create } from "@bufbuild/protobuf";
 import { HeartbeatParamsSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
+import { SignedEnvelopeSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { openSignedEnvelope, PinnedKeys } from "../../runtime/crypto/index.js";
+import { ErrorCode } from "../../runtime/errors.js";
 import { identityFromSeed } from "../../runtime/crypto/index.js";
 import { FakeClock } from "../../runtime/clock.js";
 import { fromHex, StaticKeys, toHex, verifyEd25519 } from "../../runtime/crypto/index.js";
@@ -70,5 +73,40 @@ describe("fixtures/trust.json", () => {
         expect({ interval_ms: r.intervalMs, degraded_after_ms: r.degradedAfterMs, suspect_after_ms: r.suspectAfterMs, dead_after_ms: r.deadAfterMs }).toEqual(v.agreed);
       }
     }
+  });
+
+  it("revocation: the valid statement unbinds the key for good; the negatives change nothing", () => {
+    const v = fx.revocation;
+    const pinned = () => {
+      const p = new PinnedKeys();
+      for (const k of fx.keys) p.pin(k.agent, fromHex(k.public_key_hex));
+      return p;
+    };
+    const clock = new FakeClock(v.now_ms);
+    for (const n of v.negative) {
+      const p = pinned();
+      let code: number | undefined;
+      try {
+        p.applyRevocation(openSignedEnvelope(fromBinary(SignedEnvelopeSchema, fromHex(n.signed_envelope_hex)), { keys: p, clock }));
+      } catch (e) {
+        code = isFleetError(e) ? e.code : -1;
+      }
+      expect(code).toBe(n.code);
+      expect(p.keyIdOf("agent-alice")).toBe(v.valid.revoked_key_id);
+    }
+    const p = pinned();
+    const signed = fromBinary(SignedEnvelopeSchema, fromHex(v.valid.signed_envelope_hex));
+    const r = p.applyRevocation(openSignedEnvelope(signed, { keys: p, clock }));
+    expect([r.keyId, r.effectiveAt]).toEqual([v.valid.revoked_key_id, v.valid.effective_at_ms]);
+    expect(p.keyIdOf("agent-alice")).toBeUndefined();
+    let code: number | undefined;
+    try {
+      openSignedEnvelope(signed, { keys: p, clock });
+    } catch (e) {
+      code = isFleetError(e) ? e.code : -1;
+    }
+    expect(code).toBe(ErrorCode.SECURITY_KEY_REVOKED);
+    const alice = fx.keys.find((k: { agent: string }) => k.agent === "agent-alice");
+    expect(() => p.pin("anyone", fromHex(alice.public_key_hex))).toThrow(/revoked/);
   });
 });
