@@ -26,7 +26,7 @@ const keys = () => new StaticKeys(fx.keys.map((k: { agent: string; public_key_he
 
 describe("fixtures/trust.json", () => {
   it("registry: the owner-signed entry checks byte for byte", () => {
-    const v = fx.registry.valid;
+    const v = fx.registry.owner_signed;
     const e = fromBinary(RegistryEntrySchema, fromHex(v.entry_hex));
     expect(toHex(contentHash(e))).toBe(v.content_hash_hex);
     expect(toHex(entryHash(e))).toBe(v.entry_hash_hex);
@@ -92,12 +92,12 @@ describe("fixtures/trust.json", () => {
         code = isFleetError(e) ? e.code : -1;
       }
       expect(code).toBe(n.code);
-      expect(p.keyIdOf("agent-alice")).toBe(v.valid.revoked_key_id);
+      expect(p.keyIdOf("agent-alice")).toBe(v.applied.revoked_key_id);
     }
     const p = pinned();
-    const signed = fromBinary(SignedEnvelopeSchema, fromHex(v.valid.signed_envelope_hex));
+    const signed = fromBinary(SignedEnvelopeSchema, fromHex(v.applied.signed_envelope_hex));
     const r = p.applyRevocation(openSignedEnvelope(signed, { keys: p, clock }));
-    expect([r.keyId, r.effectiveAt]).toEqual([v.valid.revoked_key_id, v.valid.effective_at_ms]);
+    expect([r.keyId, r.effectiveAt]).toEqual([v.applied.revoked_key_id, v.applied.effective_at_ms]);
     expect(p.keyIdOf("agent-alice")).toBeUndefined();
     let code: number | undefined;
     try {
