@@ -93,9 +93,18 @@ export class BottleKeeper {
     }
   }
 
-  /** A bottle's status for its origin or recipient; origin defaults to the asker (a recipient names the origin). */
-  status(bottleId: string, asker: string, origin = asker): { bottle_id: string; status: string; reason: number; recipient: string; origin: string; updated_at: string } {
-    const row = this.hub.store.getBottle(origin, bottleId);
+  /**
+   * A bottle's status for its origin or recipient. Without an origin: the asker's own bottle
+   * with that id, else the one bottle with that id addressed to the asker (709 when several
+   * origins' bottles match: name the origin).
+   */
+  status(bottleId: string, asker: string, origin?: string): { bottle_id: string; status: string; reason: number; recipient: string; origin: string; updated_at: string } {
+    let row = this.hub.store.getBottle(origin ?? asker, bottleId);
+    if (!row && origin === undefined) {
+      const mine = this.hub.store.bottlesById(bottleId).filter((r) => r.recipient === asker);
+      if (mine.length > 1) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${mine.length} origins sent you a bottle ${bottleId}: name the origin`, { pointer: "/origin" });
+      row = mine[0];
+    }
     if (!row) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no bottle ${bottleId}`, { pointer: "/bottle_id" });
     if (asker !== row.origin && asker !== row.recipient) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "only the origin or recipient may ask");
     return { bottle_id: row.bottleId, status: BottleStatus[row.status], reason: row.reason, recipient: row.recipient, origin: row.origin, updated_at: new Date(row.updatedAt).toISOString() };

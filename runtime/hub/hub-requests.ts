@@ -90,8 +90,8 @@ function answerOp(hub: Hub, msg: Incoming): void {
     case "status":
       return answer(hub.stats());
     case "bottle.status": {
-      // A bottle is named by (origin, bottle_id); the origin defaults to the asker.
-      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? peer.agent : String(value.origin));
+      // A bottle is named by (origin, bottle_id); without an origin the asker's own, else the one addressed to the asker.
+      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? undefined : String(value.origin));
       return answer(status);
     }
     default:

@@ -112,6 +112,7 @@ export class HubStore {
       bottlePut: db.prepare("INSERT OR IGNORE INTO bottles (bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at) VALUES (@bottleId, @origin, @recipient, @bottle, @status, @reason, @expiresAt, @updatedAt)"),
       bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE origin = ? AND bottle_id = ?"),
       bottlesByStatus: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE status = ?"),
+      bottlesById: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE bottle_id = ? ORDER BY origin LIMIT 16"),
       bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE origin = ? AND bottle_id = ?"),
       regPut: db.prepare("INSERT OR REPLACE INTO registry (key, entry) VALUES (?, ?)"),
       regAll: db.prepare("SELECT key, entry FROM registry ORDER BY key"),
@@ -189,6 +190,11 @@ export class HubStore {
   getBottle(origin: string, bottleId: string): BottleRow | undefined {
     const r = this.write("read", () => this.q.bottleGet.get(origin, bottleId) as BottleRow | undefined);
     return r && { ...r, bottle: new Uint8Array(r.bottle) };
+  }
+
+  /** Bottles with this id, from any origin (at most 16; status lookups then narrow by who asks). */
+  bottlesById(bottleId: string): BottleRow[] {
+    return this.write("read", () => (this.q.bottlesById.all(bottleId) as BottleRow[]).map((r) => ({ ...r, bottle: new Uint8Array(r.bottle) })));
   }
 
   bottlesWithStatus(status: number): BottleRow[] {
