@@ -5,6 +5,7 @@ import { registerNodeCrypto } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { type Command, type CommandContext, GLOBAL_HELP, GLOBAL_OPTIONS } from "./command.js";
 import { bottle } from "./commands/bottle.js";
+import { bridge } from "./commands/bridge.js";
 import { demo } from "./commands/demo.js";
 import { hub, status } from "./commands/hub.js";
 import { keys } from "./commands/key-rotation.js";
@@ -15,7 +16,7 @@ import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge];
 
 function help(cmd?: Command, path = "fleet"): string {
   if (!cmd) {

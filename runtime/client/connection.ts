@@ -11,7 +11,7 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
-import { keyIdFor, openSignedEnvelopeAsync, PinnedKeys, signEnvelope, signEnvelopeAsync, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
+import { keyIdFor, openSignedEnvelopeAsync, PinnedKeys, type ReplayGuard, signEnvelope, signEnvelopeAsync, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
 import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
@@ -20,6 +20,7 @@ import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
 import { openDeliveredBottle } from "./bottles.js";
 import { buildEnvelope, type EnvelopeDraft } from "./draft.js";
+import { replayGuardFor } from "./replay.js";
 
 export interface MessageMeta {
   /** True when the sender's Ed25519 signature was verified here, end to end. False: only the hub's session vouches for it. */
@@ -52,6 +53,12 @@ export interface ConnectionOptions {
   receiptAttempts?: number;
   /** Share one across reconnections so a redelivery after a hub restart is still recognised. */
   dedupe?: Deduper;
+  /**
+   * Replay rules on everything received (client/replay.ts): skew, ttl, seen ids. Default: one
+   * guard per identity in this process (kept across reconnects); give one over a durable
+   * ReplayStore to keep it across restarts.
+   */
+  replay?: ReplayGuard;
 }
 
 interface Waiter {
@@ -81,7 +88,8 @@ export class HubConnection implements FleetConnection {
   private readonly clock: Clock;
   private readonly keys: LayeredKeys;
   private readonly tracker: ReceiptTracker;
-  private readonly dedupe: Deduper;
+  private readonly dedupe?: Deduper;
+  private readonly replay: ReplayGuard;
   private readonly handlers = new Set<MessageHandler>();
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
@@ -103,7 +111,8 @@ export class HubConnection implements FleetConnection {
     learned.pin(o.peer, o.peerPublicKey);
     this.keys = new LayeredKeys(learned, o.keys instanceof PinnedKeys ? undefined : o.keys);
     this.tracker = new ReceiptTracker({ clock: this.clock, timeoutMs: o.receiptTimeoutMs ?? 3_000, attempts: o.receiptAttempts ?? 3 });
-    this.dedupe = o.dedupe ?? new Deduper({ clock: this.clock });
+    this.dedupe = o.dedupe;
+    this.replay = o.replay ?? replayGuardFor(o.identity, this.clock);
     o.conn.onFrame((body) => this.receive(body));
     o.conn.onClose(() => this.finish());
     this.armHeartbeat();
@@ -318,15 +327,7 @@ export class HubConnection implements FleetConnection {
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
     if (verified && this.answer(env)) return;
     const kind = env.body?.kind;
-    const key = Deduper.key(env.sender, env.id);
-    const duplicate = this.dedupe.lookup(key) !== undefined;
-    if (env.requiresAck) this.ackToHub(env.id);
-    if (duplicate) return;
-    try {
-      this.dedupe.remember(key);
-    } catch {
-      // full of live ids: deliver anyway rather than lose it
-    }
+    if (!this.admit(env)) return;
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {
       // The hub refused a message that did not ask for a receipt.
       this.reportDrop(errorFromBody(kind)!);
@@ -353,6 +354,27 @@ export class HubConnection implements FleetConnection {
         // a handler's failure is its own
       }
     }
+  }
+
+  /**
+   * The replay rules (spec/signing.md) before anything is handed over. A replay (604) is
+   * acknowledged again and dropped; a refusal for time (605, 602, 709) is acknowledged too,
+   * so the hub forgets a row that can never be accepted; a full window (804) is not, so the
+   * hub keeps the message and offers it again later. Never "deliver anyway".
+   */
+  private admit(env: Envelope): boolean {
+    const key = Deduper.key(env.sender, env.id);
+    let refused: FleetError | undefined;
+    try {
+      if (this.dedupe?.lookup(key) !== undefined) throw new FleetError(ErrorCode.SECURITY_REPLAY, `replayed message ${env.id} from ${env.sender}`);
+      this.replay.check(env);
+      this.dedupe?.remember(key);
+    } catch (e) {
+      refused = asFleetError(e, ErrorCode.SECURITY_REPLAY, "replay");
+    }
+    if (env.requiresAck && refused?.code !== ErrorCode.DELIVERY_BUSY) this.ackToHub(env.id);
+    if (refused && refused.code !== ErrorCode.SECURITY_REPLAY) this.reportDrop(refused);
+    return !refused;
   }
 
   /** Tells the hub a stored message arrived, so it stops redelivering it. */

@@ -10,7 +10,7 @@ import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v
 import { systemClock, type Clock } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
 import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js";
-import { PinnedKeys, type Identity, type KeyResolver } from "../crypto/index.js";
+import { PinnedKeys, type Identity, type KeyResolver, type ReplayGuard, type ReplayStore } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { parseCapability } from "../protocol/capabilities.js";
 import { signRegistryEntry } from "../protocol/registry-owner.js";
@@ -19,6 +19,7 @@ import { type EstablishedSession, HandshakeInitiator } from "../protocol/handsha
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
 import { HubConnection } from "./connection.js";
+import { replayGuardFor } from "./replay.js";
 
 export const DEFAULT_HUB_PORT = 7420;
 
@@ -41,6 +42,10 @@ export interface ConnectHubOptions {
   receiptAttempts?: number;
   /** Receiver-side dedupe shared across reconnections (exactly-once across hub restarts). */
   dedupe?: Deduper;
+  /** Replay rules on everything received (default: a guard shared per identity; see client/replay.ts). */
+  replay?: ReplayGuard;
+  /** A durable store for the seen ids (runtime/node/replay-store.ts): replay protection across restarts. */
+  replayStore?: ReplayStore;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
   /** Heartbeat timing to propose (the agreement is capped: spec/handshake.md). */
@@ -150,6 +155,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     receiptTimeoutMs: o.receiptTimeoutMs,
     receiptAttempts: o.receiptAttempts,
     dedupe: o.dedupe,
+    replay: o.replay ?? (o.replayStore ? replayGuardFor(o.identity, clock, o.replayStore) : undefined),
   });
   if (o.groups?.length || o.role) {
     const record = create(AgentRecordSchema, {

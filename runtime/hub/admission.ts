@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { encodePacket } from "../codec/index.js";
-import { StaticKeys, verifyToken } from "../crypto/index.js";
+import { StaticKeys, type TokenUseStore, verifyToken } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError, isFleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
@@ -30,7 +30,7 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent, keyId) => {
       // A name whose key was revoked is re-enrolled only out of band: with a token bound to the new key.
-      if (hub.options.admission === "token" || hub.pins.wasRevoked(agent)) checkToken(hub, hello.admissionToken, agent, keyId);
+      if (hub.options.admission === "token" || hub.pins.wasRevoked(agent)) checkToken(hub, peer, hello.admissionToken, agent, keyId);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });
@@ -38,8 +38,33 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
   return peer;
 }
 
+/**
+ * At the Hello a limited token is only checked (608 when already used up); its use is
+ * recorded when the handshake completes (consumeTokenUse), so a Hello alone, a dropped
+ * connection or the client's own Hello retry never burns a use.
+ */
+function deferredUses(hub: Hub, peer: Peer): TokenUseStore {
+  return {
+    consume(tokenId, maxUses, forgetAfterMs) {
+      if (hub.store.tokenUsedUp(tokenId, maxUses)) return false;
+      peer.tokenUse = { tokenId, maxUses, forgetAfterMs };
+      return true;
+    },
+  };
+}
+
+/** The handshake completed: record the token's use now (608 if another connection used it up meanwhile). */
+function consumeTokenUse(hub: Hub, peer: Peer): void {
+  const use = peer.tokenUse;
+  if (!use) return;
+  peer.tokenUse = undefined;
+  if (!hub.store.consume(use.tokenId, use.maxUses, use.forgetAfterMs)) {
+    throw new FleetError(ErrorCode.SECURITY_TOKEN_USED, "admission token already used", { pointer: "/body/hello/admissionToken" });
+  }
+}
+
 /** Admission: a token this hub issued, for this hub, for this agent's key (603/602/608/601 otherwise). */
-function checkToken(hub: Hub, text: string, agent: string, keyId: string): void {
+function checkToken(hub: Hub, peer: Peer, text: string, agent: string, keyId: string): void {
   if (!text) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "this hub requires an admission token", { pointer: "/body/hello/admissionToken" });
   const id = hub.options.identity;
   verifyToken(text, {
@@ -49,7 +74,7 @@ function checkToken(hub: Hub, text: string, agent: string, keyId: string): void 
     subject: agent,
     holderKeyId: keyId,
     clock: hub.clock,
-    uses: hub.store,
+    uses: deferredUses(hub, peer),
   });
 }
 
@@ -70,8 +95,10 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.keyId = est.peerKeyId;
   peer.publicKey = est.peerPublicKey;
   peer.session = est.session;
+  consumeTokenUse(hub, peer);
   commitAdmission(hub, peer);
   peer.state = "open";
+  peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   hub.connections.bind(peer);
   hub.log(`online ${peer.agent} ${peer.keyId}`);
   peer.backlogUntil = Number.MAX_SAFE_INTEGER;
@@ -93,7 +120,11 @@ function commitAdmission(hub: Hub, peer: Peer): void {
   if (!pin && !record) return;
   try {
     hub.store.transaction(() => {
-      if (pin) hub.store.putPin(pin.agent, pin.publicKey);
+      if (pin) {
+        hub.store.putPin(pin.agent, pin.publicKey);
+        // Open admission lets anyone create names: one that never does anything is pruned (prune.ts).
+        if (hub.options.admission === "open") hub.store.admitted(pin.agent, hub.clock.now());
+      }
       if (!record) return;
       try {
         hub.registry.putAgent(record);
@@ -106,7 +137,10 @@ function commitAdmission(hub: Hub, peer: Peer): void {
     const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "admission");
     throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `could not admit ${peer.agent}: ${err.message}`, { cause: e });
   }
-  if (pin) hub.pins.adopt(pin.agent, pin.publicKey);
+  if (pin) {
+    hub.pins.adopt(pin.agent, pin.publicKey);
+    hub.quota.admitted(pin.agent);
+  }
 }
 
 /** The hub's registry entry for a connected agent (key and offer from the handshake); undefined when unchanged. */

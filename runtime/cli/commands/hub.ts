@@ -10,6 +10,7 @@ import { HUB_DEFAULT_PORT } from "../../hub/options.js";
 import { startHub } from "../../hub/start.js";
 import { type Command, str } from "../command.js";
 import { hubAddress, connectFor } from "../connect.js";
+import { HUB_BRIDGE_OPTIONS, HUB_BRIDGE_USAGE, startHubBridges } from "../hub-bridges.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
 
@@ -28,7 +29,7 @@ function wsOrigins(v: string | undefined): string[] | "*" | undefined {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)]",
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -40,7 +41,14 @@ export const hub: Command = {
     "max-frame": { type: "string" },
     "idle-ms": { type: "string" },
     "max-queue": { type: "string" },
+    "max-handshake-frame": { type: "string" },
+    "max-pending": { type: "string" },
+    "inbox-quota": { type: "string" },
+    "inbox-total": { type: "string" },
+    "unknown-quota": { type: "string" },
+    "prune-idle-ms": { type: "string" },
     "require-token": { type: "boolean" },
+    ...HUB_BRIDGE_OPTIONS,
   },
   async run(ctx) {
     const home = ensureHome(ctx.home);
@@ -60,6 +68,12 @@ export const hub: Command = {
       maxFrameBytes: num(str(ctx, "max-frame"), "max-frame"),
       idleTimeoutMs: num(str(ctx, "idle-ms"), "idle-ms"),
       maxQueueBytes: num(str(ctx, "max-queue"), "max-queue"),
+      maxHandshakeFrameBytes: num(str(ctx, "max-handshake-frame"), "max-handshake-frame"),
+      maxPendingConnections: num(str(ctx, "max-pending"), "max-pending"),
+      inboxBytesPerRecipient: num(str(ctx, "inbox-quota"), "inbox-quota"),
+      inboxBytesTotal: num(str(ctx, "inbox-total"), "inbox-total"),
+      inboxBytesUnknown: num(str(ctx, "unknown-quota"), "unknown-quota"),
+      pruneIdleMs: num(str(ctx, "prune-idle-ms"), "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
     });
     running.hub.log = (line) => {
@@ -70,7 +84,15 @@ export const hub: Command = {
     updateConfig(home, { hub: `${running.host}:${running.port}` });
     ctx.out.line(`fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
     ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, ws_port: running.wsPort, ws_url: running.wsUrl, key_id: identity.keyId, pid: process.pid });
+    let bridges;
+    try {
+      bridges = await startHubBridges(ctx, home, running, num);
+    } catch (e) {
+      await running.close();
+      throw e;
+    }
     await ctx.interrupted;
+    await bridges.close();
     await running.close();
     ctx.out.line("fleet hub stopped");
     ctx.out.event({ event: "stopped" });
