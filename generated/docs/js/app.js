@@ -2550,7 +2550,8 @@
                     "status": "BOTTLE_STATUS_DELIVERED",
                     "detail": "handed to agent-beta",
                     "at": "2026-11-20T12:00:03Z",
-                    "reporter": "fleet-hub"
+                    "reporter": "fleet-hub",
+                    "origin": "agent-alpha"
                   }
                 }
               }
