@@ -93,6 +93,8 @@ export class HubConnection implements FleetConnection {
   private readonly handlers = new Set<MessageHandler>();
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
+  /** Answers request() resolved with whose signature verified end to end (see answerVerified). */
+  private readonly verifiedAnswers = new WeakSet<Envelope>();
   private chain: Promise<void> = Promise.resolve();
   private writes: Promise<void> = Promise.resolve();
   private queuedWrites = 0;
@@ -285,8 +287,13 @@ export class HubConnection implements FleetConnection {
     }
   }
 
+  /** True when env, an answer request() resolved with, was verified end to end (signed), not only vouched for by the hub's session. */
+  answerVerified(env: Envelope): boolean {
+    return this.verifiedAnswers.has(env);
+  }
+
   /** Receipts and answers to pending requests; true when env was one. */
-  private answer(env: Envelope): boolean {
+  private answer(env: Envelope, verified = false): boolean {
     const kind = env.body?.kind;
     if (kind?.case === "receipt" && env.sender === this.peer) {
       try {
@@ -302,6 +309,7 @@ export class HubConnection implements FleetConnection {
     this.waiters.delete(env.inReplyTo);
     this.clock.clearTimer(waiter.timer);
     const err = kind ? errorFromBody(kind) : undefined;
+    if (verified) this.verifiedAnswers.add(env);
     if (err) waiter.reject(err);
     else waiter.resolve(env);
     return true;
@@ -309,6 +317,18 @@ export class HubConnection implements FleetConnection {
 
   /** Verifies a signed envelope end to end, learning an unknown sender's key from the hub's registry. */
   private async openSigned(signed: SignedEnvelope): Promise<Envelope> {
+    const env = await this.verifySigned(signed);
+    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
+      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
+    }
+    return env;
+  }
+
+  /**
+   * Verifies a signed envelope end to end without the freshness check: for stored copies
+   * (the hub's history), whose expiry says nothing about their authenticity.
+   */
+  async verifySigned(signed: SignedEnvelope): Promise<Envelope> {
     const keyId = signed.signature?.keyId ?? "";
     if (!this.keys.resolve(keyId)) {
       // Only the claimed name is read before verification, to know whose key to ask for.
@@ -317,15 +337,11 @@ export class HubConnection implements FleetConnection {
       const rec = found.agents.find((a) => a.agentId === claimed);
       if (rec && keyIdFor(rec.publicKey) === keyId && this.keys.keyIdOf(claimed) === undefined) this.keys.learned.pin(claimed, rec.publicKey);
     }
-    const env = await openSignedEnvelopeAsync(signed, { keys: this.keys });
-    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
-      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
-    }
-    return env;
+    return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
-    if (verified && this.answer(env)) return;
+    if (verified && this.answer(env, true)) return;
     const kind = env.body?.kind;
     if (!this.admit(env)) return;
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {

@@ -16,7 +16,8 @@ import type { Incoming } from "./peer.js";
 import { revokeKey, rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
-export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
+export { HUB_OP_MEDIA_TYPE } from "../client/history.js";
+import { HUB_OP_MEDIA_TYPE } from "../client/history.js";
 
 export function handleHubRequest(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
@@ -83,7 +84,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string; thread_id?: string; limit?: number; before?: number } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -94,6 +95,21 @@ function answerOp(hub: Hub, msg: Incoming): void {
       // A bottle is named by (origin, bottle_id); without an origin the asker's own, else the one addressed to the asker.
       const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? undefined : String(value.origin));
       return answer(status);
+    }
+    // Threads and history (history.ts, spec/history.md): always the asking agent's own view.
+    // Answered when the history's writer thread answers (history-client.ts).
+    case "threads":
+      return void hub.history.threads(peer.agent, Number(value.limit ?? 50)).then(
+        (threads) => answer({ agent: peer.agent, threads }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "threads")),
+      );
+    case "thread": {
+      if (typeof value.thread_id !== "string" || !value.thread_id) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "thread_id is required", { pointer: "/thread_id" });
+      const before = value.before === undefined ? undefined : Number(value.before);
+      return void hub.history.thread(peer.agent, value.thread_id, { limit: Number(value.limit ?? 200), before }).then(
+        (t) => answer({ agent: peer.agent, ...t }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "thread")),
+      );
     }
     default:
       throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });

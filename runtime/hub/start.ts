@@ -1,6 +1,7 @@
 // Starts a hub on a TCP listener (127.0.0.1 by default; port 0 = ephemeral), and on a
 // WebSocket listener for browsers when wsPort is given (same frames, same hub).
 import { listenTcp } from "../transport/tcp.js";
+import type { HistoryOptions } from "./history.js";
 import { Hub } from "./hub.js";
 import type { HubOptions } from "./options.js";
 import { listenWebSocket } from "./websocket-listener.js";
@@ -16,7 +17,7 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*" }): Promise<RunningHub> {
+export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*"; history?: HistoryOptions }): Promise<RunningHub> {
   const hub = new Hub(opts);
   let listener;
   let ws;

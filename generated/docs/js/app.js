@@ -32,7 +32,7 @@
     "hubConnection": {
       "address": null,
       "title": "Hub connection",
-      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages.",
+      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages. Requests to the hub itself (recipient fleet:hub) also travel here: registry queries, bottles, key rotations, pings, and QUERY envelopes with an application/vnd.fleet.hub-op+json payload (status, bottle.status, and the history ops threads and thread of spec/history.md).",
       "servers": [
         "$ref:$.servers.hubTcp",
         "$ref:$.servers.hubWebSocket"
@@ -1514,7 +1514,9 @@
                               "RECEIPT_STATUS_UNSPECIFIED",
                               "RECEIPT_STATUS_ACCEPTED",
                               "RECEIPT_STATUS_PROCESSED",
-                              "RECEIPT_STATUS_REJECTED"
+                              "RECEIPT_STATUS_REJECTED",
+                              "RECEIPT_STATUS_FAILED",
+                              "RECEIPT_STATUS_TIMED_OUT"
                             ],
                             "x-parser-schema-id": "<anonymous-schema-190>"
                           },
@@ -1530,6 +1532,13 @@
                             "minimum": 0,
                             "maximum": 4294967295,
                             "x-parser-schema-id": "<anonymous-schema-192>"
+                          },
+                          "exitCode": {
+                            "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
+                            "type": "integer",
+                            "minimum": -2147483648,
+                            "maximum": 2147483647,
+                            "x-parser-schema-id": "<anonymous-schema-193>"
                           }
                         },
                         "required": [
@@ -1547,35 +1556,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-195>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-195>"
+                            "x-parser-schema-id": "<anonymous-schema-196>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-196>"
+                            "x-parser-schema-id": "<anonymous-schema-197>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-197>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-198>"
+                            "x-parser-schema-id": "<anonymous-schema-199>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           }
                         },
                         "required": [
@@ -1586,7 +1595,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-193>"
+                        "x-parser-schema-id": "<anonymous-schema-194>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1596,7 +1605,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-201>"
+                            "x-parser-schema-id": "<anonymous-schema-202>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1608,38 +1617,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-203>"
+                                "x-parser-schema-id": "<anonymous-schema-204>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-204>"
+                                "x-parser-schema-id": "<anonymous-schema-205>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-205>"
+                                "x-parser-schema-id": "<anonymous-schema-206>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-206>"
+                                "x-parser-schema-id": "<anonymous-schema-207>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-207>"
+                                "x-parser-schema-id": "<anonymous-schema-208>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-208>"
+                                "x-parser-schema-id": "<anonymous-schema-209>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-202>"
+                            "x-parser-schema-id": "<anonymous-schema-203>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1647,7 +1656,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-209>"
+                            "x-parser-schema-id": "<anonymous-schema-210>"
                           }
                         },
                         "required": [
@@ -1656,7 +1665,7 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-200>"
+                        "x-parser-schema-id": "<anonymous-schema-201>"
                       },
                       "keyRevocation": {
                         "description": "A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md \"Revocation\": at a hub only with an admission token bound to the new key).",
@@ -1666,23 +1675,23 @@
                           "agent": {
                             "description": "The agent whose key is revoked; the envelope's sender. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-211>"
+                            "x-parser-schema-id": "<anonymous-schema-212>"
                           },
                           "revokedKeyId": {
                             "description": "The key revoked: the agent's currently pinned key, which signs this statement. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-212>"
+                            "x-parser-schema-id": "<anonymous-schema-213>"
                           },
                           "effectiveAt": {
                             "description": "The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-213>"
+                            "x-parser-schema-id": "<anonymous-schema-214>"
                           },
                           "reason": {
                             "description": "Why, in a few words (free text, never parsed).",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-214>"
+                            "x-parser-schema-id": "<anonymous-schema-215>"
                           }
                         },
                         "required": [
@@ -1690,7 +1699,7 @@
                           "revokedKeyId",
                           "effectiveAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-210>"
+                        "x-parser-schema-id": "<anonymous-schema-211>"
                       }
                     },
                     "maxProperties": 1,
@@ -1701,7 +1710,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-215>"
+                    "x-parser-schema-id": "<anonymous-schema-216>"
                   }
                 },
                 "required": [
@@ -1719,13 +1728,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-216>"
+                    "x-parser-schema-id": "<anonymous-schema-217>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-217>"
+                    "x-parser-schema-id": "<anonymous-schema-218>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1759,7 +1768,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-218>"
+                "x-parser-schema-id": "<anonymous-schema-219>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1844,7 +1853,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-219>"
+                "x-parser-schema-id": "<anonymous-schema-220>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1915,7 +1924,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-220>"
+                "x-parser-schema-id": "<anonymous-schema-221>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -1985,7 +1994,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-221>"
+                "x-parser-schema-id": "<anonymous-schema-222>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -2040,7 +2049,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-222>"
+                "x-parser-schema-id": "<anonymous-schema-223>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2095,7 +2104,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-223>"
+                "x-parser-schema-id": "<anonymous-schema-224>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2161,7 +2170,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2229,7 +2238,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-226>"
+                "x-parser-schema-id": "<anonymous-schema-227>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2289,7 +2298,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-227>"
+                "x-parser-schema-id": "<anonymous-schema-228>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2366,7 +2375,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-228>"
+                "x-parser-schema-id": "<anonymous-schema-229>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2449,7 +2458,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-229>"
+                "x-parser-schema-id": "<anonymous-schema-230>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2520,7 +2529,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-231>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2636,7 +2645,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-235>"
+                "x-parser-schema-id": "<anonymous-schema-236>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2713,7 +2722,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-236>"
+                "x-parser-schema-id": "<anonymous-schema-237>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2772,7 +2781,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-237>"
+                "x-parser-schema-id": "<anonymous-schema-238>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2864,7 +2873,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-238>"
+                "x-parser-schema-id": "<anonymous-schema-239>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2940,7 +2949,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-239>"
+                "x-parser-schema-id": "<anonymous-schema-240>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -3015,7 +3024,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-241>"
+                "x-parser-schema-id": "<anonymous-schema-242>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3112,36 +3121,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-245>"
+                        "x-parser-schema-id": "<anonymous-schema-246>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-246>"
+                        "x-parser-schema-id": "<anonymous-schema-247>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-247>"
+                        "x-parser-schema-id": "<anonymous-schema-248>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-248>"
+                        "x-parser-schema-id": "<anonymous-schema-249>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-249>"
+                        "x-parser-schema-id": "<anonymous-schema-250>"
                       },
                       "finished": {
                         "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-250>"
+                        "x-parser-schema-id": "<anonymous-schema-251>"
                       }
                     },
                     "required": [
@@ -3150,7 +3159,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-244>"
+                    "x-parser-schema-id": "<anonymous-schema-245>"
                   }
                 },
                 "maxProperties": 1,
@@ -3162,7 +3171,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-251>"
+                "x-parser-schema-id": "<anonymous-schema-252>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"

@@ -6153,7 +6153,7 @@ function validate90(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate90.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema109 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED"] };
+var schema109 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED", "RECEIPT_STATUS_FAILED", "RECEIPT_STATUS_TIMED_OUT"] };
 function validate97(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6184,7 +6184,7 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs")) {
+      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs" || key0 === "exitCode")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -6216,7 +6216,7 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
+      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
         const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
@@ -6290,12 +6290,44 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
         }
       }
     }
+    if (data.exitCode !== void 0) {
+      let data5 = data.exitCode;
+      if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
+        const err12 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+      if (typeof data5 == "number" && isFinite(data5)) {
+        if (data5 > 2147483647 || isNaN(data5)) {
+          const err13 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/maximum", keyword: "maximum", params: { comparison: "<=", limit: 2147483647 }, message: "must be <= 2147483647" };
+          if (vErrors === null) {
+            vErrors = [err13];
+          } else {
+            vErrors.push(err13);
+          }
+          errors++;
+        }
+        if (data5 < -2147483648 || isNaN(data5)) {
+          const err14 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/minimum", keyword: "minimum", params: { comparison: ">=", limit: -2147483648 }, message: "must be >= -2147483648" };
+          if (vErrors === null) {
+            vErrors = [err14];
+          } else {
+            vErrors.push(err14);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err12];
+      vErrors = [err15];
     } else {
-      vErrors.push(err12);
+      vErrors.push(err15);
     }
     errors++;
   }
@@ -10350,7 +10382,7 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs")) {
+      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs" || key0 === "exitCode")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -10382,7 +10414,7 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       }
-      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
+      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
         const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
@@ -10456,12 +10488,44 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     }
+    if (data.exitCode !== void 0) {
+      let data5 = data.exitCode;
+      if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
+        const err12 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+      if (typeof data5 == "number" && isFinite(data5)) {
+        if (data5 > 2147483647 || isNaN(data5)) {
+          const err13 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/maximum", keyword: "maximum", params: { comparison: "<=", limit: 2147483647 }, message: "must be <= 2147483647" };
+          if (vErrors === null) {
+            vErrors = [err13];
+          } else {
+            vErrors.push(err13);
+          }
+          errors++;
+        }
+        if (data5 < -2147483648 || isNaN(data5)) {
+          const err14 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/minimum", keyword: "minimum", params: { comparison: ">=", limit: -2147483648 }, message: "must be >= -2147483648" };
+          if (vErrors === null) {
+            vErrors = [err14];
+          } else {
+            vErrors.push(err14);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err12];
+      vErrors = [err15];
     } else {
-      vErrors.push(err12);
+      vErrors.push(err15);
     }
     errors++;
   }
