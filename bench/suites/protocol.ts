@@ -12,7 +12,7 @@ import { type BenchRow, type BenchSuite, opsPerSecond } from "../harness.js";
 const ENTRIES = 1_000;
 
 function filled(node: string, clock: FakeClock): RegistryReplica {
-  const r = new RegistryReplica({ node, clock });
+  const r = new RegistryReplica({ node, clock, unverified: true });
   for (let i = 0; i < ENTRIES; i++) r.putAgent({ agentId: `agent-${i}`, keyId: `ed25519:${i}`, capabilities: [{ name: "compute" }], endpoints: ["tcp://127.0.0.1:7420"] });
   return r;
 }
@@ -22,10 +22,10 @@ export const suite: BenchSuite = {
   async run(): Promise<BenchRow[]> {
     const clock = new FakeClock();
     const a = filled("hub-a", clock);
-    const b = new RegistryReplica({ node: "hub-b", clock });
+    const b = new RegistryReplica({ node: "hub-b", clock, unverified: true });
     b.merge(a.entries());
     const snapshot = a.snapshot();
-    const fullSync = opsPerSecond(() => new RegistryReplica({ node: "fresh", clock }).receive({ case: "registrySnapshot", value: snapshot }), { batch: 1, minMs: 700 });
+    const fullSync = opsPerSecond(() => new RegistryReplica({ node: "fresh", clock, unverified: true }).receive({ case: "registrySnapshot", value: snapshot }), { batch: 1, minMs: 700 });
     const inSync = opsPerSecond(() => {
       if (b.receive({ case: "registryDigest", value: a.digest() }).length) throw new Error("replicas differ");
     }, { batch: 5 });

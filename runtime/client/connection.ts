@@ -269,7 +269,14 @@ export class HubConnection implements FleetConnection {
       opened = this.o.session.openAll(packet.kind.value);
     } catch (e) {
       // Unverifiable input is dropped here (never handed to the application).
-      this.reportDrop(asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming"));
+      const err = asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming");
+      this.reportDrop(err);
+      // Messages were deleted on an ordered carrier: the session is over (spec/sessions.md).
+      if (err.code === ErrorCode.SECURITY_SEQUENCE_GAP) {
+        this.lastError = err;
+        this.o.conn.close();
+        this.finish();
+      }
       return;
     }
     // One envelope, or a batch of them (spec/sessions.md): each on its own, in order.

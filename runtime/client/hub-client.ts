@@ -5,6 +5,7 @@
 // sees node:net (in this checkout, tsconfig "paths" and vitest.config.ts map it to the source).
 import { create } from "@bufbuild/protobuf";
 import { CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
+import type { HeartbeatParams } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { AgentRecordSchema, type AgentRole, RegistryDeltaSchema, RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -14,6 +15,7 @@ import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js
 import { PinnedKeys, type Identity, type KeyResolver, type ReplayGuard, type ReplayStore } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { parseCapability } from "../protocol/capabilities.js";
+import { signRegistryEntry } from "../protocol/registry-owner.js";
 import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
@@ -48,6 +50,8 @@ export interface ConnectHubOptions {
   replayStore?: ReplayStore;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
+  /** Heartbeat timing to propose (the agreement is capped: spec/handshake.md). */
+  heartbeat?: HeartbeatParams;
   /** An already open carrier (tests, custom transports). */
   conn?: FrameConnection;
 }
@@ -70,6 +74,7 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     clock,
     timeoutMs: o.handshakeTimeoutMs,
     admissionToken: o.admissionToken,
+    heartbeat: o.heartbeat,
     capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
   });
   const send = (signed: SignedEnvelope) =>
@@ -165,7 +170,9 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
       versions: [est.version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.
-    const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record } });
+    // Signed by its owner (us): the hub takes registry writes only from their owners.
+    const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record }, causal: [{ node: o.identity.agent, count: 1n }] });
+    signRegistryEntry(entry, o.identity);
     await c.send({ to: "fleet:hub", type: MessageType.COMMAND, sign: false, requiresAck: true, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: o.identity.agent, entries: [entry] }) } });
   }
   return c;

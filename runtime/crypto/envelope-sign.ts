@@ -133,6 +133,7 @@ function planVerification(signed: SignedEnvelope, ctx: VerifyContext): Plan {
     if (sig.length !== ED25519_SIG_BYTES) throw bad(`Ed25519 signature must be ${ED25519_SIG_BYTES} bytes, got ${sig.length}`, "/signature/sig");
     const publicKey = ctx.keys.resolve(keyId);
     if (publicKey) return { scheme, keyId, sig, bytes, publicKey };
+    if (ctx.keys.revoked?.(keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `signer key ${keyId} was revoked by its owner`, { pointer: "/signature/keyId" });
     if (!ctx.allowIntroduction) throw bad(`unknown signer key ${keyId}`, "/signature/keyId");
     return { scheme, keyId, sig, bytes, introduction: true };
   }

@@ -6,8 +6,8 @@ export { constantTimeEqual, fromBase64Url, fromHex, randomBytes, toBase64Url, to
 export { registerNodeCrypto } from "./node-crypto.js";
 export { assertValidPublicKey, ed25519Backends, isCanonicalS, verifyEd25519, verifyEd25519Async, type Ed25519Backend } from "./ed25519.js";
 export { exportSeed, generateIdentity, identityFromSeed, type Identity } from "./identity.js";
-export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore } from "./keys.js";
-export { createKeyRotation } from "./rotation.js";
+export { MAX_REVOKED_KEYS, PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore, type RevokedKey } from "./keys.js";
+export { createKeyRevocation, createKeyRotation } from "./rotation.js";
 export { checkFreshness, DEFAULT_SKEW_MS, MAX_TTL_SECONDS, MemoryReplayStore, ReplayGuard, type ReplayStore, type ReplayWindow } from "./replay.js";
 export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
 export { aeadOpen, aeadSeal } from "./aead.js";
@@ -23,11 +23,15 @@ export {
 } from "./envelope-sign.js";
 export { isVerifiedEnvelope } from "./verified.js";
 export { createEphemeral, createEphemeralAsync, createEphemeralKey, webCryptoHasX25519, x25519PublicKey, x25519SharedSecret, type EphemeralKey } from "./x25519.js";
-export { deriveSession, deriveSessionKeys, finishedMac, handshakeTranscript, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole, type TranscriptInputs } from "./session.js";
+export { deriveSession, deriveSessionKeys, finishedMac, handshakeTranscript, Session, sessionNonce, transcriptHash, type SealOptions, type SequenceRule, type SessionKeys, type SessionRole, type TranscriptInputs } from "./session.js";
 export { redact, redactText } from "./redact.js";
 export {
+  ADMISSION_SCOPE,
+  audienceKeyId,
   DEFAULT_TOKEN_TTL_MS,
   issueToken,
+  signTokenClaims,
+  tokenAudience,
   MemoryTokenUseStore,
   TOKEN_CLAIMS_TYPE,
   TOKEN_PREFIX,

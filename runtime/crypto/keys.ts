@@ -16,6 +16,8 @@ export interface KeyResolver {
   checkBinding(agent: string, keyId: string): void;
   /** The key id agent is bound to, if any (lets introductions detect a name already taken). */
   keyIdOf?(agent: string): string | undefined;
+  /** The revocation of keyId, if its owner revoked it (signatures by it: 611, not 601). */
+  revoked?(keyId: string): RevokedKey | undefined;
 }
 
 export interface PinnedKey {
@@ -26,19 +28,83 @@ export interface PinnedKey {
   pinnedAt: number;
 }
 
+/** A key its owner revoked (spec/signing.md "Revocation"). */
+export interface RevokedKey {
+  agent: string;
+  keyId: string;
+  /** Unix ms: the earliest time the key may have been compromised. */
+  effectiveAt: number;
+}
+
+/** Revoked keys kept per resolver; one more is refused (804) rather than forgetting one. */
+export const MAX_REVOKED_KEYS = 65_536;
+
 /** Persistence for pins (the hub keeps them in SQLite). */
 export interface PinStore {
   load(): Iterable<PinnedKey>;
   /** Insert or replace the pin of pin.agent. */
   save(pin: PinnedKey): void;
+  /** Revoked keys to restore (optional). */
+  loadRevoked?(): Iterable<RevokedKey>;
+  /** Records a revocation and drops the agent's pin, at once (optional). */
+  revoke?(r: RevokedKey): void;
 }
 
 export class PinnedKeys implements KeyResolver {
   private readonly byAgent = new Map<string, PinnedKey>();
   private readonly byKeyId = new Map<string, Uint8Array>();
+  private readonly revokedKeys = new Map<string, RevokedKey>();
+  private readonly revokedNames = new Set<string>();
 
   constructor(private readonly store?: PinStore, private readonly now: () => number = Date.now) {
     if (store) for (const pin of store.load()) this.remember(pin);
+    for (const r of store?.loadRevoked?.() ?? []) this.rememberRevoked(r);
+  }
+
+  /** The revocation of keyId, if its owner revoked it. */
+  revoked(keyId: string): RevokedKey | undefined {
+    return this.revokedKeys.get(keyId);
+  }
+
+  /** True when one of agent's keys was revoked: the name is re-enrolled only out of band (spec/signing.md). */
+  wasRevoked(agent: string): boolean {
+    return this.revokedNames.has(agent);
+  }
+
+  /**
+   * Applies a KeyRevocation (spec/signing.md "Revocation"). The envelope must have come out
+   * of openSignedEnvelope, be sent by the agent and signed by the very key it revokes, which
+   * must be the agent's pinned key (607 otherwise); effective_at is required and not after
+   * created_at (709). The name is unbound and the key never pinned again (611).
+   */
+  applyRevocation(env: Envelope): RevokedKey {
+    if (env.body?.kind.case !== "keyRevocation") throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "not a key revocation", { pointer: "/body" });
+    if (!isVerifiedEnvelope(env)) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "key revocation was not opened by openSignedEnvelope");
+    const rev = env.body.kind.value;
+    const signedBy = env.security?.keyId ?? "";
+    if (env.sender !== rev.agent) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "a revocation must be sent by the agent whose key it revokes", { pointer: "/body/keyRevocation/agent" });
+    if (signedBy !== rev.revokedKeyId || this.byAgent.get(rev.agent)?.keyId !== rev.revokedKeyId) {
+      throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "a revocation is signed by the key it revokes, the agent's pinned key", { pointer: "/body/keyRevocation/revokedKeyId" });
+    }
+    if (!rev.effectiveAt) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "effective_at is required", { pointer: "/body/keyRevocation/effectiveAt" });
+    const effectiveAt = timestampMs(rev.effectiveAt);
+    if (env.createdAt && effectiveAt > timestampMs(env.createdAt)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "effective_at is after the revocation's created_at", { pointer: "/body/keyRevocation/effectiveAt" });
+    return this.revoke({ agent: rev.agent, keyId: rev.revokedKeyId, effectiveAt });
+  }
+
+  /** Records a revocation (already verified) and unbinds the agent if it is bound to that key. */
+  revoke(r: RevokedKey): RevokedKey {
+    if (!this.revokedKeys.has(r.keyId) && this.revokedKeys.size >= MAX_REVOKED_KEYS) throw new FleetError(ErrorCode.DELIVERY_BUSY, `more than ${MAX_REVOKED_KEYS} revoked keys`);
+    this.store?.revoke?.(r);
+    this.rememberRevoked(r);
+    return r;
+  }
+
+  private rememberRevoked(r: RevokedKey): void {
+    this.revokedKeys.set(r.keyId, r);
+    this.revokedNames.add(r.agent);
+    if (this.byAgent.get(r.agent)?.keyId === r.keyId) this.byAgent.delete(r.agent);
+    this.byKeyId.delete(r.keyId);
   }
 
   resolve(keyId: string): Uint8Array | undefined {
@@ -59,6 +125,7 @@ export class PinnedKeys implements KeyResolver {
   pin(agent: string, publicKey: Uint8Array): PinnedKey {
     assertValidPublicKey(publicKey);
     const keyId = keyIdFor(publicKey);
+    if (this.revokedKeys.has(keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `${keyId} was revoked by ${this.revokedKeys.get(keyId)!.agent}`, { pointer: "/security/keyId" });
     const existing = this.byAgent.get(agent);
     if (existing) {
       if (existing.keyId === keyId) return existing;
@@ -83,6 +150,7 @@ export class PinnedKeys implements KeyResolver {
       throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "rotation is not signed by the currently pinned key", { pointer: "/body/keyRotation/oldKeyId" });
     }
     assertValidPublicKey(rot.newPublicKey);
+    if (this.revokedKeys.has(rot.newKeyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `${rot.newKeyId} was revoked`, { pointer: "/body/keyRotation/newKeyId" });
     if (keyIdFor(rot.newPublicKey) !== rot.newKeyId) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "new_key_id does not match new_public_key", { pointer: "/body/keyRotation/newKeyId" });
     if (!verifyEd25519(rot.newPublicKey, rotationPossessionBytes(rot), rot.newKeySignature)) {
       throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "new key's possession signature is invalid", { pointer: "/body/keyRotation/newKeySignature" });

@@ -20,6 +20,8 @@ export const Domain = {
   postmark: "fleet.v1.postmark",
   token: "fleet.v1.token",
   keyRotationNew: "fleet.v1.key-rotation.new",
+  /** A registry entry's owner signature over its entry_hash (spec/registry.md). */
+  registryOwner: "fleet.v1.registry.owner",
   file: "fleet.v1.file",
 } as const;
 export type Domain = (typeof Domain)[keyof typeof Domain];

@@ -3,7 +3,7 @@
 // the envelope carrying it must then be signed by the old key (signEnvelope(env, oldIdentity)).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { KeyRotationSchema, type KeyRotation } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { KeyRevocationSchema, KeyRotationSchema, type KeyRevocation, type KeyRotation } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { Identity } from "./identity.js";
 import { rotationPossessionBytes } from "./keys.js";
@@ -19,4 +19,13 @@ export function createKeyRotation(oldIdentity: Identity, newIdentity: Identity, 
   });
   rot.newKeySignature = newIdentity.sign(rotationPossessionBytes(rot));
   return rot;
+}
+
+/**
+ * A KeyRevocation of identity's own key (spec/signing.md "Revocation"); the envelope carrying
+ * it must be signed by that same key. effectiveAtMs: the earliest time the key may have been
+ * compromised (not after the envelope's created_at).
+ */
+export function createKeyRevocation(identity: Identity, effectiveAtMs: number, reason = ""): KeyRevocation {
+  return create(KeyRevocationSchema, { agent: identity.agent, revokedKeyId: identity.keyId, effectiveAt: timestampFromMs(effectiveAtMs), reason });
 }

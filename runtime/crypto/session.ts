@@ -118,9 +118,20 @@ export interface SealOptions {
   algorithm?: "chacha20-poly1305" | "aes-256-gcm";
 }
 
+/**
+ * What a receiver accepts as the next sequence (spec/sessions.md): "contiguous" (ordered
+ * carriers: TCP, WebSocket, the default) exactly last + 1, and a gap (> last + 1) ends the
+ * session with 610; "increasing" (core NATS, which may drop but never reorders one
+ * publisher's messages) anything above last.
+ */
+export type SequenceRule = "contiguous" | "increasing";
+
 export class Session {
   private sendSeq = 0n;
   private recvSeq = 0n;
+  /** Set for NATS sessions; every other carrier is ordered. */
+  sequenceRule: SequenceRule = "contiguous";
+  private ended: FleetError | undefined;
   private readonly sendMac: (chunks: Uint8Array[]) => Uint8Array;
   private readonly recvMac: (chunks: Uint8Array[]) => Uint8Array;
   private readonly sendEnc: Uint8Array;
@@ -241,10 +252,12 @@ export class Session {
   }
 
   /**
-   * Checks the MAC and that the sequence is above the last one opened, without parsing or
-   * changing state; returns the sequence. 601 bad session or MAC, 604 replayed/reordered.
+   * Checks the MAC and the sequence rule, without parsing or changing state (except that a
+   * gap ends the session); returns the sequence. 601 bad session or MAC, 604
+   * replayed/reordered, 610 a gap on an ordered carrier (then every later message: 610).
    */
   authenticate(se: SessionEnvelope): bigint {
+    if (this.ended) throw this.ended;
     if (!se || se.sessionId !== this.sessionId) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "message is for another session", { pointer: "/sessionId" });
     if (!(se.mac instanceof Uint8Array) || se.mac.length !== HMAC_SIG_BYTES) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC must be 32 bytes", { pointer: "/mac" });
     if (typeof se.payloadType !== "string" || !(se.payload instanceof Uint8Array)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session envelope lacks payload", { pointer: "/payload" });
@@ -254,6 +267,11 @@ export class Session {
     this.checkConfirmation(se, sequence);
     if (sequence <= this.recvSeq) {
       throw new FleetError(ErrorCode.SECURITY_REPLAY, `session sequence ${sequence} is not above ${this.recvSeq} (replayed or reordered)`, { pointer: "/sequence" });
+    }
+    if (this.sequenceRule === "contiguous" && sequence !== this.recvSeq + 1n) {
+      // An authentic message past a gap: something in between was deleted. The session is over.
+      this.ended = new FleetError(ErrorCode.SECURITY_SEQUENCE_GAP, `session sequence ${sequence} after ${this.recvSeq}: ${sequence - this.recvSeq - 1n} message(s) missing on an ordered carrier; the session has ended`, { pointer: "/sequence" });
+      throw this.ended;
     }
     return sequence;
   }

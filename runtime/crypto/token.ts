@@ -1,8 +1,9 @@
 // Tokens (spec/tokens.md): "fleet1." + base64url(Token), where Token carries the exact
 // TokenClaims bytes and the issuer's Ed25519 signature over
 // PAE("fleet.v1.token", "application/vnd.fleet.v1.token-claims+proto", claims).
-// Verification: shape, signature, issuer binding, audience, scope, time (with skew),
-// and only then a use is consumed from the TokenUseStore (single-use limits).
+// Verification: shape, signature, issuer binding, audience (the verifier's own key id) and
+// trusted issuer (the key that audience names), scope, subject, holder key, time (with
+// skew), and only then a use is consumed from the TokenUseStore (single-use limits).
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { SignatureScheme } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -22,6 +23,22 @@ export const TOKEN_CLAIMS_TYPE = "application/vnd.fleet.v1.token-claims+proto";
 export const DEFAULT_TOKEN_TTL_MS = 3_600_000;
 /** Longer text is refused before decoding (a token is a few hundred bytes). */
 export const MAX_TOKEN_CHARS = 8192;
+/** The scope of hub admission tokens; tokens granting it must name holder_key_id. */
+export const ADMISSION_SCOPE = "hub:connect";
+
+const KEY_ID = /^ed25519:[a-z2-7]{32}$/;
+
+/** "<service>:<key id>": the audience of a verifier whose key is keyId (e.g. tokenAudience("hub", id.keyId)). */
+export function tokenAudience(service: string, keyId: string): string {
+  return `${service}:${keyId}`;
+}
+
+/** The key id an audience names (its text after the first ":"), or undefined when it names none. */
+export function audienceKeyId(audience: string): string | undefined {
+  const at = audience.indexOf(":");
+  const keyId = at > 0 ? audience.slice(at + 1) : "";
+  return KEY_ID.test(keyId) ? keyId : undefined;
+}
 
 export type { TokenClaims };
 export type TokenClaimsInit = Omit<MessageInitShape<typeof TokenClaimsSchema>, "$typeName">;
@@ -60,7 +77,9 @@ export function tokenSigningBytes(claims: Uint8Array): Uint8Array {
 
 /**
  * Issues a token. Defaults: token_id random, issuer = the identity's agent, issued_at = now,
- * expires_at = now + 1 h. audience and at least one scope are required.
+ * expires_at = now + 1 h. audience and at least one scope are required; the audience must
+ * name the issuer's own key (only a verifier issues the tokens it accepts), and an admission
+ * token (scope "hub:connect") must name its holder's key id.
  */
 export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, opts: { clock?: Clock; ttlMs?: number } = {}): string {
   const now = (opts.clock ?? systemClock).now();
@@ -68,7 +87,13 @@ export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, o
     throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `issuer ${claims.issuer} is not the signing identity ${issuer.agent}`, { pointer: "/issuer" });
   }
   if (!claims.audience) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "audience is required", { pointer: "/audience" });
+  if (audienceKeyId(claims.audience) !== issuer.keyId) {
+    throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `audience must be "<service>:${issuer.keyId}": a token is issued by the key that verifies it`, { pointer: "/audience" });
+  }
   if (!claims.scopes || claims.scopes.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "at least one scope is required", { pointer: "/scopes" });
+  if (claims.scopes.includes(ADMISSION_SCOPE) && !KEY_ID.test(claims.holderKeyId ?? "")) {
+    throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "an admission token names its holder's key id", { pointer: "/holderKeyId" });
+  }
   const full = create(TokenClaimsSchema, {
     ...claims,
     tokenId: claims.tokenId || toBase64Url(randomBytes(16)),
@@ -76,7 +101,12 @@ export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, o
     issuedAt: claims.issuedAt ?? timestampFromMs(now),
     expiresAt: claims.expiresAt ?? timestampFromMs(now + (opts.ttlMs ?? DEFAULT_TOKEN_TTL_MS)),
   });
-  const claimBytes = encodeMessage(TokenClaimsSchema, full);
+  return signTokenClaims(full, issuer);
+}
+
+/** Signs claims exactly as given, without issueToken's policy checks (vectors and tests of refusals use it). */
+export function signTokenClaims(claims: TokenClaims, issuer: Identity): string {
+  const claimBytes = encodeMessage(TokenClaimsSchema, claims);
   const token = create(TokenSchema, {
     claims: claimBytes,
     signature: { scheme: SignatureScheme.ED25519, keyId: issuer.keyId, sig: issuer.sign(tokenSigningBytes(claimBytes)) },
@@ -86,12 +116,14 @@ export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, o
 
 export interface VerifyTokenOptions {
   keys: KeyResolver;
-  /** This service's audience; the token's must equal it (603). */
+  /** This service's audience, "<service>:<its own key id>"; the token's must equal it and be signed by that key (603). */
   audience: string;
   /** A scope the token must grant (603). */
   scope?: string;
   /** The presenting agent; when the token names a subject it must match (603). */
   subject?: string;
+  /** The key id that authenticated the presenter (the hub: the Hello's signing key); a token naming holder_key_id must match it (603). */
+  holderKeyId?: string;
   clock?: Clock;
   /** Allowed clock difference for expires_at / not_before (default 120 s). */
   skewMs?: number;
@@ -102,8 +134,10 @@ export interface VerifyTokenOptions {
 const invalid = (message: string, pointer = "") => new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, message, { pointer });
 const unauthorized = (message: string, pointer = "") => new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, message, { pointer });
 
-/** Returns the claims or throws: 601 malformed/unsigned, 607 issuer not bound to key, 603 audience/scope/subject/not-yet-valid, 602 expired, 608 used up. */
+/** Returns the claims or throws: 601 malformed/unsigned, 607 issuer not bound to key, 603 audience/issuer/scope/subject/holder/not-yet-valid, 602 expired, 608 used up. */
 export function verifyToken(text: string, opts: VerifyTokenOptions): TokenClaims {
+  const trusted = audienceKeyId(opts.audience);
+  if (!trusted) throw unauthorized(`the verifier's audience must be "<service>:<its key id>", not ${JSON.stringify(opts.audience)}`, "/audience");
   if (typeof text !== "string" || !text.startsWith(TOKEN_PREFIX)) throw invalid(`a token starts with "${TOKEN_PREFIX}"`);
   if (text.length > MAX_TOKEN_CHARS) throw invalid("token is too long");
   const bytes = fromBase64Url(text.slice(TOKEN_PREFIX.length), ErrorCode.SECURITY_SIGNATURE_INVALID);
@@ -125,8 +159,14 @@ export function verifyToken(text: string, opts: VerifyTokenOptions): TokenClaims
   const claims = decodeMessage(TokenClaimsSchema, token.claims);
   opts.keys.checkBinding(claims.issuer, sig.keyId);
   if (claims.audience !== opts.audience) throw unauthorized(`token is for ${claims.audience}, not ${opts.audience}`, "/audience");
+  // The trusted issuer of an audience is the key it names: no other key, pinned or not, mints tokens for it.
+  if (sig.keyId !== trusted) throw unauthorized(`only ${trusted} issues tokens for ${opts.audience}, not ${sig.keyId}`, "/signature/keyId");
   if (opts.scope !== undefined && !claims.scopes.includes(opts.scope)) throw unauthorized(`token does not grant ${opts.scope}`, "/scopes");
   if (claims.subject && opts.subject !== undefined && claims.subject !== opts.subject) throw unauthorized(`token is for ${claims.subject}`, "/subject");
+  if (claims.scopes.includes(ADMISSION_SCOPE) && !claims.holderKeyId) throw unauthorized("an admission token must name its holder's key", "/holderKeyId");
+  if (claims.holderKeyId && claims.holderKeyId !== opts.holderKeyId) {
+    throw unauthorized(opts.holderKeyId === undefined ? "token is bound to a holder key, and the presenter's key is unknown" : `token is bound to ${claims.holderKeyId}, not ${opts.holderKeyId}`, "/holderKeyId");
+  }
 
   const now = (opts.clock ?? systemClock).now();
   const skew = opts.skewMs ?? DEFAULT_SKEW_MS;

@@ -28,8 +28,9 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     hub: true,
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
-    admit: (hello, agent) => {
-      if (hub.options.admission === "token") checkToken(hub, peer, hello.admissionToken, agent);
+    admit: (hello, agent, keyId) => {
+      // A name whose key was revoked is re-enrolled only out of band: with a token bound to the new key.
+      if (hub.options.admission === "token" || hub.pins.wasRevoked(agent)) checkToken(hub, peer, hello.admissionToken, agent, keyId);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });
@@ -62,8 +63,8 @@ function consumeTokenUse(hub: Hub, peer: Peer): void {
   }
 }
 
-/** Admission: a token this hub issued, for this hub, for this agent (603/602/608/601 otherwise). */
-function checkToken(hub: Hub, peer: Peer, text: string, agent: string): void {
+/** Admission: a token this hub issued, for this hub, for this agent's key (603/602/608/601 otherwise). */
+function checkToken(hub: Hub, peer: Peer, text: string, agent: string, keyId: string): void {
   if (!text) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "this hub requires an admission token", { pointer: "/body/hello/admissionToken" });
   const id = hub.options.identity;
   verifyToken(text, {
@@ -71,6 +72,7 @@ function checkToken(hub: Hub, peer: Peer, text: string, agent: string): void {
     audience: hubAudience(id),
     scope: HUB_CONNECT_SCOPE,
     subject: agent,
+    holderKeyId: keyId,
     clock: hub.clock,
     uses: deferredUses(hub, peer),
   });

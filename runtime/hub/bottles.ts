@@ -13,6 +13,9 @@ import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { openSignedEnvelope } from "../crypto/index.js";
 import { stampBottle, verifyPostmarks } from "../protocol/bottle-postmark.js";
 import { checkLetterTime, DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
+import { bottleKey } from "../protocol/bottle-storage.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { toHex } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import { parseSigned as parseSignedLetter } from "./parse-signed.js";
@@ -20,8 +23,8 @@ import type { Incoming, Peer } from "./peer.js";
 import type { BottleRow } from "./store.js";
 
 const PREFIX = "bottle:";
-
-const deliveryId = (bottleId: string) => (PREFIX + bottleId).slice(0, 64);
+/** The id of the envelope delivering a bottle: derived from (origin, bottle_id), so two origins' equal ids never share one. */
+const deliveryId = (origin: string, bottleId: string) => PREFIX + toHex(sha256(new TextEncoder().encode(bottleKey(origin, bottleId)))).slice(0, 56);
 
 export class BottleKeeper {
   private readonly live = new Map<string, BottleRow & { parsed: Bottle; condition?: Condition; sentTo?: Peer }>();
@@ -33,7 +36,7 @@ export class BottleKeeper {
   private track(row: BottleRow): void {
     const parsed = fromBinary(BottleSchema, row.bottle);
     const letterEnv = parseLetter(parsed);
-    this.live.set(row.bottleId, { ...row, parsed, condition: letterEnv.condition });
+    this.live.set(bottleKey(row.origin, row.bottleId), { ...row, parsed, condition: letterEnv.condition });
   }
 
   /** A Bottle sent to fleet:hub: verify the origin's letter, store it, answer. */
@@ -64,7 +67,7 @@ export class BottleKeeper {
       updatedAt: now,
     };
     const fresh = this.hub.store.putBottle(row);
-    if (fresh) this.live.set(row.bottleId, { ...row, parsed: bottle, condition: letter.condition });
+    if (fresh) this.live.set(bottleKey(row.origin, row.bottleId), { ...row, parsed: bottle, condition: letter.condition });
     if (env.requiresAck) this.hub.receipt(peer, env, ReceiptStatus.ACCEPTED, fresh ? 0 : ErrorCode.DELIVERY_DUPLICATE, fresh ? "" : "duplicate bottle");
     this.evaluate();
   }
@@ -84,14 +87,14 @@ export class BottleKeeper {
     const now = this.hub.clock.now();
     for (const b of this.live.values()) {
       if (now >= b.expiresAt) {
-        this.setStatus(b.bottleId, BottleStatus.EXPIRED, ErrorCode.DELIVERY_EXPIRED);
+        this.setStatus(b.origin, b.bottleId, BottleStatus.EXPIRED, ErrorCode.DELIVERY_EXPIRED);
         continue;
       }
       const peer = this.hub.peer(b.recipient);
       if (!peer || b.sentTo === peer || !this.holds(b.condition, now)) continue;
-      this.hub.reply(peer, { id: deliveryId(b.bottleId), type: MessageType.EVENT, requiresAck: true, ttlSeconds: Math.max(1, Math.ceil((b.expiresAt - now) / 1000)), body: { case: "bottle", value: b.parsed } });
+      this.hub.reply(peer, { id: deliveryId(b.origin, b.bottleId), type: MessageType.EVENT, requiresAck: true, ttlSeconds: Math.max(1, Math.ceil((b.expiresAt - now) / 1000)), body: { case: "bottle", value: b.parsed } });
       b.sentTo = peer;
-      if (b.status !== BottleStatus.DELIVERED) this.setStatus(b.bottleId, BottleStatus.DELIVERED, 0, false);
+      if (b.status !== BottleStatus.DELIVERED) this.setStatus(b.origin, b.bottleId, BottleStatus.DELIVERED, 0, false);
     }
   }
 
@@ -99,27 +102,38 @@ export class BottleKeeper {
   acknowledged(agent: string, messageId: string): void {
     if (!messageId.startsWith(PREFIX)) return;
     for (const b of this.live.values()) {
-      if (deliveryId(b.bottleId) === messageId && b.recipient === agent) this.setStatus(b.bottleId, BottleStatus.ACKNOWLEDGED);
+      if (deliveryId(b.origin, b.bottleId) === messageId && b.recipient === agent) this.setStatus(b.origin, b.bottleId, BottleStatus.ACKNOWLEDGED);
     }
   }
 
-  status(bottleId: string, asker: string): { bottle_id: string; status: string; reason: number; recipient: string; origin: string; updated_at: string } {
-    const row = this.hub.store.getBottle(bottleId);
+  /**
+   * A bottle's status for its origin or recipient. Without an origin: the asker's own bottle
+   * with that id, else the one bottle with that id addressed to the asker (709 when several
+   * origins' bottles match: name the origin).
+   */
+  status(bottleId: string, asker: string, origin?: string): { bottle_id: string; status: string; reason: number; recipient: string; origin: string; updated_at: string } {
+    let row = this.hub.store.getBottle(origin ?? asker, bottleId);
+    if (!row && origin === undefined) {
+      const mine = this.hub.store.bottlesById(bottleId).filter((r) => r.recipient === asker);
+      if (mine.length > 1) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${mine.length} origins sent you a bottle ${bottleId}: name the origin`, { pointer: "/origin" });
+      row = mine[0];
+    }
     if (!row) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no bottle ${bottleId}`, { pointer: "/bottle_id" });
     if (asker !== row.origin && asker !== row.recipient) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "only the origin or recipient may ask");
     return { bottle_id: row.bottleId, status: BottleStatus[row.status], reason: row.reason, recipient: row.recipient, origin: row.origin, updated_at: new Date(row.updatedAt).toISOString() };
   }
 
-  private setStatus(bottleId: string, status: BottleStatus, reason = 0, final = true): void {
+  private setStatus(origin: string, bottleId: string, status: BottleStatus, reason = 0, final = true): void {
     try {
-      this.hub.store.setBottleStatus(bottleId, status, reason, this.hub.clock.now());
+      this.hub.store.setBottleStatus(origin, bottleId, status, reason, this.hub.clock.now());
     } catch (e) {
       this.hub.log(`bottle ${bottleId}: ${(e as Error).message}`);
       return;
     }
-    const b = this.live.get(bottleId);
+    const key = bottleKey(origin, bottleId);
+    const b = this.live.get(key);
     if (b) b.status = status;
-    if (final) this.live.delete(bottleId);
+    if (final) this.live.delete(key);
   }
 
   private holds(c: Condition | undefined, now: number): boolean {

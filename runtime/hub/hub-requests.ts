@@ -8,11 +8,13 @@ import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import { applicationValue } from "../client/draft.js";
+import { StaticKeys } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { limitRegistryAnswer } from "../protocol/registry-answer.js";
+import { verifyRegistryOwner } from "../protocol/registry-owner.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
-import { rotateKey } from "./rotation.js";
+import { revokeKey, rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
 export { HUB_OP_MEDIA_TYPE } from "../client/history.js";
@@ -49,6 +51,9 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
       case "keyRotation":
         rotateKey(hub, msg);
         return;
+      case "keyRevocation":
+        revokeKey(hub, msg);
+        return;
       case "application":
         answerOp(hub, msg);
         return;
@@ -62,13 +67,17 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
 
 /**
  * An agent may describe itself (role, capabilities, groups, endpoints, versions) but only
- * itself: the key fields always come from the authenticated connection.
+ * itself: each entry must be its own, signed by the connection's key as owner
+ * (spec/registry.md "Owners"; 603/601/607 otherwise), and the key fields always come from
+ * the authenticated connection.
  */
 function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Array, delta: RegistryDelta): void {
+  const owner = new StaticKeys([{ agent, publicKey }]);
   for (const [i, e] of delta.entries.entries()) {
     if (e.key !== `agent/${agent}` || e.record.case !== "agent" || e.record.value.agentId !== agent) {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${agent} may only register agent/${agent}`, { pointer: `/body/registryDelta/entries/${i}` });
     }
+    verifyRegistryOwner(e, owner, `/body/registryDelta/entries/${i}`);
     const r = e.record.value;
     hub.registry.putAgent(create(AgentRecordSchema, { ...r, agentId: agent, keyId, publicKey }));
   }
@@ -77,7 +86,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string; thread_id?: string; limit?: number; before?: number } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string; thread_id?: string; limit?: number; before?: number } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -85,7 +94,8 @@ function answerOp(hub: Hub, msg: Incoming): void {
     case "status":
       return answer(hub.stats());
     case "bottle.status": {
-      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent);
+      // A bottle is named by (origin, bottle_id); without an origin the asker's own, else the one addressed to the asker.
+      const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? undefined : String(value.origin));
       return answer(status);
     }
     // Threads and history (history.ts, spec/history.md): always the asking agent's own view.

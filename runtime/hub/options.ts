@@ -1,6 +1,6 @@
 // Hub settings and their defaults. Every limit is configurable (CLI flags map onto these).
 import type { Clock } from "../clock.js";
-import type { Identity } from "../crypto/index.js";
+import { ADMISSION_SCOPE, tokenAudience, type Identity } from "../crypto/index.js";
 
 export interface HubOptions {
   /** Directory holding hub.db (inside FLEET_HOME). */
@@ -34,7 +34,8 @@ export interface HubOptions {
   /**
    * "open" (default): any key may connect (names are pinned on first use). "token": the Hello
    * must carry an admission token issued by this hub's own key for hubAudience(identity),
-   * scope "hub:connect", naming the agent as subject when it names one; limited tokens are
+   * scope "hub:connect", bound to the key the Hello is signed with (holder_key_id), naming
+   * the agent as subject when it names one; limited tokens are
    * counted in the store, so a single-use token stays used across restarts.
    */
   admission?: "open" | "token";
@@ -74,12 +75,12 @@ export const HUB_DEFAULT_PORT = 7420;
 export const MAX_HELD_BOTTLES = 10_000;
 export const MAX_HELD_BOTTLE_BYTES = 64 * 1024 * 1024;
 
-/** The audience admission tokens for this hub must name: its key id, so a token opens one hub only. */
+/** The audience admission tokens for this hub must name: its key id, so a token opens one hub only (spec/tokens.md). */
 export function hubAudience(identity: Pick<Identity, "keyId">): string {
-  return `hub:${identity.keyId}`;
+  return tokenAudience("hub", identity.keyId);
 }
 
-export const HUB_CONNECT_SCOPE = "hub:connect";
+export const HUB_CONNECT_SCOPE = ADMISSION_SCOPE;
 
 export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptions {
   return {

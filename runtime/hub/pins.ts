@@ -3,7 +3,7 @@
 // that pin back (HandshakeKeys) and writes it in the same transaction as the agent's
 // registry entry (admission.ts), so a new agent costs one commit (one fsync), and a
 // failed write leaves neither behind. The pin enters memory only once that commit is done.
-import { keyIdFor, type KeyResolver, PinnedKeys, type PinStore } from "../crypto/index.js";
+import { keyIdFor, type KeyResolver, PinnedKeys, type PinStore, type RevokedKey } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { HubStore } from "./store.js";
 
@@ -42,6 +42,15 @@ class StorePinStore implements PinStore {
     if (this.committed === `${pin.agent}\u0000${pin.keyId}`) return;
     this.store.putPin(pin.agent, pin.publicKey);
   }
+
+  loadRevoked(): RevokedKey[] {
+    return this.store.revokedKeys();
+  }
+
+  /** The revocation and the end of the agent's pin, in one transaction (durable before anyone is told). */
+  revoke(r: RevokedKey): void {
+    this.store.revokeKey(r);
+  }
 }
 
 /**
@@ -66,11 +75,17 @@ export class HandshakeKeys implements KeyResolver {
     return this.pins.keyIdOf(agent);
   }
 
+  revoked(keyId: string) {
+    return this.pins.revoked(keyId);
+  }
+
   // No curve-point check here: the Confirm was just verified with this key (which checks it),
   // and StorePins.adopt -> PinnedKeys.pin checks it again before it enters memory.
   pin(agent: string, publicKey: Uint8Array): void {
+    const keyId = keyIdFor(publicKey);
+    if (this.pins.revoked(keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `${keyId} was revoked by its owner`, { pointer: "/security/keyId" });
     const bound = this.pins.keyIdOf(agent);
-    if (bound === keyIdFor(publicKey)) return;
+    if (bound === keyId) return;
     if (bound !== undefined) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${agent} is already pinned to ${bound}`, { pointer: "/sender" });
     this.pending = { agent, publicKey: publicKey.slice() };
   }

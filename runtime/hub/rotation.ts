@@ -31,3 +31,28 @@ export function rotateKey(hub: Hub, msg: Incoming): void {
   hub.receipt(peer, env, ReceiptStatus.ACCEPTED);
   hub.release(peer);
 }
+
+/**
+ * Key revocation at the hub (spec/signing.md "Revocation"): a KeyRevocation sent to
+ * fleet:hub, signed by the revoked key (the agent's pinned one), unbinds the name and records
+ * the key as revoked (one transaction, before the receipt); the agent's registry record goes,
+ * and its connection ends. From then on the key is refused (611) and the name is re-enrolled
+ * only with an admission token bound to the new key, even on an open hub (admission.ts).
+ */
+export function revokeKey(hub: Hub, msg: Incoming): void {
+  const { peer } = msg;
+  const packet = msg.signed ? decodePacket(msg.packet) : undefined;
+  if (packet?.kind.case !== "signed") throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, "a key revocation must be a signed envelope (signed by the revoked key)", { pointer: "/signature" });
+  const env = openSignedEnvelope(packet.kind.value, { keys: hub.pins });
+  checkFreshness(env, hub.clock.now(), hub.options.skewMs);
+  const r = hub.pins.applyRevocation(env);
+  hub.log(`revoked ${r.agent} ${r.keyId} (effective ${new Date(r.effectiveAt).toISOString()})`);
+  try {
+    if (hub.registry.get(`agent/${r.agent}`)) hub.registry.remove(`agent/${r.agent}`);
+  } catch (e) {
+    hub.log(`registry write failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "registry").message}`);
+  }
+  hub.receipt(peer, env, ReceiptStatus.ACCEPTED);
+  hub.release(peer);
+}
+

@@ -44,13 +44,34 @@ CREATE TABLE IF NOT EXISTS dedupe (
   PRIMARY KEY (sender, message_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedupe_seen ON dedupe (seen_at);
 CREATE TABLE IF NOT EXISTS bottles (
-  bottle_id TEXT PRIMARY KEY, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
-  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  bottle_id TEXT NOT NULL, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
+  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (origin, bottle_id));
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS revoked_keys (key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, effective_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS activity (agent TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
+
+/**
+ * hub.db files written before bottles were keyed by (origin, bottle_id) have bottle_id alone
+ * as the primary key: copy their rows into the new table in one transaction (rows keep their
+ * origin column, so every existing bottle keeps its identity).
+ */
+export function migrateBottleKey(db: Database.Database): void {
+  const cols = db.prepare("PRAGMA table_info(bottles)").all() as { name: string; pk: number }[];
+  if (cols.find((c) => c.name === "origin")?.pk) return;
+  db.transaction(() => {
+    db.exec(`CREATE TABLE bottles_v2 (
+  bottle_id TEXT NOT NULL, origin TEXT NOT NULL, recipient TEXT NOT NULL, bottle BLOB NOT NULL,
+  status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (origin, bottle_id));
+INSERT INTO bottles_v2 SELECT bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at FROM bottles;
+DROP TABLE bottles;
+ALTER TABLE bottles_v2 RENAME TO bottles;`);
+  })();
+}
 
 function storeError(e: unknown, what: string): FleetError {
   if (e instanceof FleetError) return e;
@@ -72,6 +93,7 @@ export class HubStore {
       this.db.pragma("synchronous = FULL");
       this.db.pragma("busy_timeout = 2000");
       this.db.exec(SCHEMA);
+      migrateBottleKey(this.db);
       // A quota turns into SQLITE_FULL exactly like a full disk (also how tests simulate one).
       if (options.maxBytes) this.db.pragma(`max_page_count = ${Math.max(8, Math.ceil(options.maxBytes / (this.db.pragma("page_size", { simple: true }) as number)))}`);
       // Prove the store is writable now rather than at the first acknowledged message.
@@ -92,14 +114,17 @@ export class HubStore {
       dedupeAdd: db.prepare("INSERT OR REPLACE INTO dedupe (sender, message_id, seen_at) VALUES (?, ?, ?)"),
       dedupeExpire: db.prepare("DELETE FROM dedupe WHERE seen_at <= ?"),
       bottlePut: db.prepare("INSERT OR IGNORE INTO bottles (bottle_id, origin, recipient, bottle, status, reason, expires_at, updated_at) VALUES (@bottleId, @origin, @recipient, @bottle, @status, @reason, @expiresAt, @updatedAt)"),
-      bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE bottle_id = ?"),
+      bottleGet: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE origin = ? AND bottle_id = ?"),
       bottlesByStatus: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE status = ?"),
-      bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE bottle_id = ?"),
+      bottlesById: db.prepare("SELECT bottle_id AS bottleId, origin, recipient, bottle, status, reason, expires_at AS expiresAt, updated_at AS updatedAt FROM bottles WHERE bottle_id = ? ORDER BY origin LIMIT 16"),
+      bottleStatus: db.prepare("UPDATE bottles SET status = ?, reason = ?, updated_at = ? WHERE origin = ? AND bottle_id = ?"),
       regPut: db.prepare("INSERT OR REPLACE INTO registry (key, entry) VALUES (?, ?)"),
       regAll: db.prepare("SELECT key, entry FROM registry ORDER BY key"),
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
       pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
       pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
+      revokedAdd: db.prepare("INSERT OR REPLACE INTO revoked_keys (key_id, agent, effective_at) VALUES (?, ?, ?)"),
+      revokedAll: db.prepare("SELECT key_id AS keyId, agent, effective_at AS effectiveAt FROM revoked_keys ORDER BY key_id"),
       activityAdd: db.prepare("INSERT OR IGNORE INTO activity (agent, admitted_at, active) VALUES (?, ?, 0)"),
       activityMark: db.prepare("UPDATE activity SET active = 1 WHERE agent = ? AND active = 0"),
       idleAgents: db.prepare("SELECT agent FROM activity WHERE active = 0 AND admitted_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE recipient = activity.agent) ORDER BY admitted_at LIMIT ?"),
@@ -180,17 +205,35 @@ export class HubStore {
     return this.write("bottle", () => this.q.bottlePut.run({ ...row, bottle: Buffer.from(row.bottle) }).changes === 1);
   }
 
-  getBottle(bottleId: string): BottleRow | undefined {
-    const r = this.write("read", () => this.q.bottleGet.get(bottleId) as BottleRow | undefined);
+  /** The bottle named (origin, bottleId) (spec/bottles.md: a bottle id is unique per origin only). */
+  getBottle(origin: string, bottleId: string): BottleRow | undefined {
+    const r = this.write("read", () => this.q.bottleGet.get(origin, bottleId) as BottleRow | undefined);
     return r && { ...r, bottle: new Uint8Array(r.bottle) };
+  }
+
+  /** Bottles with this id, from any origin (at most 16; status lookups then narrow by who asks). */
+  bottlesById(bottleId: string): BottleRow[] {
+    return this.write("read", () => (this.q.bottlesById.all(bottleId) as BottleRow[]).map((r) => ({ ...r, bottle: new Uint8Array(r.bottle) })));
   }
 
   bottlesWithStatus(status: number): BottleRow[] {
     return this.write("read", () => (this.q.bottlesByStatus.all(status) as BottleRow[]).map((r) => ({ ...r, bottle: new Uint8Array(r.bottle) })));
   }
 
-  setBottleStatus(bottleId: string, status: number, reason: number, at: number): void {
-    this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, bottleId));
+  setBottleStatus(origin: string, bottleId: string, status: number, reason: number, at: number): void {
+    this.write("bottle status", () => this.q.bottleStatus.run(status, reason, at, origin, bottleId));
+  }
+
+  /** Records a revoked key and drops its agent's pin, in one transaction (spec/signing.md "Revocation"). */
+  revokeKey(r: { agent: string; keyId: string; effectiveAt: number }): void {
+    this.transaction(() => {
+      this.q.revokedAdd.run(r.keyId, r.agent, r.effectiveAt);
+      this.q.pinDel.run(r.agent);
+    });
+  }
+
+  revokedKeys(): { agent: string; keyId: string; effectiveAt: number }[] {
+    return this.write("read", () => this.q.revokedAll.all() as { agent: string; keyId: string; effectiveAt: number }[]);
   }
 
   putRegistry(key: string, entry: Uint8Array): void {

@@ -13,6 +13,7 @@ import type { Clock } from "../clock.js";
 import { signEnvelope, type Identity, type PinnedKeys } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { evaluateCondition, pendingTimes, type ConditionWorld } from "../protocol/bottle-condition.js";
+import { bottleKey } from "../protocol/bottle-storage.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { bottleReceipt, BottleStatus, openBottle, signBottleReceipt } from "../protocol/bottles.js";
 import type { NatsCarrier, DurableVerdict } from "./carrier.js";
@@ -43,7 +44,9 @@ export async function dropBottle(host: Pick<BottleHost, "identity" | "clock" | "
   if (to?.case !== "agent") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "on NATS a bottle goes to one agent", { pointer: "/letter/recipient" });
   const env = buildEnvelope({ to: "fleet:hub", type: MessageType.COMMAND, ttlSeconds: Math.max(1, Math.ceil((opened.expiresAt - host.clock.now()) / 1000)), body: { case: "bottle", value: bottle } }, host.identity.agent, host.clock);
   const packet = create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, host.identity) } });
-  const ack = await host.carrier.publishDurable(subjects.bottle(to.value), packet, opened.letter.bottleId, { publicKey: host.identity.publicKey });
+  // JetStream dedupes by message id: the bottle's identity is (origin, bottle_id), so another
+  // origin's bottle with the same id is never mistaken for a duplicate of this one.
+  const ack = await host.carrier.publishDurable(subjects.bottle(to.value), packet, bottleKey(opened.origin, opened.letter.bottleId), { publicKey: host.identity.publicKey });
   return ack.seq;
 }
 
@@ -56,7 +59,7 @@ export async function collectBottle(host: BottleHost, carrierEnv: Envelope): Pro
   if (to?.case !== "agent" || to.value !== host.identity.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "bottle for someone else", { pointer: "/letter/recipient" });
   const now = host.clock.now();
   const report = (status: BottleStatus, reason = ErrorCode.UNSPECIFIED, detail = "") => {
-    const signed = signBottleReceipt(bottleReceipt(opened.letter.bottleId, status, host.identity.agent, now, reason, detail), opened.origin, host.identity, host.clock);
+    const signed = signBottleReceipt(bottleReceipt(opened.letter.bottleId, status, host.identity.agent, now, reason, detail, opened.origin), opened.origin, host.identity, host.clock);
     host.carrier.publish(subjects.agentReceipts(opened.origin), create(PacketSchema, { kind: { case: "signed", value: signed } }), { publicKey: host.identity.publicKey });
   };
   if (now >= opened.expiresAt) {

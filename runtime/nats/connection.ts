@@ -28,7 +28,7 @@ import { NatsMembership, type MembershipOptions } from "./membership.js";
 import { readRegistryPages } from "../protocol/registry-answer.js";
 import { queryRegistry, type RegistryQueryInput } from "./registry-query.js";
 import { addressedHere, describe, packetOf, routeOf } from "./routes.js";
-import { NatsRotations, storeRotation } from "./rotation.js";
+import { NatsRotations, storeRevocation, storeRotation } from "./rotation.js";
 import { NatsSessions } from "./sessions.js";
 import { parseSubject, subjects } from "./subjects.js";
 import { SignedVerifier } from "./verify.js";
@@ -121,6 +121,7 @@ export class NatsFleetConnection implements FleetConnection {
       clock,
       carrier,
       rotated: (pin) => this.rotated(pin),
+      revoked: (r) => this.sessions.forget(r.agent),
       reject: (e, subject) => this.opts.onReject?.(e, subject),
     });
   }
@@ -291,6 +292,23 @@ export class NatsFleetConnection implements FleetConnection {
     });
     this.rotating = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Revokes this agent's current key (spec/signing.md "Revocation"): stores a KeyRevocation
+   * signed by it in FLEET_KEYS and resolves with ACCEPTED once stored. Every agent then
+   * unbinds our name and refuses the key (611), live or when it connects; this connection can
+   * no longer be trusted by anyone and is closed. The owner recovers by connecting with a new
+   * identity (same name): peers trusting on first use pin it as they would a newcomer's;
+   * peers with trust "pinned" must be given the new key.
+   */
+  async revokeKey(effectiveAtMs = this.clock.now(), reason = ""): Promise<Receipt> {
+    await this.rotating;
+    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+    const stored = await storeRevocation(this.carrier, this.clock, this.current, effectiveAtMs, reason);
+    if (this.keys.keyIdOf(this.agent) === this.current.keyId) this.keys.applyRevocation(openSignedEnvelope(stored.packet.kind.value as SignedEnvelope, { keys: this.keys }));
+    await this.close();
+    return makeReceipt(stored.env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, stored.detail);
   }
 
   /**

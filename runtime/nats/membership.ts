@@ -48,7 +48,9 @@ export class NatsMembership {
     private readonly opts: MembershipOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.replica = new RegistryReplica({ node: conn.agent, clock: this.clock });
+    // Owner-only writes: we sign our own record; others' entries must carry their owners'
+    // signatures by the keys this connection has pinned (spec/registry.md "Owners").
+    this.replica = new RegistryReplica({ node: conn.agent, clock: this.clock, owners: conn.keys, signer: conn.identity });
     this.sync = new NatsRegistrySync(conn, this.replica, {
       intervalMs: opts.syncIntervalMs,
       clock: this.clock,
@@ -86,6 +88,7 @@ export class NatsMembership {
 
   /** Our registry record names the key we sign with after a rotation (the replicas sync it on). */
   rekey(id: Identity): void {
+    this.replica.setSigner(id);
     const prev = this.replica.agent(id.agent);
     if (prev) this.replica.putAgent({ ...prev, keyId: id.keyId, publicKey: id.publicKey });
   }

@@ -3,7 +3,8 @@
 // Digests go out periodically and on local change; a replica that differs answers a digest
 // with a snapshot of the differing buckets (in reply to it); only the digest's owner answers
 // that snapshot with a delta, while every other listener merges what it hears. Everything
-// travels signed and is verified before the replica sees it.
+// travels signed and is verified before the replica sees it, and each entry carries its
+// owner's signature, which the replica checks before merging it (spec/registry.md).
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { Msg } from "nats";
 import { buildEnvelope } from "../client/draft.js";
@@ -45,6 +46,9 @@ export class NatsRegistrySync {
 
   start(): void {
     this.stops.push(this.conn.listen(subjects.registrySync(), (env) => this.onSync(env)));
+    // Entries not written by their owners (or from the future) are dropped one by one and
+    // reported; those of owners whose key we have not pinned yet wait for a later round quietly.
+    this.stops.push(this.replica.onRefused((r) => r.unknownKey || this.opts.onError?.(r.error)));
     if (this.opts.serveQueries !== false) this.serveQueries();
     this.stops.push(this.replica.onChange(() => this.scheduleDigest(0)));
     this.scheduleDigest(0);

@@ -12,7 +12,7 @@ import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envel
 import { PacketSchema, type Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { buildEnvelope } from "../client/draft.js";
 import type { Clock } from "../clock.js";
-import { createKeyRotation, openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey } from "../crypto/index.js";
+import { createKeyRevocation, createKeyRotation, openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey, type RevokedKey } from "../crypto/index.js";
 import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import type { NatsCarrier } from "./carrier.js";
@@ -27,6 +27,8 @@ export interface RotationHost {
   carrier: NatsCarrier;
   /** A binding moved (after it moved): sessions opened with the old key end. */
   rotated(pin: PinnedKey): void;
+  /** A key was revoked (after the name was unbound): sessions with that agent end. */
+  revoked(r: RevokedKey): void;
   reject(e: FleetError, subject: string): void;
 }
 
@@ -154,6 +156,23 @@ export class NatsRotations {
     if (at?.channel !== "keys" || at.param !== env.sender || env.recipient?.target.case !== "hub") {
       throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `a rotation by ${env.sender} arrived on ${m.subject}`, { pointer: "/sender" });
     }
+    if (env.body?.kind.case === "keyRevocation") {
+      // A revocation (spec/signing.md "Revocation"): checked against the agent's pinned key,
+      // or, for an agent not pinned here, against the key it is signed with (then recorded
+      // so that key is never pinned). Either way the name is left unbound.
+      let r;
+      if (keys.keyIdOf(env.sender) === undefined) {
+        if (!announced) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `no key is pinned for ${env.sender}`, { pointer: "/sender" });
+        const scratch = new PinnedKeys();
+        scratch.pin(env.sender, announced);
+        r = keys.revoke(scratch.applyRevocation(env));
+      } else {
+        r = keys.applyRevocation(env);
+      }
+      this.applied++;
+      this.host.revoked(r);
+      return;
+    }
     let pin: PinnedKey;
     if (keys.keyIdOf(env.sender) === undefined) {
       // Trust on first use, as for any first message: the signer's key, then the rotation from it.
@@ -212,3 +231,15 @@ export async function storeRotation(carrier: NatsCarrier, clock: Clock, oldIdent
   const ack = await carrier.publishDurable(subjects.keys(oldIdentity.agent), packet, env.id, { publicKey: oldIdentity.publicKey });
   return { env, packet, detail: `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}` };
 }
+
+/**
+ * The KeyRevocation of identity's own key, signed by that key and stored in FLEET_KEYS (the
+ * agent's keys subject), where every agent applies it live or when it connects. Resolves once stored.
+ */
+export async function storeRevocation(carrier: NatsCarrier, clock: Clock, identity: Identity, effectiveAtMs: number, reason: string): Promise<{ env: Envelope; packet: Packet; detail: string }> {
+  const env = buildEnvelope({ to: "fleet:hub", type: MessageType.COMMAND, requiresAck: true, body: { case: "keyRevocation", value: createKeyRevocation(identity, effectiveAtMs, reason) } }, identity.agent, clock);
+  const packet = create(PacketSchema, { kind: { case: "signed", value: signEnvelope(env, identity) } });
+  const ack = await carrier.publishDurable(subjects.keys(identity.agent), packet, env.id, { publicKey: identity.publicKey });
+  return { env, packet, detail: `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}` };
+}
+

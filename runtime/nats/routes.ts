@@ -44,6 +44,7 @@ export function routeOf(env: Envelope): { subject: string; durable: boolean } {
           return { subject: subjects.registryQuery(), durable: false };
         case "discoveryBeacon":
           return { subject: subjects.discovery(), durable: false };
+        case "keyRevocation":
         case "keyRotation":
           // Stored (FLEET_KEYS) so that agents offline now learn it when they connect (rotation.ts).
           return { subject: subjects.keys(env.sender), durable: true };

@@ -274,6 +274,8 @@ export class NatsSessions {
   }
 
   private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }, subscribed = false): Live {
+    // Core NATS may drop a message but never reorders one publisher's: sequences must only increase (spec/sessions.md).
+    est.session.sequenceRule = "increasing";
     const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role) };
     if (role === "initiator") {
       if (!subscribed) this.subscribeSession(peer, est.sessionId, "responder", () => est.session);

@@ -3,6 +3,14 @@
 import type { Bottle, BottleLetter, BottleStatus } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import type { ErrorCode } from "../errors.js";
 
+/**
+ * A bottle's identity (spec/bottles.md): its origin and its bottle_id together, never the id
+ * alone, so no one can squat another origin's id. Length-prefixed, so no two pairs collide.
+ */
+export function bottleKey(origin: string, bottleId: string): string {
+  return `${origin.length}:${origin}/${bottleId}`;
+}
+
 export interface StoredBottle {
   bottleId: string;
   /** The bottle as this node holds it (its own postmark included). */
@@ -23,27 +31,28 @@ export interface StoredBottle {
 }
 
 export interface BottleStorage {
-  get(bottleId: string): StoredBottle | undefined;
-  /** Insert or replace by bottle id. */
+  /** The bottle named (origin, bottleId). */
+  get(origin: string, bottleId: string): StoredBottle | undefined;
+  /** Insert or replace by (origin, bottle id). */
   put(record: StoredBottle): void;
   /** Every bottle still held (any status), any order. */
   all(): Iterable<StoredBottle>;
   /** Drops a record (after expiry, once delivery can no longer be repeated). */
-  delete(bottleId: string): void;
+  delete(origin: string, bottleId: string): void;
 }
 
 export class MemoryBottleStorage implements BottleStorage {
   private readonly map = new Map<string, StoredBottle>();
-  get(id: string) {
-    return this.map.get(id);
+  get(origin: string, id: string) {
+    return this.map.get(bottleKey(origin, id));
   }
   put(r: StoredBottle) {
-    this.map.set(r.bottleId, r);
+    this.map.set(bottleKey(r.origin, r.bottleId), r);
   }
   all() {
     return this.map.values();
   }
-  delete(id: string) {
-    this.map.delete(id);
+  delete(origin: string, id: string) {
+    this.map.delete(bottleKey(origin, id));
   }
 }

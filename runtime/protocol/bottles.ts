@@ -14,7 +14,7 @@ import { DEFAULT_SKEW_MS, type Identity, type KeyResolver, MAX_TTL_SECONDS, open
 import { ErrorCode, FleetError } from "../errors.js";
 import { type ConditionWorld, evaluateCondition, parseCondition, pendingTimes, validateCondition } from "./bottle-condition.js";
 import { stampBottle, verifyPostmarks } from "./bottle-postmark.js";
-import { MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bottle-storage.js";
+import { bottleKey, MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bottle-storage.js";
 import { controlEnvelope, expiresAtMs } from "./envelope.js";
 import { codePoints } from "../codec/validate.js";
 
@@ -78,8 +78,8 @@ export function openBottle(bottle: Bottle, keys: KeyResolver, clock: Clock): Ope
   return { envelope, letter, origin: envelope.sender, expiresAt: expiresAtMs(envelope) };
 }
 
-export function bottleReceipt(bottleId: string, status: BottleStatus, reporter: string, atMs: number, reason: ErrorCode = ErrorCode.UNSPECIFIED, detail = ""): BottleReceipt {
-  return create(BottleReceiptSchema, { bottleId, status, reason, detail, at: timestampFromMs(atMs), reporter });
+export function bottleReceipt(bottleId: string, status: BottleStatus, reporter: string, atMs: number, reason: ErrorCode = ErrorCode.UNSPECIFIED, detail = "", origin = ""): BottleReceipt {
+  return create(BottleReceiptSchema, { bottleId, status, reason, detail, at: timestampFromMs(atMs), reporter, origin });
 }
 
 export function signBottleReceipt(receipt: BottleReceipt, to: string, signer: Identity, clock: Clock): SignedEnvelope {
@@ -112,19 +112,20 @@ export class BottleEngine {
     this.storage = opts.storage ?? new MemoryBottleStorage();
   }
 
-  get(bottleId: string): StoredBottle | undefined {
-    return this.storage.get(bottleId);
+  /** The bottle named (origin, bottleId). */
+  get(origin: string, bottleId: string): StoredBottle | undefined {
+    return this.storage.get(origin, bottleId);
   }
 
   /**
    * Takes a bottle (from its origin or another relay). Invalid bottles throw and leave
-   * nothing behind; a bottle id already held is a duplicate and changes nothing.
+   * nothing behind; a bottle (origin, id) already held is a duplicate and changes nothing.
    */
   accept(bottle: Bottle): AcceptOutcome {
     const { clock, identity } = this.opts;
     const opened = openBottle(bottle, this.opts.keys, clock);
     const id = opened.letter.bottleId;
-    const held = this.storage.get(id);
+    const held = this.storage.get(opened.origin, id);
     if (held) return { status: held.status, duplicate: true };
     const now = clock.now();
     const record: StoredBottle = { bottleId: id, bottle, letter: opened.letter, origin: opened.origin, status: BottleStatus.QUEUED, reason: ErrorCode.UNSPECIFIED, detail: "", expiresAt: opened.expiresAt, updatedAt: now, relayed: false };
@@ -134,7 +135,7 @@ export class BottleEngine {
     record.bottle = stampBottle(bottle, id, identity, now);
     this.settle(record, BottleStatus.QUEUED);
     this.evaluate();
-    return { status: this.storage.get(id)!.status, duplicate: false };
+    return { status: this.storage.get(opened.origin, id)!.status, duplicate: false };
   }
 
   /** Re-checks every queued bottle (call on presence or capability changes). */
@@ -155,8 +156,8 @@ export class BottleEngine {
   }
 
   /** Gives a queued bottle to another relay; this node will not deliver it itself. */
-  relay(bottleId: string): Bottle {
-    const r = this.storage.get(bottleId);
+  relay(origin: string, bottleId: string): Bottle {
+    const r = this.storage.get(origin, bottleId);
     if (!r || r.status !== BottleStatus.QUEUED || r.relayed) throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `bottle ${bottleId} is not queued here`);
     this.storage.put({ ...r, relayed: true, updatedAt: this.opts.clock.now() });
     return r.bottle;
@@ -170,8 +171,8 @@ export class BottleEngine {
     const env = openSignedEnvelope(signed, { keys: this.opts.keys, clock: this.opts.clock });
     if (env.body?.kind.case !== "bottleReceipt") throw new FleetError(ErrorCode.WIRE_MALFORMED, "not a bottle receipt", { pointer: "/body" });
     const receipt = env.body.kind.value;
-    const r = this.storage.get(receipt.bottleId);
-    if (!r) throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `no bottle ${receipt.bottleId} here`, { pointer: "/body/bottleReceipt/bottleId" });
+    const r = this.storage.get(receipt.origin, receipt.bottleId);
+    if (!r) throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `no bottle ${receipt.bottleId} from ${receipt.origin || "an unnamed origin"} here`, { pointer: "/body/bottleReceipt/bottleId" });
     checkAcknowledger(r.letter, env, receipt);
     if (r.status === BottleStatus.ACKNOWLEDGED) return r.status;
     if (r.status !== BottleStatus.DELIVERED) throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `bottle ${r.bottleId} is not delivered`, { pointer: "/body/bottleReceipt/status" });
@@ -186,7 +187,7 @@ export class BottleEngine {
     let n = 0;
     for (const r of [...this.storage.all()]) {
       if (r.status !== BottleStatus.QUEUED && now >= r.expiresAt) {
-        this.storage.delete(r.bottleId);
+        this.storage.delete(r.origin, r.bottleId);
         n++;
       }
     }
@@ -201,7 +202,7 @@ export class BottleEngine {
   private settle(r: StoredBottle, status: BottleStatus, reason: ErrorCode = ErrorCode.UNSPECIFIED, detail = ""): AcceptOutcome {
     const now = this.opts.clock.now();
     this.storage.put({ ...r, status, reason, detail, updatedAt: now });
-    const receipt = bottleReceipt(r.bottleId, status, this.opts.identity.agent, now, reason, detail);
+    const receipt = bottleReceipt(r.bottleId, status, this.opts.identity.agent, now, reason, detail, r.origin);
     this.opts.sendReceipt(r.origin, signBottleReceipt(receipt, r.origin, this.opts.identity, this.opts.clock));
     return { status, duplicate: false };
   }
@@ -234,7 +235,7 @@ export interface InboxOptions {
   identity: Identity;
   keys: KeyResolver;
   clock: Clock;
-  /** Bottle ids seen, kept until their letters expire (the hub may persist them). */
+  /** Bottles seen, by bottleKey(origin, id), kept until their letters expire (the hub may persist them). */
   seen?: Map<string, number>;
 }
 
@@ -255,9 +256,11 @@ export class BottleInbox {
     const t = opened.letter.recipient!.target;
     if (t.case === "agent" && t.value !== identity.agent) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `bottle is for ${t.value}`, { pointer: "/letter/recipient" });
     for (const [id, until] of this.seen) if (until <= now) this.seen.delete(id);
-    if (this.seen.has(opened.letter.bottleId)) return undefined;
-    this.seen.set(opened.letter.bottleId, opened.expiresAt);
-    const ack = signBottleReceipt(bottleReceipt(opened.letter.bottleId, BottleStatus.ACKNOWLEDGED, identity.agent, now), opened.origin, identity, clock);
+    // Another origin's bottle with the same id is another bottle: the key is the pair.
+    const key = bottleKey(opened.origin, opened.letter.bottleId);
+    if (this.seen.has(key)) return undefined;
+    this.seen.set(key, opened.expiresAt);
+    const ack = signBottleReceipt(bottleReceipt(opened.letter.bottleId, BottleStatus.ACKNOWLEDGED, identity.agent, now, ErrorCode.UNSPECIFIED, "", opened.origin), opened.origin, identity, clock);
     return { letter: opened.letter, origin: opened.origin, ack };
   }
 }

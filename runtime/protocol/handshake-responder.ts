@@ -31,7 +31,7 @@ import { highestCommonVersion } from "./versions.js";
 
 export interface HandshakeResponderOptions extends HandshakeCommon {
   /** Admission policy (tokens, allow lists): throw a FleetError to refuse; the code goes into the HelloReject. */
-  admit?: (hello: Hello, senderAgent: string) => void;
+  admit?: (hello: Hello, senderAgent: string, senderKeyId: string) => void;
   /** How long to wait for the Confirm after the Welcome (default 10 s). */
   timeoutMs?: number;
   /** This responder is a hub: a Hello may address it as `hub` as well as by its agent name. */
@@ -75,8 +75,10 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     try {
       // A name pinned to another key cannot handshake with this one.
       const bound = this.opts.keys.keyIdOf?.(env.sender);
+      // A revoked key is refused first (611), whatever its name is bound to now.
+      if (this.opts.keys.revoked?.(env.security!.keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `${env.security!.keyId} was revoked by its owner`, { pointer: "/security/keyId" });
       if (bound !== undefined && bound !== env.security!.keyId) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `${env.sender} is pinned to another key`);
-      this.opts.admit?.(hello, env.sender);
+      this.opts.admit?.(hello, env.sender, env.security!.keyId);
     } catch (e) {
       const err = authFailure(e);
       refused = err.code === ErrorCode.INTERNAL_ERROR ? new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "admission refused") : err;

@@ -26,15 +26,23 @@ export function resolveHeartbeat(p?: Partial<Omit<HeartbeatParams, "$typeName">>
   return r;
 }
 
-/** The handshake's agreement: the larger of each proposed value (either side's zero = default). */
+/**
+ * The most any agreement can reach (spec/handshake.md): a peer may slow liveness down to
+ * these, never switch it off. Ordered like the thresholds, so clamping keeps them ordered;
+ * the interval stays below the hub's default idle timeout (60 s).
+ */
+export const MAX_HEARTBEAT = { intervalMs: 30_000, degradedAfterMs: 60_000, suspectAfterMs: 90_000, deadAfterMs: 120_000 } as const;
+
+/** The handshake's agreement: the larger of each proposed value (either side's zero = default), at most MAX_HEARTBEAT. */
 export function agreeHeartbeat(a?: HeartbeatParams, b?: HeartbeatParams): HeartbeatParams {
   const x = resolveHeartbeat(a);
   const y = resolveHeartbeat(b);
+  const agree = (k: keyof typeof MAX_HEARTBEAT) => Math.min(Math.max(x[k], y[k]), MAX_HEARTBEAT[k]);
   return resolveHeartbeat({
-    intervalMs: Math.max(x.intervalMs, y.intervalMs),
-    degradedAfterMs: Math.max(x.degradedAfterMs, y.degradedAfterMs),
-    suspectAfterMs: Math.max(x.suspectAfterMs, y.suspectAfterMs),
-    deadAfterMs: Math.max(x.deadAfterMs, y.deadAfterMs),
+    intervalMs: agree("intervalMs"),
+    degradedAfterMs: agree("degradedAfterMs"),
+    suspectAfterMs: agree("suspectAfterMs"),
+    deadAfterMs: agree("deadAfterMs"),
   });
 }
 

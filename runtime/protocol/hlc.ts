@@ -11,6 +11,9 @@ export function compareHlc(a: Hlc, b: Hlc): number {
   return a.logical - b.logical || compareText(a.node, b.node);
 }
 
+/** Hlc.logical is a uint32. */
+export const MAX_LOGICAL = 0xffff_ffff;
+
 export class HybridClock {
   private wall = 0n;
   private logical = 0;
@@ -26,13 +29,17 @@ export class HybridClock {
     if (physical > this.wall) {
       this.wall = physical;
       this.logical = 0;
+    } else if (this.logical >= MAX_LOGICAL) {
+      // logical is a uint32: rather than wrap, move to the next millisecond.
+      this.wall++;
+      this.logical = 0;
     } else {
       this.logical++;
     }
     return create(HlcSchema, { wallMs: this.wall, logical: this.logical, node: this.node });
   }
 
-  /** Folds in a version seen from elsewhere, so later local writes sort after it. */
+  /** Folds in a version seen from elsewhere, so later local writes sort after it (the caller bounds remote wall times). */
   observe(remote: Hlc): void {
     if (remote.wallMs > this.wall) {
       this.wall = remote.wallMs;

@@ -14,10 +14,11 @@ export { limitRegistryAnswer, MAX_REGISTRY_ANSWER_AGENTS, MAX_REGISTRY_ANSWER_BY
 export { BUCKETS, bucketHash, bucketOf, contentHash, entryHash, rootHash } from "./registry-digest.js";
 export { MemoryRegistryStorage, type RegistryStorage } from "./registry-storage.js";
 export { parseRegistryKey, validateRegistryEntry } from "./registry-validate.js";
-export { RegistryReplica, type RegistryConflict, type RegistryMessage, type RegistryReplicaOptions } from "./registry.js";
+export { RegistryReplica, type RegistryConflict, type RegistryMessage, type RegistryRefusal, type RegistryReplicaOptions } from "./registry.js";
+export { MAX_CAUSAL_COUNT, ownerSigningBytes, registryOwner, signRegistryEntry, verifyRegistryOwner } from "./registry-owner.js";
 export * from "./bottle-condition.js";
 export { postmarkBytes, stampBottle, verifyPostmarks } from "./bottle-postmark.js";
-export { MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bottle-storage.js";
+export { bottleKey, MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bottle-storage.js";
 export * from "./bottles.js";
 export * from "./dedupe.js";
 export * from "./receipts.js";

@@ -4,6 +4,9 @@ import type { RegistryEntry, VersionCounter } from "../../generated/proto/fleet/
 import { ErrorCode, FleetError } from "../errors.js";
 import { compareText } from "./bytes.js";
 
+/** The largest causal count (2^32): a larger one is refused (709), a write that would pass it fails. */
+export const MAX_CAUSAL_COUNT = 2n ** 32n;
+
 const KEY = /^(agent|service|health)\/(.{1,128})$/su;
 
 export function parseRegistryKey(key: string): { kind: "agent" | "service" | "health"; id: string } | undefined {
@@ -22,7 +25,7 @@ function recordId(entry: RegistryEntry): string | undefined {
 export function validateCausal(causal: readonly VersionCounter[], pointer: string): void {
   causal.forEach((c, i) => {
     if (!c.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "causal counter without node", { pointer: `${pointer}/${i}/node` });
-    if (c.count < 1n) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "causal count must be at least 1", { pointer: `${pointer}/${i}/count` });
+    if (c.count < 1n || c.count > MAX_CAUSAL_COUNT) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `causal count must be 1..${MAX_CAUSAL_COUNT}`, { pointer: `${pointer}/${i}/count` });
     if (i > 0 && compareText(causal[i - 1].node, c.node) >= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "causal counters must be sorted by node, one per node", { pointer: `${pointer}/${i}/node` });
   });
 }

@@ -1,7 +1,9 @@
 // A replica of the fleet registry (agents, services, health): last-writer-wins by HLC per
 // entry, tombstones for deletions, a per-key version vector to detect concurrent writes
 // (reported as 502, resolved identically everywhere), and digest/snapshot/delta
-// anti-entropy (spec/registry.md). Pure: the caller moves the messages.
+// anti-entropy (spec/registry.md). Owner-only writes: a replica given `owners` signs its
+// own entries and merges only entries signed by their owner; remote versions beyond its
+// clock + skew are refused; counters never wrap. Pure: the caller moves the messages.
 import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   type AgentRecord,
@@ -25,11 +27,15 @@ import {
   VersionCounterSchema,
 } from "../../generated/proto/fleet/v1/registry_pb.js";
 import type { Clock } from "../clock.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import type { Identity } from "../crypto/identity.js";
+import type { KeyResolver } from "../crypto/keys.js";
+import { DEFAULT_SKEW_MS } from "../crypto/replay.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { compareBytes, compareText, equalBytes } from "./bytes.js";
 import { compareHlc, HybridClock } from "./hlc.js";
 import { BUCKETS, bucketHash, bucketOf, contentHash, entryHash, rootHash } from "./registry-digest.js";
 import { MemoryRegistryStorage, type RegistryStorage } from "./registry-storage.js";
+import { MAX_CAUSAL_COUNT, registryOwner, signRegistryEntry, verifyRegistryOwner } from "./registry-owner.js";
 import { validateRegistryEntry } from "./registry-validate.js";
 
 /** The registry bodies of the Body oneof, as the replica receives and emits them. */
@@ -48,10 +54,34 @@ export interface RegistryConflict {
   error: FleetError;
 }
 
+/** A remote entry a replica refused (not its owner's, unverifiable, or from the future); the rest of its message was merged. */
+export interface RegistryRefusal {
+  entry: RegistryEntry;
+  error: FleetError;
+  /**
+   * The owner's key is not known here (yet): nothing says the entry is forged. It is left
+   * out now and merged when it arrives again after the key is (anti-entropy repeats it).
+   */
+  unknownKey: boolean;
+}
+
 export interface RegistryReplicaOptions {
   node: string;
   clock: Clock;
   storage?: RegistryStorage;
+  /**
+   * Owner-only writes (spec/registry.md "Owners"): the keys bound to owners' names. Every
+   * merged entry must carry its owner's valid signature; local writes are signed with
+   * `signer` and only to keys this node owns. Without it a replica takes no remote entries
+   * (the hub's, written only from authenticated connections) unless `unverified` is set.
+   */
+  owners?: KeyResolver;
+  /** This node's identity (its agent must equal node): signs local writes when `owners` is set. */
+  signer?: Identity;
+  /** Tests of the merge algebra only: merge entries without owner checks. Never on a network. */
+  unverified?: boolean;
+  /** Remote versions later than now + skewMs are refused (605). Default 120 s. */
+  skewMs?: number;
 }
 
 type Order = "equal" | "before" | "after" | "concurrent";
@@ -92,11 +122,22 @@ export class RegistryReplica {
   private readonly dirty = new Set<number>(Array.from({ length: BUCKETS }, (_, b) => b));
   private seq = 0;
   private readonly conflictListeners = new Set<(c: RegistryConflict) => void>();
+  private readonly refusalListeners = new Set<(r: RegistryRefusal) => void>();
+  private readonly owners: KeyResolver | undefined;
+  private signer: Identity | undefined;
+  private readonly unverified: boolean;
+  private readonly clock: Clock;
+  private readonly skewMs: number;
   private readonly changeListeners = new Set<(e: RegistryEntry) => void>();
 
   constructor(opts: RegistryReplicaOptions) {
     if (!opts.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "replica needs a node name", { pointer: "/node" });
     this.node = opts.node;
+    this.owners = opts.owners;
+    this.unverified = opts.unverified ?? false;
+    this.clock = opts.clock;
+    this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
+    if (opts.signer) this.setSigner(opts.signer);
     this.hlc = new HybridClock(opts.node, opts.clock);
     this.storage = opts.storage ?? new MemoryRegistryStorage();
     for (const e of this.storage.all()) {
@@ -108,6 +149,18 @@ export class RegistryReplica {
   onConflict(fn: (c: RegistryConflict) => void): () => void {
     this.conflictListeners.add(fn);
     return () => this.conflictListeners.delete(fn);
+  }
+
+  /** Remote entries refused one by one (the others of their message are merged). */
+  onRefused(fn: (r: RegistryRefusal) => void): () => void {
+    this.refusalListeners.add(fn);
+    return () => this.refusalListeners.delete(fn);
+  }
+
+  /** The identity that signs this node's writes from now on (after a key rotation: the new one). */
+  setSigner(identity: Identity): void {
+    if (identity.agent !== this.node) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `replica ${this.node} cannot sign as ${identity.agent}`, { pointer: "/signer" });
+    this.signer = identity;
   }
 
   onChange(fn: (e: RegistryEntry) => void): () => void {
@@ -140,9 +193,18 @@ export class RegistryReplica {
   private write(key: string, record: RegistryEntry["record"]): RegistryEntry {
     const prev = this.storage.get(key);
     const own = prev?.causal.find((c) => c.node === this.node)?.count ?? 0n;
-    const causal = mergeCausal(prev?.causal ?? [], [create(VersionCounterSchema, { node: this.node, count: own + 1n })]);
+    if (own >= MAX_CAUSAL_COUNT) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${key} has had ${MAX_CAUSAL_COUNT} writes from ${this.node}: its counter would pass the limit`, { pointer: "/causal" });
+    const counter = create(VersionCounterSchema, { node: this.node, count: own + 1n });
+    // An owned entry counts only its owner's writes; the rest keep the whole vector.
+    const causal = this.owners ? [counter] : mergeCausal(prev?.causal ?? [], [counter]);
     const entry = create(RegistryEntrySchema, { key, version: this.hlc.now(), tombstone: record.case === undefined, record, causal });
     validateRegistryEntry(entry, "");
+    if (this.owners) {
+      const owner = registryOwner(entry);
+      if (owner !== this.node) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${key} belongs to ${owner}; ${this.node} writes only its own records`, { pointer: "/key" });
+      if (!this.signer) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `replica ${this.node} has no signer for its writes`, { pointer: "/signer" });
+      signRegistryEntry(entry, this.signer);
+    }
     this.store([entry]);
     return entry;
   }
@@ -269,26 +331,52 @@ export class RegistryReplica {
    * Returns the keys that changed.
    */
   merge(entries: readonly RegistryEntry[]): string[] {
+    if (!this.owners && !this.unverified) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `replica ${this.node} takes no remote registry entries (no owner keys to verify them)`, { pointer: "/entries" });
     entries.forEach((e, i) => validateRegistryEntry(e, `/entries/${i}`));
+    const refused: RegistryRefusal[] = [];
+    const accepted = entries.filter((e, i) => {
+      try {
+        this.admit(e, `/entries/${i}`);
+        return true;
+      } catch (err) {
+        const sig = e.ownerSignature;
+        refused.push({ entry: e, error: asFleetError(err, ErrorCode.SECURITY_UNAUTHORIZED, "registry entry"), unknownKey: !!sig && !!this.owners && !this.owners.resolve(sig.keyId) });
+        return false;
+      }
+    });
     const next = new Map<string, RegistryEntry>();
     const conflicts: RegistryConflict[] = [];
-    for (const incoming of entries) {
+    for (const incoming of accepted) {
       const local = next.get(incoming.key) ?? this.storage.get(incoming.key);
       // New keys are stored as received: merge takes ownership of the entries it is given.
       const joined = local ? this.join(local, incoming, conflicts) : incoming;
       if (!local || !equalBytes(entryHash(joined), entryHash(local))) next.set(incoming.key, joined);
     }
-    for (const e of entries) this.hlc.observe(e.version!);
+    for (const e of accepted) this.hlc.observe(e.version!);
     this.store([...next.values()]);
+    for (const r of refused) for (const fn of this.refusalListeners) fn(r);
     for (const c of conflicts) for (const fn of this.conflictListeners) fn(c);
     return [...next.keys()];
+  }
+
+  /** One remote entry's admission: its version is not from the future (605), and, owned, its owner wrote it. */
+  private admit(e: RegistryEntry, pointer: string): void {
+    const limit = BigInt(this.clock.now() + this.skewMs);
+    if (e.version!.wallMs > limit) throw new FleetError(ErrorCode.SECURITY_CLOCK_SKEW, `${e.key} is versioned ${e.version!.wallMs} ms, beyond this replica's clock + ${this.skewMs} ms`, { pointer: `${pointer}/version/wallMs` });
+    if (this.owners) verifyRegistryOwner(e, this.owners, pointer);
   }
 
   private join(local: RegistryEntry, incoming: RegistryEntry, conflicts: RegistryConflict[]): RegistryEntry {
     const incomingWins = wins(incoming, local);
     const winner = clone(RegistryEntrySchema, incomingWins ? incoming : local);
-    winner.causal = mergeCausal(local.causal, incoming.causal);
-    if (compareCausal(local.causal, incoming.causal) === "concurrent") {
+    // Owned entries are kept exactly as their owner signed them (one counter, the owner's);
+    // the winner's counter may trail the loser's only after concurrent writes by the owner.
+    if (!this.owners) winner.causal = mergeCausal(local.causal, incoming.causal);
+    const [w, l] = incomingWins ? [incoming, local] : [local, incoming];
+    const concurrent = this.owners
+      ? !equalBytes(contentHash(w), contentHash(l)) && compareCausal(w.causal, l.causal) !== "after"
+      : compareCausal(local.causal, incoming.causal) === "concurrent";
+    if (concurrent) {
       const loser = incomingWins ? local : incoming;
       conflicts.push({
         key: local.key,

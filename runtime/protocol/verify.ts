@@ -19,6 +19,7 @@ export function withIntroducedKey(base: KeyResolver, keyId: string, publicKey: U
       base.checkBinding(agent, id);
     },
     keyIdOf: (agent) => base.keyIdOf?.(agent),
+    revoked: (id) => base.revoked?.(id),
   };
 }
 
@@ -36,6 +37,8 @@ export async function openSelfCertifiedAsync(signed: SignedEnvelope, keys: KeyRe
 function selfCertifiedKeys(signed: SignedEnvelope, keys: KeyResolver, introducedKey: (env: Envelope) => Uint8Array | undefined, deferBinding: boolean): KeyResolver {
   const keyId = signed?.signature?.keyId ?? "";
   if (keys.resolve(keyId)) return keys;
+  // A revoked key may still introduce itself here, so that the handshake can answer it with
+  // a HelloReject (611); it is never pinned again (PinnedKeys.pin refuses it).
   let candidate: Uint8Array | undefined;
   try {
     // Only to find the candidate key; nothing from this parse is trusted.

@@ -141,13 +141,21 @@ describe("fleet hub --require-token", () => {
   afterAll(cleanup);
   it("admits an agent only with a token from `fleet token issue`, and a single-use token once", async () => {
     const home = tmpDir();
-    expect((await runCli(["keygen", "--agent-id", "alpha"], home)).code).toBe(0);
+    const keygen = await runCli(["keygen", "--agent-id", "alpha", "--json"], home);
+    expect(keygen.code).toBe(0);
+    const holder = json(keygen.stdout).key_id as string;
     await spawnHub(home, ["--require-token"]);
     const denied = await runCli(["send", "alpha", "x"], home);
     expect(denied.code).toBe(1);
     expect(denied.stderr).toMatch(/^fleet: error (104|603) /);
     const file = join(home, "alpha.token");
-    const issued = await runCli(["token", "issue", "--subject", "alpha", "--uses", "1", "--out", file, "--json"], home);
+    // A token bound to another key admits no one holding alpha's key.
+    const other = join(home, "other.token");
+    expect((await runCli(["token", "issue", "--subject", "alpha", "--holder", "ed25519:" + "a".repeat(32), "--out", other], home)).code).toBe(0);
+    const wrongHolder = await runCli(["send", "alpha", "x", "--token-file", other], home);
+    expect(wrongHolder.code).toBe(1);
+    expect(wrongHolder.stderr).toMatch(/^fleet: error (104|603) /);
+    const issued = await runCli(["token", "issue", "--subject", "alpha", "--holder", holder, "--uses", "1", "--out", file, "--json"], home);
     expect(json(issued.stdout)).toMatchObject({ ok: true, max_uses: 1 });
     expect(issued.stdout).not.toContain(readFileSync(file, "utf8").trim());
     expect(statSync(file).mode & 0o777).toBe(0o600);

@@ -140,7 +140,7 @@ describe("fixtures/crypto.json", () => {
 
   it("tokens verify at their stated time", () => {
     for (const t of fx.tokens) {
-      const claims = verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, clock: new FakeClock(t.now_ms), uses: new MemoryTokenUseStore() });
+      const claims = verifyToken(t.token, { keys, audience: t.audience, scope: t.scope, subject: t.subject, holderKeyId: t.holder_key_id, clock: new FakeClock(t.now_ms), uses: new MemoryTokenUseStore() });
       expect(claims.issuer).toBe(t.issuer);
     }
   });
@@ -159,6 +159,7 @@ describe("fixtures/crypto.json", () => {
       got = errorCode(() => assertValidPublicKey(h(v.public_key_hex)));
     } else if (v.kind === "session") {
       const receiver = session(v.direction === "i2r" ? "responder" : "initiator");
+      receiver.sequenceRule = v.sequence_rule ?? "contiguous";
       const open = (hex: string) => receiver.open(fromBinary(SessionEnvelopeSchema, h(hex)));
       if (v.after_hex) open(v.after_hex);
       if (v.deliver_twice) open(v.session_envelope_hex);
@@ -166,9 +167,16 @@ describe("fixtures/crypto.json", () => {
       if (v.pointer !== undefined) expect(() => open(v.session_envelope_hex)).toThrow(expect.objectContaining({ pointer: v.pointer }));
     } else {
       const uses = new MemoryTokenUseStore();
-      const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, clock: new FakeClock(v.now_ms), uses });
+      const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, holderKeyId: v.holder_key_id, clock: new FakeClock(v.now_ms), uses });
       if (v.deliver_twice) verify();
       got = errorCode(verify);
+      if (v.pointer !== undefined) {
+        try {
+          verify();
+        } catch (e) {
+          expect((e as { pointer?: string }).pointer).toBe(v.pointer);
+        }
+      }
     }
     expect(got).toBe(v.code);
   });

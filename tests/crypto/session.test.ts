@@ -67,8 +67,26 @@ describe("sessions", () => {
     expect(toHex(x25519SharedSecret(b, pubA))).toBe(toHex(viaNode));
   });
 
-  it("rejects tampered, reordered, replayed, reflected and foreign-session messages", () => {
+  it("on an ordered carrier accepts only last + 1: a gap ends the session (610), replays stay 604", () => {
     const { initiator, responder } = pair();
+    expect(responder.sequenceRule).toBe("contiguous");
+    const [m1, m2, m3] = [initiator.seal(envelope()), initiator.seal(envelope()), initiator.seal(envelope())];
+    expect(responder.open(m1).id).toBeTruthy();
+    expect(errorCode(() => responder.open(m1))).toBe(ErrorCode.SECURITY_REPLAY);
+    // m2 deleted on the path: m3 is authentic, but the gap ends the session.
+    expect(errorCode(() => responder.open(m3))).toBe(ErrorCode.SECURITY_SEQUENCE_GAP);
+    expect(errorCode(() => responder.open(m2))).toBe(ErrorCode.SECURITY_SEQUENCE_GAP);
+    expect(errorCode(() => responder.open(initiator.seal(envelope())))).toBe(ErrorCode.SECURITY_SEQUENCE_GAP);
+    // A forged message claiming a later sequence does not end it: the MAC is checked first.
+    const fresh = pair("sess-3");
+    const g1 = fresh.initiator.seal(envelope());
+    expect(errorCode(() => fresh.responder.open({ ...g1, sequence: 9n }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(fresh.responder.open(g1).id).toBeTruthy();
+  });
+
+  it("on NATS (sequences only increase) rejects tampered, reordered, replayed, reflected and foreign-session messages", () => {
+    const { initiator, responder } = pair();
+    responder.sequenceRule = "increasing";
     const first = initiator.seal(envelope());
     const second = initiator.seal(envelope());
     const tampered = { ...first, payload: first.payload.slice() };

@@ -4,26 +4,64 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { TokenSchema } from "../../generated/proto/fleet/v1/token_pb.js";
 import fc from "fast-check";
 import { FakeClock } from "../../runtime/clock.js";
-import { issueToken, MemoryTokenUseStore, StaticKeys, toBase64Url, verifyToken } from "../../runtime/crypto/index.js";
+import { TokenClaimsSchema } from "../../generated/proto/fleet/v1/token_pb.js";
+import { issueToken, MemoryTokenUseStore, signTokenClaims, StaticKeys, toBase64Url, verifyToken } from "../../runtime/crypto/index.js";
 import { fromBase64Url } from "../../runtime/crypto/bytes.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
-import { alice, bob, T0, errorCode } from "./helpers.js";
+import { alice, bob, mallory, T0, errorCode } from "./helpers.js";
 
 const keys = new StaticKeys([alice, bob]);
-const audience = "hub:127.0.0.1:7420";
+// The verifier is alice: her audience names her own key, and only her key issues for it.
+const audience = `hub:${alice.keyId}`;
 
 
 describe("tokens", () => {
   it("issues and verifies with audience, scope and subject", () => {
     const clock = new FakeClock(T0);
-    const text = issueToken({ audience, scopes: ["hub:connect"], subject: "agent-bob" }, alice, { clock });
+    const text = issueToken({ audience, scopes: ["hub:connect"], subject: "agent-bob", holderKeyId: bob.keyId }, alice, { clock });
     expect(text.startsWith("fleet1.")).toBe(true);
-    const claims = verifyToken(text, { keys, audience, scope: "hub:connect", subject: "agent-bob", clock });
+    const claims = verifyToken(text, { keys, audience, scope: "hub:connect", subject: "agent-bob", holderKeyId: bob.keyId, clock });
     expect(claims.issuer).toBe("agent-alice");
-    expect(errorCode(() => verifyToken(text, { keys, audience: "group:ops", clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
-    expect(errorCode(() => verifyToken(text, { keys, audience, scope: "group:join", clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
-    expect(errorCode(() => verifyToken(text, { keys, audience, subject: "agent-mallory", clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
-    expect(errorCode(() => verifyToken(text, { keys: new StaticKeys([bob]), audience, clock }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+    expect(errorCode(() => verifyToken(text, { keys, audience: `group:${alice.keyId}`, holderKeyId: bob.keyId, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    expect(errorCode(() => verifyToken(text, { keys, audience, scope: "group:join", holderKeyId: bob.keyId, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    expect(errorCode(() => verifyToken(text, { keys, audience, subject: "agent-mallory", holderKeyId: bob.keyId, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    expect(errorCode(() => verifyToken(text, { keys: new StaticKeys([bob]), audience, holderKeyId: bob.keyId, clock }))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
+  });
+
+  it("trusts only the key its audience names: a pinned agent cannot mint tokens for another verifier", () => {
+    const clock = new FakeClock(T0);
+    // bob is pinned and signs a well-formed admission token for alice's audience.
+    const claims = create(TokenClaimsSchema, { tokenId: "t1", issuer: "agent-bob", audience, scopes: ["hub:connect"], subject: "agent-bob", holderKeyId: bob.keyId, issuedAt: timestampFromMs(T0), expiresAt: timestampFromMs(T0 + 60_000) });
+    const forged = signTokenClaims(claims, bob);
+    const e = (() => {
+      try {
+        verifyToken(forged, { keys, audience, holderKeyId: bob.keyId, clock });
+      } catch (err) {
+        return err as FleetError;
+      }
+    })();
+    expect(e?.code).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    expect(e?.pointer).toBe("/signature/keyId");
+    // issueToken refuses an audience that is not the issuer's own key.
+    expect(errorCode(() => issueToken({ audience, scopes: ["s"] }, bob))).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
+    expect(errorCode(() => issueToken({ audience: "hub:127.0.0.1:7420", scopes: ["s"] }, alice))).toBe(ErrorCode.VALIDATION_OUT_OF_RANGE);
+    // A verifier whose audience names no key id cannot be configured.
+    const ok = issueToken({ audience, scopes: ["s"] }, alice, { clock });
+    expect(errorCode(() => verifyToken(ok, { keys, audience: "hub:127.0.0.1:7420", clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+  });
+
+  it("binds admission tokens to the holder's key: a captured copy admits no one else", () => {
+    const clock = new FakeClock(T0);
+    expect(errorCode(() => issueToken({ audience, scopes: ["hub:connect"], subject: "agent-bob" }, alice, { clock }))).toBe(ErrorCode.VALIDATION_MISSING_FIELD);
+    const text = issueToken({ audience, scopes: ["hub:connect"], subject: "agent-bob", holderKeyId: bob.keyId }, alice, { clock });
+    expect(verifyToken(text, { keys, audience, subject: "agent-bob", holderKeyId: bob.keyId, clock }).holderKeyId).toBe(bob.keyId);
+    // mallory presents bob's token under bob's name with her own key.
+    expect(errorCode(() => verifyToken(text, { keys, audience, subject: "agent-bob", holderKeyId: mallory.keyId, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    // A verifier that does not know who presents refuses a holder-bound token.
+    expect(errorCode(() => verifyToken(text, { keys, audience, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
+    // An admission token without a holder (signed outside issueToken) is refused.
+    const unbound = signTokenClaims(create(TokenClaimsSchema, { tokenId: "t2", issuer: "agent-alice", audience, scopes: ["hub:connect"], issuedAt: timestampFromMs(T0), expiresAt: timestampFromMs(T0 + 60_000) }), alice);
+    expect(errorCode(() => verifyToken(unbound, { keys, audience, holderKeyId: bob.keyId, clock }))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
   });
 
   it("expires with skew, and is not valid before not_before (with skew)", () => {

@@ -48,7 +48,7 @@ describe("hub: bottle postmarks and hop limit", () => {
     expect((await drop(alpha, b))?.status).toBe(ReceiptStatus.ACCEPTED);
     await until(() => got.length === 1, 5_000, "bottle delivery");
     expect(got).toEqual([{ value: { note: "hi" }, verified: true }]);
-    const stored = fromBinary(BottleSchema, running.hub.store.getBottle(bottleIdOf(b))!.bottle);
+    const stored = fromBinary(BottleSchema, running.hub.store.getBottle("alpha", bottleIdOf(b))!.bottle);
     expect(stored.postmarks.map((p) => [p.relay, p.hop, p.keyId])).toEqual([[hubId.agent, 1, hubId.keyId]]);
     const keys = new PinnedKeys();
     keys.pin(hubId.agent, hubId.publicKey);

@@ -276,10 +276,11 @@ describe("admission tokens (5)", () => {
     const home = tmpDir();
     const hub = await spawnHub(home, ["--require-token"]);
     const file = join(home, "alpha.token");
-    const issued = await runCli(["token", "issue", "--out", file, "--uses", "1", "--subject", "alpha"], home);
+    const alphaId = generateIdentity("alpha");
+    // Admission tokens are bound to the holder's key (spec/tokens.md).
+    const issued = await runCli(["token", "issue", "--out", file, "--uses", "1", "--subject", "alpha", "--holder", alphaId.keyId], home);
     expect(issued.code).toBe(0);
     const admissionToken = readFileSync(file, "utf8").trim();
-    const alphaId = generateIdentity("alpha");
     // A connection whose Confirm never reaches the hub (dropped, or the client gave up and retried).
     const real = await connectTcp("127.0.0.1", hub.port);
     let frames = 0;

@@ -10,7 +10,9 @@ import { connectHub, type ConnectHubOptions } from "../../runtime/client/hub-cli
 import type { HubConnection } from "../../runtime/client/connection.js";
 import { FakeClock, systemClock } from "../../runtime/clock.js";
 import { encodeFrame, encodePacket } from "../../runtime/codec/index.js";
-import { generateIdentity, issueToken, signEnvelope } from "../../runtime/crypto/index.js";
+import { generateIdentity, issueToken, signEnvelope, signTokenClaims } from "../../runtime/crypto/index.js";
+import { TokenClaimsSchema } from "../../generated/proto/fleet/v1/token_pb.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { HUB_CONNECT_SCOPE, hubAudience } from "../../runtime/hub/options.js";
 import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
 import { cleanup, envelopeOfFrame, inProcessHub, rawSocket, until } from "./support.js";
@@ -77,15 +79,15 @@ describe("hub: admission tokens", () => {
     const alpha = generateIdentity("alpha");
     const refused = (e: unknown) => isFleetError(e) && [ErrorCode.HANDSHAKE_AUTH_FAILED, ErrorCode.SECURITY_UNAUTHORIZED, ErrorCode.SECURITY_TOKEN_USED, ErrorCode.HANDSHAKE_REJECTED].includes(e.code);
     await expect(connectHub({ port: hub.port, identity: alpha })).rejects.toSatisfy(refused);
-    const once = issueToken({ issuer: hubId.agent, subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE], maxUses: 1 }, hubId);
+    const once = issueToken({ issuer: hubId.agent, subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE], maxUses: 1, holderKeyId: alpha.keyId }, hubId);
     const c = await connectHub({ port: hub.port, identity: alpha, admissionToken: once });
     await c.close();
     await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: once })).rejects.toSatisfy(refused);
     // Someone else's token, or one from another issuer, does not open the door.
-    const forBeta = issueToken({ issuer: hubId.agent, subject: "beta", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE] }, hubId);
+    const forBeta = issueToken({ issuer: hubId.agent, subject: "beta", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE], holderKeyId: alpha.keyId }, hubId);
     await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: forBeta })).rejects.toSatisfy(refused);
     const mallory = generateIdentity("mallory");
-    const forged = issueToken({ issuer: "mallory", subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE] }, mallory);
+    const forged = signTokenClaims(create(TokenClaimsSchema, { tokenId: "forged", issuer: "mallory", subject: "alpha", audience: hubAudience(hubId), scopes: [HUB_CONNECT_SCOPE], holderKeyId: alpha.keyId, issuedAt: timestampFromMs(Date.now()), expiresAt: timestampFromMs(Date.now() + 60_000) }), mallory);
     await expect(connectHub({ port: hub.port, identity: alpha, admissionToken: forged })).rejects.toSatisfy(refused);
   });
 });

@@ -2,7 +2,9 @@
 // answer fleet.v1.registry.query requests with signed results.
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { RegistryDeltaSchema, RegistryEntrySchema, RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { buildEnvelope } from "../../runtime/client/draft.js";
+import { signRegistryEntry } from "../../runtime/protocol/registry-owner.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
 import { PING_MEDIA_TYPE } from "../../runtime/client/bodies.js";
@@ -34,7 +36,7 @@ describe.skipIf(!hasNatsServer)("registry over NATS", () => {
     for (const name of names) {
       const identity = generateIdentity(name);
       const conn = await connectNats({ url: server.url, identity, registry: false });
-      const replica = new RegistryReplica({ node: name, clock: systemClock });
+      const replica = new RegistryReplica({ node: name, clock: systemClock, owners: conn.keys, signer: identity });
       replica.putAgent({ agentId: name, keyId: identity.keyId, publicKey: identity.publicKey, capabilities: [{ name: name === "reg-b" ? "compute" : "storage" }] });
       const sync = new NatsRegistrySync(conn, replica, { intervalMs: 200 });
       sync.start();
@@ -45,7 +47,9 @@ describe.skipIf(!hasNatsServer)("registry over NATS", () => {
     await expect.poll(() => syncs.map((s) => s.replica.query(create(RegistryQuerySchema)).agents.length), { timeout: 10_000 }).toEqual([3, 3, 3]);
     await expect.poll(() => new Set(roots()).size, { timeout: 10_000 }).toBe(1);
 
-    syncs[0].replica.remove("agent/reg-c");
+    // Only its owner deletes a record: another replica's attempt is refused locally.
+    expect(() => syncs[0].replica.remove("agent/reg-c")).toThrow(FleetError);
+    syncs[2].replica.remove("agent/reg-c");
     await expect.poll(() => syncs.map((s) => s.replica.agent("reg-c") === undefined), { timeout: 10_000 }).toEqual([true, true, true]);
     await expect.poll(() => new Set(roots()).size, { timeout: 10_000 }).toBe(1);
 
@@ -53,6 +57,35 @@ describe.skipIf(!hasNatsServer)("registry over NATS", () => {
     conns.push(asker);
     const found = await asker.queryRegistry({ capability: "compute" });
     expect(found.agents.map((a) => a.agentId)).toEqual(["reg-b"]);
+  });
+
+  it("drops registry entries not written by their owners, from any replica on the subject", async () => {
+    const refusals: FleetError[] = [];
+    const honestId = generateIdentity("own-h");
+    const h = await connectNats({ url: server.url, identity: honestId, registry: false });
+    const replica = new RegistryReplica({ node: "own-h", clock: systemClock, owners: h.keys, signer: honestId });
+    replica.putAgent({ agentId: "own-h", keyId: honestId.keyId, publicKey: honestId.publicKey, capabilities: [{ name: "real" }] });
+    const sync = new NatsRegistrySync(h, replica, { intervalMs: 200, onError: (e) => refusals.push(e) });
+    sync.start();
+    const malloryId = generateIdentity("own-m");
+    const m = await connectNats({ url: server.url, identity: malloryId, registry: false });
+    conns.push(h, m);
+    syncs.push(sync);
+    // mallory's envelope is properly signed (so it is delivered and pinned), but the entries
+    // in it claim own-h's record: one written by mallory's node, one under own-h's name signed
+    // by mallory's key, and one of mallory's own from far in the future.
+    const now = BigInt(Date.now());
+    const entry = (key: string, agentId: string, node: string, wallMs: bigint) =>
+      signRegistryEntry(create(RegistryEntrySchema, { key, version: { wallMs, logical: 0, node }, record: { case: "agent", value: { agentId, keyId: malloryId.keyId, capabilities: [{ name: "evil" }] } }, causal: [{ node, count: 1n }] }), malloryId);
+    const forged = [entry("agent/own-h", "own-h", "own-m", now + 5_000n), entry("agent/own-h", "own-h", "own-h", now + 5_000n), entry("agent/own-m", "own-m", "own-m", 2n ** 64n - 1n)];
+    const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, ttlSeconds: 60, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: "own-m", entries: forged }) } }, "own-m", systemClock);
+    await m.publishEnvelope(env);
+    // (Replicas of other tests share the subject; entries of owners not pinned here yet wait quietly.)
+    await expect.poll(() => refusals.map((e) => e.code).sort(), { timeout: 10_000 }).toEqual([ErrorCode.SECURITY_CLOCK_SKEW, ErrorCode.SECURITY_KEY_MISMATCH, ErrorCode.SECURITY_UNAUTHORIZED].sort());
+    expect(replica.agent("own-h")?.capabilities.map((c) => c.name)).toEqual(["real"]);
+    expect(replica.agent("own-m")).toBeUndefined();
+    // The replica's clock was not dragged to the forged time: its next write is about now.
+    expect(replica.putHealth({ agentId: "own-h", status: 1 }).version!.wallMs < now + 60_000n).toBe(true);
   });
 
   it("lets every agent join by default: registry, presence, online-only queries, and pings", async () => {

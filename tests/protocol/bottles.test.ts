@@ -105,9 +105,9 @@ describe("bottle engine", () => {
     const bottle = createBottle(alice, clock, { to: { agent: "bob" }, payload, maxHops: 2 });
     a.engine.accept(bottle);
     const bottleId = idOf(bottle);
-    const hop1 = a.engine.relay(bottleId);
+    const hop1 = a.engine.relay("alice", bottleId);
     b.engine.accept(hop1);
-    const hop2 = b.engine.relay(bottleId);
+    const hop2 = b.engine.relay("alice", bottleId);
     expect(hop2.postmarks.map((p) => p.hop)).toEqual([1, 2]);
     c.engine.accept(hop2);
     expect(c.statuses()).toEqual([["FAILED", ErrorCode.DELIVERY_HOP_LIMIT]]);
@@ -127,7 +127,7 @@ describe("bottle engine", () => {
     const bottle = createBottle(alice, clock, { to: { agent: "bob" }, payload });
     a.engine.accept(bottle);
     const id = idOf(bottle);
-    const copy = a.engine.relay(id);
+    const copy = a.engine.relay("alice", id);
     b.engine.accept(copy);
     c.engine.accept(copy); // flooded down a second path
     expect(b.engine.accept(c.delivered[0]).duplicate).toBe(true);
@@ -161,10 +161,34 @@ describe("bottle engine", () => {
     expect(codeOf(() => hub.engine.acknowledged(bogus))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID);
     const hubWithMallory = new BottleEngine({ identity: hubs[0], keys: malloryKeys, clock, world: { isOnline: () => true, hasCapability: () => false }, deliver: () => true, sendReceipt: () => {} });
     hubWithMallory.accept(bottle);
-    const malloryAck = signBottleReceipt(bottleReceipt(id, BottleStatus.ACKNOWLEDGED, "mallory", clock.now()), "alice", mallory, clock);
+    const malloryAck = signBottleReceipt(bottleReceipt(id, BottleStatus.ACKNOWLEDGED, "mallory", clock.now(), ErrorCode.UNSPECIFIED, "", "alice"), "alice", mallory, clock);
     expect(codeOf(() => hubWithMallory.acknowledged(malloryAck))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
-    expect(hubWithMallory.get(id)!.status).toBe(BottleStatus.DELIVERED);
-    expect(hub.engine.get(id)!.status).toBe(BottleStatus.DELIVERED);
+    expect(hubWithMallory.get("alice", id)!.status).toBe(BottleStatus.DELIVERED);
+    expect(hub.engine.get("alice", id)!.status).toBe(BottleStatus.DELIVERED);
     expect(hub.engine.acknowledged(realAck)).toBe(BottleStatus.ACKNOWLEDGED);
+  });
+
+  it("names a bottle by (origin, bottle_id): another origin cannot squat an id, at the relay or at the inbox", () => {
+    const clock = new FakeClock();
+    const online = new Set(["bob"]);
+    const hub = node(hubs[0], clock, online);
+    const mallory = generateIdentity("mallory");
+    const keysWithMallory = new StaticKeys([alice, bob, mallory, ...hubs]);
+    const relay = new BottleEngine({ identity: hubs[0], keys: keysWithMallory, clock, world: { isOnline: () => true, hasCapability: () => false }, deliver: (b) => (hub.delivered.push(b), true), sendReceipt: () => {} });
+    // mallory guesses alice's next id and drops her own bottle under it first.
+    const squat = createBottle(mallory, clock, { to: { agent: "bob" }, payload, bottleId: "alice-0001" });
+    const real = createBottle(alice, clock, { to: { agent: "bob" }, payload, bottleId: "alice-0001" });
+    expect(relay.accept(squat).duplicate).toBe(false);
+    expect(relay.accept(real).duplicate).toBe(false);
+    expect(relay.get("alice", "alice-0001")!.origin).toBe("alice");
+    expect(relay.get("mallory", "alice-0001")!.origin).toBe("mallory");
+    // bob's inbox hands over both: they are different bottles.
+    const inbox = new BottleInbox({ identity: bob, keys: keysWithMallory, clock });
+    const opened = hub.delivered.map((b) => inbox.receive(b)).filter(Boolean);
+    expect(opened.map((o) => o!.origin).sort()).toEqual(["alice", "mallory"]);
+    // Each acknowledgement names its origin and settles only its own bottle.
+    const aliceAck = opened.find((o) => o!.origin === "alice")!.ack;
+    expect(relay.acknowledged(aliceAck)).toBe(BottleStatus.ACKNOWLEDGED);
+    expect(relay.get("mallory", "alice-0001")!.status).toBe(BottleStatus.DELIVERED);
   });
 });

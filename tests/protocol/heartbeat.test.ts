@@ -61,6 +61,16 @@ describe("heartbeat monitor", () => {
     expect(m.state).toBe(PeerState.DEAD);
   });
 
+  it("caps the agreement: a peer proposing 2^32 - 1 ms cannot switch liveness off", () => {
+    const huge = create(HeartbeatParamsSchema, { intervalMs: 0xffff_ffff, degradedAfterMs: 0xffff_ffff, suspectAfterMs: 0xffff_ffff, deadAfterMs: 0xffff_ffff });
+    for (const [a, b] of [[huge, undefined], [undefined, huge], [huge, huge]] as const) {
+      const agreed = agreeHeartbeat(a, b);
+      expect([agreed.intervalMs, agreed.degradedAfterMs, agreed.suspectAfterMs, agreed.deadAfterMs]).toEqual([30_000, 60_000, 90_000, 120_000]);
+    }
+    // Below the caps the larger proposal still wins.
+    expect(agreeHeartbeat(create(HeartbeatParamsSchema, { deadAfterMs: 100_000 }), undefined).deadAfterMs).toBe(100_000);
+  });
+
   it("agrees on the larger interval and keeps sending on schedule", () => {
     expect(agreeHeartbeat(create(HeartbeatParamsSchema, { intervalMs: 2_000 }), create(HeartbeatParamsSchema, { intervalMs: 7_000 })).intervalMs).toBe(7_000);
     expect(agreeHeartbeat(undefined, undefined).deadAfterMs).toBe(30_000);

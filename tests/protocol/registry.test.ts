@@ -11,7 +11,7 @@ import { bytesHex } from "./helpers.js";
 
 function pair() {
   const clock = new FakeClock();
-  return { clock, a: new RegistryReplica({ node: "hub-a", clock }), b: new RegistryReplica({ node: "hub-b", clock }) };
+  return { clock, a: new RegistryReplica({ node: "hub-a", clock, unverified: true }), b: new RegistryReplica({ node: "hub-b", clock, unverified: true }) };
 }
 
 /** Runs digest -> snapshot -> delta between two replicas; returns how many messages crossed. */
@@ -125,7 +125,7 @@ describe("registry replica", () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 4 }), fc.array(op, { maxLength: 60 }), (n, ops) => {
         const clock = new FakeClock();
-        const replicas = Array.from({ length: n }, (_, i) => new RegistryReplica({ node: `node-${i}`, clock }));
+        const replicas = Array.from({ length: n }, (_, i) => new RegistryReplica({ node: `node-${i}`, clock, unverified: true }));
         const inflight: { to: number; from: number; msg: RegistryMessage }[] = [];
         const writes: RegistryEntry[] = [];
         const post = (from: number, to: number, msgs: RegistryMessage[]) => msgs.forEach((msg) => inflight.push({ from, to, msg }));

@@ -145,7 +145,9 @@ class HubClient:
     async def _register(self) -> None:
         record = registry_pb2.AgentRecord(agent_id=self.agent, key_id=self.identity.key_id, public_key=self.identity.public_key, role=self.role,
                                           groups=list(self.groups), capabilities=[_capability(c) for c in self.capabilities], versions=[self.established.version])
-        entry = registry_pb2.RegistryEntry(key=f"agent/{self.agent}", version=registry_pb2.Hlc(wall_ms=now_ms(), logical=0, node=self.agent), agent=record)
+        entry = registry_pb2.RegistryEntry(key=f"agent/{self.agent}", version=registry_pb2.Hlc(wall_ms=now_ms(), logical=0, node=self.agent), agent=record,
+                                           causal=[registry_pb2.VersionCounter(node=self.agent, count=1)])
+        sign_registry_entry(entry, self.identity)
         await self.send_body("fleet:hub", envelope_pb2.Body(registry_delta=registry_pb2.RegistryDelta(node=self.agent, entries=[entry])),
                              type=MT.MESSAGE_TYPE_COMMAND, requires_ack=True, sign=False)
 
@@ -534,3 +536,21 @@ def verify_postmarks(bottle: bottle_pb2.Bottle, bottle_id: str, keys: PinnedKeys
         if not ed25519.verify(pub, msg, pm.signature):
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, f"postmark {i} does not verify", at)
         previous = pm.signature
+
+
+def registry_entry_hash(entry: registry_pb2.RegistryEntry) -> bytes:
+    """entry_hash of spec/registry.md "Hashes"."""
+    import hashlib
+    kind = entry.WhichOneof("record") or ""
+    record = getattr(entry, kind).SerializeToString() if kind else b""
+    v = entry.version
+    content = hashlib.sha256(pae("fleet.v1.registry.content", entry.key, u64be(v.wall_ms), u64be(v.logical), v.node, bytes([1 if entry.tombstone else 0]), kind, record)).digest()
+    causal = pae("fleet.v1.registry.causal", *[p for c in entry.causal for p in (c.node, u64be(c.count))])
+    return hashlib.sha256(pae("fleet.v1.registry.entry", content, causal)).digest()
+
+
+def sign_registry_entry(entry: registry_pb2.RegistryEntry, identity: Identity) -> None:
+    """The owner's signature over PAE("fleet.v1.registry.owner", entry_hash) (spec/registry.md "Owners")."""
+    sig = identity.sign(pae("fleet.v1.registry.owner", registry_entry_hash(entry)))
+    entry.owner_signature.CopyFrom(signed_pb2.Signature(scheme=signed_pb2.SIGNATURE_SCHEME_ED25519, key_id=identity.key_id, sig=sig))
+

@@ -31,6 +31,10 @@ def _version_key(v: str) -> Optional[tuple[int, int]]:
     return int(parts[0]), int(parts[1])
 
 
+# The most a heartbeat agreement can reach (spec/handshake.md).
+HEARTBEAT_CAPS = {"interval_ms": 30_000, "degraded_after_ms": 60_000, "suspect_after_ms": 90_000, "dead_after_ms": 120_000}
+
+
 @dataclass
 class Established:
     session_id: str
@@ -135,7 +139,8 @@ class HandshakeInitiator:
                                                                                                          finished=session.finished_i)))
         confirm = sign_envelope(confirm_env, self.identity)
         self.state = "established"
-        hb = handshake_pb2.HeartbeatParams(**{f: max(getattr(self.heartbeat, f), getattr(w.heartbeat, f)) for f in ("interval_ms", "degraded_after_ms", "suspect_after_ms", "dead_after_ms")})
+        # The larger proposal, capped (spec/handshake.md): a peer cannot switch liveness off.
+        hb = handshake_pb2.HeartbeatParams(**{f: min(max(getattr(self.heartbeat, f), getattr(w.heartbeat, f)), HEARTBEAT_CAPS[f]) for f in HEARTBEAT_CAPS})
         limits = [x for x in (self.max_frame_bytes, w.max_frame_bytes) if x]
         return confirm, Established(session_id=w.session_id, peer=env.sender, peer_key_id=se.signature.key_id, peer_public_key=bytes(w.identity_public_key),
                                     version=w.version, heartbeat=hb, max_frame_bytes=min(limits + [MAX_FRAME]), session=session,

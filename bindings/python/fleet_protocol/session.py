@@ -102,6 +102,10 @@ class Session:
         self._in_enc = keys.r2i_enc if out_dir == "i2r" else keys.i2r_enc
         self.sent = 0
         self.received = 0
+        # spec/sessions.md: "contiguous" on ordered carriers (only last + 1; a gap ends the
+        # session with 610), "increasing" on NATS (anything above last).
+        self.sequence_rule = "contiguous"
+        self._ended = None  # the 610 that ended the session, once one did
 
     @staticmethod
     def derive(role: str, session_id: str, our_ephemeral_private, their_ephemeral_public: bytes, transcript: bytes) -> "Session":
@@ -137,7 +141,10 @@ class Session:
                                           mac=session_mac(self._out_mac, self.session_id, seq, BATCH_PROTO, payload), finished=self._finished_out(seq))
 
     def authenticate(self, se: signed_pb2.SessionEnvelope) -> None:
-        """Session id (601), MAC (601), key confirmation (104), sequence (604); changes nothing."""
+        """Session id (601), MAC (601), key confirmation (104), sequence (604, 610 for a gap on an
+        ordered carrier, which ends the session); changes nothing else."""
+        if self._ended is not None:
+            raise self._ended
         if se.session_id != self.session_id:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, "wrong session id")
         if len(se.mac) != 32 or not hmac.compare_digest(se.mac, session_mac(self._in_mac, self.session_id, se.sequence, se.payload_type, se.payload)):
@@ -152,6 +159,9 @@ class Session:
             raise fail(auth, "a Finished on a message other than the responder's first", "/finished")
         if se.sequence <= self.received:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_REPLAY, f"sequence {se.sequence} is not above {self.received}")
+        if self.sequence_rule == "contiguous" and se.sequence != self.received + 1:
+            self._ended = fail(ErrorCode.ERROR_CODE_SECURITY_SEQUENCE_GAP, f"sequence {se.sequence} after {self.received}: the session has ended", "/sequence")
+            raise self._ended
 
     def open_all(self, se: signed_pb2.SessionEnvelope) -> list:
         """Authenticates, parses, advances the sequence, decrypts. Returns a list of Envelope or

@@ -1,6 +1,7 @@
 """Tokens (spec/tokens.md): "fleet1." + base64url(Token), Ed25519 over PAE("fleet.v1.token", ...)."""
 from __future__ import annotations
 
+import re
 import secrets as _secrets
 from typing import Callable, Optional, Protocol
 
@@ -54,8 +55,14 @@ def issue_token(identity: Identity, *, audience: str, scopes: list[str], subject
 
 
 def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[str] = None, subject: Optional[str] = None,
-                 clock: Callable[[], int] = now_ms, skew_ms: int = DEFAULT_SKEW_MS, uses: Optional[TokenUseStore] = None) -> token_pb2.TokenClaims:
+                 clock: Callable[[], int] = now_ms, skew_ms: int = DEFAULT_SKEW_MS, uses: Optional[TokenUseStore] = None,
+                 holder_key_id: Optional[str] = None) -> token_pb2.TokenClaims:
     bad = ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID
+    # 0. the verifier's audience is "<service>:<its key id>" (spec/tokens.md)
+    at = audience.find(":")
+    trusted = audience[at + 1:] if at > 0 else ""
+    if not re.fullmatch(r"ed25519:[a-z2-7]{32}", trusted):
+        raise fail(ErrorCode.ERROR_CODE_SECURITY_UNAUTHORIZED, "the verifier's audience must name its key id", "/audience")
     # 1. text, canonical base64url, one encoding
     if not isinstance(text, str) or not text.startswith(PREFIX) or len(text) > MAX_TEXT:
         raise fail(bad, "not a fleet1 token")
@@ -82,11 +89,17 @@ def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[
     # 4. audience, scope, subject
     denied = ErrorCode.ERROR_CODE_SECURITY_UNAUTHORIZED
     if claims.audience != audience:
-        raise fail(denied, "token is for another audience")
+        raise fail(denied, "token is for another audience", "/audience")
+    if sig.key_id != trusted:
+        raise fail(denied, "only the key the audience names issues its tokens", "/signature/keyId")
     if scope is not None and scope not in claims.scopes:
-        raise fail(denied, f"token lacks scope {scope}")
+        raise fail(denied, f"token lacks scope {scope}", "/scopes")
     if claims.subject and subject is not None and claims.subject != subject:
-        raise fail(denied, "token names another subject")
+        raise fail(denied, "token names another subject", "/subject")
+    if "hub:connect" in claims.scopes and not claims.holder_key_id:
+        raise fail(denied, "an admission token names its holder's key", "/holderKeyId")
+    if claims.holder_key_id and claims.holder_key_id != holder_key_id:
+        raise fail(denied, "token is bound to another key", "/holderKeyId")
     # 5. time
     now = clock()
     if now - skew_ms >= ts_ms(claims.expires_at):

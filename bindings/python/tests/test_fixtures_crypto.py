@@ -221,6 +221,7 @@ def test_negative(v):
             _, res = _sessions()
             receiver = res if v["direction"] == "i2r" else _sessions()[0]
             se = codec.decode(signed_pb2.SessionEnvelope, H(v["session_envelope_hex"]), check=False)
+            receiver.sequence_rule = v.get("sequence_rule", "contiguous")
             if "after_hex" in v:
                 receiver.open_all(codec.decode(signed_pb2.SessionEnvelope, H(v["after_hex"])))
             if v.get("deliver_twice"):
@@ -228,7 +229,7 @@ def test_negative(v):
             receiver.open_all(se)
         elif kind == "token":
             uses = MemoryTokenUseStore(clock=lambda: v["now_ms"])
-            kw = dict(keys=pinned(), audience=v["audience"], scope=v.get("scope"), clock=lambda: v["now_ms"], uses=uses)
+            kw = dict(keys=pinned(), audience=v["audience"], scope=v.get("scope"), clock=lambda: v["now_ms"], uses=uses, holder_key_id=v.get("holder_key_id"))
             if v.get("deliver_twice"):
                 verify_token(v["token"], **kw)
             verify_token(v["token"], **kw)
@@ -241,7 +242,7 @@ def test_negative(v):
 
 @pytest.mark.parametrize("t", C["tokens"], ids=lambda t: t["name"])
 def test_tokens(t):
-    claims = verify_token(t["token"], keys=pinned(), audience=t["audience"], scope=t["scope"], subject=t.get("subject"),
+    claims = verify_token(t["token"], keys=pinned(), audience=t["audience"], scope=t["scope"], subject=t.get("subject"), holder_key_id=t.get("holder_key_id"),
                           clock=lambda: t["now_ms"], uses=MemoryTokenUseStore(clock=lambda: t["now_ms"]))
     assert claims.issuer == t["issuer"] and t["scope"] in claims.scopes
     assert claims.subject == t.get("subject", "")

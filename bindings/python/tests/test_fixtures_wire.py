@@ -190,6 +190,7 @@ def test_no_section_of_any_set_goes_unchecked():
     checked = {
         "crypto.json": {"description", "format", "now_ms", "keys", "trusted_agents", "keep_protocol_ed25519", "ed25519_vectors", "pae", "signed_envelopes", "hmac", "session", "tokens", "negative"},
         "wire.json": {"description", "format", "keys", "trusted_agents", "session", "frame", "vectors", "accepted", "negative"},
+        "trust.json": {"description", "format", "keys", "trusted_agents", "registry", "bottles", "heartbeat", "revocation"},
     }
     m = json.load(open(os.path.join(FIXTURES, "manifest.json"), encoding="utf-8"))
     assert sorted(e["file"] for e in m["sets"]) == sorted(checked)

@@ -385,33 +385,33 @@
                             "x-parser-schema-id": "<anonymous-schema-47>"
                           },
                           "heartbeat": {
-                            "description": "Heartbeat timing agreed during the handshake. Zero fields take the defaults.",
+                            "description": "Heartbeat timing agreed during the handshake: each field is the larger of the two proposals, capped (spec/handshake.md), so a peer cannot switch liveness off. Zero fields take the defaults.",
                             "type": "object",
                             "additionalProperties": false,
                             "properties": {
                               "intervalMs": {
-                                "description": "How often each side sends a heartbeat, in milliseconds (default 5000).",
+                                "description": "How often each side sends a heartbeat, in milliseconds (default 5000, agreed at most 30000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
                                 "x-parser-schema-id": "<anonymous-schema-49>"
                               },
                               "degradedAfterMs": {
-                                "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000).",
+                                "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000, agreed at most 60000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
                                 "x-parser-schema-id": "<anonymous-schema-50>"
                               },
                               "suspectAfterMs": {
-                                "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000).",
+                                "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000, agreed at most 90000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
                                 "x-parser-schema-id": "<anonymous-schema-51>"
                               },
                               "deadAfterMs": {
-                                "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).",
+                                "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000, agreed at most 120000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
@@ -548,6 +548,8 @@
                                   "ERROR_CODE_SECURITY_KEY_MISMATCH",
                                   "ERROR_CODE_SECURITY_TOKEN_USED",
                                   "ERROR_CODE_SECURITY_DECRYPTION_FAILED",
+                                  "ERROR_CODE_SECURITY_SEQUENCE_GAP",
+                                  "ERROR_CODE_SECURITY_KEY_REVOKED",
                                   "ERROR_CODE_WIRE_MALFORMED",
                                   "ERROR_CODE_WIRE_TRUNCATED",
                                   "ERROR_CODE_WIRE_FRAME_TOO_LARGE",
@@ -981,13 +983,13 @@
                                   "additionalProperties": false,
                                   "properties": {
                                     "wallMs": {
-                                      "description": "Physical time in Unix milliseconds (the max seen so far).",
+                                      "description": "Physical time in Unix milliseconds (the max seen so far). A replica refuses a remote entry whose wall_ms is beyond its own clock + the skew bound (default 120 s; 605).",
                                       "type": "string",
                                       "pattern": "^[0-9]+$",
                                       "x-parser-schema-id": "<anonymous-schema-127>"
                                     },
                                     "logical": {
-                                      "description": "Counter that orders events within the same millisecond.",
+                                      "description": "Counter that orders events within the same millisecond. When it would pass 2^32 - 1 the clock moves wall_ms on by 1 ms and restarts it at 0 instead of wrapping.",
                                       "type": "integer",
                                       "minimum": 0,
                                       "maximum": 4294967295,
@@ -1133,7 +1135,7 @@
                                   "x-parser-schema-id": "<anonymous-schema-147>"
                                 },
                                 "causal": {
-                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
+                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                   "type": "array",
                                   "items": {
                                     "description": "One replica's write count for one registry key (an element of a version vector).",
@@ -1146,7 +1148,7 @@
                                         "x-parser-schema-id": "<anonymous-schema-153>"
                                       },
                                       "count": {
-                                        "description": "How many writes that replica made to the key. At least 1.",
+                                        "description": "How many writes that replica made to the key. At least 1, at most 4294967296 (2^32): a larger count is refused (709) and a write that would exceed it fails, so it never wraps.",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
                                         "x-parser-schema-id": "<anonymous-schema-154>"
@@ -1158,7 +1160,8 @@
                                     "x-parser-schema-id": "<anonymous-schema-152>"
                                   },
                                   "x-parser-schema-id": "<anonymous-schema-151>"
-                                }
+                                },
+                                "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
                               "required": [
                                 "key",
@@ -1288,11 +1291,12 @@
                                   "x-parser-schema-id": "<anonymous-schema-162>"
                                 },
                                 "causal": {
-                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
+                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                   "type": "array",
                                   "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
                                   "x-parser-schema-id": "<anonymous-schema-163>"
-                                }
+                                },
+                                "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                               "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
@@ -1488,6 +1492,11 @@
                             "description": "The agent or hub reporting it. Required.",
                             "type": "string",
                             "x-parser-schema-id": "<anonymous-schema-188>"
+                          },
+                          "origin": {
+                            "description": "Added for bottle identity: the letter's origin (its signer); with bottle_id it names the bottle (spec/bottles.md). Every receipt sets it; a relay looks an ACKNOWLEDGED receipt up by (origin, bottle_id), and an origin ignores receipts naming another origin.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-189>"
                           }
                         },
                         "required": [
@@ -1506,7 +1515,7 @@
                           "messageId": {
                             "description": "The message acknowledged. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-190>"
+                            "x-parser-schema-id": "<anonymous-schema-191>"
                           },
                           "status": {
                             "description": "What happened to a message.",
@@ -1519,34 +1528,34 @@
                               "RECEIPT_STATUS_FAILED",
                               "RECEIPT_STATUS_TIMED_OUT"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-191>"
+                            "x-parser-schema-id": "<anonymous-schema-192>"
                           },
                           "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-192>"
+                            "x-parser-schema-id": "<anonymous-schema-193>"
                           },
                           "retryAfterMs": {
                             "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-193>"
+                            "x-parser-schema-id": "<anonymous-schema-194>"
                           },
                           "exitCode": {
                             "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
                             "type": "integer",
                             "minimum": -2147483648,
                             "maximum": 2147483647,
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-195>"
                           }
                         },
                         "required": [
                           "messageId",
                           "status"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-189>"
+                        "x-parser-schema-id": "<anonymous-schema-190>"
                       },
                       "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
                       "keyRotation": {
@@ -1557,35 +1566,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-196>"
+                            "x-parser-schema-id": "<anonymous-schema-197>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-197>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-198>"
+                            "x-parser-schema-id": "<anonymous-schema-199>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-200>"
+                            "x-parser-schema-id": "<anonymous-schema-201>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-201>"
+                            "x-parser-schema-id": "<anonymous-schema-202>"
                           }
                         },
                         "required": [
@@ -1596,7 +1605,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-195>"
+                        "x-parser-schema-id": "<anonymous-schema-196>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1606,7 +1615,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-203>"
+                            "x-parser-schema-id": "<anonymous-schema-204>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1618,38 +1627,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-205>"
+                                "x-parser-schema-id": "<anonymous-schema-206>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-206>"
+                                "x-parser-schema-id": "<anonymous-schema-207>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-207>"
+                                "x-parser-schema-id": "<anonymous-schema-208>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-208>"
+                                "x-parser-schema-id": "<anonymous-schema-209>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-209>"
+                                "x-parser-schema-id": "<anonymous-schema-210>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-210>"
+                                "x-parser-schema-id": "<anonymous-schema-211>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-204>"
+                            "x-parser-schema-id": "<anonymous-schema-205>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1657,7 +1666,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-211>"
+                            "x-parser-schema-id": "<anonymous-schema-212>"
                           }
                         },
                         "required": [
@@ -1666,7 +1675,41 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-202>"
+                        "x-parser-schema-id": "<anonymous-schema-203>"
+                      },
+                      "keyRevocation": {
+                        "description": "A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md \"Revocation\": at a hub only with an admission token bound to the new key).",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "agent": {
+                            "description": "The agent whose key is revoked; the envelope's sender. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-214>"
+                          },
+                          "revokedKeyId": {
+                            "description": "The key revoked: the agent's currently pinned key, which signs this statement. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-215>"
+                          },
+                          "effectiveAt": {
+                            "description": "The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.",
+                            "type": "string",
+                            "format": "date-time",
+                            "x-parser-schema-id": "<anonymous-schema-216>"
+                          },
+                          "reason": {
+                            "description": "Why, in a few words (free text, never parsed).",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-217>"
+                          }
+                        },
+                        "required": [
+                          "agent",
+                          "revokedKeyId",
+                          "effectiveAt"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-213>"
                       }
                     },
                     "maxProperties": 1,
@@ -1677,7 +1720,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-212>"
+                    "x-parser-schema-id": "<anonymous-schema-218>"
                   }
                 },
                 "required": [
@@ -1695,13 +1738,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-213>"
+                    "x-parser-schema-id": "<anonymous-schema-219>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-214>"
+                    "x-parser-schema-id": "<anonymous-schema-220>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1735,7 +1778,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-215>"
+                "x-parser-schema-id": "<anonymous-schema-221>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1820,7 +1863,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-216>"
+                "x-parser-schema-id": "<anonymous-schema-222>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1891,7 +1934,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-217>"
+                "x-parser-schema-id": "<anonymous-schema-223>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -1961,7 +2004,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-218>"
+                "x-parser-schema-id": "<anonymous-schema-224>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -2016,7 +2059,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-219>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2071,7 +2114,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-220>"
+                "x-parser-schema-id": "<anonymous-schema-226>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2137,7 +2180,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-221>"
+                "x-parser-schema-id": "<anonymous-schema-227>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2205,7 +2248,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-223>"
+                "x-parser-schema-id": "<anonymous-schema-229>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2265,7 +2308,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-230>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2342,7 +2385,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-225>"
+                "x-parser-schema-id": "<anonymous-schema-231>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2425,7 +2468,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-226>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2496,7 +2539,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-228>"
+                "x-parser-schema-id": "<anonymous-schema-234>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2526,7 +2569,8 @@
                     "status": "BOTTLE_STATUS_DELIVERED",
                     "detail": "handed to agent-beta",
                     "at": "2026-11-20T12:00:03Z",
-                    "reporter": "fleet-hub"
+                    "reporter": "fleet-hub",
+                    "origin": "agent-alpha"
                   }
                 }
               }
@@ -2611,7 +2655,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-232>"
+                "x-parser-schema-id": "<anonymous-schema-238>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2688,7 +2732,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-233>"
+                "x-parser-schema-id": "<anonymous-schema-239>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2747,7 +2791,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-234>"
+                "x-parser-schema-id": "<anonymous-schema-240>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2839,7 +2883,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-235>"
+                "x-parser-schema-id": "<anonymous-schema-241>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2915,7 +2959,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-236>"
+                "x-parser-schema-id": "<anonymous-schema-242>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -2990,7 +3034,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-238>"
+                "x-parser-schema-id": "<anonymous-schema-244>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3087,36 +3131,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-242>"
+                        "x-parser-schema-id": "<anonymous-schema-248>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-243>"
+                        "x-parser-schema-id": "<anonymous-schema-249>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-244>"
+                        "x-parser-schema-id": "<anonymous-schema-250>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-245>"
+                        "x-parser-schema-id": "<anonymous-schema-251>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-246>"
+                        "x-parser-schema-id": "<anonymous-schema-252>"
                       },
                       "finished": {
                         "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-247>"
+                        "x-parser-schema-id": "<anonymous-schema-253>"
                       }
                     },
                     "required": [
@@ -3125,7 +3169,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-241>"
+                    "x-parser-schema-id": "<anonymous-schema-247>"
                   }
                 },
                 "maxProperties": 1,
@@ -3137,7 +3181,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-248>"
+                "x-parser-schema-id": "<anonymous-schema-254>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"

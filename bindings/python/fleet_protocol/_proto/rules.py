@@ -321,6 +321,17 @@ FIELD_RULES = json.loads("""{
    "required": true
   }
  },
+ "fleet.v1.KeyRevocation": {
+  "agent": {
+   "required": true
+  },
+  "revoked_key_id": {
+   "required": true
+  },
+  "effective_at": {
+   "required": true
+  }
+ },
  "fleet.v1.TokenClaims": {
   "token_id": {
    "required": true

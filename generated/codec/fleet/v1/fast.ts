@@ -103,6 +103,7 @@ function e_fleet_v1_Body(m: Msg): void {
   v = m.kind.case === "error" ? m.kind.value : undefined; if (v !== undefined) { writeByte(138); writeByte(1); const s = writeLengthStart(); e_fleet_v1_ErrorBody(v); writeLengthEnd(s); }
   v = m.kind.case === "keyRotation" ? m.kind.value : undefined; if (v !== undefined) { writeByte(146); writeByte(1); const s = writeLengthStart(); e_fleet_v1_KeyRotation(v); writeLengthEnd(s); }
   v = m.kind.case === "bottleLetter" ? m.kind.value : undefined; if (v !== undefined) { writeByte(154); writeByte(1); const s = writeLengthStart(); e_fleet_v1_BottleLetter(v); writeLengthEnd(s); }
+  v = m.kind.case === "keyRevocation" ? m.kind.value : undefined; if (v !== undefined) { writeByte(162); writeByte(1); const s = writeLengthStart(); e_fleet_v1_KeyRevocation(v); writeLengthEnd(s); }
 }
 
 function d_fleet_v1_Body(stop: number): Msg {
@@ -128,6 +129,7 @@ function d_fleet_v1_Body(stop: number): Msg {
       case 138: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "error", value: d_fleet_v1_ErrorBody(readLength(stop)) }; break;
       case 146: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "keyRotation", value: d_fleet_v1_KeyRotation(readLength(stop)) }; break;
       case 154: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "bottleLetter", value: d_fleet_v1_BottleLetter(readLength(stop)) }; break;
+      case 162: if (m.kind.case !== undefined) throw BAIL; m.kind = { case: "keyRevocation", value: d_fleet_v1_KeyRevocation(readLength(stop)) }; break;
       default:
         throw BAIL;
     }
@@ -193,7 +195,7 @@ function d_fleet_v1_BottleLetter(stop: number): Msg {
 }
 
 function z_fleet_v1_BottleReceipt(): Msg {
-  return { $typeName: "fleet.v1.BottleReceipt", bottleId: "", status: 0, reason: 0, detail: "", reporter: "" };
+  return { $typeName: "fleet.v1.BottleReceipt", bottleId: "", status: 0, reason: 0, detail: "", reporter: "", origin: "" };
 }
 
 function e_fleet_v1_BottleReceipt(m: Msg): void {
@@ -205,6 +207,7 @@ function e_fleet_v1_BottleReceipt(m: Msg): void {
   v = m.detail; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
   v = m.at; if (v !== undefined) { writeByte(42); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.reporter; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(50); writeString(v); } }
+  v = m.origin; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(58); writeString(v); } }
 }
 
 function d_fleet_v1_BottleReceipt(stop: number): Msg {
@@ -217,6 +220,7 @@ function d_fleet_v1_BottleReceipt(stop: number): Msg {
       case 34: m.detail = readString(stop); break;
       case 42: if (m.at !== undefined) throw BAIL; m.at = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 50: m.reporter = readString(stop); break;
+      case 58: m.origin = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -771,6 +775,35 @@ function d_fleet_v1_Hlc(stop: number): Msg {
   return m;
 }
 
+function z_fleet_v1_KeyRevocation(): Msg {
+  return { $typeName: "fleet.v1.KeyRevocation", agent: "", revokedKeyId: "", reason: "" };
+}
+
+function e_fleet_v1_KeyRevocation(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.KeyRevocation" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+  v = m.revokedKeyId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(18); writeString(v); } }
+  v = m.effectiveAt; if (v !== undefined) { writeByte(26); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
+  v = m.reason; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
+}
+
+function d_fleet_v1_KeyRevocation(stop: number): Msg {
+  const m = z_fleet_v1_KeyRevocation();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      case 18: m.revokedKeyId = readString(stop); break;
+      case 26: if (m.effectiveAt !== undefined) throw BAIL; m.effectiveAt = d_google_protobuf_Timestamp(readLength(stop)); break;
+      case 34: m.reason = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
 function z_fleet_v1_KeyRotation(): Msg {
   return { $typeName: "fleet.v1.KeyRotation", agent: "", oldKeyId: "", newPublicKey: EMPTY_BYTES, newKeyId: "", newKeySignature: EMPTY_BYTES };
 }
@@ -1023,6 +1056,7 @@ function e_fleet_v1_RegistryEntry(m: Msg): void {
   v = m.record.case === "service" ? m.record.value : undefined; if (v !== undefined) { writeByte(42); const s = writeLengthStart(); e_fleet_v1_ServiceRecord(v); writeLengthEnd(s); }
   v = m.record.case === "health" ? m.record.value : undefined; if (v !== undefined) { writeByte(50); const s = writeLengthStart(); e_fleet_v1_HealthRecord(v); writeLengthEnd(s); }
   v = m.causal; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(58); const s = writeLengthStart(); e_fleet_v1_VersionCounter(v[i]); writeLengthEnd(s); }
+  v = m.ownerSignature; if (v !== undefined) { writeByte(66); const s = writeLengthStart(); e_fleet_v1_Signature(v); writeLengthEnd(s); }
 }
 
 function d_fleet_v1_RegistryEntry(stop: number): Msg {
@@ -1036,6 +1070,7 @@ function d_fleet_v1_RegistryEntry(stop: number): Msg {
       case 42: if (m.record.case !== undefined) throw BAIL; m.record = { case: "service", value: d_fleet_v1_ServiceRecord(readLength(stop)) }; break;
       case 50: if (m.record.case !== undefined) throw BAIL; m.record = { case: "health", value: d_fleet_v1_HealthRecord(readLength(stop)) }; break;
       case 58: m.causal.push(d_fleet_v1_VersionCounter(readLength(stop))); break;
+      case 66: if (m.ownerSignature !== undefined) throw BAIL; m.ownerSignature = d_fleet_v1_Signature(readLength(stop)); break;
       default:
         throw BAIL;
     }
@@ -1301,7 +1336,7 @@ function d_fleet_v1_Token(stop: number): Msg {
 }
 
 function z_fleet_v1_TokenClaims(): Msg {
-  return { $typeName: "fleet.v1.TokenClaims", tokenId: "", issuer: "", subject: "", audience: "", scopes: [], maxUses: 0 };
+  return { $typeName: "fleet.v1.TokenClaims", tokenId: "", issuer: "", subject: "", audience: "", scopes: [], maxUses: 0, holderKeyId: "" };
 }
 
 function e_fleet_v1_TokenClaims(m: Msg): void {
@@ -1316,6 +1351,7 @@ function e_fleet_v1_TokenClaims(m: Msg): void {
   v = m.expiresAt; if (v !== undefined) { writeByte(58); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.notBefore; if (v !== undefined) { writeByte(66); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
   v = m.maxUses; if (v !== undefined) { if (typeof v !== "number" || v >>> 0 !== v) throw BAIL; if (v !== 0) { writeByte(72); writeVarint(v); } }
+  v = m.holderKeyId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(82); writeString(v); } }
 }
 
 function d_fleet_v1_TokenClaims(stop: number): Msg {
@@ -1331,6 +1367,7 @@ function d_fleet_v1_TokenClaims(stop: number): Msg {
       case 58: if (m.expiresAt !== undefined) throw BAIL; m.expiresAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 66: if (m.notBefore !== undefined) throw BAIL; m.notBefore = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 72: m.maxUses = readUint32(stop); break;
+      case 82: m.holderKeyId = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -1437,7 +1474,7 @@ function enumIn(v: number, known: readonly number[]): number {
 }
 const EN0: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.AgentRole
 const EN1: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.BottleStatus
-const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,304,401,402,403,501,502,503,601,602,603,604,605,606,607,608,609,701,702,703,704,705,706,707,708,709,710,801,802,803,804,805,806,807,808,809,901,902]; // fleet.v1.ErrorCode
+const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,304,401,402,403,501,502,503,601,602,603,604,605,606,607,608,609,610,611,701,702,703,704,705,706,707,708,709,710,801,802,803,804,805,806,807,808,809,901,902]; // fleet.v1.ErrorCode
 const EN3: readonly number[] = [0,1,2]; // fleet.v1.EncryptionAlgorithm
 const EN4: readonly number[] = [0,1,2,3,4,5,6,7]; // fleet.v1.MessageType
 const EN5: readonly number[] = [0,1,2,3,4]; // fleet.v1.Priority
@@ -1488,6 +1525,7 @@ function v_fleet_v1_Body(m: Msg): boolean {
     case "error": v = m.kind.value; if (!(v_fleet_v1_ErrorBody(v))) return false; break;
     case "keyRotation": v = m.kind.value; if (!(v_fleet_v1_KeyRotation(v))) return false; break;
     case "bottleLetter": v = m.kind.value; if (!(v_fleet_v1_BottleLetter(v))) return false; break;
+    case "keyRevocation": v = m.kind.value; if (!(v_fleet_v1_KeyRevocation(v))) return false; break;
   }
   if (m.kind.case === undefined) return false;
   return true;
@@ -1514,7 +1552,7 @@ function v_fleet_v1_BottleReceipt(m: Msg): boolean {
   let v: any;
   v = m.bottleId; if (v === undefined || v.length === 0) return false;
   v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
-  v = m.reason; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  v = m.reason; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 610 || v === 611 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
   v = m.at; if (v === undefined) return false;
   v = m.reporter; if (v === undefined || v.length === 0) return false;
   return true;
@@ -1608,7 +1646,7 @@ function v_fleet_v1_EnvelopeBatch(m: Msg): boolean {
 
 function v_fleet_v1_ErrorBody(m: Msg): boolean {
   let v: any;
-  v = m.code; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  v = m.code; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 610 || v === 611 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
   return true;
 }
 
@@ -1656,6 +1694,14 @@ function v_fleet_v1_Hlc(m: Msg): boolean {
   return true;
 }
 
+function v_fleet_v1_KeyRevocation(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  v = m.revokedKeyId; if (v === undefined || v.length === 0) return false;
+  v = m.effectiveAt; if (v === undefined) return false;
+  return true;
+}
+
 function v_fleet_v1_KeyRotation(m: Msg): boolean {
   let v: any;
   v = m.agent; if (v === undefined || v.length === 0) return false;
@@ -1691,7 +1737,7 @@ function v_fleet_v1_Receipt(m: Msg): boolean {
   let v: any;
   v = m.messageId; if (v === undefined || v.length === 0) return false;
   v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
-  v = m.code; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
+  v = m.code; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 610 || v === 611 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
   return true;
 }
 
@@ -1728,6 +1774,7 @@ function v_fleet_v1_RegistryEntry(m: Msg): boolean {
   v = m.version; if (v === undefined) return false; if (!(v_fleet_v1_Hlc(v))) return false;
   v = m.causal; if (!Array.isArray(v)) return false;
   for (let i = 0; i < v.length; i++) { const e = v[i]; if (!(v_fleet_v1_VersionCounter(e))) return false; }
+  v = m.ownerSignature; if (!(v === undefined) && !(v_fleet_v1_Signature(v))) return false;
   switch (m.record.case) {
     case "agent": v = m.record.value; if (!(v_fleet_v1_AgentRecord(v))) return false; break;
     case "service": v = m.record.value; if (!(v_fleet_v1_ServiceRecord(v))) return false; break;
@@ -1860,6 +1907,7 @@ export const fastValid: Record<string, (m: Msg) => boolean> = {
   "fleet.v1.Hello": v_fleet_v1_Hello,
   "fleet.v1.HelloReject": v_fleet_v1_HelloReject,
   "fleet.v1.Hlc": v_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": v_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": v_fleet_v1_KeyRotation,
   "fleet.v1.Packet": v_fleet_v1_Packet,
   "fleet.v1.Postmark": v_fleet_v1_Postmark,
@@ -1908,6 +1956,7 @@ export const fastEncoders: Record<string, (m: Msg) => void> = {
   "fleet.v1.Hello": e_fleet_v1_Hello,
   "fleet.v1.HelloReject": e_fleet_v1_HelloReject,
   "fleet.v1.Hlc": e_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": e_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": e_fleet_v1_KeyRotation,
   "fleet.v1.Packet": e_fleet_v1_Packet,
   "fleet.v1.Postmark": e_fleet_v1_Postmark,
@@ -1958,6 +2007,7 @@ export const fastZeros: Record<string, () => Msg> = {
   "fleet.v1.Hello": z_fleet_v1_Hello,
   "fleet.v1.HelloReject": z_fleet_v1_HelloReject,
   "fleet.v1.Hlc": z_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": z_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": z_fleet_v1_KeyRotation,
   "fleet.v1.Packet": z_fleet_v1_Packet,
   "fleet.v1.Postmark": z_fleet_v1_Postmark,
@@ -2008,6 +2058,7 @@ export const fastDecoders: Record<string, (stop: number) => Msg> = {
   "fleet.v1.Hello": d_fleet_v1_Hello,
   "fleet.v1.HelloReject": d_fleet_v1_HelloReject,
   "fleet.v1.Hlc": d_fleet_v1_Hlc,
+  "fleet.v1.KeyRevocation": d_fleet_v1_KeyRevocation,
   "fleet.v1.KeyRotation": d_fleet_v1_KeyRotation,
   "fleet.v1.Packet": d_fleet_v1_Packet,
   "fleet.v1.Postmark": d_fleet_v1_Postmark,

@@ -28,34 +28,36 @@ export const file_fleet_v1_handshake: GenFile = /*@__PURE__*/
   fileDesc("ChhmbGVldC92MS9oYW5kc2hha2UucHJvdG8SCGZsZWV0LnYxInIKD0hlYXJ0YmVhdFBhcmFtcxITCgtpbnRlcnZhbF9tcxgBIAEoDRIZChFkZWdyYWRlZF9hZnRlcl9tcxgCIAEoDRIYChBzdXNwZWN0X2FmdGVyX21zGAMgASgNEhUKDWRlYWRfYWZ0ZXJfbXMYBCABKA0i8gEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygJEi0KDGNhcGFiaWxpdGllcxgCIAEoCzIXLmZsZWV0LnYxLkNhcGFiaWxpdHlTZXQSDQoFbm9uY2UYAyABKAwSHAoUZXBoZW1lcmFsX3B1YmxpY19rZXkYBCABKAwSGwoTaWRlbnRpdHlfcHVibGljX2tleRgFIAEoDBIsCgloZWFydGJlYXQYBiABKAsyGS5mbGVldC52MS5IZWFydGJlYXRQYXJhbXMSFwoPbWF4X2ZyYW1lX2J5dGVzGAcgASgNEhcKD2FkbWlzc2lvbl90b2tlbhgIIAEoCSK6AgoHV2VsY29tZRIPCgd2ZXJzaW9uGAEgASgJEjEKE3NoYXJlZF9jYXBhYmlsaXRpZXMYAiADKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhcKD2luaXRpYXRvcl9ub25jZRgDIAEoDBINCgVub25jZRgEIAEoDBIcChRlcGhlbWVyYWxfcHVibGljX2tleRgFIAEoDBIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAYgASgMEhIKCnNlc3Npb25faWQYByABKAkSLAoJaGVhcnRiZWF0GAggASgLMhkuZmxlZXQudjEuSGVhcnRiZWF0UGFyYW1zEhcKD21heF9mcmFtZV9ieXRlcxgJIAEoDRItCgxjYXBhYmlsaXRpZXMYCiABKAsyFy5mbGVldC52MS5DYXBhYmlsaXR5U2V0IoMBCgtIZWxsb1JlamVjdBIiCgVlcnJvchgBIAEoCzITLmZsZWV0LnYxLkVycm9yQm9keRIaChJzdXBwb3J0ZWRfdmVyc2lvbnMYAiADKAkSFwoPaW5pdGlhdG9yX25vbmNlGAMgASgMEhsKE2lkZW50aXR5X3B1YmxpY19rZXkYBCABKAwiUQoQSGFuZHNoYWtlQ29uZmlybRISCgpzZXNzaW9uX2lkGAEgASgJEhcKD3Jlc3BvbmRlcl9ub25jZRgCIAEoDBIQCghmaW5pc2hlZBgDIAEoDGIGcHJvdG8z", [file_fleet_v1_capabilities, file_fleet_v1_errors]);
 
 /**
- * Heartbeat timing agreed during the handshake. Zero fields take the defaults.
+ * Heartbeat timing agreed during the handshake: each field is the larger of the two
+ * proposals, capped (spec/handshake.md), so a peer cannot switch liveness off. Zero fields
+ * take the defaults.
  *
  * @generated from message fleet.v1.HeartbeatParams
  */
 export type HeartbeatParams = Message<"fleet.v1.HeartbeatParams"> & {
   /**
-   * How often each side sends a heartbeat, in milliseconds (default 5000).
+   * How often each side sends a heartbeat, in milliseconds (default 5000, agreed at most 30000).
    *
    * @generated from field: uint32 interval_ms = 1;
    */
   intervalMs: number;
 
   /**
-   * Silence after which the peer is DEGRADED, in milliseconds (default 10000).
+   * Silence after which the peer is DEGRADED, in milliseconds (default 10000, agreed at most 60000).
    *
    * @generated from field: uint32 degraded_after_ms = 2;
    */
   degradedAfterMs: number;
 
   /**
-   * Silence after which the peer is SUSPECT, in milliseconds (default 15000).
+   * Silence after which the peer is SUSPECT, in milliseconds (default 15000, agreed at most 90000).
    *
    * @generated from field: uint32 suspect_after_ms = 3;
    */
   suspectAfterMs: number;
 
   /**
-   * Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).
+   * Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000, agreed at most 120000).
    *
    * @generated from field: uint32 dead_after_ms = 4;
    */

@@ -13,6 +13,8 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Capability } from "./capabilities_pb.js";
 import { file_fleet_v1_capabilities } from "./capabilities_pb.js";
+import type { Signature } from "./signed_pb.js";
+import { file_fleet_v1_signed } from "./signed_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -21,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/registry.proto.
  */
 export const file_fleet_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("ChdmbGVldC92MS9yZWdpc3RyeS5wcm90bxIIZmxlZXQudjEiNQoDSGxjEg8KB3dhbGxfbXMYASABKAQSDwoHbG9naWNhbBgCIAEoDRIMCgRub2RlGAMgASgJIscBCgtBZ2VudFJlY29yZBIQCghhZ2VudF9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIhCgRyb2xlGAQgASgOMhMuZmxlZXQudjEuQWdlbnRSb2xlEioKDGNhcGFiaWxpdGllcxgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEQoJZW5kcG9pbnRzGAYgAygJEhAKCHZlcnNpb25zGAcgAygJEg4KBmdyb3VwcxgIIAMoCSKGAQoNU2VydmljZVJlY29yZBISCgpzZXJ2aWNlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEigKCmNhcGFiaWxpdHkYAyABKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhAKCGVuZHBvaW50GAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJIokBCgxIZWFsdGhSZWNvcmQSEAoIYWdlbnRfaWQYASABKAkSJgoGc3RhdHVzGAIgASgOMhYuZmxlZXQudjEuSGVhbHRoU3RhdHVzEi8KC29ic2VydmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkigQIKDVJlZ2lzdHJ5RW50cnkSCwoDa2V5GAEgASgJEh4KB3ZlcnNpb24YAiABKAsyDS5mbGVldC52MS5IbGMSEQoJdG9tYnN0b25lGAMgASgIEiYKBWFnZW50GAQgASgLMhUuZmxlZXQudjEuQWdlbnRSZWNvcmRIABIqCgdzZXJ2aWNlGAUgASgLMhcuZmxlZXQudjEuU2VydmljZVJlY29yZEgAEigKBmhlYWx0aBgGIAEoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZEgAEigKBmNhdXNhbBgHIAMoCzIYLmZsZWV0LnYxLlZlcnNpb25Db3VudGVyQggKBnJlY29yZCItCg5WZXJzaW9uQ291bnRlchIMCgRub2RlGAEgASgJEg0KBWNvdW50GAIgASgEIm8KDlJlZ2lzdHJ5RGlnZXN0EgwKBG5vZGUYASABKAkSEQoJcm9vdF9oYXNoGAIgASgMEhMKC2VudHJ5X2NvdW50GAMgASgNEhUKDWJ1Y2tldF9oYXNoZXMYBCADKAwSEAoIaXNfcmVwbHkYBSABKAgiWwoQUmVnaXN0cnlTbmFwc2hvdBIMCgRub2RlGAEgASgJEigKB2VudHJpZXMYAiADKAsyFy5mbGVldC52MS5SZWdpc3RyeUVudHJ5Eg8KB2J1Y2tldHMYAyADKA0iRwoNUmVnaXN0cnlEZWx0YRIMCgRub2RlGAEgASgJEigKB2VudHJpZXMYAiADKAsyFy5mbGVldC52MS5SZWdpc3RyeUVudHJ5IoUBCg1SZWdpc3RyeVF1ZXJ5EhIKCmNhcGFiaWxpdHkYASABKAkSIQoEcm9sZRgCIAEoDjITLmZsZWV0LnYxLkFnZW50Um9sZRIQCghhZ2VudF9pZBgDIAEoCRITCgtvbmxpbmVfb25seRgEIAEoCBIWCg5hZnRlcl9hZ2VudF9pZBgFIAEoCSJ3ChNSZWdpc3RyeVF1ZXJ5UmVzdWx0EiUKBmFnZW50cxgBIAMoCzIVLmZsZWV0LnYxLkFnZW50UmVjb3JkEiYKBmhlYWx0aBgCIAMoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZBIRCgl0cnVuY2F0ZWQYAyABKAgqoQEKCUFnZW50Um9sZRIaChZBR0VOVF9ST0xFX1VOU1BFQ0lGSUVEEAASFQoRQUdFTlRfUk9MRV9XT1JLRVIQARIVChFBR0VOVF9ST0xFX0tFRVBFUhACEhoKFkFHRU5UX1JPTEVfQ09PUkRJTkFUT1IQAxIWChJBR0VOVF9ST0xFX0dBVEVXQVkQBBIWChJBR0VOVF9ST0xFX01PTklUT1IQBSqcAQoMSGVhbHRoU3RhdHVzEh0KGUhFQUxUSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVIRUFMVEhfU1RBVFVTX0hFQUxUSFkQARIaChZIRUFMVEhfU1RBVFVTX0RFR1JBREVEEAISGwoXSEVBTFRIX1NUQVRVU19VTkhFQUxUSFkQAxIZChVIRUFMVEhfU1RBVFVTX1VOS05PV04QBGIGcHJvdG8z", [file_fleet_v1_capabilities, file_google_protobuf_timestamp]);
+  fileDesc("ChdmbGVldC92MS9yZWdpc3RyeS5wcm90bxIIZmxlZXQudjEiNQoDSGxjEg8KB3dhbGxfbXMYASABKAQSDwoHbG9naWNhbBgCIAEoDRIMCgRub2RlGAMgASgJIscBCgtBZ2VudFJlY29yZBIQCghhZ2VudF9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIhCgRyb2xlGAQgASgOMhMuZmxlZXQudjEuQWdlbnRSb2xlEioKDGNhcGFiaWxpdGllcxgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSEQoJZW5kcG9pbnRzGAYgAygJEhAKCHZlcnNpb25zGAcgAygJEg4KBmdyb3VwcxgIIAMoCSKGAQoNU2VydmljZVJlY29yZBISCgpzZXJ2aWNlX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEigKCmNhcGFiaWxpdHkYAyABKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhAKCGVuZHBvaW50GAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJIokBCgxIZWFsdGhSZWNvcmQSEAoIYWdlbnRfaWQYASABKAkSJgoGc3RhdHVzGAIgASgOMhYuZmxlZXQudjEuSGVhbHRoU3RhdHVzEi8KC29ic2VydmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkirwIKDVJlZ2lzdHJ5RW50cnkSCwoDa2V5GAEgASgJEh4KB3ZlcnNpb24YAiABKAsyDS5mbGVldC52MS5IbGMSEQoJdG9tYnN0b25lGAMgASgIEiYKBWFnZW50GAQgASgLMhUuZmxlZXQudjEuQWdlbnRSZWNvcmRIABIqCgdzZXJ2aWNlGAUgASgLMhcuZmxlZXQudjEuU2VydmljZVJlY29yZEgAEigKBmhlYWx0aBgGIAEoCzIWLmZsZWV0LnYxLkhlYWx0aFJlY29yZEgAEigKBmNhdXNhbBgHIAMoCzIYLmZsZWV0LnYxLlZlcnNpb25Db3VudGVyEiwKD293bmVyX3NpZ25hdHVyZRgIIAEoCzITLmZsZWV0LnYxLlNpZ25hdHVyZUIICgZyZWNvcmQiLQoOVmVyc2lvbkNvdW50ZXISDAoEbm9kZRgBIAEoCRINCgVjb3VudBgCIAEoBCJvCg5SZWdpc3RyeURpZ2VzdBIMCgRub2RlGAEgASgJEhEKCXJvb3RfaGFzaBgCIAEoDBITCgtlbnRyeV9jb3VudBgDIAEoDRIVCg1idWNrZXRfaGFzaGVzGAQgAygMEhAKCGlzX3JlcGx5GAUgASgIIlsKEFJlZ2lzdHJ5U25hcHNob3QSDAoEbm9kZRgBIAEoCRIoCgdlbnRyaWVzGAIgAygLMhcuZmxlZXQudjEuUmVnaXN0cnlFbnRyeRIPCgdidWNrZXRzGAMgAygNIkcKDVJlZ2lzdHJ5RGVsdGESDAoEbm9kZRgBIAEoCRIoCgdlbnRyaWVzGAIgAygLMhcuZmxlZXQudjEuUmVnaXN0cnlFbnRyeSKFAQoNUmVnaXN0cnlRdWVyeRISCgpjYXBhYmlsaXR5GAEgASgJEiEKBHJvbGUYAiABKA4yEy5mbGVldC52MS5BZ2VudFJvbGUSEAoIYWdlbnRfaWQYAyABKAkSEwoLb25saW5lX29ubHkYBCABKAgSFgoOYWZ0ZXJfYWdlbnRfaWQYBSABKAkidwoTUmVnaXN0cnlRdWVyeVJlc3VsdBIlCgZhZ2VudHMYASADKAsyFS5mbGVldC52MS5BZ2VudFJlY29yZBImCgZoZWFsdGgYAiADKAsyFi5mbGVldC52MS5IZWFsdGhSZWNvcmQSEQoJdHJ1bmNhdGVkGAMgASgIKqEBCglBZ2VudFJvbGUSGgoWQUdFTlRfUk9MRV9VTlNQRUNJRklFRBAAEhUKEUFHRU5UX1JPTEVfV09SS0VSEAESFQoRQUdFTlRfUk9MRV9LRUVQRVIQAhIaChZBR0VOVF9ST0xFX0NPT1JESU5BVE9SEAMSFgoSQUdFTlRfUk9MRV9HQVRFV0FZEAQSFgoSQUdFTlRfUk9MRV9NT05JVE9SEAUqnAEKDEhlYWx0aFN0YXR1cxIdChlIRUFMVEhfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVSEVBTFRIX1NUQVRVU19IRUFMVEhZEAESGgoWSEVBTFRIX1NUQVRVU19ERUdSQURFRBACEhsKF0hFQUxUSF9TVEFUVVNfVU5IRUFMVEhZEAMSGQoVSEVBTFRIX1NUQVRVU19VTktOT1dOEARiBnByb3RvMw", [file_fleet_v1_capabilities, file_fleet_v1_signed, file_google_protobuf_timestamp]);
 
 /**
  * A hybrid logical clock timestamp: the version of a registry entry.
@@ -30,14 +32,16 @@ export const file_fleet_v1_registry: GenFile = /*@__PURE__*/
  */
 export type Hlc = Message<"fleet.v1.Hlc"> & {
   /**
-   * Physical time in Unix milliseconds (the max seen so far).
+   * Physical time in Unix milliseconds (the max seen so far). A replica refuses a remote
+   * entry whose wall_ms is beyond its own clock + the skew bound (default 120 s; 605).
    *
    * @generated from field: uint64 wall_ms = 1;
    */
   wallMs: bigint;
 
   /**
-   * Counter that orders events within the same millisecond.
+   * Counter that orders events within the same millisecond. When it would pass 2^32 - 1 the
+   * clock moves wall_ms on by 1 ms and restarts it at 0 instead of wrapping.
    *
    * @generated from field: uint32 logical = 2;
    */
@@ -281,10 +285,21 @@ export type RegistryEntry = Message<"fleet.v1.RegistryEntry"> & {
    * Added for conflict detection: the entry's causal context, one counter per replica that
    * wrote this key (sorted by node, at most one per node). A write that saw the previous
    * value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).
+   * On replicated entries (spec/registry.md "Owners") exactly one counter: the owner's.
    *
    * @generated from field: repeated fleet.v1.VersionCounter causal = 7;
    */
   causal: VersionCounter[];
+
+  /**
+   * Added for owner-only writes: the owner's Ed25519 signature over
+   * PAE("fleet.v1.registry.owner", entry_hash) (spec/registry.md), by the key bound to the
+   * owner's name. Every replica that merges remote entries refuses an entry without a valid
+   * one (601), signed by a key not bound to the owner (607), or written by another node (603).
+   *
+   * @generated from field: fleet.v1.Signature owner_signature = 8;
+   */
+  ownerSignature?: Signature | undefined;
 };
 
 /**
@@ -308,7 +323,8 @@ export type VersionCounter = Message<"fleet.v1.VersionCounter"> & {
   node: string;
 
   /**
-   * How many writes that replica made to the key. At least 1.
+   * How many writes that replica made to the key. At least 1, at most 4294967296 (2^32): a
+   * larger count is refused (709) and a write that would exceed it fails, so it never wraps.
    *
    * @generated from field: uint64 count = 2;
    */

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/token.proto.
  */
 export const file_fleet_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChRmbGVldC92MS90b2tlbi5wcm90bxIIZmxlZXQudjEigwIKC1Rva2VuQ2xhaW1zEhAKCHRva2VuX2lkGAEgASgJEg4KBmlzc3VlchgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEhAKCGF1ZGllbmNlGAQgASgJEg4KBnNjb3BlcxgFIAMoCRItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCm5vdF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG1heF91c2VzGAkgASgNIj8KBVRva2VuEg4KBmNsYWltcxgBIAEoDBImCglzaWduYXR1cmUYAiABKAsyEy5mbGVldC52MS5TaWduYXR1cmViBnByb3RvMw", [file_fleet_v1_signed, file_google_protobuf_timestamp]);
+  fileDesc("ChRmbGVldC92MS90b2tlbi5wcm90bxIIZmxlZXQudjEimgIKC1Rva2VuQ2xhaW1zEhAKCHRva2VuX2lkGAEgASgJEg4KBmlzc3VlchgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEhAKCGF1ZGllbmNlGAQgASgJEg4KBnNjb3BlcxgFIAMoCRItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCm5vdF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG1heF91c2VzGAkgASgNEhUKDWhvbGRlcl9rZXlfaWQYCiABKAkiPwoFVG9rZW4SDgoGY2xhaW1zGAEgASgMEiYKCXNpZ25hdHVyZRgCIAEoCzITLmZsZWV0LnYxLlNpZ25hdHVyZWIGcHJvdG8z", [file_fleet_v1_signed, file_google_protobuf_timestamp]);
 
 /**
  * What a token asserts. Serialized, it is the signed payload of a Token.
@@ -37,7 +37,8 @@ export type TokenClaims = Message<"fleet.v1.TokenClaims"> & {
   tokenId: string;
 
   /**
-   * The agent (or hub) that issued the token. Required.
+   * The agent (or hub) that issued the token. Required. Its key must be the key named by the
+   * audience: only the verifier itself issues tokens it accepts (spec/tokens.md).
    *
    * @generated from field: string issuer = 2;
    */
@@ -51,7 +52,9 @@ export type TokenClaims = Message<"fleet.v1.TokenClaims"> & {
   subject: string;
 
   /**
-   * The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.
+   * The service the token is for: "<service>:<the verifier's key id>", e.g.
+   * "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts
+   * only its own audience, and only tokens signed by the key that audience names.
    *
    * @generated from field: string audience = 4;
    */
@@ -91,6 +94,16 @@ export type TokenClaims = Message<"fleet.v1.TokenClaims"> & {
    * @generated from field: uint32 max_uses = 9;
    */
   maxUses: number;
+
+  /**
+   * Added for holder binding: the key id of the only key that may present this token; the
+   * verifier compares it with the key that authenticated the presentation (for admission,
+   * the Hello's signing key) and refuses any other (603). An admission token (scopes contain
+   * "hub:connect") always names it, so a token captured from a Hello admits no one else.
+   *
+   * @generated from field: string holder_key_id = 10;
+   */
+  holderKeyId: string;
 };
 
 /**

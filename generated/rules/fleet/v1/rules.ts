@@ -329,6 +329,17 @@ export const fieldRules: Record<string, Record<string, FieldRule>> = {
       "required": true
     }
   },
+  "fleet.v1.KeyRevocation": {
+    "agent": {
+      "required": true
+    },
+    "revoked_key_id": {
+      "required": true
+    },
+    "effective_at": {
+      "required": true
+    }
+  },
   "fleet.v1.TokenClaims": {
     "token_id": {
       "required": true

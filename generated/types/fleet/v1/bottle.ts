@@ -148,4 +148,8 @@ export interface BottleReceipt {
    * The agent or hub reporting it. Required.
    */
   reporter: string;
+  /**
+   * Added for bottle identity: the letter's origin (its signer); with bottle_id it names the bottle (spec/bottles.md). Every receipt sets it; a relay looks an ACKNOWLEDGED receipt up by (origin, bottle_id), and an origin ignores receipts naming another origin.
+   */
+  origin?: string;
 }

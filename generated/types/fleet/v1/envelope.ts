@@ -149,6 +149,10 @@ export interface Body {
    * The origin-signed content of a bottle (only inside Bottle.letter).
    */
   bottleLetter?: BottleLetter;
+  /**
+   * Added: a signed key revocation statement (spec/signing.md "Revocation").
+   */
+  keyRevocation?: KeyRevocation;
 }
 /**
  * The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.
@@ -247,4 +251,25 @@ export interface KeyRotation {
    * Ed25519 signature by the new key over PAE("fleet.v1.key-rotation.new", ...) proving possession. Required.
    */
   newKeySignature: string;
+}
+/**
+ * A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md "Revocation": at a hub only with an admission token bound to the new key).
+ */
+export interface KeyRevocation {
+  /**
+   * The agent whose key is revoked; the envelope's sender. Required.
+   */
+  agent: string;
+  /**
+   * The key revoked: the agent's currently pinned key, which signs this statement. Required.
+   */
+  revokedKeyId: string;
+  /**
+   * The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.
+   */
+  effectiveAt: string;
+  /**
+   * Why, in a few words (free text, never parsed).
+   */
+  reason?: string;
 }

@@ -5,23 +5,23 @@ import type { Capability, CapabilitySet } from "./capabilities.js";
 import type { ErrorBody } from "./errors.js";
 
 /**
- * Heartbeat timing agreed during the handshake. Zero fields take the defaults.
+ * Heartbeat timing agreed during the handshake: each field is the larger of the two proposals, capped (spec/handshake.md), so a peer cannot switch liveness off. Zero fields take the defaults.
  */
 export interface HeartbeatParams {
   /**
-   * How often each side sends a heartbeat, in milliseconds (default 5000).
+   * How often each side sends a heartbeat, in milliseconds (default 5000, agreed at most 30000).
    */
   intervalMs?: number;
   /**
-   * Silence after which the peer is DEGRADED, in milliseconds (default 10000).
+   * Silence after which the peer is DEGRADED, in milliseconds (default 10000, agreed at most 60000).
    */
   degradedAfterMs?: number;
   /**
-   * Silence after which the peer is SUSPECT, in milliseconds (default 15000).
+   * Silence after which the peer is SUSPECT, in milliseconds (default 15000, agreed at most 90000).
    */
   suspectAfterMs?: number;
   /**
-   * Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).
+   * Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000, agreed at most 120000).
    */
   deadAfterMs?: number;
 }

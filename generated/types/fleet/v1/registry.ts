@@ -2,6 +2,7 @@
 // Types of the canonical JSON form (protobuf JSON) of registry.proto.
 
 import type { Capability } from "./capabilities.js";
+import type { Signature } from "./signed.js";
 
 /**
  * An agent's role, as in the original registry.
@@ -28,11 +29,11 @@ export type HealthStatus =
  */
 export interface Hlc {
   /**
-   * Physical time in Unix milliseconds (the max seen so far).
+   * Physical time in Unix milliseconds (the max seen so far). A replica refuses a remote entry whose wall_ms is beyond its own clock + the skew bound (default 120 s; 605).
    */
   wallMs?: string;
   /**
-   * Counter that orders events within the same millisecond.
+   * Counter that orders events within the same millisecond. When it would pass 2^32 - 1 the clock moves wall_ms on by 1 ms and restarts it at 0 instead of wrapping.
    */
   logical?: number;
   /**
@@ -152,9 +153,13 @@ export interface RegistryEntry {
    */
   health?: HealthRecord;
   /**
-   * Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).
+   * Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md "Owners") exactly one counter: the owner's.
    */
   causal?: VersionCounter[];
+  /**
+   * Added for owner-only writes: the owner's Ed25519 signature over PAE("fleet.v1.registry.owner", entry_hash) (spec/registry.md), by the key bound to the owner's name. Every replica that merges remote entries refuses an entry without a valid one (601), signed by a key not bound to the owner (607), or written by another node (603).
+   */
+  ownerSignature?: Signature;
 }
 /**
  * One replica's write count for one registry key (an element of a version vector).
@@ -165,7 +170,7 @@ export interface VersionCounter {
    */
   node: string;
   /**
-   * How many writes that replica made to the key. At least 1.
+   * How many writes that replica made to the key. At least 1, at most 4294967296 (2^32): a larger count is refused (709) and a write that would exceed it fails, so it never wraps.
    */
   count?: string;
 }

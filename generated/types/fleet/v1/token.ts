@@ -12,7 +12,7 @@ export interface TokenClaims {
    */
   tokenId: string;
   /**
-   * The agent (or hub) that issued the token. Required.
+   * The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).
    */
   issuer: string;
   /**
@@ -20,7 +20,7 @@ export interface TokenClaims {
    */
   subject?: string;
   /**
-   * The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.
+   * The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.
    */
   audience: string;
   /**
@@ -45,6 +45,10 @@ export interface TokenClaims {
    * How many times it may be used; 0 means unlimited. Enforced by the verifier's store.
    */
   maxUses?: number;
+  /**
+   * Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.
+   */
+  holderKeyId?: string;
 }
 /**
  * A token: its claims' exact bytes and the issuer's signature over them.

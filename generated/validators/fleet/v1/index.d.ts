@@ -38,6 +38,7 @@ export declare const validateHeartbeatParams: Validator;
 export declare const validateHello: Validator;
 export declare const validateHelloReject: Validator;
 export declare const validateHlc: Validator;
+export declare const validateKeyRevocation: Validator;
 export declare const validateKeyRotation: Validator;
 export declare const validatePacket: Validator;
 export declare const validatePostmark: Validator;

@@ -1846,7 +1846,7 @@ function validate33(data, { instancePath = "", parentData, parentDataProperty, r
 validate33.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateBottleReceipt = validate39;
 var schema49 = { "description": "Where a bottle is.", "type": "string", "enum": ["BOTTLE_STATUS_UNSPECIFIED", "BOTTLE_STATUS_QUEUED", "BOTTLE_STATUS_DELIVERED", "BOTTLE_STATUS_ACKNOWLEDGED", "BOTTLE_STATUS_EXPIRED", "BOTTLE_STATUS_FAILED"] };
-var schema51 = { "description": "Every failure the protocol can report. The numbers from the original Fleet Protocol (101..902) are kept; the hundreds digit names the area.", "type": "string", "enum": ["ERROR_CODE_UNSPECIFIED", "ERROR_CODE_HANDSHAKE_TIMEOUT", "ERROR_CODE_HANDSHAKE_REJECTED", "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH", "ERROR_CODE_HANDSHAKE_AUTH_FAILED", "ERROR_CODE_HANDSHAKE_REQUIRED", "ERROR_CODE_HEARTBEAT_MISSED", "ERROR_CODE_HEARTBEAT_DEGRADED", "ERROR_CODE_HEARTBEAT_DEAD", "ERROR_CODE_DISCOVERY_FAILED", "ERROR_CODE_DISCOVERY_NO_AGENTS", "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND", "ERROR_CODE_DISCOVERY_HOP_LIMIT", "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED", "ERROR_CODE_CAPABILITY_NOT_SUPPORTED", "ERROR_CODE_CAPABILITY_REQUIRED", "ERROR_CODE_REGISTRY_SYNC_FAILED", "ERROR_CODE_REGISTRY_CONFLICT", "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND", "ERROR_CODE_SECURITY_SIGNATURE_INVALID", "ERROR_CODE_SECURITY_TOKEN_EXPIRED", "ERROR_CODE_SECURITY_UNAUTHORIZED", "ERROR_CODE_SECURITY_REPLAY", "ERROR_CODE_SECURITY_CLOCK_SKEW", "ERROR_CODE_SECURITY_MALFORMED_KEY", "ERROR_CODE_SECURITY_KEY_MISMATCH", "ERROR_CODE_SECURITY_TOKEN_USED", "ERROR_CODE_SECURITY_DECRYPTION_FAILED", "ERROR_CODE_WIRE_MALFORMED", "ERROR_CODE_WIRE_TRUNCATED", "ERROR_CODE_WIRE_FRAME_TOO_LARGE", "ERROR_CODE_WIRE_BAD_MAGIC", "ERROR_CODE_WIRE_INVALID_UTF8", "ERROR_CODE_VALIDATION_UNKNOWN_ENUM", "ERROR_CODE_VALIDATION_MISSING_FIELD", "ERROR_CODE_VALIDATION_WRONG_TYPE", "ERROR_CODE_VALIDATION_OUT_OF_RANGE", "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE", "ERROR_CODE_DELIVERY_DUPLICATE", "ERROR_CODE_DELIVERY_EXPIRED", "ERROR_CODE_DELIVERY_RATE_LIMITED", "ERROR_CODE_DELIVERY_BUSY", "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE", "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION", "ERROR_CODE_DELIVERY_HOP_LIMIT", "ERROR_CODE_DELIVERY_STORE_FAILED", "ERROR_CODE_DELIVERY_IDLE_TIMEOUT", "ERROR_CODE_UNKNOWN_ERROR", "ERROR_CODE_INTERNAL_ERROR"] };
+var schema51 = { "description": "Every failure the protocol can report. The numbers from the original Fleet Protocol (101..902) are kept; the hundreds digit names the area.", "type": "string", "enum": ["ERROR_CODE_UNSPECIFIED", "ERROR_CODE_HANDSHAKE_TIMEOUT", "ERROR_CODE_HANDSHAKE_REJECTED", "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH", "ERROR_CODE_HANDSHAKE_AUTH_FAILED", "ERROR_CODE_HANDSHAKE_REQUIRED", "ERROR_CODE_HEARTBEAT_MISSED", "ERROR_CODE_HEARTBEAT_DEGRADED", "ERROR_CODE_HEARTBEAT_DEAD", "ERROR_CODE_DISCOVERY_FAILED", "ERROR_CODE_DISCOVERY_NO_AGENTS", "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND", "ERROR_CODE_DISCOVERY_HOP_LIMIT", "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED", "ERROR_CODE_CAPABILITY_NOT_SUPPORTED", "ERROR_CODE_CAPABILITY_REQUIRED", "ERROR_CODE_REGISTRY_SYNC_FAILED", "ERROR_CODE_REGISTRY_CONFLICT", "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND", "ERROR_CODE_SECURITY_SIGNATURE_INVALID", "ERROR_CODE_SECURITY_TOKEN_EXPIRED", "ERROR_CODE_SECURITY_UNAUTHORIZED", "ERROR_CODE_SECURITY_REPLAY", "ERROR_CODE_SECURITY_CLOCK_SKEW", "ERROR_CODE_SECURITY_MALFORMED_KEY", "ERROR_CODE_SECURITY_KEY_MISMATCH", "ERROR_CODE_SECURITY_TOKEN_USED", "ERROR_CODE_SECURITY_DECRYPTION_FAILED", "ERROR_CODE_SECURITY_SEQUENCE_GAP", "ERROR_CODE_SECURITY_KEY_REVOKED", "ERROR_CODE_WIRE_MALFORMED", "ERROR_CODE_WIRE_TRUNCATED", "ERROR_CODE_WIRE_FRAME_TOO_LARGE", "ERROR_CODE_WIRE_BAD_MAGIC", "ERROR_CODE_WIRE_INVALID_UTF8", "ERROR_CODE_VALIDATION_UNKNOWN_ENUM", "ERROR_CODE_VALIDATION_MISSING_FIELD", "ERROR_CODE_VALIDATION_WRONG_TYPE", "ERROR_CODE_VALIDATION_OUT_OF_RANGE", "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE", "ERROR_CODE_DELIVERY_DUPLICATE", "ERROR_CODE_DELIVERY_EXPIRED", "ERROR_CODE_DELIVERY_RATE_LIMITED", "ERROR_CODE_DELIVERY_BUSY", "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE", "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION", "ERROR_CODE_DELIVERY_HOP_LIMIT", "ERROR_CODE_DELIVERY_STORE_FAILED", "ERROR_CODE_DELIVERY_IDLE_TIMEOUT", "ERROR_CODE_UNKNOWN_ERROR", "ERROR_CODE_INTERNAL_ERROR"] };
 function validate39(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -1895,7 +1895,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "bottleId" || key0 === "status" || key0 === "reason" || key0 === "detail" || key0 === "at" || key0 === "reporter")) {
+      if (!(key0 === "bottleId" || key0 === "status" || key0 === "reason" || key0 === "detail" || key0 === "at" || key0 === "reporter" || key0 === "origin")) {
         const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err4];
@@ -1948,7 +1948,7 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data2 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err9 = { instancePath: instancePath + "/reason", schemaPath: "errors.schema.json#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err9];
@@ -2002,12 +2002,23 @@ function validate39(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.origin !== void 0) {
+      if (typeof data.origin !== "string") {
+        const err14 = { instancePath: instancePath + "/origin", schemaPath: "#/properties/origin/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err14 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err14];
+      vErrors = [err15];
     } else {
-      vErrors.push(err14);
+      vErrors.push(err15);
     }
     errors++;
   }
@@ -3361,7 +3372,7 @@ function validate54(data, { instancePath = "", parentData, parentDataProperty, r
 }
 validate54.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 var validateBody = validate56;
-var schema72 = { "description": "Exactly one typed payload.", "type": "object", "additionalProperties": false, "properties": { "application": { "description": "Application data (REQUEST, RESPONSE, EVENT, COMMAND, QUERY).", "$ref": "payload.schema.json#/$defs/ApplicationPayload" }, "hello": { "description": "Handshake step 1: the initiator introduces itself.", "$ref": "handshake.schema.json#/$defs/Hello" }, "welcome": { "description": "Handshake step 2: the responder accepts and chooses a version.", "$ref": "handshake.schema.json#/$defs/Welcome" }, "helloReject": { "description": "Handshake step 2 (alternative): the responder refuses.", "$ref": "handshake.schema.json#/$defs/HelloReject" }, "handshakeConfirm": { "description": "Handshake step 3: the initiator confirms the responder's choice.", "$ref": "handshake.schema.json#/$defs/HandshakeConfirm" }, "heartbeat": { "description": "Liveness signal.", "$ref": "heartbeat.schema.json#/$defs/Heartbeat" }, "discoveryBeacon": { "description": "Discovery beacon.", "$ref": "discovery.schema.json#/$defs/DiscoveryBeacon" }, "capabilityExchange": { "description": "Capability offer or request.", "$ref": "capabilities.schema.json#/$defs/CapabilityExchange" }, "registryDigest": { "description": "Registry replication: a digest.", "$ref": "registry.schema.json#/$defs/RegistryDigest" }, "registrySnapshot": { "description": "Registry replication: full state.", "$ref": "registry.schema.json#/$defs/RegistrySnapshot" }, "registryDelta": { "description": "Registry replication: changed entries.", "$ref": "registry.schema.json#/$defs/RegistryDelta" }, "registryQuery": { "description": "Registry lookup.", "$ref": "registry.schema.json#/$defs/RegistryQuery" }, "registryQueryResult": { "description": "Registry lookup answer.", "$ref": "registry.schema.json#/$defs/RegistryQueryResult" }, "bottle": { "description": "A message in a bottle.", "$ref": "bottle.schema.json#/$defs/Bottle" }, "bottleReceipt": { "description": "Where a bottle is on its way.", "$ref": "bottle.schema.json#/$defs/BottleReceipt" }, "receipt": { "description": "Acknowledgement of a message that required one.", "$ref": "receipt.schema.json#/$defs/Receipt" }, "error": { "description": "A failure report.", "$ref": "errors.schema.json#/$defs/ErrorBody" }, "keyRotation": { "description": "A signed key rotation statement.", "$ref": "#/$defs/KeyRotation" }, "bottleLetter": { "description": "The origin-signed content of a bottle (only inside Bottle.letter).", "$ref": "bottle.schema.json#/$defs/BottleLetter" } }, "maxProperties": 1, "minProperties": 1 };
+var schema72 = { "description": "Exactly one typed payload.", "type": "object", "additionalProperties": false, "properties": { "application": { "description": "Application data (REQUEST, RESPONSE, EVENT, COMMAND, QUERY).", "$ref": "payload.schema.json#/$defs/ApplicationPayload" }, "hello": { "description": "Handshake step 1: the initiator introduces itself.", "$ref": "handshake.schema.json#/$defs/Hello" }, "welcome": { "description": "Handshake step 2: the responder accepts and chooses a version.", "$ref": "handshake.schema.json#/$defs/Welcome" }, "helloReject": { "description": "Handshake step 2 (alternative): the responder refuses.", "$ref": "handshake.schema.json#/$defs/HelloReject" }, "handshakeConfirm": { "description": "Handshake step 3: the initiator confirms the responder's choice.", "$ref": "handshake.schema.json#/$defs/HandshakeConfirm" }, "heartbeat": { "description": "Liveness signal.", "$ref": "heartbeat.schema.json#/$defs/Heartbeat" }, "discoveryBeacon": { "description": "Discovery beacon.", "$ref": "discovery.schema.json#/$defs/DiscoveryBeacon" }, "capabilityExchange": { "description": "Capability offer or request.", "$ref": "capabilities.schema.json#/$defs/CapabilityExchange" }, "registryDigest": { "description": "Registry replication: a digest.", "$ref": "registry.schema.json#/$defs/RegistryDigest" }, "registrySnapshot": { "description": "Registry replication: full state.", "$ref": "registry.schema.json#/$defs/RegistrySnapshot" }, "registryDelta": { "description": "Registry replication: changed entries.", "$ref": "registry.schema.json#/$defs/RegistryDelta" }, "registryQuery": { "description": "Registry lookup.", "$ref": "registry.schema.json#/$defs/RegistryQuery" }, "registryQueryResult": { "description": "Registry lookup answer.", "$ref": "registry.schema.json#/$defs/RegistryQueryResult" }, "bottle": { "description": "A message in a bottle.", "$ref": "bottle.schema.json#/$defs/Bottle" }, "bottleReceipt": { "description": "Where a bottle is on its way.", "$ref": "bottle.schema.json#/$defs/BottleReceipt" }, "receipt": { "description": "Acknowledgement of a message that required one.", "$ref": "receipt.schema.json#/$defs/Receipt" }, "error": { "description": "A failure report.", "$ref": "errors.schema.json#/$defs/ErrorBody" }, "keyRotation": { "description": "A signed key rotation statement.", "$ref": "#/$defs/KeyRotation" }, "bottleLetter": { "description": "The origin-signed content of a bottle (only inside Bottle.letter).", "$ref": "bottle.schema.json#/$defs/BottleLetter" }, "keyRevocation": { "description": 'Added: a signed key revocation statement (spec/signing.md "Revocation").', "$ref": "#/$defs/KeyRevocation" } }, "maxProperties": 1, "minProperties": 1 };
 function validate58(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4187,7 +4198,7 @@ function validate65(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data0 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err3 = { instancePath: instancePath + "/code", schemaPath: "#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err3];
@@ -5190,6 +5201,102 @@ function validate79(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate79.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate81(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate81.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.keyId === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "keyId" }, message: "must have required property 'keyId'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.sig === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sig" }, message: "must have required property 'sig'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "scheme" || key0 === "keyId" || key0 === "sig")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.scheme !== void 0) {
+      let data0 = data.scheme;
+      if (typeof data0 !== "string") {
+        const err3 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+      if (!(data0 === "SIGNATURE_SCHEME_UNSPECIFIED" || data0 === "SIGNATURE_SCHEME_ED25519" || data0 === "SIGNATURE_SCHEME_HMAC_SHA256")) {
+        const err4 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/enum", keyword: "enum", params: { allowedValues: schema46.enum }, message: "must be equal to one of the allowed values" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.keyId !== void 0) {
+      if (typeof data.keyId !== "string") {
+        const err5 = { instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.sig !== void 0) {
+      if (typeof data.sig !== "string") {
+        const err6 = { instancePath: instancePath + "/sig", schemaPath: "#/properties/sig/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err7];
+    } else {
+      vErrors.push(err7);
+    }
+    errors++;
+  }
+  validate81.errors = vErrors;
+  return errors === 0;
+}
+validate81.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate74(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -5220,7 +5327,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal")) {
+      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal" || key0 === "ownerSignature")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -5448,12 +5555,18 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.ownerSignature !== void 0) {
+      if (!validate81(data.ownerSignature, { instancePath: instancePath + "/ownerSignature", parentData: data, parentDataProperty: "ownerSignature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.agent !== void 0) {
-      const _errs30 = errors;
       const _errs31 = errors;
       const _errs32 = errors;
-      let valid9 = false;
       const _errs33 = errors;
+      let valid9 = false;
+      const _errs34 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing0;
         if (data.service === void 0 && (missing0 = "service")) {
@@ -5466,9 +5579,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid0 = _errs33 === errors;
+      var _valid0 = _errs34 === errors;
       valid9 = valid9 || _valid0;
-      const _errs34 = errors;
+      const _errs35 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing1;
         if (data.health === void 0 && (missing1 = "health")) {
@@ -5481,7 +5594,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid0 = _errs34 === errors;
+      var _valid0 = _errs35 === errors;
       valid9 = valid9 || _valid0;
       if (!valid9) {
         const err23 = {};
@@ -5492,16 +5605,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs32;
+        errors = _errs33;
         if (vErrors !== null) {
-          if (_errs32) {
-            vErrors.length = _errs32;
+          if (_errs33) {
+            vErrors.length = _errs33;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid8 = _errs31 === errors;
+      var valid8 = _errs32 === errors;
       if (valid8) {
         const err24 = { instancePath, schemaPath: "#/dependentSchemas/agent/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5511,10 +5624,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs30;
+        errors = _errs31;
         if (vErrors !== null) {
-          if (_errs30) {
-            vErrors.length = _errs30;
+          if (_errs31) {
+            vErrors.length = _errs31;
           } else {
             vErrors = null;
           }
@@ -5522,11 +5635,11 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.service !== void 0) {
-      const _errs36 = errors;
       const _errs37 = errors;
       const _errs38 = errors;
-      let valid11 = false;
       const _errs39 = errors;
+      let valid11 = false;
+      const _errs40 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing2;
         if (data.agent === void 0 && (missing2 = "agent")) {
@@ -5539,9 +5652,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid1 = _errs39 === errors;
+      var _valid1 = _errs40 === errors;
       valid11 = valid11 || _valid1;
-      const _errs40 = errors;
+      const _errs41 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing3;
         if (data.health === void 0 && (missing3 = "health")) {
@@ -5554,7 +5667,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid1 = _errs40 === errors;
+      var _valid1 = _errs41 === errors;
       valid11 = valid11 || _valid1;
       if (!valid11) {
         const err27 = {};
@@ -5565,16 +5678,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs38;
+        errors = _errs39;
         if (vErrors !== null) {
-          if (_errs38) {
-            vErrors.length = _errs38;
+          if (_errs39) {
+            vErrors.length = _errs39;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid10 = _errs37 === errors;
+      var valid10 = _errs38 === errors;
       if (valid10) {
         const err28 = { instancePath, schemaPath: "#/dependentSchemas/service/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5584,10 +5697,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs36;
+        errors = _errs37;
         if (vErrors !== null) {
-          if (_errs36) {
-            vErrors.length = _errs36;
+          if (_errs37) {
+            vErrors.length = _errs37;
           } else {
             vErrors = null;
           }
@@ -5595,11 +5708,11 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.health !== void 0) {
-      const _errs42 = errors;
       const _errs43 = errors;
       const _errs44 = errors;
-      let valid13 = false;
       const _errs45 = errors;
+      let valid13 = false;
+      const _errs46 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing4;
         if (data.agent === void 0 && (missing4 = "agent")) {
@@ -5612,9 +5725,9 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid2 = _errs45 === errors;
+      var _valid2 = _errs46 === errors;
       valid13 = valid13 || _valid2;
-      const _errs46 = errors;
+      const _errs47 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing5;
         if (data.service === void 0 && (missing5 = "service")) {
@@ -5627,7 +5740,7 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
       }
-      var _valid2 = _errs46 === errors;
+      var _valid2 = _errs47 === errors;
       valid13 = valid13 || _valid2;
       if (!valid13) {
         const err31 = {};
@@ -5638,16 +5751,16 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs44;
+        errors = _errs45;
         if (vErrors !== null) {
-          if (_errs44) {
-            vErrors.length = _errs44;
+          if (_errs45) {
+            vErrors.length = _errs45;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid12 = _errs43 === errors;
+      var valid12 = _errs44 === errors;
       if (valid12) {
         const err32 = { instancePath, schemaPath: "#/dependentSchemas/health/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -5657,10 +5770,10 @@ function validate74(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       } else {
-        errors = _errs42;
+        errors = _errs43;
         if (vErrors !== null) {
-          if (_errs42) {
-            vErrors.length = _errs42;
+          if (_errs43) {
+            vErrors.length = _errs43;
           } else {
             vErrors = null;
           }
@@ -5801,10 +5914,10 @@ function validate73(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate73.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate83(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+function validate85(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate83.evaluated;
+  const evaluated0 = validate85.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5872,14 +5985,14 @@ function validate83(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate83.errors = vErrors;
+  validate85.errors = vErrors;
   return errors === 0;
 }
-validate83.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate86(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate85.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate88(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate86.evaluated;
+  const evaluated0 = validate88.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -5972,14 +6085,14 @@ function validate86(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate86.errors = vErrors;
+  validate88.errors = vErrors;
   return errors === 0;
 }
-validate86.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate88(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate88.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate90(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate88.evaluated;
+  const evaluated0 = validate90.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6058,15 +6171,15 @@ function validate88(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate88.errors = vErrors;
+  validate90.errors = vErrors;
   return errors === 0;
 }
-validate88.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema107 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED", "RECEIPT_STATUS_FAILED", "RECEIPT_STATUS_TIMED_OUT"] };
-function validate95(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate90.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var schema109 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED", "RECEIPT_STATUS_FAILED", "RECEIPT_STATUS_TIMED_OUT"] };
+function validate97(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate95.evaluated;
+  const evaluated0 = validate97.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6126,7 +6239,7 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
       if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
-        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
+        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -6146,7 +6259,7 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data2 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err7 = { instancePath: instancePath + "/code", schemaPath: "errors.schema.json#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err7];
@@ -6240,14 +6353,14 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate95.errors = vErrors;
+  validate97.errors = vErrors;
   return errors === 0;
 }
-validate95.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-function validate97(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate97.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate99(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate97.evaluated;
+  const evaluated0 = validate99.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -6286,7 +6399,7 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data0 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err3 = { instancePath: instancePath + "/code", schemaPath: "#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err3];
@@ -6497,10 +6610,10 @@ function validate97(data, { instancePath = "", parentData, parentDataProperty, r
     }
     errors++;
   }
-  validate97.errors = vErrors;
+  validate99.errors = vErrors;
   return errors === 0;
 }
-validate97.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate99.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 function validate56(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -7043,20 +7156,20 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.registryDelta !== void 0) {
-      if (!validate83(data.registryDelta, { instancePath: instancePath + "/registryDelta", parentData: data, parentDataProperty: "registryDelta", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+      if (!validate85(data.registryDelta, { instancePath: instancePath + "/registryDelta", parentData: data, parentDataProperty: "registryDelta", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
         errors = vErrors.length;
       }
     }
     if (data.registryQuery !== void 0) {
-      if (!validate86(data.registryQuery, { instancePath: instancePath + "/registryQuery", parentData: data, parentDataProperty: "registryQuery", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+      if (!validate88(data.registryQuery, { instancePath: instancePath + "/registryQuery", parentData: data, parentDataProperty: "registryQuery", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
         errors = vErrors.length;
       }
     }
     if (data.registryQueryResult !== void 0) {
-      if (!validate88(data.registryQueryResult, { instancePath: instancePath + "/registryQueryResult", parentData: data, parentDataProperty: "registryQueryResult", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+      if (!validate90(data.registryQueryResult, { instancePath: instancePath + "/registryQueryResult", parentData: data, parentDataProperty: "registryQueryResult", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
         errors = vErrors.length;
       }
     }
@@ -7073,14 +7186,14 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.receipt !== void 0) {
-      if (!validate95(data.receipt, { instancePath: instancePath + "/receipt", parentData: data, parentDataProperty: "receipt", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+      if (!validate97(data.receipt, { instancePath: instancePath + "/receipt", parentData: data, parentDataProperty: "receipt", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
         errors = vErrors.length;
       }
     }
     if (data.error !== void 0) {
-      if (!validate97(data.error, { instancePath: instancePath + "/error", parentData: data, parentDataProperty: "error", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+      if (!validate99(data.error, { instancePath: instancePath + "/error", parentData: data, parentDataProperty: "error", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
         errors = vErrors.length;
       }
     }
@@ -7245,12 +7358,118 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
         errors = vErrors.length;
       }
     }
+    if (data.keyRevocation !== void 0) {
+      let data37 = data.keyRevocation;
+      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
+        if (data37.agent === void 0) {
+          const err54 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err54];
+          } else {
+            vErrors.push(err54);
+          }
+          errors++;
+        }
+        if (data37.revokedKeyId === void 0) {
+          const err55 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "revokedKeyId" }, message: "must have required property 'revokedKeyId'" };
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+        if (data37.effectiveAt === void 0) {
+          const err56 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+        for (const key5 in data37) {
+          if (!(key5 === "agent" || key5 === "revokedKeyId" || key5 === "effectiveAt" || key5 === "reason")) {
+            const err57 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data37.agent !== void 0) {
+          if (typeof data37.agent !== "string") {
+            const err58 = { instancePath: instancePath + "/keyRevocation/agent", schemaPath: "#/$defs/KeyRevocation/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err58];
+            } else {
+              vErrors.push(err58);
+            }
+            errors++;
+          }
+        }
+        if (data37.revokedKeyId !== void 0) {
+          if (typeof data37.revokedKeyId !== "string") {
+            const err59 = { instancePath: instancePath + "/keyRevocation/revokedKeyId", schemaPath: "#/$defs/KeyRevocation/properties/revokedKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data37.effectiveAt !== void 0) {
+          let data40 = data37.effectiveAt;
+          if (typeof data40 === "string") {
+            if (!formats0.validate(data40)) {
+              const err60 = { instancePath: instancePath + "/keyRevocation/effectiveAt", schemaPath: "#/$defs/KeyRevocation/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+              if (vErrors === null) {
+                vErrors = [err60];
+              } else {
+                vErrors.push(err60);
+              }
+              errors++;
+            }
+          } else {
+            const err61 = { instancePath: instancePath + "/keyRevocation/effectiveAt", schemaPath: "#/$defs/KeyRevocation/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        if (data37.reason !== void 0) {
+          if (typeof data37.reason !== "string") {
+            const err62 = { instancePath: instancePath + "/keyRevocation/reason", schemaPath: "#/$defs/KeyRevocation/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err62];
+            } else {
+              vErrors.push(err62);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err63 = { instancePath: instancePath + "/keyRevocation", schemaPath: "#/$defs/KeyRevocation/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err63];
+        } else {
+          vErrors.push(err63);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err54 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err64 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err54];
+      vErrors = [err64];
     } else {
-      vErrors.push(err54);
+      vErrors.push(err64);
     }
     errors++;
   }
@@ -7258,14 +7477,14 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate56.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelope = validate100;
-var schema114 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
-var schema116 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
-var schema117 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
-function validate100(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateEnvelope = validate102;
+var schema117 = { "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.", "type": "object", "additionalProperties": false, "properties": { "id": { "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.", "type": "string", "minLength": 1, "maxLength": 64 }, "sender": { "description": "The sending agent's name (1..128 characters). Required.", "type": "string", "minLength": 1, "maxLength": 128 }, "recipient": { "description": "Who the message is for. Required.", "$ref": "address.schema.json#/$defs/Recipient" }, "type": { "description": "The intent. Required (not UNSPECIFIED).", "$ref": "#/$defs/MessageType", "not": { "const": "MESSAGE_TYPE_UNSPECIFIED" } }, "priority": { "description": "Delivery priority; UNSPECIFIED means NORMAL.", "$ref": "#/$defs/Priority" }, "createdAt": { "description": "When the sender created the message. Required; checked against the receiver's clock.", "type": "string", "format": "date-time" }, "ttlSeconds": { "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).", "type": "integer", "minimum": 1, "maximum": 4294967295 }, "inReplyTo": { "description": "Id of the message this one answers.", "type": "string" }, "correlationId": { "description": "Ties together every message of one logical exchange (request, retries, responses).", "type": "string" }, "threadId": { "description": "Conversation thread the message belongs to.", "type": "string" }, "requiresAck": { "description": "The sender wants a Receipt; it retries with the same id until one arrives.", "type": "boolean" }, "capabilitiesNeeded": { "description": "Capabilities the recipient must have to process the message.", "type": "array", "items": { "type": "string" } }, "protocolVersion": { "description": 'Protocol version the sender speaks, e.g. "3.0". Required.', "type": "string" }, "security": { "description": "Signer key id, nonce and encryption header. Required on signed envelopes.", "$ref": "#/$defs/Security" }, "body": { "description": "The payload. Exactly one of body and body_ciphertext is set.", "$ref": "#/$defs/Body" }, "bodyCiphertext": { "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.", "type": "string", "contentEncoding": "base64" } }, "required": ["id", "sender", "recipient", "type", "createdAt", "ttlSeconds", "protocolVersion"], "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.", "anyOf": [{ "required": ["body"] }, { "required": ["bodyCiphertext"] }], "dependentSchemas": { "bodyCiphertext": { "not": { "required": ["body"] }, "required": ["security"], "properties": { "security": { "type": "object", "required": ["encryption"] } } } } };
+var schema119 = { "description": "The intent of a message, as in the original Fleet Protocol.", "type": "string", "enum": ["MESSAGE_TYPE_UNSPECIFIED", "MESSAGE_TYPE_REQUEST", "MESSAGE_TYPE_RESPONSE", "MESSAGE_TYPE_EVENT", "MESSAGE_TYPE_COMMAND", "MESSAGE_TYPE_QUERY", "MESSAGE_TYPE_STATUS", "MESSAGE_TYPE_ERROR"] };
+var schema120 = { "description": 'Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for "not set", which receivers treat as NORMAL.', "type": "string", "enum": ["PRIORITY_UNSPECIFIED", "PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_CRITICAL"] };
+function validate102(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate100.evaluated;
+  const evaluated0 = validate102.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -7385,7 +7604,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema114.properties, key0)) {
+      if (!func21.call(schema117.properties, key0)) {
         const err10 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err10];
@@ -7627,7 +7846,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data9 === "MESSAGE_TYPE_UNSPECIFIED" || data9 === "MESSAGE_TYPE_REQUEST" || data9 === "MESSAGE_TYPE_RESPONSE" || data9 === "MESSAGE_TYPE_EVENT" || data9 === "MESSAGE_TYPE_COMMAND" || data9 === "MESSAGE_TYPE_QUERY" || data9 === "MESSAGE_TYPE_STATUS" || data9 === "MESSAGE_TYPE_ERROR")) {
-        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema116.enum }, message: "must be equal to one of the allowed values" };
+        const err33 = { instancePath: instancePath + "/type", schemaPath: "#/$defs/MessageType/enum", keyword: "enum", params: { allowedValues: schema119.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err33];
         } else {
@@ -7678,7 +7897,7 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data10 === "PRIORITY_UNSPECIFIED" || data10 === "PRIORITY_LOW" || data10 === "PRIORITY_NORMAL" || data10 === "PRIORITY_HIGH" || data10 === "PRIORITY_CRITICAL")) {
-        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema117.enum }, message: "must be equal to one of the allowed values" };
+        const err37 = { instancePath: instancePath + "/priority", schemaPath: "#/$defs/Priority/enum", keyword: "enum", params: { allowedValues: schema120.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err37];
         } else {
@@ -7921,15 +8140,15 @@ function validate100(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate100.errors = vErrors;
+  validate102.errors = vErrors;
   return errors === 0;
 }
-validate100.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateKeyRotation = validate103;
-function validate103(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate102.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateKeyRotation = validate105;
+function validate105(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate103.evaluated;
+  const evaluated0 = validate105.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8088,15 +8307,133 @@ function validate103(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate103.errors = vErrors;
+  validate105.errors = vErrors;
   return errors === 0;
 }
-validate103.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorDetail = validate104;
-function validate104(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate105.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateKeyRevocation = validate106;
+function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate104.evaluated;
+  const evaluated0 = validate106.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.revokedKeyId === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "revokedKeyId" }, message: "must have required property 'revokedKeyId'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    if (data.effectiveAt === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent" || key0 === "revokedKeyId" || key0 === "effectiveAt" || key0 === "reason")) {
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err4 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.revokedKeyId !== void 0) {
+      if (typeof data.revokedKeyId !== "string") {
+        const err5 = { instancePath: instancePath + "/revokedKeyId", schemaPath: "#/properties/revokedKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.effectiveAt !== void 0) {
+      let data2 = data.effectiveAt;
+      if (typeof data2 === "string") {
+        if (!formats0.validate(data2)) {
+          const err6 = { instancePath: instancePath + "/effectiveAt", schemaPath: "#/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+          if (vErrors === null) {
+            vErrors = [err6];
+          } else {
+            vErrors.push(err6);
+          }
+          errors++;
+        }
+      } else {
+        const err7 = { instancePath: instancePath + "/effectiveAt", schemaPath: "#/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err7];
+        } else {
+          vErrors.push(err7);
+        }
+        errors++;
+      }
+    }
+    if (data.reason !== void 0) {
+      if (typeof data.reason !== "string") {
+        const err8 = { instancePath: instancePath + "/reason", schemaPath: "#/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err9 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err9];
+    } else {
+      vErrors.push(err9);
+    }
+    errors++;
+  }
+  validate106.errors = vErrors;
+  return errors === 0;
+}
+validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorDetail = validate107;
+function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate107.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8146,15 +8483,15 @@ function validate104(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate104.errors = vErrors;
+  validate107.errors = vErrors;
   return errors === 0;
 }
-validate104.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRecoveryHint = validate105;
-function validate105(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRecoveryHint = validate108;
+function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate105.evaluated;
+  const evaluated0 = validate108.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8257,15 +8594,15 @@ function validate105(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate105.errors = vErrors;
+  validate108.errors = vErrors;
   return errors === 0;
 }
-validate105.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateErrorBody = validate106;
-function validate106(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateErrorBody = validate109;
+function validate109(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate106.evaluated;
+  const evaluated0 = validate109.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8304,7 +8641,7 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       }
-      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data0 === "ERROR_CODE_UNSPECIFIED" || data0 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data0 === "ERROR_CODE_HANDSHAKE_REJECTED" || data0 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data0 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data0 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data0 === "ERROR_CODE_HEARTBEAT_MISSED" || data0 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data0 === "ERROR_CODE_HEARTBEAT_DEAD" || data0 === "ERROR_CODE_DISCOVERY_FAILED" || data0 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data0 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data0 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data0 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data0 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data0 === "ERROR_CODE_CAPABILITY_REQUIRED" || data0 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data0 === "ERROR_CODE_REGISTRY_CONFLICT" || data0 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data0 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data0 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data0 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data0 === "ERROR_CODE_SECURITY_REPLAY" || data0 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data0 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data0 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data0 === "ERROR_CODE_SECURITY_TOKEN_USED" || data0 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data0 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data0 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data0 === "ERROR_CODE_WIRE_MALFORMED" || data0 === "ERROR_CODE_WIRE_TRUNCATED" || data0 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data0 === "ERROR_CODE_WIRE_BAD_MAGIC" || data0 === "ERROR_CODE_WIRE_INVALID_UTF8" || data0 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data0 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data0 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data0 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data0 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data0 === "ERROR_CODE_DELIVERY_DUPLICATE" || data0 === "ERROR_CODE_DELIVERY_EXPIRED" || data0 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data0 === "ERROR_CODE_DELIVERY_BUSY" || data0 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data0 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data0 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data0 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data0 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data0 === "ERROR_CODE_UNKNOWN_ERROR" || data0 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err3 = { instancePath: instancePath + "/code", schemaPath: "#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err3];
@@ -8515,15 +8852,15 @@ function validate106(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate106.errors = vErrors;
+  validate109.errors = vErrors;
   return errors === 0;
 }
-validate106.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeatParams = validate107;
-function validate107(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate109.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeatParams = validate110;
+function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate107.evaluated;
+  const evaluated0 = validate110.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -8679,15 +9016,15 @@ function validate107(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate107.errors = vErrors;
+  validate110.errors = vErrors;
   return errors === 0;
 }
-validate107.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHello = validate108;
-function validate108(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHello = validate111;
+function validate111(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate108.evaluated;
+  const evaluated0 = validate111.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9019,15 +9356,15 @@ function validate108(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate108.errors = vErrors;
+  validate111.errors = vErrors;
   return errors === 0;
 }
-validate108.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateWelcome = validate110;
-function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate111.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateWelcome = validate113;
+function validate113(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate110.evaluated;
+  const evaluated0 = validate113.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9463,15 +9800,15 @@ function validate110(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate110.errors = vErrors;
+  validate113.errors = vErrors;
   return errors === 0;
 }
-validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHelloReject = validate112;
-function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate113.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHelloReject = validate115;
+function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate112.evaluated;
+  const evaluated0 = validate115.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9561,15 +9898,15 @@ function validate112(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate112.errors = vErrors;
+  validate115.errors = vErrors;
   return errors === 0;
 }
-validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHandshakeConfirm = validate114;
-function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHandshakeConfirm = validate117;
+function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate114.evaluated;
+  const evaluated0 = validate117.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9657,15 +9994,15 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate114.errors = vErrors;
+  validate117.errors = vErrors;
   return errors === 0;
 }
-validate114.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeat = validate115;
-function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeat = validate118;
+function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate115.evaluated;
+  const evaluated0 = validate118.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9777,15 +10114,15 @@ function validate115(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate115.errors = vErrors;
+  validate118.errors = vErrors;
   return errors === 0;
 }
-validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateApplicationPayload = validate116;
-function validate116(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateApplicationPayload = validate119;
+function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate116.evaluated;
+  const evaluated0 = validate119.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10032,15 +10369,15 @@ function validate116(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate116.errors = vErrors;
+  validate119.errors = vErrors;
   return errors === 0;
 }
-validate116.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateReceipt = validate117;
-function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateReceipt = validate120;
+function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate117.evaluated;
+  const evaluated0 = validate120.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10100,7 +10437,7 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
       if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
-        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
+        const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema109.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
         } else {
@@ -10120,7 +10457,7 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       }
-      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
+      if (!(data2 === "ERROR_CODE_UNSPECIFIED" || data2 === "ERROR_CODE_HANDSHAKE_TIMEOUT" || data2 === "ERROR_CODE_HANDSHAKE_REJECTED" || data2 === "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH" || data2 === "ERROR_CODE_HANDSHAKE_AUTH_FAILED" || data2 === "ERROR_CODE_HANDSHAKE_REQUIRED" || data2 === "ERROR_CODE_HEARTBEAT_MISSED" || data2 === "ERROR_CODE_HEARTBEAT_DEGRADED" || data2 === "ERROR_CODE_HEARTBEAT_DEAD" || data2 === "ERROR_CODE_DISCOVERY_FAILED" || data2 === "ERROR_CODE_DISCOVERY_NO_AGENTS" || data2 === "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND" || data2 === "ERROR_CODE_DISCOVERY_HOP_LIMIT" || data2 === "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED" || data2 === "ERROR_CODE_CAPABILITY_NOT_SUPPORTED" || data2 === "ERROR_CODE_CAPABILITY_REQUIRED" || data2 === "ERROR_CODE_REGISTRY_SYNC_FAILED" || data2 === "ERROR_CODE_REGISTRY_CONFLICT" || data2 === "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND" || data2 === "ERROR_CODE_SECURITY_SIGNATURE_INVALID" || data2 === "ERROR_CODE_SECURITY_TOKEN_EXPIRED" || data2 === "ERROR_CODE_SECURITY_UNAUTHORIZED" || data2 === "ERROR_CODE_SECURITY_REPLAY" || data2 === "ERROR_CODE_SECURITY_CLOCK_SKEW" || data2 === "ERROR_CODE_SECURITY_MALFORMED_KEY" || data2 === "ERROR_CODE_SECURITY_KEY_MISMATCH" || data2 === "ERROR_CODE_SECURITY_TOKEN_USED" || data2 === "ERROR_CODE_SECURITY_DECRYPTION_FAILED" || data2 === "ERROR_CODE_SECURITY_SEQUENCE_GAP" || data2 === "ERROR_CODE_SECURITY_KEY_REVOKED" || data2 === "ERROR_CODE_WIRE_MALFORMED" || data2 === "ERROR_CODE_WIRE_TRUNCATED" || data2 === "ERROR_CODE_WIRE_FRAME_TOO_LARGE" || data2 === "ERROR_CODE_WIRE_BAD_MAGIC" || data2 === "ERROR_CODE_WIRE_INVALID_UTF8" || data2 === "ERROR_CODE_VALIDATION_UNKNOWN_ENUM" || data2 === "ERROR_CODE_VALIDATION_MISSING_FIELD" || data2 === "ERROR_CODE_VALIDATION_WRONG_TYPE" || data2 === "ERROR_CODE_VALIDATION_OUT_OF_RANGE" || data2 === "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE" || data2 === "ERROR_CODE_DELIVERY_DUPLICATE" || data2 === "ERROR_CODE_DELIVERY_EXPIRED" || data2 === "ERROR_CODE_DELIVERY_RATE_LIMITED" || data2 === "ERROR_CODE_DELIVERY_BUSY" || data2 === "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE" || data2 === "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION" || data2 === "ERROR_CODE_DELIVERY_HOP_LIMIT" || data2 === "ERROR_CODE_DELIVERY_STORE_FAILED" || data2 === "ERROR_CODE_DELIVERY_IDLE_TIMEOUT" || data2 === "ERROR_CODE_UNKNOWN_ERROR" || data2 === "ERROR_CODE_INTERNAL_ERROR")) {
         const err7 = { instancePath: instancePath + "/code", schemaPath: "errors.schema.json#/$defs/ErrorCode/enum", keyword: "enum", params: { allowedValues: schema51.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err7];
@@ -10214,15 +10551,15 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate117.errors = vErrors;
+  validate120.errors = vErrors;
   return errors === 0;
 }
-validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHlc = validate118;
-function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHlc = validate121;
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate118.evaluated;
+  const evaluated0 = validate121.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10324,15 +10661,15 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate118.errors = vErrors;
+  validate121.errors = vErrors;
   return errors === 0;
 }
-validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAgentRecord = validate119;
-function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAgentRecord = validate122;
+function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate119.evaluated;
+  const evaluated0 = validate122.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10605,15 +10942,15 @@ function validate119(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate119.errors = vErrors;
+  validate122.errors = vErrors;
   return errors === 0;
 }
-validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateServiceRecord = validate120;
-function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateServiceRecord = validate123;
+function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate120.evaluated;
+  const evaluated0 = validate123.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10787,15 +11124,15 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate120.errors = vErrors;
+  validate123.errors = vErrors;
   return errors === 0;
 }
-validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHealthRecord = validate121;
-function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHealthRecord = validate124;
+function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate124.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10897,15 +11234,15 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate121.errors = vErrors;
+  validate124.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryEntry = validate122;
-function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate124.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryEntry = validate125;
+function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate122.evaluated;
+  const evaluated0 = validate125.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10932,7 +11269,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal")) {
+      if (!(key0 === "key" || key0 === "version" || key0 === "tombstone" || key0 === "agent" || key0 === "service" || key0 === "health" || key0 === "causal" || key0 === "ownerSignature")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -11160,12 +11497,18 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.ownerSignature !== void 0) {
+      if (!validate81(data.ownerSignature, { instancePath: instancePath + "/ownerSignature", parentData: data, parentDataProperty: "ownerSignature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.agent !== void 0) {
-      const _errs30 = errors;
       const _errs31 = errors;
       const _errs32 = errors;
-      let valid9 = false;
       const _errs33 = errors;
+      let valid9 = false;
+      const _errs34 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing0;
         if (data.service === void 0 && (missing0 = "service")) {
@@ -11178,9 +11521,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid0 = _errs33 === errors;
+      var _valid0 = _errs34 === errors;
       valid9 = valid9 || _valid0;
-      const _errs34 = errors;
+      const _errs35 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing1;
         if (data.health === void 0 && (missing1 = "health")) {
@@ -11193,7 +11536,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid0 = _errs34 === errors;
+      var _valid0 = _errs35 === errors;
       valid9 = valid9 || _valid0;
       if (!valid9) {
         const err23 = {};
@@ -11204,16 +11547,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs32;
+        errors = _errs33;
         if (vErrors !== null) {
-          if (_errs32) {
-            vErrors.length = _errs32;
+          if (_errs33) {
+            vErrors.length = _errs33;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid8 = _errs31 === errors;
+      var valid8 = _errs32 === errors;
       if (valid8) {
         const err24 = { instancePath, schemaPath: "#/dependentSchemas/agent/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11223,10 +11566,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs30;
+        errors = _errs31;
         if (vErrors !== null) {
-          if (_errs30) {
-            vErrors.length = _errs30;
+          if (_errs31) {
+            vErrors.length = _errs31;
           } else {
             vErrors = null;
           }
@@ -11234,11 +11577,11 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.service !== void 0) {
-      const _errs36 = errors;
       const _errs37 = errors;
       const _errs38 = errors;
-      let valid11 = false;
       const _errs39 = errors;
+      let valid11 = false;
+      const _errs40 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing2;
         if (data.agent === void 0 && (missing2 = "agent")) {
@@ -11251,9 +11594,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid1 = _errs39 === errors;
+      var _valid1 = _errs40 === errors;
       valid11 = valid11 || _valid1;
-      const _errs40 = errors;
+      const _errs41 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing3;
         if (data.health === void 0 && (missing3 = "health")) {
@@ -11266,7 +11609,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid1 = _errs40 === errors;
+      var _valid1 = _errs41 === errors;
       valid11 = valid11 || _valid1;
       if (!valid11) {
         const err27 = {};
@@ -11277,16 +11620,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs38;
+        errors = _errs39;
         if (vErrors !== null) {
-          if (_errs38) {
-            vErrors.length = _errs38;
+          if (_errs39) {
+            vErrors.length = _errs39;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid10 = _errs37 === errors;
+      var valid10 = _errs38 === errors;
       if (valid10) {
         const err28 = { instancePath, schemaPath: "#/dependentSchemas/service/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11296,10 +11639,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs36;
+        errors = _errs37;
         if (vErrors !== null) {
-          if (_errs36) {
-            vErrors.length = _errs36;
+          if (_errs37) {
+            vErrors.length = _errs37;
           } else {
             vErrors = null;
           }
@@ -11307,11 +11650,11 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.health !== void 0) {
-      const _errs42 = errors;
       const _errs43 = errors;
       const _errs44 = errors;
-      let valid13 = false;
       const _errs45 = errors;
+      let valid13 = false;
+      const _errs46 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing4;
         if (data.agent === void 0 && (missing4 = "agent")) {
@@ -11324,9 +11667,9 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid2 = _errs45 === errors;
+      var _valid2 = _errs46 === errors;
       valid13 = valid13 || _valid2;
-      const _errs46 = errors;
+      const _errs47 = errors;
       if (data && typeof data == "object" && !Array.isArray(data)) {
         let missing5;
         if (data.service === void 0 && (missing5 = "service")) {
@@ -11339,7 +11682,7 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
       }
-      var _valid2 = _errs46 === errors;
+      var _valid2 = _errs47 === errors;
       valid13 = valid13 || _valid2;
       if (!valid13) {
         const err31 = {};
@@ -11350,16 +11693,16 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs44;
+        errors = _errs45;
         if (vErrors !== null) {
-          if (_errs44) {
-            vErrors.length = _errs44;
+          if (_errs45) {
+            vErrors.length = _errs45;
           } else {
             vErrors = null;
           }
         }
       }
-      var valid12 = _errs43 === errors;
+      var valid12 = _errs44 === errors;
       if (valid12) {
         const err32 = { instancePath, schemaPath: "#/dependentSchemas/health/not", keyword: "not", params: {}, message: "must NOT be valid" };
         if (vErrors === null) {
@@ -11369,10 +11712,10 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       } else {
-        errors = _errs42;
+        errors = _errs43;
         if (vErrors !== null) {
-          if (_errs42) {
-            vErrors.length = _errs42;
+          if (_errs43) {
+            vErrors.length = _errs43;
           } else {
             vErrors = null;
           }
@@ -11388,15 +11731,15 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate122.errors = vErrors;
+  validate125.errors = vErrors;
   return errors === 0;
 }
-validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateVersionCounter = validate126;
-function validate126(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate125.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateVersionCounter = validate130;
+function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate126.evaluated;
+  const evaluated0 = validate130.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11466,15 +11809,15 @@ function validate126(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate126.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-validate126.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDigest = validate127;
-function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDigest = validate131;
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate127.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11610,15 +11953,15 @@ function validate127(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate127.errors = vErrors;
+  validate131.errors = vErrors;
   return errors === 0;
 }
-validate127.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistrySnapshot = validate128;
-function validate128(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistrySnapshot = validate132;
+function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate128.evaluated;
+  const evaluated0 = validate132.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11732,15 +12075,15 @@ function validate128(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate128.errors = vErrors;
+  validate132.errors = vErrors;
   return errors === 0;
 }
-validate128.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDelta = validate130;
-function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDelta = validate134;
+function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate130.evaluated;
+  const evaluated0 = validate134.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11808,15 +12151,15 @@ function validate130(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate130.errors = vErrors;
+  validate134.errors = vErrors;
   return errors === 0;
 }
-validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQuery = validate132;
-function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate134.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQuery = validate136;
+function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate132.evaluated;
+  const evaluated0 = validate136.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11909,15 +12252,15 @@ function validate132(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate132.errors = vErrors;
+  validate136.errors = vErrors;
   return errors === 0;
 }
-validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQueryResult = validate133;
-function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQueryResult = validate137;
+function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate133.evaluated;
+  const evaluated0 = validate137.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11996,15 +12339,15 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate133.errors = vErrors;
+  validate137.errors = vErrors;
   return errors === 0;
 }
-validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignature = validate136;
-function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignature = validate140;
+function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate140.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12093,15 +12436,15 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate136.errors = vErrors;
+  validate140.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignedEnvelope = validate137;
-function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignedEnvelope = validate141;
+function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate137.evaluated;
+  const evaluated0 = validate141.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12184,15 +12527,15 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate137.errors = vErrors;
+  validate141.errors = vErrors;
   return errors === 0;
 }
-validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSessionEnvelope = validate139;
-function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSessionEnvelope = validate143;
+function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate139.evaluated;
+  const evaluated0 = validate143.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12333,15 +12676,15 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate139.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
-validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelopeBatch = validate140;
-function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateEnvelopeBatch = validate144;
+function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate140.evaluated;
+  const evaluated0 = validate144.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12412,15 +12755,15 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate140.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePacket = validate141;
-function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePacket = validate145;
+function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate141.evaluated;
+  const evaluated0 = validate145.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12458,8 +12801,8 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signed !== void 0) {
-      if (!validate137(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+      if (!validate141(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
         errors = vErrors.length;
       }
     }
@@ -12609,16 +12952,16 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate141.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateTokenClaims = validate144;
-var schema165 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required.", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": 'The service the token is for, e.g. "hub:127.0.0.1:7420" or "group:ops". Required.', "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateTokenClaims = validate148;
+var schema169 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate148.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12681,7 +13024,7 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema165.properties, key0)) {
+      if (!func21.call(schema169.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -12867,24 +13210,35 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     }
+    if (data.holderKeyId !== void 0) {
+      if (typeof data.holderKeyId !== "string") {
+        const err23 = { instancePath: instancePath + "/holderKeyId", schemaPath: "#/properties/holderKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err23 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err24 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err23];
+      vErrors = [err24];
     } else {
-      vErrors.push(err23);
+      vErrors.push(err24);
     }
     errors++;
   }
-  validate144.errors = vErrors;
+  validate148.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateToken = validate145;
-function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateToken = validate149;
+function validate149(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate145.evaluated;
+  const evaluated0 = validate149.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12933,8 +13287,8 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signature !== void 0) {
-      if (!validate136(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+      if (!validate140(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
         errors = vErrors.length;
       }
     }
@@ -12947,10 +13301,10 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate145.errors = vErrors;
+  validate149.errors = vErrors;
   return errors === 0;
 }
-validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate149.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAgentRecord,
   validateApplicationPayload,
@@ -12976,6 +13330,7 @@ export {
   validateHello,
   validateHelloReject,
   validateHlc,
+  validateKeyRevocation,
   validateKeyRotation,
   validatePacket,
   validatePostmark,

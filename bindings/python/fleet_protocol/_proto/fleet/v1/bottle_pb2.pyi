@@ -40,20 +40,22 @@ class BottleLetter(_message.Message):
     def __init__(self, bottle_id: _Optional[str] = ..., recipient: _Optional[_Union[_address_pb2.Recipient, _Mapping]] = ..., condition: _Optional[_Union[Condition, _Mapping]] = ..., payload: _Optional[_Union[_payload_pb2.ApplicationPayload, _Mapping]] = ..., max_hops: _Optional[int] = ...) -> None: ...
 
 class BottleReceipt(_message.Message):
-    __slots__ = ["at", "bottle_id", "detail", "reason", "reporter", "status"]
+    __slots__ = ["at", "bottle_id", "detail", "origin", "reason", "reporter", "status"]
     AT_FIELD_NUMBER: _ClassVar[int]
     BOTTLE_ID_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REPORTER_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     at: _timestamp_pb2.Timestamp
     bottle_id: str
     detail: str
+    origin: str
     reason: _errors_pb2.ErrorCode
     reporter: str
     status: BottleStatus
-    def __init__(self, bottle_id: _Optional[str] = ..., status: _Optional[_Union[BottleStatus, str]] = ..., reason: _Optional[_Union[_errors_pb2.ErrorCode, str]] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reporter: _Optional[str] = ...) -> None: ...
+    def __init__(self, bottle_id: _Optional[str] = ..., status: _Optional[_Union[BottleStatus, str]] = ..., reason: _Optional[_Union[_errors_pb2.ErrorCode, str]] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reporter: _Optional[str] = ..., origin: _Optional[str] = ...) -> None: ...
 
 class Condition(_message.Message):
     __slots__ = ["agent_online", "all", "always", "any", "capability_present", "not_before"]

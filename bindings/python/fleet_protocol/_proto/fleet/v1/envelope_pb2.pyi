@@ -34,7 +34,7 @@ PRIORITY_NORMAL: Priority
 PRIORITY_UNSPECIFIED: Priority
 
 class Body(_message.Message):
-    __slots__ = ["application", "bottle", "bottle_letter", "bottle_receipt", "capability_exchange", "discovery_beacon", "error", "handshake_confirm", "heartbeat", "hello", "hello_reject", "key_rotation", "receipt", "registry_delta", "registry_digest", "registry_query", "registry_query_result", "registry_snapshot", "welcome"]
+    __slots__ = ["application", "bottle", "bottle_letter", "bottle_receipt", "capability_exchange", "discovery_beacon", "error", "handshake_confirm", "heartbeat", "hello", "hello_reject", "key_revocation", "key_rotation", "receipt", "registry_delta", "registry_digest", "registry_query", "registry_query_result", "registry_snapshot", "welcome"]
     APPLICATION_FIELD_NUMBER: _ClassVar[int]
     BOTTLE_FIELD_NUMBER: _ClassVar[int]
     BOTTLE_LETTER_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Body(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HELLO_REJECT_FIELD_NUMBER: _ClassVar[int]
+    KEY_REVOCATION_FIELD_NUMBER: _ClassVar[int]
     KEY_ROTATION_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_DELTA_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +66,7 @@ class Body(_message.Message):
     heartbeat: _heartbeat_pb2.Heartbeat
     hello: _handshake_pb2.Hello
     hello_reject: _handshake_pb2.HelloReject
+    key_revocation: KeyRevocation
     key_rotation: KeyRotation
     receipt: _receipt_pb2.Receipt
     registry_delta: _registry_pb2.RegistryDelta
@@ -73,7 +75,7 @@ class Body(_message.Message):
     registry_query_result: _registry_pb2.RegistryQueryResult
     registry_snapshot: _registry_pb2.RegistrySnapshot
     welcome: _handshake_pb2.Welcome
-    def __init__(self, application: _Optional[_Union[_payload_pb2.ApplicationPayload, _Mapping]] = ..., hello: _Optional[_Union[_handshake_pb2.Hello, _Mapping]] = ..., welcome: _Optional[_Union[_handshake_pb2.Welcome, _Mapping]] = ..., hello_reject: _Optional[_Union[_handshake_pb2.HelloReject, _Mapping]] = ..., handshake_confirm: _Optional[_Union[_handshake_pb2.HandshakeConfirm, _Mapping]] = ..., heartbeat: _Optional[_Union[_heartbeat_pb2.Heartbeat, _Mapping]] = ..., discovery_beacon: _Optional[_Union[_discovery_pb2.DiscoveryBeacon, _Mapping]] = ..., capability_exchange: _Optional[_Union[_capabilities_pb2.CapabilityExchange, _Mapping]] = ..., registry_digest: _Optional[_Union[_registry_pb2.RegistryDigest, _Mapping]] = ..., registry_snapshot: _Optional[_Union[_registry_pb2.RegistrySnapshot, _Mapping]] = ..., registry_delta: _Optional[_Union[_registry_pb2.RegistryDelta, _Mapping]] = ..., registry_query: _Optional[_Union[_registry_pb2.RegistryQuery, _Mapping]] = ..., registry_query_result: _Optional[_Union[_registry_pb2.RegistryQueryResult, _Mapping]] = ..., bottle: _Optional[_Union[_bottle_pb2.Bottle, _Mapping]] = ..., bottle_receipt: _Optional[_Union[_bottle_pb2.BottleReceipt, _Mapping]] = ..., receipt: _Optional[_Union[_receipt_pb2.Receipt, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ErrorBody, _Mapping]] = ..., key_rotation: _Optional[_Union[KeyRotation, _Mapping]] = ..., bottle_letter: _Optional[_Union[_bottle_pb2.BottleLetter, _Mapping]] = ...) -> None: ...
+    def __init__(self, application: _Optional[_Union[_payload_pb2.ApplicationPayload, _Mapping]] = ..., hello: _Optional[_Union[_handshake_pb2.Hello, _Mapping]] = ..., welcome: _Optional[_Union[_handshake_pb2.Welcome, _Mapping]] = ..., hello_reject: _Optional[_Union[_handshake_pb2.HelloReject, _Mapping]] = ..., handshake_confirm: _Optional[_Union[_handshake_pb2.HandshakeConfirm, _Mapping]] = ..., heartbeat: _Optional[_Union[_heartbeat_pb2.Heartbeat, _Mapping]] = ..., discovery_beacon: _Optional[_Union[_discovery_pb2.DiscoveryBeacon, _Mapping]] = ..., capability_exchange: _Optional[_Union[_capabilities_pb2.CapabilityExchange, _Mapping]] = ..., registry_digest: _Optional[_Union[_registry_pb2.RegistryDigest, _Mapping]] = ..., registry_snapshot: _Optional[_Union[_registry_pb2.RegistrySnapshot, _Mapping]] = ..., registry_delta: _Optional[_Union[_registry_pb2.RegistryDelta, _Mapping]] = ..., registry_query: _Optional[_Union[_registry_pb2.RegistryQuery, _Mapping]] = ..., registry_query_result: _Optional[_Union[_registry_pb2.RegistryQueryResult, _Mapping]] = ..., bottle: _Optional[_Union[_bottle_pb2.Bottle, _Mapping]] = ..., bottle_receipt: _Optional[_Union[_bottle_pb2.BottleReceipt, _Mapping]] = ..., receipt: _Optional[_Union[_receipt_pb2.Receipt, _Mapping]] = ..., error: _Optional[_Union[_errors_pb2.ErrorBody, _Mapping]] = ..., key_rotation: _Optional[_Union[KeyRotation, _Mapping]] = ..., bottle_letter: _Optional[_Union[_bottle_pb2.BottleLetter, _Mapping]] = ..., key_revocation: _Optional[_Union[KeyRevocation, _Mapping]] = ...) -> None: ...
 
 class EncryptionHeader(_message.Message):
     __slots__ = ["algorithm", "nonce", "session_id"]
@@ -120,6 +122,18 @@ class Envelope(_message.Message):
     ttl_seconds: int
     type: MessageType
     def __init__(self, id: _Optional[str] = ..., sender: _Optional[str] = ..., recipient: _Optional[_Union[_address_pb2.Recipient, _Mapping]] = ..., type: _Optional[_Union[MessageType, str]] = ..., priority: _Optional[_Union[Priority, str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., in_reply_to: _Optional[str] = ..., correlation_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., requires_ack: bool = ..., capabilities_needed: _Optional[_Iterable[str]] = ..., protocol_version: _Optional[str] = ..., security: _Optional[_Union[Security, _Mapping]] = ..., body: _Optional[_Union[Body, _Mapping]] = ..., body_ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class KeyRevocation(_message.Message):
+    __slots__ = ["agent", "effective_at", "reason", "revoked_key_id"]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    effective_at: _timestamp_pb2.Timestamp
+    reason: str
+    revoked_key_id: str
+    def __init__(self, agent: _Optional[str] = ..., revoked_key_id: _Optional[str] = ..., effective_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class KeyRotation(_message.Message):
     __slots__ = ["agent", "effective_at", "new_key_id", "new_key_signature", "new_public_key", "old_key_id"]

@@ -12,40 +12,41 @@ _sym_db = _symbol_database.Default()
 
 
 from . import capabilities_pb2 as fleet_dot_v1_dot_capabilities__pb2
+from . import signed_pb2 as fleet_dot_v1_dot_signed__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66leet/v1/registry.proto\x12\x08\x66leet.v1\x1a\x1b\x66leet/v1/capabilities.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x03Hlc\x12\x0f\n\x07wall_ms\x18\x01 \x01(\x04\x12\x0f\n\x07logical\x18\x02 \x01(\r\x12\x0c\n\x04node\x18\x03 \x01(\t\"\xc7\x01\n\x0b\x41gentRecord\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12!\n\x04role\x18\x04 \x01(\x0e\x32\x13.fleet.v1.AgentRole\x12*\n\x0c\x63\x61pabilities\x18\x05 \x03(\x0b\x32\x14.fleet.v1.Capability\x12\x11\n\tendpoints\x18\x06 \x03(\t\x12\x10\n\x08versions\x18\x07 \x03(\t\x12\x0e\n\x06groups\x18\x08 \x03(\t\"\x86\x01\n\rServiceRecord\x12\x12\n\nservice_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12(\n\ncapability\x18\x03 \x01(\x0b\x32\x14.fleet.v1.Capability\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\x89\x01\n\x0cHealthRecord\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.fleet.v1.HealthStatus\x12/\n\x0bobserved_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x81\x02\n\rRegistryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1e\n\x07version\x18\x02 \x01(\x0b\x32\r.fleet.v1.Hlc\x12\x11\n\ttombstone\x18\x03 \x01(\x08\x12&\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x15.fleet.v1.AgentRecordH\x00\x12*\n\x07service\x18\x05 \x01(\x0b\x32\x17.fleet.v1.ServiceRecordH\x00\x12(\n\x06health\x18\x06 \x01(\x0b\x32\x16.fleet.v1.HealthRecordH\x00\x12(\n\x06\x63\x61usal\x18\x07 \x03(\x0b\x32\x18.fleet.v1.VersionCounterB\x08\n\x06record\"-\n\x0eVersionCounter\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"o\n\x0eRegistryDigest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x13\n\x0b\x65ntry_count\x18\x03 \x01(\r\x12\x15\n\rbucket_hashes\x18\x04 \x03(\x0c\x12\x10\n\x08is_reply\x18\x05 \x01(\x08\"[\n\x10RegistrySnapshot\x12\x0c\n\x04node\x18\x01 \x01(\t\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.fleet.v1.RegistryEntry\x12\x0f\n\x07\x62uckets\x18\x03 \x03(\r\"G\n\rRegistryDelta\x12\x0c\n\x04node\x18\x01 \x01(\t\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.fleet.v1.RegistryEntry\"\x85\x01\n\rRegistryQuery\x12\x12\n\ncapability\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.fleet.v1.AgentRole\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x13\n\x0bonline_only\x18\x04 \x01(\x08\x12\x16\n\x0e\x61\x66ter_agent_id\x18\x05 \x01(\t\"w\n\x13RegistryQueryResult\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.fleet.v1.AgentRecord\x12&\n\x06health\x18\x02 \x03(\x0b\x32\x16.fleet.v1.HealthRecord\x12\x11\n\ttruncated\x18\x03 \x01(\x08*\xa1\x01\n\tAgentRole\x12\x1a\n\x16\x41GENT_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_ROLE_WORKER\x10\x01\x12\x15\n\x11\x41GENT_ROLE_KEEPER\x10\x02\x12\x1a\n\x16\x41GENT_ROLE_COORDINATOR\x10\x03\x12\x16\n\x12\x41GENT_ROLE_GATEWAY\x10\x04\x12\x16\n\x12\x41GENT_ROLE_MONITOR\x10\x05*\x9c\x01\n\x0cHealthStatus\x12\x1d\n\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HEALTH_STATUS_HEALTHY\x10\x01\x12\x1a\n\x16HEALTH_STATUS_DEGRADED\x10\x02\x12\x1b\n\x17HEALTH_STATUS_UNHEALTHY\x10\x03\x12\x19\n\x15HEALTH_STATUS_UNKNOWN\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66leet/v1/registry.proto\x12\x08\x66leet.v1\x1a\x1b\x66leet/v1/capabilities.proto\x1a\x15\x66leet/v1/signed.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x03Hlc\x12\x0f\n\x07wall_ms\x18\x01 \x01(\x04\x12\x0f\n\x07logical\x18\x02 \x01(\r\x12\x0c\n\x04node\x18\x03 \x01(\t\"\xc7\x01\n\x0b\x41gentRecord\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12!\n\x04role\x18\x04 \x01(\x0e\x32\x13.fleet.v1.AgentRole\x12*\n\x0c\x63\x61pabilities\x18\x05 \x03(\x0b\x32\x14.fleet.v1.Capability\x12\x11\n\tendpoints\x18\x06 \x03(\t\x12\x10\n\x08versions\x18\x07 \x03(\t\x12\x0e\n\x06groups\x18\x08 \x03(\t\"\x86\x01\n\rServiceRecord\x12\x12\n\nservice_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12(\n\ncapability\x18\x03 \x01(\x0b\x32\x14.fleet.v1.Capability\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\x89\x01\n\x0cHealthRecord\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.fleet.v1.HealthStatus\x12/\n\x0bobserved_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xaf\x02\n\rRegistryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1e\n\x07version\x18\x02 \x01(\x0b\x32\r.fleet.v1.Hlc\x12\x11\n\ttombstone\x18\x03 \x01(\x08\x12&\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x15.fleet.v1.AgentRecordH\x00\x12*\n\x07service\x18\x05 \x01(\x0b\x32\x17.fleet.v1.ServiceRecordH\x00\x12(\n\x06health\x18\x06 \x01(\x0b\x32\x16.fleet.v1.HealthRecordH\x00\x12(\n\x06\x63\x61usal\x18\x07 \x03(\x0b\x32\x18.fleet.v1.VersionCounter\x12,\n\x0fowner_signature\x18\x08 \x01(\x0b\x32\x13.fleet.v1.SignatureB\x08\n\x06record\"-\n\x0eVersionCounter\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"o\n\x0eRegistryDigest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x13\n\x0b\x65ntry_count\x18\x03 \x01(\r\x12\x15\n\rbucket_hashes\x18\x04 \x03(\x0c\x12\x10\n\x08is_reply\x18\x05 \x01(\x08\"[\n\x10RegistrySnapshot\x12\x0c\n\x04node\x18\x01 \x01(\t\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.fleet.v1.RegistryEntry\x12\x0f\n\x07\x62uckets\x18\x03 \x03(\r\"G\n\rRegistryDelta\x12\x0c\n\x04node\x18\x01 \x01(\t\x12(\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x17.fleet.v1.RegistryEntry\"\x85\x01\n\rRegistryQuery\x12\x12\n\ncapability\x18\x01 \x01(\t\x12!\n\x04role\x18\x02 \x01(\x0e\x32\x13.fleet.v1.AgentRole\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\x13\n\x0bonline_only\x18\x04 \x01(\x08\x12\x16\n\x0e\x61\x66ter_agent_id\x18\x05 \x01(\t\"w\n\x13RegistryQueryResult\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.fleet.v1.AgentRecord\x12&\n\x06health\x18\x02 \x03(\x0b\x32\x16.fleet.v1.HealthRecord\x12\x11\n\ttruncated\x18\x03 \x01(\x08*\xa1\x01\n\tAgentRole\x12\x1a\n\x16\x41GENT_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_ROLE_WORKER\x10\x01\x12\x15\n\x11\x41GENT_ROLE_KEEPER\x10\x02\x12\x1a\n\x16\x41GENT_ROLE_COORDINATOR\x10\x03\x12\x16\n\x12\x41GENT_ROLE_GATEWAY\x10\x04\x12\x16\n\x12\x41GENT_ROLE_MONITOR\x10\x05*\x9c\x01\n\x0cHealthStatus\x12\x1d\n\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HEALTH_STATUS_HEALTHY\x10\x01\x12\x1a\n\x16HEALTH_STATUS_DEGRADED\x10\x02\x12\x1b\n\x17HEALTH_STATUS_UNHEALTHY\x10\x03\x12\x19\n\x15HEALTH_STATUS_UNKNOWN\x10\x04\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleet.v1.registry_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _AGENTROLE._serialized_start=1477
-  _AGENTROLE._serialized_end=1638
-  _HEALTHSTATUS._serialized_start=1641
-  _HEALTHSTATUS._serialized_end=1797
-  _HLC._serialized_start=99
-  _HLC._serialized_end=152
-  _AGENTRECORD._serialized_start=155
-  _AGENTRECORD._serialized_end=354
-  _SERVICERECORD._serialized_start=357
-  _SERVICERECORD._serialized_end=491
-  _HEALTHRECORD._serialized_start=494
-  _HEALTHRECORD._serialized_end=631
-  _REGISTRYENTRY._serialized_start=634
-  _REGISTRYENTRY._serialized_end=891
-  _VERSIONCOUNTER._serialized_start=893
-  _VERSIONCOUNTER._serialized_end=938
-  _REGISTRYDIGEST._serialized_start=940
-  _REGISTRYDIGEST._serialized_end=1051
-  _REGISTRYSNAPSHOT._serialized_start=1053
-  _REGISTRYSNAPSHOT._serialized_end=1144
-  _REGISTRYDELTA._serialized_start=1146
-  _REGISTRYDELTA._serialized_end=1217
-  _REGISTRYQUERY._serialized_start=1220
-  _REGISTRYQUERY._serialized_end=1353
-  _REGISTRYQUERYRESULT._serialized_start=1355
-  _REGISTRYQUERYRESULT._serialized_end=1474
+  _AGENTROLE._serialized_start=1546
+  _AGENTROLE._serialized_end=1707
+  _HEALTHSTATUS._serialized_start=1710
+  _HEALTHSTATUS._serialized_end=1866
+  _HLC._serialized_start=122
+  _HLC._serialized_end=175
+  _AGENTRECORD._serialized_start=178
+  _AGENTRECORD._serialized_end=377
+  _SERVICERECORD._serialized_start=380
+  _SERVICERECORD._serialized_end=514
+  _HEALTHRECORD._serialized_start=517
+  _HEALTHRECORD._serialized_end=654
+  _REGISTRYENTRY._serialized_start=657
+  _REGISTRYENTRY._serialized_end=960
+  _VERSIONCOUNTER._serialized_start=962
+  _VERSIONCOUNTER._serialized_end=1007
+  _REGISTRYDIGEST._serialized_start=1009
+  _REGISTRYDIGEST._serialized_end=1120
+  _REGISTRYSNAPSHOT._serialized_start=1122
+  _REGISTRYSNAPSHOT._serialized_end=1213
+  _REGISTRYDELTA._serialized_start=1215
+  _REGISTRYDELTA._serialized_end=1286
+  _REGISTRYQUERY._serialized_start=1289
+  _REGISTRYQUERY._serialized_end=1422
+  _REGISTRYQUERYRESULT._serialized_start=1424
+  _REGISTRYQUERYRESULT._serialized_end=1543
 # @@protoc_insertion_point(module_scope)

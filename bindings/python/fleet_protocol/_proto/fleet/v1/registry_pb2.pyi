@@ -1,4 +1,5 @@
 from . import capabilities_pb2 as _capabilities_pb2
+from . import signed_pb2 as _signed_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -84,11 +85,12 @@ class RegistryDigest(_message.Message):
     def __init__(self, node: _Optional[str] = ..., root_hash: _Optional[bytes] = ..., entry_count: _Optional[int] = ..., bucket_hashes: _Optional[_Iterable[bytes]] = ..., is_reply: bool = ...) -> None: ...
 
 class RegistryEntry(_message.Message):
-    __slots__ = ["agent", "causal", "health", "key", "service", "tombstone", "version"]
+    __slots__ = ["agent", "causal", "health", "key", "owner_signature", "service", "tombstone", "version"]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CAUSAL_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    OWNER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -96,10 +98,11 @@ class RegistryEntry(_message.Message):
     causal: _containers.RepeatedCompositeFieldContainer[VersionCounter]
     health: HealthRecord
     key: str
+    owner_signature: _signed_pb2.Signature
     service: ServiceRecord
     tombstone: bool
     version: Hlc
-    def __init__(self, key: _Optional[str] = ..., version: _Optional[_Union[Hlc, _Mapping]] = ..., tombstone: bool = ..., agent: _Optional[_Union[AgentRecord, _Mapping]] = ..., service: _Optional[_Union[ServiceRecord, _Mapping]] = ..., health: _Optional[_Union[HealthRecord, _Mapping]] = ..., causal: _Optional[_Iterable[_Union[VersionCounter, _Mapping]]] = ...) -> None: ...
+    def __init__(self, key: _Optional[str] = ..., version: _Optional[_Union[Hlc, _Mapping]] = ..., tombstone: bool = ..., agent: _Optional[_Union[AgentRecord, _Mapping]] = ..., service: _Optional[_Union[ServiceRecord, _Mapping]] = ..., health: _Optional[_Union[HealthRecord, _Mapping]] = ..., causal: _Optional[_Iterable[_Union[VersionCounter, _Mapping]]] = ..., owner_signature: _Optional[_Union[_signed_pb2.Signature, _Mapping]] = ...) -> None: ...
 
 class RegistryQuery(_message.Message):
     __slots__ = ["after_agent_id", "agent_id", "capability", "online_only", "role"]

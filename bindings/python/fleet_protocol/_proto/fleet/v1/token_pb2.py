@@ -15,7 +15,7 @@ from . import signed_pb2 as fleet_dot_v1_dot_signed__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66leet/v1/token.proto\x12\x08\x66leet.v1\x1a\x15\x66leet/v1/signed.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x02\n\x0bTokenClaims\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x61udience\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnot_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\t \x01(\r\"?\n\x05Token\x12\x0e\n\x06\x63laims\x18\x01 \x01(\x0c\x12&\n\tsignature\x18\x02 \x01(\x0b\x32\x13.fleet.v1.Signatureb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66leet/v1/token.proto\x12\x08\x66leet.v1\x1a\x15\x66leet/v1/signed.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x02\n\x0bTokenClaims\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x61udience\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnot_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\t \x01(\r\x12\x15\n\rholder_key_id\x18\n \x01(\t\"?\n\x05Token\x12\x0e\n\x06\x63laims\x18\x01 \x01(\x0c\x12&\n\tsignature\x18\x02 \x01(\x0b\x32\x13.fleet.v1.Signatureb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleet.v1.token_pb2', globals())
@@ -23,7 +23,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _TOKENCLAIMS._serialized_start=91
-  _TOKENCLAIMS._serialized_end=350
-  _TOKEN._serialized_start=352
-  _TOKEN._serialized_end=415
+  _TOKENCLAIMS._serialized_end=373
+  _TOKEN._serialized_start=375
+  _TOKEN._serialized_end=438
 # @@protoc_insertion_point(module_scope)

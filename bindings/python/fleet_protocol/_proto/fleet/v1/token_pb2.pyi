@@ -16,9 +16,10 @@ class Token(_message.Message):
     def __init__(self, claims: _Optional[bytes] = ..., signature: _Optional[_Union[_signed_pb2.Signature, _Mapping]] = ...) -> None: ...
 
 class TokenClaims(_message.Message):
-    __slots__ = ["audience", "expires_at", "issued_at", "issuer", "max_uses", "not_before", "scopes", "subject", "token_id"]
+    __slots__ = ["audience", "expires_at", "holder_key_id", "issued_at", "issuer", "max_uses", "not_before", "scopes", "subject", "token_id"]
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     MAX_USES_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +29,7 @@ class TokenClaims(_message.Message):
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     audience: str
     expires_at: _timestamp_pb2.Timestamp
+    holder_key_id: str
     issued_at: _timestamp_pb2.Timestamp
     issuer: str
     max_uses: int
@@ -35,4 +37,4 @@ class TokenClaims(_message.Message):
     scopes: _containers.RepeatedScalarFieldContainer[str]
     subject: str
     token_id: str
-    def __init__(self, token_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., audience: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., issued_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., not_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., max_uses: _Optional[int] = ...) -> None: ...
+    def __init__(self, token_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., audience: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., issued_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., not_before: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., max_uses: _Optional[int] = ..., holder_key_id: _Optional[str] = ...) -> None: ...
