@@ -37,7 +37,7 @@ export function signRegistryEntry(entry: RegistryEntry, owner: Identity): Regist
 /**
  * Throws unless the entry was written by its owner: 603 when version.node or a causal
  * counter names another node, 709 for a count outside 1..2^32 or not exactly one counter,
- * 601 for a missing or invalid signature or an unknown key, 607 for a key not bound to the owner.
+ * 601 for a missing or invalid signature or an unknown key, 611 for a revoked key, 607 for a key not bound to the owner.
  */
 export function verifyRegistryOwner(entry: RegistryEntry, keys: KeyResolver, pointer = ""): string {
   const owner = registryOwner(entry);
@@ -48,6 +48,7 @@ export function verifyRegistryOwner(entry: RegistryEntry, keys: KeyResolver, poi
   if (c.count < 1n || c.count > MAX_CAUSAL_COUNT) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `causal count must be 1..${MAX_CAUSAL_COUNT}`, { pointer: `${pointer}/causal/0/count` });
   const sig = entry.ownerSignature;
   if (!sig || sig.scheme !== SignatureScheme.ED25519 || sig.sig.length !== ED25519_SIG_BYTES) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `${entry.key} carries no owner signature`, { pointer: `${pointer}/ownerSignature` });
+  if (keys.revoked?.(sig.keyId)) throw new FleetError(ErrorCode.SECURITY_KEY_REVOKED, `owner key ${sig.keyId} was revoked`, { pointer: `${pointer}/ownerSignature/keyId` });
   const publicKey = keys.resolve(sig.keyId);
   if (!publicKey) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `unknown owner key ${sig.keyId}`, { pointer: `${pointer}/ownerSignature/keyId` });
   if (!verifyEd25519(publicKey, ownerSigningBytes(entry), sig.sig)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `owner signature of ${entry.key} does not verify`, { pointer: `${pointer}/ownerSignature/sig` });

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RegistryDeltaSchema, type RegistryEntry, RegistryEntrySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { FakeClock } from "../../runtime/clock.js";
-import { identityFromSeed, StaticKeys, toHex, type Identity } from "../../runtime/crypto/index.js";
+import { identityFromSeed, PinnedKeys, StaticKeys, toHex, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
 import { HybridClock, MAX_LOGICAL } from "../../runtime/protocol/hlc.js";
 import { type RegistryMessage, type RegistryRefusal, RegistryReplica } from "../../runtime/protocol/registry.js";
@@ -80,6 +80,22 @@ describe("registry: owner-only writes", () => {
     // Within the skew bound is fine.
     b.receive(delta("x0", [forged("agent/x0", agentRecord("x0", x.keyId), "x0", BigInt(T0 + 120_000), x)]));
     expect(b.agent("x0")?.keyId).toBe(x.keyId);
+  });
+
+  it("refuses an entry signed by a revoked owner key with 611, where an unknown key would be 601", () => {
+    const keys = new PinnedKeys();
+    keys.pin("h0", honest[0].publicKey);
+    const entry = forged("agent/h0", undefined as unknown as RegistryEntry["record"], "h0", BigInt(T0), honest[0]);
+    expect(verifyRegistryOwner(entry, keys)).toBe("h0");
+    keys.revoke({ agent: "h0", keyId: honest[0].keyId, effectiveAt: T0 });
+    let err: FleetError | undefined;
+    try {
+      verifyRegistryOwner(entry, keys);
+    } catch (e) {
+      err = e as FleetError;
+    }
+    expect([err?.code, err?.pointer]).toEqual([ErrorCode.SECURITY_KEY_REVOKED, "/ownerSignature/keyId"]);
+    expect(() => verifyRegistryOwner(entry, new PinnedKeys())).toThrow(expect.objectContaining({ code: ErrorCode.SECURITY_SIGNATURE_INVALID }));
   });
 
   it("writes only its own keys, and a replica without owner keys takes no remote entries", () => {

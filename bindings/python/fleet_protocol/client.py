@@ -31,6 +31,7 @@ from .identity import Identity
 from .keyid import key_id_for
 from .pae import pae, u64be
 from .replay import ReplayGuard
+from .registry_owner import registry_entry_hash  # noqa: F401  (kept importable from here)
 from .signing import ENVELOPE_PROTO, PinnedKeys, VerifyContext, open_signed, sign_envelope, ts_ms, now_ms
 from . import ed25519
 
@@ -536,17 +537,6 @@ def verify_postmarks(bottle: bottle_pb2.Bottle, bottle_id: str, keys: PinnedKeys
         if not ed25519.verify(pub, msg, pm.signature):
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, f"postmark {i} does not verify", at)
         previous = pm.signature
-
-
-def registry_entry_hash(entry: registry_pb2.RegistryEntry) -> bytes:
-    """entry_hash of spec/registry.md "Hashes"."""
-    import hashlib
-    kind = entry.WhichOneof("record") or ""
-    record = getattr(entry, kind).SerializeToString() if kind else b""
-    v = entry.version
-    content = hashlib.sha256(pae("fleet.v1.registry.content", entry.key, u64be(v.wall_ms), u64be(v.logical), v.node, bytes([1 if entry.tombstone else 0]), kind, record)).digest()
-    causal = pae("fleet.v1.registry.causal", *[p for c in entry.causal for p in (c.node, u64be(c.count))])
-    return hashlib.sha256(pae("fleet.v1.registry.entry", content, causal)).digest()
 
 
 def sign_registry_entry(entry: registry_pb2.RegistryEntry, identity: Identity) -> None:

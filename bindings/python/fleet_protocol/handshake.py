@@ -31,8 +31,8 @@ def _version_key(v: str) -> Optional[tuple[int, int]]:
     return int(parts[0]), int(parts[1])
 
 
-# The most a heartbeat agreement can reach (spec/handshake.md).
-HEARTBEAT_CAPS = {"interval_ms": 30_000, "degraded_after_ms": 60_000, "suspect_after_ms": 90_000, "dead_after_ms": 120_000}
+# The most a heartbeat agreement can reach (spec/handshake.md); kept here for existing importers.
+from .heartbeat import HEARTBEAT_CAPS, agree_heartbeat  # noqa: E402
 
 
 @dataclass
@@ -127,6 +127,8 @@ class HandshakeInitiator:
         # The recipient is me (spec/handshake.md, step 3).
         if env.recipient.WhichOneof("target") != "agent" or env.recipient.agent != self.identity.agent:
             raise fail(ErrorCode.ERROR_CODE_HANDSHAKE_AUTH_FAILED, "the Welcome is not addressed to us", "/recipient")
+        # Zero = default, the larger proposal, capped (spec/handshake.md): computed, never taken from the Welcome.
+        hb = agree_heartbeat(self.heartbeat, w.heartbeat)
         transcript = transcript_hash(self.identity.agent, self.identity.public_key, env.sender, bytes(w.identity_public_key), hello.payload, se.payload)
         session = Session.derive("initiator", w.session_id, eph_sk, w.ephemeral_public_key, transcript)
         try:
@@ -139,8 +141,6 @@ class HandshakeInitiator:
                                                                                                          finished=session.finished_i)))
         confirm = sign_envelope(confirm_env, self.identity)
         self.state = "established"
-        # The larger proposal, capped (spec/handshake.md): a peer cannot switch liveness off.
-        hb = handshake_pb2.HeartbeatParams(**{f: min(max(getattr(self.heartbeat, f), getattr(w.heartbeat, f)), HEARTBEAT_CAPS[f]) for f in HEARTBEAT_CAPS})
         limits = [x for x in (self.max_frame_bytes, w.max_frame_bytes) if x]
         return confirm, Established(session_id=w.session_id, peer=env.sender, peer_key_id=se.signature.key_id, peer_public_key=bytes(w.identity_public_key),
                                     version=w.version, heartbeat=hb, max_frame_bytes=min(limits + [MAX_FRAME]), session=session,

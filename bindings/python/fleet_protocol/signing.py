@@ -28,6 +28,7 @@ ENVELOPE_JSON = "application/vnd.fleet.v1.envelope+json"
 BATCH_PROTO = "application/vnd.fleet.v1.envelope-batch+proto"
 DOMAIN = "fleet.v1.envelope"
 MAX_PINS = 100_000
+MAX_REVOKED = 65_536  # revoked keys a resolver keeps (spec/signing.md "Revocation"); one more is refused (804)
 
 ED25519 = signed_pb2.SIGNATURE_SCHEME_ED25519
 HMAC_SHA256 = signed_pb2.SIGNATURE_SCHEME_HMAC_SHA256
@@ -93,16 +94,35 @@ class PinnedKeys:
         self.tofu = trust_on_first_use
         self.keys: dict[str, bytes] = {}
         self.pins: dict[str, str] = {}
+        self.revoked: dict[str, int] = {}  # key id -> effective_at (ms), permanent, at most MAX_REVOKED
+
+    def revoke(self, key_id: str, effective_at_ms: int) -> None:
+        """Records key_id as revoked for good and unbinds every name from it (804 when the table is full)."""
+        if key_id not in self.revoked and len(self.revoked) >= MAX_REVOKED:
+            raise fail(ErrorCode.ERROR_CODE_DELIVERY_BUSY, f"revoked-key table full ({MAX_REVOKED} keys)")
+        self.revoked.setdefault(key_id, effective_at_ms)
+        self.keys.pop(key_id, None)
+        for agent in [a for a, k in self.pins.items() if k == key_id]:
+            del self.pins[agent]
+
+    def key_id_of(self, agent: str) -> Optional[str]:
+        return self.pins.get(agent)
+
+    def _refuse_revoked(self, key_id: str) -> None:
+        if key_id in self.revoked:
+            raise fail(ErrorCode.ERROR_CODE_SECURITY_KEY_REVOKED, f"key {key_id} was revoked")
 
     def add_key(self, public_key: bytes) -> str:
         ed25519.check_public_key(public_key)
         kid = key_id_for(public_key)
+        self._refuse_revoked(kid)
         self.keys[kid] = bytes(public_key)
         return kid
 
     def pin(self, agent: str, public_key: bytes) -> str:
-        """Binds agent to key (607 if it is bound to another)."""
+        """Binds agent to key (607 if it is bound to another, 611 if the key was revoked)."""
         kid = key_id_for(public_key)
+        self._refuse_revoked(kid)
         have = self.pins.get(agent)
         if have is not None and have != kid:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_KEY_MISMATCH, f"{agent} is bound to another key")
@@ -113,7 +133,8 @@ class PinnedKeys:
         return kid
 
     def check_binding(self, agent: str, key_id: str, *, commit: bool = True) -> None:
-        """607 when agent is bound to another key; under TOFU an unbound name is pinned (when commit)."""
+        """607 when agent is bound to another key; under TOFU an unbound name is pinned (when commit); 611 for a revoked key."""
+        self._refuse_revoked(key_id)
         have = self.pins.get(agent)
         if have is None:
             if not self.tofu:
@@ -165,6 +186,7 @@ def open_signed(se: signed_pb2.SignedEnvelope, ctx: VerifyContext) -> envelope_p
     if sig.scheme == ED25519:
         if len(sig.sig) != 64:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID, "an Ed25519 signature is 64 bytes")
+        ctx.keys._refuse_revoked(sig.key_id)  # 611 where an unknown key would be 601
         pub = ctx.keys.keys.get(sig.key_id)
         introduced = False
         if pub is None and ctx.allow_introduction:
