@@ -128,7 +128,8 @@ describe("fleet serve --exec", () => {
   it("hands a message over at most once across SIGKILL and restart: the interrupted one is reported, not rerun", async () => {
     const dir = tmpDir("fleet-serve-restart-");
     // Each run leaves a marker; the first message's handler hangs until the process is killed.
-    const cmd = `echo $$ > ${dir}/pid-$FLEET_MESSAGE_ID; touch ${dir}/ran-$FLEET_MESSAGE_ID-$(date +%s%N); if [ -e ${dir}/hang ]; then sleep 60; fi`;
+    // The run marker comes before the pid file: the test kills as soon as the pid file exists.
+    const cmd = `touch ${dir}/ran-$FLEET_MESSAGE_ID-$(date +%s%N); echo $$ > ${dir}/pid-$FLEET_MESSAGE_ID; if [ -e ${dir}/hang ]; then sleep 60; fi`;
     writeFileSync(join(dir, "hang"), "");
     let s = await startServe("svc3", cmd);
     const first = globalThis.crypto.randomUUID();

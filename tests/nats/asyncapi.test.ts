@@ -43,7 +43,8 @@ describe("NATS subjects against the AsyncAPI document", () => {
     expect(doc.components.parameters.direction.enum).toEqual(["i2r", "r2i"]);
     expect(doc.components.parameters.sessionId.description).toBeTruthy();
     expect(doc.components.messages.SessionEnvelope.contentType).toBe(CONTENT_TYPE.packetProto);
-    expect(doc.components.messages.SessionEnvelope.payload.schema.allOf).toEqual([{ $ref: "../schemas/fleet/v1/signed.schema.json#/$defs/Packet" }, { required: ["session"] }]);
+    expect(doc.components.messages.SessionEnvelope.payload).toEqual({ $ref: "#/components/schemas/SessionPacket" });
+    expect(doc.components.schemas.SessionPacket.allOf).toEqual([{ $ref: "#/components/schemas/Packet" }, { title: "kind: session", required: ["session"] }]);
     const actions = Object.values(doc.operations as Record<string, { action: string; channel: { $ref: string } }>).filter((o) => o.channel.$ref === "#/channels/session").map((o) => o.action);
     expect(actions.sort()).toEqual(["receive", "send"]);
     expect(ch.description).toMatch(/never stored/);

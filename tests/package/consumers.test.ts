@@ -81,6 +81,12 @@ describe("the packed package", () => {
     expect(demo.code, demo.stderr).toBe(0);
     expect(demo.stdout).toMatch(/signature verified end to end/);
     expect(demo.stdout).toMatch(/demo done/);
+    // The MCP SDK is an optional peer too: without it `fleet mcp` says what to install, in one line.
+    expect(existsSync(join(p.dir, "node_modules/@modelcontextprotocol/sdk"))).toBe(false);
+    const mcp = await run(bin("fleet"), ["mcp"], { cwd: p.dir, env: { FLEET_HOME: home } });
+    expect(mcp.code).toBe(1);
+    expect(mcp.stderr.trim().split("\n")).toHaveLength(1);
+    expect(mcp.stderr).toMatch(/npm install @modelcontextprotocol\/sdk zod/);
   });
 
   it("(b) a strict TypeScript consumer (examples/typescript, plus every entry) type-checks with zero errors", async () => {
