@@ -16,7 +16,9 @@ import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
-import { HubConnection } from "./connection.js";
+import { withSignal } from "./call-options.js";
+import { HubConnection, type Relink } from "./connection.js";
+import { type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export const DEFAULT_HUB_PORT = 7420;
 
@@ -41,8 +43,17 @@ export interface ConnectHubOptions {
   dedupe?: Deduper;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
-  /** An already open carrier (tests, custom transports). */
+  /** An already open carrier (tests, custom transports). Such a connection cannot redial: it does not reconnect. */
   conn?: FrameConnection;
+  /**
+   * Reconnection after a lost link (default on: jittered exponential backoff, 100 ms up to
+   * 5 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
+   */
+  reconnect?: ReconnectOptions | false;
+  /** Aborts the first connection attempt (903); it does not close an established connection. */
+  signal?: AbortSignal;
+  /** Status changes from the first "connecting" on (the connection's onStatus sees them from "connected"). */
+  onStatus?: (e: StatusEvent) => void;
 }
 
 async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
@@ -128,12 +139,38 @@ function errorFrom(payload: Uint8Array, payloadType: string): FleetError | undef
   }
 }
 
+/** Opens a carrier and runs the handshake: one link. A fired signal closes the carrier (903). */
+async function dial(o: ConnectHubOptions, clock: Clock, signal?: AbortSignal): Promise<Relink> {
+  let opened: FrameConnection | undefined;
+  const closeOpened = () => opened?.close();
+  const conn = await withSignal(openCarrier(o), signal, "connect", closeOpened);
+  opened = conn;
+  if (signal?.aborted) conn.close();
+  const est = await withSignal(handshake(conn, o, clock), signal, "connect", closeOpened);
+  return { conn, session: est.session, peer: est.peer, peerPublicKey: est.peerPublicKey, heartbeatMs: est.heartbeat.intervalMs || 5_000, version: est.version };
+}
+
 export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
   const clock = o.clock ?? systemClock;
-  const conn = await openCarrier(o);
-  const est = await handshake(conn, o, clock);
+  const board = new StatusBoard("connecting");
+  if (o.onStatus) board.on(o.onStatus);
+  o.onStatus?.(board.event);
+  let first: Relink;
+  try {
+    first = await dial(o, clock, o.signal);
+  } catch (e) {
+    board.set("closed", 0, e instanceof Error ? e : undefined);
+    throw e;
+  }
+  const { conn } = first;
+  const est = { session: first.session, peer: first.peer, peerPublicKey: first.peerPublicKey, heartbeat: { intervalMs: first.heartbeatMs }, version: first.version ?? "" };
   // The handshake consumed the frame handler; the connection takes over from here.
   const c = new HubConnection({
+    board,
+    // A caller's own carrier cannot be opened again; every other link can.
+    redial: o.conn ? undefined : () => dial(o, clock),
+    reconnect: o.reconnect,
+    onReconnected: (c) => announce(c, o, clock, est.version),
     identity: o.identity,
     conn,
     session: est.session,
@@ -146,6 +183,12 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     receiptAttempts: o.receiptAttempts,
     dedupe: o.dedupe,
   });
+  await announce(c, o, clock, est.version);
+  return c;
+}
+
+/** Groups, role and capabilities to the hub's registry (after the handshake, and again after each reconnection). */
+async function announce(c: HubConnection, o: ConnectHubOptions, clock: Clock, version: string): Promise<void> {
   if (o.groups?.length || o.role) {
     const record = create(AgentRecordSchema, {
       agentId: o.identity.agent,
@@ -154,11 +197,10 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
       role: o.role ?? 0,
       groups: o.groups ?? [],
       capabilities: (o.capabilities ?? []).map(parseCapability),
-      versions: [est.version],
+      versions: [version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.
     const entry = create(RegistryEntrySchema, { key: `agent/${o.identity.agent}`, version: { wallMs: BigInt(clock.now()), logical: 0, node: o.identity.agent }, record: { case: "agent", value: record } });
     await c.send({ to: "fleet:hub", type: MessageType.COMMAND, sign: false, requiresAck: true, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: o.identity.agent, entries: [entry] }) } });
   }
-  return c;
 }
