@@ -141,12 +141,10 @@ function errorFrom(payload: Uint8Array, payloadType: string): FleetError | undef
 
 /** Opens a carrier and runs the handshake: one link. A fired signal closes the carrier (903). */
 async function dial(o: ConnectHubOptions, clock: Clock, signal?: AbortSignal): Promise<Relink> {
-  let opened: FrameConnection | undefined;
-  const closeOpened = () => opened?.close();
-  const conn = await withSignal(openCarrier(o), signal, "connect", closeOpened);
-  opened = conn;
-  if (signal?.aborted) conn.close();
-  const est = await withSignal(handshake(conn, o, clock), signal, "connect", closeOpened);
+  const opening = openCarrier(o);
+  // Aborted while the carrier opens: close it as soon as it is open.
+  const conn = await withSignal(opening, signal, "connect", () => void opening.then((c) => c.close(), () => {}));
+  const est = await withSignal(handshake(conn, o, clock), signal, "connect", () => conn.close());
   return { conn, session: est.session, peer: est.peer, peerPublicKey: est.peerPublicKey, heartbeatMs: est.heartbeat.intervalMs || 5_000, version: est.version };
 }
 
