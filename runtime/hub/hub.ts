@@ -21,6 +21,7 @@ import { BottleKeeper } from "./bottles.js";
 import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
+import { AdmissionBatch } from "./admission-batch.js";
 import { receiveFrame } from "./inbound.js";
 import { Maintenance } from "./maintenance.js";
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
@@ -54,6 +55,7 @@ export class Hub {
   readonly connections: Connections;
   readonly router: Router;
   readonly commits: GroupCommit;
+  readonly admissions: AdmissionBatch;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -70,6 +72,7 @@ export class Hub {
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
+    this.admissions = new AdmissionBatch(this);
     this.bottles = new BottleKeeper(this);
     this.maintenance = new Maintenance(this);
     this.startedAt = this.clock.now();
@@ -127,6 +130,7 @@ export class Hub {
 
   async close(): Promise<void> {
     this.maintenance.stop();
+    this.admissions.flush();
     this.flush();
     await Promise.all(this.listeners.map((l) => l.close()));
     for (const p of this.connections.peers) p.conn.close();

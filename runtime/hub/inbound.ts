@@ -19,6 +19,7 @@ import { headOf, readRouteHead, readSignedPacket } from "./route-header.js";
 export function receiveFrame(hub: Hub, peer: Peer, body: Uint8Array): void {
   if (peer.state === "closed") return;
   peer.lastSeen = hub.clock.now();
+  if (peer.state === "admitting") return hub.admissions.hold(peer, body);
   try {
     if (peer.state === "open" && hub.options.verify === "none" && fastForward(hub, peer, body)) return;
     const packet = decodePacket(body);
