@@ -3,17 +3,17 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Condition, ConditionSchema } from "../../generated/proto/fleet/v1/bottle_pb.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import { usageError } from "./cli-error.js";
 
 function atom(text: string): Condition {
   const t = text.trim();
   if (t === "always") return create(ConditionSchema, { kind: { case: "always", value: true } });
   const m = /^(agent_online|capability|not_before):(.+)$/.exec(t);
-  if (!m) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `unknown condition ${JSON.stringify(t)} (always, agent_online:NAME, capability:NAME, not_before:ISO)`, { pointer: "/condition" });
+  if (!m) throw usageError(`unknown condition ${JSON.stringify(t)} (always, agent_online:NAME, capability:NAME, not_before:ISO)`);
   if (m[1] === "agent_online") return create(ConditionSchema, { kind: { case: "agentOnline", value: m[2] } });
   if (m[1] === "capability") return create(ConditionSchema, { kind: { case: "capabilityPresent", value: m[2] } });
   const ms = Date.parse(m[2]);
-  if (!Number.isFinite(ms)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `not a time: ${m[2]}`, { pointer: "/condition/notBefore" });
+  if (!Number.isFinite(ms)) throw usageError(`not a time: ${m[2]}`);
   return create(ConditionSchema, { kind: { case: "notBefore", value: timestampFromMs(ms) } });
 }
 

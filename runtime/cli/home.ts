@@ -3,13 +3,15 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ErrorCode, FleetError } from "../errors.js";
+import { CliError, usageError } from "./cli-error.js";
 
 export interface FleetConfig {
   /** "host:port" of the hub clients connect to. */
   hub?: string;
   /** The identity commands act as when --agent is not given. */
   agent?: string;
+  /** The process id of the hub that wrote `hub` (to tell a stale address from a hub that is down). */
+  hubPid?: number;
 }
 
 export function fleetHome(explicit?: string): string {
@@ -20,7 +22,7 @@ export function ensureHome(home: string): string {
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot create fleet home ${home}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot create fleet home ${home}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return home;
 }
@@ -31,7 +33,7 @@ export function readJson<T>(path: string, fallback: T): T {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as T;
   } catch (e) {
-    throw new FleetError(ErrorCode.WIRE_MALFORMED, `${path} is not valid JSON: ${(e as Error).message}`);
+    throw new CliError(`${path} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -40,7 +42,7 @@ export function writeOutput(path: string, text: string, mode = 0o644): void {
   try {
     writeFileSync(path, text, { mode });
   } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -52,7 +54,7 @@ export function writeJson(path: string, value: unknown): void {
     chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -73,6 +75,6 @@ export function updateConfig(home: string, patch: Partial<FleetConfig>): FleetCo
 export function parseHubAddress(text: string): { host: string; port: number } {
   const m = /^(?:([^:]+):)?(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `hub address must be host:port, got ${JSON.stringify(text)}`);
+  if (!m || port < 1 || port > 65535) throw usageError(`hub address must be host:port, got ${JSON.stringify(text)}`);
   return { host: m[1] ?? "127.0.0.1", port };
 }

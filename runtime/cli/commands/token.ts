@@ -2,9 +2,9 @@
 // hub's own key (so run it with the hub's FLEET_HOME). The token goes to a 0600 file, never
 // to stdout: it is a credential.
 import { issueToken } from "../../crypto/index.js";
-import { ErrorCode, FleetError } from "../../errors.js";
+import { usageError } from "../cli-error.js";
 import { HUB_CONNECT_SCOPE, hubAudience } from "../../hub/options.js";
-import { type Command, str } from "../command.js";
+import { type Command, numberOption, str } from "../command.js";
 import { writeOutput } from "../home.js";
 import { loadOrCreateIdentity } from "../identities.js";
 
@@ -20,10 +20,9 @@ export const token: Command = {
       options: { out: { type: "string" }, subject: { type: "string" }, uses: { type: "string" }, ttl: { type: "string" } },
       async run(ctx) {
         const out = str(ctx, "out");
-        if (!out) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--out FILE is required (tokens are never printed)");
-        const uses = Number(str(ctx, "uses") ?? 0);
-        const ttl = Number(str(ctx, "ttl") ?? 86_400);
-        if (!Number.isInteger(uses) || uses < 0 || !Number.isFinite(ttl) || ttl <= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--uses must be a whole number >= 0 and --ttl positive");
+        if (!out) throw usageError("--out FILE is required: tokens are never printed (see fleet token issue --help)");
+        const uses = numberOption(ctx, "uses", { integer: true, what: "0 = unlimited" }) ?? 0;
+        const ttl = numberOption(ctx, "ttl", { min: 1, what: "seconds" }) ?? 86_400;
         const hub = loadOrCreateIdentity(ctx.home, "fleet-hub");
         const subject = str(ctx, "subject") ?? "";
         const text = issueToken({ issuer: hub.agent, subject, audience: hubAudience(hub), scopes: [HUB_CONNECT_SCOPE], maxUses: uses }, hub, { ttlMs: ttl * 1000 });
