@@ -53,8 +53,8 @@ export const HELP: Record<string, CommandHelp> = {
     options: {
       wait: "MS          after the stored messages, wait this long for more (default: 300)",
       follow: "          keep printing new messages until Ctrl-C; with --json one JSON object per line (default: off)",
-      capability: "NAME  offer this capability (repeatable; default: none), so `registry query --capability` finds this agent",
-      group: "NAME       join this group (repeatable; default: none), so group:NAME messages reach it",
+      capability: "NAME  offer this capability, so `registry query --capability` finds this agent (default: none; repeatable)",
+      group: "NAME       join this group, so group:NAME messages reach it (default: none; repeatable)",
     },
     example: "fleet inbox --agent beta --capability summarize --group crew --follow",
   },

@@ -281,12 +281,12 @@ export class NatsFleetConnection implements FleetConnection {
    * Verified envelopes from any Fleet subject (registry sync, presence, discovery ...).
    * With queue, one member of the queue group gets each message.
    */
-  listen(subject: string, handler: (env: Envelope, msg: Msg) => void | Promise<void>, queue?: string): () => void {
+  listen(subject: string, handler: (env: Envelope, msg: Msg) => void | Promise<void>, queue?: string, options: { self?: boolean } = {}): () => void {
     const stop = this.carrier.subscribe(
       subject,
       (p, m) => {
         const env = this.verify(p, m, undefined);
-        if (env.sender !== this.agent) return handler(env, m as Msg);
+        if (options.self || env.sender !== this.agent) return handler(env, m as Msg);
       },
       (e, subj) => this.opts.onReject?.(e, subj),
       queue,
@@ -300,7 +300,10 @@ export class NatsFleetConnection implements FleetConnection {
    * the signed answer; 805 when nobody answers in time.
    */
   queryRegistry(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
-    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
+    const m = this.membership;
+    // Nobody else serves queries: our own replica answers once it has settled.
+    const local = m ? async () => (await m.settled, m.replica.query(create(RegistryQuerySchema, q), (a) => m.isOnline(a))) : undefined;
+    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs, local);
   }
 
   /** Signs an envelope and answers a NATS request with it (registry query replies). */

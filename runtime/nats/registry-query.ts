@@ -27,7 +27,7 @@ export type RegistryQueryInput = { capability?: string; agentId?: string; online
 const RETRY_MS = 250;
 
 /** Asks the registry and verifies the signed answer; 805 when nobody answers in time. */
-export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInput, timeoutMs: number): Promise<RegistryQueryResult> {
+export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInput, timeoutMs: number, local?: () => Promise<RegistryQueryResult>): Promise<RegistryQueryResult> {
   const env = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } }, host.identity.agent, host.clock);
   const w = toWire(packetOf(signEnvelope(env, host.identity)), { publicKey: host.identity.publicKey });
   let reply: Msg | undefined;
@@ -40,6 +40,8 @@ export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInp
       break;
     } catch (e) {
       const noResponders = /no responders|503/i.test(String((e as Error)?.message ?? e)) || (e as { code?: string })?.code === "503";
+      // Replicas never answer their own agent: with nobody else serving, ours answers here.
+      if (noResponders && local) return local();
       if (!noResponders || Date.now() + RETRY_MS >= deadline) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no registry answered within ${timeoutMs} ms`, { cause: e });
       await new Promise((r) => setTimeout(r, RETRY_MS));
     }
