@@ -268,13 +268,21 @@ export class HubConnection implements FleetConnection {
       }
     }
     this.queuedWrites++;
-    const done = this.writes.then(async () => {
+    let settle!: { resolve: () => void; reject: (e: unknown) => void };
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const step = this.writes.then(async () => {
       const bytes = typeof packet === "function" ? undefined : await packet;
-      // The link may have gone while this waited its turn: hold it for the next one.
-      if (this.board.status !== "connected") return this.hold(bytes ? () => bytes : packet, id);
+      if (this.board.status !== "connected") {
+        // The link went while this waited its turn: held for the next one. The line moves on
+        // (held writes are written again after the reconnection, behind this step).
+        this.hold(bytes ? () => bytes : packet, id).then(settle.resolve, settle.reject);
+        return;
+      }
       this.link.conn.send(bytes ?? (packet as () => Uint8Array)());
+      settle.resolve();
     });
-    this.writes = done.catch(() => {}).then(() => void this.queuedWrites--);
+    step.catch(settle.reject);
+    this.writes = step.catch(() => {}).then(() => void this.queuedWrites--);
     return done;
   }
 

@@ -1,0 +1,49 @@
+// Every ```sh block of README.md runs as written (bash -euo pipefail, from the repository
+// root, a fresh FLEET_HOME), background jobs it starts (`fleet hub &`, `nats-server &`) are
+// stopped after it. The set-up block is the one exception: it is what CI itself runs
+// (`npm ci && npx fleet demo`, then `npm test`), so here it is checked to be exactly those two
+// commands, not run inside the test suite it starts.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { cleanup, ROOT, tmpDir } from "../hub/support.js";
+import { hasNatsServer } from "../support/nats-server.js";
+
+const README = readFileSync(join(ROOT, "README.md"), "utf8");
+const blocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const SETUP = "npm ci && npx fleet demo   # install, then the main job: an embedded hub and three agents exchanging signed messages\nnpm test                   # the spec's gates (npm run check), then the whole test suite\n";
+
+function runBlock(block: string, home: string): Promise<{ code: number | null; out: string }> {
+  // Background jobs die with the block; the hub and nats-server ports are the README's own.
+  const script = `trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT\nset -euo pipefail\n${block}`;
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-c", script], { cwd: ROOT, env: { ...process.env, FLEET_HOME: home, FLEET_HUB: "", FLEET_NATS: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe("README command blocks", () => {
+  afterAll(cleanup);
+
+  it("keeps the set-up to two commands, the ones CI runs", () => {
+    expect(blocks[0]).toBe(SETUP);
+    expect(readFileSync(join(ROOT, ".ci/run"), "utf8")).toMatch(/\nnpm ci --no-audit --no-fund\nnpm test\n/);
+  });
+
+  for (const [i, block] of blocks.entries()) {
+    if (i === 0) continue;
+    const needsNats = /nats-server/.test(block);
+    it.skipIf(needsNats && !hasNatsServer)(`runs block ${i} as written: ${block.split("\n")[0]}`, async () => {
+      const r = await runBlock(block, tmpDir());
+      expect(r.code, r.out).toBe(0);
+    }, 300_000);
+  }
+});
