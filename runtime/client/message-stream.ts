@@ -29,7 +29,15 @@ export class MessageReaders {
   private readonly readers = new Set<AsyncQueue<ReceivedMessage>>();
   private closed = false;
 
-  constructor(private readonly onOverflow: (e: FleetError) => void) {}
+  /**
+   * attach/detach: called when the first reader opens and when the last one ends, for a
+   * binding that should hold messages back while nobody reads (NATS durable delivery waits
+   * for a handler).
+   */
+  constructor(
+    private readonly onOverflow: (e: FleetError) => void,
+    private readonly hooks: { attach?: () => void; detach?: () => void } = {},
+  ) {}
 
   open(options: MessagesOptions = {}): AsyncIterableIterator<ReceivedMessage> {
     const onAbort = () => void q.return();
@@ -37,13 +45,14 @@ export class MessageReaders {
       limit: options.limit ?? MESSAGE_BUFFER_LIMIT,
       overflow: "error",
       onEnd: () => {
-        this.readers.delete(q);
+        if (this.readers.delete(q) && this.readers.size === 0) this.hooks.detach?.();
         options.signal?.removeEventListener("abort", onAbort);
       },
     });
     if (this.closed || options.signal?.aborted) q.end();
     else {
       this.readers.add(q);
+      if (this.readers.size === 1) this.hooks.attach?.();
       options.signal?.addEventListener("abort", onAbort, { once: true });
     }
     return q;

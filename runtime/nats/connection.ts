@@ -89,7 +89,13 @@ export class NatsFleetConnection implements FleetConnection {
   private closed = false;
   private draining = false;
   private readonly board = new StatusBoard("connecting");
-  private readonly readers = new MessageReaders((e) => this.opts.onReject?.(e, "messages()"));
+  // A messages() reader is an onMessage handler only while one reads: durable messages that
+  // arrive while nobody listens stay stored until someone does (dispatch.ts).
+  private stopReading: (() => void) | undefined;
+  private readonly readers = new MessageReaders((e) => this.opts.onReject?.(e, "messages()"), {
+    attach: () => (this.stopReading = this.dispatcher.onMessage((env, meta) => this.readers.push(env, meta))),
+    detach: () => this.stopReading?.(),
+  });
   /** Every send under way (drain waits for them). */
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -110,7 +116,6 @@ export class NatsFleetConnection implements FleetConnection {
       // Pings are answered by the connection itself, as on the hub.
       answerPing: (env) => this.send({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, body: env.body!.kind }),
     });
-    this.dispatcher.onMessage((env, meta) => this.readers.push(env, meta));
     this.sessions = new NatsSessions({
       get identity() {
         return conn.current;

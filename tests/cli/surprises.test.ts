@@ -44,7 +44,7 @@ describe("fleet CLI: the command line", () => {
     let out = "";
     expect(await main(["status", "--version", "--json"], { write: (t) => (out += t) })).toBe(0);
     expect(JSON.parse(out)).toEqual({ ok: true, version: pkgVersion });
-  });
+  }, 120_000);
 
   it("usage errors exit 2 with one line and no protocol code; CLI failures exit 1 without one", async () => {
     const home = tmpDir();
@@ -83,7 +83,7 @@ describe("fleet CLI: the command line", () => {
     } finally {
       busy.close();
     }
-  });
+  }, 120_000);
 
   it("--help for every command and subcommand lists every option with its default, and one example", async () => {
     const paths: [string[], (typeof COMMANDS)[number]][] = [];
@@ -134,7 +134,7 @@ describe("fleet CLI against a hub process: what it says", () => {
     const r = await runCli(["send", "alpha", "hi"], other);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^fleet: no hub answers at 127\\.0\\.0\\.1:${port}, the address in .*config\\.json \\(written by a hub, pid 4194303, that is no longer running`));
-  });
+  }, 120_000);
 
   it("`send nobody hi` says the recipient is unknown (the hub stores it for later: exit 0)", async () => {
     const r = await runCli(["send", "nobody", "hi"], home);
@@ -145,7 +145,7 @@ describe("fleet CLI against a hub process: what it says", () => {
     expect((await runCli(["inbox", "--agent", "beta", "--wait", "0"], home)).code).toBe(0); // beta has connected once
     const known = await runCli(["send", "beta", "hi", "--json"], home);
     expect(last(known.stdout)).toMatchObject({ recipient_known: true });
-  });
+  }, 120_000);
 
   it("inbox --capability --group registers the CLI agent; registry tables are aligned", async () => {
     const r = await runCli(["inbox", "--agent", "beta", "--capability", "summarize", "--group", "crew", "--group", "night", "--wait", "0"], home);
@@ -160,7 +160,7 @@ describe("fleet CLI against a hub process: what it says", () => {
       for (const row of table.slice(1)) expect(row[at - 1], `${col} in ${row}`).toBe(" ");
       for (const row of table.slice(1)) expect(row[at], `${col} in ${row}`).not.toBe(" ");
     }
-  });
+  }, 120_000);
 
   it("inbox --follow --json prints one JSON object per message, one per line", async () => {
     const child = spawn(process.execPath, [FLEET_BIN, "inbox", "--agent", "beta", "--follow", "--json"], { env: { ...process.env, FLEET_HOME: home, FLEET_HUB: "" }, stdio: ["ignore", "pipe", "pipe"] });
@@ -179,7 +179,7 @@ describe("fleet CLI against a hub process: what it says", () => {
     const live = lines.filter((l) => l.payload === "one" || l.payload === "two");
     expect(live.map((l) => l.payload)).toEqual(["one", "two"]);
     expect(live.every((l) => l.from === "alpha" && l.verified === true)).toBe(true);
-  });
+  }, 120_000);
 
   it("hub log lines carry a timestamp and a level", async () => {
     const other = tmpDir();
@@ -200,13 +200,13 @@ describe("fleet CLI against a hub process: what it says", () => {
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (info |warn |error) /);
     expect(lines.some((l) => / info  hub: online gamma /.test(l))).toBe(true);
-  });
+  }, 120_000);
 
   it("a missing bottle is said so, without a protocol code", async () => {
     const r = await runCli(["bottle", "status", "no-such-bottle"], home);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("fleet: no bottle no-such-bottle on this hub\n");
-  });
+  }, 120_000);
 });
 
 describe.skipIf(!hasNatsServer)("fleet CLI over NATS: no talk of a hub", () => {
@@ -237,5 +237,5 @@ describe.skipIf(!hasNatsServer)("fleet CLI over NATS: no talk of a hub", () => {
     const list = await runCli(["registry", "list", ...nats, "--json"], home, 30_000);
     expect(list.code, list.stderr).toBe(0);
     expect(last(list.stdout).agents.map((a: { agent: string }) => a.agent)).toContain("nats-alpha");
-  });
+  }, 120_000);
 });
