@@ -15,14 +15,15 @@ const blocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 const SETUP = "npm ci && npx fleet demo   # install, then the main job: an embedded hub and three agents exchanging signed messages\nnpm test                   # the spec's gates (npm run check), then the whole test suite\n";
 
 function runBlock(block: string, home: string): Promise<{ code: number | null; out: string }> {
-  // Background jobs die with the block; the hub and nats-server ports are the README's own.
-  const script = `trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT\nset -euo pipefail\n${block}`;
+  // Background jobs (each its own process group under set -m) die with the block, with their
+  // children (npx -> node); the block's own status is kept.
+  const script = `set -m\ntrap 'code=$?; for p in $(jobs -p); do kill -- -$p 2>/dev/null; done; wait 2>/dev/null; exit $code' EXIT\nset -euo pipefail\n${block}`;
   return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", script], { cwd: ROOT, env: { ...process.env, FLEET_HOME: home, FLEET_HUB: "", FLEET_NATS: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-c", script], { cwd: ROOT, env: { ...process.env, FLEET_HOME: home, FLEET_HUB: "", FLEET_NATS: "" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 500_000);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, out });
@@ -44,6 +45,6 @@ describe("README command blocks", () => {
     it.skipIf(needsNats && !hasNatsServer)(`runs block ${i} as written: ${block.split("\n")[0]}`, async () => {
       const r = await runBlock(block, tmpDir());
       expect(r.code, r.out).toBe(0);
-    }, 300_000);
+    }, 560_000);
   }
 });
