@@ -34,7 +34,7 @@ export const suite: BenchSuite = {
     const hub = generateIdentity("hub");
     const handshakes = opsPerSecond(() => {
       const i = new HandshakeInitiator({ identity: agent, keys: new PinnedKeys(), clock });
-      const r = new HandshakeResponder({ identity: hub, keys: new PinnedKeys(), clock });
+      const r = new HandshakeResponder({ identity: hub, hub: true, keys: new PinnedKeys(), clock });
       const w = r.receive(i.start());
       const c = i.receive(w.send!);
       if (!r.receive(c.send!).established) throw new Error("handshake failed");

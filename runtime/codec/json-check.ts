@@ -1,6 +1,7 @@
 // A typed walk over a JSON value before protobuf-es parses it, so a bad JSON form yields
 // the protocol's code and a pointer (708 wrong type, 706 unknown enum value, 709 more than
-// one member of a oneof or a bad format, 701 unknown field) instead of a generic error.
+// one member of a oneof or a bad format, 701 unknown field or a field not spelled by its JSON
+// name) instead of a generic error.
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { ErrorCode, FleetError } from "../errors.js";
 import { childPointer } from "./pointer.js";
@@ -89,9 +90,14 @@ export function checkJsonValue(desc: DescMessage, json: unknown, pointer = "", d
   if (!isObject(json)) throw wrong(`a ${desc.name} object, got ${describe(json)}`, pointer);
   const oneofSeen = new Map<string, string>();
   for (const key of Object.keys(json)) {
-    const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
+    // One spelling per field: the lowerCamelCase JSON name only (spec/signing.md "Signed JSON").
+    const field = desc.fields.find((f) => f.jsonName === key);
     const at = childPointer(pointer, key);
-    if (!field) throw new FleetError(ErrorCode.WIRE_MALFORMED, `${desc.name} has no field ${JSON.stringify(key)}`, { pointer: at });
+    if (!field) {
+      const other = desc.fields.find((f) => f.name === key);
+      if (other) throw new FleetError(ErrorCode.WIRE_MALFORMED, `${desc.name}: ${JSON.stringify(key)} is not how the JSON form spells this field; its one spelling is ${JSON.stringify(other.jsonName)}`, { pointer: at });
+      throw new FleetError(ErrorCode.WIRE_MALFORMED, `${desc.name} has no field ${JSON.stringify(key)}`, { pointer: at });
+    }
     const v = json[key];
     if (v === null) continue; // protobuf JSON: null means the default value
     if (field.oneof) {

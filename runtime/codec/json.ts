@@ -6,6 +6,7 @@ import { ErrorCode, FleetError } from "../errors.js";
 import { validateEnvelope } from "./envelope-rules.js";
 import { checkJsonValue } from "./json-check.js";
 import { validateMessage } from "./validate.js";
+import { assertNoDuplicateMembers } from "./i-json.js";
 
 export type { JsonObject };
 
@@ -45,7 +46,10 @@ export function envelopeFromJson(json: unknown): Envelope {
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Parses JSON text given as UTF-8 bytes (the envelope+json payload type): 705 on bad UTF-8, 701 on bad JSON. */
+/**
+ * Parses JSON text given as UTF-8 bytes (the envelope+json payload type): 705 on bad UTF-8,
+ * 701 on bad JSON or on text that is not I-JSON (a duplicate member name, spec/signing.md).
+ */
 export function parseJsonBytes(bytes: Uint8Array): unknown {
   let text: string;
   try {
@@ -53,9 +57,12 @@ export function parseJsonBytes(bytes: Uint8Array): unknown {
   } catch (e) {
     throw new FleetError(ErrorCode.WIRE_INVALID_UTF8, "JSON text is not valid UTF-8", { cause: e });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new FleetError(ErrorCode.WIRE_MALFORMED, `not JSON: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
+  assertNoDuplicateMembers(text);
+  return value;
 }

@@ -20,6 +20,31 @@ function utf8SizeAbove(s: string, max: number): number {
   return s.length * 3 <= max ? s.length : utf8.encode(s).length;
 }
 
+/**
+ * Length in Unicode code points (spec/errors.md: "characters" are code points, not UTF-16
+ * units or bytes). A string of at most `max` UTF-16 units has at most that many code points,
+ * so only longer ones are counted.
+ */
+export function codePoints(s: string, max = 0): number {
+  if (s.length <= max) {
+    let pairs = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          pairs++;
+          i++;
+        }
+      }
+    }
+    return s.length - pairs;
+  }
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
 function isUnset(field: DescField, value: unknown): boolean {
   if (value === undefined) return true;
   switch (field.fieldKind) {
@@ -64,8 +89,8 @@ function valueCheck(field: DescField, rule: FieldRule | undefined): ValueCheck |
     const min = rule.minLength ?? 0;
     const max = rule.maxLength ?? Infinity;
     checks.push((v, p, n) => {
-      const len = (v as string).length;
-      if (len < min || len > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be ${min}..${max} characters, got ${len}`, { pointer: at(p, n) });
+      const len = typeof v === "string" ? codePoints(v, max) : (v as string).length; // a non-string is the type checks' to refuse
+      if (len < min || len > max) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${field.name} must be ${min}..${max} characters (code points), got ${len}`, { pointer: at(p, n) });
     });
   }
   if (rule?.pattern) {

@@ -1,7 +1,11 @@
 // Ed25519 (RFC 8032, pure) behind one interface with three backends: node:crypto
 // KeyObjects (fast, sync), WebCrypto (browsers, async only), @noble/ed25519 (fallback).
-// All backends apply the same strict rules so a signature valid on one is valid on all:
-// S < L, canonical point encodings, no small-order public keys.
+// All backends give one verdict on every input (spec/signing.md "Ed25519 verification"):
+// the same pre-checks (64-byte signature, S < L, A a canonical encoding of a point not of
+// small order, R not an encoding of a small-order point) and then the cofactorless equation
+// encode([S]B - [k]A) == R, as OpenSSL and libsodium verify. node:crypto (OpenSSL) and
+// WebCrypto (OpenSSL on Node, BoringSSL in Chromium) are cofactorless themselves; @noble's
+// verify is cofactored, so the noble path checks the cofactorless equation itself.
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { ErrorCode, FleetError } from "../errors.js";
@@ -20,6 +24,30 @@ const L_LE = Uint8Array.from([
   0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ]);
+
+const P = 2n ** 255n - 19n;
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+function numberLE(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]);
+  return n;
+}
+
+// The y coordinates (mod p) of the eight small-order points: 1 (identity), p - 1 (order 2),
+// 0 (order 4) and +-y8 (order 8). An encoding whose y, sign bit ignored and reduced mod p, is one
+// of these names a small-order point (canonically or not): libsodium's blocklist, as arithmetic.
+const Y8 = numberLE(Uint8Array.from([
+  0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+  0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+]));
+const SMALL_ORDER_Y = new Set([0n, 1n, P - 1n, Y8, P - Y8]);
+
+/** True when the 32 bytes encode (canonically or not) a point of small order. */
+export function isSmallOrderEncoding(point: Uint8Array): boolean {
+  const y = numberLE(point) & ((1n << 255n) - 1n);
+  return SMALL_ORDER_Y.has(y >= P ? y - P : y);
+}
 
 export const pkcs8FromSeed = (seed: Uint8Array) => concatBytes(PKCS8_PREFIX, seed);
 export const spkiFromPublicKey = (pk: Uint8Array) => concatBytes(SPKI_PREFIX, pk);
@@ -88,8 +116,26 @@ function preparedKey(pk: Uint8Array): NodeKey | true | null {
   return value;
 }
 
+/** The signature pre-checks every backend applies: 64 bytes, S < L, R not a small-order point. */
 function shapeOk(msg: Uint8Array, sig: Uint8Array): boolean {
-  return msg instanceof Uint8Array && sig instanceof Uint8Array && sig.length === ED25519_SIG_BYTES && isCanonicalS(sig);
+  return msg instanceof Uint8Array && sig instanceof Uint8Array && sig.length === ED25519_SIG_BYTES && isCanonicalS(sig) && !isSmallOrderEncoding(sig.subarray(0, 32));
+}
+
+/**
+ * The cofactorless equation with @noble's point arithmetic (its own verify is cofactored):
+ * k = SHA-512(R || A || M) mod L, then encode([S]B - [k]A) must equal R byte for byte (so a
+ * non-canonical R never verifies). Inputs passed the pre-checks; variable time is fine here,
+ * everything is public.
+ */
+function nobleCofactorless(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  const a = ed.Point.fromBytes(publicKey, false);
+  const r = sig.subarray(0, 32);
+  const k = numberLE(sha512(concatBytes(r, publicKey, msg))) % L;
+  const s = numberLE(sig.subarray(32));
+  const check = ed.Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k)).toBytes();
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= check[i] ^ r[i];
+  return diff === 0;
 }
 
 /** Verifies with the fastest synchronous backend. Never throws: bad input is simply invalid. */
@@ -100,7 +146,7 @@ export function verifyEd25519(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8
   try {
     const nc = getNodeCrypto();
     if (nc && key !== true) return nc.verify(null, msg, key, sig);
-    return ed.verify(sig, msg, publicKey, { zip215: false });
+    return nobleCofactorless(publicKey, msg, sig);
   } catch {
     return false;
   }
@@ -112,7 +158,7 @@ export async function verifyEd25519Async(publicKey: Uint8Array, msg: Uint8Array,
   if (!(publicKey instanceof Uint8Array) || !shapeOk(msg, sig) || preparedKey(publicKey) === null) return false;
   try {
     if (await webCryptoHasEd25519()) return await webCryptoBackend.verify(publicKey, msg, sig);
-    return await ed.verifyAsync(sig, msg, publicKey, { zip215: false });
+    return nobleCofactorless(publicKey, msg, sig);
   } catch {
     return false;
   }
@@ -242,7 +288,7 @@ const nobleBackend: Ed25519Backend = {
   verify: async (pk, msg, sig) => {
     if (!shapeOk(msg, sig) || preparedKey(pk) === null) return false;
     try {
-      return ed.verify(sig, msg, pk, { zip215: false });
+      return nobleCofactorless(pk, msg, sig);
     } catch {
       return false;
     }

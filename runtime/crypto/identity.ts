@@ -4,6 +4,7 @@ import { ErrorCode, FleetError } from "../errors.js";
 import { randomBytes } from "./bytes.js";
 import { assertValidSeed, asyncSigner, publicKeyFromSeed, syncSigner } from "./ed25519.js";
 import { keyIdFor } from "./keyid.js";
+import { codePoints } from "../codec/validate.js";
 
 export { verifyEd25519, verifyEd25519Async } from "./ed25519.js";
 
@@ -57,7 +58,7 @@ class Ed25519Identity implements Identity {
 }
 
 function checkAgent(agent: string): void {
-  if (typeof agent !== "string" || agent.length < 1 || agent.length > 128) {
+  if (typeof agent !== "string" || agent.length < 1 || codePoints(agent, 128) > 128) {
     throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "agent name must be 1..128 characters", { pointer: "/sender" });
   }
 }

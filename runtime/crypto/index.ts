@@ -10,6 +10,7 @@ export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type
 export { createKeyRotation } from "./rotation.js";
 export { checkFreshness, DEFAULT_SKEW_MS, ReplayGuard } from "./replay.js";
 export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
+export { aeadOpen, aeadSeal } from "./aead.js";
 export {
   envelopeSigningBytes,
   NONCE_BYTES,
@@ -22,7 +23,7 @@ export {
 } from "./envelope-sign.js";
 export { isVerifiedEnvelope } from "./verified.js";
 export { createEphemeral, createEphemeralAsync, createEphemeralKey, webCryptoHasX25519, x25519PublicKey, x25519SharedSecret, type EphemeralKey } from "./x25519.js";
-export { deriveSession, deriveSessionKeys, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole } from "./session.js";
+export { deriveSession, deriveSessionKeys, finishedMac, handshakeTranscript, Session, sessionNonce, transcriptHash, type SealOptions, type SessionKeys, type SessionRole, type TranscriptInputs } from "./session.js";
 export { redact, redactText } from "./redact.js";
 export {
   DEFAULT_TOKEN_TTL_MS,

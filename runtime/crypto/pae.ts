@@ -13,6 +13,8 @@ export const Domain = {
   sessionKeys: "fleet.v1.session-keys",
   /** Handshake transcript hash, the HKDF salt (spec/sessions.md). */
   sessionTranscript: "fleet.v1.session-transcript",
+  /** Key confirmation: each side's Finished MAC over the transcript (spec/handshake.md). */
+  handshakeFinished: "fleet.v1.handshake-finished",
   /** AEAD associated data of an encrypted body (spec/sessions.md). */
   sessionBody: "fleet.v1.session-body",
   postmark: "fleet.v1.postmark",

@@ -47,9 +47,38 @@ export function deriveSessionKeys(sharedSecret: Uint8Array, sessionId: string, t
   return { i2rMac: okm.slice(0, 32), r2iMac: okm.slice(32, 64), i2rEnc: okm.slice(64, 96), r2iEnc: okm.slice(96, 128) };
 }
 
-/** SHA-256(PAE("fleet.v1.session-transcript", parts...)): what both sides feed deriveSession. */
-export function transcriptHash(...parts: Uint8Array[]): Uint8Array {
+/** SHA-256(PAE("fleet.v1.session-transcript", parts...)): the hash under handshakeTranscript. */
+export function transcriptHash(...parts: (Uint8Array | string)[]): Uint8Array {
   return sha256(pae(Domain.sessionTranscript, ...parts));
+}
+
+/** What the session transcript binds (spec/handshake.md "Session"), in this order. */
+export interface TranscriptInputs {
+  /** The initiator's agent name (Hello's sender). */
+  initiator: string;
+  /** The initiator's Ed25519 identity public key (32 bytes). */
+  initiatorKey: Uint8Array;
+  /** The responder's agent name (Welcome's sender). */
+  responder: string;
+  /** The responder's Ed25519 identity public key (32 bytes). */
+  responderKey: Uint8Array;
+  /** The Hello's SignedEnvelope.payload, exactly as signed. */
+  hello: Uint8Array;
+  /** The Welcome's SignedEnvelope.payload, exactly as signed. */
+  welcome: Uint8Array;
+}
+
+/**
+ * transcript = SHA-256(PAE("fleet.v1.session-transcript", initiator, initiator_key, responder,
+ * responder_key, hello_payload, welcome_payload)): both identities and both signed payloads.
+ */
+export function handshakeTranscript(t: TranscriptInputs): Uint8Array {
+  return transcriptHash(t.initiator, t.initiatorKey, t.responder, t.responderKey, t.hello, t.welcome);
+}
+
+/** A side's Finished: HMAC-SHA256(its directional MAC key, PAE("fleet.v1.handshake-finished", role, session_id, transcript)). */
+export function finishedMac(macKey: Uint8Array, role: SessionRole, sessionId: string, transcript: Uint8Array): Uint8Array {
+  return hmacSha256Keyed(macKey)([pae(Domain.handshakeFinished, role, sessionId, transcript)]);
 }
 
 export function deriveSession(opts: {
@@ -67,7 +96,7 @@ export function deriveSession(opts: {
   const shared = x25519SharedSecret(opts.ourEphemeralPrivate, opts.theirEphemeralPublic);
   const keys = deriveSessionKeys(shared, opts.sessionId, opts.transcript);
   shared.fill(0);
-  return new Session(opts.sessionId, opts.role, keys);
+  return new Session(opts.sessionId, opts.role, keys, opts.transcript);
 }
 
 /** The AEAD nonce for a sequence: direction byte (1 = i2r, 2 = r2i), 3 zero bytes, u64be(seq). */
@@ -97,9 +126,23 @@ export class Session {
   private readonly sendEnc: Uint8Array;
   private readonly recvEnc: Uint8Array;
   private readonly peerRole: SessionRole;
+  /** Our Finished and the peer's expected one (key confirmation); absent without a transcript. */
+  private readonly ownFinished?: Uint8Array;
+  private readonly peerFinished?: Uint8Array;
+  /** The initiator has accepted the responder's Finished (its sequence-1 message). */
+  private confirmed = false;
 
-  constructor(readonly sessionId: string, readonly role: SessionRole, keys: SessionKeys) {
+  /**
+   * With a transcript the session does key confirmation (spec/handshake.md): the responder's
+   * sequence-1 message carries its Finished, and the initiator accepts no responder message
+   * before that one. Without one (raw keys, tests of the MAC layer) there is none.
+   */
+  constructor(readonly sessionId: string, readonly role: SessionRole, keys: SessionKeys, transcript?: Uint8Array) {
     const initiator = role === "initiator";
+    if (transcript) {
+      this.ownFinished = finishedMac(initiator ? keys.i2rMac : keys.r2iMac, role, sessionId, transcript);
+      this.peerFinished = finishedMac(initiator ? keys.r2iMac : keys.i2rMac, initiator ? "responder" : "initiator", sessionId, transcript);
+    }
     this.sendMac = hmacSha256Keyed(initiator ? keys.i2rMac : keys.r2iMac);
     this.recvMac = hmacSha256Keyed(initiator ? keys.r2iMac : keys.i2rMac);
     this.sendEnc = initiator ? keys.i2rEnc : keys.r2iEnc;
@@ -135,6 +178,18 @@ export class Session {
     chunks[1] = mid.bytes;
     chunks[2] = payload;
     return chunks;
+  }
+
+  /** This side's Finished (HandshakeConfirm.finished for the initiator); empty without a transcript. */
+  finished(): Uint8Array {
+    return this.ownFinished?.slice() ?? new Uint8Array(0);
+  }
+
+  /** 104 unless mac is the peer's Finished for this session's transcript (constant time). */
+  checkPeerFinished(mac: Uint8Array, pointer = "/finished"): void {
+    if (!this.peerFinished || !(mac instanceof Uint8Array) || !constantTimeEqual(mac, this.peerFinished)) {
+      throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "key confirmation failed: Finished does not match the transcript", { pointer });
+    }
   }
 
   /** The highest sequence sent and received so far. */
@@ -179,8 +234,10 @@ export class Session {
   private authenticated(sequence: bigint, payloadType: string, payload: Uint8Array): SessionEnvelope {
     const mac = this.sendMac(this.macChunks(sequence, payloadType, payload));
     this.sendSeq = sequence; // only once everything above succeeded
+    // The responder's first message carries its Finished (key confirmation); no other does.
+    const finished = this.role === "responder" && sequence === 1n && this.ownFinished ? this.ownFinished.slice() : new Uint8Array(0);
     // A plain message object: what create() builds for these fields, without its per-field walk.
-    return { $typeName: "fleet.v1.SessionEnvelope", sessionId: this.sessionId, sequence, payloadType, payload, mac };
+    return { $typeName: "fleet.v1.SessionEnvelope", sessionId: this.sessionId, sequence, payloadType, payload, mac, finished };
   }
 
   /**
@@ -194,10 +251,22 @@ export class Session {
     const sequence = BigInt(se.sequence);
     const expected = this.recvMac(this.macChunks(sequence, se.payloadType, se.payload));
     if (!constantTimeEqual(expected, se.mac)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, "session MAC does not verify", { pointer: "/mac" });
+    this.checkConfirmation(se, sequence);
     if (sequence <= this.recvSeq) {
       throw new FleetError(ErrorCode.SECURITY_REPLAY, `session sequence ${sequence} is not above ${this.recvSeq} (replayed or reordered)`, { pointer: "/sequence" });
     }
     return sequence;
+  }
+
+  // Key confirmation (spec/handshake.md): `finished` only on the responder's sequence 1, where
+  // the initiator requires it; the initiator accepts no responder message before it (104).
+  private checkConfirmation(se: SessionEnvelope, sequence: bigint): void {
+    const finished = se.finished ?? new Uint8Array(0);
+    if (this.role === "initiator" && this.peerFinished && sequence === 1n) return this.checkPeerFinished(finished);
+    if (finished.length) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "finished belongs only on the responder's first message", { pointer: "/finished" });
+    if (this.role === "initiator" && this.peerFinished && !this.confirmed) {
+      throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the responder's first message (sequence 1, with its Finished) has not been received", { pointer: "/sequence" });
+    }
   }
 
   /** authenticate(), then parse (codec checks) and decrypt (609); only then the sequence advances. */
@@ -206,6 +275,7 @@ export class Session {
     const env = parseEnvelope(se.payload, se.payloadType);
     if (env.bodyCiphertext.length > 0) this.decryptBody(env, sequence);
     this.recvSeq = sequence;
+    this.confirmed = true;
     return env;
   }
 
@@ -221,6 +291,7 @@ export class Session {
     const sequence = this.authenticate(se);
     const batch = decodeMessage(EnvelopeBatchSchema, se.payload);
     this.recvSeq = sequence;
+    this.confirmed = true;
     const envelopes: Envelope[] = [];
     const payloads: Uint8Array[] = [];
     const refused: FleetError[] = [];

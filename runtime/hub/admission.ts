@@ -27,6 +27,7 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     keys,
     clock: hub.clock,
     maxFrameBytes: hub.options.maxFrameBytes,
+    hub: true,
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent) => {

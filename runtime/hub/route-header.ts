@@ -10,6 +10,7 @@ import type { Recipient } from "../../generated/proto/fleet/v1/address_pb.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PayloadType } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { codePoints } from "../codec/validate.js";
 
 export interface SignedPacketView {
   payloadType: string;
@@ -234,8 +235,8 @@ export function readRouteHead(payloadType: string, payload: Uint8Array): RouteHe
         if (!w.skip(wire)) return undefined;
     }
   }
-  need(id.length >= 1 && id.length <= 64, ErrorCode.VALIDATION_OUT_OF_RANGE, "id must be 1..64 characters", "/id");
-  need(sender.length >= 1 && sender.length <= 128, ErrorCode.VALIDATION_OUT_OF_RANGE, "sender must be 1..128 characters", "/sender");
+  need(id.length >= 1 && codePoints(id, 64) <= 64, ErrorCode.VALIDATION_OUT_OF_RANGE, "id must be 1..64 characters", "/id");
+  need(sender.length >= 1 && codePoints(sender, 128) <= 128, ErrorCode.VALIDATION_OUT_OF_RANGE, "sender must be 1..128 characters", "/sender");
   need(target.case !== undefined && target.value !== "" && target.value !== false, ErrorCode.VALIDATION_MISSING_FIELD, "recipient is required", "/recipient");
   need(created !== undefined, ErrorCode.VALIDATION_MISSING_FIELD, "created_at is required", "/createdAt");
   need(ttl >= 1, ErrorCode.VALIDATION_OUT_OF_RANGE, "ttl_seconds must be at least 1", "/ttlSeconds");

@@ -88,6 +88,7 @@ function writeBytes(out: Uint8Array, at: number, tag: number, b: Uint8Array): nu
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const EMPTY = new Uint8Array(0);
 
 /** Packet bytes for one SessionEnvelope, exactly as encodePacket would write them. */
 export function encodeSessionPacket(se: SessionEnvelope): Uint8Array {
@@ -96,7 +97,8 @@ export function encodeSessionPacket(se: SessionEnvelope): Uint8Array {
   const type = encodeText(se.payloadType);
   const big = BigInt(se.sequence);
   const seq = big <= MAX_SAFE ? Number(big) : big;
-  const inner = fieldSize(id.length) + (seq ? 1 + varintSize(seq) : 0) + fieldSize(type.length) + fieldSize(se.payload.length) + fieldSize(se.mac.length);
+  const finished = se.finished ?? EMPTY;
+  const inner = fieldSize(id.length) + (seq ? 1 + varintSize(seq) : 0) + fieldSize(type.length) + fieldSize(se.payload.length) + fieldSize(se.mac.length) + fieldSize(finished.length);
   const out = new Uint8Array(1 + varintSize(inner) + inner);
   out[0] = 0x12; // Packet.session (2), length-delimited
   let at = writeVarint(out, 1, inner);
@@ -107,7 +109,8 @@ export function encodeSessionPacket(se: SessionEnvelope): Uint8Array {
   }
   at = writeBytes(out, at, 0x1a, type);
   at = writeBytes(out, at, 0x22, se.payload);
-  writeBytes(out, at, 0x2a, se.mac);
+  at = writeBytes(out, at, 0x2a, se.mac);
+  writeBytes(out, at, 0x32, finished); // key confirmation, only on the responder's first message
   return out;
 }
 
@@ -149,7 +152,7 @@ const SEEN_PAYLOAD = 8;
 const SEEN_MAC = 16;
 
 /**
- * The SessionEnvelope of a session Packet with exactly the five known fields, each once and
+ * The SessionEnvelope of a session Packet with exactly the five common fields (no `finished`), each once and
  * non-empty; undefined for anything else (signed packets, unknown fields, odd encodings),
  * which the caller hands to the full codec. payload and mac are views into b.
  */
@@ -190,5 +193,6 @@ export function decodeSessionPacket(b: Uint8Array): SessionEnvelope | undefined 
   }
   if (!sessionId || !payloadType || !payload?.length || !mac?.length || !sequence) return undefined;
   // A plain message object (what create() returns for these fields), without create()'s per-field walk.
-  return { $typeName: "fleet.v1.SessionEnvelope", sessionId, sequence: BigInt(sequence), payloadType, payload, mac };
+  // (A `finished` field, 6, is not in this fast shape: that one message takes the full codec.)
+  return { $typeName: "fleet.v1.SessionEnvelope", sessionId, sequence: BigInt(sequence), payloadType, payload, mac, finished: EMPTY };
 }

@@ -16,6 +16,7 @@ import { type ConditionWorld, evaluateCondition, parseCondition, pendingTimes, v
 import { stampBottle, verifyPostmarks } from "./bottle-postmark.js";
 import { MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bottle-storage.js";
 import { controlEnvelope, expiresAtMs } from "./envelope.js";
+import { codePoints } from "../codec/validate.js";
 
 export { BottleStatus };
 export const DEFAULT_MAX_HOPS = 8;
@@ -57,7 +58,7 @@ export function openBottle(bottle: Bottle, keys: KeyResolver, clock: Clock): Ope
   const envelope = openSignedEnvelope(bottle.letter, { keys });
   if (envelope.body?.kind.case !== "bottleLetter") throw new FleetError(ErrorCode.WIRE_MALFORMED, "the letter's body is not a BottleLetter", { pointer: "/letter" });
   const letter = envelope.body.kind.value;
-  if (!letter.bottleId || letter.bottleId.length > 64) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "bottle_id must be 1..64 characters", { pointer: "/letter/bottleId" });
+  if (!letter.bottleId || codePoints(letter.bottleId, 64) > 64) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "bottle_id must be 1..64 characters", { pointer: "/letter/bottleId" });
   if (!letter.recipient?.target.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "letter without recipient", { pointer: "/letter/recipient" });
   if (!letter.payload) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "letter without payload", { pointer: "/letter/payload" });
   validateCondition(letter.condition, "/letter/condition");

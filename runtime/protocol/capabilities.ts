@@ -12,6 +12,7 @@ import {
 } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { compareText } from "./bytes.js";
+import { codePoints } from "../codec/validate.js";
 
 const NAME = /^[a-z0-9._-]{1,64}$/;
 
@@ -46,7 +47,7 @@ export function capabilityText(c: Capability): string {
 
 export function validateCapability(c: Capability, pointer: string): void {
   if (!NAME.test(c.name)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `capability name must be 1..64 of [a-z0-9._-]: ${JSON.stringify(c.name)}`, { pointer: `${pointer}/name` });
-  if (c.version.length > 64) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "capability version longer than 64", { pointer: `${pointer}/version` });
+  if (codePoints(c.version, 64) > 64) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "capability version longer than 64", { pointer: `${pointer}/version` });
 }
 
 export function validateCapabilitySet(set: CapabilitySet | undefined, pointer: string): void {

@@ -111,6 +111,17 @@ export function requireBytes(value: Uint8Array, length: number, pointer: string)
   if (value.length !== length) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${pointer.split("/").pop()} must be ${length} bytes`, { pointer });
 }
 
+/**
+ * "The recipient is me" (spec/handshake.md): a handshake step must be addressed to this side's
+ * agent name (or, for a Hello to a hub, to `hub`); anything else is 104, state unchanged.
+ */
+export function requireRecipient(env: Envelope, me: string, hubMayBeNamed: boolean): void {
+  const t = env.recipient?.target;
+  if (t?.case === "agent" && t.value === me) return;
+  if (hubMayBeNamed && t?.case === "hub" && t.value) return;
+  throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, `handshake step addressed to ${t?.case ?? "nobody"} ${t?.case === "agent" ? t.value : ""}, not to ${me}`.trim(), { pointer: "/recipient" });
+}
+
 export function outOfOrder(what: string, state: HandshakeState): HandshakeStep {
   return { error: new FleetError(ErrorCode.HANDSHAKE_REQUIRED, `${what} is out of order in state ${state}`) };
 }

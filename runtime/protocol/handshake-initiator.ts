@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HelloSchema, HandshakeConfirmSchema, type Welcome } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { constantTimeEqual, type EphemeralKey, randomBytes, transcriptHash } from "../crypto/index.js";
+import { constantTimeEqual, type EphemeralKey, handshakeTranscript, randomBytes } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -22,6 +22,7 @@ import {
   outOfOrder,
   pinPeer,
   requireBytes,
+  requireRecipient,
 } from "./handshake-common.js";
 import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat, resolveHeartbeat } from "./heartbeat.js";
@@ -77,9 +78,11 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
     const env = yield* openStep(msg, this.opts.keys);
     const kind = env.body?.kind;
     if (kind?.case !== "welcome" && kind?.case !== "helloReject") return outOfOrder(kind?.case ?? "an empty body", this.current);
+    // The sender is my peer (when I named one) and the recipient is me (spec/handshake.md).
     if (this.opts.responder !== undefined && env.sender !== this.opts.responder) {
       throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, `expected ${this.opts.responder}, got ${env.sender}`, { pointer: "/sender" });
     }
+    requireRecipient(env, this.opts.identity.agent, false);
     const attempt = this.attempts.find((a) => constantTimeEqual(a.nonce, kind.value.initiatorNonce));
     if (!attempt) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the answer does not echo any of our nonces", { pointer: `/body/${kind.case}/initiatorNonce` });
     if (kind.case === "helloReject") {
@@ -101,7 +104,14 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
     // Our own check of both sides' needs (the responder made the same one before welcoming us).
     const ours = negotiateMutual(this.capabilities, w.capabilities);
     if (ours.error) return this.fail(ours.error);
-    const transcript = transcriptHash(attempt.hello.payload, signed.payload);
+    const transcript = handshakeTranscript({
+      initiator: this.opts.identity.agent,
+      initiatorKey: this.opts.identity.publicKey,
+      responder: peer,
+      responderKey: w.identityPublicKey,
+      hello: attempt.hello.payload,
+      welcome: signed.payload,
+    });
     const session = yield* sessionStep("initiator", w.sessionId, attempt.ephemeral, w.ephemeralPublicKey, transcript);
     pinPeer(this.opts.keys, peer, w.identityPublicKey);
     const confirm = yield* signStep(
@@ -109,7 +119,7 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
         sender: this.opts.identity.agent,
         to: { agent: peer },
         type: MessageType.COMMAND,
-        body: { case: "handshakeConfirm", value: create(HandshakeConfirmSchema, { sessionId: w.sessionId, responderNonce: w.nonce }) },
+        body: { case: "handshakeConfirm", value: create(HandshakeConfirmSchema, { sessionId: w.sessionId, responderNonce: w.nonce, finished: session.finished() }) },
         clock: this.opts.clock,
         inReplyTo: welcomeId,
       }),

@@ -49,7 +49,7 @@ export function* ephemeralStep(): Steps<EphemeralKey> {
 export function* sessionStep(role: SessionRole, sessionId: string, key: EphemeralKey, peer: Uint8Array, transcript: Uint8Array): Steps<Session> {
   const shared = (yield { op: "agree", key, peer }) as Uint8Array;
   try {
-    return new Session(sessionId, role, deriveSessionKeys(shared, sessionId, transcript));
+    return new Session(sessionId, role, deriveSessionKeys(shared, sessionId, transcript), transcript);
   } finally {
     shared.fill(0);
   }

@@ -7,7 +7,7 @@ import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envel
 import { ErrorBodySchema } from "../../generated/proto/fleet/v1/errors_pb.js";
 import { type Hello, HelloRejectSchema, WelcomeSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { constantTimeEqual, randomBytes, type Session, toHex, transcriptHash } from "../crypto/index.js";
+import { constantTimeEqual, handshakeTranscript, randomBytes, type Session, toHex } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -22,6 +22,7 @@ import {
   outOfOrder,
   pinPeer,
   requireBytes,
+  requireRecipient,
 } from "./handshake-common.js";
 import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat } from "./heartbeat.js";
@@ -33,6 +34,8 @@ export interface HandshakeResponderOptions extends HandshakeCommon {
   admit?: (hello: Hello, senderAgent: string) => void;
   /** How long to wait for the Confirm after the Welcome (default 10 s). */
   timeoutMs?: number;
+  /** This responder is a hub: a Hello may address it as `hub` as well as by its agent name. */
+  hub?: boolean;
 }
 
 interface Pending {
@@ -60,6 +63,7 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     const env = yield* openStep(msg, this.opts.keys, true);
     if (env.body?.kind.case !== "hello") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const hello = env.body.kind.value;
+    requireRecipient(env, this.opts.identity.agent, this.opts.hub === true);
     requireBytes(hello.nonce, HANDSHAKE_NONCE_BYTES, "/body/hello/nonce");
     requireBytes(hello.ephemeralPublicKey, 32, "/body/hello/ephemeralPublicKey");
     requireBytes(hello.identityPublicKey, 32, "/body/hello/identityPublicKey");
@@ -96,7 +100,15 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
       capabilities: this.capabilities,
     });
     const send = yield* signStep(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.RESPONSE, body: { case: "welcome", value: welcome }, clock: this.opts.clock, inReplyTo: env.id }));
-    const session = yield* sessionStep("responder", sessionId, eph, hello.ephemeralPublicKey, transcriptHash(msg.payload, send.payload));
+    const transcript = handshakeTranscript({
+      initiator: env.sender,
+      initiatorKey: hello.identityPublicKey,
+      responder: this.opts.identity.agent,
+      responderKey: this.opts.identity.publicKey,
+      hello: msg.payload,
+      welcome: send.payload,
+    });
+    const session = yield* sessionStep("responder", sessionId, eph, hello.ephemeralPublicKey, transcript);
     const peerKeyId = env.security!.keyId;
     this.pending = {
       peer: env.sender,
@@ -135,9 +147,13 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     const env = yield* openStep(msg, keys);
     if (env.body?.kind.case !== "handshakeConfirm") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const c = env.body.kind.value;
+    // The sender is my peer (the Hello's sender and key), the recipient is me.
     if (env.sender !== p.peer || env.security!.keyId !== p.peerKeyId) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm is not from the initiator's key", { pointer: "/sender" });
+    requireRecipient(env, this.opts.identity.agent, false);
     if (c.sessionId !== p.established.sessionId) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm names another session", { pointer: "/body/handshakeConfirm/sessionId" });
     if (!constantTimeEqual(c.responderNonce, p.nonce)) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "confirm does not echo our nonce", { pointer: "/body/handshakeConfirm/responderNonce" });
+    // Key confirmation: the initiator derived the same keys over the same transcript.
+    p.established.session.checkPeerFinished(c.finished, "/body/handshakeConfirm/finished");
     pinPeer(this.opts.keys, p.peer, p.peerPublicKey);
     this.stopTimer();
     this.current = "established";

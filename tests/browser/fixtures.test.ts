@@ -1,7 +1,9 @@
-// The golden fixtures, verified inside Chromium by the browser bundle: decode/encode byte
-// equality, PAE bytes, signature vectors (the runtime and WebCrypto), session keys, tokens,
-// and every negative vector's error code. Same files, same answers as on Node.
-import { existsSync, readdirSync } from "node:fs";
+// The golden fixtures' meaning (tools/fixtures/meaning.ts), verified inside Chromium by the
+// browser bundle from fixtures/ alone: decode/encode byte equality, PAE bytes, every signature
+// (the runtime and WebCrypto), transcripts, session keys, MACs, Finished values, AEAD seals,
+// postmarks, tokens, and every negative vector's code and pointer. Same files, same answers
+// as on Node (tests/fixtures/meaning.test.ts).
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser } from "./support/describe-browser.js";
@@ -9,7 +11,6 @@ import { openBundlePage, repoRoot, type BundlePage } from "./support/bundle-page
 import type { FixtureReport } from "./support/fixtures-page.js";
 
 const files = readdirSync(join(repoRoot, "fixtures")).filter((f) => f.endsWith(".json") && f !== "manifest.json");
-const manifest = existsSync(join(repoRoot, "fixtures/manifest.json"));
 
 describeBrowser("golden fixtures in Chromium", () => {
   let bp: BundlePage;
@@ -21,7 +22,7 @@ describeBrowser("golden fixtures in Chromium", () => {
   });
 
   it("every set verifies in the page", async () => {
-    const report: FixtureReport = await bp.page.evaluate((opts) => window.pageModules.fixtures.verifyFixtures(window.fleet, opts), { manifest, files });
+    const report: FixtureReport = await bp.page.evaluate(() => window.pageModules.fixtures.verifyFixtures(window.fleet));
     expect(report.failures).toEqual([]);
     expect(report.unknownSets, "a fixture set without an in-page verifier").toEqual([]);
     expect(Object.keys(report.checks)).toEqual(expect.arrayContaining(files.map((f) => f.replace(/\.json$/, ""))));

@@ -54,3 +54,49 @@ describe("JSON envelope codec", () => {
     expect(caught(() => parseJsonBytes(new TextEncoder().encode("{"))).code).toBe(ErrorCode.WIRE_MALFORMED);
   });
 });
+
+describe("signed JSON has one reading (spec/signing.md \"Signed JSON\")", () => {
+  it("finds duplicate member names at any depth, after unescaping, and nothing else", async () => {
+    const { firstDuplicateMember } = await import("../../runtime/codec/i-json.js");
+    expect(firstDuplicateMember('{"a":1,"b":{"c":[{"d":1,"d":2}]}}')).toBe("/b/c/0/d");
+    expect(firstDuplicateMember('{"a":1,"\\u0061":2}')).toBe("/a");
+    expect(firstDuplicateMember('{"a/b":1,"a/b":2}')).toBe("/a~1b");
+    expect(firstDuplicateMember('{"a":"\\"a\\"","b":["a","a"],"c":{"a":1},"d":{"a":1}}')).toBeUndefined();
+    expect(firstDuplicateMember('[{"x":1},{"x":2}]')).toBeUndefined();
+  });
+
+  it("refuses a duplicate member and a second spelling with 701 and a pointer, where JSON.parse alone would take the last", async () => {
+    const { parseJsonBytes, envelopeFromJson } = await import("../../runtime/codec/index.js");
+    const { parseSigned } = await import("../../runtime/hub/parse-signed.js");
+    const { FleetError } = await import("../../runtime/errors.js");
+    const good = JSON.stringify({ id: "x", sender: "a", recipient: { agent: "b" }, type: "MESSAGE_TYPE_EVENT", createdAt: "2026-11-20T12:00:00Z", ttlSeconds: 60, protocolVersion: "3.0", body: { application: { mediaType: "application/json", json: "{}" } } });
+    const bytes = (t: string) => new TextEncoder().encode(t);
+    const refused = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e instanceof FleetError ? `${e.code} ${e.pointer}` : String(e);
+      }
+      return "accepted";
+    };
+    expect(refused(() => envelopeFromJson(parseJsonBytes(bytes(good))))).toBe("accepted");
+    const dup = `${good.slice(0, -1)},"ttlSeconds":5}`;
+    expect(JSON.parse(dup).ttlSeconds).toBe(5); // the silent reading this rule removes
+    expect(refused(() => envelopeFromJson(parseJsonBytes(bytes(dup))))).toBe("701 /ttlSeconds");
+    expect(refused(() => parseSigned("application/vnd.fleet.v1.envelope+json", bytes(dup)))).toBe("701 /ttlSeconds"); // the hub reads it the same way
+    expect(refused(() => envelopeFromJson(parseJsonBytes(bytes(`${good.slice(0, -1)},"ttl_seconds":5}`))))).toBe("701 /ttl_seconds");
+    const protoName = JSON.parse(good);
+    delete protoName.ttlSeconds;
+    protoName.ttl_seconds = 60;
+    expect(refused(() => envelopeFromJson(protoName))).toBe("701 /ttl_seconds");
+  });
+
+  it("counts length limits in code points: 64 non-BMP characters fit an id, 65 do not", async () => {
+    const { codePoints } = await import("../../runtime/codec/validate.js");
+    const astral = "\u{1D509}";
+    expect(astral.length).toBe(2);
+    expect(codePoints(astral.repeat(64), 64)).toBe(64);
+    expect(codePoints(astral.repeat(64))).toBe(64);
+    expect(codePoints("a\uD800b", 8)).toBe(3); // a lone surrogate is one
+  });
+});

@@ -1,3 +1,6 @@
+import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as ed from "@noble/ed25519";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   ed25519Backends,
@@ -18,6 +21,36 @@ import { envelope, seed } from "./helpers.js";
 const msg = new TextEncoder().encode("fleet backends agree");
 
 afterEach(() => setNodeCryptoDisabled(false));
+
+const edgeCases = (JSON.parse(readFileSync(new URL("../../fixtures/crypto.json", import.meta.url), "utf8")) as { ed25519_vectors: { name: string; public_key_hex: string; message_hex: string; sig_hex: string; valid: boolean }[] }).ed25519_vectors;
+const hx = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+
+describe("Ed25519: one verdict on every input (spec/signing.md, fixtures/crypto.json ed25519_vectors)", () => {
+  it("covers the 12 Taming-the-many-EdDSAs cases and the mixed-order key", () => {
+    expect(edgeCases.filter((v) => v.name.startsWith("taming-eddsa case ")).length).toBe(12);
+    expect(edgeCases.some((v) => v.name.startsWith("mixed-order key") && !v.valid)).toBe(true);
+  });
+
+  it.each(edgeCases.map((v) => [v.name, v] as const))("%s", async (_name, v) => {
+    const [pk, msg, sig] = [hx(v.public_key_hex), hx(v.message_hex), hx(v.sig_hex)];
+    const verdicts: Record<string, boolean> = { verifyEd25519: verifyEd25519(pk, msg, sig), verifyEd25519Async: await verifyEd25519Async(pk, msg, sig) };
+    for (const b of ed25519Backends) if (await b.available()) verdicts[b.name] = await b.verify(pk, msg, sig);
+    setNodeCryptoDisabled(true);
+    verdicts["verifyEd25519 (no node:crypto)"] = verifyEd25519(pk, msg, sig);
+    verdicts["verifyEd25519Async (no node:crypto: WebCrypto)"] = await verifyEd25519Async(pk, msg, sig);
+    setNodeCryptoDisabled(false);
+    expect(Object.keys(verdicts)).toEqual(expect.arrayContaining(["node", "webcrypto", "noble"]));
+    for (const [who, got] of Object.entries(verdicts)) expect(`${who}: ${got}`).toBe(`${who}: ${v.valid}`);
+  });
+
+  it("the wrappers matter: raw @noble (cofactored) accepts the mixed-order vector and raw OpenSSL a small-order key", async () => {
+    const mixed = edgeCases.find((v) => v.name.startsWith("mixed-order key") && !v.valid)!;
+    expect(ed.verify(hx(mixed.sig_hex), hx(mixed.message_hex), hx(mixed.public_key_hex), { zip215: false })).toBe(true);
+    const small = edgeCases.find((v) => v.name.startsWith("taming-eddsa case 0"))!;
+    const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), hx(small.public_key_hex)]);
+    expect(nodeVerify(null, hx(small.message_hex), createPublicKey({ key: spki, format: "der", type: "spki" }), hx(small.sig_hex))).toBe(true);
+  });
+});
 
 describe("Ed25519 backends", () => {
   it("all available backends derive the same key, make identical signatures and accept each other's", async () => {

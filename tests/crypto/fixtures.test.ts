@@ -20,7 +20,8 @@ import {
   sharedSecretKeyId,
   StaticKeys,
   toHex,
-  transcriptHash,
+  finishedMac,
+  handshakeTranscript,
   verifyEd25519,
   verifyToken,
   x25519PublicKey,
@@ -40,7 +41,7 @@ const keys = new StaticKeys(fx.keys.filter((k: { agent: string }) => k.agent !==
 function session(role: "initiator" | "responder") {
   const s = fx.session;
   const keys = deriveSessionKeys(h(s.shared_secret_hex), s.session_id, h(s.transcript_hex));
-  return new Session(s.session_id, role, keys);
+  return new Session(s.session_id, role, keys, h(s.transcript_hex));
 }
 
 
@@ -90,11 +91,39 @@ describe("fixtures/crypto.json", () => {
     const s = fx.session;
     expect(toHex(x25519PublicKey(h(s.initiator_ephemeral_private_hex)))).toBe(s.initiator_ephemeral_public_hex);
     expect(toHex(x25519PublicKey(h(s.responder_ephemeral_private_hex)))).toBe(s.responder_ephemeral_public_hex);
-    expect(toHex(transcriptHash(h(s.initiator_ephemeral_public_hex), h(s.responder_ephemeral_public_hex)))).toBe(s.transcript_hex);
+    // The transcript from its published inputs: both identities and both signed payloads.
+    const hs = s.handshake;
+    const hello = fromBinary(SignedEnvelopeSchema, h(hs.hello_signed_envelope_hex));
+    const welcome = fromBinary(SignedEnvelopeSchema, h(hs.welcome_signed_envelope_hex));
+    const clock = new FakeClock(fx.now_ms);
+    const helloEnv = openSignedEnvelope(hello, { keys, clock });
+    const welcomeEnv = openSignedEnvelope(welcome, { keys, clock });
+    expect(toHex(hello.payload)).toBe(hs.hello_payload_hex);
+    expect(toHex(welcome.payload)).toBe(hs.welcome_payload_hex);
+    expect([helloEnv.sender, welcomeEnv.sender]).toEqual([hs.initiator, hs.responder]);
+    if (helloEnv.body?.kind.case !== "hello" || welcomeEnv.body?.kind.case !== "welcome") throw new Error("not a hello/welcome");
+    expect(toHex(helloEnv.body.kind.value.identityPublicKey)).toBe(hs.initiator_identity_public_key_hex);
+    expect(toHex(welcomeEnv.body.kind.value.identityPublicKey)).toBe(hs.responder_identity_public_key_hex);
+    expect(toHex(helloEnv.body.kind.value.ephemeralPublicKey)).toBe(s.initiator_ephemeral_public_hex);
+    expect(toHex(welcomeEnv.body.kind.value.ephemeralPublicKey)).toBe(s.responder_ephemeral_public_hex);
+    expect(welcomeEnv.body.kind.value.sessionId).toBe(s.session_id);
+    const parts = [hs.initiator, h(hs.initiator_identity_public_key_hex), hs.responder, h(hs.responder_identity_public_key_hex), hello.payload, welcome.payload] as const;
+    expect(toHex(pae(Domain.sessionTranscript, ...parts))).toBe(hs.transcript_pae_hex);
+    const transcript = handshakeTranscript({ initiator: parts[0], initiatorKey: parts[1], responder: parts[2], responderKey: parts[3], hello: parts[4], welcome: parts[5] });
+    expect(toHex(transcript)).toBe(s.transcript_hex);
     expect(toHex(x25519SharedSecret(h(s.initiator_ephemeral_private_hex), h(s.responder_ephemeral_public_hex)))).toBe(s.shared_secret_hex);
     expect(toHex(x25519SharedSecret(h(s.responder_ephemeral_private_hex), h(s.initiator_ephemeral_public_hex)))).toBe(s.shared_secret_hex);
     const k = deriveSessionKeys(h(s.shared_secret_hex), s.session_id, h(s.transcript_hex));
     expect({ i2r_mac_hex: toHex(k.i2rMac), r2i_mac_hex: toHex(k.r2iMac), i2r_enc_hex: toHex(k.i2rEnc), r2i_enc_hex: toHex(k.r2iEnc) }).toEqual(s.keys);
+    // Key confirmation: both Finished values, and the Confirm carries the initiator's.
+    expect(toHex(pae(Domain.handshakeFinished, "initiator", s.session_id, transcript))).toBe(hs.finished_initiator_pae_hex);
+    expect(toHex(pae(Domain.handshakeFinished, "responder", s.session_id, transcript))).toBe(hs.finished_responder_pae_hex);
+    expect(toHex(finishedMac(k.i2rMac, "initiator", s.session_id, transcript))).toBe(hs.finished_initiator_hex);
+    expect(toHex(finishedMac(k.r2iMac, "responder", s.session_id, transcript))).toBe(hs.finished_responder_hex);
+    const confirm = openSignedEnvelope(fromBinary(SignedEnvelopeSchema, h(hs.confirm_signed_envelope_hex)), { keys, clock });
+    if (confirm.body?.kind.case !== "handshakeConfirm") throw new Error("not a confirm");
+    expect(toHex(confirm.body.kind.value.finished)).toBe(hs.finished_initiator_hex);
+    expect(confirm.body.kind.value.responderNonce).toEqual((welcomeEnv.body.kind.value as { nonce: Uint8Array }).nonce);
     const responder = session("responder");
     const initiator = session("initiator");
     for (const m of s.messages) {
@@ -134,6 +163,7 @@ describe("fixtures/crypto.json", () => {
       if (v.after_hex) open(v.after_hex);
       if (v.deliver_twice) open(v.session_envelope_hex);
       got = errorCode(() => open(v.session_envelope_hex));
+      if (v.pointer !== undefined) expect(() => open(v.session_envelope_hex)).toThrow(expect.objectContaining({ pointer: v.pointer }));
     } else {
       const uses = new MemoryTokenUseStore();
       const verify = () => verifyToken(v.token, { keys, audience: v.audience, scope: v.scope, clock: new FakeClock(v.now_ms), uses });

@@ -1,7 +1,7 @@
 import { describe, expect, it, afterEach } from "vitest";
 import { toBinary } from "@bufbuild/protobuf";
 import { BodySchema, EncryptionAlgorithm } from "../../generated/proto/fleet/v1/envelope_pb.js";
-import { createEphemeral, deriveSession, deriveSessionKeys, Session, transcriptHash, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
+import { createEphemeral, deriveSession, deriveSessionKeys, handshakeTranscript, Session, transcriptHash, x25519PublicKey, x25519SharedSecret } from "../../runtime/crypto/index.js";
 import { setNodeCryptoDisabled } from "../../runtime/crypto/node-crypto.js";
 import { aeadOpen, aeadSeal } from "../../runtime/crypto/aead.js";
 import { toHex } from "../../runtime/crypto/bytes.js";
@@ -21,6 +21,31 @@ function pair(sessionId = "sess-1") {
 
 
 describe("sessions", () => {
+  it("identity misbinding: same ephemeral keys, but the initiator's transcript names another responder, so the responder's Finished is refused (104)", () => {
+    const i = createEphemeral();
+    const r = createEphemeral();
+    const inputs = { initiator: "agent-alice", initiatorKey: seed(1), responder: "agent-bob", responderKey: seed(2), hello: seed(3), welcome: seed(4) };
+    const shared = x25519SharedSecret(i.privateKey, r.publicKey);
+    // The responder believes it talks to agent-alice; the initiator believes it talks to agent-carol.
+    const rt = handshakeTranscript(inputs);
+    const it_ = handshakeTranscript({ ...inputs, responder: "agent-carol" });
+    const responder = new Session("s", "responder", deriveSessionKeys(shared, "s", rt), rt);
+    const initiator = new Session("s", "initiator", deriveSessionKeys(shared, "s", it_), it_);
+    const first = responder.seal(envelope({ sender: "agent-bob" }));
+    expect(errorCode(() => initiator.open(first))).toBe(ErrorCode.SECURITY_SIGNATURE_INVALID); // other keys: the MAC fails first
+    // Same keys (an old transcript that bound only the ephemeral keys) but other Finished inputs: 104.
+    const keys = deriveSessionKeys(shared, "s", transcriptHash(i.publicKey, r.publicKey));
+    const r2 = new Session("s", "responder", keys, rt);
+    const i2 = new Session("s", "initiator", keys, it_);
+    expect(errorCode(() => i2.open(r2.seal(envelope({ sender: "agent-bob" }))))).toBe(ErrorCode.HANDSHAKE_AUTH_FAILED);
+    // The responder refuses a Finished on an initiator's message.
+    const i3 = new Session("s", "initiator", keys, rt);
+    const plain = envelope();
+    const sealed = i3.seal(plain);
+    expect(errorCode(() => r2.open({ ...sealed, finished: new Uint8Array(32) }))).toBe(ErrorCode.HANDSHAKE_AUTH_FAILED);
+    expect(r2.open(sealed).id).toBe(plain.id);
+  });
+
   it("both sides derive the same keys: each opens what the other seals, in both directions", () => {
     const { initiator, responder } = pair();
     for (let n = 0; n < 3; n++) {

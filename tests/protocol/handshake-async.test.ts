@@ -24,7 +24,7 @@ const hub = generateIdentity("fleet-hub");
 function machines(required: string[] = [], identity = agent) {
   const clock = new FakeClock();
   const initiator = new HandshakeInitiator({ identity, keys: new PinnedKeys(), clock });
-  const responder = new HandshakeResponder({ identity: hub, keys: new PinnedKeys(), clock, capabilities: create(CapabilitySetSchema, { required: required.map(parseCapability) }) });
+  const responder = new HandshakeResponder({ identity: hub, hub: true, keys: new PinnedKeys(), clock, capabilities: create(CapabilitySetSchema, { required: required.map(parseCapability) }) });
   return { clock, initiator, responder };
 }
 

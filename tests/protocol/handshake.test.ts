@@ -4,7 +4,7 @@ import { CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities
 import { HeartbeatParamsSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
 import { SignedEnvelopeSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { FakeClock } from "../../runtime/clock.js";
-import { generateIdentity, openSignedEnvelope, PinnedKeys, signEnvelope, StaticKeys } from "../../runtime/crypto/index.js";
+import { generateIdentity, handshakeTranscript, openSignedEnvelope, PinnedKeys, signEnvelope, StaticKeys } from "../../runtime/crypto/index.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
 import { capabilityText, parseCapability } from "../../runtime/protocol/capabilities.js";
 import { HandshakeInitiator, type HandshakeInitiatorOptions, HandshakeResponder, type HandshakeResponderOptions, type HandshakeStep } from "../../runtime/protocol/handshake.js";
@@ -21,7 +21,7 @@ function machines(i: Partial<HandshakeInitiatorOptions> = {}, r: Partial<Handsha
   const agentKeys = new PinnedKeys();
   const hubKeys = new PinnedKeys();
   const initiator = new HandshakeInitiator({ identity: agent, keys: agentKeys, clock, ...i });
-  const responder = new HandshakeResponder({ identity: hub, keys: hubKeys, clock, ...r });
+  const responder = new HandshakeResponder({ identity: hub, hub: true, keys: hubKeys, clock, ...r });
   return { clock, agentKeys, hubKeys, initiator, responder };
 }
 
@@ -187,5 +187,95 @@ describe("handshake", () => {
     expect(timedOut?.error?.code).toBe(ErrorCode.HANDSHAKE_TIMEOUT);
     expect(lonely.responder.state).toBe("failed");
     expect(clock.now()).toBeGreaterThan(0);
+  });
+
+  it("key confirmation: the Confirm carries the initiator's Finished over the transcript; a wrong one is 104 and changes nothing", () => {
+    const { initiator, responder, clock } = machines();
+    const hello = initiator.start();
+    const welcome = responder.receive(hello).send!;
+    const step = initiator.receive(welcome);
+    const confirm = step.send!;
+    const cenv = openSignedEnvelope(confirm, { keys: new StaticKeys([agent]) });
+    if (cenv.body?.kind.case !== "handshakeConfirm") throw new Error("not a confirm");
+    // The Finished is the initiator's MAC over the transcript of both identities and both payloads.
+    expect(cenv.body.kind.value.finished).toEqual(step.established!.session.finished());
+    expect(cenv.body.kind.value.finished.length).toBe(32);
+    // The same Confirm, correctly signed, with one bit of the Finished flipped: 104, still waiting.
+    const flipped = cenv.body.kind.value.finished.slice();
+    flipped[0] ^= 1;
+    cenv.body.kind.value.finished = flipped;
+    cenv.id = "bad-finished";
+    const bad = responder.receive(signEnvelope(cenv, agent));
+    expect(bad.error?.code).toBe(ErrorCode.HANDSHAKE_AUTH_FAILED);
+    expect(bad.error?.pointer).toBe("/body/handshakeConfirm/finished");
+    expect(responder.state).toBe("awaiting-confirm");
+    clock.advance(1);
+    expect(responder.receive(confirm).established).toBeDefined();
+  });
+
+  it("the transcript binds both names and identity keys; the responder's first session message carries its Finished", () => {
+    const { initiator, responder, clock } = machines();
+    const hello = initiator.start();
+    const welcome = responder.receive(hello).send!;
+    const step = initiator.receive(welcome);
+    const mine = step.established!;
+    clock.advance(1);
+    const theirs = responder.receive(step.send!).established!;
+    const inputs = { initiator: agent.agent, initiatorKey: agent.publicKey, responder: hub.agent, responderKey: hub.publicKey, hello: hello.payload, welcome: welcome.payload };
+    const t = handshakeTranscript(inputs);
+    // Changing any identity input gives another transcript (so other keys and another Finished).
+    for (const change of [{ initiator: "agent-mallory" }, { responder: "other-hub" }, { initiatorKey: hub.publicKey }, { responderKey: agent.publicKey }]) {
+      expect(handshakeTranscript({ ...inputs, ...change })).not.toEqual(t);
+    }
+    const env = openSignedEnvelope(hello, { keys: new StaticKeys([agent]) });
+    const first = theirs.session.seal(env);
+    expect(first.sequence).toBe(1n);
+    expect(first.finished.length).toBe(32);
+    // Without its Finished the responder's first message is refused (104), and nothing changes.
+    const stripped = { ...first, finished: new Uint8Array(0) };
+    expect(() => mine.session.open(stripped)).toThrow(expect.objectContaining({ code: ErrorCode.HANDSHAKE_AUTH_FAILED, pointer: "/finished" }));
+    // A later message before the first one: refused too (the responder's keys are not confirmed yet).
+    const second = theirs.session.seal(env);
+    expect(second.finished.length).toBe(0);
+    expect(() => mine.session.open(second)).toThrow(expect.objectContaining({ code: ErrorCode.HANDSHAKE_AUTH_FAILED, pointer: "/sequence" }));
+    expect(mine.session.open(first).id).toBe(env.id);
+    expect(mine.session.open(second).id).toBe(env.id);
+    // The initiator's messages never carry one.
+    expect(mine.session.seal(env).finished.length).toBe(0);
+  });
+
+  it("the sender is my peer and the recipient is me: misaddressed steps are 104 and change nothing", () => {
+    // A Hello addressed to another agent (not this responder, not `hub`).
+    const m = machines({ responder: "someone-else" });
+    const hello = m.initiator.start();
+    const r = m.responder.receive(hello);
+    expect(r.error?.code).toBe(ErrorCode.HANDSHAKE_AUTH_FAILED);
+    expect(r.error?.pointer).toBe("/recipient");
+    expect(r.send).toBeUndefined();
+    expect(m.responder.state).toBe("awaiting-hello");
+    // A peer responder (not a hub) refuses a Hello addressed to `hub`.
+    const p = machines({}, { hub: false });
+    expect(p.responder.receive(p.initiator.start()).error?.pointer).toBe("/recipient");
+    // A Welcome addressed to someone else than the initiator.
+    const w = machines();
+    const hello2 = w.initiator.start();
+    const welcome = w.responder.receive(hello2).send!;
+    const wenv = openSignedEnvelope(welcome, { keys: new StaticKeys([hub]) });
+    wenv.recipient = { $typeName: "fleet.v1.Recipient", target: { case: "agent", value: "agent-mallory" } };
+    wenv.id = "misaddressed";
+    const mis = w.initiator.receive(signEnvelope(wenv, hub));
+    expect(mis.error?.code).toBe(ErrorCode.HANDSHAKE_AUTH_FAILED);
+    expect(mis.error?.pointer).toBe("/recipient");
+    expect(w.initiator.state).toBe("awaiting-welcome");
+    // A Welcome from another agent than the named responder.
+    const named = machines({ responder: "fleet-hub" }, { hub: false });
+    const h3 = named.initiator.start();
+    const other = generateIdentity("other-hub");
+    const otherResponder = new HandshakeResponder({ identity: other, keys: new PinnedKeys(), clock: named.clock });
+    const henv = openSignedEnvelope(h3, { keys: new StaticKeys([agent]) });
+    henv.recipient = { $typeName: "fleet.v1.Recipient", target: { case: "agent", value: "other-hub" } };
+    henv.id = "to-other";
+    const w3 = otherResponder.receive(signEnvelope(henv, agent)).send!;
+    expect(named.initiator.receive(w3).error?.pointer).toBe("/sender");
   });
 });

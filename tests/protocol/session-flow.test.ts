@@ -18,7 +18,7 @@ import { memoryPair } from "../../runtime/transport/memory.js";
 function side(name: string, conn: FrameConnection, clock: FakeClock, role: "initiator" | "responder", events: PeerTransition[]) {
   const identity = generateIdentity(name);
   const keys = new PinnedKeys();
-  const machine = role === "initiator" ? new HandshakeInitiator({ identity, keys, clock }) : new HandshakeResponder({ identity, keys, clock });
+  const machine = role === "initiator" ? new HandshakeInitiator({ identity, keys, clock }) : new HandshakeResponder({ identity, keys, clock, hub: true });
   const state = { established: undefined as EstablishedSession | undefined, monitor: undefined as HeartbeatMonitor | undefined, sender: undefined as HeartbeatSender | undefined, tornDown: false };
   const begin = (est: EstablishedSession) => {
     state.established = est;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asyncapiValid, bufBreaking, bufLint, examplesValid, protoSchemaAgree, schemasValid, typecheck } from "../../tools/check/gates.js";
+import { asyncapiValid, bufBreaking, bufLint, errorCodesAgree, examplesValid, protoSchemaAgree, schemasValid, typecheck } from "../../tools/check/gates.js";
 import { repoRoot } from "../../tools/generate/paths.js";
 import { editJson, specCopy, type SpecCopy } from "./spec-copy.js";
 
@@ -19,8 +19,28 @@ describe("the repository passes the fast gates", () => {
     ["schemas", schemasValid],
     ["proto vs schemas", protoSchemaAgree],
     ["examples", examplesValid],
+    ["error codes", errorCodesAgree],
   ])("%s", async (_name, gate) => {
     expect(await gate(repoRoot)).toEqual([]);
+  });
+});
+
+describe("error codes agree with errors.proto (spec/errors.md)", () => {
+  it("fails on a stale table, a code errors.proto lacks, and a code under another code's name", async () => {
+    const c = fresh();
+    c.edit("spec/proto/fleet/v1/errors.proto", (t) => t.replace("  // A session message could not be decrypted", "  // A revoked token.\n  ERROR_CODE_SECURITY_TOKEN_REVOKED = 610;\n  // A session message could not be decrypted"));
+    c.edit("spec/tokens.md", (t) => t.replace("uses are exhausted: 608.", "uses are exhausted: 612. (`SECURITY_TOKEN_USED` (604))"));
+    expect(await errorCodesAgree(c.root)).toEqual([
+      "spec/errors.md: the error-code table is stale (run npm run generate)",
+      expect.stringMatching(/^spec\/tokens\.md:\d+: 612 is not an error code in errors\.proto$/),
+      expect.stringMatching(/^spec\/tokens\.md:\d+: SECURITY_TOKEN_USED is 608 in errors\.proto, not 604$/),
+    ]);
+  });
+
+  it("reads units as units: 120 s, 2 MiB and 256 envelopes are not codes", async () => {
+    const c = fresh();
+    c.edit("spec/frame.md", (t) => `${t}\nAt most 115 s, 117 bytes and 119 envelopes; 999 is not in a code's range either.\n`);
+    expect(await errorCodesAgree(c.root)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 // generated/ must equal a fresh generation; generation is deterministic.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,6 +9,23 @@ import { repoRoot } from "../../tools/generate/paths.js";
 describe("generated/ freshness", () => {
   it("the fast parts (proto, rules, types, validators) regenerate byte for byte", async () => {
     expect(await generatedFresh(["proto", "rules", "types", "validators"])(repoRoot)).toEqual([]);
+  });
+
+  it("the Python binding's classes, stubs and rules regenerate byte for byte, and a hand edit is named", async () => {
+    expect(await generatedFresh(["python"])(repoRoot)).toEqual([]);
+    const base = mkdtempSync(join(tmpdir(), "fleet-gen-py-"));
+    try {
+      const dir = join(base, "bindings/python/fleet_protocol/_proto");
+      cpSync(join(repoRoot, "bindings/python/fleet_protocol/_proto"), dir, { recursive: true });
+      writeFileSync(join(dir, "rules.py"), "# edited by hand\n");
+      mkdirSync(join(dir, "__pycache__"), { recursive: true });
+      writeFileSync(join(dir, "__pycache__/rules.cpython-311.pyc"), ""); // bytecode Python writes is not a difference
+      expect(await generatedFresh(["python"])(base)).toEqual([
+        "bindings/python/fleet_protocol/_proto/rules.py differs from a fresh generation (run npm run generate; never edit generated files)",
+      ]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("names edited, missing and extra files", () => {

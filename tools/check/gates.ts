@@ -8,10 +8,11 @@ import { createAjv } from "../generate/ajv.js";
 import { runAsyncapi } from "../generate/asyncapi.js";
 import { ASYNCAPI_DOC } from "../generate/docs.js";
 import { repoRoot, tool } from "../generate/paths.js";
-import { generate, GENERATED_PARTS, type GeneratedPart } from "../generate/pipeline.js";
+import { generate, GENERATED_PARTS, partDir, type GeneratedPart } from "../generate/pipeline.js";
 import { loadProtoModel } from "../generate/proto-model.js";
 import { loadSchemaFiles } from "../generate/schema-files.js";
 import { compareProtoAndSchemas } from "./compare-schemas.js";
+import { checkErrorProse } from "./error-prose.js";
 import { checkExamples } from "./examples.js";
 
 export const BASELINE = "spec/baseline/fleet-v1.binpb";
@@ -28,7 +29,8 @@ const lines = (text: string) => text.split("\n").map((l) => l.trim()).filter(Boo
 
 function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
+  // __pycache__: bytecode Python writes beside the generated Python classes when they are imported.
+  return readdirSync(dir).filter((name) => name !== "__pycache__").flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? listFiles(path) : [path];
   });
@@ -48,13 +50,13 @@ export function diffTrees(expected: string, actual: string, label: string): stri
   return out;
 }
 
-/** generated/ equals what generate writes now (generated into a temp dir; the tree is not touched). */
+/** generated/ (and the Python binding's _proto) equals what generate writes now (generated into a temp dir; the tree is not touched). */
 export function generatedFresh(parts: readonly GeneratedPart[] = GENERATED_PARTS): Gate {
   return async (root) => {
     const tmp = mkdtempSync(join(tmpdir(), "fleet-check-gen-"));
     try {
       await generate(tmp, parts);
-      return parts.flatMap((p) => diffTrees(join(tmp, "generated", p), join(root, "generated", p), `generated/${p}`));
+      return parts.flatMap((p) => diffTrees(join(tmp, partDir(p)), join(root, partDir(p)), partDir(p)));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -138,12 +140,15 @@ export const examplesValid: Gate = async (root) => checkExamples(root);
 
 export const protoSchemaAgree: Gate = async (root) => compareProtoAndSchemas(loadProtoModel(join(root, "spec/proto")), loadSchemaFiles(root));
 
+export const errorCodesAgree: Gate = async (root) => checkErrorProse(root);
+
 export const gates: { name: string; gate: Gate }[] = [
   { name: "buf lint", gate: bufLint },
   { name: "buf breaking", gate: bufBreaking },
   { name: "JSON Schemas valid", gate: schemasValid },
   { name: "proto and JSON Schemas agree", gate: protoSchemaAgree },
   { name: "examples match their schemas", gate: examplesValid },
+  { name: "error codes agree with errors.proto", gate: errorCodesAgree },
   { name: "AsyncAPI valid", gate: asyncapiValid },
   { name: "generated/ is fresh", gate: generatedFresh() },
   { name: "TypeScript compiles", gate: typecheck },

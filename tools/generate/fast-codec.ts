@@ -156,7 +156,9 @@ function validator(desc: DescMessage, rules: Rules, regexes: string[]): string[]
   const valueChecks = (f: DescField, rule: FieldRule | undefined, x: string): string[] => {
     const c: string[] = [];
     if (f.enum) c.push(`(${f.enum.values.map((e) => `${x} === ${e.number}`).join(" || ")})`);
-    if (rule?.minLength !== undefined || rule?.maxLength !== undefined) c.push(`typeof ${x} === "string" && ${x}.length >= ${rule.minLength ?? 0} && ${x}.length <= ${rule.maxLength ?? Number.MAX_SAFE_INTEGER}`);
+    // Lengths are code points: n UTF-16 units hold between ceil(n / 2) and n of them, so the fast
+    // path is certain for n <= max and n >= 2 * min - 1; anything else takes validate.ts.
+    if (rule?.minLength !== undefined || rule?.maxLength !== undefined) c.push(`typeof ${x} === "string" && ${x}.length >= ${Math.max(0, 2 * (rule.minLength ?? 0) - 1)} && ${x}.length <= ${rule.maxLength ?? Number.MAX_SAFE_INTEGER}`);
     if (rule?.pattern) {
       regexes.push(rule.pattern);
       c.push(`typeof ${x} === "string" && RE${regexes.length - 1}.test(${x})`);

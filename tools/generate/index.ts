@@ -1,5 +1,7 @@
 // `npm run generate`: regenerates everything under generated/ from spec/. Deterministic:
 // running it twice changes no byte. `npm run generate -- proto types` limits the parts.
+import { writeErrorsDoc } from "./errors-doc.js";
+import { repoRoot } from "./paths.js";
 import { generate, GENERATED_PARTS, type GeneratedPart } from "./pipeline.js";
 
 const asked = process.argv.slice(2).filter((a) => a !== "--");
@@ -10,6 +12,8 @@ if (unknown.length) {
 }
 try {
   await generate(undefined, asked.length ? (asked as GeneratedPart[]) : GENERATED_PARTS, (line) => console.log(`generate: ${line}`));
+  writeErrorsDoc(repoRoot);
+  console.log("generate: spec/errors.md (error-code table from errors.proto)");
 } catch (e) {
   console.error(`generate: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

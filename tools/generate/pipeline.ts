@@ -1,18 +1,20 @@
 // `npm run generate` as a function: writes <base>/generated/{proto,rules,codec,types,validators,docs}
-// from spec/. The check calls it with a temporary base and compares.
+// and the Python binding's classes (<base>/bindings/python/fleet_protocol/_proto) from spec/.
+// The check calls it with a temporary base and compares.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { renderDocs } from "./docs.js";
 import { repoRoot, tool } from "./paths.js";
 import { renderFastCodec } from "./fast-codec.js";
+import { generatePython, PYTHON_PROTO_DIR } from "./python.js";
 import { buildDescriptorSet, loadProtoModel } from "./proto-model.js";
 import { renderRules } from "./rules.js";
 import { loadSchemaFiles } from "./schema-files.js";
 import { renderTypes } from "./types.js";
 import { renderValidators } from "./validators.js";
 
-export const GENERATED_PARTS = ["proto", "rules", "codec", "types", "validators", "docs"] as const;
+export const GENERATED_PARTS = ["proto", "rules", "codec", "types", "validators", "docs", "python"] as const;
 export type GeneratedPart = (typeof GENERATED_PARTS)[number];
 
 function version(pkg: string): string {
@@ -22,6 +24,11 @@ function version(pkg: string): string {
 function write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
+}
+
+/** Where a part is written, relative to the base. */
+export function partDir(part: GeneratedPart): string {
+  return part === "python" ? PYTHON_PROTO_DIR : `generated/${part}`;
 }
 
 export async function generate(base = repoRoot, parts: readonly GeneratedPart[] = GENERATED_PARTS, log: (line: string) => void = () => {}): Promise<void> {
@@ -59,5 +66,9 @@ export async function generate(base = repoRoot, parts: readonly GeneratedPart[] 
   if (parts.includes("docs")) {
     await renderDocs(out("docs"), { cli: version("@asyncapi/cli"), template: version("@asyncapi/html-template") });
     log("generated/docs (AsyncAPI HTML)");
+  }
+  if (parts.includes("python")) {
+    generatePython(base, loadProtoModel());
+    log(`${PYTHON_PROTO_DIR} (protoc --python_out --pyi_out, rules)`);
   }
 }

@@ -567,7 +567,7 @@ function d_fleet_v1_ErrorDetail(stop: number): Msg {
 }
 
 function z_fleet_v1_HandshakeConfirm(): Msg {
-  return { $typeName: "fleet.v1.HandshakeConfirm", sessionId: "", responderNonce: EMPTY_BYTES };
+  return { $typeName: "fleet.v1.HandshakeConfirm", sessionId: "", responderNonce: EMPTY_BYTES, finished: EMPTY_BYTES };
 }
 
 function e_fleet_v1_HandshakeConfirm(m: Msg): void {
@@ -575,6 +575,7 @@ function e_fleet_v1_HandshakeConfirm(m: Msg): void {
   let v: any;
   v = m.sessionId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
   v = m.responderNonce; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(18); writeBytes(v); } }
+  v = m.finished; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(26); writeBytes(v); } }
 }
 
 function d_fleet_v1_HandshakeConfirm(stop: number): Msg {
@@ -583,6 +584,7 @@ function d_fleet_v1_HandshakeConfirm(stop: number): Msg {
     switch (readVarint(stop)) {
       case 10: m.sessionId = readString(stop); break;
       case 18: m.responderNonce = readBytes(stop); break;
+      case 26: m.finished = readBytes(stop); break;
       default:
         throw BAIL;
     }
@@ -1181,7 +1183,7 @@ function d_fleet_v1_ServiceRecord(stop: number): Msg {
 }
 
 function z_fleet_v1_SessionEnvelope(): Msg {
-  return { $typeName: "fleet.v1.SessionEnvelope", sessionId: "", sequence: 0n, payloadType: "", payload: EMPTY_BYTES, mac: EMPTY_BYTES };
+  return { $typeName: "fleet.v1.SessionEnvelope", sessionId: "", sequence: 0n, payloadType: "", payload: EMPTY_BYTES, mac: EMPTY_BYTES, finished: EMPTY_BYTES };
 }
 
 function e_fleet_v1_SessionEnvelope(m: Msg): void {
@@ -1192,6 +1194,7 @@ function e_fleet_v1_SessionEnvelope(m: Msg): void {
   v = m.payloadType; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(26); writeString(v); } }
   v = m.payload; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(34); writeBytes(v); } }
   v = m.mac; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(42); writeBytes(v); } }
+  v = m.finished; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(50); writeBytes(v); } }
 }
 
 function d_fleet_v1_SessionEnvelope(stop: number): Msg {
@@ -1203,6 +1206,7 @@ function d_fleet_v1_SessionEnvelope(stop: number): Msg {
       case 26: m.payloadType = readString(stop); break;
       case 34: m.payload = readBytes(stop); break;
       case 42: m.mac = readBytes(stop); break;
+      case 50: m.finished = readBytes(stop); break;
       default:
         throw BAIL;
     }
@@ -1592,6 +1596,7 @@ function v_fleet_v1_HandshakeConfirm(m: Msg): boolean {
   let v: any;
   v = m.sessionId; if (v === undefined || v.length === 0) return false;
   v = m.responderNonce; if (v === undefined || v.length === 0) return false;
+  v = m.finished; if (v === undefined || v.length === 0) return false;
   return true;
 }
 

@@ -171,7 +171,9 @@ export enum ErrorCode {
   HANDSHAKE_VERSION_MISMATCH = 103,
 
   /**
-   * The peer failed to prove possession of its key, or its key is not the one pinned for its name.
+   * A handshake step failed verification: signature, key possession, a name pinned to another key,
+   * sender or recipient, nonce echo, admission or key confirmation (spec/handshake.md; inside a
+   * handshake every 6xx verification failure is reported as this code).
    *
    * @generated from enum value: ERROR_CODE_HANDSHAKE_AUTH_FAILED = 104;
    */
@@ -302,7 +304,7 @@ export enum ErrorCode {
   SECURITY_UNAUTHORIZED = 603,
 
   /**
-   * A message id (or token id) was seen before within the replay window.
+   * A message id was seen before within the replay window, or a session sequence is not above the last accepted.
    *
    * @generated from enum value: ERROR_CODE_SECURITY_REPLAY = 604;
    */
@@ -330,7 +332,7 @@ export enum ErrorCode {
   SECURITY_KEY_MISMATCH = 607,
 
   /**
-   * A single-use token was already used.
+   * A token whose uses are limited (max_uses) was already used up: its token id was seen max_uses times.
    *
    * @generated from enum value: ERROR_CODE_SECURITY_TOKEN_USED = 608;
    */

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/signed.proto.
  */
 export const file_fleet_v1_signed: GenFile = /*@__PURE__*/
-  fileDesc("ChVmbGVldC92MS9zaWduZWQucHJvdG8SCGZsZWV0LnYxIlMKCVNpZ25hdHVyZRIpCgZzY2hlbWUYASABKA4yGS5mbGVldC52MS5TaWduYXR1cmVTY2hlbWUSDgoGa2V5X2lkGAIgASgJEgsKA3NpZxgDIAEoDCJfCg5TaWduZWRFbnZlbG9wZRIUCgxwYXlsb2FkX3R5cGUYASABKAkSDwoHcGF5bG9hZBgCIAEoDBImCglzaWduYXR1cmUYAyABKAsyEy5mbGVldC52MS5TaWduYXR1cmUiawoPU2Vzc2lvbkVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSFAoMcGF5bG9hZF90eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSCwoDbWFjGAUgASgMIiIKDUVudmVsb3BlQmF0Y2gSEQoJZW52ZWxvcGVzGAEgAygMImoKBlBhY2tldBIqCgZzaWduZWQYASABKAsyGC5mbGVldC52MS5TaWduZWRFbnZlbG9wZUgAEiwKB3Nlc3Npb24YAiABKAsyGS5mbGVldC52MS5TZXNzaW9uRW52ZWxvcGVIAEIGCgRraW5kKnMKD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASHAoYU0lHTkFUVVJFX1NDSEVNRV9FRDI1NTE5EAESIAocU0lHTkFUVVJFX1NDSEVNRV9ITUFDX1NIQTI1NhACYgZwcm90bzM");
+  fileDesc("ChVmbGVldC92MS9zaWduZWQucHJvdG8SCGZsZWV0LnYxIlMKCVNpZ25hdHVyZRIpCgZzY2hlbWUYASABKA4yGS5mbGVldC52MS5TaWduYXR1cmVTY2hlbWUSDgoGa2V5X2lkGAIgASgJEgsKA3NpZxgDIAEoDCJfCg5TaWduZWRFbnZlbG9wZRIUCgxwYXlsb2FkX3R5cGUYASABKAkSDwoHcGF5bG9hZBgCIAEoDBImCglzaWduYXR1cmUYAyABKAsyEy5mbGVldC52MS5TaWduYXR1cmUifQoPU2Vzc2lvbkVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSFAoMcGF5bG9hZF90eXBlGAMgASgJEg8KB3BheWxvYWQYBCABKAwSCwoDbWFjGAUgASgMEhAKCGZpbmlzaGVkGAYgASgMIiIKDUVudmVsb3BlQmF0Y2gSEQoJZW52ZWxvcGVzGAEgAygMImoKBlBhY2tldBIqCgZzaWduZWQYASABKAsyGC5mbGVldC52MS5TaWduZWRFbnZlbG9wZUgAEiwKB3Nlc3Npb24YAiABKAsyGS5mbGVldC52MS5TZXNzaW9uRW52ZWxvcGVIAEIGCgRraW5kKnMKD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASHAoYU0lHTkFUVVJFX1NDSEVNRV9FRDI1NTE5EAESIAocU0lHTkFUVVJFX1NDSEVNRV9ITUFDX1NIQTI1NhACYgZwcm90bzM");
 
 /**
  * A signature over a payload.
@@ -127,6 +127,16 @@ export type SessionEnvelope = Message<"fleet.v1.SessionEnvelope"> & {
    * @generated from field: bytes mac = 5;
    */
   mac: Uint8Array;
+
+  /**
+   * Added for key confirmation (spec/handshake.md "Key confirmation"): present exactly on the
+   * responder's first message of a session (sequence 1, responder -> initiator), the responder's
+   * Finished HMAC-SHA256(r2i_mac, PAE("fleet.v1.handshake-finished", "responder", session_id,
+   * transcript)), 32 bytes; empty on every other message.
+   *
+   * @generated from field: bytes finished = 6;
+   */
+  finished: Uint8Array;
 };
 
 /**

@@ -142,4 +142,8 @@ export interface HandshakeConfirm {
    * The Welcome's nonce, echoed. Required.
    */
   responderNonce: string;
+  /**
+   * Added for key confirmation (spec/handshake.md "Key confirmation"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE("fleet.v1.handshake-finished", "initiator", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.
+   */
+  finished: string;
 }

@@ -65,6 +65,10 @@ export interface SessionEnvelope {
    * HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.
    */
   mac: string;
+  /**
+   * Added for key confirmation (spec/handshake.md "Key confirmation"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE("fleet.v1.handshake-finished", "responder", session_id, transcript)), 32 bytes; empty on every other message.
+   */
+  finished?: string;
 }
 /**
  * Several envelopes under one session MAC: the payload of a SessionEnvelope whose payload_type is application/vnd.fleet.v1.envelope-batch+proto (spec/sessions.md). A sender coalesces what it sends to one peer in one burst, so the MAC and the transport's per-message cost are paid once per batch; each envelope is still a message of its own (id, receipts, dedupe, expiry).

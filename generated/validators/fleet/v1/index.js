@@ -6769,20 +6769,18 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        for (const key2 in data7) {
-          if (!(key2 === "sessionId" || key2 === "responderNonce")) {
-            const err21 = { instancePath: instancePath + "/handshakeConfirm", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
-            if (vErrors === null) {
-              vErrors = [err21];
-            } else {
-              vErrors.push(err21);
-            }
-            errors++;
+        if (data7.finished === void 0) {
+          const err21 = { instancePath: instancePath + "/handshakeConfirm", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/required", keyword: "required", params: { missingProperty: "finished" }, message: "must have required property 'finished'" };
+          if (vErrors === null) {
+            vErrors = [err21];
+          } else {
+            vErrors.push(err21);
           }
+          errors++;
         }
-        if (data7.sessionId !== void 0) {
-          if (typeof data7.sessionId !== "string") {
-            const err22 = { instancePath: instancePath + "/handshakeConfirm/sessionId", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        for (const key2 in data7) {
+          if (!(key2 === "sessionId" || key2 === "responderNonce" || key2 === "finished")) {
+            const err22 = { instancePath: instancePath + "/handshakeConfirm", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err22];
             } else {
@@ -6791,9 +6789,9 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data7.responderNonce !== void 0) {
-          if (typeof data7.responderNonce !== "string") {
-            const err23 = { instancePath: instancePath + "/handshakeConfirm/responderNonce", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/properties/responderNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (data7.sessionId !== void 0) {
+          if (typeof data7.sessionId !== "string") {
+            const err23 = { instancePath: instancePath + "/handshakeConfirm/sessionId", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
               vErrors = [err23];
             } else {
@@ -6802,12 +6800,34 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
+        if (data7.responderNonce !== void 0) {
+          if (typeof data7.responderNonce !== "string") {
+            const err24 = { instancePath: instancePath + "/handshakeConfirm/responderNonce", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/properties/responderNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err24];
+            } else {
+              vErrors.push(err24);
+            }
+            errors++;
+          }
+        }
+        if (data7.finished !== void 0) {
+          if (typeof data7.finished !== "string") {
+            const err25 = { instancePath: instancePath + "/handshakeConfirm/finished", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/properties/finished/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err25];
+            } else {
+              vErrors.push(err25);
+            }
+            errors++;
+          }
+        }
       } else {
-        const err24 = { instancePath: instancePath + "/handshakeConfirm", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err26 = { instancePath: instancePath + "/handshakeConfirm", schemaPath: "handshake.schema.json#/$defs/HandshakeConfirm/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err24];
+          vErrors = [err26];
         } else {
-          vErrors.push(err24);
+          vErrors.push(err26);
         }
         errors++;
       }
@@ -6831,51 +6851,29 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.registryDigest !== void 0) {
-      let data13 = data.registryDigest;
-      if (data13 && typeof data13 == "object" && !Array.isArray(data13)) {
-        if (data13.node === void 0) {
-          const err25 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/required", keyword: "required", params: { missingProperty: "node" }, message: "must have required property 'node'" };
+      let data14 = data.registryDigest;
+      if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
+        if (data14.node === void 0) {
+          const err27 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/required", keyword: "required", params: { missingProperty: "node" }, message: "must have required property 'node'" };
           if (vErrors === null) {
-            vErrors = [err25];
+            vErrors = [err27];
           } else {
-            vErrors.push(err25);
+            vErrors.push(err27);
           }
           errors++;
         }
-        if (data13.rootHash === void 0) {
-          const err26 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/required", keyword: "required", params: { missingProperty: "rootHash" }, message: "must have required property 'rootHash'" };
+        if (data14.rootHash === void 0) {
+          const err28 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/required", keyword: "required", params: { missingProperty: "rootHash" }, message: "must have required property 'rootHash'" };
           if (vErrors === null) {
-            vErrors = [err26];
+            vErrors = [err28];
           } else {
-            vErrors.push(err26);
+            vErrors.push(err28);
           }
           errors++;
         }
-        for (const key3 in data13) {
+        for (const key3 in data14) {
           if (!(key3 === "node" || key3 === "rootHash" || key3 === "entryCount" || key3 === "bucketHashes" || key3 === "isReply")) {
-            const err27 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
-            if (vErrors === null) {
-              vErrors = [err27];
-            } else {
-              vErrors.push(err27);
-            }
-            errors++;
-          }
-        }
-        if (data13.node !== void 0) {
-          if (typeof data13.node !== "string") {
-            const err28 = { instancePath: instancePath + "/registryDigest/node", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/node/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-            if (vErrors === null) {
-              vErrors = [err28];
-            } else {
-              vErrors.push(err28);
-            }
-            errors++;
-          }
-        }
-        if (data13.rootHash !== void 0) {
-          if (typeof data13.rootHash !== "string") {
-            const err29 = { instancePath: instancePath + "/registryDigest/rootHash", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/rootHash/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            const err29 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err29];
             } else {
@@ -6884,10 +6882,9 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data13.entryCount !== void 0) {
-          let data16 = data13.entryCount;
-          if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-            const err30 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (data14.node !== void 0) {
+          if (typeof data14.node !== "string") {
+            const err30 = { instancePath: instancePath + "/registryDigest/node", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/node/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
               vErrors = [err30];
             } else {
@@ -6895,69 +6892,92 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             }
             errors++;
           }
-          if (typeof data16 == "number" && isFinite(data16)) {
-            if (data16 > 4294967295 || isNaN(data16)) {
-              const err31 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+        }
+        if (data14.rootHash !== void 0) {
+          if (typeof data14.rootHash !== "string") {
+            const err31 = { instancePath: instancePath + "/registryDigest/rootHash", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/rootHash/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err31];
+            } else {
+              vErrors.push(err31);
+            }
+            errors++;
+          }
+        }
+        if (data14.entryCount !== void 0) {
+          let data17 = data14.entryCount;
+          if (!(typeof data17 == "number" && (!(data17 % 1) && !isNaN(data17)) && isFinite(data17))) {
+            const err32 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            if (vErrors === null) {
+              vErrors = [err32];
+            } else {
+              vErrors.push(err32);
+            }
+            errors++;
+          }
+          if (typeof data17 == "number" && isFinite(data17)) {
+            if (data17 > 4294967295 || isNaN(data17)) {
+              const err33 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
-                vErrors = [err31];
+                vErrors = [err33];
               } else {
-                vErrors.push(err31);
+                vErrors.push(err33);
               }
               errors++;
             }
-            if (data16 < 0 || isNaN(data16)) {
-              const err32 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+            if (data17 < 0 || isNaN(data17)) {
+              const err34 = { instancePath: instancePath + "/registryDigest/entryCount", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/entryCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
-                vErrors = [err32];
+                vErrors = [err34];
               } else {
-                vErrors.push(err32);
+                vErrors.push(err34);
               }
               errors++;
             }
           }
         }
-        if (data13.bucketHashes !== void 0) {
-          let data17 = data13.bucketHashes;
-          if (Array.isArray(data17)) {
-            const len0 = data17.length;
+        if (data14.bucketHashes !== void 0) {
+          let data18 = data14.bucketHashes;
+          if (Array.isArray(data18)) {
+            const len0 = data18.length;
             for (let i0 = 0; i0 < len0; i0++) {
-              if (typeof data17[i0] !== "string") {
-                const err33 = { instancePath: instancePath + "/registryDigest/bucketHashes/" + i0, schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/bucketHashes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+              if (typeof data18[i0] !== "string") {
+                const err35 = { instancePath: instancePath + "/registryDigest/bucketHashes/" + i0, schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/bucketHashes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err33];
+                  vErrors = [err35];
                 } else {
-                  vErrors.push(err33);
+                  vErrors.push(err35);
                 }
                 errors++;
               }
             }
           } else {
-            const err34 = { instancePath: instancePath + "/registryDigest/bucketHashes", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/bucketHashes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            const err36 = { instancePath: instancePath + "/registryDigest/bucketHashes", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/bucketHashes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
-              vErrors = [err34];
+              vErrors = [err36];
             } else {
-              vErrors.push(err34);
+              vErrors.push(err36);
             }
             errors++;
           }
         }
-        if (data13.isReply !== void 0) {
-          if (typeof data13.isReply !== "boolean") {
-            const err35 = { instancePath: instancePath + "/registryDigest/isReply", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/isReply/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+        if (data14.isReply !== void 0) {
+          if (typeof data14.isReply !== "boolean") {
+            const err37 = { instancePath: instancePath + "/registryDigest/isReply", schemaPath: "registry.schema.json#/$defs/RegistryDigest/properties/isReply/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
             if (vErrors === null) {
-              vErrors = [err35];
+              vErrors = [err37];
             } else {
-              vErrors.push(err35);
+              vErrors.push(err37);
             }
             errors++;
           }
         }
       } else {
-        const err36 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err38 = { instancePath: instancePath + "/registryDigest", schemaPath: "registry.schema.json#/$defs/RegistryDigest/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err36];
+          vErrors = [err38];
         } else {
-          vErrors.push(err36);
+          vErrors.push(err38);
         }
         errors++;
       }
@@ -7011,28 +7031,10 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
     if (data.keyRotation !== void 0) {
-      let data28 = data.keyRotation;
-      if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
-        if (data28.agent === void 0) {
-          const err37 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
-          if (vErrors === null) {
-            vErrors = [err37];
-          } else {
-            vErrors.push(err37);
-          }
-          errors++;
-        }
-        if (data28.oldKeyId === void 0) {
-          const err38 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "oldKeyId" }, message: "must have required property 'oldKeyId'" };
-          if (vErrors === null) {
-            vErrors = [err38];
-          } else {
-            vErrors.push(err38);
-          }
-          errors++;
-        }
-        if (data28.newPublicKey === void 0) {
-          const err39 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newPublicKey" }, message: "must have required property 'newPublicKey'" };
+      let data29 = data.keyRotation;
+      if (data29 && typeof data29 == "object" && !Array.isArray(data29)) {
+        if (data29.agent === void 0) {
+          const err39 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
           if (vErrors === null) {
             vErrors = [err39];
           } else {
@@ -7040,8 +7042,8 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data28.newKeyId === void 0) {
-          const err40 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newKeyId" }, message: "must have required property 'newKeyId'" };
+        if (data29.oldKeyId === void 0) {
+          const err40 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "oldKeyId" }, message: "must have required property 'oldKeyId'" };
           if (vErrors === null) {
             vErrors = [err40];
           } else {
@@ -7049,8 +7051,8 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data28.effectiveAt === void 0) {
-          const err41 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+        if (data29.newPublicKey === void 0) {
+          const err41 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newPublicKey" }, message: "must have required property 'newPublicKey'" };
           if (vErrors === null) {
             vErrors = [err41];
           } else {
@@ -7058,8 +7060,8 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data28.newKeySignature === void 0) {
-          const err42 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newKeySignature" }, message: "must have required property 'newKeySignature'" };
+        if (data29.newKeyId === void 0) {
+          const err42 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newKeyId" }, message: "must have required property 'newKeyId'" };
           if (vErrors === null) {
             vErrors = [err42];
           } else {
@@ -7067,31 +7069,27 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        for (const key4 in data28) {
+        if (data29.effectiveAt === void 0) {
+          const err43 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "effectiveAt" }, message: "must have required property 'effectiveAt'" };
+          if (vErrors === null) {
+            vErrors = [err43];
+          } else {
+            vErrors.push(err43);
+          }
+          errors++;
+        }
+        if (data29.newKeySignature === void 0) {
+          const err44 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/required", keyword: "required", params: { missingProperty: "newKeySignature" }, message: "must have required property 'newKeySignature'" };
+          if (vErrors === null) {
+            vErrors = [err44];
+          } else {
+            vErrors.push(err44);
+          }
+          errors++;
+        }
+        for (const key4 in data29) {
           if (!(key4 === "agent" || key4 === "oldKeyId" || key4 === "newPublicKey" || key4 === "newKeyId" || key4 === "effectiveAt" || key4 === "newKeySignature")) {
-            const err43 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" };
-            if (vErrors === null) {
-              vErrors = [err43];
-            } else {
-              vErrors.push(err43);
-            }
-            errors++;
-          }
-        }
-        if (data28.agent !== void 0) {
-          if (typeof data28.agent !== "string") {
-            const err44 = { instancePath: instancePath + "/keyRotation/agent", schemaPath: "#/$defs/KeyRotation/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-            if (vErrors === null) {
-              vErrors = [err44];
-            } else {
-              vErrors.push(err44);
-            }
-            errors++;
-          }
-        }
-        if (data28.oldKeyId !== void 0) {
-          if (typeof data28.oldKeyId !== "string") {
-            const err45 = { instancePath: instancePath + "/keyRotation/oldKeyId", schemaPath: "#/$defs/KeyRotation/properties/oldKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            const err45 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err45];
             } else {
@@ -7100,9 +7098,9 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data28.newPublicKey !== void 0) {
-          if (typeof data28.newPublicKey !== "string") {
-            const err46 = { instancePath: instancePath + "/keyRotation/newPublicKey", schemaPath: "#/$defs/KeyRotation/properties/newPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (data29.agent !== void 0) {
+          if (typeof data29.agent !== "string") {
+            const err46 = { instancePath: instancePath + "/keyRotation/agent", schemaPath: "#/$defs/KeyRotation/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
               vErrors = [err46];
             } else {
@@ -7111,9 +7109,9 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data28.newKeyId !== void 0) {
-          if (typeof data28.newKeyId !== "string") {
-            const err47 = { instancePath: instancePath + "/keyRotation/newKeyId", schemaPath: "#/$defs/KeyRotation/properties/newKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (data29.oldKeyId !== void 0) {
+          if (typeof data29.oldKeyId !== "string") {
+            const err47 = { instancePath: instancePath + "/keyRotation/oldKeyId", schemaPath: "#/$defs/KeyRotation/properties/oldKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
               vErrors = [err47];
             } else {
@@ -7122,20 +7120,20 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data28.effectiveAt !== void 0) {
-          let data33 = data28.effectiveAt;
-          if (typeof data33 === "string") {
-            if (!formats0.validate(data33)) {
-              const err48 = { instancePath: instancePath + "/keyRotation/effectiveAt", schemaPath: "#/$defs/KeyRotation/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
-              if (vErrors === null) {
-                vErrors = [err48];
-              } else {
-                vErrors.push(err48);
-              }
-              errors++;
+        if (data29.newPublicKey !== void 0) {
+          if (typeof data29.newPublicKey !== "string") {
+            const err48 = { instancePath: instancePath + "/keyRotation/newPublicKey", schemaPath: "#/$defs/KeyRotation/properties/newPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
             }
-          } else {
-            const err49 = { instancePath: instancePath + "/keyRotation/effectiveAt", schemaPath: "#/$defs/KeyRotation/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            errors++;
+          }
+        }
+        if (data29.newKeyId !== void 0) {
+          if (typeof data29.newKeyId !== "string") {
+            const err49 = { instancePath: instancePath + "/keyRotation/newKeyId", schemaPath: "#/$defs/KeyRotation/properties/newKeyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
               vErrors = [err49];
             } else {
@@ -7144,23 +7142,45 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
-        if (data28.newKeySignature !== void 0) {
-          if (typeof data28.newKeySignature !== "string") {
-            const err50 = { instancePath: instancePath + "/keyRotation/newKeySignature", schemaPath: "#/$defs/KeyRotation/properties/newKeySignature/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (data29.effectiveAt !== void 0) {
+          let data34 = data29.effectiveAt;
+          if (typeof data34 === "string") {
+            if (!formats0.validate(data34)) {
+              const err50 = { instancePath: instancePath + "/keyRotation/effectiveAt", schemaPath: "#/$defs/KeyRotation/properties/effectiveAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+              if (vErrors === null) {
+                vErrors = [err50];
+              } else {
+                vErrors.push(err50);
+              }
+              errors++;
+            }
+          } else {
+            const err51 = { instancePath: instancePath + "/keyRotation/effectiveAt", schemaPath: "#/$defs/KeyRotation/properties/effectiveAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err50];
+              vErrors = [err51];
             } else {
-              vErrors.push(err50);
+              vErrors.push(err51);
+            }
+            errors++;
+          }
+        }
+        if (data29.newKeySignature !== void 0) {
+          if (typeof data29.newKeySignature !== "string") {
+            const err52 = { instancePath: instancePath + "/keyRotation/newKeySignature", schemaPath: "#/$defs/KeyRotation/properties/newKeySignature/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err52];
+            } else {
+              vErrors.push(err52);
             }
             errors++;
           }
         }
       } else {
-        const err51 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err53 = { instancePath: instancePath + "/keyRotation", schemaPath: "#/$defs/KeyRotation/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err51];
+          vErrors = [err53];
         } else {
-          vErrors.push(err51);
+          vErrors.push(err53);
         }
         errors++;
       }
@@ -7172,11 +7192,11 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err52 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err54 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err52];
+      vErrors = [err54];
     } else {
-      vErrors.push(err52);
+      vErrors.push(err54);
     }
     errors++;
   }
@@ -9521,20 +9541,18 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
       }
       errors++;
     }
-    for (const key0 in data) {
-      if (!(key0 === "sessionId" || key0 === "responderNonce")) {
-        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
-        if (vErrors === null) {
-          vErrors = [err2];
-        } else {
-          vErrors.push(err2);
-        }
-        errors++;
+    if (data.finished === void 0) {
+      const err2 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "finished" }, message: "must have required property 'finished'" };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
       }
+      errors++;
     }
-    if (data.sessionId !== void 0) {
-      if (typeof data.sessionId !== "string") {
-        const err3 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    for (const key0 in data) {
+      if (!(key0 === "sessionId" || key0 === "responderNonce" || key0 === "finished")) {
+        const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err3];
         } else {
@@ -9543,9 +9561,9 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
-    if (data.responderNonce !== void 0) {
-      if (typeof data.responderNonce !== "string") {
-        const err4 = { instancePath: instancePath + "/responderNonce", schemaPath: "#/properties/responderNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    if (data.sessionId !== void 0) {
+      if (typeof data.sessionId !== "string") {
+        const err4 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
           vErrors = [err4];
         } else {
@@ -9554,12 +9572,34 @@ function validate114(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.responderNonce !== void 0) {
+      if (typeof data.responderNonce !== "string") {
+        const err5 = { instancePath: instancePath + "/responderNonce", schemaPath: "#/properties/responderNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.finished !== void 0) {
+      if (typeof data.finished !== "string") {
+        const err6 = { instancePath: instancePath + "/finished", schemaPath: "#/properties/finished/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err5 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err5];
+      vErrors = [err7];
     } else {
-      vErrors.push(err5);
+      vErrors.push(err7);
     }
     errors++;
   }
@@ -12089,7 +12129,7 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "sessionId" || key0 === "sequence" || key0 === "payloadType" || key0 === "payload" || key0 === "mac")) {
+      if (!(key0 === "sessionId" || key0 === "sequence" || key0 === "payloadType" || key0 === "payload" || key0 === "mac" || key0 === "finished")) {
         const err4 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err4];
@@ -12165,12 +12205,23 @@ function validate139(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.finished !== void 0) {
+      if (typeof data.finished !== "string") {
+        const err11 = { instancePath: instancePath + "/finished", schemaPath: "#/properties/finished/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err11];
+        } else {
+          vErrors.push(err11);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err11 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err11];
+      vErrors = [err12];
     } else {
-      vErrors.push(err11);
+      vErrors.push(err12);
     }
     errors++;
   }
@@ -12344,7 +12395,7 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
         for (const key1 in data1) {
-          if (!(key1 === "sessionId" || key1 === "sequence" || key1 === "payloadType" || key1 === "payload" || key1 === "mac")) {
+          if (!(key1 === "sessionId" || key1 === "sequence" || key1 === "payloadType" || key1 === "payload" || key1 === "mac" || key1 === "finished")) {
             const err7 = { instancePath: instancePath + "/session", schemaPath: "#/$defs/SessionEnvelope/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err7];
@@ -12420,22 +12471,33 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
             errors++;
           }
         }
+        if (data1.finished !== void 0) {
+          if (typeof data1.finished !== "string") {
+            const err14 = { instancePath: instancePath + "/session/finished", schemaPath: "#/$defs/SessionEnvelope/properties/finished/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
       } else {
-        const err14 = { instancePath: instancePath + "/session", schemaPath: "#/$defs/SessionEnvelope/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err15 = { instancePath: instancePath + "/session", schemaPath: "#/$defs/SessionEnvelope/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err14];
+          vErrors = [err15];
         } else {
-          vErrors.push(err14);
+          vErrors.push(err15);
         }
         errors++;
       }
     }
   } else {
-    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err16 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err15];
+      vErrors = [err16];
     } else {
-      vErrors.push(err15);
+      vErrors.push(err16);
     }
     errors++;
   }
