@@ -84,7 +84,7 @@ describe("fleet CLI against a hub process", () => {
     ]);
     const empty = await runCli(["inbox", "--agent", "beta"], home);
     expect(empty.stdout).toMatch(/no messages for beta/);
-  });
+  }, 120_000); // many CLI processes: slow on a loaded machine
 
   it("lists and queries the registry, broadcasts, and pings", async () => {
     const list = await runCli(["registry", "list", "--json"], home);
@@ -99,7 +99,7 @@ describe("fleet CLI against a hub process", () => {
     const ghost = await runCli(["ping", "ghost"], home);
     expect(ghost.code).toBe(1);
     expect(ghost.stderr).toMatch(/error 805 DELIVERY_RECIPIENT_UNAVAILABLE: ghost is not online/);
-  });
+  }, 120_000); // many CLI processes: slow on a loaded machine
 
   it("holds a bottle until its condition holds and reports its status", async () => {
     const sent = await runCli(["bottle", "send", "beta", "--payload", '{"treasure":"map"}', "--when", "agent_online:beta", "--json"], home);
@@ -112,7 +112,7 @@ describe("fleet CLI against a hub process", () => {
     expect(msgs).toEqual([expect.objectContaining({ from: "alpha", verified: true, body: "bottleLetter", payload: { treasure: "map" } })]);
     const done = await runCli(["bottle", "status", id, "--agent", "beta", "--json"], home);
     expect(json(done.stdout).status).toBe("ACKNOWLEDGED");
-  });
+  }, 120_000); // many CLI processes: slow on a loaded machine
 
   it("signs and verifies files; a changed file fails with 601", async () => {
     const file = join(home, "notes.txt");
@@ -162,7 +162,7 @@ describe("fleet hub --require-token", () => {
     const again = await runCli(["send", "alpha", "x", "--token-file", file], home);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^fleet: error (104|608) /);
-  });
+  }, 120_000); // many CLI processes: slow on a loaded machine
 });
 
 describe("fleet demo", () => {
@@ -173,5 +173,5 @@ describe("fleet demo", () => {
     expect(r.stdout).toMatch(/demo done/);
     const j = await runCli(["demo", "--json"], tmpDir());
     expect(json(j.stdout).ok).toBe(true);
-  });
+  }, 120_000); // many CLI processes: slow on a loaded machine
 });
