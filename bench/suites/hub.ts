@@ -282,7 +282,7 @@ const STORM_GOAL_MS = 3_000;
  * again (goal: within 3 s), and the restarted hub's CPU per handshake, whose inverse is
  * its handshake capacity (goal: >= 1,000/s). The keys are already pinned: nothing is written.
  */
-async function reconnectStormRows(): Promise<BenchRow[]> {
+export async function reconnectStormRows(): Promise<BenchRow[]> {
   const home = mkdtempSync(join(tmpdir(), "fleet-bench-storm-"));
   let hub = await spawnHubProcess(home);
   const port = hub.port;
