@@ -12,6 +12,7 @@ import { type CommandContext, str } from "./command.js";
 import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
 import { pinnedPeers } from "./peers.js";
+import { replayStoreFor } from "../node/replay-store.js";
 
 export interface ConnectOptions {
   home: string;
@@ -48,11 +49,14 @@ export function natsUrl(home: string, explicitHub?: string): string | undefined 
 
 export async function openConnection(o: ConnectOptions): Promise<HubConnection | NatsFleetConnection> {
   const identity = loadIdentity(o.home, o.agent);
+  // Every `fleet` run is a new process: seen ids are kept on disk (FLEET_HOME/replay), so a
+  // replayed message is refused by the next run too.
+  const replayStore = replayStoreFor(o.home, identity.agent);
   const nats = natsUrl(o.home, o.hub);
-  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups });
+  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, replayStore });
   const { host, port } = hubAddress(o.home, o.hub);
   // A command does one thing and exits: no reconnection behind its back.
-  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o), reconnect: false }).catch((e: unknown) => {
+  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
     throw staleAddress(o, e) ?? e;
   });
 }

@@ -1,9 +1,11 @@
 // The fleet home directory (FLEET_HOME, default ~/.fleet): keys/ (0600 identity files),
 // config.json (hub address, default agent), peers.json (pinned peer keys), hub/ (hub.db).
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CliError, usageError } from "./cli-error.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { makeDirs, pathExists } from "../node/dirs.js";
 
 export interface FleetConfig {
   /** "host:port" of the hub clients connect to. */
@@ -18,20 +20,23 @@ export function fleetHome(explicit?: string): string {
   return explicit ?? process.env.FLEET_HOME ?? join(homedir(), ".fleet");
 }
 
+/** Creates the home if needed; 808 with the reason (ENOENT under /proc, EACCES ...) when it is unusable. */
 export function ensureHome(home: string): string {
-  try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new CliError(`cannot create fleet home ${home}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+  makeDirs(home, 0o700, `fleet home ${home}`);
   return home;
 }
 
 /** Reads a JSON file of the home, or fallback when absent; 701 when it is not JSON. */
 export function readJson<T>(path: string, fallback: T): T {
-  if (!existsSync(path)) return fallback;
+  if (!pathExists(path)) return fallback;
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return JSON.parse(text) as T;
   } catch (e) {
     throw new CliError(`${path} is not valid JSON: ${(e as Error).message}`);
   }

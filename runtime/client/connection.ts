@@ -11,7 +11,7 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
-import { keyIdFor, openSignedEnvelopeAsync, PinnedKeys, signEnvelope, signEnvelopeAsync, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
+import { keyIdFor, openSignedEnvelopeAsync, PinnedKeys, type ReplayGuard, signEnvelope, signEnvelopeAsync, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
 import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
@@ -25,6 +25,7 @@ import { abortError, type CallOptions, requestOptions, type RequestOptions } fro
 import { backoffDelay, type ConnectionStatus, DEFAULT_RECONNECT, type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export type { CallOptions, ConnectionStatus, ReconnectOptions, RequestOptions, StatusEvent };
+import { replayGuardFor } from "./replay.js";
 
 export interface MessageMeta {
   /** True when the sender's Ed25519 signature was verified here, end to end. False: only the hub's session vouches for it. */
@@ -91,6 +92,12 @@ export interface ConnectionOptions {
   onReconnected?: (c: HubConnection) => Promise<void> | void;
   /** Status board shared with connectHub (it reports "connecting" before this object exists). */
   board?: StatusBoard;
+  /**
+   * Replay rules on everything received (client/replay.ts): skew, ttl, seen ids. Default: one
+   * guard per identity in this process (kept across reconnects); give one over a durable
+   * ReplayStore to keep it across restarts.
+   */
+  replay?: ReplayGuard;
 }
 
 interface Held {
@@ -127,7 +134,8 @@ export class HubConnection implements FleetConnection {
   private readonly clock: Clock;
   private readonly keys: LayeredKeys;
   private readonly tracker: ReceiptTracker;
-  private readonly dedupe: Deduper;
+  private readonly dedupe?: Deduper;
+  private readonly replay: ReplayGuard;
   private readonly handlers = new Set<MessageHandler>();
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
@@ -164,7 +172,8 @@ export class HubConnection implements FleetConnection {
     learned.pin(o.peer, o.peerPublicKey);
     this.keys = new LayeredKeys(learned, o.keys instanceof PinnedKeys ? undefined : o.keys);
     this.tracker = new ReceiptTracker({ clock: this.clock, timeoutMs: o.receiptTimeoutMs ?? 3_000, attempts: o.receiptAttempts ?? 3 });
-    this.dedupe = o.dedupe ?? new Deduper({ clock: this.clock });
+    this.dedupe = o.dedupe;
+    this.replay = o.replay ?? replayGuardFor(o.identity, this.clock);
     this.attach(this.link);
     this.board.set("connected");
     this.armHeartbeat();
@@ -488,15 +497,7 @@ export class HubConnection implements FleetConnection {
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
     if (verified && this.answer(env)) return;
     const kind = env.body?.kind;
-    const key = Deduper.key(env.sender, env.id);
-    const duplicate = this.dedupe.lookup(key) !== undefined;
-    if (env.requiresAck) this.ackToHub(env.id);
-    if (duplicate) return;
-    try {
-      this.dedupe.remember(key);
-    } catch {
-      // full of live ids: deliver anyway rather than lose it
-    }
+    if (!this.admit(env)) return;
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {
       // The hub refused a message that did not ask for a receipt.
       this.reportDrop(errorFromBody(kind)!);
@@ -524,6 +525,27 @@ export class HubConnection implements FleetConnection {
       }
     }
     this.readers.push(env, { verified });
+  }
+
+  /**
+   * The replay rules (spec/signing.md) before anything is handed over. A replay (604) is
+   * acknowledged again and dropped; a refusal for time (605, 602, 709) is acknowledged too,
+   * so the hub forgets a row that can never be accepted; a full window (804) is not, so the
+   * hub keeps the message and offers it again later. Never "deliver anyway".
+   */
+  private admit(env: Envelope): boolean {
+    const key = Deduper.key(env.sender, env.id);
+    let refused: FleetError | undefined;
+    try {
+      if (this.dedupe?.lookup(key) !== undefined) throw new FleetError(ErrorCode.SECURITY_REPLAY, `replayed message ${env.id} from ${env.sender}`);
+      this.replay.check(env);
+      this.dedupe?.remember(key);
+    } catch (e) {
+      refused = asFleetError(e, ErrorCode.SECURITY_REPLAY, "replay");
+    }
+    if (env.requiresAck && refused?.code !== ErrorCode.DELIVERY_BUSY) this.ackToHub(env.id);
+    if (refused && refused.code !== ErrorCode.SECURITY_REPLAY) this.reportDrop(refused);
+    return !refused;
   }
 
   /** Tells the hub a stored message arrived, so it stops redelivering it. */

@@ -9,7 +9,7 @@ import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v
 import { systemClock, type Clock } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
 import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js";
-import { PinnedKeys, type Identity, type KeyResolver } from "../crypto/index.js";
+import { PinnedKeys, type Identity, type KeyResolver, type ReplayGuard, type ReplayStore } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { parseCapability } from "../protocol/capabilities.js";
 import type { Deduper } from "../protocol/dedupe.js";
@@ -18,6 +18,7 @@ import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
 import { withSignal } from "./call-options.js";
 import { HubConnection, type Relink } from "./connection.js";
+import { replayGuardFor } from "./replay.js";
 import { type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export const DEFAULT_HUB_PORT = 7420;
@@ -41,6 +42,10 @@ export interface ConnectHubOptions {
   receiptAttempts?: number;
   /** Receiver-side dedupe shared across reconnections (exactly-once across hub restarts). */
   dedupe?: Deduper;
+  /** Replay rules on everything received (default: a guard shared per identity; see client/replay.ts). */
+  replay?: ReplayGuard;
+  /** A durable store for the seen ids (runtime/node/replay-store.ts): replay protection across restarts. */
+  replayStore?: ReplayStore;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
   /** An already open carrier (tests, custom transports). Such a connection cannot redial: it does not reconnect. */
@@ -180,6 +185,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     receiptTimeoutMs: o.receiptTimeoutMs,
     receiptAttempts: o.receiptAttempts,
     dedupe: o.dedupe,
+    replay: o.replay ?? (o.replayStore ? replayGuardFor(o.identity, clock, o.replayStore) : undefined),
   });
   await announce(c, o, clock, est.version);
   return c;

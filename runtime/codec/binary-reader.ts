@@ -267,13 +267,25 @@ function compile(desc: DescMessage): (FieldPlan | undefined)[] {
     }
     const isEnum = field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum");
     const type = isEnum ? ScalarType.INT32 : field.scalar!;
-    const readValue = scalarReader(type);
+    const readScalar = scalarReader(type);
+    // An enum number the enum does not define is a decoding error, in byte order (706,
+    // spec/validation.md), at the field (a list: at the element).
+    const known = isEnum ? new Set(field.enum!.values.map((v) => v.number)) : undefined;
+    const readValue: typeof readScalar = known
+      ? (end) => {
+          const v = readScalar(end) as number;
+          if (!known.has(v)) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `${v} is not a ${field.enum!.typeName} value`, { pointer: field.fieldKind === "list" ? `${here()}/${((currentList ?? []) as unknown[]).length}` : here() });
+          return v;
+        }
+      : readScalar;
+    let currentList: unknown[] | undefined;
     const wireType = wireTypeOf(type);
     let read: FieldPlan["read"];
     if (field.fieldKind === "list") {
       const packable = wireType !== LEN;
       read = (m, wt, end) => {
         const list = m[key] as unknown[];
+        currentList = list;
         if (packable && wt === LEN) {
           const len = varint(end);
           need(len, end);

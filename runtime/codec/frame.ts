@@ -79,7 +79,7 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes = MAX_FRAME_BYTES):
 }
 
 export class FrameDecoder {
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private headerFill = 0;
   // The partial body: its announced length, and a buffer that grows with the bytes that
@@ -104,6 +104,29 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Feeds bytes, handing each body to onBody as soon as it is complete, before the next header
+   * is read: what onBody does (e.g. setMaxFrameBytes once a handshake completes) applies to the
+   * very next frame of the same chunk. onBody returning false stops reading the chunk.
+   */
+  pushEach(chunk: Uint8Array, onBody: (body: Uint8Array) => boolean): void {
+    if (this.failure) throw this.failure;
+    try {
+      this.consume(chunk, onBody);
+    } catch (e) {
+      this.failure = e as FleetError;
+      throw e;
+    }
+  }
+
+  /**
+   * Changes the largest frame accepted from the next header on (the hub limits frames to
+   * what a Hello needs until the handshake completes, then allows full-size frames).
+   */
+  setMaxFrameBytes(max: number): void {
+    this.maxFrameBytes = checkMax(max);
+  }
+
   /** Declares the end of the stream: 702 if it stopped inside a frame. */
   end(): void {
     if (this.failure) throw this.failure;
@@ -120,18 +143,23 @@ export class FrameDecoder {
     return this.headerFill === 0 && !this.body;
   }
 
-  private consume(chunk: Uint8Array): Uint8Array[] {
+  private consume(chunk: Uint8Array, onBody?: (body: Uint8Array) => boolean): Uint8Array[] {
     const out: Uint8Array[] = [];
+    let stop = false;
+    const emit = (body: Uint8Array) => {
+      if (!onBody) out.push(body);
+      else if (!onBody(body)) stop = true;
+    };
     let pos = 0;
     const n = chunk.length;
-    while (pos < n) {
+    while (pos < n && !stop) {
       if (!this.body) {
         // Fast path: a whole header in the chunk.
         if (this.headerFill === 0 && n - pos >= FRAME_HEADER_BYTES) {
           const length = this.parseHeader(chunk, pos);
           pos += FRAME_HEADER_BYTES;
           if (n - pos >= length) {
-            out.push(chunk.slice(pos, pos + length));
+            emit(chunk.slice(pos, pos + length));
             pos += length;
           } else {
             this.startBody(length);
@@ -154,13 +182,14 @@ export class FrameDecoder {
       this.append(chunk.subarray(pos, pos + take));
       pos += take;
       if (this.bodyFill === this.bodyLength) {
-        out.push(this.body.length === this.bodyLength ? this.body : this.body.slice(0, this.bodyLength));
+        const body = this.body.length === this.bodyLength ? this.body : this.body.slice(0, this.bodyLength);
         this.body = undefined;
         this.bodyFill = 0;
+        emit(body);
       }
     }
     // A partial header is checked as far as it goes, so garbage is refused early.
-    if (this.headerFill > 0 && this.headerFill < 4) this.checkPartialPrefix();
+    if (!stop && this.headerFill > 0 && this.headerFill < 4) this.checkPartialPrefix();
     return out;
   }
 

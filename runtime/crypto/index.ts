@@ -8,7 +8,7 @@ export { assertValidPublicKey, ed25519Backends, isCanonicalS, verifyEd25519, ver
 export { exportSeed, generateIdentity, identityFromSeed, type Identity } from "./identity.js";
 export { PinnedKeys, StaticKeys, rotationPossessionBytes, type KeyResolver, type PinnedKey, type PinStore } from "./keys.js";
 export { createKeyRotation } from "./rotation.js";
-export { checkFreshness, DEFAULT_SKEW_MS, ReplayGuard } from "./replay.js";
+export { checkFreshness, DEFAULT_SKEW_MS, MAX_TTL_SECONDS, MemoryReplayStore, ReplayGuard, type ReplayStore, type ReplayWindow } from "./replay.js";
 export { hmacSha256, sharedSecretKeyId } from "./hmac.js";
 export { aeadOpen, aeadSeal } from "./aead.js";
 export {

@@ -95,6 +95,14 @@ export class PinnedKeys implements KeyResolver {
     return [...this.byAgent.values()];
   }
 
+  /** Forgets an agent's pin in memory (its owner removes it from storage): the name may be pinned afresh. */
+  unpin(agent: string): void {
+    const pin = this.byAgent.get(agent);
+    if (!pin) return;
+    this.byAgent.delete(agent);
+    this.byKeyId.delete(pin.keyId);
+  }
+
   private remember(pin: PinnedKey): void {
     this.byAgent.set(pin.agent, pin);
     this.byKeyId.set(pin.keyId, pin.publicKey);

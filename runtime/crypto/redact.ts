@@ -33,6 +33,18 @@ function looksRandom(s: string): boolean {
   return new Set(body).size >= 16;
 }
 
+/**
+ * A file path, not a secret (spec/redaction.md): an absolute path (the run starts with "/";
+ * base64 text starts so once in 64) of two or more segments, none of which is itself a long
+ * random-looking run. "/home/alice/Projects/Fleet2024/keys/alpha.key" is kept; a base64
+ * secret that happens to contain "/" still has a long random segment and is redacted.
+ */
+function looksLikePath(s: string): boolean {
+  if (!s.startsWith("/")) return false;
+  const segments = s.split("/").filter(Boolean);
+  return segments.length >= 2 && segments.every((seg) => seg.length < 24 || !looksRandom(seg));
+}
+
 const RULES: Rule[] = [
   { kind: "private-key", re: /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g },
   { kind: "jwt", re: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
@@ -66,7 +78,7 @@ const RULES: Rule[] = [
     },
   },
   { kind: "hex-secret", re: /(?<![A-Za-z0-9:_-])[0-9a-fA-F]{32,}(?![A-Za-z0-9_-])/g, accept: (m) => /[0-9]/.test(m) && /[a-fA-F]/.test(m) },
-  { kind: "base64-secret", re: /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{40,}={0,2}/g, accept: looksRandom },
+  { kind: "base64-secret", re: /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{40,}={0,2}/g, accept: (m) => looksRandom(m) && !looksLikePath(m) },
 ];
 
 /** Replaces every secret-looking part of a text with [REDACTED:kind]. */

@@ -72,7 +72,11 @@ export class AdmissionBatch {
     try {
       hub.store.transaction(() => {
         for (const { peer, pin, record } of batch) {
-          if (pin) hub.store.putPin(pin.agent, pin.publicKey);
+          if (pin) {
+            hub.store.putPin(pin.agent, pin.publicKey);
+            // Open admission lets anyone create names: one that never does anything is pruned (prune.ts).
+            if (hub.options.admission === "open") hub.store.admitted(pin.agent, hub.clock.now());
+          }
           if (!record) continue;
           try {
             hub.registry.putAgent(record);

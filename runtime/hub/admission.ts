@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { encodePacket } from "../codec/index.js";
-import { StaticKeys, verifyToken } from "../crypto/index.js";
+import { StaticKeys, type TokenUseStore, verifyToken } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
@@ -31,7 +31,7 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent) => {
-      if (hub.options.admission === "token") checkToken(hub, hello.admissionToken, agent);
+      if (hub.options.admission === "token") checkToken(hub, peer, hello.admissionToken, agent);
       peer.offered = hello.capabilities?.offered ?? [];
     },
   });
@@ -39,8 +39,33 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
   return peer;
 }
 
+/**
+ * At the Hello a limited token is only checked (608 when already used up); its use is
+ * recorded when the handshake completes (consumeTokenUse), so a Hello alone, a dropped
+ * connection or the client's own Hello retry never burns a use.
+ */
+function deferredUses(hub: Hub, peer: Peer): TokenUseStore {
+  return {
+    consume(tokenId, maxUses, forgetAfterMs) {
+      if (hub.store.tokenUsedUp(tokenId, maxUses)) return false;
+      peer.tokenUse = { tokenId, maxUses, forgetAfterMs };
+      return true;
+    },
+  };
+}
+
+/** The handshake completed: record the token's use now (608 if another connection used it up meanwhile). */
+function consumeTokenUse(hub: Hub, peer: Peer): void {
+  const use = peer.tokenUse;
+  if (!use) return;
+  peer.tokenUse = undefined;
+  if (!hub.store.consume(use.tokenId, use.maxUses, use.forgetAfterMs)) {
+    throw new FleetError(ErrorCode.SECURITY_TOKEN_USED, "admission token already used", { pointer: "/body/hello/admissionToken" });
+  }
+}
+
 /** Admission: a token this hub issued, for this hub, for this agent (603/602/608/601 otherwise). */
-function checkToken(hub: Hub, text: string, agent: string): void {
+function checkToken(hub: Hub, peer: Peer, text: string, agent: string): void {
   if (!text) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "this hub requires an admission token", { pointer: "/body/hello/admissionToken" });
   const id = hub.options.identity;
   verifyToken(text, {
@@ -49,7 +74,7 @@ function checkToken(hub: Hub, text: string, agent: string): void {
     scope: HUB_CONNECT_SCOPE,
     subject: agent,
     clock: hub.clock,
-    uses: hub.store,
+    uses: deferredUses(hub, peer),
   });
 }
 
@@ -70,6 +95,7 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.keyId = est.peerKeyId;
   peer.publicKey = est.peerPublicKey;
   peer.session = est.session;
+  consumeTokenUse(hub, peer);
   const pin = peer.keys.pending;
   peer.keys.pending = undefined;
   const record = registryRecord(hub, peer);
@@ -82,6 +108,7 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
 /** An admitted peer: bound to its agent, its backlog started, frames it sent meanwhile handled. */
 export function openPeer(hub: Hub, peer: Peer): void {
   peer.state = "open";
+  peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   hub.connections.bind(peer);
   hub.log(`online ${peer.agent} ${peer.keyId}`);
   peer.backlogUntil = Number.MAX_SAFE_INTEGER;

@@ -12,7 +12,7 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { openSignedEnvelope } from "../crypto/index.js";
 import { stampBottle, verifyPostmarks } from "../protocol/bottle-postmark.js";
-import { DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
+import { checkLetterTime, DEFAULT_MAX_HOPS } from "../protocol/bottles.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import { parseSigned as parseSignedLetter } from "./parse-signed.js";
@@ -20,6 +20,7 @@ import type { Incoming, Peer } from "./peer.js";
 import type { BottleRow } from "./store.js";
 
 const PREFIX = "bottle:";
+
 const deliveryId = (bottleId: string) => (PREFIX + bottleId).slice(0, 64);
 
 export class BottleKeeper {
@@ -42,12 +43,15 @@ export class BottleKeeper {
     const letterEnv = openSignedEnvelope(bottle.letter, { keys: this.hub.pins });
     if (letterEnv.body?.kind.case !== "bottleLetter") throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, "a bottle's letter must carry a BottleLetter", { pointer: "/body/bottle/letter" });
     const letter = letterEnv.body.kind.value;
+    // The hub judges the letter by its own clock: one dated in the future is refused (605).
+    checkLetterTime(letterEnv, this.hub.clock.now(), this.hub.options.skewMs);
     if (letter.recipient?.target.case !== "agent") throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, "the hub holds bottles for single agents only", { pointer: "/body/bottle/letter/recipient" });
     if (!letter.condition?.kind.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "bottle letter needs a condition", { pointer: "/body/bottle/letter/condition" });
     verifyPostmarks(bottle, letter.bottleId, this.hub.pins);
     const maxHops = letter.maxHops || DEFAULT_MAX_HOPS;
     if (bottle.postmarks.length + 1 > maxHops) throw new FleetError(ErrorCode.DELIVERY_HOP_LIMIT, `the hub would be hop ${bottle.postmarks.length + 1} of at most ${maxHops}`, { pointer: "/body/bottle/postmarks" });
     const now = this.hub.clock.now();
+    this.checkRoom(bottle);
     bottle = stampBottle(bottle, letter.bottleId, this.hub.options.identity, now);
     const row: BottleRow = {
       bottleId: letter.bottleId,
@@ -63,6 +67,16 @@ export class BottleKeeper {
     if (fresh) this.live.set(row.bottleId, { ...row, parsed: bottle, condition: letter.condition });
     if (env.requiresAck) this.hub.receipt(peer, env, ReceiptStatus.ACCEPTED, fresh ? 0 : ErrorCode.DELIVERY_DUPLICATE, fresh ? "" : "duplicate bottle");
     this.evaluate();
+  }
+
+  /** 804 when the hub already holds maxHeldBottles bottles or maxHeldBottleBytes of them (HubOptions). */
+  private checkRoom(bottle: Bottle): void {
+    const { maxHeldBottles, maxHeldBottleBytes } = this.hub.options;
+    let bytes = bottle.letter?.payload.length ?? 0;
+    for (const b of this.live.values()) bytes += b.bottle.length;
+    if (this.live.size >= maxHeldBottles || bytes > maxHeldBottleBytes) {
+      throw new FleetError(ErrorCode.DELIVERY_BUSY, `the hub holds as many bottles as it may (${maxHeldBottles}, ${maxHeldBottleBytes} bytes); retry later`);
+    }
   }
 
   /** Delivers every held bottle whose condition holds to its online recipient; expires old ones. */

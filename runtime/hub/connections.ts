@@ -10,6 +10,7 @@ import { redactText, signEnvelope } from "../crypto/index.js";
 import { ErrorCode, errorCodeName, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import type { Peer } from "./peer.js";
+import { saveOne } from "./prune.js";
 
 export class Connections {
   readonly peers = new Set<Peer>();
@@ -17,8 +18,17 @@ export class Connections {
 
   constructor(private readonly hub: Hub) {}
 
+  /** Peers still handshaking (unauthenticated), capped by HubOptions.maxPendingConnections. */
+  private readonly handshaking = new Set<Peer>();
+
   add(peer: Peer): void {
     this.peers.add(peer);
+    if (peer.state === "handshake") this.handshaking.add(peer);
+  }
+
+  /** Connections still handshaking (unauthenticated). */
+  get pending(): number {
+    return this.handshaking.size;
   }
 
   /** Makes an established peer its agent's connection; an older one for the same agent is closed. */
@@ -26,6 +36,7 @@ export class Connections {
     const previous = this.online.get(peer.agent);
     if (previous && previous !== peer) this.violation(previous, new FleetError(ErrorCode.UNKNOWN_ERROR, `superseded by a newer connection for ${peer.agent}`));
     this.online.set(peer.agent, peer);
+    this.handshaking.delete(peer);
   }
 
   onlineAgents(): string[] {
@@ -71,8 +82,10 @@ export class Connections {
 
   /** Marks a peer closed and forgets it (its agent goes offline if this was its connection). */
   drop(peer: Peer): void {
+    saveOne(this.hub, peer);
     peer.state = "closed";
     this.peers.delete(peer);
+    this.handshaking.delete(peer);
     if (peer.agent && this.online.get(peer.agent) === peer) this.online.delete(peer.agent);
   }
 }

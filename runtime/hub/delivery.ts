@@ -12,6 +12,7 @@ import type { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import { parseSigned } from "./parse-signed.js";
 import type { Peer } from "./peer.js";
+import { overQueue } from "./queue-bound.js";
 
 /** The fields of a message the hub answers about (an Envelope, or a route header read in place). */
 export type Answerable = Pick<Envelope, "id" | "requiresAck" | "correlationId">;
@@ -19,6 +20,7 @@ export type Answerable = Pick<Envelope, "id" | "requiresAck" | "correlationId">;
 /** Writes a packet to a peer: signed packets unchanged, session templates sealed for it. */
 export function deliver(peer: Peer, packet: Uint8Array, signed: boolean, env?: Envelope): void {
   if (peer.state !== "open") return;
+  peer.active = true;
   if (signed) {
     peer.conn.send(packet);
     return;
@@ -34,11 +36,16 @@ export function deliver(peer: Peer, packet: Uint8Array, signed: boolean, env?: E
   peer.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: peer.session!.seal(e) } })));
 }
 
-/** A hub-originated message to a connected peer, authenticated by its session. */
+/**
+ * A hub-originated message to a connected peer, authenticated by its session. Replies,
+ * receipts and registry answers count against the same queue bound as routed messages
+ * (queue-bound.ts): a peer that never reads is told 804 and cut, never buffered without end.
+ */
 export function reply(hub: Hub, peer: Peer, draft: Omit<EnvelopeDraft, "to">): void {
   if (peer.state !== "open") return;
   const env = buildEnvelope({ ...draft, to: peer.agent }, hub.agent, hub.clock);
   peer.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: peer.session!.seal(env) } })));
+  overQueue(hub, peer);
 }
 
 export function receipt(hub: Hub, peer: Peer, msg: Answerable, status: ReceiptStatus, code: ErrorCode | 0 = 0, detail = "", retryAfterMs = 0): void {

@@ -19,6 +19,7 @@ export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
 export function handleHubRequest(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const kind = env.body?.kind;
+  if (kind?.case !== "heartbeat") peer.active = true;
   try {
     switch (kind?.case) {
       case "heartbeat":

@@ -12,7 +12,7 @@ import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import type { EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
-import type { ErrorCode, FleetError } from "../errors.js";
+import { ErrorCode, FleetError } from "../errors.js";
 import { RegistryReplica } from "../protocol/registry.js";
 import type { FrameConnection, FrameListener } from "../transport/listener.js";
 import { newPeer } from "./admission.js";
@@ -28,6 +28,7 @@ import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./o
 import type { Peer } from "./peer.js";
 import { StorePins } from "./pins.js";
 import { SqliteRegistryStorage } from "./registry-storage.js";
+import { InboxQuota } from "./quota.js";
 import { Router } from "./routing.js";
 import { HubStore } from "./store.js";
 
@@ -43,6 +44,11 @@ export interface HubStats {
   rejected: number;
   inbox: number;
   verify: "all" | "none";
+  /** Bounded state (issue 12): stored inbox bytes, rate buckets held, pinned identities, connections handshaking. */
+  inboxBytes: number;
+  rateBuckets: number;
+  pins: number;
+  pending: number;
 }
 
 export class Hub {
@@ -51,11 +57,13 @@ export class Hub {
   readonly store: HubStore;
   readonly pins: StorePins;
   readonly registry: RegistryReplica;
+  readonly registryStorage: SqliteRegistryStorage;
   readonly bottles: BottleKeeper;
   readonly connections: Connections;
   readonly router: Router;
   readonly commits: GroupCommit;
   readonly admissions: AdmissionBatch;
+  readonly quota: InboxQuota;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -68,7 +76,9 @@ export class Hub {
     this.options = resolveHubOptions(opts, this.clock);
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
     this.pins = new StorePins(this.store, () => this.clock.now());
-    this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: new SqliteRegistryStorage(this.store) });
+    this.quota = new InboxQuota(this);
+    this.registryStorage = new SqliteRegistryStorage(this.store);
+    this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
@@ -90,7 +100,15 @@ export class Hub {
   }
 
   accept(conn: FrameConnection): void {
+    // Until the handshake completes a peer may send only what a Hello needs, and only
+    // maxPendingConnections peers may be handshaking at once (their buffers are bounded together).
+    conn.setMaxFrameBytes?.(Math.min(this.options.maxHandshakeFrameBytes, this.options.maxFrameBytes));
     const peer = newPeer(this, conn);
+    if (this.connections.pending >= this.options.maxPendingConnections) {
+      this.connections.add(peer);
+      this.violation(peer, new FleetError(ErrorCode.DELIVERY_BUSY, `too many connections handshaking (${this.options.maxPendingConnections}); retry later`));
+      return;
+    }
     this.connections.add(peer);
     conn.onFrame((body) => receiveFrame(this, peer, body));
     conn.onError((e) => this.violation(peer, e));
@@ -125,6 +143,10 @@ export class Hub {
       rejected: this.counters.rejected,
       inbox: this.store.inboxSize(),
       verify: this.options.verify,
+      inboxBytes: this.quota.bytes.total,
+      rateBuckets: this.router.limiter.size,
+      pins: this.pins.entries().length,
+      pending: this.connections.pending,
     };
   }
 

@@ -3,10 +3,12 @@
 import type { TimerId } from "../clock.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
+import { pruneIdle } from "./prune.js";
 
 export class Maintenance {
   private timer: TimerId | undefined;
   private lastSweep = 0;
+  private lastPrune = 0;
 
   constructor(private readonly hub: Hub) {}
 
@@ -40,8 +42,17 @@ export class Maintenance {
       this.lastSweep = now;
       try {
         hub.store.sweep(now, now - options.dedupeWindowMs);
+        hub.quota.recount();
       } catch (e) {
         hub.log(`sweep failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "sweep").message}`);
+      }
+    }
+    if (now - this.lastPrune >= Math.min(60_000, options.pruneIdleMs)) {
+      this.lastPrune = now;
+      try {
+        pruneIdle(hub);
+      } catch (e) {
+        hub.log(`prune failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "prune").message}`);
       }
     }
     hub.bottles.evaluate();

@@ -38,6 +38,32 @@ export interface HubOptions {
    * counted in the store, so a single-use token stays used across restarts.
    */
   admission?: "open" | "token";
+  /** Largest frame accepted before the handshake completes (default 16,384 bytes: a Hello is under 1 KB). */
+  maxHandshakeFrameBytes?: number;
+  /**
+   * Connections still handshaking at once (default 1,024); one more is refused with 804 and
+   * closed. With maxHandshakeFrameBytes this bounds what unauthenticated peers can make the
+   * hub buffer: at most 1,024 x 16 KiB = 16 MiB.
+   */
+  maxPendingConnections?: number;
+  /** Stored (offline inbox) bytes per recipient (default 64 MiB); over it, 804 with a retry hint. */
+  inboxBytesPerRecipient?: number;
+  /** Stored (offline inbox) bytes in total (default 512 MiB); over it, 804. */
+  inboxBytesTotal?: number;
+  /**
+   * Stored bytes, in total, for names this hub has never admitted (no pinned key), default
+   * 1 MiB: such messages are held (the name may connect later) under this small separate quota.
+   */
+  inboxBytesUnknown?: number;
+  /**
+   * Idle state is forgotten after this (default 86,400,000 ms, one day): open-admission
+   * identities that connected but never sent or received a message, and are offline, lose
+   * their pin and registry entry. Rate buckets are forgotten as soon as they are full again.
+   */
+  pruneIdleMs?: number;
+  /** Bottles held at once (QUEUED or DELIVERED), default 10,000, and their bytes, default 64 MiB; over either, 804. */
+  maxHeldBottles?: number;
+  maxHeldBottleBytes?: number;
   /** Simulated disk quota for the store (tests). */
   storeMaxBytes?: number;
 }
@@ -45,6 +71,8 @@ export interface HubOptions {
 export type ResolvedHubOptions = Required<Omit<HubOptions, "storeMaxBytes">> & { storeMaxBytes?: number };
 
 export const HUB_DEFAULT_PORT = 7420;
+export const MAX_HELD_BOTTLES = 10_000;
+export const MAX_HELD_BOTTLE_BYTES = 64 * 1024 * 1024;
 
 /** The audience admission tokens for this hub must name: its key id, so a token opens one hub only. */
 export function hubAudience(identity: Pick<Identity, "keyId">): string {
@@ -70,6 +98,14 @@ export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptio
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     skewMs: o.skewMs ?? 120_000,
+    maxHandshakeFrameBytes: o.maxHandshakeFrameBytes ?? 16_384,
+    maxPendingConnections: o.maxPendingConnections ?? 1_024,
+    inboxBytesPerRecipient: o.inboxBytesPerRecipient ?? 64 * 1024 * 1024,
+    inboxBytesTotal: o.inboxBytesTotal ?? 512 * 1024 * 1024,
+    inboxBytesUnknown: o.inboxBytesUnknown ?? 1024 * 1024,
+    pruneIdleMs: o.pruneIdleMs ?? 86_400_000,
+    maxHeldBottles: o.maxHeldBottles ?? MAX_HELD_BOTTLES,
+    maxHeldBottleBytes: o.maxHeldBottleBytes ?? MAX_HELD_BOTTLE_BYTES,
     storeMaxBytes: o.storeMaxBytes,
   };
 }

@@ -28,6 +28,11 @@ export class Peer {
   backlogUntil = 0;
   backlogCursor = 0;
   draining = false;
+  /** It sent or was handed a message on this connection (idle-state pruning spares it); saved once. */
+  active = false;
+  activeSaved = false;
+  /** A limited admission token its Hello presented: one use is consumed only when the handshake completes. */
+  tokenUse?: { tokenId: string; maxUses: number; forgetAfterMs: number };
 
   /** keys: what the responder resolves keys with (and where it leaves the Confirm's pin). */
   constructor(readonly conn: FrameConnection, readonly responder: HandshakeResponder, now: number, readonly keys: HandshakeKeys) {

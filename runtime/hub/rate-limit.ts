@@ -29,4 +29,18 @@ export class TokenBuckets {
   forget(key: string): void {
     this.buckets.delete(key);
   }
+
+  /**
+   * Forgets every bucket that has refilled to its burst: a new bucket would be identical, so
+   * nothing changes for its sender, and the table only holds senders active in the last
+   * burst / rate seconds (2 s by default).
+   */
+  prune(): void {
+    const now = this.clock.now();
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) * this.rate) / 1000 >= this.burst) this.buckets.delete(k);
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
 }

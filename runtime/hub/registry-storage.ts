@@ -23,6 +23,11 @@ export class SqliteRegistryStorage implements RegistryStorage {
     for (const e of entries) this.cache.set(e.key, e);
   }
 
+  /** Drops an entry from memory (the caller deleted its row: HubStore.forgetAgent). Hub-local: its registry is not replicated. */
+  forget(key: string): void {
+    this.cache.delete(key);
+  }
+
   all(): Iterable<RegistryEntry> {
     return this.cache.values();
   }

@@ -9,13 +9,14 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { deliver, reject } from "./delivery.js";
 import type { Hub } from "./hub.js";
 import type { Peer, Routed } from "./peer.js";
+import { overQueue } from "./queue-bound.js";
 import { TokenBuckets } from "./rate-limit.js";
 import type { RouteHead } from "./route-header.js";
 
 const NOBODY: string[] = [];
 
 export class Router {
-  private readonly limiter: TokenBuckets;
+  readonly limiter: TokenBuckets;
   private readonly recent = new Map<string, number>();
 
   constructor(private readonly hub: Hub) {
@@ -25,6 +26,7 @@ export class Router {
   route(msg: Routed): void {
     const hub = this.hub;
     const { peer, head } = msg;
+    peer.active = true;
     const to = head.target;
     // Decoders require a recipient; should one ever lack it, that is a protocol error, not an empty route.
     if (to.case === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "recipient is required", { pointer: "/recipient" });
@@ -128,13 +130,8 @@ export class Router {
     return false;
   }
 
-  /** Over its queue limit (marks when it started; at 4x the limit it is cut off at once). */
+  /** Over its queue limit (queue-bound.ts: marks when it started; at 4x the limit it is cut off at once). */
   private isBusy(p: Peer): boolean {
-    const hub = this.hub;
-    const queued = p.conn.bufferedAmount;
-    if (queued <= hub.options.maxQueueBytes) return false;
-    if (!p.busySince) p.busySince = hub.clock.now();
-    if (queued > 4 * hub.options.maxQueueBytes) hub.violation(p, new FleetError(ErrorCode.DELIVERY_BUSY, "slow consumer: send queue over its hard limit"));
-    return true;
+    return overQueue(this.hub, p);
   }
 }

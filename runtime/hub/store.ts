@@ -4,9 +4,10 @@
 // receipt sent after commit() is a promise the hub can keep. Any write failure (read-only
 // directory, full disk, closed database) is FleetError 808 and nothing is acknowledged.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { BottleStatus } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { join } from "node:path";
 import { ErrorCode, FleetError } from "../errors.js";
+import { makeDirs } from "../node/dirs.js";
 
 export interface InboxRow {
   seq: number;
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS bottles (
   status INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS registry (key TEXT PRIMARY KEY, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (agent TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
 `;
 
@@ -64,7 +66,7 @@ export class HubStore {
   /** Opens (creating) hub.db in dir; 808 when the directory or file cannot be written. */
   constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700, `hub store ${dir}`);
       this.db = new Database(join(dir, "hub.db"));
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = FULL");
@@ -81,8 +83,10 @@ export class HubStore {
     this.q = {
       inboxAdd: db.prepare("INSERT OR IGNORE INTO inbox (recipient, message_id, sender, packet, expires_at, needs_ack) VALUES (?, ?, ?, ?, ?, ?)"),
       inboxFor: db.prepare("SELECT seq, recipient, message_id AS messageId, sender, packet, expires_at AS expiresAt, needs_ack AS needsAck FROM inbox WHERE recipient = ? AND expires_at > ? AND seq > ? ORDER BY seq LIMIT ?"),
-      inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ?"),
+      inboxDel: db.prepare("DELETE FROM inbox WHERE recipient = ? AND message_id = ? RETURNING length(packet) AS n"),
+      inboxBytes: db.prepare("SELECT recipient, sum(length(packet)) AS bytes FROM inbox GROUP BY recipient"),
       inboxExpire: db.prepare("DELETE FROM inbox WHERE expires_at <= ?"),
+      bottleExpire: db.prepare(`DELETE FROM bottles WHERE expires_at <= ? OR (status IN (${BottleStatus.ACKNOWLEDGED}, ${BottleStatus.EXPIRED}, ${BottleStatus.FAILED}) AND updated_at <= ?)`),
       inboxCount: db.prepare("SELECT count(*) AS n FROM inbox"),
       dedupeGet: db.prepare("SELECT 1 FROM dedupe WHERE sender = ? AND message_id = ? AND seen_at > ?"),
       dedupeAdd: db.prepare("INSERT OR REPLACE INTO dedupe (sender, message_id, seen_at) VALUES (?, ?, ?)"),
@@ -96,6 +100,12 @@ export class HubStore {
       pinGet: db.prepare("SELECT public_key AS publicKey FROM pins WHERE agent = ?"),
       pinPut: db.prepare("INSERT OR REPLACE INTO pins (agent, public_key) VALUES (?, ?)"),
       pinAll: db.prepare("SELECT agent, public_key AS publicKey FROM pins ORDER BY agent"),
+      activityAdd: db.prepare("INSERT OR IGNORE INTO activity (agent, admitted_at, active) VALUES (?, ?, 0)"),
+      activityMark: db.prepare("UPDATE activity SET active = 1 WHERE agent = ? AND active = 0"),
+      idleAgents: db.prepare("SELECT agent FROM activity WHERE active = 0 AND admitted_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE recipient = activity.agent) ORDER BY admitted_at LIMIT ?"),
+      forgetAgent: db.prepare("DELETE FROM activity WHERE agent = ?"),
+      pinDel: db.prepare("DELETE FROM pins WHERE agent = ?"),
+      regDel: db.prepare("DELETE FROM registry WHERE key = ?"),
       tokenUses: db.prepare("SELECT uses FROM token_uses WHERE token_id = ?"),
       tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses, forget_at) VALUES (?, 1, ?) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1, forget_at = excluded.forget_at"),
       tokenExpire: db.prepare("DELETE FROM token_uses WHERE forget_at > 0 AND forget_at <= ?"),
@@ -130,8 +140,14 @@ export class HubStore {
     );
   }
 
-  removeInbox(recipient: string, messageId: string): void {
-    this.write("inbox delete", () => this.q.inboxDel.run(recipient, messageId));
+  /** Deletes one row; returns the bytes it held (0 when there was none). */
+  removeInbox(recipient: string, messageId: string): number {
+    return this.write("inbox delete", () => (this.q.inboxDel.get(recipient, messageId) as { n: number } | undefined)?.n ?? 0);
+  }
+
+  /** Stored packet bytes per recipient (what storage quotas count). */
+  inboxBytes(): Map<string, number> {
+    return new Map((this.q.inboxBytes.all() as { recipient: string; bytes: number }[]).map((r) => [r.recipient, r.bytes]));
   }
 
   inboxSize(): number {
@@ -147,10 +163,14 @@ export class HubStore {
     this.write("dedupe", () => this.q.dedupeAdd.run(sender, messageId, at));
   }
 
-  /** Drops expired inbox rows and dedupe ids older than the window. */
+  /**
+   * Drops expired inbox rows, dedupe ids older than the window, and bottles a day past their
+   * expiry or an hour after they reached a final status (their status stays askable that long).
+   */
   sweep(now: number, dedupeSince: number): void {
     this.transaction(() => {
       this.q.inboxExpire.run(now);
+      this.q.bottleExpire.run(now - 86_400_000, now - 3_600_000);
       this.q.dedupeExpire.run(dedupeSince);
       this.q.tokenExpire.run(now);
     });
@@ -192,6 +212,33 @@ export class HubStore {
 
   pins(): { agent: string; publicKey: Uint8Array }[] {
     return (this.q.pinAll.all() as { agent: string; publicKey: Uint8Array }[]).map((r) => ({ agent: r.agent, publicKey: new Uint8Array(r.publicKey) }));
+  }
+
+  /** A newly pinned agent (open admission); pruned later unless it ever becomes active. */
+  admitted(agent: string, at: number): void {
+    this.write("activity", () => this.q.activityAdd.run(agent, at));
+  }
+
+  /** The agent sent or received something: never pruned as idle. */
+  markActive(agent: string): void {
+    this.write("activity", () => this.q.activityMark.run(agent));
+  }
+
+  /** Agents admitted before `before` that never did anything and have nothing waiting (at most limit). */
+  idleAgents(before: number, limit: number): string[] {
+    return (this.q.idleAgents.all(before, limit) as { agent: string }[]).map((r) => r.agent);
+  }
+
+  /** Deletes an idle agent's pin, its registry entry and its activity row. */
+  forgetAgent(agent: string, registryKey: string): void {
+    this.q.pinDel.run(agent);
+    this.q.regDel.run(registryKey);
+    this.q.forgetAgent.run(agent);
+  }
+
+  /** True when a limited token already has maxUses recorded uses (a read: nothing is consumed). */
+  tokenUsedUp(tokenId: string, maxUses: number): boolean {
+    return maxUses > 0 && ((this.q.tokenUses.get(tokenId) as { uses: number } | undefined)?.uses ?? 0) >= maxUses;
   }
 
   /** Records one use of a limited token (durably); false once it has maxUses uses. A TokenUseStore. */

@@ -18,7 +18,7 @@ import { MessageReaders, type MessagesOptions, type ReceivedMessage } from "../c
 import { type ConnectionStatus, StatusBoard, type StatusEvent } from "../client/status.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
-import { openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey } from "../crypto/index.js";
+import { openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey, type ReplayStore } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { makeReceipt, signReceipt } from "../protocol/receipts.js";
@@ -65,6 +65,8 @@ export interface NatsConnectOptions {
    * at most this many envelopes (default 256; 1 sends each alone) and bytes (default 32 KiB).
    */
   sessionBatch?: { envelopes?: number; bytes?: number };
+  /** A durable store for seen ids (runtime/node/replay-store.ts): replay protection across restarts. */
+  replayStore?: ReplayStore;
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
   onReject?: (error: FleetError, subject: string) => void;
   /** Aborts connecting (903). */
@@ -109,7 +111,7 @@ export class NatsFleetConnection implements FleetConnection {
     this.current = opts.identity;
     // Read at use, never captured: rotateKey replaces it for every part of the connection.
     const conn = this;
-    this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock);
+    this.verifier = new SignedVerifier(keys, opts.trust ?? "tofu", clock, opts.replayStore);
     this.dispatcher = new NatsDispatcher({
       clock,
       sendReceipt: (receipt, original) => this.sendReceipt(receipt, original),

@@ -228,12 +228,17 @@ export class NatsSessions {
   }
 
   private async step(peer: string, step: HandshakeStep, i: { machine: HandshakeInitiator; done: (l: Live) => void; fail: (e: FleetError) => void }): Promise<void> {
+    // Listen on the responder's direction before the Confirm goes out: its first session
+    // message carries its Finished (key confirmation), and the initiator accepts nothing before it.
+    const est = step.established;
+    const stop = est ? this.subscribeSession(peer, est.sessionId, "responder", () => est.session) : undefined;
     try {
       if (step.send) await this.publishHandshake(peer, step.send);
     } catch (e) {
+      stop?.();
       return i.fail(asFleetError(e, ErrorCode.HANDSHAKE_TIMEOUT, "handshake"));
     }
-    if (step.established) return i.done(this.established(peer, step.established, "initiator"));
+    if (est) return i.done(this.established(peer, est, "initiator", undefined, true));
     if (!step.error) return;
     // A failed machine (reject, timeout after the last retry) ends the attempt; ignored input does not.
     if (i.machine.state === "failed") i.fail(step.error);
@@ -268,10 +273,10 @@ export class NatsSessions {
     await this.publishHandshake(peer, step.send);
   }
 
-  private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }): Live {
+  private established(peer: string, est: EstablishedSession, role: "initiator" | "responder", r?: { early: SessionEnvelope[]; stop: () => void; session?: Session }, subscribed = false): Live {
     const live: Live = { established: est, outgoing: subjects.session(est.sessionId, role) };
     if (role === "initiator") {
-      this.subscribeSession(peer, est.sessionId, "responder", () => est.session);
+      if (!subscribed) this.subscribeSession(peer, est.sessionId, "responder", () => est.session);
     } else if (r) {
       r.session = est.session;
       for (const se of r.early.splice(0)) this.openAndDeliver(peer, est.session, se, subjects.session(est.sessionId, "initiator"));

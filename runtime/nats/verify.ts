@@ -6,7 +6,7 @@
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock } from "../clock.js";
-import { openSignedEnvelope, ReplayGuard, type PinnedKeys } from "../crypto/index.js";
+import { openSignedEnvelope, ReplayGuard, type PinnedKeys, type ReplayStore } from "../crypto/index.js";
 import { introducingResolver, type TrustPolicy } from "./keys.js";
 
 export class SignedVerifier {
@@ -19,10 +19,12 @@ export class SignedVerifier {
     private readonly keys: PinnedKeys,
     private readonly trust: TrustPolicy,
     clock: Clock,
+    store?: ReplayStore,
   ) {
-    this.live = new ReplayGuard({ clock });
+    // With a durable store (the CLI, agents that ask), seen ids survive a restart on both paths.
+    this.live = new ReplayGuard({ clock, store });
     this.storeClock = { now: () => this.storedAt, setTimer: clock.setTimer, clearTimer: clock.clearTimer };
-    this.stored = new ReplayGuard({ clock: this.storeClock });
+    this.stored = new ReplayGuard({ clock: this.storeClock, store });
   }
 
   /**

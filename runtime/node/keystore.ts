@@ -1,10 +1,11 @@
 // Identities on disk: one JSON file per agent in a directory (FLEET_HOME/keys), mode 0600
 // in a 0700 directory. Files that others can read are refused on load, as ssh does, and
 // nothing here ever prints or logs a seed.
-import { chmodSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, closeSync, existsSync, unlinkSync } from "node:fs";
+import { chmodSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, closeSync, existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { exportSeed, fromBase64Url, identityFromSeed, toBase64Url, type Identity } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
+import { makeDirs, pathExists } from "./dirs.js";
 
 interface KeyFile {
   fleet_key: 1;
@@ -27,7 +28,7 @@ export class FileKeystore {
   constructor(readonly dir: string) {}
 
   private ensureDir(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    makeDirs(this.dir, 0o700, `key directory ${this.dir}`);
     chmodSync(this.dir, 0o700);
   }
 
@@ -35,8 +36,9 @@ export class FileKeystore {
     return join(this.dir, fileNameFor(agent));
   }
 
+  /** Whether the agent has a key file; a file that cannot be checked (EACCES) is 808, never "absent". */
   has(agent: string): boolean {
-    return existsSync(this.pathFor(agent));
+    return pathExists(this.pathFor(agent), `key file for ${agent}`);
   }
 
   /** Writes atomically (temp file 0600, then rename), replacing any previous key of the agent. */
@@ -96,8 +98,14 @@ export class FileKeystore {
 
   /** Agent names with a key file here. */
   list(): string[] {
-    if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
+    if (!pathExists(this.dir, `key directory ${this.dir}`)) return [];
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch (e) {
+      throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot read key directory ${this.dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    return files
       .filter((f) => f.endsWith(SUFFIX))
       .flatMap((f) => {
         try {

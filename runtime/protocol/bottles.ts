@@ -10,7 +10,7 @@ import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envel
 import type { ApplicationPayload } from "../../generated/proto/fleet/v1/payload_pb.js";
 import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import type { Clock, TimerId } from "../clock.js";
-import { DEFAULT_SKEW_MS, type Identity, type KeyResolver, openSignedEnvelope, signEnvelope } from "../crypto/index.js";
+import { DEFAULT_SKEW_MS, type Identity, type KeyResolver, MAX_TTL_SECONDS, openSignedEnvelope, signEnvelope } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { type ConditionWorld, evaluateCondition, parseCondition, pendingTimes, validateCondition } from "./bottle-condition.js";
 import { stampBottle, verifyPostmarks } from "./bottle-postmark.js";
@@ -49,6 +49,17 @@ export interface OpenedBottle {
 }
 
 /**
+ * A letter's time rules at every relay (spec/bottles.md): created_at not in the future beyond
+ * the skew (605) and ttl_seconds at most MAX_TTL_SECONDS (709). An old letter is not refused
+ * here: expiry is the relay's decision (it still deserves an EXPIRED receipt).
+ */
+export function checkLetterTime(envelope: Pick<Envelope, "createdAt" | "ttlSeconds">, now: number, skewMs = DEFAULT_SKEW_MS): void {
+  const created = envelope.createdAt ? timestampMs(envelope.createdAt) : NaN;
+  if (!(created <= now + skewMs)) throw new FleetError(ErrorCode.SECURITY_CLOCK_SKEW, "letter created in the future", { pointer: "/letter/createdAt" });
+  if (envelope.ttlSeconds > MAX_TTL_SECONDS) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `letter ttl_seconds over ${MAX_TTL_SECONDS}`, { pointer: "/letter/ttlSeconds" });
+}
+
+/**
  * Verifies the origin's signature (its key must be known), the letter's shape and every
  * postmark. Time: created_at may not be in the future beyond the skew; expiry is the
  * caller's decision (an expired bottle still deserves an EXPIRED receipt).
@@ -62,8 +73,7 @@ export function openBottle(bottle: Bottle, keys: KeyResolver, clock: Clock): Ope
   if (!letter.recipient?.target.case) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "letter without recipient", { pointer: "/letter/recipient" });
   if (!letter.payload) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "letter without payload", { pointer: "/letter/payload" });
   validateCondition(letter.condition, "/letter/condition");
-  const created = envelope.createdAt ? timestampMs(envelope.createdAt) : NaN;
-  if (!(created <= clock.now() + DEFAULT_SKEW_MS)) throw new FleetError(ErrorCode.SECURITY_CLOCK_SKEW, "letter created in the future", { pointer: "/letter/createdAt" });
+  checkLetterTime(envelope, clock.now());
   verifyPostmarks(bottle, letter.bottleId, keys);
   return { envelope, letter, origin: envelope.sender, expiresAt: expiresAtMs(envelope) };
 }

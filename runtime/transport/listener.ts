@@ -27,6 +27,11 @@ export interface FrameConnection {
   onClose(handler: () => void): void;
   /** Called when bufferedAmount has dropped back after a backlog. */
   onDrain(handler: () => void): void;
+  /**
+   * Changes the largest frame body accepted from the peer from now on (optional: carriers
+   * without it keep the limit they were built with). The hub lowers it until the handshake.
+   */
+  setMaxFrameBytes?(max: number): void;
 }
 
 /** Accepts FrameConnections on one address. */

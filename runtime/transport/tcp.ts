@@ -45,6 +45,10 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
     return this.closed ? 0 : this.socket.writableLength;
   }
 
+  setMaxFrameBytes(max: number): void {
+    this.decoder.setMaxFrameBytes(max);
+  }
+
   send(body: Uint8Array): void {
     if (this.closed || this.socket.destroyed) return;
     // Checked first: an oversize body throws 703 before anything is queued.
@@ -72,18 +76,17 @@ class TcpFrameConnection extends FrameConnectionBase implements FrameConnection 
     setTimeout(() => this.destroy(), 2_000).unref();
   }
 
+  // Each frame is handled before the next header is read, so a limit changed by its handler
+  // (the hub's, once the handshake completes) applies to the next frame of the same chunk.
   private receive(chunk: Uint8Array): void {
     if (!this.reading) return;
-    let bodies: Uint8Array[];
     try {
-      bodies = this.decoder.push(chunk);
+      this.decoder.pushEach(chunk, (body) => {
+        this.frameHandler(body);
+        return this.reading;
+      });
     } catch (e) {
-      this.fail(asFleetError(e, ErrorCode.WIRE_MALFORMED, "frame"));
-      return;
-    }
-    for (const body of bodies) {
-      if (!this.reading) return;
-      this.frameHandler(body);
+      if (this.reading) this.fail(asFleetError(e, ErrorCode.WIRE_MALFORMED, "frame"));
     }
   }
 

@@ -41,7 +41,7 @@ export interface WebSocketFrameOptions {
 /** A FrameConnection over an open (or opening) standard-API WebSocket. */
 export class WebSocketFrameConnection extends FrameConnectionBase implements FrameConnection {
   readonly remote: string;
-  private readonly maxFrameBytes: number;
+  private maxFrameBytes: number;
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private reading = true;
 
@@ -54,6 +54,10 @@ export class WebSocketFrameConnection extends FrameConnectionBase implements Fra
     socket.addEventListener("close", () => this.finish());
     // An "error" event is always followed by "close"; nothing to do before it.
     socket.addEventListener("error", () => undefined);
+  }
+
+  setMaxFrameBytes(max: number): void {
+    this.maxFrameBytes = max;
   }
 
   get bufferedAmount(): number {

@@ -27,6 +27,8 @@ const positives: [string, string, string][] = [
   ["visa", "card 4111 1111 1111 1111 ok", "[REDACTED:card]"],
   ["mastercard", "5555555555554444", "[REDACTED:card]"],
   ["amex", "3782-822463-10005", "[REDACTED:card]"],
+  // A base64 secret starting with "/" (as one in 64 do) is still a secret: its segments are random.
+  ["base64 starting with a slash", `at /${Buffer.from(Uint8Array.from({ length: 30 }, (_, i) => (i * 53 + 7) & 255)).toString("base64").replaceAll("/", "x")}`, "[REDACTED:base64-secret]"],
 ];
 
 const negatives: string[] = [
@@ -46,6 +48,12 @@ const negatives: string[] = [
   "Basic authentication is disabled",
   "The quick brown fox jumps over the lazy dog, twice over.",
   "/work/main/node_modules/@noble/hashes/sha2.js",
+  // Real-looking paths (issue 12): mixed case and digits, long, but paths.
+  "/home/alice/Projects/Fleet2024/keys/alpha.key",
+  "cannot read /home/alice/Projects/Fleet2024/keys/alpha.key: EACCES (permission denied)",
+  "/work/wt/issue-12-bounds/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
+  "/Users/BobSmith/Library/Application Support/FleetData2025/hub/hub.db",
+  "store /var/lib/fleet/Agents/Team42/inbox/WorkerNode7/hub.db failed",
   "deadbeef",
   "my password is long",
   "AKIA is a prefix",

@@ -92,6 +92,16 @@ function zero(desc: DescMessage): string[] {
   return [`function ${fn("z", desc.typeName)}(): Msg {`, `  return { ${init} };`, "}"];
 }
 
+/** Enum value lists the decoders check against, by enum full name (index = EN<i>). */
+const enumLists = new Map<string, number>();
+
+function enumList(f: DescField): string | undefined {
+  if (!f.enum) return undefined;
+  let i = enumLists.get(f.enum.typeName);
+  if (i === undefined) enumLists.set(f.enum.typeName, (i = enumLists.size));
+  return `EN${i}`;
+}
+
 function decoder(desc: DescMessage, covered: Set<string>): string[] {
   const lines = [`function ${fn("d", desc.typeName)}(stop: number): Msg {`, `  const m = ${fn("z", desc.typeName)}();`, "  while (readCursor() < stop) {", "    switch (readVarint(stop)) {"];
   for (const f of [...desc.fields].sort((a, b) => a.number - b.number)) {
@@ -99,12 +109,15 @@ function decoder(desc: DescMessage, covered: Set<string>): string[] {
     if (message && !covered.has(message.typeName)) continue;
     const s = message ? undefined : scalarOf(f);
     if (!message && !s) continue;
-    const read = message ? `${fn("d", message.typeName)}(readLength(stop))` : `${s!.read}(stop)`;
+    // An enum number the enum does not define is a decoding error (706, spec/validation.md): the compiled reader reports it.
+    const en = message ? undefined : enumList(f);
+    const scalarRead = (end: string) => (en ? `enumIn(${s!.read}(${end}), ${en})` : `${s!.read}(${end})`);
+    const read = message ? `${fn("d", message.typeName)}(readLength(stop))` : scalarRead("stop");
     const wire = message ? 2 : s!.wire;
     if (f.fieldKind === "list") {
       lines.push(`      case ${tagValue(f.number, wire)}: m.${f.localName}.push(${read}); break;`);
       if (wire === 0) {
-        lines.push(`      case ${tagValue(f.number, 2)}: { const e = readLength(stop); while (readCursor() < e) m.${f.localName}.push(${s!.read}(e)); if (readCursor() !== e) throw BAIL; break; }`);
+        lines.push(`      case ${tagValue(f.number, 2)}: { const e = readLength(stop); while (readCursor() < e) m.${f.localName}.push(${scalarRead("e")}); if (readCursor() !== e) throw BAIL; break; }`);
       }
     } else if (f.oneof) {
       // A second member (or a repeat of a message member, which merges) is left to the compiled reader.
@@ -234,6 +247,9 @@ export function renderFastCodec(descriptorSet: Uint8Array, model: ProtoModel): s
   for (const file of registry.files) if (file.proto.package.startsWith("fleet.")) for (const m of file.messages) visit(m);
   const names = [...all.keys()].filter((n) => coverable(all.get(n)!)).sort();
   const covered = new Set(names);
+  enumLists.clear();
+  const enumValues = new Map<string, number[]>();
+  for (const d of all.values()) for (const f of d.fields) if (f.enum) enumValues.set(f.enum.typeName, f.enum.values.map((v) => v.number));
   const body = names.flatMap((n) => [...zero(all.get(n)!), "", ...encoder(all.get(n)!, covered), "", ...decoder(all.get(n)!, covered), ""]);
   const rules = rulesOf(model);
   const regexes: string[] = [];
@@ -256,6 +272,12 @@ export function renderFastCodec(descriptorSet: Uint8Array, model: ProtoModel): s
     `export const BAIL = new Error("fast codec: not the common case");`,
     "",
     ...body,
+    "/** v when the enum defines it; anything else is the compiled reader's to report (706). */",
+    "function enumIn(v: number, known: readonly number[]): number {",
+    "  for (let i = 0; i < known.length; i++) if (known[i] === v) return v;",
+    "  throw BAIL;",
+    "}",
+    ...[...enumLists].map(([name, i]) => `const EN${i}: readonly number[] = ${JSON.stringify(enumValues.get(name))}; // ${name}`),
     ...regexes.map((r, i) => `const RE${i} = new RegExp(${JSON.stringify(r)});`),
     "",
     ...validators,

@@ -11,6 +11,8 @@ from .errors import ErrorCode, fail
 
 DEFAULT_SKEW_MS = 120_000
 DEFAULT_CAPACITY = 65_536
+# The largest ttl_seconds any receiver accepts (spec/signing.md): 30 days. Above it, 709.
+MAX_TTL_SECONDS = 2_592_000
 
 
 class ReplayGuard:
@@ -26,6 +28,8 @@ class ReplayGuard:
     def check_time(self, created_ms: int, ttl_seconds: int, now_ms: int) -> None:
         if abs(now_ms - created_ms) > self.skew_ms:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_CLOCK_SKEW, f"created_at is {(now_ms - created_ms) / 1000:.0f} s from now (skew {self.skew_ms // 1000} s)")
+        if ttl_seconds > MAX_TTL_SECONDS:
+            raise fail(ErrorCode.ERROR_CODE_VALIDATION_OUT_OF_RANGE, f"ttl_seconds {ttl_seconds} is over the maximum {MAX_TTL_SECONDS} (30 days)")
         if now_ms >= created_ms + ttl_seconds * 1000:
             raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_EXPIRED, "message expired (created_at + ttl_seconds)")
 

@@ -145,7 +145,7 @@
                       "x-parser-schema-id": "<anonymous-schema-14>"
                     },
                     "ttlSeconds": {
-                      "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.",
+                      "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).",
                       "type": "integer",
                       "minimum": 1,
                       "maximum": 4294967295,

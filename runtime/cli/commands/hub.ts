@@ -12,6 +12,7 @@ import { CliError, usageError } from "../cli-error.js";
 import { type Command, numberOption, str } from "../command.js";
 import { hubAddress, connectFor, natsUrl } from "../connect.js";
 import { pingBody } from "../../client/bodies.js";
+import { HUB_BRIDGE_OPTIONS, HUB_BRIDGE_USAGE, startHubBridges } from "../hub-bridges.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
 
@@ -31,7 +32,7 @@ export function logLevel(line: string): "info" | "warn" | "error" {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: "fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--require-token (admit only holders of tokens from \`fleet token issue\`)]",
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -43,7 +44,14 @@ export const hub: Command = {
     "max-frame": { type: "string" },
     "idle-ms": { type: "string" },
     "max-queue": { type: "string" },
+    "max-handshake-frame": { type: "string" },
+    "max-pending": { type: "string" },
+    "inbox-quota": { type: "string" },
+    "inbox-total": { type: "string" },
+    "unknown-quota": { type: "string" },
+    "prune-idle-ms": { type: "string" },
     "require-token": { type: "boolean" },
+    ...HUB_BRIDGE_OPTIONS,
   },
   async run(ctx) {
     const home = ensureHome(ctx.home);
@@ -64,6 +72,12 @@ export const hub: Command = {
       maxFrameBytes: numberOption(ctx, "max-frame", { integer: true }),
       idleTimeoutMs: numberOption(ctx, "idle-ms"),
       maxQueueBytes: numberOption(ctx, "max-queue", { integer: true }),
+      maxHandshakeFrameBytes: numberOption(ctx, "max-handshake-frame", { integer: true }),
+      maxPendingConnections: numberOption(ctx, "max-pending", { integer: true }),
+      inboxBytesPerRecipient: numberOption(ctx, "inbox-quota", { integer: true }),
+      inboxBytesTotal: numberOption(ctx, "inbox-total", { integer: true }),
+      inboxBytesUnknown: numberOption(ctx, "unknown-quota", { integer: true }),
+      pruneIdleMs: numberOption(ctx, "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
     }).catch((e: unknown) => {
       if (/EADDRINUSE/.test(String((e as Error)?.message))) throw new CliError(`port ${port} is in use (another hub? \`fleet hub --port N\` picks another, --port 0 any free one)`);
@@ -81,7 +95,16 @@ export const hub: Command = {
     const when = () => `${new Date().toISOString()} info  `;
     ctx.out.line(`${when()}fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
     ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, ws_port: running.wsPort, ws_url: running.wsUrl, key_id: identity.keyId, pid: process.pid });
+    let bridges;
+    try {
+      // Bridges read their numeric options through the same validation (usage error on bad input).
+      bridges = await startHubBridges(ctx, home, running, (_v, name) => numberOption(ctx, name, { integer: true }));
+    } catch (e) {
+      await running.close();
+      throw e;
+    }
     await ctx.interrupted;
+    await bridges.close();
     await running.close();
     ctx.out.line(`${when()}fleet hub stopped`);
     ctx.out.event({ event: "stopped" });

@@ -37,7 +37,7 @@ function d_fleet_v1_AgentRecord(stop: number): Msg {
       case 10: m.agentId = readString(stop); break;
       case 18: m.keyId = readString(stop); break;
       case 26: m.publicKey = readBytes(stop); break;
-      case 32: m.role = readInt32(stop); break;
+      case 32: m.role = enumIn(readInt32(stop), EN0); break;
       case 42: m.capabilities.push(d_fleet_v1_Capability(readLength(stop))); break;
       case 50: m.endpoints.push(readString(stop)); break;
       case 58: m.versions.push(readString(stop)); break;
@@ -212,8 +212,8 @@ function d_fleet_v1_BottleReceipt(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.bottleId = readString(stop); break;
-      case 16: m.status = readInt32(stop); break;
-      case 24: m.reason = readInt32(stop); break;
+      case 16: m.status = enumIn(readInt32(stop), EN1); break;
+      case 24: m.reason = enumIn(readInt32(stop), EN2); break;
       case 34: m.detail = readString(stop); break;
       case 42: if (m.at !== undefined) throw BAIL; m.at = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 50: m.reporter = readString(stop); break;
@@ -394,7 +394,7 @@ function d_fleet_v1_DiscoveryBeacon(stop: number): Msg {
       case 42: if (m.issuedAt !== undefined) throw BAIL; m.issuedAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 48: m.hopCount = readUint32(stop); break;
       case 58: m.endpoints.push(readString(stop)); break;
-      case 64: m.role = readInt32(stop); break;
+      case 64: m.role = enumIn(readInt32(stop), EN0); break;
       case 74: m.publicKey = readBytes(stop); break;
       case 82: if (m.original !== undefined) throw BAIL; m.original = d_fleet_v1_SignedEnvelope(readLength(stop)); break;
       default:
@@ -421,7 +421,7 @@ function d_fleet_v1_EncryptionHeader(stop: number): Msg {
   const m = z_fleet_v1_EncryptionHeader();
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
-      case 8: m.algorithm = readInt32(stop); break;
+      case 8: m.algorithm = enumIn(readInt32(stop), EN3); break;
       case 18: m.sessionId = readString(stop); break;
       case 26: m.nonce = readBytes(stop); break;
       default:
@@ -464,8 +464,8 @@ function d_fleet_v1_Envelope(stop: number): Msg {
       case 10: m.id = readString(stop); break;
       case 18: m.sender = readString(stop); break;
       case 26: if (m.recipient !== undefined) throw BAIL; m.recipient = d_fleet_v1_Recipient(readLength(stop)); break;
-      case 32: m.type = readInt32(stop); break;
-      case 40: m.priority = readInt32(stop); break;
+      case 32: m.type = enumIn(readInt32(stop), EN4); break;
+      case 40: m.priority = enumIn(readInt32(stop), EN5); break;
       case 50: if (m.createdAt !== undefined) throw BAIL; m.createdAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 56: m.ttlSeconds = readUint32(stop); break;
       case 66: m.inReplyTo = readString(stop); break;
@@ -527,7 +527,7 @@ function d_fleet_v1_ErrorBody(stop: number): Msg {
   const m = z_fleet_v1_ErrorBody();
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
-      case 8: m.code = readInt32(stop); break;
+      case 8: m.code = enumIn(readInt32(stop), EN2); break;
       case 18: m.message = readString(stop); break;
       case 26: m.pointer = readString(stop); break;
       case 34: m.details.push(d_fleet_v1_ErrorDetail(readLength(stop))); break;
@@ -611,7 +611,7 @@ function d_fleet_v1_HealthRecord(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.agentId = readString(stop); break;
-      case 16: m.status = readInt32(stop); break;
+      case 16: m.status = enumIn(readInt32(stop), EN6); break;
       case 26: if (m.observedAt !== undefined) throw BAIL; m.observedAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 34: m.reason = readString(stop); break;
       default:
@@ -640,7 +640,7 @@ function d_fleet_v1_Heartbeat(stop: number): Msg {
     switch (readVarint(stop)) {
       case 8: m.sequence = readUint64(stop); break;
       case 16: m.queueDepth = readUint32(stop); break;
-      case 24: m.health = readInt32(stop); break;
+      case 24: m.health = enumIn(readInt32(stop), EN6); break;
       default:
         throw BAIL;
     }
@@ -879,8 +879,8 @@ function d_fleet_v1_Receipt(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.messageId = readString(stop); break;
-      case 16: m.status = readInt32(stop); break;
-      case 24: m.code = readInt32(stop); break;
+      case 16: m.status = enumIn(readInt32(stop), EN7); break;
+      case 24: m.code = enumIn(readInt32(stop), EN2); break;
       case 34: m.detail = readString(stop); break;
       case 40: m.retryAfterMs = readUint32(stop); break;
       default:
@@ -1060,7 +1060,7 @@ function d_fleet_v1_RegistryQuery(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.capability = readString(stop); break;
-      case 16: m.role = readInt32(stop); break;
+      case 16: m.role = enumIn(readInt32(stop), EN0); break;
       case 26: m.agentId = readString(stop); break;
       case 32: m.onlineOnly = readBool(stop); break;
       default:
@@ -1231,7 +1231,7 @@ function d_fleet_v1_Signature(stop: number): Msg {
   const m = z_fleet_v1_Signature();
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
-      case 8: m.scheme = readInt32(stop); break;
+      case 8: m.scheme = enumIn(readInt32(stop), EN8); break;
       case 18: m.keyId = readString(stop); break;
       case 26: m.sig = readBytes(stop); break;
       default:
@@ -1424,6 +1424,20 @@ function d_google_protobuf_Timestamp(stop: number): Msg {
   return m;
 }
 
+/** v when the enum defines it; anything else is the compiled reader's to report (706). */
+function enumIn(v: number, known: readonly number[]): number {
+  for (let i = 0; i < known.length; i++) if (known[i] === v) return v;
+  throw BAIL;
+}
+const EN0: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.AgentRole
+const EN1: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.BottleStatus
+const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,304,401,402,403,501,502,503,601,602,603,604,605,606,607,608,609,701,702,703,704,705,706,707,708,709,710,801,802,803,804,805,806,807,808,809,901,902]; // fleet.v1.ErrorCode
+const EN3: readonly number[] = [0,1,2]; // fleet.v1.EncryptionAlgorithm
+const EN4: readonly number[] = [0,1,2,3,4,5,6,7]; // fleet.v1.MessageType
+const EN5: readonly number[] = [0,1,2,3,4]; // fleet.v1.Priority
+const EN6: readonly number[] = [0,1,2,3,4]; // fleet.v1.HealthStatus
+const EN7: readonly number[] = [0,1,2,3]; // fleet.v1.ReceiptStatus
+const EN8: readonly number[] = [0,1,2]; // fleet.v1.SignatureScheme
 const RE0 = new RegExp("^[a-z0-9._-]+$");
 
 function v_fleet_v1_AgentRecord(m: Msg): boolean {

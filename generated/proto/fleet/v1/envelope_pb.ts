@@ -343,7 +343,7 @@ export type Envelope = Message<"fleet.v1.Envelope"> & {
   createdAt?: Timestamp | undefined;
 
   /**
-   * Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.
+   * Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).
    *
    * @generated from field: uint32 ttl_seconds = 7;
    */

@@ -179,7 +179,7 @@ export interface Envelope {
    */
   createdAt: string;
   /**
-   * Seconds after created_at at which the message expires (the original default is 300). Required, at least 1.
+   * Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).
    */
   ttlSeconds: number;
   /**
