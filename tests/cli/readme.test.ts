@@ -1,4 +1,4 @@
-// Every ```sh block of README.md runs as written (bash -euo pipefail, from the repository
+// Every ```sh block of README.md (but the Bridges section's) runs as written (bash -euo pipefail, from the repository
 // root, a fresh FLEET_HOME), background jobs it starts (`fleet hub &`, `nats-server &`) are
 // stopped after it. The set-up block is the one exception: it is what CI itself runs
 // (`npm ci && npx fleet demo`, then `npm test`), so here it is checked to be exactly those two
@@ -11,7 +11,12 @@ import { cleanup, ROOT, tmpDir } from "../hub/support.js";
 import { hasNatsServer } from "../support/nats-server.js";
 
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
-const blocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+// The Bridges section's blocks start bridges to outside peers (TLS certificates, a git
+// repository, a NATS fleet) that tests/bridges sets up itself: not run from here.
+const bridges = README.indexOf("\n## Bridges");
+const nextSection = bridges < 0 ? -1 : README.indexOf("\n## ", bridges + 1);
+const outsideBridges = (at: number) => bridges < 0 || at < bridges || (nextSection >= 0 && at > nextSection);
+const blocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].filter((m) => outsideBridges(m.index!)).map((m) => m[1]!);
 /** A block's commands, comments and blank lines dropped. */
 const commands = (block: string) => block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
 
