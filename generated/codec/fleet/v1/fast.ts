@@ -1431,7 +1431,7 @@ function enumIn(v: number, known: readonly number[]): number {
 }
 const EN0: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.AgentRole
 const EN1: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.BottleStatus
-const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,304,401,402,403,501,502,503,601,602,603,604,605,606,607,608,609,701,702,703,704,705,706,707,708,709,710,801,802,803,804,805,806,807,808,809,901,902]; // fleet.v1.ErrorCode
+const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,304,401,402,403,501,502,503,601,602,603,604,605,606,607,608,609,701,702,703,704,705,706,707,708,709,710,801,802,803,804,805,806,807,808,809,901,902,903]; // fleet.v1.ErrorCode
 const EN3: readonly number[] = [0,1,2]; // fleet.v1.EncryptionAlgorithm
 const EN4: readonly number[] = [0,1,2,3,4,5,6,7]; // fleet.v1.MessageType
 const EN5: readonly number[] = [0,1,2,3,4]; // fleet.v1.Priority
