@@ -95,6 +95,9 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.keyId = est.peerKeyId;
   peer.publicKey = est.peerPublicKey;
   peer.session = est.session;
+  // The session's frame limit applies from the very next frame, even one that arrives while
+  // the admission is still being written.
+  peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   consumeTokenUse(hub, peer);
   const pin = peer.keys.pending;
   peer.keys.pending = undefined;
