@@ -1,8 +1,8 @@
 // Admissions by group commit: what established handshakes change (a new agent's pin, its
 // registry entry) is queued and written in ONE transaction per event-loop turn, so a
 // reconnect storm of N agents costs a handful of fsyncs instead of N. Until its write
-// commits, a peer is "admitting": frames it sends meanwhile wait (at most
-// MAX_EARLY_FRAMES, then 804) and are handled in order once it is open. A failed commit
+// commits, a peer is "admitting"; a frame from it commits the batch at once (inbound.ts), so
+// nothing it sends waits and nothing is held. A failed commit
 // ends every connection of the batch with 808 and leaves no pin behind (the pin enters
 // memory only after the commit). Two new agents claiming one name in the same turn: the
 // first wins, the second gets 607, as if they had come one after the other.
@@ -10,11 +10,7 @@ import { keyIdFor } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError, isFleetError } from "../errors.js";
 import { openPeer, type registryRecord } from "./admission.js";
 import type { Hub } from "./hub.js";
-import { receiveFrame } from "./inbound.js";
 import type { Peer } from "./peer.js";
-
-/** Frames a peer may send while its admission commits (the hub holds them, then handles them). */
-export const MAX_EARLY_FRAMES = 256;
 
 export interface PendingAdmission {
   peer: Peer;
@@ -52,15 +48,6 @@ export class AdmissionBatch {
     }
   }
 
-  /** A frame from a peer still admitting: held until it is open (804 past MAX_EARLY_FRAMES). */
-  hold(peer: Peer, body: Uint8Array): void {
-    if (peer.early.length >= MAX_EARLY_FRAMES) {
-      this.hub.violation(peer, new FleetError(ErrorCode.DELIVERY_BUSY, `more than ${MAX_EARLY_FRAMES} frames before the admission was written`));
-      return;
-    }
-    peer.early.push(body);
-  }
-
   flush(): void {
     this.scheduled = false;
     // Peers that closed meanwhile are written too: their handshake completed, so their pin stands.
@@ -95,8 +82,6 @@ export class AdmissionBatch {
       if (pin) hub.pins.adopt(pin.agent, pin.publicKey);
       if (peer.state !== "admitting") continue; // closed meanwhile
       openPeer(hub, peer);
-      const early = peer.early.splice(0);
-      for (const body of early) receiveFrame(hub, peer, body);
     }
   }
 }

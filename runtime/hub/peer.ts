@@ -11,8 +11,6 @@ import type { RouteHead } from "./route-header.js";
 export class Peer {
   /** "admitting": handshaken, its admission is being written (admission-batch.ts). */
   state: "handshake" | "admitting" | "open" | "closed" = "handshake";
-  /** Frames received while admitting, handled once open (bounded by MAX_EARLY_FRAMES). */
-  early: Uint8Array[] = [];
   /** Bound at the handshake; every later message must name it as sender. */
   agent = "";
   keyId = "";
