@@ -21,7 +21,7 @@ export function receiveFrame(hub: Hub, peer: Peer, body: Uint8Array): void {
   peer.lastSeen = hub.clock.now();
   // A peer that speaks before its admission is written: write the batch now (frames are never held).
   if (peer.state === "admitting") hub.admissions.flush();
-  if (peer.state === "closed") return; // its admission could not be written (808)
+  if ((peer.state as Peer["state"]) === "closed") return; // its admission could not be written (808)
   try {
     if (peer.state === "open" && hub.options.verify === "none" && fastForward(hub, peer, body)) return;
     const packet = decodePacket(body);
