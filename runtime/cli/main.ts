@@ -18,11 +18,14 @@ import { keys } from "./commands/key-rotation.js";
 import { keygen, sign, verify } from "./commands/keys.js";
 import { broadcast, inbox, ping, send } from "./commands/messaging.js";
 import { registry } from "./commands/registry.js";
+import { mcp } from "./commands/mcp.js";
+import { serve } from "./commands/serve.js";
+import { thread, threads } from "./commands/threads.js";
 import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge, threads, thread, mcp, serve];
 
 /** This package's version (package.json, found upward from this file). */
 export function version(): string {

@@ -22,7 +22,7 @@ export interface RegistryQueryHost {
   verifier: SignedVerifier;
 }
 
-export type RegistryQueryInput = { capability?: string; agentId?: string; onlineOnly?: boolean };
+export type RegistryQueryInput = { capability?: string; agentId?: string; onlineOnly?: boolean; afterAgentId?: string };
 
 const RETRY_MS = 250;
 

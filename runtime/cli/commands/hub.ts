@@ -29,10 +29,19 @@ export function logLevel(line: string): "info" | "warn" | "error" {
   return "info";
 }
 
+/** --history-max N and --history-days D: the bounds of the hub's history (hub/history.ts). */
+function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
+  const max = numberOption(ctx, "history-max", { integer: true });
+  const days = numberOption(ctx, "history-days");
+  if (max !== undefined && !Number.isInteger(max)) throw usageError("--history-max must be a whole number");
+  if (days !== undefined && days <= 0) throw usageError("--history-days must be positive");
+  return { maxMessages: max, maxAgeMs: days === undefined ? undefined : days * 86_400_000 };
+}
+
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -51,6 +60,8 @@ export const hub: Command = {
     "unknown-quota": { type: "string" },
     "prune-idle-ms": { type: "string" },
     "require-token": { type: "boolean" },
+    "history-max": { type: "string" },
+    "history-days": { type: "string" },
     ...HUB_BRIDGE_OPTIONS,
   },
   async run(ctx) {
@@ -79,6 +90,7 @@ export const hub: Command = {
       inboxBytesUnknown: numberOption(ctx, "unknown-quota", { integer: true }),
       pruneIdleMs: numberOption(ctx, "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
+      history: historyOptions(ctx),
     }).catch((e: unknown) => {
       if (/EADDRINUSE/.test(String((e as Error)?.message))) throw new CliError(`port ${port} is in use (another hub? \`fleet hub --port N\` picks another, --port 0 any free one)`);
       throw e;

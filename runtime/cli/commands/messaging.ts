@@ -37,7 +37,7 @@ async function sendTo(ctx: CommandContext, to: string, text: string | undefined)
     // A plain agent name nobody has ever registered is said so (the hub stores it for later;
     // a hub that refuses it answers with a REJECTED receipt, reported with its code).
     const known = conn instanceof NatsFleetConnection || /^(group|capability|fleet):/.test(to) ? undefined : (await conn.queryRegistry({ agentId: to })).agents.some((a) => a.agentId === to);
-    const receipt = await conn.send({ to, id, type, requiresAck: ack, ...payload });
+    const receipt = await conn.send({ to, id, type, requiresAck: ack, threadId: str(ctx, "thread"), inReplyTo: str(ctx, "in-reply-to"), ...payload });
     const where = carrierName(conn);
     const stored = conn instanceof NatsFleetConnection ? "stored by NATS (JetStream)" : "accepted by the hub";
     let line = `sent ${id} to ${to}${receipt ? `: ${stored}` : ""}`;
@@ -50,12 +50,12 @@ async function sendTo(ctx: CommandContext, to: string, text: string | undefined)
   }
 }
 
-const sendOptions = { payload: { type: "string" }, type: { type: "string" }, "no-ack": { type: "boolean" } } as const;
+const sendOptions = { payload: { type: "string" }, type: { type: "string" }, "no-ack": { type: "boolean" }, thread: { type: "string" }, "in-reply-to": { type: "string" } } as const;
 
 export const send: Command = {
   name: "send",
   summary: "send a signed message to an agent (group:NAME and capability:NAME work too)",
-  usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack]",
+  usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack] [--thread ID] [--in-reply-to MESSAGE_ID]",
   options: sendOptions,
   async run(ctx) {
     await sendTo(ctx, required(ctx, 0, "AGENT"), ctx.positionals[1]);
