@@ -22,7 +22,8 @@ import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { pingBody } from "../../runtime/client/bodies.js";
 import { buildEnvelope } from "../../runtime/client/draft.js";
-import { handshake } from "../../runtime/client/hub-client.js";
+import type { HubConnection } from "../../runtime/client/connection.js";
+import { connectHub, handshake } from "../../runtime/client/hub-client.js";
 import { systemClock } from "../../runtime/clock.js";
 import { encodeFrame, encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
@@ -93,7 +94,9 @@ async function ringRun(carrier: Carrier, packets: Uint8Array[][]): Promise<RunRe
 }
 
 async function spawnHubProcess(home: string, extra: string[] = []): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(ROOT, "bin/fleet.js"), "hub", "--port", "0", "--json", "--rate", "0", "--verify", "none", ...extra], {
+  // FLEET_BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the hub processes.
+  const nodeArgs = process.env.FLEET_BENCH_HUB_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "bin/fleet.js"), "hub", "--port", "0", "--json", "--rate", "0", "--verify", "none", ...extra], {
     env: { ...process.env, FLEET_HOME: home },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -263,10 +266,67 @@ export const suite: BenchSuite = {
       rmSync(home, { recursive: true, force: true });
       rmSync(memHome, { recursive: true, force: true });
     }
+    rows.push(...(await reconnectStormRows()));
     rows.push(...(await frameWriteRows()));
     return rows;
   },
 };
+
+const STORM_AGENTS = 1_000;
+const STORM_GOAL_MS = 3_000;
+
+/**
+ * Reconnect storm: STORM_AGENTS real clients (connectHub, default reconnection with a short
+ * backoff) on a hub process that is killed (SIGKILL) and restarted on the same port and
+ * store; the time from the new hub listening until every client reports "connected"
+ * again (goal: within 3 s), and the restarted hub's CPU per handshake, whose inverse is
+ * its handshake capacity (goal: >= 1,000/s). The keys are already pinned: nothing is written.
+ */
+export async function reconnectStormRows(): Promise<BenchRow[]> {
+  const home = mkdtempSync(join(tmpdir(), "fleet-bench-storm-"));
+  let hub = await spawnHubProcess(home);
+  const port = hub.port;
+  const clients: HubConnection[] = [];
+  try {
+    const ids = Array.from({ length: STORM_AGENTS }, (_, i) => generateIdentity(`storm-${i}`));
+    for (let i = 0; i < ids.length; i += 32) {
+      clients.push(...(await Promise.all(ids.slice(i, i + 32).map((identity) => connectHub({ port, identity, reconnect: { initialDelayMs: 50, maxDelayMs: 400 } })))));
+    }
+    const exited = new Promise((r) => hub.child.once("exit", r));
+    hub.child.kill("SIGKILL");
+    await exited;
+    await new Promise((r) => setTimeout(r, 200)); // every client has seen its link go
+    hub = await spawnHubProcess(home, ["--port", String(port)]);
+    const t0 = performance.now();
+    const cpu0 = cpuMs(hub.child.pid!);
+    const deadline = t0 + 30_000;
+    while (clients.some((c) => c.status !== "connected") && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const ms = performance.now() - t0;
+    const cpuPer = (cpuMs(hub.child.pid!) - cpu0) / STORM_AGENTS;
+    const back = clients.filter((c) => c.status === "connected").length;
+    return [
+      {
+        suite: "hub",
+        name: `hub: reconnect storm, ${STORM_AGENTS.toLocaleString("en-US")} agents after kill -9 and restart (agents/s)`,
+        rate: (back / ms) * 1000,
+        unit: "ops/s",
+        extra: { all_back_ms: Math.round(ms), reconnected: back, goal_ms: STORM_GOAL_MS, within_goal: back === STORM_AGENTS && ms <= STORM_GOAL_MS ? "yes" : "NO", hub_cpu_ms_per_handshake: round2(cpuPer) },
+      },
+      {
+        suite: "hub",
+        name: "hub handshake capacity, pinned keys (1 / hub CPU per handshake)",
+        rate: 1000 / cpuPer,
+        unit: "ops/s",
+        goal: { min: 1_000, on: "rate" },
+        extra: { hub_cpu_ms_per_handshake: round2(cpuPer) },
+      },
+    ];
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    hub.child.kill("SIGTERM");
+    rmSync(home, { recursive: true, force: true });
+  }
+}
 
 const FRAME_WRITES = 200_000; // per round and way, 64 per event-loop turn as a busy hub writes
 const FRAME_ROUNDS = 6;

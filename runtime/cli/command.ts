@@ -1,6 +1,6 @@
 // The shape of one CLI command and the shared option set every command accepts.
 import type { ParseArgsConfig } from "node:util";
-import { ErrorCode, FleetError } from "../errors.js";
+import { usageError } from "./cli-error.js";
 import type { Output } from "./output.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -13,6 +13,8 @@ export interface CommandContext {
   positionals: string[];
   /** Resolves when the user interrupts (SIGINT/SIGTERM), for long-running commands. */
   interrupted: Promise<void>;
+  /** "send", "registry list": for messages that point at `fleet COMMAND --help`. */
+  command?: string;
 }
 
 export interface Command {
@@ -20,29 +22,10 @@ export interface Command {
   summary: string;
   usage: string;
   options?: OptionSpec;
-  /** Nested commands ("registry list"). */
+  /** Nested commands ("registry list"). Global options (args.ts) are not listed here. */
   sub?: Command[];
   run?(ctx: CommandContext): Promise<void>;
 }
-
-export const GLOBAL_OPTIONS: OptionSpec = {
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  home: { type: "string" },
-  hub: { type: "string" },
-  nats: { type: "string" },
-  agent: { type: "string" },
-  "token-file": { type: "string" },
-};
-
-export const GLOBAL_HELP = `Global options:
-  --json            machine-readable output (one JSON document; errors too)
-  --home DIR        fleet home (default $FLEET_HOME or ~/.fleet)
-  --hub HOST:PORT   hub to use (default from config.json, else 127.0.0.1:7420)
-  --nats URL        use NATS instead of a hub, e.g. nats://127.0.0.1:4222 (or $FLEET_NATS, config.json "nats")
-  --agent NAME      identity to act as (default: config.json's agent)
-  --token-file FILE admission token for a hub run with --require-token (or $FLEET_TOKEN_FILE, $FLEET_TOKEN)
-  -h, --help        this help`;
 
 export function str(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.values[name];
@@ -54,9 +37,26 @@ export function list(ctx: CommandContext, name: string): string[] {
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }
 
-/** The positional argument at index, named NAME in the 707 when it is missing. */
+/** The positional argument at index; a usage error (exit 2) naming NAME when it is missing. */
 export function required(ctx: CommandContext, index: number, name: string): string {
   const v = ctx.positionals[index];
-  if (!v) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${name} is required`);
+  if (!v) throw usageError(`${name} is required (see fleet ${ctx.command ?? ""} --help)`.replace("fleet  ", "fleet "));
   return v;
+}
+
+/**
+ * A numeric option: undefined when absent, else a finite number within [min, max] (and a
+ * whole number when integer). Anything else (`--wait abc`, `--uses -1`) is a usage error.
+ */
+export function numberOption(ctx: CommandContext, name: string, o: { min?: number; max?: number; integer?: boolean; what?: string } = {}): number | undefined {
+  const raw = str(ctx, name);
+  if (raw === undefined) return undefined;
+  const n = raw.trim() === "" ? NaN : Number(raw);
+  const min = o.min ?? 0;
+  const ok = Number.isFinite(n) && n >= min && (o.max === undefined || n <= o.max) && (!o.integer || Number.isInteger(n));
+  if (!ok) {
+    const range = o.max === undefined ? `>= ${min}` : `from ${min} to ${o.max}`;
+    throw usageError(`--${name} must be ${o.integer ? "a whole number" : "a number"} ${range}${o.what ? ` (${o.what})` : ""}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
 }

@@ -4,8 +4,10 @@ import { readFileSync } from "node:fs";
 import { type AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { connectHub, DEFAULT_HUB_PORT } from "../client/hub-client.js";
 import type { HubConnection } from "../client/connection.js";
-import { connectNats, type NatsFleetConnection } from "../nats/connection.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import { connectNats, NatsFleetConnection } from "../nats/connection.js";
+import { ErrorCode, isFleetError } from "../errors.js";
+import { CliError } from "./cli-error.js";
+import { fileError } from "./files.js";
 import { type CommandContext, str } from "./command.js";
 import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
@@ -30,7 +32,7 @@ export function admissionToken(o: Pick<ConnectOptions, "tokenFile">): string | u
   try {
     return readFileSync(file, "utf8").trim();
   } catch (e) {
-    throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `cannot read token file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw fileError(file, e);
   }
 }
 
@@ -53,7 +55,37 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   const nats = natsUrl(o.home, o.hub);
   if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, replayStore });
   const { host, port } = hubAddress(o.home, o.hub);
-  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore });
+  // A command does one thing and exits: no reconnection behind its back.
+  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
+    throw staleAddress(o, e) ?? e;
+  });
+}
+
+/**
+ * Nobody answers at config.json's hub address: say whether the hub that wrote it has
+ * exited (a stale address), rather than only "unreachable".
+ */
+function staleAddress(o: ConnectOptions, e: unknown): CliError | undefined {
+  if (!isFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE) || !/cannot reach hub/.test(e.message)) return undefined;
+  if (o.hub || process.env.FLEET_HUB) return undefined;
+  const cfg = readConfig(o.home);
+  if (!cfg.hub) return undefined;
+  const gone = cfg.hubPid !== undefined && !processAlive(cfg.hubPid);
+  return new CliError(`no hub answers at ${cfg.hub}, the address in ${o.home}/config.json${gone ? ` (written by a hub, pid ${cfg.hubPid}, that is no longer running: start one with \`fleet hub\` or pass --hub HOST:PORT)` : " (start one with `fleet hub` or pass --hub HOST:PORT)"}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** What carries this connection's messages, for what the CLI prints: "the hub" or "NATS". */
+export function carrierName(conn: HubConnection | NatsFleetConnection): string {
+  return conn instanceof NatsFleetConnection ? "NATS" : "the hub";
 }
 
 /** A connection for a command: its --agent (or agent), --hub and --token-file. */

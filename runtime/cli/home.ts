@@ -3,6 +3,7 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { CliError, usageError } from "./cli-error.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { makeDirs, pathExists } from "../node/dirs.js";
 
@@ -11,6 +12,8 @@ export interface FleetConfig {
   hub?: string;
   /** The identity commands act as when --agent is not given. */
   agent?: string;
+  /** The process id of the hub that wrote `hub` (to tell a stale address from a hub that is down). */
+  hubPid?: number;
 }
 
 export function fleetHome(explicit?: string): string {
@@ -35,7 +38,7 @@ export function readJson<T>(path: string, fallback: T): T {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new FleetError(ErrorCode.WIRE_MALFORMED, `${path} is not valid JSON: ${(e as Error).message}`);
+    throw new CliError(`${path} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -44,7 +47,7 @@ export function writeOutput(path: string, text: string, mode = 0o644): void {
   try {
     writeFileSync(path, text, { mode });
   } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -56,7 +59,7 @@ export function writeJson(path: string, value: unknown): void {
     chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -77,6 +80,6 @@ export function updateConfig(home: string, patch: Partial<FleetConfig>): FleetCo
 export function parseHubAddress(text: string): { host: string; port: number } {
   const m = /^(?:([^:]+):)?(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `hub address must be host:port, got ${JSON.stringify(text)}`);
+  if (!m || port < 1 || port > 65535) throw usageError(`hub address must be host:port, got ${JSON.stringify(text)}`);
   return { host: m[1] ?? "127.0.0.1", port };
 }

@@ -1,9 +1,15 @@
-// The `fleet` command: argument parsing (node:util parseArgs), help everywhere, --json on
-// every command, and one readable line plus a non-zero exit code on any error.
-import { parseArgs } from "node:util";
+// The `fleet` command: the command line (args.ts: global options anywhere, --version),
+// help everywhere (help.ts), --json on every command, and one readable line plus a non-zero
+// exit code on any error: 2 for usage errors, 1 for failures. What the CLI itself refuses
+// is a CliError (no protocol code); what the protocol reports keeps its FleetError code.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { registerNodeCrypto } from "../crypto/index.js";
-import { ErrorCode, FleetError } from "../errors.js";
-import { type Command, type CommandContext, GLOBAL_HELP, GLOBAL_OPTIONS } from "./command.js";
+import { parseLine } from "./args.js";
+import { CliError } from "./cli-error.js";
+import { type Command, type CommandContext } from "./command.js";
+import { helpText } from "./help.js";
 import { bottle } from "./commands/bottle.js";
 import { bridge } from "./commands/bridge.js";
 import { demo } from "./commands/demo.js";
@@ -21,75 +27,63 @@ import { errorLine, makeOutput } from "./output.js";
 
 export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge, threads, thread, mcp, serve];
 
-function help(cmd?: Command, path = "fleet"): string {
-  if (!cmd) {
-    const rows = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n");
-    return `fleet: the Fleet Protocol command line\n\nUsage: fleet COMMAND [options]\n\nCommands:\n${rows}\n\n${GLOBAL_HELP}\n\nRun \`fleet COMMAND --help\` for a command's options.`;
+/** This package's version (package.json, found upward from this file). */
+export function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "fleet-protocol" && pkg.version) return pkg.version;
+    } catch {
+      // not here
+    }
+    dir = dirname(dir);
   }
-  const subs = cmd.sub ? `\n\nSubcommands:\n${cmd.sub.map((s) => `  ${s.name.padEnd(8)} ${s.summary}\n           ${s.usage}`).join("\n")}` : "";
-  return `${path} ${cmd.name}: ${cmd.summary}\n\nUsage: ${cmd.usage}${subs}\n\n${GLOBAL_HELP}`;
+  return "unknown";
 }
 
-/** Runs the CLI; returns the exit code (0 ok, 1 error, 2 usage). */
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). */
 export async function main(argv: string[], opts: { write?: (s: string) => void; writeErr?: (s: string) => void } = {}): Promise<number> {
   const write = opts.write ?? ((s: string) => process.stdout.write(s));
   const writeErr = opts.writeErr ?? ((s: string) => process.stderr.write(s));
-  const json = argv.includes("--json");
+  let json = argv.includes("--json");
   try {
-    const [name, ...rest] = argv;
-    if (!name || name === "--help" || name === "-h" || name === "help" || name === "--json") {
-      write(help() + "\n");
-      return name ? 0 : 2;
-    }
-    let cmd = COMMANDS.find((c) => c.name === name);
-    if (!cmd) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `unknown command ${JSON.stringify(name)} (fleet --help lists them)`);
-    let args = rest;
-    let path = "fleet";
-    if (cmd.sub) {
-      const subName = args[0];
-      const sub = cmd.sub.find((s) => s.name === subName);
-      if (!sub) {
-        if (args.includes("--help") || args.includes("-h") || !subName) {
-          write(help(cmd) + "\n");
-          return subName || args.length ? 0 : 2;
-        }
-        throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `unknown subcommand ${JSON.stringify(subName)} of ${cmd.name} (${cmd.sub.map((s) => s.name).join(", ")})`);
-      }
-      path = `fleet ${cmd.name}`;
-      cmd = sub;
-      args = args.slice(1);
-    }
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...(cmd.options ?? {}) }, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `${(e as Error).message} (see ${path} ${cmd.name} --help)`);
-    }
-    if (parsed.values.help) {
-      write(help(cmd, path) + "\n");
+    const line = parseLine(argv, COMMANDS);
+    const g = line.globals;
+    json = g.json === true;
+    if (g.version) {
+      const v = version();
+      write(json ? `${JSON.stringify({ ok: true, version: v })}\n` : `fleet ${v}\n`);
       return 0;
     }
-    const home = fleetHome(parsed.values.home as string | undefined);
+    const cmd = line.command;
+    if (!cmd || g.help || !cmd.run) {
+      write(helpText(COMMANDS, cmd, line.path) + "\n");
+      // Asking for help is not an error; `fleet` or `fleet registry` alone is a usage error.
+      return g.help ? 0 : 2;
+    }
+    const home = fleetHome(g.home as string | undefined);
     // --nats reaches runtime/cli/connect.ts (the one connection factory) like $FLEET_NATS.
-    if (typeof parsed.values.nats === "string") process.env.FLEET_NATS = parsed.values.nats;
+    if (typeof g.nats === "string") process.env.FLEET_NATS = g.nats;
     let stop: () => void = () => {};
     const interrupted = new Promise<void>((r) => (stop = r));
     const onSignal = () => stop();
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
-    const ctx: CommandContext = { home, out: makeOutput(json, write), values: parsed.values as CommandContext["values"], positionals: parsed.positionals, interrupted };
+    const values = { ...line.values, ...g } as CommandContext["values"];
+    const ctx: CommandContext = { home, out: makeOutput(json, write), values, positionals: line.positionals, interrupted, command: line.path.replace(/^fleet /, "") };
     try {
-      await cmd.run!(ctx);
+      await cmd.run(ctx);
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
     return 0;
   } catch (e) {
-    const line = errorLine(e, json);
-    if (json) write(line + "\n");
-    else writeErr(line + "\n");
-    return e instanceof FleetError && e.code === ErrorCode.VALIDATION_OUT_OF_RANGE && /unknown (sub)?command|see fleet/.test(e.message) ? 2 : 1;
+    const text = errorLine(e, json);
+    if (json) write(text + "\n");
+    else writeErr(text + "\n");
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }
 

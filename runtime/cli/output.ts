@@ -2,6 +2,7 @@
 // terminal or a log: one JSON document with --json, readable lines otherwise.
 import { redact, redactText } from "../crypto/index.js";
 import { asFleetError, ErrorCode, errorCodeName } from "../errors.js";
+import { CliError } from "./cli-error.js";
 
 export interface Output {
   json: boolean;
@@ -32,8 +33,12 @@ function bigintSafe(_k: string, v: unknown): unknown {
   return typeof v === "bigint" ? v.toString() : v;
 }
 
-/** One readable line with the protocol code, for stderr; or a JSON error object. */
+/** One readable line for stderr (with the protocol code for a FleetError), or a JSON error object. */
 export function errorLine(e: unknown, json: boolean): string {
+  if (e instanceof CliError) {
+    const text = redactText(e.message);
+    return json ? JSON.stringify({ ok: false, error: { kind: e.kind, message: text } }) : `fleet: ${text}`;
+  }
   const err = asFleetError(e, ErrorCode.INTERNAL_ERROR, "fleet");
   const text = redactText(err.message);
   if (json) return JSON.stringify({ ok: false, error: { code: err.code, name: errorCodeName(err.code), message: text, pointer: err.pointer || undefined } });

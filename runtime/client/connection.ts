@@ -21,6 +21,11 @@ import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
 import { openDeliveredBottle } from "./bottles.js";
 import { buildEnvelope, type EnvelopeDraft } from "./draft.js";
+import { MESSAGE_BUFFER_LIMIT, MessageReaders, type MessagesOptions, type ReceivedMessage } from "./message-stream.js";
+import { abortError, type CallOptions, requestOptions, type RequestOptions } from "./call-options.js";
+import { backoffDelay, type ConnectionStatus, DEFAULT_RECONNECT, type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
+
+export type { CallOptions, ConnectionStatus, ReconnectOptions, RequestOptions, StatusEvent };
 import { replayGuardFor } from "./replay.js";
 
 export interface MessageMeta {
@@ -30,14 +35,40 @@ export interface MessageMeta {
 
 export type MessageHandler = (env: Envelope, meta: MessageMeta) => void;
 
-export interface FleetConnection {
+export { MESSAGE_BUFFER_LIMIT, type MessagesOptions, type ReceivedMessage };
+
+export interface FleetConnection extends AsyncDisposable {
   readonly agent: string;
-  /** Resolves with the hub's ACCEPTED receipt when draft.requiresAck, else once written. */
-  send(draft: EnvelopeDraft): Promise<Receipt | undefined>;
+  /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
+  readonly status: ConnectionStatus;
+  /** Resolves with the hub's ACCEPTED receipt when draft.requiresAck, else once written. A fired signal rejects with 903. */
+  send(draft: EnvelopeDraft, options?: CallOptions): Promise<Receipt | undefined>;
   onMessage(handler: MessageHandler): () => void;
+  /**
+   * Every message from now on, as an async iterator. Each iterator holds at most `limit`
+   * (default MESSAGE_BUFFER_LIMIT) messages its reader has not taken; past that it yields
+   * what it holds, then throws 804 (nothing is dropped silently). Ends when the connection closes.
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage>;
   /** Sends a REQUEST (or the draft's type) and resolves with the first envelope answering it. */
-  request(draft: EnvelopeDraft, timeoutMs?: number): Promise<Envelope>;
+  request(draft: EnvelopeDraft, options?: number | RequestOptions): Promise<Envelope>;
+  onStatus(handler: (e: StatusEvent) => void): () => void;
+  /** The current status first, then every change; ends after "closed". */
+  statuses(): AsyncIterableIterator<StatusEvent>;
+  /** Refuses new sends, waits for every send under way (written, and receipted when asked for), then closes. */
+  drain(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A new link after a lost one: a fresh carrier, handshaken again. */
+export interface Relink {
+  conn: FrameConnection;
+  session: Session;
+  peer: string;
+  peerPublicKey: Uint8Array;
+  heartbeatMs: number;
+  /** The protocol version the handshake settled on. */
+  version?: string;
 }
 
 export interface ConnectionOptions {
@@ -54,12 +85,27 @@ export interface ConnectionOptions {
   receiptAttempts?: number;
   /** Share one across reconnections so a redelivery after a hub restart is still recognised. */
   dedupe?: Deduper;
+  /** Opens and handshakes a new link; without it a lost link closes the connection. */
+  redial?: () => Promise<Relink>;
+  /** Reconnection policy (false: never reconnect). Default: DEFAULT_RECONNECT. */
+  reconnect?: ReconnectOptions | false;
+  /** Runs after each reconnection, before held sends go out (connectHub re-joins groups here). */
+  onReconnected?: (c: HubConnection) => Promise<void> | void;
+  /** Status board shared with connectHub (it reports "connecting" before this object exists). */
+  board?: StatusBoard;
   /**
    * Replay rules on everything received (client/replay.ts): skew, ttl, seen ids. Default: one
    * guard per identity in this process (kept across reconnects); give one over a durable
    * ReplayStore to keep it across restarts.
    */
   replay?: ReplayGuard;
+}
+
+interface Held {
+  packet: Promise<Uint8Array> | (() => Uint8Array);
+  id?: string;
+  resolve: () => void;
+  reject: (e: FleetError) => void;
 }
 
 interface Waiter {
@@ -102,12 +148,27 @@ export class HubConnection implements FleetConnection {
   private heartbeat: TimerId | undefined;
   private heartbeatSeq = 0n;
   private closed = false;
+  /** close() or drain() was called: a lost link is not re-established. */
+  private closing = false;
+  private draining = false;
+  private link: Relink;
+  private readonly board: StatusBoard;
+  private readonly policy: Required<ReconnectOptions> | undefined;
+  /** Sends written while disconnected, in call order; bounded by policy.maxHeldSends. */
+  private held: Held[] = [];
+  private reconnectTimer: TimerId | undefined;
+  /** Every send under way (drain waits for them). */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly readers = new MessageReaders((e) => this.reportDrop(e));
   /** The error frame the hub sent before closing, if any. */
   lastError?: FleetError;
 
   constructor(private readonly o: ConnectionOptions) {
     this.agent = o.identity.agent;
     this.peer = o.peer;
+    this.link = { conn: o.conn, session: o.session, peer: o.peer, peerPublicKey: o.peerPublicKey, heartbeatMs: o.heartbeatMs };
+    this.board = o.board ?? new StatusBoard();
+    this.policy = o.redial && o.reconnect !== false ? { ...DEFAULT_RECONNECT, ...(o.reconnect ?? {}) } : undefined;
     this.clock = o.clock ?? systemClock;
     // A PinnedKeys given by the caller (e.g. the CLI's peers.json) also keeps what is learned.
     const learned = o.keys instanceof PinnedKeys ? o.keys : new PinnedKeys(undefined, () => this.clock.now());
@@ -116,40 +177,90 @@ export class HubConnection implements FleetConnection {
     this.tracker = new ReceiptTracker({ clock: this.clock, timeoutMs: o.receiptTimeoutMs ?? 3_000, attempts: o.receiptAttempts ?? 3 });
     this.dedupe = o.dedupe;
     this.replay = o.replay ?? replayGuardFor(o.identity, this.clock);
-    o.conn.onFrame((body) => this.receive(body));
-    o.conn.onClose(() => this.finish());
+    this.attach(this.link);
+    this.board.set("connected");
     this.armHeartbeat();
+  }
+
+  /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
+  get status(): ConnectionStatus {
+    return this.board.status;
+  }
+
+  onStatus(handler: (e: StatusEvent) => void): () => void {
+    return this.board.on(handler);
+  }
+
+  statuses(): AsyncIterableIterator<StatusEvent> {
+    return this.board.iterate();
+  }
+
+  private attach(link: Relink): void {
+    link.conn.onFrame((body) => {
+      if (link === this.link) this.receive(body, link);
+    });
+    link.conn.onClose(() => this.linkLost(link));
   }
 
   // ---- sending ----
 
-  async send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
-    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closed");
+  async send(draft: EnvelopeDraft, options: CallOptions = {}): Promise<Receipt | undefined> {
+    this.checkOpen();
     const env = buildEnvelope(draft, this.agent, this.clock);
-    return this.sendEnvelope(env, draft.sign !== false);
+    return this.sendEnvelope(env, draft.sign !== false, options);
   }
 
-  /** Sends a built envelope; with requires_ack, retries the same id until the hub's receipt. */
-  async sendEnvelope(env: Envelope, sign = true): Promise<Receipt | undefined> {
+  private checkOpen(): void {
+    if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closed");
+    if (this.draining || this.closing) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closing: no new sends");
+  }
+
+  /**
+   * Sends a built envelope; with requires_ack, retries the same id until the hub's receipt,
+   * across reconnections. A fired signal stops it (903): not yet written, it never will be;
+   * already written, it is no longer resent or waited for.
+   */
+  sendEnvelope(env: Envelope, sign = true, options: CallOptions = {}): Promise<Receipt | undefined> {
+    const p = this.sendTracked(env, sign, options);
+    this.inflight.add(p);
+    const forget = () => void this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async sendTracked(env: Envelope, sign: boolean, { signal }: CallOptions): Promise<Receipt | undefined> {
+    if (signal?.aborted) throw abortError(signal, `send ${env.id}`);
     // Signing starts now (WebCrypto signs several in parallel); the write keeps call order.
     const signed = sign ? signEnvelopeAsync(env, this.o.identity).then((s) => encodePacket(create(PacketSchema, { kind: { case: "signed", value: s } }))) : undefined;
     signed?.catch(() => {}); // reported through the write below
-    const write = () => this.write(signed ?? (() => encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } }))));
-    if (!env.requiresAck) {
-      await write();
-      return undefined;
-    }
-    const done = this.tracker.track(env.id, () => void write().catch(() => {}), this.peer);
-    try {
-      await write();
-    } catch (e) {
-      // Nothing was sent: stop tracking, so no orphaned receipt promise rejects later.
-      const error = asFleetError(e, ErrorCode.INTERNAL_ERROR, "send");
-      done.catch(() => {});
+    // A session packet is sealed with whichever link is current when its turn comes.
+    const packet = signed ?? (() => encodePacket(create(PacketSchema, { kind: { case: "session", value: this.link.session.seal(env) } })));
+    const write = () => this.write(packet, env.id);
+    const onAbort = () => {
+      const error = abortError(signal!, `send ${env.id}`);
+      this.unhold(env.id, error);
       this.tracker.cancel(env.id, error);
-      throw error;
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (!env.requiresAck) {
+        await write();
+        return undefined;
+      }
+      const done = this.tracker.track(env.id, () => void write().catch(() => {}), this.peer);
+      try {
+        await write();
+      } catch (e) {
+        // Nothing was sent: stop tracking, so no orphaned receipt promise rejects later.
+        const error = asFleetError(e, ErrorCode.INTERNAL_ERROR, "send");
+        done.catch(() => {});
+        this.tracker.cancel(env.id, error);
+        throw error;
+      }
+      return await done;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
-    return done;
   }
 
   /**
@@ -157,19 +268,51 @@ export class HubConnection implements FleetConnection {
    * line; a session packet is sealed only when its turn comes, so sequence numbers go out in
    * order. With nothing waiting, a session packet is written at once.
    */
-  private write(packet: Promise<Uint8Array> | (() => Uint8Array)): Promise<void> {
+  private write(packet: Promise<Uint8Array> | (() => Uint8Array), id?: string): Promise<void> {
+    if (this.closed) return Promise.reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closed"));
+    if (this.board.status !== "connected") return this.hold(packet, id);
     if (this.queuedWrites === 0 && typeof packet === "function") {
       try {
-        this.o.conn.send(packet());
+        this.link.conn.send(packet());
         return Promise.resolve();
       } catch (e) {
         return Promise.reject(e);
       }
     }
     this.queuedWrites++;
-    const done = this.writes.then(async () => this.o.conn.send(typeof packet === "function" ? packet() : await packet));
-    this.writes = done.catch(() => {}).then(() => void this.queuedWrites--);
+    let settle!: { resolve: () => void; reject: (e: unknown) => void };
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const step = this.writes.then(async () => {
+      const bytes = typeof packet === "function" ? undefined : await packet;
+      if (this.board.status !== "connected") {
+        // The link went while this waited its turn: held for the next one. The line moves on
+        // (held writes are written again after the reconnection, behind this step).
+        this.hold(bytes ? () => bytes : packet, id).then(settle.resolve, settle.reject);
+        return;
+      }
+      this.link.conn.send(bytes ?? (packet as () => Uint8Array)());
+      settle.resolve();
+    });
+    step.catch(settle.reject);
+    this.writes = step.catch(() => {}).then(() => void this.queuedWrites--);
     return done;
+  }
+
+  /** While disconnected: keep the write for the next link, up to policy.maxHeldSends (then 804). */
+  private hold(packet: Promise<Uint8Array> | (() => Uint8Array), id?: string): Promise<void> {
+    const limit = this.policy?.maxHeldSends ?? 0;
+    if (id !== undefined && this.held.some((h) => h.id === id)) return Promise.resolve(); // a retry of one already held
+    if (this.held.length >= limit) {
+      return Promise.reject(new FleetError(ErrorCode.DELIVERY_BUSY, `not connected to ${this.peer} and ${limit} sends already held: try again once reconnected`));
+    }
+    return new Promise<void>((resolve, reject) => this.held.push({ packet, id, resolve, reject }));
+  }
+
+  private unhold(id: string, error: FleetError): void {
+    const i = this.held.findIndex((h) => h.id === id);
+    if (i < 0) return;
+    const [h] = this.held.splice(i, 1);
+    h!.reject(error);
   }
 
   /** Pre-signs an envelope into Packet bytes (benchmarks and tools that send the same bytes many ways). */
@@ -180,27 +323,42 @@ export class HubConnection implements FleetConnection {
 
   /** Writes already-built Packet bytes as they are (after any send still being signed). */
   sendRaw(packet: Uint8Array): void {
-    if (this.queuedWrites === 0) this.o.conn.send(packet);
+    if (this.queuedWrites === 0 && this.board.status === "connected") this.link.conn.send(packet);
     else this.write(() => packet).catch(() => {});
   }
 
   get bufferedAmount(): number {
-    return this.o.conn.bufferedAmount;
+    return this.link.conn.bufferedAmount;
   }
 
-  request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
+  /** timeoutMs (default 10 s) or { timeoutMs, signal }: a fired signal rejects with 903. */
+  request(draft: EnvelopeDraft, options?: number | RequestOptions): Promise<Envelope> {
+    const { timeoutMs, signal } = requestOptions(options);
+    try {
+      this.checkOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (signal?.aborted) return Promise.reject(abortError(signal, "request"));
     const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
     return new Promise<Envelope>((resolve, reject) => {
-      const timer = this.clock.setTimer(() => {
+      const stop = (e: FleetError) => {
+        const w = this.waiters.get(env.id);
+        if (!w) return;
+        this.clock.clearTimer(w.timer);
         this.waiters.delete(env.id);
-        reject(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no answer to ${env.id} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.set(env.id, { resolve, reject, timer });
-      this.sendEnvelope(env, draft.sign !== false).catch((e) => {
-        this.clock.clearTimer(timer);
-        this.waiters.delete(env.id);
-        reject(asFleetError(e, ErrorCode.INTERNAL_ERROR, "request"));
+        w.reject(e);
+      };
+      const onAbort = () => stop(abortError(signal!, "request"));
+      const timer = this.clock.setTimer(() => stop(new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no answer to ${env.id} within ${timeoutMs} ms`)), timeoutMs);
+      const settle = () => signal?.removeEventListener("abort", onAbort);
+      this.waiters.set(env.id, {
+        resolve: (v) => (settle(), resolve(v)),
+        reject: (e) => (settle(), reject(e)),
+        timer,
       });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.sendEnvelope(env, draft.sign !== false, { signal }).catch((e) => stop(asFleetError(e, ErrorCode.INTERNAL_ERROR, "request")));
     });
   }
 
@@ -227,12 +385,31 @@ export class HubConnection implements FleetConnection {
     return () => this.closeHandlers.delete(handler);
   }
 
+  messages(options: MessagesOptions = {}): AsyncIterableIterator<ReceivedMessage> {
+    return this.readers.open(options);
+  }
+
+  async drain(): Promise<void> {
+    if (this.closed) return;
+    this.draining = true;
+    while (this.inflight.size && !this.closed) await Promise.allSettled([...this.inflight]);
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.chain;
-    await this.writes;
-    this.o.conn.close();
+    this.closing = true;
+    if (this.reconnectTimer !== undefined) this.clock.clearTimer(this.reconnectTimer);
+    if (this.board.status === "connected") {
+      await this.chain;
+      await this.writes;
+    }
+    this.link.conn.close();
     this.finish();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // ---- receiving ----
@@ -243,7 +420,7 @@ export class HubConnection implements FleetConnection {
    * is being looked up must not block the very answer it waits for. Everything else is
    * handed to the application strictly in order.
    */
-  private receive(body: Uint8Array): void {
+  private receive(body: Uint8Array, link: Relink): void {
     if (this.closed) return;
     let packet;
     let opened: ReturnType<Session["openAll"]>;
@@ -266,7 +443,7 @@ export class HubConnection implements FleetConnection {
         }
         return;
       }
-      opened = this.o.session.openAll(packet.kind.value);
+      opened = link.session.openAll(packet.kind.value);
     } catch (e) {
       // Unverifiable input is dropped here (never handed to the application).
       const err = asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "incoming");
@@ -376,6 +553,7 @@ export class HubConnection implements FleetConnection {
         // a handler's failure is its own
       }
     }
+    this.readers.push(env, { verified });
   }
 
   /**
@@ -401,9 +579,10 @@ export class HubConnection implements FleetConnection {
 
   /** Tells the hub a stored message arrived, so it stops redelivering it. */
   private ackToHub(messageId: string): void {
-    if (this.closed) return;
+    // Not connected: the hub redelivers after the reconnection, and the Deduper drops the copy.
+    if (this.closed || this.board.status !== "connected") return;
     const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, body: receiptBody(messageId, ReceiptStatus.ACCEPTED), ttlSeconds: 60 }, this.agent, this.clock);
-    this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
+    this.link.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.link.session.seal(env) } })));
   }
 
   /** Problems with input that never reached a handler; visible to tools via onDrop. */
@@ -421,28 +600,118 @@ export class HubConnection implements FleetConnection {
   private armHeartbeat(): void {
     this.heartbeat = this.clock.setTimer(() => {
       if (this.closed) return;
-      this.heartbeatSeq++;
-      try {
-        const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, body: { case: "heartbeat", value: create(HeartbeatSchema, { sequence: this.heartbeatSeq }) }, ttlSeconds: 60 }, this.agent, this.clock);
-        this.o.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.o.session.seal(env) } })));
-      } catch {
-        // closing
+      if (this.board.status === "connected") {
+        this.heartbeatSeq++;
+        try {
+          const env = buildEnvelope({ to: "fleet:hub", type: MessageType.STATUS, body: { case: "heartbeat", value: create(HeartbeatSchema, { sequence: this.heartbeatSeq }) }, ttlSeconds: 60 }, this.agent, this.clock);
+          this.link.conn.send(encodePacket(create(PacketSchema, { kind: { case: "session", value: this.link.session.seal(env) } })));
+        } catch {
+          // closing
+        }
       }
       this.armHeartbeat();
-    }, this.o.heartbeatMs);
+    }, this.link.heartbeatMs);
+  }
+
+  // ---- reconnection ----
+
+  /**
+   * The link closed. After close(), after an error frame from the hub (a decision, not an
+   * accident: 603, 601, 809, a newer connection for this agent...) or without a redial, the
+   * connection is over. Otherwise: disconnected, then reconnecting with jittered backoff.
+   */
+  private linkLost(link: Relink): void {
+    if (link !== this.link || this.closed) return;
+    this.board.set("disconnected");
+    this.tracker.pause();
+    // An error frame that arrived just before the close is still being verified: give it a moment.
+    const settled = Promise.race([this.chain, new Promise((r) => setTimeout(r, 100))]);
+    void settled.then(() => {
+      if (this.closed) return;
+      if (this.closing || !this.policy || this.lastError) return this.finish();
+      this.scheduleReconnect(1);
+    });
+  }
+
+  private scheduleReconnect(attempt: number, error?: FleetError): void {
+    const policy = this.policy!;
+    if (attempt > policy.maxAttempts) {
+      this.lastError = new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `gave up reconnecting to ${this.peer} after ${policy.maxAttempts} attempts${error ? `: ${error.message}` : ""}`);
+      return this.finish();
+    }
+    this.reconnectTimer = this.clock.setTimer(() => {
+      this.reconnectTimer = undefined;
+      void this.reconnectOnce(attempt);
+    }, backoffDelay(attempt, policy));
+  }
+
+  private async reconnectOnce(attempt: number): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.board.set("reconnecting", attempt);
+    let link: Relink;
+    try {
+      link = await this.o.redial!();
+    } catch (e) {
+      const error = asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "reconnect");
+      if (this.closed || this.closing) return;
+      // A hub that refuses who we are (key mismatch, token, auth) will not change its mind.
+      if (isFinalRefusal(error)) {
+        this.lastError = error;
+        return this.finish();
+      }
+      this.board.set("disconnected", attempt, error);
+      return this.scheduleReconnect(attempt + 1, error);
+    }
+    if (this.closed || this.closing) {
+      link.conn.close();
+      return;
+    }
+    if (link.peer !== this.peer || !sameBytes(link.peerPublicKey, this.link.peerPublicKey)) {
+      link.conn.close();
+      this.lastError = new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `reconnected to ${link.peer} with another key than ${this.peer} had: refusing it`);
+      return this.finish();
+    }
+    this.link = link;
+    this.attach(link);
+    this.board.set("connected");
+    try {
+      await this.o.onReconnected?.(this);
+    } catch (e) {
+      this.reportDrop(asFleetError(e, ErrorCode.REGISTRY_SYNC_FAILED, "re-joining after reconnection"));
+    }
+    if (this.link !== link || this.closed) return;
+    // Held sends first, in call order; then every acknowledged send still without a receipt (same id).
+    const held = this.held;
+    this.held = [];
+    const firstTime = new Set(held.map((h) => h.id).filter((id): id is string => id !== undefined));
+    for (const h of held) this.write(h.packet, h.id).then(h.resolve, h.reject);
+    this.tracker.resume(firstTime);
   }
 
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat !== undefined) this.clock.clearTimer(this.heartbeat);
+    if (this.reconnectTimer !== undefined) this.clock.clearTimer(this.reconnectTimer);
     const why = this.lastError ?? new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
+    for (const h of this.held.splice(0)) h.reject(new FleetError(why.code, `not sent: ${why.message}`));
     this.tracker.cancelAll(why.code);
     for (const [id, w] of this.waiters) {
       this.clock.clearTimer(w.timer);
       w.reject(new FleetError(why.code, `no answer to ${id}: ${why.message}`));
     }
     this.waiters.clear();
+    this.readers.close();
+    this.board.set("closed", 0, this.lastError);
     for (const h of this.closeHandlers) h(this.lastError);
   }
+}
+
+/** Refusals a retry cannot change: who we are, or what we may do. */
+function isFinalRefusal(e: FleetError): boolean {
+  return (e.code >= 600 && e.code < 700) || e.code === ErrorCode.HANDSHAKE_AUTH_FAILED || e.code === ErrorCode.HANDSHAKE_VERSION_MISMATCH;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

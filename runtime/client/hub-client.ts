@@ -20,8 +20,10 @@ import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
-import { HubConnection } from "./connection.js";
+import { withSignal } from "./call-options.js";
+import { HubConnection, type Relink } from "./connection.js";
 import { replayGuardFor } from "./replay.js";
+import { type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export const DEFAULT_HUB_PORT = 7420;
 
@@ -52,8 +54,17 @@ export interface ConnectHubOptions {
   admissionToken?: string;
   /** Heartbeat timing to propose (the agreement is capped: spec/handshake.md). */
   heartbeat?: HeartbeatParams;
-  /** An already open carrier (tests, custom transports). */
+  /** An already open carrier (tests, custom transports). Such a connection cannot redial: it does not reconnect. */
   conn?: FrameConnection;
+  /**
+   * Reconnection after a lost link (default on: jittered exponential backoff, 100 ms up to
+   * 5 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
+   */
+  reconnect?: ReconnectOptions | false;
+  /** Aborts the first connection attempt (903); it does not close an established connection. */
+  signal?: AbortSignal;
+  /** Status changes from the first "connecting" on (the connection's onStatus sees them from "connected"). */
+  onStatus?: (e: StatusEvent) => void;
 }
 
 async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
@@ -140,12 +151,36 @@ function errorFrom(payload: Uint8Array, payloadType: string): FleetError | undef
   }
 }
 
+/** Opens a carrier and runs the handshake: one link. A fired signal closes the carrier (903). */
+async function dial(o: ConnectHubOptions, clock: Clock, signal?: AbortSignal): Promise<Relink> {
+  const opening = openCarrier(o);
+  // Aborted while the carrier opens: close it as soon as it is open.
+  const conn = await withSignal(opening, signal, "connect", () => void opening.then((c) => c.close(), () => {}));
+  const est = await withSignal(handshake(conn, o, clock), signal, "connect", () => conn.close());
+  return { conn, session: est.session, peer: est.peer, peerPublicKey: est.peerPublicKey, heartbeatMs: est.heartbeat.intervalMs || 5_000, version: est.version };
+}
+
 export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
   const clock = o.clock ?? systemClock;
-  const conn = await openCarrier(o);
-  const est = await handshake(conn, o, clock);
+  const board = new StatusBoard("connecting");
+  if (o.onStatus) board.on(o.onStatus);
+  o.onStatus?.(board.event);
+  let first: Relink;
+  try {
+    first = await dial(o, clock, o.signal);
+  } catch (e) {
+    board.set("closed", 0, e instanceof Error ? e : undefined);
+    throw e;
+  }
+  const { conn } = first;
+  const est = { session: first.session, peer: first.peer, peerPublicKey: first.peerPublicKey, heartbeat: { intervalMs: first.heartbeatMs }, version: first.version ?? "" };
   // The handshake consumed the frame handler; the connection takes over from here.
   const c = new HubConnection({
+    board,
+    // A caller's own carrier cannot be opened again; every other link can.
+    redial: o.conn ? undefined : () => dial(o, clock),
+    reconnect: o.reconnect,
+    onReconnected: (c) => announce(c, o, clock, est.version),
     identity: o.identity,
     conn,
     session: est.session,
@@ -159,6 +194,12 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     dedupe: o.dedupe,
     replay: o.replay ?? (o.replayStore ? replayGuardFor(o.identity, clock, o.replayStore) : undefined),
   });
+  await announce(c, o, clock, est.version);
+  return c;
+}
+
+/** Groups, role and capabilities to the hub's registry (after the handshake, and again after each reconnection). */
+async function announce(c: HubConnection, o: ConnectHubOptions, clock: Clock, version: string): Promise<void> {
   if (o.groups?.length || o.role) {
     const record = create(AgentRecordSchema, {
       agentId: o.identity.agent,
@@ -167,7 +208,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
       role: o.role ?? 0,
       groups: o.groups ?? [],
       capabilities: (o.capabilities ?? []).map(parseCapability),
-      versions: [est.version],
+      versions: [version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.
     // Signed by its owner (us): the hub takes registry writes only from their owners.
@@ -175,5 +216,4 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     signRegistryEntry(entry, o.identity);
     await c.send({ to: "fleet:hub", type: MessageType.COMMAND, sign: false, requiresAck: true, body: { case: "registryDelta", value: create(RegistryDeltaSchema, { node: o.identity.agent, entries: [entry] }) } });
   }
-  return c;
 }

@@ -1,14 +1,16 @@
 // Connection admission: every connection starts with the handshake (spec/handshake), run
 // by a HandshakeResponder against the hub's pinned keys, with the admission policy (open,
 // or a token this hub issued). Once established, what the handshake changes (a new
-// agent's key pin, its registry entry) is written in ONE transaction, all or nothing (808
-// ends the connection); then the connection is bound to its agent and its backlog starts.
+// agent's key pin, its registry entry) is written all or nothing (808 ends the connection),
+// group-committed with every other admission of the same event-loop turn
+// (admission-batch.ts); a known key with an unchanged entry writes nothing. Then the
+// connection is bound to its agent and its backlog starts.
 import { create } from "@bufbuild/protobuf";
 import type { Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { encodePacket } from "../codec/index.js";
 import { StaticKeys, type TokenUseStore, verifyToken } from "../crypto/index.js";
-import { asFleetError, ErrorCode, FleetError, isFleetError } from "../errors.js";
+import { ErrorCode, FleetError } from "../errors.js";
 import { HandshakeResponder } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { startBacklog } from "./backlog.js";
@@ -95,8 +97,21 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   peer.keyId = est.peerKeyId;
   peer.publicKey = est.peerPublicKey;
   peer.session = est.session;
+  // The session's frame limit applies from the very next frame, even one that arrives while
+  // the admission is still being written.
+  peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   consumeTokenUse(hub, peer);
-  commitAdmission(hub, peer);
+  const pin = peer.keys.pending;
+  peer.keys.pending = undefined;
+  const record = registryRecord(hub, peer);
+  // An already pinned key with an unchanged entry writes nothing: admitted at once. Anything
+  // to write joins this turn's admission batch (one transaction, one fsync, for all of them).
+  if (!pin && !record) return openPeer(hub, peer);
+  hub.admissions.enqueue({ peer, pin, record });
+}
+
+/** An admitted peer: bound to its agent, its backlog started, frames it sent meanwhile handled. */
+export function openPeer(hub: Hub, peer: Peer): void {
   peer.state = "open";
   peer.conn.setMaxFrameBytes?.(hub.options.maxFrameBytes);
   hub.connections.bind(peer);
@@ -107,44 +122,8 @@ export function handshake(hub: Hub, peer: Peer, packet: Packet): void {
   hub.bottles.evaluate();
 }
 
-/**
- * Writes what an established handshake changes in one transaction (one fsync): a new
- * agent's pin and its registry entry. A store failure throws 808 and leaves neither (the
- * pin enters memory only after the commit); an entry the registry refuses as invalid is
- * logged and skipped, as before, without holding back the pin.
- */
-function commitAdmission(hub: Hub, peer: Peer): void {
-  const pin = peer.keys.pending;
-  peer.keys.pending = undefined;
-  const record = registryRecord(hub, peer);
-  if (!pin && !record) return;
-  try {
-    hub.store.transaction(() => {
-      if (pin) {
-        hub.store.putPin(pin.agent, pin.publicKey);
-        // Open admission lets anyone create names: one that never does anything is pruned (prune.ts).
-        if (hub.options.admission === "open") hub.store.admitted(pin.agent, hub.clock.now());
-      }
-      if (!record) return;
-      try {
-        hub.registry.putAgent(record);
-      } catch (e) {
-        if (isFleetError(e, ErrorCode.DELIVERY_STORE_FAILED)) throw e;
-        hub.log(`registry entry refused: ${asFleetError(e, ErrorCode.INTERNAL_ERROR, "registry").message}`);
-      }
-    });
-  } catch (e) {
-    const err = asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "admission");
-    throw new FleetError(ErrorCode.DELIVERY_STORE_FAILED, `could not admit ${peer.agent}: ${err.message}`, { cause: e });
-  }
-  if (pin) {
-    hub.pins.adopt(pin.agent, pin.publicKey);
-    hub.quota.admitted(pin.agent);
-  }
-}
-
 /** The hub's registry entry for a connected agent (key and offer from the handshake); undefined when unchanged. */
-function registryRecord(hub: Hub, peer: Peer): Parameters<Hub["registry"]["putAgent"]>[0] | undefined {
+export function registryRecord(hub: Hub, peer: Peer): Parameters<Hub["registry"]["putAgent"]>[0] | undefined {
   const prev = hub.registry.agent(peer.agent);
   const offered = peer.offered;
   const same = prev && prev.keyId === peer.keyId && JSON.stringify(prev.capabilities.map((c) => [c.name, c.version])) === JSON.stringify(offered.map((c) => [c.name, c.version]));

@@ -1,12 +1,12 @@
 // What the hub writes to a connected peer: forwarded packets (signed ones unchanged, session
 // templates sealed for the recipient's own session), its own replies, receipts and refusals.
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { errorBody, receiptBody } from "../client/bodies.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
-import { decodePacket, encodePacket } from "../codec/index.js";
+import { encodePacket } from "../codec/index.js";
 import { redactText } from "../crypto/index.js";
 import type { ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
@@ -27,7 +27,9 @@ export function deliver(peer: Peer, packet: Uint8Array, signed: boolean, env?: E
   }
   let e = env;
   if (!e) {
-    const p = decodePacket(packet);
+    // The hub's own stored template (an offline inbox row): it has no session id until it is
+    // sealed for this peer, so it is read as is, not validated as wire input.
+    const p = fromBinary(PacketSchema, packet);
     if (p.kind.case !== "session") return;
     e = parseSigned(p.kind.value.payloadType, p.kind.value.payload);
   }

@@ -33,6 +33,8 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
         hub.bottles.acknowledged(peer.agent, kind.value.messageId);
         return;
       case "registryQuery":
+        // Admissions that completed before this query are written (and visible) first.
+        if (hub.admissions.size) hub.admissions.flush();
         hub.reply(peer, {
           type: MessageType.RESPONSE,
           inReplyTo: env.id,

@@ -21,6 +21,7 @@ import { BottleKeeper } from "./bottles.js";
 import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
+import { AdmissionBatch } from "./admission-batch.js";
 import type { HistoryOptions } from "./history.js";
 import { HistoryClient } from "./history-client.js";
 import { receiveFrame } from "./inbound.js";
@@ -63,6 +64,7 @@ export class Hub {
   readonly connections: Connections;
   readonly router: Router;
   readonly commits: GroupCommit;
+  readonly admissions: AdmissionBatch;
   /** Bounded message history and threads (history.ts, spec/history.md). */
   readonly history: HistoryClient;
   readonly quota: InboxQuota;
@@ -84,6 +86,7 @@ export class Hub {
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
+    this.admissions = new AdmissionBatch(this);
     this.bottles = new BottleKeeper(this);
     this.history = new HistoryClient(this.options.storeDir, opts.history, (line) => this.log(line));
     this.maintenance = new Maintenance(this);
@@ -154,6 +157,7 @@ export class Hub {
 
   async close(): Promise<void> {
     this.maintenance.stop();
+    this.admissions.flush();
     this.flush();
     await Promise.all(this.listeners.map((l) => l.close()));
     for (const p of this.connections.peers) p.conn.close();

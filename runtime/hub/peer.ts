@@ -9,7 +9,8 @@ import type { HandshakeKeys } from "./pins.js";
 import type { RouteHead } from "./route-header.js";
 
 export class Peer {
-  state: "handshake" | "open" | "closed" = "handshake";
+  /** "admitting": handshaken, its admission is being written (admission-batch.ts). */
+  state: "handshake" | "admitting" | "open" | "closed" = "handshake";
   /** Bound at the handshake; every later message must name it as sender. */
   agent = "";
   keyId = "";

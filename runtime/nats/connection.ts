@@ -12,7 +12,10 @@ import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/rece
 import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
 import type { Packet, SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { PING_MEDIA_TYPE } from "../client/bodies.js";
+import { abortError, type CallOptions, requestOptions, type RequestOptions, withSignal } from "../client/call-options.js";
 import type { FleetConnection, MessageHandler } from "../client/connection.js";
+import { MessageReaders, type MessagesOptions, type ReceivedMessage } from "../client/message-stream.js";
+import { type ConnectionStatus, StatusBoard, type StatusEvent } from "../client/status.js";
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
 import { openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey, type ReplayStore } from "../crypto/index.js";
@@ -67,6 +70,10 @@ export interface NatsConnectOptions {
   replayStore?: ReplayStore;
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
   onReject?: (error: FleetError, subject: string) => void;
+  /** Aborts connecting (903). */
+  signal?: AbortSignal;
+  /** Status changes from the first "connecting" on. */
+  onStatus?: (e: StatusEvent) => void;
 }
 
 export class NatsFleetConnection implements FleetConnection {
@@ -83,6 +90,17 @@ export class NatsFleetConnection implements FleetConnection {
   /** The key id rotateKey is moving to, while it runs. */
   private rotatingTo?: string;
   private closed = false;
+  private draining = false;
+  private readonly board = new StatusBoard("connecting");
+  // A messages() reader is an onMessage handler only while one reads: durable messages that
+  // arrive while nobody listens stay stored until someone does (dispatch.ts).
+  private stopReading: (() => void) | undefined;
+  private readonly readers = new MessageReaders((e) => this.opts.onReject?.(e, "messages()"), {
+    attach: () => (this.stopReading = this.dispatcher.onMessage((env, meta) => this.readers.push(env, meta))),
+    detach: () => this.stopReading?.(),
+  });
+  /** Every send under way (drain waits for them). */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(
     readonly carrier: NatsCarrier,
@@ -127,18 +145,62 @@ export class NatsFleetConnection implements FleetConnection {
   }
 
   static async connect(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
-    const carrier = await NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams });
+    opts.onStatus?.({ status: "connecting", attempt: 0 });
+    const carrier = await withSignal(NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams }), opts.signal, "connect");
     const keys = opts.keys ?? new PinnedKeys();
     // Our own name is bound to our own key before anyone can claim it.
     keys.pin(opts.identity.agent, opts.identity.publicKey);
     const conn = new NatsFleetConnection(carrier, opts, keys, opts.clock ?? systemClock);
     try {
-      await conn.start();
+      if (opts.signal?.aborted) throw abortError(opts.signal, "connect");
+      await withSignal(conn.start(), opts.signal, "connect");
     } catch (e) {
       await carrier.close();
       throw e;
     }
+    if (opts.onStatus) conn.board.on(opts.onStatus);
+    conn.board.set("connected");
+    void conn.watchStatus();
     return conn;
+  }
+
+  /**
+   * nats.js reconnects by itself (forever, every 250 ms: carrier.ts) and holds publishes
+   * meanwhile in its own bounded buffer; durable sends retry with the same Nats-Msg-Id
+   * until stored. Its status events become ours, the same five words as on a hub.
+   */
+  private async watchStatus(): Promise<void> {
+    let attempt = 0;
+    for await (const s of this.carrier.nc.status()) {
+      if (this.closed) break;
+      if (s.type === "disconnect") this.board.set("disconnected", attempt);
+      else if (s.type === "reconnecting") this.board.set("reconnecting", ++attempt);
+      else if (s.type === "reconnect") {
+        attempt = 0;
+        this.board.set("connected");
+      }
+    }
+    void this.carrier.nc.closed().then(() => {
+      if (!this.closed) void this.close();
+    });
+  }
+
+  /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
+  get status(): ConnectionStatus {
+    return this.board.status;
+  }
+
+  onStatus(handler: (e: StatusEvent) => void): () => void {
+    return this.board.on(handler);
+  }
+
+  statuses(): AsyncIterableIterator<StatusEvent> {
+    return this.board.iterate();
+  }
+
+  /** Every message handed to onMessage, as a bounded async iterator (see FleetConnection.messages). */
+  messages(options: MessagesOptions = {}): AsyncIterableIterator<ReceivedMessage> {
+    return this.readers.open(options);
   }
 
   private async start(): Promise<void> {
@@ -228,12 +290,12 @@ export class NatsFleetConnection implements FleetConnection {
    * Verified envelopes from any Fleet subject (registry sync, presence, discovery ...).
    * With queue, one member of the queue group gets each message.
    */
-  listen(subject: string, handler: (env: Envelope, msg: Msg) => void | Promise<void>, queue?: string): () => void {
+  listen(subject: string, handler: (env: Envelope, msg: Msg) => void | Promise<void>, queue?: string, options: { self?: boolean } = {}): () => void {
     const stop = this.carrier.subscribe(
       subject,
       (p, m) => {
         const env = this.verify(p, m, undefined);
-        if (env.sender !== this.agent) return handler(env, m as Msg);
+        if (options.self || env.sender !== this.agent) return handler(env, m as Msg);
       },
       (e, subj) => this.opts.onReject?.(e, subj),
       queue,
@@ -252,7 +314,10 @@ export class NatsFleetConnection implements FleetConnection {
 
   /** One registry answer: at most 256 agents, truncated when more matched (spec/registry.md). */
   queryRegistryPage(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
-    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
+    const m = this.membership;
+    // Nobody else serves queries: our own replica answers once it has settled.
+    const local = m ? async () => (await m.settled, m.replica.query(create(RegistryQuerySchema, q), (a) => m.isOnline(a))) : undefined;
+    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs, local);
   }
 
   /** Signs an envelope and answers a NATS request with it (registry query replies). */
@@ -332,6 +397,13 @@ export class NatsFleetConnection implements FleetConnection {
     return this.dispatcher.onMessage(handler);
   }
 
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const forget = () => void this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
   /** Receipts other agents sent us (PROCESSED, REJECTED ...), with the sender's name. */
   onReceipt(handler: (r: Receipt, from: string) => void): () => void {
     return this.dispatcher.onReceipt(handler);
@@ -342,11 +414,15 @@ export class NatsFleetConnection implements FleetConnection {
    * with ACCEPTED once stored. sign: false sends to an agent inside a pairwise session (handshake
    * first if needed): HMAC instead of Ed25519, live and not stored; receipts come via onReceipt.
    */
-  send(draft: EnvelopeDraft): Promise<Receipt | undefined> {
+  send(draft: EnvelopeDraft, options: CallOptions = {}): Promise<Receipt | undefined> {
     // Not async: a session send hands back its batch's promise, with no extra promise or tick per message.
     try {
       if (this.closed) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection closed");
-      return this.route(buildEnvelope(draft, this.agent, this.clock), draft.sign !== false);
+      if (this.draining) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, "connection is closing: no new sends");
+      if (options.signal?.aborted) throw abortError(options.signal, "send");
+      const sent = this.track(this.route(buildEnvelope(draft, this.agent, this.clock), draft.sign !== false));
+      // A fired signal stops the wait; a message already handed to NATS may still arrive.
+      return options.signal ? withSignal(sent, options.signal, "send") : sent;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -391,13 +467,20 @@ export class NatsFleetConnection implements FleetConnection {
   }
 
   /** Sends a REQUEST and resolves with the first envelope whose in_reply_to names it; 805 on timeout. */
-  async request(draft: EnvelopeDraft, timeoutMs = 10_000): Promise<Envelope> {
+  async request(draft: EnvelopeDraft, options?: number | RequestOptions): Promise<Envelope> {
+    const { timeoutMs, signal } = requestOptions(options);
+    if (signal?.aborted) throw abortError(signal, "request");
     const env = buildEnvelope({ ...draft, type: draft.type ?? MessageType.REQUEST }, this.agent, this.clock);
+    if (signal) return withSignal(this.requestEnvelope(env, draft, timeoutMs), signal, "request", () => this.dispatcher.cancel(env.id));
+    return this.requestEnvelope(env, draft, timeoutMs);
+  }
+
+  private async requestEnvelope(env: Envelope, draft: EnvelopeDraft, timeoutMs: number): Promise<Envelope> {
     const body = env.body?.kind;
     if (env.recipient?.target.case === "hub" && body?.case === "application" && body.value.mediaType === PING_MEDIA_TYPE) return this.hubPing(env, timeoutMs);
     const answer = this.dispatcher.expect(env.id, timeoutMs);
     try {
-      await this.route(env, draft.sign !== false);
+      await this.track(this.route(env, draft.sign !== false));
     } catch (e) {
       this.dispatcher.cancel(env.id);
       throw e;
@@ -430,9 +513,24 @@ export class NatsFleetConnection implements FleetConnection {
     return deliveryStatus(await this.carrier.nc.jetstreamManager(), "inbox", agent);
   }
 
+  /** Refuses new sends, waits for every send under way (stored, when durable), then closes. */
+  async drain(): Promise<void> {
+    if (this.closed) return;
+    this.draining = true;
+    while (this.inflight.size && !this.closed) await Promise.allSettled([...this.inflight]);
+    await this.carrier.flush().catch(() => {});
+    await this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.readers.close();
+    this.board.set("closed");
     this.dispatcher.close();
     this.sessions.close();
     this.membership?.stop();

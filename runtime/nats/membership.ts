@@ -75,16 +75,23 @@ export class NatsMembership {
       if (env.body?.kind.case === "heartbeat") this.heard.set(env.sender, this.clock.now());
     });
     // Settled: another replica's traffic reached us, or two digest periods passed alone.
+    const settle = () => {
+      this.sync.serveQueries();
+      this.markSettled();
+    };
     const unsubscribe = this.replica.onChange(() => {
-      if (this.replica.entries().some((e) => e.key !== `agent/${id.agent}`)) this.sync.serveQueries();
+      if (this.replica.entries().some((e) => e.key !== `agent/${id.agent}`)) settle();
     });
-    this.settleTimer = this.clock.setTimer(() => this.sync.serveQueries(), 2 * (this.opts.syncIntervalMs ?? 2_000));
+    this.settleTimer = this.clock.setTimer(settle, 2 * (this.opts.syncIntervalMs ?? 2_000));
     this.sync.start();
     this.beat();
     this.stopSettle = unsubscribe;
   }
 
   private stopSettle: (() => void) | undefined;
+  private markSettled: () => void = () => {};
+  /** Resolves once this replica answers queries (it heard another replica, or two digest periods passed). */
+  readonly settled: Promise<void> = new Promise((r) => (this.markSettled = r));
 
   /** Our registry record names the key we sign with after a rotation (the replicas sync it on). */
   rekey(id: Identity): void {

@@ -24,15 +24,27 @@ export interface RegistryQueryHost {
 
 export type RegistryQueryInput = { capability?: string; agentId?: string; onlineOnly?: boolean; afterAgentId?: string };
 
+const RETRY_MS = 250;
+
 /** Asks the registry and verifies the signed answer; 805 when nobody answers in time. */
-export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInput, timeoutMs: number): Promise<RegistryQueryResult> {
+export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInput, timeoutMs: number, local?: () => Promise<RegistryQueryResult>): Promise<RegistryQueryResult> {
   const env = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } }, host.identity.agent, host.clock);
   const w = toWire(packetOf(signEnvelope(env, host.identity)), { publicKey: host.identity.publicKey });
-  let reply: Msg;
-  try {
-    reply = await host.carrier.nc.request(subjects.registryQuery(), w.data, { headers: w.headers, timeout: timeoutMs });
-  } catch (e) {
-    throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no registry answered within ${timeoutMs} ms`, { cause: e });
+  let reply: Msg | undefined;
+  // Nobody may serve queries yet (a replica answers once settled, our own included, a few
+  // seconds after it starts): "no responders" is asked again until the time is up.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      reply = await host.carrier.nc.request(subjects.registryQuery(), w.data, { headers: w.headers, timeout: Math.max(1, deadline - Date.now()) });
+      break;
+    } catch (e) {
+      const noResponders = /no responders|503/i.test(String((e as Error)?.message ?? e)) || (e as { code?: string })?.code === "503";
+      // Replicas never answer their own agent: with nobody else serving, ours answers here.
+      if (noResponders && local) return local();
+      if (!noResponders || Date.now() + RETRY_MS >= deadline) throw new FleetError(ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `no registry answered within ${timeoutMs} ms`, { cause: e });
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
   }
   const packet = fromWire(reply.data, reply.headers);
   if (packet.kind.case !== "signed") throw new FleetError(ErrorCode.HANDSHAKE_REQUIRED, "registry answer is not signed");

@@ -58,7 +58,8 @@ export class NatsRegistrySync {
   serveQueries(): void {
     if (this.serving || this.stopped) return;
     this.serving = true;
-    this.stops.push(this.conn.listen(subjects.registryQuery(), (env, msg) => this.onQuery(env, msg), "fleet.registry"));
+    // Our own agent's queries too: alone on the server, this replica is the registry.
+    this.stops.push(this.conn.listen(subjects.registryQuery(), (env, msg) => this.onQuery(env, msg), "fleet.registry", { self: true }));
   }
 
   stop(): void {

@@ -124,6 +124,7 @@ export class ReceiptTracker {
   readonly attempts: number;
   readonly timeoutMs: number;
   private readonly pending = new Map<string, Pending>();
+  private paused = false;
 
   constructor(private readonly opts: ReceiptTrackerOptions) {
     this.attempts = opts.attempts ?? DEFAULT_RECEIPT_ATTEMPTS;
@@ -188,8 +189,40 @@ export class ReceiptTracker {
     }
   }
 
+  /**
+   * The link is down: no timer runs and no attempt is spent until resume(). Messages
+   * tracked meanwhile wait too.
+   */
+  pause(): void {
+    this.paused = true;
+    for (const p of this.pending.values()) {
+      if (p.timer !== undefined) this.opts.clock.clearTimer(p.timer);
+      p.timer = undefined;
+    }
+  }
+
+  /**
+   * The link is back: every message still without a receipt is sent again (same id; the
+   * attempt lost with the link is not counted), except those in `skip` (written just now
+   * for the first time), and the timers restart.
+   */
+  resume(skip: ReadonlySet<string> = new Set()): void {
+    this.paused = false;
+    for (const [id, p] of [...this.pending]) {
+      if (!skip.has(id)) p.resend(p.attempts);
+      if (this.pending.get(id) === p) this.arm(id, p, this.timeoutMs);
+    }
+  }
+
+  /** Ids still waiting for a receipt. */
+  ids(): string[] {
+    return [...this.pending.keys()];
+  }
+
   private arm(id: string, p: Pending, delay: number): void {
     if (p.timer !== undefined) this.opts.clock.clearTimer(p.timer);
+    p.timer = undefined;
+    if (this.paused) return;
     const fire = () => {
       if (p.attempts >= this.attempts) {
         this.finish(id, p);

@@ -1,7 +1,7 @@
 // `fleet keys rotate` against a real hub process: the hub moves the agent's pinned key
 // (durably: it survives a SIGKILL), the new key is saved 0600, the old one kept 0600 as a
 // backup, neither printed; the old key can no longer connect. An unreachable hub changes nothing.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectHub } from "../../runtime/client/hub-client.js";
@@ -18,6 +18,9 @@ describe("fleet keys rotate", () => {
     const home = tmpDir();
     for (const a of ["alpha", "beta"]) expect((await runCli(["keygen", "--agent-id", a], home)).code).toBe(0);
     let hub = await spawnHub(home);
+    // A --port 0 hub leaves config.json alone: name it as this home's hub.
+    const cfg = join(home, "config.json");
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, "utf8")), hub: `127.0.0.1:${hub.port}` }));
     expect((await runCli(["send", "beta", "before", "--agent", "alpha"], home)).code).toBe(0);
     expect((await runCli(["inbox", "--agent", "beta"], home)).code).toBe(0); // pins alpha's key in this home
     const keyFile = join(home, "keys", "alpha.key");
@@ -47,7 +50,7 @@ describe("fleet keys rotate", () => {
     const inbox = json((await runCli(["inbox", "--agent", "beta", "--json", "--hub", `127.0.0.1:${hub.port}`], home)).stdout);
     expect(inbox.messages).toEqual([expect.objectContaining({ from: "alpha", verified: true, payload: "after" })]);
     await expect(connectHub({ port: hub.port, identity: oldId })).rejects.toSatisfy((e: unknown) => isFleetError(e) && [ErrorCode.SECURITY_KEY_MISMATCH, ErrorCode.HANDSHAKE_AUTH_FAILED].includes(e.code));
-  }, 120_000); // seven CLI processes and two hub starts: slow on a loaded 2-core machine
+  }, 120_000); // many CLI processes: slow on a loaded machine
 
   it("changes nothing when the hub is unreachable (805, one line)", async () => {
     const home = tmpDir();

@@ -76,11 +76,11 @@ describe("hub client replay protection", () => {
     expect((await runCli(["keygen", "--agent-id", "beta"], home)).code).toBe(0);
     let hub = await spawnHub(home);
     const alphaId = generateIdentity("alpha");
-    const alpha1 = await connectHub({ port: hub.port, identity: alphaId });
+    const alpha1 = await connectHub({ port: hub.port, identity: alphaId, reconnect: false });
     const packet = alpha1.signPacket({ id: "replayed", to: "beta", text: "transfer 10" });
     alpha1.sendRaw(packet);
     await alpha1.send({ to: "beta", text: "first run", requiresAck: true });
-    const run1 = await runCli(["inbox", "--agent", "beta", "--json"], home);
+    const run1 = await runCli(["inbox", "--agent", "beta", "--json", "--hub", `127.0.0.1:${hub.port}`], home); // a --port 0 hub is not written to config.json
     expect(run1.stdout).toContain("transfer 10");
     hub.child.kill("SIGKILL");
     await hub.exited;
@@ -89,7 +89,7 @@ describe("hub client replay protection", () => {
     const again = await connectHub({ port: hub.port, identity: alphaId });
     again.sendRaw(packet);
     await again.send({ to: "beta", text: "second run", requiresAck: true });
-    const run2 = await runCli(["inbox", "--agent", "beta", "--json"], home);
+    const run2 = await runCli(["inbox", "--agent", "beta", "--json", "--hub", `127.0.0.1:${hub.port}`], home);
     expect(run2.code).toBe(0);
     expect(run2.stdout).toContain("second run");
     expect(run2.stdout).not.toContain("transfer 10");

@@ -34,12 +34,13 @@ describe("hub process", () => {
     const betaDedupe = new Deduper({ clock: systemClock });
     const betaGot: string[] = [];
     const attachBeta = async (port: number) => {
-      const c = await connectHub({ port, identity: betaId, dedupe: betaDedupe });
+      const c = await connectHub({ port, identity: betaId, dedupe: betaDedupe, reconnect: false });
       c.onMessage((env) => betaGot.push(env.id));
       return c;
     };
     let beta = await attachBeta(hub.port);
-    const alpha = await connectHub({ port: hub.port, identity: alphaId, receiptAttempts: 1, receiptTimeoutMs: 5_000 });
+    // No client reconnection here (tests/client/reconnect.test.ts has it): what the hub itself kept.
+    const alpha = await connectHub({ port: hub.port, identity: alphaId, receiptAttempts: 1, receiptTimeoutMs: 5_000, reconnect: false });
     // Pipelined acknowledged sends; SIGKILL lands while many are in flight.
     const accepted = new Set<string>();
     const sends: Promise<unknown>[] = [];

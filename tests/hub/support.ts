@@ -100,7 +100,7 @@ export function spawnHub(home: string, extra: string[] = [], timeoutMs = 20_000)
 }
 
 /** An in-process hub on an ephemeral port with a temp store. */
-export async function inProcessHub(opts: Partial<HubOptions> & { clock?: Clock } = {}): Promise<RunningHub> {
+export async function inProcessHub(opts: Partial<HubOptions> & { clock?: Clock; port?: number } = {}): Promise<RunningHub> {
   const running = await startHub({ storeDir: opts.storeDir ?? join(tmpDir("fleet-hub-"), "hub"), identity: opts.identity ?? generateIdentity("fleet-hub"), port: 0, ...opts });
   cleanups.push(() => running.close());
   return running;

@@ -570,7 +570,8 @@
                                   "ERROR_CODE_DELIVERY_STORE_FAILED",
                                   "ERROR_CODE_DELIVERY_IDLE_TIMEOUT",
                                   "ERROR_CODE_UNKNOWN_ERROR",
-                                  "ERROR_CODE_INTERNAL_ERROR"
+                                  "ERROR_CODE_INTERNAL_ERROR",
+                                  "ERROR_CODE_CANCELLED"
                                 ],
                                 "x-parser-schema-id": "<anonymous-schema-66>"
                               },

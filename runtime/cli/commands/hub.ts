@@ -4,34 +4,37 @@ import { join } from "node:path";
 import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../../generated/proto/fleet/v1/payload_pb.js";
 import { applicationValue } from "../../client/draft.js";
-import { asFleetError, ErrorCode, FleetError } from "../../errors.js";
+import { asFleetError, ErrorCode } from "../../errors.js";
 import { HUB_OP_MEDIA_TYPE } from "../../hub/hub-requests.js";
 import { HUB_DEFAULT_PORT } from "../../hub/options.js";
 import { startHub } from "../../hub/start.js";
-import { type Command, str } from "../command.js";
-import { hubAddress, connectFor } from "../connect.js";
+import { CliError, usageError } from "../cli-error.js";
+import { type Command, numberOption, str } from "../command.js";
+import { hubAddress, connectFor, natsUrl } from "../connect.js";
+import { pingBody } from "../../client/bodies.js";
 import { HUB_BRIDGE_OPTIONS, HUB_BRIDGE_USAGE, startHubBridges } from "../hub-bridges.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
 
-function num(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `--${name} must be a non-negative number`);
-  return n;
-}
 
 function wsOrigins(v: string | undefined): string[] | "*" | undefined {
   if (v === undefined) return undefined;
   return v.trim() === "*" ? "*" : v.split(",").map((o) => o.trim()).filter(Boolean);
 }
 
+/** The level of one hub log line: refusals are warnings, storage failures errors. */
+export function logLevel(line: string): "info" | "warn" | "error" {
+  if (/^(store failed|registry write failed|sweep failed|dropping undeliverable)/.test(line)) return "error";
+  if (/^(close |registry entry .* refused)/.test(line)) return "warn";
+  return "info";
+}
+
 /** --history-max N and --history-days D: the bounds of the hub's history (hub/history.ts). */
 function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
-  const max = num(str(ctx, "history-max"), "history-max");
-  const days = num(str(ctx, "history-days"), "history-days");
-  if (max !== undefined && !Number.isInteger(max)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-max must be a whole number");
-  if (days !== undefined && days <= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-days must be positive");
+  const max = numberOption(ctx, "history-max", { integer: true });
+  const days = numberOption(ctx, "history-days");
+  if (max !== undefined && !Number.isInteger(max)) throw usageError("--history-max must be a whole number");
+  if (days !== undefined && days <= 0) throw usageError("--history-days must be positive");
   return { maxMessages: max, maxAgeMs: days === undefined ? undefined : days * 86_400_000 };
 }
 
@@ -64,41 +67,50 @@ export const hub: Command = {
   async run(ctx) {
     const home = ensureHome(ctx.home);
     const verify = str(ctx, "verify") ?? "none";
-    if (verify !== "none" && verify !== "all") throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, "--verify must be none or all");
+    if (verify !== "none" && verify !== "all") throw usageError(`--verify must be none or all, got ${JSON.stringify(verify)}`);
+    const port = numberOption(ctx, "port", { integer: true, max: 65_535 }) ?? HUB_DEFAULT_PORT;
     const identity = loadOrCreateIdentity(home, "fleet-hub");
     const running = await startHub({
       storeDir: join(home, "hub"),
       identity,
       host: str(ctx, "host") ?? "127.0.0.1",
-      port: num(str(ctx, "port"), "port") ?? HUB_DEFAULT_PORT,
-      wsPort: num(str(ctx, "ws-port"), "ws-port"),
+      port,
+      wsPort: numberOption(ctx, "ws-port", { integer: true, max: 65_535 }),
       wsAllowedOrigins: wsOrigins(str(ctx, "ws-origin")),
       verify,
-      ratePerSecond: num(str(ctx, "rate"), "rate"),
-      rateBurst: num(str(ctx, "burst"), "burst"),
-      maxFrameBytes: num(str(ctx, "max-frame"), "max-frame"),
-      idleTimeoutMs: num(str(ctx, "idle-ms"), "idle-ms"),
-      maxQueueBytes: num(str(ctx, "max-queue"), "max-queue"),
-      maxHandshakeFrameBytes: num(str(ctx, "max-handshake-frame"), "max-handshake-frame"),
-      maxPendingConnections: num(str(ctx, "max-pending"), "max-pending"),
-      inboxBytesPerRecipient: num(str(ctx, "inbox-quota"), "inbox-quota"),
-      inboxBytesTotal: num(str(ctx, "inbox-total"), "inbox-total"),
-      inboxBytesUnknown: num(str(ctx, "unknown-quota"), "unknown-quota"),
-      pruneIdleMs: num(str(ctx, "prune-idle-ms"), "prune-idle-ms"),
+      ratePerSecond: numberOption(ctx, "rate"),
+      rateBurst: numberOption(ctx, "burst"),
+      maxFrameBytes: numberOption(ctx, "max-frame", { integer: true }),
+      idleTimeoutMs: numberOption(ctx, "idle-ms"),
+      maxQueueBytes: numberOption(ctx, "max-queue", { integer: true }),
+      maxHandshakeFrameBytes: numberOption(ctx, "max-handshake-frame", { integer: true }),
+      maxPendingConnections: numberOption(ctx, "max-pending", { integer: true }),
+      inboxBytesPerRecipient: numberOption(ctx, "inbox-quota", { integer: true }),
+      inboxBytesTotal: numberOption(ctx, "inbox-total", { integer: true }),
+      inboxBytesUnknown: numberOption(ctx, "unknown-quota", { integer: true }),
+      pruneIdleMs: numberOption(ctx, "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
       history: historyOptions(ctx),
+    }).catch((e: unknown) => {
+      if (/EADDRINUSE/.test(String((e as Error)?.message))) throw new CliError(`port ${port} is in use (another hub? \`fleet hub --port N\` picks another, --port 0 any free one)`);
+      throw e;
     });
     running.hub.log = (line) => {
-      ctx.out.line(`hub: ${line}`);
-      ctx.out.event({ event: "log", line });
+      const time = new Date().toISOString();
+      const level = logLevel(line);
+      ctx.out.line(`${time} ${level.padEnd(5)} hub: ${line}`);
+      ctx.out.event({ event: "log", time, level, line });
     };
-    // Clients in this home find the hub without --hub.
-    updateConfig(home, { hub: `${running.host}:${running.port}` });
-    ctx.out.line(`fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
+    // Clients in this home find the hub without --hub: only a hub on a port the user chose
+    // is written there (an ephemeral --port 0 one would leave a dead address behind).
+    if (port !== 0) updateConfig(home, { hub: `${running.host}:${running.port}`, hubPid: process.pid });
+    const when = () => `${new Date().toISOString()} info  `;
+    ctx.out.line(`${when()}fleet hub listening on ${running.url}${running.wsUrl ? ` and ${running.wsUrl}` : ""} as ${identity.agent} (${identity.keyId}); store ${join(home, "hub", "hub.db")}`);
     ctx.out.event({ event: "listening", host: running.host, port: running.port, url: running.url, ws_port: running.wsPort, ws_url: running.wsUrl, key_id: identity.keyId, pid: process.pid });
     let bridges;
     try {
-      bridges = await startHubBridges(ctx, home, running, num);
+      // Bridges read their numeric options through the same validation (usage error on bad input).
+      bridges = await startHubBridges(ctx, home, running, (_v, name) => numberOption(ctx, name, { integer: true }));
     } catch (e) {
       await running.close();
       throw e;
@@ -106,7 +118,7 @@ export const hub: Command = {
     await ctx.interrupted;
     await bridges.close();
     await running.close();
-    ctx.out.line("fleet hub stopped");
+    ctx.out.line(`${when()}fleet hub stopped`);
     ctx.out.event({ event: "stopped" });
   },
 };
@@ -114,11 +126,13 @@ export const hub: Command = {
 export const status: Command = {
   name: "status",
   summary: "the fleet home (identities, hub address) and, when reachable, the hub's status",
-  usage: "fleet status",
+  usage: "fleet status (with --nats: the NATS server instead of a hub)",
   async run(ctx) {
     const cfg = readConfig(ctx.home);
     const agents = keystore(ctx.home).list().filter((a) => a !== "fleet-hub");
+    const nats = natsUrl(ctx.home, str(ctx, "hub"));
     const { host, port } = hubAddress(ctx.home, str(ctx, "hub"));
+    const where = nats ? `nats ${nats}` : `hub ${host}:${port}`;
     ctx.out.line(`home ${ctx.home}`);
     ctx.out.line(`agents ${agents.join(", ") || "(none: run fleet keygen --agent-id NAME)"}${cfg.agent ? `; default ${cfg.agent}` : ""}`);
     let hubStatus: unknown;
@@ -127,8 +141,15 @@ export const status: Command = {
       try {
         const conn = await connectFor(ctx);
         try {
-          const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } });
-          hubStatus = applicationValue(answer);
+          if (nats) {
+            // No hub on NATS: a round trip to the server (and this agent's inbox) is the check.
+            const t0 = performance.now();
+            await conn.request({ to: "fleet:hub", type: MessageType.QUERY, body: pingBody() }, 5_000);
+            hubStatus = { rttMs: Number((performance.now() - t0).toFixed(2)) };
+          } else {
+            const answer = await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP_MEDIA_TYPE, content: { case: "json", value: '{"op":"status"}' } }) } });
+            hubStatus = applicationValue(answer);
+          }
         } finally {
           await conn.close();
         }
@@ -136,9 +157,11 @@ export const status: Command = {
         hubError = asFleetError(e, ErrorCode.INTERNAL_ERROR, "status").message;
       }
     }
-    const s = hubStatus as { online?: string[]; connections?: number; inbox?: number; uptimeMs?: number } | undefined;
-    if (s) ctx.out.line(`hub ${host}:${port} up ${Math.round((s.uptimeMs ?? 0) / 1000)} s; online: ${s.online?.join(", ") || "nobody"}; stored messages waiting: ${s.inbox}`);
-    else ctx.out.line(`hub ${host}:${port} ${hubError ? `unreachable: ${hubError}` : "not checked (no identity)"}`);
-    ctx.out.result({ ok: true, home: ctx.home, agents, default_agent: cfg.agent, hub: { address: `${host}:${port}`, reachable: Boolean(s), status: s, error: hubError } });
+    const s = hubStatus as { online?: string[]; connections?: number; inbox?: number; uptimeMs?: number; rttMs?: number } | undefined;
+    if (s && nats) ctx.out.line(`${where} reachable; round trip ${s.rttMs} ms`);
+    else if (s) ctx.out.line(`${where} up ${Math.round((s.uptimeMs ?? 0) / 1000)} s; online: ${s.online?.join(", ") || "nobody"}; stored messages waiting: ${s.inbox}`);
+    else ctx.out.line(`${where} ${hubError ? `unreachable: ${hubError}` : "not checked (no identity)"}`);
+    const check = { reachable: Boolean(s), status: s, error: hubError };
+    ctx.out.result({ ok: true, home: ctx.home, agents, default_agent: cfg.agent, ...(nats ? { nats: { url: nats, ...check } } : { hub: { address: `${host}:${port}`, ...check } }) });
   },
 };

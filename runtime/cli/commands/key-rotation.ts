@@ -6,8 +6,8 @@
 // readable, unlike a 32-character key id); --json names it relative to keys/. Neither is ever printed.
 import { join, relative } from "node:path";
 import { createKeyRotation, generateIdentity } from "../../crypto/index.js";
-import { ErrorCode, FleetError } from "../../errors.js";
 import { FileKeystore } from "../../node/keystore.js";
+import { usageError } from "../cli-error.js";
 import { type Command, str } from "../command.js";
 import { NatsFleetConnection } from "../../nats/connection.js";
 import { connectFor } from "../connect.js";
@@ -21,7 +21,7 @@ const rotate: Command = {
   options: { "agent-id": { type: "string" } },
   async run(ctx) {
     const agent = str(ctx, "agent-id") ?? str(ctx, "agent");
-    if (!agent) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--agent-id NAME is required", { pointer: "/agent-id" });
+    if (!agent) throw usageError("--agent-id NAME is required (see fleet keys rotate --help)");
     const oldId = loadIdentity(ctx.home, agent);
     const newId = generateIdentity(agent);
     const keys = keystore(ctx.home);

@@ -5,7 +5,9 @@ import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import { Domain, fromBase64Url, fromHex, generateIdentity, keyIdFor, pae, toBase64Url, toHex, verifyEd25519 } from "../../crypto/index.js";
 import { ErrorCode, FleetError } from "../../errors.js";
+import { CliError, usageError } from "../cli-error.js";
 import { type Command, required, str } from "../command.js";
+import { assertReadable, fileError } from "../files.js";
 import { readConfig, updateConfig, writeOutput } from "../home.js";
 import { keystore, loadIdentity } from "../identities.js";
 import { pinnedPeers } from "../peers.js";
@@ -24,7 +26,7 @@ function readInput(path: string): Uint8Array {
       closeSync(fd);
     }
   } catch (e) {
-    throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw fileError(path, e);
   }
   if (n > MAX_SIG_FILE_BYTES) throw new FleetError(ErrorCode.WIRE_FRAME_TOO_LARGE, `${path} is larger than a signature file can be (${MAX_SIG_FILE_BYTES} bytes)`);
   return buf.subarray(0, n);
@@ -57,9 +59,9 @@ export const keygen: Command = {
   options: { "agent-id": { type: "string" }, force: { type: "boolean" } },
   async run(ctx) {
     const agent = str(ctx, "agent-id");
-    if (!agent) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--agent-id NAME is required", { pointer: "/agent-id" });
+    if (!agent) throw usageError("--agent-id NAME is required (see fleet keygen --help)");
     const ks = keystore(ctx.home);
-    if (ks.has(agent) && !ctx.values.force) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `a key for ${agent} already exists (use --force to replace it)`);
+    if (ks.has(agent) && !ctx.values.force) throw new CliError(`a key for ${agent} already exists in ${ctx.home}/keys (use --force to replace it)`);
     const id = generateIdentity(agent);
     ks.save(id);
     if (!readConfig(ctx.home).agent) updateConfig(ctx.home, { agent });
@@ -75,6 +77,7 @@ export const sign: Command = {
   options: { out: { type: "string" } },
   async run(ctx) {
     const file = required(ctx, 0, "FILE");
+    assertReadable(file); // before anything else: `fleet sign missing.txt` says the file is missing
     const id = loadIdentity(ctx.home, str(ctx, "agent"));
     const sig = id.sign(await fileDigestBytes(file, ctx.interrupted));
     const out = str(ctx, "out") ?? `${file}.sig`;
@@ -91,13 +94,13 @@ export const verify: Command = {
   usage: "fleet verify FILE SIGFILE",
   async run(ctx) {
     const [file, sigFile] = ctx.positionals;
-    if (!file || !sigFile) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "FILE and SIGFILE are required");
+    if (!file || !sigFile) throw usageError("FILE and SIGFILE are required (see fleet verify --help)");
     let doc: { agent?: string; key_id?: string; public_key?: string; sig?: string };
     try {
       doc = JSON.parse(new TextDecoder().decode(readInput(sigFile)));
     } catch (e) {
       if (e instanceof FleetError) throw e;
-      throw new FleetError(ErrorCode.WIRE_MALFORMED, `${sigFile} is not a fleet signature file`);
+      throw new CliError(`${sigFile} is not a fleet signature file`);
     }
     if (!doc.agent || !doc.key_id || !doc.public_key || !doc.sig) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${sigFile} lacks agent, key_id, public_key or sig`);
     const publicKey = fromHex(doc.public_key, ErrorCode.SECURITY_MALFORMED_KEY);

@@ -1,7 +1,7 @@
 // `fleet mcp`: serve one fleet identity to an MCP client (runtime/mcp): over stdin/stdout by
 // default (nothing else is written to stdout then: status lines go to stderr), or over
 // Streamable HTTP on 127.0.0.1 with --http PORT.
-import { ErrorCode, FleetError } from "../../errors.js";
+import { CliError, usageError } from "../cli-error.js";
 import { type Command, list, str } from "../command.js";
 import { connectFor } from "../connect.js";
 import { connectionLost } from "../connection-lost.js";
@@ -15,9 +15,9 @@ export const mcp: Command = {
   async run(ctx) {
     const httpPort = str(ctx, "http");
     const port = httpPort === undefined ? undefined : Number(httpPort);
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--http must be a port number (0 = ephemeral)");
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw usageError("--http must be a port number (0 = ephemeral)");
     const inboxMax = Number(str(ctx, "inbox-max") ?? 1000);
-    if (!(Number.isInteger(inboxMax) && inboxMax >= 1 && inboxMax <= 100_000)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--inbox-max must be a whole number from 1 to 100000");
+    if (!(Number.isInteger(inboxMax) && inboxMax >= 1 && inboxMax <= 100_000)) throw usageError("--inbox-max must be a whole number from 1 to 100000");
     const { FleetMcp } = await loadMcp();
     const identity = loadIdentity(ctx.home, str(ctx, "agent"));
     const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), groups: list(ctx, "group") });
@@ -53,7 +53,7 @@ async function loadMcp(): Promise<typeof import("../../mcp/server.js")> {
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "ERR_MODULE_NOT_FOUND" && /@modelcontextprotocol\/sdk|zod/.test(String((e as Error).message))) {
-      throw new FleetError(ErrorCode.INTERNAL_ERROR, "fleet mcp needs the optional peer dependencies @modelcontextprotocol/sdk and zod: npm install @modelcontextprotocol/sdk zod");
+      throw new CliError("fleet mcp needs the optional peer dependencies @modelcontextprotocol/sdk and zod: npm install @modelcontextprotocol/sdk zod");
     }
     throw e;
   }

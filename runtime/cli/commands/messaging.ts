@@ -5,8 +5,11 @@ import { recipientText } from "../../client/address.js";
 import { pingBody } from "../../client/bodies.js";
 import { applicationValue } from "../../client/draft.js";
 import { ErrorCode, FleetError } from "../../errors.js";
-import { type Command, type CommandContext, required, str } from "../command.js";
-import { connectFor } from "../connect.js";
+import { usageError } from "../cli-error.js";
+import { type Command, type CommandContext, list, numberOption, required, str } from "../command.js";
+import { carrierName, connectFor } from "../connect.js";
+import { NatsFleetConnection } from "../../nats/connection.js";
+import { ReceiptStatus } from "../../../generated/proto/fleet/v1/receipt_pb.js";
 
 const TYPES: Record<string, MessageType> = { event: MessageType.EVENT, request: MessageType.REQUEST, command: MessageType.COMMAND, query: MessageType.QUERY, status: MessageType.STATUS };
 
@@ -16,23 +19,32 @@ function payloadOf(ctx: CommandContext, text: string | undefined): { json?: unkn
     try {
       return { json: JSON.parse(raw) };
     } catch (e) {
-      throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, `--payload is not JSON: ${(e as Error).message}`, { pointer: "/payload" });
+      throw usageError(`--payload is not JSON: ${(e as Error).message}`);
     }
   }
-  if (text === undefined) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "give a TEXT argument or --payload JSON");
+  if (text === undefined) throw usageError("give a TEXT argument or --payload JSON (see fleet send --help)");
   return { text };
 }
 
 async function sendTo(ctx: CommandContext, to: string, text: string | undefined): Promise<void> {
   const type = TYPES[(str(ctx, "type") ?? "event").toLowerCase()];
-  if (!type) throw new FleetError(ErrorCode.VALIDATION_UNKNOWN_ENUM, `--type must be one of ${Object.keys(TYPES).join(", ")}`);
+  if (!type) throw usageError(`--type must be one of ${Object.keys(TYPES).join(", ")}`);
+  const payload = payloadOf(ctx, text);
   const conn = await connectFor(ctx);
   try {
     const ack = !ctx.values["no-ack"];
     const id = globalThis.crypto.randomUUID();
-    const receipt = await conn.send({ to, id, type, requiresAck: ack, threadId: str(ctx, "thread"), inReplyTo: str(ctx, "in-reply-to"), ...payloadOf(ctx, text) });
-    ctx.out.line(`sent ${id} to ${to}${receipt ? ": accepted by the hub" : ""}`);
-    ctx.out.result({ ok: true, id, to, from: conn.agent, accepted: Boolean(receipt) });
+    // A plain agent name nobody has ever registered is said so (the hub stores it for later;
+    // a hub that refuses it answers with a REJECTED receipt, reported with its code).
+    const known = conn instanceof NatsFleetConnection || /^(group|capability|fleet):/.test(to) ? undefined : (await conn.queryRegistry({ agentId: to })).agents.some((a) => a.agentId === to);
+    const receipt = await conn.send({ to, id, type, requiresAck: ack, threadId: str(ctx, "thread"), inReplyTo: str(ctx, "in-reply-to"), ...payload });
+    const where = carrierName(conn);
+    const stored = conn instanceof NatsFleetConnection ? "stored by NATS (JetStream)" : "accepted by the hub";
+    let line = `sent ${id} to ${to}${receipt ? `: ${stored}` : ""}`;
+    if (receipt?.detail) line += ` (${receipt.detail})`;
+    if (known === false) line += `; note: no agent named ${to} has ever connected to ${where}: the message waits there until ${to} connects, at most its TTL`;
+    ctx.out.line(line);
+    ctx.out.result({ ok: true, id, to, from: conn.agent, accepted: Boolean(receipt), recipient_known: known, receipt: receipt ? { status: ReceiptStatus[receipt.status], code: receipt.code || undefined, detail: receipt.detail || undefined } : undefined });
   } finally {
     await conn.close();
   }
@@ -67,7 +79,7 @@ export const ping: Command = {
   options: { count: { type: "string" } },
   async run(ctx) {
     const target = required(ctx, 0, "AGENT");
-    const count = Math.min(100, Math.max(1, Number(str(ctx, "count") ?? 1) || 1));
+    const count = numberOption(ctx, "count", { min: 1, max: 100, integer: true }) ?? 1;
     const conn = await connectFor(ctx);
     try {
       const to = target === "hub" || target === "fleet:hub" ? "fleet:hub" : target;
@@ -81,7 +93,7 @@ export const ping: Command = {
         await conn.request({ to, type: MessageType.QUERY, sign: to !== "fleet:hub", body: pingBody({ seq: i }) }, 5_000);
         const ms = performance.now() - t0;
         rtts.push(ms);
-        ctx.out.line(`pong from ${to}: ${ms.toFixed(2)} ms`);
+        ctx.out.line(to === "fleet:hub" && conn instanceof NatsFleetConnection ? `pong from NATS (server round trip and this agent's inbox): ${ms.toFixed(2)} ms` : `pong from ${to}: ${ms.toFixed(2)} ms`);
       }
       ctx.out.result({ ok: true, to, rtt_ms: rtts.map((r) => Number(r.toFixed(3))) });
     } finally {
@@ -105,25 +117,28 @@ export function describe(env: Envelope, verified: boolean) {
 export const inbox: Command = {
   name: "inbox",
   summary: "connect as an agent and print the messages waiting for it (then, with --follow, new ones)",
-  usage: "fleet inbox --agent NAME [--wait MS] [--follow]",
-  options: { wait: { type: "string" }, follow: { type: "boolean" } },
+  usage: "fleet inbox --agent NAME [--wait MS] [--follow] [--capability NAME]... [--group NAME]...",
+  options: { wait: { type: "string" }, follow: { type: "boolean" }, capability: { type: "string", multiple: true }, group: { type: "string", multiple: true } },
   async run(ctx) {
-    const conn = await connectFor(ctx);
+    const wait = numberOption(ctx, "wait", { what: "milliseconds" }) ?? 300;
+    const capabilities = list(ctx, "capability");
+    const groups = list(ctx, "group");
+    const conn = await connectFor(ctx, { capabilities, groups });
     const got: ReturnType<typeof describe>[] = [];
     conn.onMessage((env, meta) => {
       const d = describe(env, meta.verified);
-      got.push(d);
+      // --follow --json: one JSON object per message, one per line (JSON Lines).
+      if (ctx.values.follow) ctx.out.event(d);
+      else got.push(d);
       ctx.out.line(`${d.verified ? "✓" : "·"} ${d.from} -> ${d.to} [${d.type}] ${typeof d.payload === "string" ? d.payload : JSON.stringify(d.payload ?? d.body)}  (${d.id})`);
-      if (ctx.values.follow) ctx.out.event({ message: d });
     });
     try {
       // The hub writes the stored backlog right after the handshake; a ping answered after
       // it marks its end, and a short quiet period catches stragglers.
       await conn.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: pingBody() }, 5_000);
-      const wait = Math.max(0, Number(str(ctx, "wait") ?? 300) || 0);
       await new Promise((r) => setTimeout(r, wait));
       if (ctx.values.follow) await ctx.interrupted;
-      if (!got.length) ctx.out.line(`no messages for ${conn.agent}`);
+      if (!got.length && !ctx.values.follow) ctx.out.line(`no messages for ${conn.agent}`);
       if (!ctx.values.follow) ctx.out.result({ ok: true, agent: conn.agent, messages: got });
     } finally {
       await conn.close();

@@ -2,10 +2,18 @@
 import { type AgentRecord, AgentRole } from "../../../generated/proto/fleet/v1/registry_pb.js";
 import { capabilityText } from "../../protocol/capabilities.js";
 import { type Command, str } from "../command.js";
+import { usageError } from "../cli-error.js";
 import { connectFor } from "../connect.js";
 
 function show(a: AgentRecord, online: boolean) {
   return { agent: a.agentId, key_id: a.keyId, online, role: a.role ? AgentRole[a.role].toLowerCase() : undefined, capabilities: a.capabilities.map(capabilityText), groups: a.groups };
+}
+
+/** Rows padded to their columns' widths (the last column is not padded). */
+export function table(head: string[], rows: string[][]): string[] {
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
 }
 
 async function query(ctx: Parameters<NonNullable<Command["run"]>>[0], q: { capability?: string; onlineOnly?: boolean }) {
@@ -14,8 +22,8 @@ async function query(ctx: Parameters<NonNullable<Command["run"]>>[0], q: { capab
     const all = await conn.queryRegistry(q);
     const online = new Set((await conn.queryRegistry({ ...q, onlineOnly: true })).agents.map((a) => a.agentId));
     const agents = all.agents.map((a) => show(a, online.has(a.agentId)));
-    for (const a of agents) ctx.out.line(`${a.online ? "online " : "offline"}  ${a.agent}  ${a.key_id}${a.capabilities.length ? `  caps: ${a.capabilities.join(",")}` : ""}${a.groups.length ? `  groups: ${a.groups.join(",")}` : ""}`);
-    if (!agents.length) ctx.out.line("no agents");
+    if (agents.length) for (const row of table(["AGENT", "PRESENCE", "KEY", "CAPABILITIES", "GROUPS"], agents.map((a) => [a.agent, a.online ? "online" : "offline", a.key_id, a.capabilities.join(",") || "-", a.groups.join(",") || "-"]))) ctx.out.line(row);
+    else ctx.out.line("no agents");
     ctx.out.result({ ok: true, agents });
   } finally {
     await conn.close();
@@ -33,7 +41,11 @@ export const registry: Command = {
       summary: "agents offering a capability",
       usage: "fleet registry query --capability NAME [--online]",
       options: { capability: { type: "string" }, online: { type: "boolean" } },
-      run: (ctx) => query(ctx, { capability: str(ctx, "capability") ?? "", onlineOnly: Boolean(ctx.values.online) }),
+      run: (ctx) => {
+        const capability = str(ctx, "capability");
+        if (!capability) throw usageError("--capability NAME is required (see fleet registry query --help)");
+        return query(ctx, { capability, onlineOnly: Boolean(ctx.values.online) });
+      },
     },
   ],
 };

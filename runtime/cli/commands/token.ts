@@ -3,9 +3,9 @@
 // to the holder's key id (printed by its `fleet keygen`), so a copy of it admits no one else.
 // The token goes to a 0600 file, never to stdout: it is a credential.
 import { issueToken } from "../../crypto/index.js";
-import { ErrorCode, FleetError } from "../../errors.js";
+import { usageError } from "../cli-error.js";
 import { HUB_CONNECT_SCOPE, hubAudience } from "../../hub/options.js";
-import { type Command, str } from "../command.js";
+import { type Command, numberOption, str } from "../command.js";
 import { writeOutput } from "../home.js";
 import { loadOrCreateIdentity } from "../identities.js";
 
@@ -21,12 +21,11 @@ export const token: Command = {
       options: { out: { type: "string" }, holder: { type: "string" }, subject: { type: "string" }, uses: { type: "string" }, ttl: { type: "string" } },
       async run(ctx) {
         const out = str(ctx, "out");
-        if (!out) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--out FILE is required (tokens are never printed)");
+        if (!out) throw usageError("--out FILE is required: tokens are never printed (see fleet token issue --help)");
         const holder = str(ctx, "holder");
-        if (!holder) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--holder KEY_ID is required (the key id `fleet keygen` printed for the agent)", { pointer: "/holder" });
-        const uses = Number(str(ctx, "uses") ?? 0);
-        const ttl = Number(str(ctx, "ttl") ?? 86_400);
-        if (!Number.isInteger(uses) || uses < 0 || !Number.isFinite(ttl) || ttl <= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--uses must be a whole number >= 0 and --ttl positive");
+        if (!holder) throw usageError("--holder KEY_ID is required: the key id `fleet keygen` printed for the agent (see fleet token issue --help)");
+        const uses = numberOption(ctx, "uses", { integer: true, what: "0 = unlimited" }) ?? 0;
+        const ttl = numberOption(ctx, "ttl", { min: 1, what: "seconds" }) ?? 86_400;
         const hub = loadOrCreateIdentity(ctx.home, "fleet-hub");
         const subject = str(ctx, "subject") ?? "";
         const text = issueToken({ issuer: hub.agent, subject, audience: hubAudience(hub), scopes: [HUB_CONNECT_SCOPE], maxUses: uses, holderKeyId: holder }, hub, { ttlMs: ttl * 1000 });

@@ -55,7 +55,8 @@ export type ErrorCode =
   | "ERROR_CODE_DELIVERY_STORE_FAILED"
   | "ERROR_CODE_DELIVERY_IDLE_TIMEOUT"
   | "ERROR_CODE_UNKNOWN_ERROR"
-  | "ERROR_CODE_INTERNAL_ERROR";
+  | "ERROR_CODE_INTERNAL_ERROR"
+  | "ERROR_CODE_CANCELLED";
 
 /**
  * One key/value detail of an error (a list, not a map, so encoding is deterministic).

@@ -5,6 +5,7 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+ERROR_CODE_CANCELLED: ErrorCode
 ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED: ErrorCode
 ERROR_CODE_CAPABILITY_NOT_SUPPORTED: ErrorCode
 ERROR_CODE_CAPABILITY_REQUIRED: ErrorCode
