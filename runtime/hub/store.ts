@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER N
  * as the primary key: copy their rows into the new table in one transaction (rows keep their
  * origin column, so every existing bottle keeps its identity).
  */
-export function migrateBottleKey(db: Database.Database): void {
+function migrateBottleKey(db: Database.Database): void {
   const cols = db.prepare("PRAGMA table_info(bottles)").all() as { name: string; pk: number }[];
   if (cols.find((c) => c.name === "origin")?.pk) return;
   db.transaction(() => {
