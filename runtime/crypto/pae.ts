@@ -20,6 +20,8 @@ export const Domain = {
   postmark: "fleet.v1.postmark",
   token: "fleet.v1.token",
   keyRotationNew: "fleet.v1.key-rotation.new",
+  /** A group statement (spec/groups.md). */
+  groupStatement: "fleet.v1.group-statement",
   file: "fleet.v1.file",
 } as const;
 export type Domain = (typeof Domain)[keyof typeof Domain];
