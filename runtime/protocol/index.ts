@@ -20,3 +20,4 @@ export { MemoryBottleStorage, type BottleStorage, type StoredBottle } from "./bo
 export * from "./bottles.js";
 export * from "./dedupe.js";
 export * from "./receipts.js";
+export * from "./groups/index.js";
