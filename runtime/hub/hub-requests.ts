@@ -11,6 +11,7 @@ import { applicationValue } from "../client/draft.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
+import { groupOp } from "./group-ops.js";
 import { rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
@@ -74,7 +75,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; group?: string; statement?: string } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -85,6 +86,9 @@ function answerOp(hub: Hub, msg: Incoming): void {
       const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent);
       return answer(status);
     }
+    case "group.append":
+    case "group.chain":
+      return answer(groupOp(hub, value));
     default:
       throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });
   }

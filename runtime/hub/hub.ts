@@ -21,6 +21,7 @@ import { BottleKeeper } from "./bottles.js";
 import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
+import { HubGroups } from "./groups.js";
 import { receiveFrame } from "./inbound.js";
 import { Maintenance } from "./maintenance.js";
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
@@ -62,6 +63,8 @@ export class Hub {
   readonly router: Router;
   readonly commits: GroupCommit;
   readonly quota: InboxQuota;
+  /** Groups with a chain of signed statements (groups.ts). */
+  readonly groups: HubGroups;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -77,6 +80,7 @@ export class Hub {
     this.quota = new InboxQuota(this);
     this.registryStorage = new SqliteRegistryStorage(this.store);
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });
+    this.groups = new HubGroups(this);
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
