@@ -5,6 +5,7 @@ import { registerNodeCrypto } from "../crypto/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { type Command, type CommandContext, GLOBAL_HELP, GLOBAL_OPTIONS } from "./command.js";
 import { bottle } from "./commands/bottle.js";
+import { group } from "./commands/group.js";
 import { bridge } from "./commands/bridge.js";
 import { demo } from "./commands/demo.js";
 import { hub, status } from "./commands/hub.js";
@@ -16,7 +17,7 @@ import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, sign, verify, status, token, bridge];
 
 function help(cmd?: Command, path = "fleet"): string {
   if (!cmd) {
