@@ -1,6 +1,12 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  resolve: {
+    // package.json "imports" points #transport-tcp at the compiled dist/ (the published
+    // package); tests run the sources, as tsconfig.json "paths" does for tsc and tsx.
+    alias: { "#transport-tcp": fileURLToPath(new URL("./runtime/transport/tcp.ts", import.meta.url)) },
+  },
   test: {
     include: ["tests/**/*.test.ts"],
     testTimeout: 30_000,

@@ -18,22 +18,22 @@ export function isNodeBuiltin(specifier: string): boolean {
   return specifier.startsWith("node:") || builtins.has(specifier);
 }
 
-// Node-only modules the core reaches only through a dynamic import taken on Node alone
-// (connectHub loads TCP lazily unless given a ws:// url), with their browser stand-ins.
-// A static import of them still fails the build through the node: guard.
+// The core reaches TCP only through "#transport-tcp" (a dynamic import taken on Node alone).
+// A consumer's bundler resolves it through package.json "imports" to the compiled
+// browser/no-tcp.js; this build reads the sources, where tsconfig.json "paths" names the
+// Node file, so it takes the source stand-in here. A static import of node:net anywhere
+// still fails the build through the node: guard.
 const BROWSER_SUBSTITUTES: Record<string, string> = {
-  "runtime/transport/tcp.ts": "runtime/browser/no-tcp.ts",
+  "#transport-tcp": "runtime/browser/no-tcp.ts",
 };
 
-/** Swaps a dynamically imported Node-only module for its browser stand-in. */
+/** Resolves "#transport-tcp" to the source browser stand-in. */
 export function browserSubstitutesPlugin(): Plugin {
   return {
     name: "fleet-browser-substitutes",
     setup(b) {
-      b.onResolve({ filter: /\.js$/ }, (args) => {
-        if (args.kind !== "dynamic-import" || !args.path.startsWith(".")) return undefined;
-        const target = relative(root, join(args.resolveDir, args.path)).replace(/\.js$/, ".ts");
-        const substitute = BROWSER_SUBSTITUTES[target];
+      b.onResolve({ filter: /^#/ }, (args) => {
+        const substitute = BROWSER_SUBSTITUTES[args.path];
         return substitute ? { path: join(root, substitute) } : undefined;
       });
     },

@@ -1,6 +1,7 @@
-// Stands in for runtime/transport/tcp.ts in the browser bundle (tools/build-browser.ts swaps
-// it in for dynamic imports only): browsers have no raw sockets, so asking for TCP there is a
-// typed error that says what to do instead, never a failed import of node:net.
+// Stands in for runtime/transport/tcp.ts outside Node: package.json "imports" resolves
+// "#transport-tcp" here for every condition but "node" (and tools/build-browser.ts does for the
+// sources). Browsers have no raw sockets, so asking for TCP there is a typed error that says
+// what to do instead, never a failed import of node:net.
 import { ErrorCode, FleetError } from "../errors.js";
 
 function unavailable(): never {

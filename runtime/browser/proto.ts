@@ -1,18 +1,2 @@
-// The generated wire model, re-exported as one module so a page imports every message
-// schema and the protobuf-es functions that operate on them from the browser bundle.
-export * from "../../generated/proto/fleet/v1/address_pb.js";
-export * from "../../generated/proto/fleet/v1/bottle_pb.js";
-export * from "../../generated/proto/fleet/v1/capabilities_pb.js";
-export * from "../../generated/proto/fleet/v1/discovery_pb.js";
-export * from "../../generated/proto/fleet/v1/envelope_pb.js";
-export * from "../../generated/proto/fleet/v1/errors_pb.js";
-export * from "../../generated/proto/fleet/v1/group_pb.js";
-export * from "../../generated/proto/fleet/v1/handshake_pb.js";
-export * from "../../generated/proto/fleet/v1/heartbeat_pb.js";
-export * from "../../generated/proto/fleet/v1/payload_pb.js";
-export * from "../../generated/proto/fleet/v1/receipt_pb.js";
-export * from "../../generated/proto/fleet/v1/registry_pb.js";
-export * from "../../generated/proto/fleet/v1/signed_pb.js";
-export * from "../../generated/proto/fleet/v1/token_pb.js";
-export { create, toBinary, fromBinary, toJson, fromJson, equals, clone } from "@bufbuild/protobuf";
-export { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+// The browser bundle's copy of the wire model: the same module as "fleet-protocol/proto".
+export * from "../proto.js";

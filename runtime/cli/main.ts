@@ -13,11 +13,14 @@ import { keys } from "./commands/key-rotation.js";
 import { keygen, sign, verify } from "./commands/keys.js";
 import { broadcast, inbox, ping, send } from "./commands/messaging.js";
 import { registry } from "./commands/registry.js";
+import { mcp } from "./commands/mcp.js";
+import { serve } from "./commands/serve.js";
+import { thread, threads } from "./commands/threads.js";
 import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, sign, verify, status, token, bridge];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, sign, verify, status, token, bridge, threads, thread, mcp, serve];
 
 function help(cmd?: Command, path = "fleet"): string {
   if (!cmd) {

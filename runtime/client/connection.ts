@@ -7,7 +7,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HeartbeatSchema } from "../../generated/proto/fleet/v1/heartbeat_pb.js";
 import { type Receipt, ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
-import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { RegistryQuerySchema, type RegistryQueryResult } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { PacketSchema, type SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { decodePacket, encodePacket } from "../codec/index.js";
@@ -16,6 +16,7 @@ import { parseEnvelope } from "../crypto/envelope-bytes.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { ReceiptTracker } from "../protocol/receipts.js";
+import { readRegistryPages } from "../protocol/registry-answer.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody, PING_MEDIA_TYPE, receiptBody } from "./bodies.js";
 import { openDeliveredBottle } from "./bottles.js";
@@ -93,6 +94,8 @@ export class HubConnection implements FleetConnection {
   private readonly handlers = new Set<MessageHandler>();
   private readonly closeHandlers = new Set<(error?: FleetError) => void>();
   private readonly waiters = new Map<string, Waiter>();
+  /** Answers request() resolved with whose signature verified end to end (see answerVerified). */
+  private readonly verifiedAnswers = new WeakSet<Envelope>();
   private chain: Promise<void> = Promise.resolve();
   private writes: Promise<void> = Promise.resolve();
   private queuedWrites = 0;
@@ -201,8 +204,13 @@ export class HubConnection implements FleetConnection {
     });
   }
 
-  /** Asks the hub's registry (fleet:hub RegistryQuery). */
-  async queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}) {
+  /** Asks the hub's registry (fleet:hub RegistryQuery), reading every page of a truncated answer. */
+  queryRegistry(q: { capability?: string; agentId?: string; onlineOnly?: boolean } = {}): Promise<RegistryQueryResult> {
+    return readRegistryPages((page) => this.queryRegistryPage(page), q);
+  }
+
+  /** One registry answer: at most 256 agents, truncated when more matched (spec/registry.md). */
+  async queryRegistryPage(q: { capability?: string; agentId?: string; onlineOnly?: boolean; afterAgentId?: string } = {}): Promise<RegistryQueryResult> {
     const answer = await this.request({ to: "fleet:hub", type: MessageType.QUERY, sign: false, body: { case: "registryQuery", value: create(RegistryQuerySchema, q) } });
     if (answer.body?.kind.case !== "registryQueryResult") throw new FleetError(ErrorCode.WIRE_MALFORMED, "hub answered a registry query with something else");
     return answer.body.kind.value;
@@ -278,8 +286,13 @@ export class HubConnection implements FleetConnection {
     }
   }
 
+  /** True when env, an answer request() resolved with, was verified end to end (signed), not only vouched for by the hub's session. */
+  answerVerified(env: Envelope): boolean {
+    return this.verifiedAnswers.has(env);
+  }
+
   /** Receipts and answers to pending requests; true when env was one. */
-  private answer(env: Envelope): boolean {
+  private answer(env: Envelope, verified = false): boolean {
     const kind = env.body?.kind;
     if (kind?.case === "receipt" && env.sender === this.peer) {
       try {
@@ -295,6 +308,7 @@ export class HubConnection implements FleetConnection {
     this.waiters.delete(env.inReplyTo);
     this.clock.clearTimer(waiter.timer);
     const err = kind ? errorFromBody(kind) : undefined;
+    if (verified) this.verifiedAnswers.add(env);
     if (err) waiter.reject(err);
     else waiter.resolve(env);
     return true;
@@ -302,6 +316,18 @@ export class HubConnection implements FleetConnection {
 
   /** Verifies a signed envelope end to end, learning an unknown sender's key from the hub's registry. */
   private async openSigned(signed: SignedEnvelope): Promise<Envelope> {
+    const env = await this.verifySigned(signed);
+    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
+      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
+    }
+    return env;
+  }
+
+  /**
+   * Verifies a signed envelope end to end without the freshness check: for stored copies
+   * (the hub's history), whose expiry says nothing about their authenticity.
+   */
+  async verifySigned(signed: SignedEnvelope): Promise<Envelope> {
     const keyId = signed.signature?.keyId ?? "";
     if (!this.keys.resolve(keyId)) {
       // Only the claimed name is read before verification, to know whose key to ask for.
@@ -310,15 +336,11 @@ export class HubConnection implements FleetConnection {
       const rec = found.agents.find((a) => a.agentId === claimed);
       if (rec && keyIdFor(rec.publicKey) === keyId && this.keys.keyIdOf(claimed) === undefined) this.keys.learned.pin(claimed, rec.publicKey);
     }
-    const env = await openSignedEnvelopeAsync(signed, { keys: this.keys });
-    if (env.createdAt && timestampMs(env.createdAt) + env.ttlSeconds * 1000 <= this.clock.now()) {
-      throw new FleetError(ErrorCode.DELIVERY_EXPIRED, `message ${env.id} expired before it arrived`);
-    }
-    return env;
+    return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
-    if (verified && this.answer(env)) return;
+    if (verified && this.answer(env, true)) return;
     const kind = env.body?.kind;
     if (!this.admit(env)) return;
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {

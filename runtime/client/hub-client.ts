@@ -1,6 +1,8 @@
 // connectHub: open a transport (TCP in Node, WebSocket when a ws:// url is given), run
 // the handshake (HandshakeInitiator) and return a FleetConnection. Browser-safe: TCP is
-// loaded only when asked for, so bundles never see node:net.
+// loaded only when asked for, through "#transport-tcp", which package.json "imports" resolves
+// to transport/tcp.ts on Node and to browser/no-tcp.ts everywhere else, so no bundler ever
+// sees node:net (in this checkout, tsconfig "paths" and vitest.config.ts map it to the source).
 import { create } from "@bufbuild/protobuf";
 import { CapabilitySetSchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
@@ -56,7 +58,7 @@ async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
     const { connectWebSocket } = await import("../transport/websocket.js");
     return connectWebSocket(o.url);
   }
-  const tcp = await import("../transport/tcp.js");
+  const tcp = await import("#transport-tcp");
   return tcp.connectTcp(o.host ?? "127.0.0.1", o.port);
 }
 

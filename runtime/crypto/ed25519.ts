@@ -11,6 +11,7 @@ import { sha512 } from "@noble/hashes/sha2.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { concatBytes } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
+import type { WebCryptoBytes, WebCryptoKey } from "./webcrypto-types.js";
 
 ed.hashes.sha512 = sha512;
 
@@ -186,11 +187,11 @@ export function asyncSigner(seed: Uint8Array): (msg: Uint8Array) => Promise<Uint
     return async (msg) => sign(msg);
   }
   const copy = seed.slice();
-  let webKey: Promise<CryptoKey> | undefined;
+  let webKey: Promise<WebCryptoKey> | undefined;
   return async (msg) => {
     if (await webCryptoHasEd25519()) {
       webKey ??= webCryptoImportSeed(copy);
-      return new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webKey, msg as BufferSource));
+      return new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webKey, msg as WebCryptoBytes));
     }
     return ed.signAsync(msg, copy);
   };
@@ -216,7 +217,7 @@ export function webCryptoHasEd25519(): Promise<boolean> {
     try {
       const subtle = globalThis.crypto?.subtle;
       if (!subtle) return false;
-      await subtle.importKey("raw", spkiProbeKey() as BufferSource, "Ed25519", false, ["verify"]);
+      await subtle.importKey("raw", spkiProbeKey() as WebCryptoBytes, "Ed25519", false, ["verify"]);
       return true;
     } catch {
       return false;
@@ -232,21 +233,21 @@ function spkiProbeKey(): Uint8Array {
 }
 
 // Imported WebCrypto verify keys, bounded like keyCache.
-const webKeyCache = new Map<string, Promise<CryptoKey>>();
+const webKeyCache = new Map<string, Promise<WebCryptoKey>>();
 
-function webCryptoPublicKey(pk: Uint8Array): Promise<CryptoKey> {
+function webCryptoPublicKey(pk: Uint8Array): Promise<WebCryptoKey> {
   const k = cacheKey(pk);
   let key = webKeyCache.get(k);
   if (!key) {
     if (webKeyCache.size >= MAX_CACHED_KEYS) webKeyCache.delete(webKeyCache.keys().next().value as string);
-    key = globalThis.crypto.subtle.importKey("raw", pk.slice() as BufferSource, "Ed25519", false, ["verify"]);
+    key = globalThis.crypto.subtle.importKey("raw", pk.slice() as WebCryptoBytes, "Ed25519", false, ["verify"]);
     webKeyCache.set(k, key);
   }
   return key;
 }
 
-function webCryptoImportSeed(seed: Uint8Array): Promise<CryptoKey> {
-  return globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as BufferSource, "Ed25519", false, ["sign"]);
+function webCryptoImportSeed(seed: Uint8Array): Promise<WebCryptoKey> {
+  return globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as WebCryptoBytes, "Ed25519", false, ["sign"]);
 }
 
 export interface Ed25519Backend {
@@ -269,14 +270,14 @@ const webCryptoBackend: Ed25519Backend = {
   name: "webcrypto",
   available: webCryptoHasEd25519,
   async publicKey(seed) {
-    const priv = await globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as BufferSource, "Ed25519", true, ["sign"]);
+    const priv = await globalThis.crypto.subtle.importKey("pkcs8", pkcs8FromSeed(seed) as WebCryptoBytes, "Ed25519", true, ["sign"]);
     const jwk = await globalThis.crypto.subtle.exportKey("jwk", priv);
     return Uint8Array.from(atob(jwk.x!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
   },
-  sign: async (seed, msg) => new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webCryptoImportSeed(seed), msg as BufferSource)),
+  sign: async (seed, msg) => new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await webCryptoImportSeed(seed), msg as WebCryptoBytes)),
   async verify(pk, msg, sig) {
     if (!shapeOk(msg, sig) || preparedKey(pk) === null) return false;
-    return globalThis.crypto.subtle.verify("Ed25519", await webCryptoPublicKey(pk), sig as BufferSource, msg as BufferSource);
+    return globalThis.crypto.subtle.verify("Ed25519", await webCryptoPublicKey(pk), sig as WebCryptoBytes, msg as WebCryptoBytes);
   },
 };
 

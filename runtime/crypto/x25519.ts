@@ -7,6 +7,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { concatBytes, fromBase64Url, randomBytes, toBase64Url } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
+import type { WebCryptoBytes, WebCryptoKeyPair } from "./webcrypto-types.js";
 
 type NodeCrypto = NonNullable<ReturnType<typeof getNodeCrypto>>;
 type NodeKey = ReturnType<NodeCrypto["createPrivateKey"]>;
@@ -130,7 +131,7 @@ export function webCryptoHasX25519(): Promise<boolean> {
 export async function createEphemeralAsync(): Promise<EphemeralKey> {
   if (getNodeCrypto() || !(await webCryptoHasX25519())) return createEphemeralKey();
   const subtle = globalThis.crypto.subtle;
-  const pair = (await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as CryptoKeyPair;
+  const pair = (await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as WebCryptoKeyPair;
   const publicKey = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
   return {
     publicKey,
@@ -138,7 +139,7 @@ export async function createEphemeralAsync(): Promise<EphemeralKey> {
       checkLength(peer, "public key");
       let shared: Uint8Array;
       try {
-        const peerKey = await subtle.importKey("raw", peer.slice() as BufferSource, { name: "X25519" }, false, []);
+        const peerKey = await subtle.importKey("raw", peer.slice() as WebCryptoBytes, { name: "X25519" }, false, []);
         shared = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: peerKey }, pair.privateKey, 256));
       } catch (e) {
         throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "X25519 key agreement failed (small-order or malformed peer key)", { cause: e });

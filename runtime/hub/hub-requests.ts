@@ -9,13 +9,15 @@ import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { PING_MEDIA_TYPE } from "../client/bodies.js";
 import { applicationValue } from "../client/draft.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { limitRegistryAnswer } from "../protocol/registry-answer.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
 import { groupOp } from "./group-ops.js";
 import { rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
-export const HUB_OP_MEDIA_TYPE = "application/vnd.fleet.hub-op+json";
+export { HUB_OP_MEDIA_TYPE } from "../client/history.js";
+import { HUB_OP_MEDIA_TYPE } from "../client/history.js";
 
 export function handleHubRequest(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
@@ -33,7 +35,8 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
         hub.reply(peer, {
           type: MessageType.RESPONSE,
           inReplyTo: env.id,
-          body: { case: "registryQueryResult", value: hub.registry.query(kind.value, (a) => hub.isOnline(a)) },
+          // One answer is bounded (256 agents, 256 KiB); the asker pages with after_agent_id.
+          body: { case: "registryQueryResult", value: limitRegistryAnswer(hub.registry.query(kind.value, (a) => hub.isOnline(a))) },
         });
         return;
       case "registryDelta":
@@ -75,7 +78,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string; group?: string; statement?: string } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; thread_id?: string; limit?: number; before?: number; group?: string; statement?: string } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -89,6 +92,21 @@ function answerOp(hub: Hub, msg: Incoming): void {
     case "group.append":
     case "group.chain":
       return answer(groupOp(hub, value));
+    // Threads and history (history.ts, spec/history.md): always the asking agent's own view.
+    // Answered when the history's writer thread answers (history-client.ts).
+    case "threads":
+      return void hub.history.threads(peer.agent, Number(value.limit ?? 50)).then(
+        (threads) => answer({ agent: peer.agent, threads }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "threads")),
+      );
+    case "thread": {
+      if (typeof value.thread_id !== "string" || !value.thread_id) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "thread_id is required", { pointer: "/thread_id" });
+      const before = value.before === undefined ? undefined : Number(value.before);
+      return void hub.history.thread(peer.agent, value.thread_id, { limit: Number(value.limit ?? 200), before }).then(
+        (t) => answer({ agent: peer.agent, ...t }),
+        (e) => hub.reject(peer, env, asFleetError(e, ErrorCode.INTERNAL_ERROR, "thread")),
+      );
+    }
     default:
       throw new FleetError(ErrorCode.CAPABILITY_NOT_SUPPORTED, `unknown hub op ${JSON.stringify(value?.op ?? null)}`, { pointer: "/body/application" });
   }

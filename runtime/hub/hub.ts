@@ -22,6 +22,8 @@ import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
 import { HubGroups } from "./groups.js";
+import type { HistoryOptions } from "./history.js";
+import { HistoryClient } from "./history-client.js";
 import { receiveFrame } from "./inbound.js";
 import { Maintenance } from "./maintenance.js";
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from "./options.js";
@@ -62,6 +64,8 @@ export class Hub {
   readonly connections: Connections;
   readonly router: Router;
   readonly commits: GroupCommit;
+  /** Bounded message history and threads (history.ts, spec/history.md). */
+  readonly history: HistoryClient;
   readonly quota: InboxQuota;
   /** Groups with a chain of signed statements (groups.ts). */
   readonly groups: HubGroups;
@@ -72,7 +76,7 @@ export class Hub {
   private readonly listeners: FrameListener[] = [];
   private readonly startedAt: number;
 
-  constructor(opts: HubOptions) {
+  constructor(opts: HubOptions & { history?: HistoryOptions }) {
     this.clock = opts.clock ?? systemClock;
     this.options = resolveHubOptions(opts, this.clock);
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
@@ -85,6 +89,7 @@ export class Hub {
     this.router = new Router(this);
     this.commits = new GroupCommit(this);
     this.bottles = new BottleKeeper(this);
+    this.history = new HistoryClient(this.options.storeDir, opts.history, (line) => this.log(line));
     this.maintenance = new Maintenance(this);
     this.startedAt = this.clock.now();
     this.maintenance.start();
@@ -157,6 +162,7 @@ export class Hub {
     await Promise.all(this.listeners.map((l) => l.close()));
     for (const p of this.connections.peers) p.conn.close();
     this.store.close();
+    await this.history.close();
   }
 
   /** Sends a signed ERROR envelope as the last frame, then closes (spec/frame.md). */

@@ -43,6 +43,7 @@ export class Maintenance {
       try {
         hub.store.sweep(now, now - options.dedupeWindowMs);
         hub.quota.recount();
+        hub.history.sweep();
       } catch (e) {
         hub.log(`sweep failed: ${asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, "sweep").message}`);
       }

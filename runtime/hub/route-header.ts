@@ -28,6 +28,9 @@ export interface RouteHead {
   ttlSeconds: number;
   requiresAck: boolean;
   correlationId: string;
+  /** in_reply_to and thread_id (the hub's history groups threads on them). */
+  inReplyTo: string;
+  threadId: string;
   protocolVersion: string;
   /** security.key_id */
   keyId: string;
@@ -43,6 +46,8 @@ export function headOf(env: Envelope): RouteHead {
     ttlSeconds: env.ttlSeconds,
     requiresAck: env.requiresAck,
     correlationId: env.correlationId,
+    inReplyTo: env.inReplyTo,
+    threadId: env.threadId,
     protocolVersion: env.protocolVersion,
     keyId: env.security?.keyId ?? "",
   };
@@ -179,6 +184,8 @@ export function readRouteHead(payloadType: string, payload: Uint8Array): RouteHe
   let ttl = 0;
   let requiresAck = false;
   let correlationId = "";
+  let inReplyTo = "";
+  let threadId = "";
   let version = "";
   let keyId = "";
   let subMessages = 0; // recipient, created_at, security: each at most once (no merging here)
@@ -189,13 +196,17 @@ export function readRouteHead(payloadType: string, payload: Uint8Array): RouteHe
     switch (field) {
       case 1:
       case 2:
+      case 8:
       case 9:
+      case 10:
       case 13: {
         if (wire !== LEN) return undefined;
         const s = w.string();
         if (field === 1) id = s;
         else if (field === 2) sender = s;
         else if (field === 9) correlationId = s;
+        else if (field === 8) inReplyTo = s;
+        else if (field === 10) threadId = s;
         else version = s;
         break;
       }
@@ -241,7 +252,7 @@ export function readRouteHead(payloadType: string, payload: Uint8Array): RouteHe
   need(created !== undefined, ErrorCode.VALIDATION_MISSING_FIELD, "created_at is required", "/createdAt");
   need(ttl >= 1, ErrorCode.VALIDATION_OUT_OF_RANGE, "ttl_seconds must be at least 1", "/ttlSeconds");
   need(version !== "", ErrorCode.VALIDATION_MISSING_FIELD, "protocol_version is required", "/protocolVersion");
-  return { id, sender, target, createdAt: created!, ttlSeconds: ttl, requiresAck, correlationId, protocolVersion: version, keyId };
+  return { id, sender, target, createdAt: created!, ttlSeconds: ttl, requiresAck, correlationId, inReplyTo, threadId, protocolVersion: version, keyId };
 }
 
 /** Recipient's oneof (last one set wins, as in protobuf); undefined to defer to the full decoder. */

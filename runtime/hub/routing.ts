@@ -26,6 +26,13 @@ function catchSend(state: GroupState, sender: string): unknown {
   return new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${sender} may not send to ${state.group}`);
 }
 
+/** What was routed goes into the hub's history (history.ts), threads grouped on its head. */
+function recordHistory(hub: Hub, msg: Routed, recipients: string[]): void {
+  if (!hub.history.enabled) return;
+  const h = msg.head;
+  hub.history.record({ id: h.id, sender: h.sender, recipients, threadId: h.threadId, inReplyTo: h.inReplyTo, packet: msg.packet, signed: msg.signed, at: hub.clock.now() });
+}
+
 export class Router {
   readonly limiter: TokenBuckets;
   private readonly recent = new Map<string, number>();
@@ -65,6 +72,7 @@ export class Router {
         return;
       }
       hub.counters.routed++;
+      recordHistory(hub, msg, [target]);
       if (head.requiresAck) hub.commits.enqueue({ msg, store: [target], deliver: p ? [target] : NOBODY, ack: true });
       else if (p) deliver(p, msg.packet, msg.signed, msg.env);
       else hub.commits.enqueue({ msg, store: [target], deliver: NOBODY, ack: false });
@@ -97,6 +105,7 @@ export class Router {
       else if (!hub.isOnline(t)) offline.push(t); // cut off just now (hard limit): hold it
     }
     hub.counters.routed++;
+    recordHistory(hub, msg, targets);
     if (head.requiresAck) {
       hub.commits.enqueue({ msg, store: targets, deliver: live, ack: true });
       return;

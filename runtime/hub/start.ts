@@ -1,6 +1,7 @@
 // Starts a hub on a TCP listener (127.0.0.1 by default; port 0 = ephemeral), and on a
 // WebSocket listener for browsers when wsPort is given (same frames, same hub).
 import { listenTcp } from "../transport/tcp.js";
+import type { HistoryOptions } from "./history.js";
 import { Hub } from "./hub.js";
 import type { HubOptions } from "./options.js";
 import { listenWebSocket } from "./websocket-listener.js";
@@ -16,7 +17,7 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*" }): Promise<RunningHub> {
+export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*"; history?: HistoryOptions }): Promise<RunningHub> {
   const hub = new Hub(opts);
   let listener;
   let ws;
@@ -24,7 +25,7 @@ export async function startHub(opts: HubOptions & { host?: string; port?: number
     listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes });
     hub.serve(listener);
     if (opts.wsPort !== undefined) {
-      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
+      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
       hub.serve(ws);
     }
   } catch (e) {

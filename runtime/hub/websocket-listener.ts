@@ -17,6 +17,13 @@ export interface WebSocketListenOptions {
   /** Largest frame body accepted (default the protocol maximum, 2 MiB); larger messages close the socket (1009) unread. */
   maxFrameBytes?: number;
   /**
+   * Largest frame body accepted on a new connection until its owner raises the limit with
+   * setMaxFrameBytes (the hub: until the handshake completes; it passes its
+   * maxHandshakeFrameBytes, 16 KiB). Default maxFrameBytes. A message announcing more is
+   * refused from its header (close 1009), before its payload is buffered.
+   */
+  maxHandshakeFrameBytes?: number;
+  /**
    * Browser origins allowed besides loopback ones ("http://127.0.0.1:*", "http://localhost:*"),
    * e.g. ["https://fleet.example"]; "*" allows every origin.
    */
@@ -37,13 +44,45 @@ export function originAllowed(origin: string | undefined, allowed: string[] | "*
   }
 }
 
+/**
+ * ws's maxPayload is server-wide, but its receiver reads the limit (`_maxPayload`, ws 8.x
+ * lib/receiver.js) at every frame header, so setting it on one socket's receiver limits that
+ * socket alone from its next frame on: the hub raises it once a handshake completes. Without
+ * that receiver (another ws version) the connection cannot be raised, so it is refused
+ * rather than left at a limit nobody controls.
+ */
+export function messageLimiter(ws: WebSocket): (maxFrameBytes: number) => void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== "number") {
+    throw new FleetError(ErrorCode.INTERNAL_ERROR, "this ws version has no per-socket receiver limit (_receiver._maxPayload): pin ws 8.x");
+  }
+  return (maxFrameBytes) => {
+    receiver._maxPayload = maxFrameBytes + FRAME_HEADER_BYTES;
+  };
+}
+
 class WebSocketListener implements FrameListener {
   private handler: (conn: FrameConnection) => void = (c) => c.close();
 
-  constructor(private readonly server: WebSocketServer, readonly url: string, readonly port: number, maxFrameBytes: number) {
+  constructor(
+    private readonly server: WebSocketServer,
+    readonly url: string,
+    readonly port: number,
+    firstFrameBytes: number,
+    maxFrameBytes: number,
+  ) {
     server.on("connection", (ws: WebSocket, req: IncomingMessage) => {
       const remote = `ws://${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
-      this.handler(new WebSocketFrameConnection(ws as unknown as WebSocketLike, { remote, maxFrameBytes }));
+      let limit: (bytes: number) => void;
+      try {
+        limit = messageLimiter(ws);
+      } catch {
+        ws.terminate();
+        return;
+      }
+      // Never above the listener's own maximum, whatever the owner asks.
+      const limitMessageBytes = (bytes: number) => limit(Math.min(bytes, maxFrameBytes));
+      this.handler(new WebSocketFrameConnection(ws as unknown as WebSocketLike, { remote, maxFrameBytes: firstFrameBytes, limitMessageBytes }));
     });
   }
 
@@ -63,12 +102,14 @@ class WebSocketListener implements FrameListener {
 export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<FrameListener> {
   const host = options.host ?? "127.0.0.1";
   const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+  const firstFrameBytes = Math.min(options.maxHandshakeFrameBytes ?? maxFrameBytes, maxFrameBytes);
   return new Promise((resolve, reject) => {
     const server = new WebSocketServer({
       host,
       port: options.port ?? 0,
-      // ws refuses a longer message before buffering it, like the TCP decoder's 703.
-      maxPayload: maxFrameBytes + FRAME_HEADER_BYTES,
+      // ws refuses a longer message from its header, before buffering it, like the TCP
+      // decoder's 703. New sockets start at the handshake limit; messageLimiter raises one.
+      maxPayload: firstFrameBytes + FRAME_HEADER_BYTES,
       perMessageDeflate: false,
       handleProtocols: (offered) => (offered.has(FLEET_WS_PROTOCOL) ? FLEET_WS_PROTOCOL : false),
       verifyClient: (info, done) => {
@@ -83,7 +124,7 @@ export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<F
       // Later server errors (e.g. failed accepts) must not crash the hub; connections fail alone.
       server.on("error", () => undefined);
       const port = (server.address() as { port: number }).port;
-      resolve(new WebSocketListener(server, `ws://${host}:${port}`, port, maxFrameBytes));
+      resolve(new WebSocketListener(server, `ws://${host}:${port}`, port, firstFrameBytes, maxFrameBytes));
     });
   });
 }

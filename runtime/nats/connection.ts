@@ -25,6 +25,7 @@ import { NatsDispatcher } from "./dispatch.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
+import { readRegistryPages } from "../protocol/registry-answer.js";
 import { queryRegistry, type RegistryQueryInput } from "./registry-query.js";
 import { addressedHere, describe, packetOf, routeOf } from "./routes.js";
 import { NatsRotations, storeRotation } from "./rotation.js";
@@ -245,6 +246,11 @@ export class NatsFleetConnection implements FleetConnection {
    * the signed answer; 805 when nobody answers in time.
    */
   queryRegistry(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
+    return readRegistryPages((page) => this.queryRegistryPage(page, timeoutMs), q);
+  }
+
+  /** One registry answer: at most 256 agents, truncated when more matched (spec/registry.md). */
+  queryRegistryPage(q: RegistryQueryInput = {}, timeoutMs = 5_000): Promise<RegistryQueryResult> {
     return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs);
   }
 

@@ -22,7 +22,7 @@ export interface RegistryQueryHost {
   verifier: SignedVerifier;
 }
 
-export type RegistryQueryInput = { capability?: string; agentId?: string; onlineOnly?: boolean };
+export type RegistryQueryInput = { capability?: string; agentId?: string; onlineOnly?: boolean; afterAgentId?: string };
 
 /** Asks the registry and verifies the signed answer; 805 when nobody answers in time. */
 export async function queryRegistry(host: RegistryQueryHost, q: RegistryQueryInput, timeoutMs: number): Promise<RegistryQueryResult> {

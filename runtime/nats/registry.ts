@@ -9,6 +9,7 @@ import type { Msg } from "nats";
 import { buildEnvelope } from "../client/draft.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
 import { asFleetError, ErrorCode, type FleetError } from "../errors.js";
+import { limitRegistryAnswer } from "../protocol/registry-answer.js";
 import type { RegistryMessage, RegistryReplica } from "../protocol/registry.js";
 import type { NatsFleetConnection } from "./connection.js";
 import { subjects } from "./subjects.js";
@@ -97,7 +98,7 @@ export class NatsRegistrySync {
 
   private onQuery(env: Envelope, msg: Msg): void {
     if (env.body?.kind.case !== "registryQuery" || !msg.reply) return;
-    const result = this.replica.query(env.body.kind.value, this.opts.isOnline);
+    const result = limitRegistryAnswer(this.replica.query(env.body.kind.value, this.opts.isOnline));
     const answer = buildEnvelope({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, ttlSeconds: 60, body: { case: "registryQueryResult", value: result } }, this.conn.agent, this.clock);
     this.conn.reply(msg, answer);
   }

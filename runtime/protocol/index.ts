@@ -10,6 +10,7 @@ export * from "./handshake.js";
 export * from "./heartbeat.js";
 export * from "./discovery.js";
 export { compareHlc, HybridClock } from "./hlc.js";
+export { limitRegistryAnswer, MAX_REGISTRY_ANSWER_AGENTS, MAX_REGISTRY_ANSWER_BYTES, MAX_REGISTRY_PAGES, readRegistryPages, type RegistryAnswerLimits } from "./registry-answer.js";
 export { BUCKETS, bucketHash, bucketOf, contentHash, entryHash, rootHash } from "./registry-digest.js";
 export { MemoryRegistryStorage, type RegistryStorage } from "./registry-storage.js";
 export { parseRegistryKey, validateRegistryEntry } from "./registry-validate.js";

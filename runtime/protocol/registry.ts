@@ -178,7 +178,8 @@ export class RegistryReplica {
       .flatMap((e) => (e.record.case === "agent" ? [e.record.value] : []))
       .filter((a) => (!q.agentId || a.agentId === q.agentId) && (!q.role || a.role === q.role))
       .filter((a) => !q.capability || a.capabilities.some((c) => c.name === q.capability))
-      .filter((a) => !q.onlineOnly || isOnline(a.agentId));
+      .filter((a) => !q.onlineOnly || isOnline(a.agentId))
+      .filter((a) => !q.afterAgentId || compareText(a.agentId, q.afterAgentId) > 0);
     const health = agents.flatMap((a) => {
       const h = this.health(a.agentId);
       return h ? [h] : [];

@@ -36,6 +36,12 @@ export interface WebSocketFrameOptions {
   maxFrameBytes?: number;
   /** Readable peer address for logs; default the socket's url. */
   remote?: string;
+  /**
+   * Where the WebSocket implementation can refuse a too-large message from its announced
+   * length, before buffering it (`ws` on Node; the standard API cannot): sets that limit for
+   * this socket. Called with the frame limit now and on every setMaxFrameBytes.
+   */
+  limitMessageBytes?: (maxFrameBytes: number) => void;
 }
 
 /** A FrameConnection over an open (or opening) standard-API WebSocket. */
@@ -44,11 +50,14 @@ export class WebSocketFrameConnection extends FrameConnectionBase implements Fra
   private maxFrameBytes: number;
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private reading = true;
+  private readonly limitMessageBytes?: (maxFrameBytes: number) => void;
 
   constructor(private readonly socket: WebSocketLike, options: WebSocketFrameOptions = {}) {
     super();
     this.remote = options.remote ?? socket.url ?? "ws://?";
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.limitMessageBytes = options.limitMessageBytes;
+    this.limitMessageBytes?.(this.maxFrameBytes);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (event: { data: unknown }) => this.receive(event.data));
     socket.addEventListener("close", () => this.finish());
@@ -58,6 +67,7 @@ export class WebSocketFrameConnection extends FrameConnectionBase implements Fra
 
   setMaxFrameBytes(max: number): void {
     this.maxFrameBytes = max;
+    this.limitMessageBytes?.(max);
   }
 
   get bufferedAmount(): number {

@@ -34,11 +34,11 @@ describe("browser bundle build", () => {
     }
   });
 
-  it("swaps a lazily imported TCP carrier for a browser stand-in, but still refuses a static import of it", async () => {
+  it("takes the browser stand-in for #transport-tcp, but still refuses a static import of the TCP carrier", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fleet-guard-"));
     const tcp = relative(dir, join(import.meta.dirname, "../../runtime/transport/tcp.js"));
     try {
-      writeFileSync(join(dir, "lazy.ts"), `export const open = () => import(${JSON.stringify(tcp)}).then((m) => m.connectTcp("127.0.0.1", 1));\n`);
+      writeFileSync(join(dir, "lazy.ts"), `export const open = () => import("#transport-tcp").then((m) => m.connectTcp("127.0.0.1", 1));\n`);
       const { files } = await buildBrowser({ entries: { lazy: join(dir, "lazy.ts") }, write: false, outdir: "/virtual" });
       const text = new TextDecoder().decode(files.get("lazy.js"));
       expect(text).toContain("TCP is not available in browsers");

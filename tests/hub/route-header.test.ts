@@ -35,6 +35,7 @@ describe("route header", () => {
       { to: "fleet:broadcast", json: { a: 1 }, ttlSeconds: 4_000_000 },
       { to: "fleet:discovery", text: "é ünïcödé", correlationId: "ç-1" },
       { to: "fleet:hub", text: "x" },
+      { to: "beta", text: "re", inReplyTo: "m-1", threadId: "t-ç" },
     ];
     for (const d of drafts) {
       const bytes = toBinary(EnvelopeSchema, buildEnvelope(d, "alpha", systemClock));

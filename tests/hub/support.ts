@@ -56,6 +56,8 @@ export function runCli(args: string[], home: string, timeoutMs = 20_000): Promis
 
 export interface HubProcess {
   port: number;
+  /** The WebSocket listener's port, when started with --ws-port. */
+  wsPort?: number;
   child: ChildProcess;
   output: () => string;
   /** Resolves with the exit code/signal. */
@@ -79,10 +81,10 @@ export function spawnHub(home: string, extra: string[] = [], timeoutMs = 20_000)
       for (const line of out.split("\n")) {
         if (!line.startsWith("{")) continue;
         try {
-          const ev = JSON.parse(line) as { event?: string; port?: number };
+          const ev = JSON.parse(line) as { event?: string; port?: number; ws_port?: number };
           if (ev.event === "listening" && ev.port) {
             clearTimeout(timer);
-            resolvePromise({ port: ev.port, child, output: () => out, exited });
+            resolvePromise({ port: ev.port, wsPort: ev.ws_port, child, output: () => out, exited });
             return;
           }
         } catch {

@@ -93,7 +93,7 @@ describe("acks and receipts over an in-memory link", () => {
     const tracker = new ReceiptTracker({ clock, attempts: 3 });
     const sends: number[] = [];
     const p = tracker.track("m1", (n) => sends.push(n), "bob");
-    const busy: Receipt = { $typeName: "fleet.v1.Receipt", messageId: "m1", status: ReceiptStatus.REJECTED, code: ErrorCode.DELIVERY_BUSY, detail: "", retryAfterMs: 100 };
+    const busy: Receipt = { $typeName: "fleet.v1.Receipt", messageId: "m1", status: ReceiptStatus.REJECTED, code: ErrorCode.DELIVERY_BUSY, detail: "", retryAfterMs: 100, exitCode: 0 };
     expect(codeOf(() => tracker.onReceipt(busy, "mallory"))).toBe(ErrorCode.SECURITY_UNAUTHORIZED);
     expect(tracker.onReceipt(busy, "bob")).toBe(true);
     clock.advance(100);

@@ -15,6 +15,14 @@ function files(dir: string): string[] {
   });
 }
 
+// The template's typography stylesheet wraps inline code in literal backticks (CSS content on
+// code:before and code:after): a reader sees `fleet.v1.Packet` instead of code. Turned off here.
+export const DOCS_STYLE = "<style>.aui-root .prose code:before,.aui-root .prose code:after{content:none}</style>";
+
+function withStyle(html: string): string {
+  return html.replace(/<\/head>/i, `${DOCS_STYLE}\n</head>`);
+}
+
 function withHeader(path: string, text: string, header: string): string {
   if (path.endsWith(".html")) return text.replace(/^(<!DOCTYPE html>\n?)/i, `$1<!-- ${header} -->\n`);
   if (path.endsWith(".js") || path.endsWith(".css")) return `/* ${header} */\n${text}`;
@@ -35,7 +43,9 @@ export async function renderDocs(outDir: string, versions: { cli: string; templa
     cpSync(tmp, outDir, { recursive: true });
     for (const path of files(outDir)) {
       const rel = relative(outDir, path);
-      if (/\.(html|js|css)$/.test(rel)) writeFileSync(path, withHeader(rel, readFileSync(path, "utf8"), header));
+      if (!/\.(html|js|css)$/.test(rel)) continue;
+      const text = readFileSync(path, "utf8");
+      writeFileSync(path, withHeader(rel, rel.endsWith(".html") ? withStyle(text) : text, header));
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -276,13 +276,24 @@ class HubClient:
         env = to.envelope if isinstance(to, Message) else to
         await self.send(env.sender, json, type=MT.MESSAGE_TYPE_RESPONSE, in_reply_to=env.id, correlation_id=env.correlation_id, sign=sign, **kw)
 
-    async def query_registry(self, *, capability: str = "", agent_id: str = "", online_only: bool = False) -> registry_pb2.RegistryQueryResult:
-        env = build_envelope(self.agent, "fleet:hub", type=MT.MESSAGE_TYPE_QUERY,
-                             body=envelope_pb2.Body(registry_query=registry_pb2.RegistryQuery(capability=capability, agent_id=agent_id, online_only=online_only)))
-        answer = await self.request_envelope(env, sign=False)
-        if answer.body.WhichOneof("kind") != "registry_query_result":
-            raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "the hub answered a registry query with something else")
-        return answer.body.registry_query_result
+    async def query_registry(self, *, capability: str = "", agent_id: str = "", online_only: bool = False, max_pages: int = 256) -> registry_pb2.RegistryQueryResult:
+        """Every matching agent: one answer holds at most 256, so a truncated one is read on
+        with after_agent_id (spec/registry.md "Query answers"), at most max_pages answers."""
+        result = registry_pb2.RegistryQueryResult()
+        after = ""
+        for _ in range(max_pages):
+            query = registry_pb2.RegistryQuery(capability=capability, agent_id=agent_id, online_only=online_only, after_agent_id=after)
+            env = build_envelope(self.agent, "fleet:hub", type=MT.MESSAGE_TYPE_QUERY, body=envelope_pb2.Body(registry_query=query))
+            answer = await self.request_envelope(env, sign=False)
+            if answer.body.WhichOneof("kind") != "registry_query_result":
+                raise fail(ErrorCode.ERROR_CODE_WIRE_MALFORMED, "the hub answered a registry query with something else")
+            page = answer.body.registry_query_result
+            result.agents.extend(page.agents)
+            result.health.extend(page.health)
+            if not page.truncated or not page.agents or page.agents[-1].agent_id == after:
+                return result
+            after = page.agents[-1].agent_id
+        raise fail(ErrorCode.ERROR_CODE_DELIVERY_BUSY, f"the registry answer is longer than {max_pages} pages; narrow the query")
 
     async def ping(self, to: str = "fleet:hub", timeout: float = 10.0) -> float:
         """Round trip in seconds to the hub or an online agent."""

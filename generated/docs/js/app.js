@@ -4,7 +4,7 @@
   "asyncapi": "3.0.0",
   "info": {
     "title": "Fleet Protocol",
-    "version": "1.0.0",
+    "version": "0.1.0",
     "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`) and `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
     "license": {
       "name": "MIT"
@@ -32,7 +32,7 @@
     "hubConnection": {
       "address": null,
       "title": "Hub connection",
-      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages.",
+      "description": "The handshake and control traffic on one hub connection (TCP or WebSocket), before and around routed messages. Requests to the hub itself (recipient fleet:hub) also travel here: registry queries, bottles, key rotations, pings, and QUERY envelopes with an application/vnd.fleet.hub-op+json payload (status, bottle.status, and the history ops threads and thread of spec/history.md).",
       "servers": [
         "$ref:$.servers.hubTcp",
         "$ref:$.servers.hubWebSocket"
@@ -44,1683 +44,1761 @@
           "summary": "Handshake step 1: the initiator introduces itself.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": {
-                      "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.",
-                      "type": "string",
-                      "minLength": 1,
-                      "maxLength": 64,
-                      "x-parser-schema-id": "<anonymous-schema-3>"
-                    },
-                    "sender": {
-                      "description": "The sending agent's name (1..128 characters). Required.",
-                      "type": "string",
-                      "minLength": 1,
-                      "maxLength": 128,
-                      "x-parser-schema-id": "<anonymous-schema-4>"
-                    },
-                    "recipient": {
-                      "description": "Who a message is for. Text form (CLI, logs): \"agent-beta\", \"group:ops\", \"capability:compute\", \"fleet:broadcast\", \"fleet:discovery\", \"fleet:hub\".",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "agent": {
-                          "description": "A single agent, by name (1..128 characters).",
-                          "type": "string",
-                          "minLength": 1,
-                          "maxLength": 128,
-                          "x-parser-schema-id": "<anonymous-schema-6>"
-                        },
-                        "group": {
-                          "description": "A named group; delivered to every current member.",
-                          "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-7>"
-                        },
-                        "capability": {
-                          "description": "Every agent that currently advertises this capability.",
-                          "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-8>"
-                        },
-                        "broadcast": {
-                          "description": "Every agent in the fleet (\"fleet:broadcast\"). Must be true when set.",
-                          "type": "boolean",
-                          "const": true,
-                          "x-parser-schema-id": "<anonymous-schema-9>"
-                        },
-                        "discovery": {
-                          "description": "The discovery channel (\"fleet:discovery\"), where beacons travel. Must be true when set.",
-                          "type": "boolean",
-                          "const": true,
-                          "x-parser-schema-id": "<anonymous-schema-10>"
-                        },
-                        "hub": {
-                          "description": "The hub or broker itself (\"fleet:hub\"): registry, presence and admin requests. Must be true when set.",
-                          "type": "boolean",
-                          "const": true,
-                          "x-parser-schema-id": "<anonymous-schema-11>"
-                        }
+            "title": "HelloEnvelope",
+            "description": "A fleet.v1.Envelope whose body is hello (JSON form, spec/schemas).",
+            "allOf": [
+              {
+                "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "id": {
+                    "description": "Unique id chosen by the sender (UUID or ULID text, 1..64 characters). Required.",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 64,
+                    "x-parser-schema-id": "<anonymous-schema-1>"
+                  },
+                  "sender": {
+                    "description": "The sending agent's name (1..128 characters). Required.",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 128,
+                    "x-parser-schema-id": "<anonymous-schema-2>"
+                  },
+                  "recipient": {
+                    "description": "Who a message is for. Text form (CLI, logs): \"agent-beta\", \"group:ops\", \"capability:compute\", \"fleet:broadcast\", \"fleet:discovery\", \"fleet:hub\".",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                      "agent": {
+                        "description": "A single agent, by name (1..128 characters).",
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 128,
+                        "x-parser-schema-id": "<anonymous-schema-4>"
                       },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-5>"
+                      "group": {
+                        "description": "A named group; delivered to every current member.",
+                        "type": "string",
+                        "x-parser-schema-id": "<anonymous-schema-5>"
+                      },
+                      "capability": {
+                        "description": "Every agent that currently advertises this capability.",
+                        "type": "string",
+                        "x-parser-schema-id": "<anonymous-schema-6>"
+                      },
+                      "broadcast": {
+                        "description": "Every agent in the fleet (\"fleet:broadcast\"). Must be true when set.",
+                        "type": "boolean",
+                        "const": true,
+                        "x-parser-schema-id": "<anonymous-schema-7>"
+                      },
+                      "discovery": {
+                        "description": "The discovery channel (\"fleet:discovery\"), where beacons travel. Must be true when set.",
+                        "type": "boolean",
+                        "const": true,
+                        "x-parser-schema-id": "<anonymous-schema-8>"
+                      },
+                      "hub": {
+                        "description": "The hub or broker itself (\"fleet:hub\"): registry, presence and admin requests. Must be true when set.",
+                        "type": "boolean",
+                        "const": true,
+                        "x-parser-schema-id": "<anonymous-schema-9>"
+                      }
                     },
-                    "type": {
-                      "description": "The intent of a message, as in the original Fleet Protocol.",
+                    "maxProperties": 1,
+                    "minProperties": 1,
+                    "x-parser-schema-id": "<anonymous-schema-3>"
+                  },
+                  "type": {
+                    "description": "The intent of a message, as in the original Fleet Protocol.",
+                    "type": "string",
+                    "enum": [
+                      "MESSAGE_TYPE_UNSPECIFIED",
+                      "MESSAGE_TYPE_REQUEST",
+                      "MESSAGE_TYPE_RESPONSE",
+                      "MESSAGE_TYPE_EVENT",
+                      "MESSAGE_TYPE_COMMAND",
+                      "MESSAGE_TYPE_QUERY",
+                      "MESSAGE_TYPE_STATUS",
+                      "MESSAGE_TYPE_ERROR"
+                    ],
+                    "x-parser-schema-id": "<anonymous-schema-10>"
+                  },
+                  "priority": {
+                    "description": "Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for \"not set\", which receivers treat as NORMAL.",
+                    "type": "string",
+                    "enum": [
+                      "PRIORITY_UNSPECIFIED",
+                      "PRIORITY_LOW",
+                      "PRIORITY_NORMAL",
+                      "PRIORITY_HIGH",
+                      "PRIORITY_CRITICAL"
+                    ],
+                    "x-parser-schema-id": "<anonymous-schema-11>"
+                  },
+                  "createdAt": {
+                    "description": "When the sender created the message. Required; checked against the receiver's clock.",
+                    "type": "string",
+                    "format": "date-time",
+                    "x-parser-schema-id": "<anonymous-schema-12>"
+                  },
+                  "ttlSeconds": {
+                    "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).",
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 4294967295,
+                    "x-parser-schema-id": "<anonymous-schema-13>"
+                  },
+                  "inReplyTo": {
+                    "description": "Id of the message this one answers.",
+                    "type": "string",
+                    "x-parser-schema-id": "<anonymous-schema-14>"
+                  },
+                  "correlationId": {
+                    "description": "Ties together every message of one logical exchange (request, retries, responses).",
+                    "type": "string",
+                    "x-parser-schema-id": "<anonymous-schema-15>"
+                  },
+                  "threadId": {
+                    "description": "Conversation thread the message belongs to.",
+                    "type": "string",
+                    "x-parser-schema-id": "<anonymous-schema-16>"
+                  },
+                  "requiresAck": {
+                    "description": "The sender wants a Receipt; it retries with the same id until one arrives.",
+                    "type": "boolean",
+                    "x-parser-schema-id": "<anonymous-schema-17>"
+                  },
+                  "capabilitiesNeeded": {
+                    "description": "Capabilities the recipient must have to process the message.",
+                    "type": "array",
+                    "items": {
                       "type": "string",
-                      "enum": [
-                        "MESSAGE_TYPE_UNSPECIFIED",
-                        "MESSAGE_TYPE_REQUEST",
-                        "MESSAGE_TYPE_RESPONSE",
-                        "MESSAGE_TYPE_EVENT",
-                        "MESSAGE_TYPE_COMMAND",
-                        "MESSAGE_TYPE_QUERY",
-                        "MESSAGE_TYPE_STATUS",
-                        "MESSAGE_TYPE_ERROR"
-                      ],
-                      "x-parser-schema-id": "<anonymous-schema-12>"
-                    },
-                    "priority": {
-                      "description": "Delivery priority. Higher values are delivered first when queues are contended. The original library numbered these LOW=0..CRITICAL=3; here each is one higher because proto3 reserves zero for \"not set\", which receivers treat as NORMAL.",
-                      "type": "string",
-                      "enum": [
-                        "PRIORITY_UNSPECIFIED",
-                        "PRIORITY_LOW",
-                        "PRIORITY_NORMAL",
-                        "PRIORITY_HIGH",
-                        "PRIORITY_CRITICAL"
-                      ],
-                      "x-parser-schema-id": "<anonymous-schema-13>"
-                    },
-                    "createdAt": {
-                      "description": "When the sender created the message. Required; checked against the receiver's clock.",
-                      "type": "string",
-                      "format": "date-time",
-                      "x-parser-schema-id": "<anonymous-schema-14>"
-                    },
-                    "ttlSeconds": {
-                      "description": "Seconds after created_at at which the message expires (the original default is 300). Required, at least 1; receivers refuse more than 2592000 (30 days) with 709 (signing.md).",
-                      "type": "integer",
-                      "minimum": 1,
-                      "maximum": 4294967295,
-                      "x-parser-schema-id": "<anonymous-schema-15>"
-                    },
-                    "inReplyTo": {
-                      "description": "Id of the message this one answers.",
-                      "type": "string",
-                      "x-parser-schema-id": "<anonymous-schema-16>"
-                    },
-                    "correlationId": {
-                      "description": "Ties together every message of one logical exchange (request, retries, responses).",
-                      "type": "string",
-                      "x-parser-schema-id": "<anonymous-schema-17>"
-                    },
-                    "threadId": {
-                      "description": "Conversation thread the message belongs to.",
-                      "type": "string",
-                      "x-parser-schema-id": "<anonymous-schema-18>"
-                    },
-                    "requiresAck": {
-                      "description": "The sender wants a Receipt; it retries with the same id until one arrives.",
-                      "type": "boolean",
                       "x-parser-schema-id": "<anonymous-schema-19>"
                     },
-                    "capabilitiesNeeded": {
-                      "description": "Capabilities the recipient must have to process the message.",
-                      "type": "array",
-                      "items": {
+                    "x-parser-schema-id": "<anonymous-schema-18>"
+                  },
+                  "protocolVersion": {
+                    "description": "Protocol version the sender speaks, e.g. \"3.0\". Required.",
+                    "type": "string",
+                    "x-parser-schema-id": "<anonymous-schema-20>"
+                  },
+                  "security": {
+                    "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                      "keyId": {
+                        "description": "Key id of the signer: \"ed25519:\" + base32 of the first 20 bytes of SHA-256(public key). Required on signed envelopes; must equal the key id in the Signature.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-21>"
+                        "x-parser-schema-id": "<anonymous-schema-22>"
                       },
-                      "x-parser-schema-id": "<anonymous-schema-20>"
-                    },
-                    "protocolVersion": {
-                      "description": "Protocol version the sender speaks, e.g. \"3.0\". Required.",
-                      "type": "string",
-                      "x-parser-schema-id": "<anonymous-schema-22>"
-                    },
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": {
-                          "description": "Key id of the signer: \"ed25519:\" + base32 of the first 20 bytes of SHA-256(public key). Required on signed envelopes; must equal the key id in the Signature.",
-                          "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-24>"
-                        },
-                        "nonce": {
-                          "description": "16 random bytes chosen by the sender; with id and created_at it defeats replays.",
-                          "type": "string",
-                          "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-25>"
-                        },
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": {
-                              "description": "The symmetric algorithm that sealed an encrypted body.",
-                              "type": "string",
-                              "enum": [
-                                "ENCRYPTION_ALGORITHM_UNSPECIFIED",
-                                "ENCRYPTION_ALGORITHM_CHACHA20_POLY1305",
-                                "ENCRYPTION_ALGORITHM_AES_256_GCM"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-27>"
-                            },
-                            "sessionId": {
-                              "description": "The session whose directional key sealed the body.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-28>"
-                            },
-                            "nonce": {
-                              "description": "The AEAD nonce (12 bytes); derived from a per-direction counter so it never repeats.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-29>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-26>"
-                        }
+                      "nonce": {
+                        "description": "16 random bytes chosen by the sender; with id and created_at it defeats replays.",
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "x-parser-schema-id": "<anonymous-schema-23>"
                       },
-                      "x-parser-schema-id": "<anonymous-schema-23>"
+                      "encryption": {
+                        "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "algorithm": {
+                            "description": "The symmetric algorithm that sealed an encrypted body.",
+                            "type": "string",
+                            "enum": [
+                              "ENCRYPTION_ALGORITHM_UNSPECIFIED",
+                              "ENCRYPTION_ALGORITHM_CHACHA20_POLY1305",
+                              "ENCRYPTION_ALGORITHM_AES_256_GCM"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-25>"
+                          },
+                          "sessionId": {
+                            "description": "The session whose directional key sealed the body.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-26>"
+                          },
+                          "nonce": {
+                            "description": "The AEAD nonce (12 bytes); derived from a per-direction counter so it never repeats.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-27>"
+                          }
+                        },
+                        "x-parser-schema-id": "<anonymous-schema-24>"
+                      }
                     },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": {
-                          "description": "Free-form application data: the escape hatch for payloads the protocol does not type.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "mediaType": {
-                              "description": "IANA media type of the content, e.g. \"application/json\".",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-32>"
-                            },
-                            "json": {
-                              "description": "JSON text, carried verbatim so it round-trips byte for byte (at most 1 MiB).",
-                              "type": "string",
-                              "maxLength": 1048576,
-                              "x-parser-schema-id": "<anonymous-schema-33>"
-                            },
-                            "data": {
-                              "description": "Opaque bytes of media_type (at most 1 MiB).",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "maxLength": 1398104,
-                              "x-parser-schema-id": "<anonymous-schema-34>"
-                            }
+                    "x-parser-schema-id": "<anonymous-schema-21>"
+                  },
+                  "body": {
+                    "description": "Exactly one typed payload.",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                      "application": {
+                        "description": "Free-form application data: the escape hatch for payloads the protocol does not type.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "mediaType": {
+                            "description": "IANA media type of the content, e.g. \"application/json\".",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-30>"
                           },
-                          "dependentSchemas": {
-                            "json": {
-                              "not": {
-                                "anyOf": [
-                                  {
-                                    "required": [
-                                      "data"
-                                    ]
-                                  }
-                                ]
-                              }
-                            },
-                            "data": {
-                              "not": {
-                                "anyOf": [
-                                  {
-                                    "required": [
-                                      "json"
-                                    ]
-                                  }
-                                ]
-                              }
-                            }
+                          "json": {
+                            "description": "JSON text, carried verbatim so it round-trips byte for byte (at most 1 MiB).",
+                            "type": "string",
+                            "maxLength": 1048576,
+                            "x-parser-schema-id": "<anonymous-schema-31>"
                           },
-                          "anyOf": [
-                            {
-                              "required": [
-                                "json"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-35>"
-                            },
-                            {
-                              "required": [
-                                "data"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-36>"
-                            }
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-31>"
+                          "data": {
+                            "description": "Opaque bytes of media_type (at most 1 MiB).",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "maxLength": 1398104,
+                            "x-parser-schema-id": "<anonymous-schema-32>"
+                          }
                         },
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": {
-                              "description": "Protocol versions the initiator speaks, most preferred first, e.g. [\"3.0\"]. Required.",
-                              "type": "array",
-                              "items": {
-                                "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-39>"
-                              },
-                              "minItems": 1,
-                              "x-parser-schema-id": "<anonymous-schema-38>"
-                            },
-                            "capabilities": {
-                              "description": "What one side offers and what it needs from the other.",
-                              "type": "object",
-                              "additionalProperties": false,
-                              "properties": {
-                                "offered": {
-                                  "description": "Capabilities this side provides.",
-                                  "type": "array",
-                                  "items": {
-                                    "description": "A named, versioned capability, e.g. {name: \"compute\", version: \"1\"}.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "name": {
-                                        "description": "Lower-case name, 1..64 characters of [a-z0-9._-]. Required.",
-                                        "type": "string",
-                                        "minLength": 1,
-                                        "maxLength": 64,
-                                        "pattern": "^[a-z0-9._-]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-43>"
-                                      },
-                                      "version": {
-                                        "description": "Version of the capability; empty matches any version.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-44>"
-                                      }
-                                    },
-                                    "required": [
-                                      "name"
-                                    ],
-                                    "x-parser-schema-id": "<anonymous-schema-42>"
-                                  },
-                                  "x-parser-schema-id": "<anonymous-schema-41>"
-                                },
-                                "required": {
-                                  "description": "Capabilities the other side must provide; missing ones fail with CAPABILITY_REQUIRED (403).",
-                                  "type": "array",
-                                  "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                  "x-parser-schema-id": "<anonymous-schema-45>"
-                                },
-                                "optional": {
-                                  "description": "Capabilities this side would use if present; missing ones are reported with CAPABILITY_NOT_SUPPORTED (402).",
-                                  "type": "array",
-                                  "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                  "x-parser-schema-id": "<anonymous-schema-46>"
+                        "dependentSchemas": {
+                          "json": {
+                            "not": {
+                              "anyOf": [
+                                {
+                                  "required": [
+                                    "data"
+                                  ]
                                 }
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-40>"
-                            },
-                            "nonce": {
-                              "description": "32 fresh random bytes; the responder must echo them. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-47>"
-                            },
-                            "ephemeralPublicKey": {
-                              "description": "The initiator's ephemeral X25519 public key (32 bytes) for the session. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-48>"
-                            },
-                            "identityPublicKey": {
-                              "description": "The initiator's Ed25519 identity public key (32 bytes); its key id must match the envelope's. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-49>"
-                            },
-                            "heartbeat": {
-                              "description": "Heartbeat timing agreed during the handshake. Zero fields take the defaults.",
-                              "type": "object",
-                              "additionalProperties": false,
-                              "properties": {
-                                "intervalMs": {
-                                  "description": "How often each side sends a heartbeat, in milliseconds (default 5000).",
-                                  "type": "integer",
-                                  "minimum": 0,
-                                  "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-51>"
-                                },
-                                "degradedAfterMs": {
-                                  "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000).",
-                                  "type": "integer",
-                                  "minimum": 0,
-                                  "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-52>"
-                                },
-                                "suspectAfterMs": {
-                                  "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000).",
-                                  "type": "integer",
-                                  "minimum": 0,
-                                  "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-53>"
-                                },
-                                "deadAfterMs": {
-                                  "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).",
-                                  "type": "integer",
-                                  "minimum": 0,
-                                  "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-54>"
-                                }
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-50>"
-                            },
-                            "maxFrameBytes": {
-                              "description": "Largest frame the initiator accepts, in bytes (0 = the protocol maximum).",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-55>"
-                            },
-                            "admissionToken": {
-                              "description": "An admission token (spec/tokens.md), when the responder requires one.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-56>"
+                              ]
                             }
                           },
-                          "required": [
-                            "versions",
-                            "nonce",
-                            "ephemeralPublicKey",
-                            "identityPublicKey"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-37>"
+                          "data": {
+                            "not": {
+                              "anyOf": [
+                                {
+                                  "required": [
+                                    "json"
+                                  ]
+                                }
+                              ]
+                            }
+                          }
                         },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": {
-                              "description": "The chosen version: the highest version both sides speak. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-58>"
-                            },
-                            "sharedCapabilities": {
-                              "description": "Capabilities both sides share, sorted by name then version (deterministic).",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-59>"
-                            },
-                            "initiatorNonce": {
-                              "description": "The Hello's nonce, echoed. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-60>"
-                            },
-                            "nonce": {
-                              "description": "32 fresh random bytes; the initiator must echo them. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-61>"
-                            },
-                            "ephemeralPublicKey": {
-                              "description": "The responder's ephemeral X25519 public key (32 bytes). Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-62>"
-                            },
-                            "identityPublicKey": {
-                              "description": "The responder's Ed25519 identity public key (32 bytes). Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-63>"
-                            },
-                            "sessionId": {
-                              "description": "Identifier of the new session. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-64>"
-                            },
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": {
-                              "description": "Largest frame the responder accepts, in bytes.",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-65>"
-                            },
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
+                        "anyOf": [
+                          {
+                            "required": [
+                              "json"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-33>"
                           },
-                          "required": [
-                            "version",
-                            "initiatorNonce",
-                            "nonce",
-                            "ephemeralPublicKey",
-                            "identityPublicKey",
-                            "sessionId"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-57>"
-                        },
-                        "helloReject": {
-                          "description": "Handshake step 2 (alternative), from the responder, when it refuses.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "error": {
-                              "description": "A failure report, the body of MESSAGE_TYPE_ERROR and of the error frame a peer sends before it closes a connection for a protocol violation.",
-                              "type": "object",
-                              "additionalProperties": false,
-                              "properties": {
-                                "code": {
-                                  "description": "Every failure the protocol can report. The numbers from the original Fleet Protocol (101..902) are kept; the hundreds digit names the area.",
-                                  "type": "string",
-                                  "enum": [
-                                    "ERROR_CODE_UNSPECIFIED",
-                                    "ERROR_CODE_HANDSHAKE_TIMEOUT",
-                                    "ERROR_CODE_HANDSHAKE_REJECTED",
-                                    "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH",
-                                    "ERROR_CODE_HANDSHAKE_AUTH_FAILED",
-                                    "ERROR_CODE_HANDSHAKE_REQUIRED",
-                                    "ERROR_CODE_HEARTBEAT_MISSED",
-                                    "ERROR_CODE_HEARTBEAT_DEGRADED",
-                                    "ERROR_CODE_HEARTBEAT_DEAD",
-                                    "ERROR_CODE_DISCOVERY_FAILED",
-                                    "ERROR_CODE_DISCOVERY_NO_AGENTS",
-                                    "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND",
-                                    "ERROR_CODE_DISCOVERY_HOP_LIMIT",
-                                    "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED",
-                                    "ERROR_CODE_CAPABILITY_NOT_SUPPORTED",
-                                    "ERROR_CODE_CAPABILITY_REQUIRED",
-                                    "ERROR_CODE_REGISTRY_SYNC_FAILED",
-                                    "ERROR_CODE_REGISTRY_CONFLICT",
-                                    "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND",
-                                    "ERROR_CODE_SECURITY_SIGNATURE_INVALID",
-                                    "ERROR_CODE_SECURITY_TOKEN_EXPIRED",
-                                    "ERROR_CODE_SECURITY_UNAUTHORIZED",
-                                    "ERROR_CODE_SECURITY_REPLAY",
-                                    "ERROR_CODE_SECURITY_CLOCK_SKEW",
-                                    "ERROR_CODE_SECURITY_MALFORMED_KEY",
-                                    "ERROR_CODE_SECURITY_KEY_MISMATCH",
-                                    "ERROR_CODE_SECURITY_TOKEN_USED",
-                                    "ERROR_CODE_SECURITY_DECRYPTION_FAILED",
-                                    "ERROR_CODE_WIRE_MALFORMED",
-                                    "ERROR_CODE_WIRE_TRUNCATED",
-                                    "ERROR_CODE_WIRE_FRAME_TOO_LARGE",
-                                    "ERROR_CODE_WIRE_BAD_MAGIC",
-                                    "ERROR_CODE_WIRE_INVALID_UTF8",
-                                    "ERROR_CODE_VALIDATION_UNKNOWN_ENUM",
-                                    "ERROR_CODE_VALIDATION_MISSING_FIELD",
-                                    "ERROR_CODE_VALIDATION_WRONG_TYPE",
-                                    "ERROR_CODE_VALIDATION_OUT_OF_RANGE",
-                                    "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE",
-                                    "ERROR_CODE_DELIVERY_DUPLICATE",
-                                    "ERROR_CODE_DELIVERY_EXPIRED",
-                                    "ERROR_CODE_DELIVERY_RATE_LIMITED",
-                                    "ERROR_CODE_DELIVERY_BUSY",
-                                    "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE",
-                                    "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION",
-                                    "ERROR_CODE_DELIVERY_HOP_LIMIT",
-                                    "ERROR_CODE_DELIVERY_STORE_FAILED",
-                                    "ERROR_CODE_DELIVERY_IDLE_TIMEOUT",
-                                    "ERROR_CODE_UNKNOWN_ERROR",
-                                    "ERROR_CODE_INTERNAL_ERROR"
-                                  ],
-                                  "x-parser-schema-id": "<anonymous-schema-68>"
-                                },
-                                "message": {
-                                  "description": "A readable one-line explanation, already redacted of secrets.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-69>"
-                                },
-                                "pointer": {
-                                  "description": "JSON pointer (RFC 6901) to the offending field, when there is one.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-70>"
-                                },
-                                "details": {
-                                  "description": "Extra facts.",
-                                  "type": "array",
-                                  "items": {
-                                    "description": "One key/value detail of an error (a list, not a map, so encoding is deterministic).",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "key": {
-                                        "description": "The detail's name, e.g. \"expected_version\".",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-73>"
-                                      },
-                                      "value": {
-                                        "description": "Its value as text.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-74>"
-                                      }
-                                    },
-                                    "x-parser-schema-id": "<anonymous-schema-72>"
-                                  },
-                                  "x-parser-schema-id": "<anonymous-schema-71>"
-                                },
-                                "recovery": {
-                                  "description": "What a receiver may do about an error.",
+                          {
+                            "required": [
+                              "data"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-34>"
+                          }
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-29>"
+                      },
+                      "hello": {
+                        "description": "Handshake step 1, from the initiator.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "versions": {
+                            "description": "Protocol versions the initiator speaks, most preferred first, e.g. [\"3.0\"]. Required.",
+                            "type": "array",
+                            "items": {
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-37>"
+                            },
+                            "minItems": 1,
+                            "x-parser-schema-id": "<anonymous-schema-36>"
+                          },
+                          "capabilities": {
+                            "description": "What one side offers and what it needs from the other.",
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                              "offered": {
+                                "description": "Capabilities this side provides.",
+                                "type": "array",
+                                "items": {
+                                  "description": "A named, versioned capability, e.g. {name: \"compute\", version: \"1\"}.",
                                   "type": "object",
                                   "additionalProperties": false,
                                   "properties": {
-                                    "action": {
-                                      "description": "\"retry\", \"reset\", \"escalate\" or \"none\".",
+                                    "name": {
+                                      "description": "Lower-case name, 1..64 characters of [a-z0-9._-]. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-76>"
+                                      "minLength": 1,
+                                      "maxLength": 64,
+                                      "pattern": "^[a-z0-9._-]+$",
+                                      "x-parser-schema-id": "<anonymous-schema-41>"
                                     },
-                                    "delayMs": {
-                                      "description": "Delay before acting, in milliseconds.",
-                                      "type": "integer",
-                                      "minimum": 0,
-                                      "maximum": 4294967295,
-                                      "x-parser-schema-id": "<anonymous-schema-77>"
-                                    },
-                                    "maxAttempts": {
-                                      "description": "How many times to retry at most (for \"retry\").",
-                                      "type": "integer",
-                                      "minimum": 0,
-                                      "maximum": 4294967295,
-                                      "x-parser-schema-id": "<anonymous-schema-78>"
-                                    }
-                                  },
-                                  "x-parser-schema-id": "<anonymous-schema-75>"
-                                },
-                                "messageId": {
-                                  "description": "Id of the message that caused the error, when known.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-79>"
-                                }
-                              },
-                              "required": [
-                                "code"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-67>"
-                            },
-                            "supportedVersions": {
-                              "description": "The versions the responder speaks, so the initiator can tell why.",
-                              "type": "array",
-                              "items": {
-                                "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-81>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-80>"
-                            },
-                            "initiatorNonce": {
-                              "description": "The Hello's nonce, echoed, binding the rejection to the attempt.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-82>"
-                            },
-                            "identityPublicKey": {
-                              "description": "Added so a first-contact initiator can verify the rejection: the responder's Ed25519 identity public key (32 bytes), whose key id must match the envelope's, as in Welcome.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-83>"
-                            }
-                          },
-                          "required": [
-                            "error"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-66>"
-                        },
-                        "handshakeConfirm": {
-                          "description": "Handshake step 3, from the initiator: it saw the Welcome and holds its key.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "sessionId": {
-                              "description": "The session id from the Welcome. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-85>"
-                            },
-                            "responderNonce": {
-                              "description": "The Welcome's nonce, echoed. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-86>"
-                            },
-                            "finished": {
-                              "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-87>"
-                            }
-                          },
-                          "required": [
-                            "sessionId",
-                            "responderNonce",
-                            "finished"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-84>"
-                        },
-                        "heartbeat": {
-                          "description": "A liveness signal, sent in both directions every interval.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "sequence": {
-                              "description": "Increases by one with every heartbeat on a session. Required.",
-                              "type": "string",
-                              "pattern": "^[0-9]+$",
-                              "x-parser-schema-id": "<anonymous-schema-89>"
-                            },
-                            "queueDepth": {
-                              "description": "Messages waiting in the sender's queues (a load hint).",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-90>"
-                            },
-                            "health": {
-                              "description": "Health of an agent or service.",
-                              "type": "string",
-                              "enum": [
-                                "HEALTH_STATUS_UNSPECIFIED",
-                                "HEALTH_STATUS_HEALTHY",
-                                "HEALTH_STATUS_DEGRADED",
-                                "HEALTH_STATUS_UNHEALTHY",
-                                "HEALTH_STATUS_UNKNOWN"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-91>"
-                            }
-                          },
-                          "required": [
-                            "sequence"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-88>"
-                        },
-                        "discoveryBeacon": {
-                          "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agentId": {
-                              "description": "The agent this beacon describes. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-93>"
-                            },
-                            "keyId": {
-                              "description": "Its identity key id. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-94>"
-                            },
-                            "capabilities": {
-                              "description": "What it offers.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-95>"
-                            },
-                            "versions": {
-                              "description": "Protocol versions it speaks.",
-                              "type": "array",
-                              "items": {
-                                "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-97>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-96>"
-                            },
-                            "issuedAt": {
-                              "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
-                              "type": "string",
-                              "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-98>"
-                            },
-                            "hopCount": {
-                              "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-99>"
-                            },
-                            "endpoints": {
-                              "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
-                              "type": "array",
-                              "items": {
-                                "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-101>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-100>"
-                            },
-                            "role": {
-                              "description": "An agent's role, as in the original registry.",
-                              "type": "string",
-                              "enum": [
-                                "AGENT_ROLE_UNSPECIFIED",
-                                "AGENT_ROLE_WORKER",
-                                "AGENT_ROLE_KEEPER",
-                                "AGENT_ROLE_COORDINATOR",
-                                "AGENT_ROLE_GATEWAY",
-                                "AGENT_ROLE_MONITOR"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-102>"
-                            },
-                            "publicKey": {
-                              "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-103>"
-                            },
-                            "original": {
-                              "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
-                              "type": "object",
-                              "additionalProperties": false,
-                              "properties": {
-                                "payloadType": {
-                                  "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-105>"
-                                },
-                                "payload": {
-                                  "description": "The exact serialized Envelope that was signed. Required.",
-                                  "type": "string",
-                                  "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-106>"
-                                },
-                                "signature": {
-                                  "description": "A signature over a payload.",
-                                  "type": "object",
-                                  "additionalProperties": false,
-                                  "properties": {
-                                    "scheme": {
-                                      "description": "The signature scheme of a SignedEnvelope.",
+                                    "version": {
+                                      "description": "Version of the capability; empty matches any version.",
                                       "type": "string",
-                                      "enum": [
-                                        "SIGNATURE_SCHEME_UNSPECIFIED",
-                                        "SIGNATURE_SCHEME_ED25519",
-                                        "SIGNATURE_SCHEME_HMAC_SHA256"
-                                      ],
-                                      "x-parser-schema-id": "<anonymous-schema-108>"
-                                    },
-                                    "keyId": {
-                                      "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
-                                      "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-109>"
-                                    },
-                                    "sig": {
-                                      "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
-                                      "type": "string",
-                                      "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-110>"
+                                      "x-parser-schema-id": "<anonymous-schema-42>"
                                     }
                                   },
                                   "required": [
-                                    "keyId",
-                                    "sig"
+                                    "name"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-107>"
-                                }
+                                  "x-parser-schema-id": "<anonymous-schema-40>"
+                                },
+                                "x-parser-schema-id": "<anonymous-schema-39>"
                               },
-                              "required": [
-                                "payloadType",
-                                "payload",
-                                "signature"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-104>"
-                            }
+                              "required": {
+                                "description": "Capabilities the other side must provide; missing ones fail with CAPABILITY_REQUIRED (403).",
+                                "type": "array",
+                                "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                                "x-parser-schema-id": "<anonymous-schema-43>"
+                              },
+                              "optional": {
+                                "description": "Capabilities this side would use if present; missing ones are reported with CAPABILITY_NOT_SUPPORTED (402).",
+                                "type": "array",
+                                "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                                "x-parser-schema-id": "<anonymous-schema-44>"
+                              }
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-38>"
                           },
-                          "required": [
-                            "agentId",
-                            "keyId",
-                            "issuedAt"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-92>"
-                        },
-                        "capabilityExchange": {
-                          "description": "Negotiation outside the handshake (capabilities change while a session is open).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "isReply": {
-                              "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
-                              "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-112>"
-                            },
-                            "shared": {
-                              "description": "On a reply: capabilities both sides share, sorted by name then version.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-113>"
-                            },
-                            "missingRequired": {
-                              "description": "On a reply: required capabilities the replier lacks (403).",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-114>"
-                            },
-                            "missingOptional": {
-                              "description": "On a reply: optional capabilities the replier lacks (402).",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                              "x-parser-schema-id": "<anonymous-schema-115>"
-                            }
+                          "nonce": {
+                            "description": "32 fresh random bytes; the responder must echo them. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-45>"
                           },
-                          "required": [
-                            "capabilities"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-111>"
+                          "ephemeralPublicKey": {
+                            "description": "The initiator's ephemeral X25519 public key (32 bytes) for the session. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-46>"
+                          },
+                          "identityPublicKey": {
+                            "description": "The initiator's Ed25519 identity public key (32 bytes); its key id must match the envelope's. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-47>"
+                          },
+                          "heartbeat": {
+                            "description": "Heartbeat timing agreed during the handshake. Zero fields take the defaults.",
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                              "intervalMs": {
+                                "description": "How often each side sends a heartbeat, in milliseconds (default 5000).",
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 4294967295,
+                                "x-parser-schema-id": "<anonymous-schema-49>"
+                              },
+                              "degradedAfterMs": {
+                                "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000).",
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 4294967295,
+                                "x-parser-schema-id": "<anonymous-schema-50>"
+                              },
+                              "suspectAfterMs": {
+                                "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000).",
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 4294967295,
+                                "x-parser-schema-id": "<anonymous-schema-51>"
+                              },
+                              "deadAfterMs": {
+                                "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000).",
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 4294967295,
+                                "x-parser-schema-id": "<anonymous-schema-52>"
+                              }
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-48>"
+                          },
+                          "maxFrameBytes": {
+                            "description": "Largest frame the initiator accepts, in bytes (0 = the protocol maximum).",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-53>"
+                          },
+                          "admissionToken": {
+                            "description": "An admission token (spec/tokens.md), when the responder requires one.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-54>"
+                          }
                         },
-                        "registryDigest": {
-                          "description": "A summary of a replica's state: equal root hashes mean equal registries.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": {
-                              "description": "The replica sending the digest. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-117>"
-                            },
-                            "rootHash": {
-                              "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-118>"
-                            },
-                            "entryCount": {
-                              "description": "Number of entries, tombstones included.",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-119>"
-                            },
-                            "bucketHashes": {
-                              "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
-                              "type": "array",
-                              "items": {
+                        "required": [
+                          "versions",
+                          "nonce",
+                          "ephemeralPublicKey",
+                          "identityPublicKey"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-35>"
+                      },
+                      "welcome": {
+                        "description": "Handshake step 2, from the responder, when it accepts.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "version": {
+                            "description": "The chosen version: the highest version both sides speak. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-56>"
+                          },
+                          "sharedCapabilities": {
+                            "description": "Capabilities both sides share, sorted by name then version (deterministic).",
+                            "type": "array",
+                            "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                            "x-parser-schema-id": "<anonymous-schema-57>"
+                          },
+                          "initiatorNonce": {
+                            "description": "The Hello's nonce, echoed. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-58>"
+                          },
+                          "nonce": {
+                            "description": "32 fresh random bytes; the initiator must echo them. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-59>"
+                          },
+                          "ephemeralPublicKey": {
+                            "description": "The responder's ephemeral X25519 public key (32 bytes). Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-60>"
+                          },
+                          "identityPublicKey": {
+                            "description": "The responder's Ed25519 identity public key (32 bytes). Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-61>"
+                          },
+                          "sessionId": {
+                            "description": "Identifier of the new session. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-62>"
+                          },
+                          "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.heartbeat",
+                          "maxFrameBytes": {
+                            "description": "Largest frame the responder accepts, in bytes.",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-63>"
+                          },
+                          "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities"
+                        },
+                        "required": [
+                          "version",
+                          "initiatorNonce",
+                          "nonce",
+                          "ephemeralPublicKey",
+                          "identityPublicKey",
+                          "sessionId"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-55>"
+                      },
+                      "helloReject": {
+                        "description": "Handshake step 2 (alternative), from the responder, when it refuses.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "error": {
+                            "description": "A failure report, the body of MESSAGE_TYPE_ERROR and of the error frame a peer sends before it closes a connection for a protocol violation.",
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                              "code": {
+                                "description": "Every failure the protocol can report. The numbers from the original Fleet Protocol (101..902) are kept; the hundreds digit names the area.",
                                 "type": "string",
-                                "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-121>"
+                                "enum": [
+                                  "ERROR_CODE_UNSPECIFIED",
+                                  "ERROR_CODE_HANDSHAKE_TIMEOUT",
+                                  "ERROR_CODE_HANDSHAKE_REJECTED",
+                                  "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH",
+                                  "ERROR_CODE_HANDSHAKE_AUTH_FAILED",
+                                  "ERROR_CODE_HANDSHAKE_REQUIRED",
+                                  "ERROR_CODE_HEARTBEAT_MISSED",
+                                  "ERROR_CODE_HEARTBEAT_DEGRADED",
+                                  "ERROR_CODE_HEARTBEAT_DEAD",
+                                  "ERROR_CODE_DISCOVERY_FAILED",
+                                  "ERROR_CODE_DISCOVERY_NO_AGENTS",
+                                  "ERROR_CODE_DISCOVERY_CAPABILITY_NOT_FOUND",
+                                  "ERROR_CODE_DISCOVERY_HOP_LIMIT",
+                                  "ERROR_CODE_CAPABILITY_NEGOTIATION_FAILED",
+                                  "ERROR_CODE_CAPABILITY_NOT_SUPPORTED",
+                                  "ERROR_CODE_CAPABILITY_REQUIRED",
+                                  "ERROR_CODE_REGISTRY_SYNC_FAILED",
+                                  "ERROR_CODE_REGISTRY_CONFLICT",
+                                  "ERROR_CODE_REGISTRY_AGENT_NOT_FOUND",
+                                  "ERROR_CODE_SECURITY_SIGNATURE_INVALID",
+                                  "ERROR_CODE_SECURITY_TOKEN_EXPIRED",
+                                  "ERROR_CODE_SECURITY_UNAUTHORIZED",
+                                  "ERROR_CODE_SECURITY_REPLAY",
+                                  "ERROR_CODE_SECURITY_CLOCK_SKEW",
+                                  "ERROR_CODE_SECURITY_MALFORMED_KEY",
+                                  "ERROR_CODE_SECURITY_KEY_MISMATCH",
+                                  "ERROR_CODE_SECURITY_TOKEN_USED",
+                                  "ERROR_CODE_SECURITY_DECRYPTION_FAILED",
+                                  "ERROR_CODE_WIRE_MALFORMED",
+                                  "ERROR_CODE_WIRE_TRUNCATED",
+                                  "ERROR_CODE_WIRE_FRAME_TOO_LARGE",
+                                  "ERROR_CODE_WIRE_BAD_MAGIC",
+                                  "ERROR_CODE_WIRE_INVALID_UTF8",
+                                  "ERROR_CODE_VALIDATION_UNKNOWN_ENUM",
+                                  "ERROR_CODE_VALIDATION_MISSING_FIELD",
+                                  "ERROR_CODE_VALIDATION_WRONG_TYPE",
+                                  "ERROR_CODE_VALIDATION_OUT_OF_RANGE",
+                                  "ERROR_CODE_WIRE_UNSUPPORTED_PAYLOAD_TYPE",
+                                  "ERROR_CODE_DELIVERY_DUPLICATE",
+                                  "ERROR_CODE_DELIVERY_EXPIRED",
+                                  "ERROR_CODE_DELIVERY_RATE_LIMITED",
+                                  "ERROR_CODE_DELIVERY_BUSY",
+                                  "ERROR_CODE_DELIVERY_RECIPIENT_UNAVAILABLE",
+                                  "ERROR_CODE_DELIVERY_UNSUPPORTED_VERSION",
+                                  "ERROR_CODE_DELIVERY_HOP_LIMIT",
+                                  "ERROR_CODE_DELIVERY_STORE_FAILED",
+                                  "ERROR_CODE_DELIVERY_IDLE_TIMEOUT",
+                                  "ERROR_CODE_UNKNOWN_ERROR",
+                                  "ERROR_CODE_INTERNAL_ERROR"
+                                ],
+                                "x-parser-schema-id": "<anonymous-schema-66>"
                               },
-                              "x-parser-schema-id": "<anonymous-schema-120>"
-                            },
-                            "isReply": {
-                              "description": "True on the answer to a digest.",
-                              "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-122>"
-                            }
-                          },
-                          "required": [
-                            "node",
-                            "rootHash"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-116>"
-                        },
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": {
-                              "description": "The replica sending it. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-124>"
-                            },
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
+                              "message": {
+                                "description": "A readable one-line explanation, already redacted of secrets.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-67>"
+                              },
+                              "pointer": {
+                                "description": "JSON pointer (RFC 6901) to the offending field, when there is one.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-68>"
+                              },
+                              "details": {
+                                "description": "Extra facts.",
+                                "type": "array",
+                                "items": {
+                                  "description": "One key/value detail of an error (a list, not a map, so encoding is deterministic).",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "key": {
+                                      "description": "The detail's name, e.g. \"expected_version\".",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-71>"
+                                    },
+                                    "value": {
+                                      "description": "Its value as text.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-72>"
+                                    }
+                                  },
+                                  "x-parser-schema-id": "<anonymous-schema-70>"
+                                },
+                                "x-parser-schema-id": "<anonymous-schema-69>"
+                              },
+                              "recovery": {
+                                "description": "What a receiver may do about an error.",
                                 "type": "object",
                                 "additionalProperties": false,
                                 "properties": {
-                                  "key": {
-                                    "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
+                                  "action": {
+                                    "description": "\"retry\", \"reset\", \"escalate\" or \"none\".",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-127>"
+                                    "x-parser-schema-id": "<anonymous-schema-74>"
                                   },
-                                  "version": {
-                                    "description": "A hybrid logical clock timestamp: the version of a registry entry.",
+                                  "delayMs": {
+                                    "description": "Delay before acting, in milliseconds.",
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 4294967295,
+                                    "x-parser-schema-id": "<anonymous-schema-75>"
+                                  },
+                                  "maxAttempts": {
+                                    "description": "How many times to retry at most (for \"retry\").",
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 4294967295,
+                                    "x-parser-schema-id": "<anonymous-schema-76>"
+                                  }
+                                },
+                                "x-parser-schema-id": "<anonymous-schema-73>"
+                              },
+                              "messageId": {
+                                "description": "Id of the message that caused the error, when known.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-77>"
+                              }
+                            },
+                            "required": [
+                              "code"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-65>"
+                          },
+                          "supportedVersions": {
+                            "description": "The versions the responder speaks, so the initiator can tell why.",
+                            "type": "array",
+                            "items": {
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-79>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-78>"
+                          },
+                          "initiatorNonce": {
+                            "description": "The Hello's nonce, echoed, binding the rejection to the attempt.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-80>"
+                          },
+                          "identityPublicKey": {
+                            "description": "Added so a first-contact initiator can verify the rejection: the responder's Ed25519 identity public key (32 bytes), whose key id must match the envelope's, as in Welcome.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-81>"
+                          }
+                        },
+                        "required": [
+                          "error"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-64>"
+                      },
+                      "handshakeConfirm": {
+                        "description": "Handshake step 3, from the initiator: it saw the Welcome and holds its key.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "sessionId": {
+                            "description": "The session id from the Welcome. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-83>"
+                          },
+                          "responderNonce": {
+                            "description": "The Welcome's nonce, echoed. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-84>"
+                          },
+                          "finished": {
+                            "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-85>"
+                          }
+                        },
+                        "required": [
+                          "sessionId",
+                          "responderNonce",
+                          "finished"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-82>"
+                      },
+                      "heartbeat": {
+                        "description": "A liveness signal, sent in both directions every interval.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "sequence": {
+                            "description": "Increases by one with every heartbeat on a session. Required.",
+                            "type": "string",
+                            "pattern": "^[0-9]+$",
+                            "x-parser-schema-id": "<anonymous-schema-87>"
+                          },
+                          "queueDepth": {
+                            "description": "Messages waiting in the sender's queues (a load hint).",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-88>"
+                          },
+                          "health": {
+                            "description": "Health of an agent or service.",
+                            "type": "string",
+                            "enum": [
+                              "HEALTH_STATUS_UNSPECIFIED",
+                              "HEALTH_STATUS_HEALTHY",
+                              "HEALTH_STATUS_DEGRADED",
+                              "HEALTH_STATUS_UNHEALTHY",
+                              "HEALTH_STATUS_UNKNOWN"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-89>"
+                          }
+                        },
+                        "required": [
+                          "sequence"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-86>"
+                      },
+                      "discoveryBeacon": {
+                        "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "agentId": {
+                            "description": "The agent this beacon describes. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-91>"
+                          },
+                          "keyId": {
+                            "description": "Its identity key id. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-92>"
+                          },
+                          "capabilities": {
+                            "description": "What it offers.",
+                            "type": "array",
+                            "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                            "x-parser-schema-id": "<anonymous-schema-93>"
+                          },
+                          "versions": {
+                            "description": "Protocol versions it speaks.",
+                            "type": "array",
+                            "items": {
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-95>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-94>"
+                          },
+                          "issuedAt": {
+                            "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
+                            "type": "string",
+                            "format": "date-time",
+                            "x-parser-schema-id": "<anonymous-schema-96>"
+                          },
+                          "hopCount": {
+                            "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-97>"
+                          },
+                          "endpoints": {
+                            "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
+                            "type": "array",
+                            "items": {
+                              "type": "string",
+                              "x-parser-schema-id": "<anonymous-schema-99>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-98>"
+                          },
+                          "role": {
+                            "description": "An agent's role, as in the original registry.",
+                            "type": "string",
+                            "enum": [
+                              "AGENT_ROLE_UNSPECIFIED",
+                              "AGENT_ROLE_WORKER",
+                              "AGENT_ROLE_KEEPER",
+                              "AGENT_ROLE_COORDINATOR",
+                              "AGENT_ROLE_GATEWAY",
+                              "AGENT_ROLE_MONITOR"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-100>"
+                          },
+                          "publicKey": {
+                            "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-101>"
+                          },
+                          "original": {
+                            "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                              "payloadType": {
+                                "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-103>"
+                              },
+                              "payload": {
+                                "description": "The exact serialized Envelope that was signed. Required.",
+                                "type": "string",
+                                "contentEncoding": "base64",
+                                "x-parser-schema-id": "<anonymous-schema-104>"
+                              },
+                              "signature": {
+                                "description": "A signature over a payload.",
+                                "type": "object",
+                                "additionalProperties": false,
+                                "properties": {
+                                  "scheme": {
+                                    "description": "The signature scheme of a SignedEnvelope.",
+                                    "type": "string",
+                                    "enum": [
+                                      "SIGNATURE_SCHEME_UNSPECIFIED",
+                                      "SIGNATURE_SCHEME_ED25519",
+                                      "SIGNATURE_SCHEME_HMAC_SHA256"
+                                    ],
+                                    "x-parser-schema-id": "<anonymous-schema-106>"
+                                  },
+                                  "keyId": {
+                                    "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
+                                    "type": "string",
+                                    "x-parser-schema-id": "<anonymous-schema-107>"
+                                  },
+                                  "sig": {
+                                    "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
+                                    "type": "string",
+                                    "contentEncoding": "base64",
+                                    "x-parser-schema-id": "<anonymous-schema-108>"
+                                  }
+                                },
+                                "required": [
+                                  "keyId",
+                                  "sig"
+                                ],
+                                "x-parser-schema-id": "<anonymous-schema-105>"
+                              }
+                            },
+                            "required": [
+                              "payloadType",
+                              "payload",
+                              "signature"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-102>"
+                          }
+                        },
+                        "required": [
+                          "agentId",
+                          "keyId",
+                          "issuedAt"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-90>"
+                      },
+                      "capabilityExchange": {
+                        "description": "Negotiation outside the handshake (capabilities change while a session is open).",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities",
+                          "isReply": {
+                            "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
+                            "type": "boolean",
+                            "x-parser-schema-id": "<anonymous-schema-110>"
+                          },
+                          "shared": {
+                            "description": "On a reply: capabilities both sides share, sorted by name then version.",
+                            "type": "array",
+                            "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                            "x-parser-schema-id": "<anonymous-schema-111>"
+                          },
+                          "missingRequired": {
+                            "description": "On a reply: required capabilities the replier lacks (403).",
+                            "type": "array",
+                            "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                            "x-parser-schema-id": "<anonymous-schema-112>"
+                          },
+                          "missingOptional": {
+                            "description": "On a reply: optional capabilities the replier lacks (402).",
+                            "type": "array",
+                            "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                            "x-parser-schema-id": "<anonymous-schema-113>"
+                          }
+                        },
+                        "required": [
+                          "capabilities"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-109>"
+                      },
+                      "registryDigest": {
+                        "description": "A summary of a replica's state: equal root hashes mean equal registries.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "node": {
+                            "description": "The replica sending the digest. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-115>"
+                          },
+                          "rootHash": {
+                            "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-116>"
+                          },
+                          "entryCount": {
+                            "description": "Number of entries, tombstones included.",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-117>"
+                          },
+                          "bucketHashes": {
+                            "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
+                            "type": "array",
+                            "items": {
+                              "type": "string",
+                              "contentEncoding": "base64",
+                              "x-parser-schema-id": "<anonymous-schema-119>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-118>"
+                          },
+                          "isReply": {
+                            "description": "True on the answer to a digest.",
+                            "type": "boolean",
+                            "x-parser-schema-id": "<anonymous-schema-120>"
+                          }
+                        },
+                        "required": [
+                          "node",
+                          "rootHash"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-114>"
+                      },
+                      "registrySnapshot": {
+                        "description": "The whole registry (or the buckets asked for).",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "node": {
+                            "description": "The replica sending it. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-122>"
+                          },
+                          "entries": {
+                            "description": "Every entry, sorted by key.",
+                            "type": "array",
+                            "items": {
+                              "description": "One versioned entry of the registry.",
+                              "type": "object",
+                              "additionalProperties": false,
+                              "properties": {
+                                "key": {
+                                  "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
+                                  "type": "string",
+                                  "x-parser-schema-id": "<anonymous-schema-125>"
+                                },
+                                "version": {
+                                  "description": "A hybrid logical clock timestamp: the version of a registry entry.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "wallMs": {
+                                      "description": "Physical time in Unix milliseconds (the max seen so far).",
+                                      "type": "string",
+                                      "pattern": "^[0-9]+$",
+                                      "x-parser-schema-id": "<anonymous-schema-127>"
+                                    },
+                                    "logical": {
+                                      "description": "Counter that orders events within the same millisecond.",
+                                      "type": "integer",
+                                      "minimum": 0,
+                                      "maximum": 4294967295,
+                                      "x-parser-schema-id": "<anonymous-schema-128>"
+                                    },
+                                    "node": {
+                                      "description": "The replica that made the change; breaks the remaining ties. Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-129>"
+                                    }
+                                  },
+                                  "required": [
+                                    "node"
+                                  ],
+                                  "x-parser-schema-id": "<anonymous-schema-126>"
+                                },
+                                "tombstone": {
+                                  "description": "True when the entry was deleted; the record is then absent but the version stays.",
+                                  "type": "boolean",
+                                  "x-parser-schema-id": "<anonymous-schema-130>"
+                                },
+                                "agent": {
+                                  "description": "An agent in the registry.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "agentId": {
+                                      "description": "The agent's name. Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-132>"
+                                    },
+                                    "keyId": {
+                                      "description": "Its identity key id (the pinned binding). Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-133>"
+                                    },
+                                    "publicKey": {
+                                      "description": "Its Ed25519 public key (32 bytes).",
+                                      "type": "string",
+                                      "contentEncoding": "base64",
+                                      "x-parser-schema-id": "<anonymous-schema-134>"
+                                    },
+                                    "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
+                                    "capabilities": {
+                                      "description": "What it offers.",
+                                      "type": "array",
+                                      "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                                      "x-parser-schema-id": "<anonymous-schema-135>"
+                                    },
+                                    "endpoints": {
+                                      "description": "Where it can be reached.",
+                                      "type": "array",
+                                      "items": {
+                                        "type": "string",
+                                        "x-parser-schema-id": "<anonymous-schema-137>"
+                                      },
+                                      "x-parser-schema-id": "<anonymous-schema-136>"
+                                    },
+                                    "versions": {
+                                      "description": "Protocol versions it speaks.",
+                                      "type": "array",
+                                      "items": {
+                                        "type": "string",
+                                        "x-parser-schema-id": "<anonymous-schema-139>"
+                                      },
+                                      "x-parser-schema-id": "<anonymous-schema-138>"
+                                    },
+                                    "groups": {
+                                      "description": "Groups it belongs to.",
+                                      "type": "array",
+                                      "items": {
+                                        "type": "string",
+                                        "x-parser-schema-id": "<anonymous-schema-141>"
+                                      },
+                                      "x-parser-schema-id": "<anonymous-schema-140>"
+                                    }
+                                  },
+                                  "required": [
+                                    "agentId",
+                                    "keyId"
+                                  ],
+                                  "x-parser-schema-id": "<anonymous-schema-131>"
+                                },
+                                "service": {
+                                  "description": "A service offered by one or more agents.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "serviceId": {
+                                      "description": "The service's name. Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-143>"
+                                    },
+                                    "agentId": {
+                                      "description": "The agent that provides it. Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-144>"
+                                    },
+                                    "capability": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
+                                    "endpoint": {
+                                      "description": "Where to reach it.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-145>"
+                                    },
+                                    "description": {
+                                      "description": "Free-form description.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-146>"
+                                    }
+                                  },
+                                  "required": [
+                                    "serviceId",
+                                    "agentId"
+                                  ],
+                                  "x-parser-schema-id": "<anonymous-schema-142>"
+                                },
+                                "health": {
+                                  "description": "The last known health of an agent.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "agentId": {
+                                      "description": "The agent. Required.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-148>"
+                                    },
+                                    "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
+                                    "observedAt": {
+                                      "description": "When this was observed.",
+                                      "type": "string",
+                                      "format": "date-time",
+                                      "x-parser-schema-id": "<anonymous-schema-149>"
+                                    },
+                                    "reason": {
+                                      "description": "Why, in a few words.",
+                                      "type": "string",
+                                      "x-parser-schema-id": "<anonymous-schema-150>"
+                                    }
+                                  },
+                                  "required": [
+                                    "agentId"
+                                  ],
+                                  "x-parser-schema-id": "<anonymous-schema-147>"
+                                },
+                                "causal": {
+                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
+                                  "type": "array",
+                                  "items": {
+                                    "description": "One replica's write count for one registry key (an element of a version vector).",
                                     "type": "object",
                                     "additionalProperties": false,
                                     "properties": {
-                                      "wallMs": {
-                                        "description": "Physical time in Unix milliseconds (the max seen so far).",
+                                      "node": {
+                                        "description": "The replica. Required.",
+                                        "type": "string",
+                                        "x-parser-schema-id": "<anonymous-schema-153>"
+                                      },
+                                      "count": {
+                                        "description": "How many writes that replica made to the key. At least 1.",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-129>"
-                                      },
-                                      "logical": {
-                                        "description": "Counter that orders events within the same millisecond.",
-                                        "type": "integer",
-                                        "minimum": 0,
-                                        "maximum": 4294967295,
-                                        "x-parser-schema-id": "<anonymous-schema-130>"
-                                      },
-                                      "node": {
-                                        "description": "The replica that made the change; breaks the remaining ties. Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-131>"
+                                        "x-parser-schema-id": "<anonymous-schema-154>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-128>"
+                                    "x-parser-schema-id": "<anonymous-schema-152>"
                                   },
-                                  "tombstone": {
-                                    "description": "True when the entry was deleted; the record is then absent but the version stays.",
-                                    "type": "boolean",
-                                    "x-parser-schema-id": "<anonymous-schema-132>"
-                                  },
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": {
-                                        "description": "The agent's name. Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-134>"
-                                      },
-                                      "keyId": {
-                                        "description": "Its identity key id (the pinned binding). Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-135>"
-                                      },
-                                      "publicKey": {
-                                        "description": "Its Ed25519 public key (32 bytes).",
-                                        "type": "string",
-                                        "contentEncoding": "base64",
-                                        "x-parser-schema-id": "<anonymous-schema-136>"
-                                      },
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": {
-                                        "description": "What it offers.",
-                                        "type": "array",
-                                        "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                        "x-parser-schema-id": "<anonymous-schema-137>"
-                                      },
-                                      "endpoints": {
-                                        "description": "Where it can be reached.",
-                                        "type": "array",
-                                        "items": {
-                                          "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-139>"
-                                        },
-                                        "x-parser-schema-id": "<anonymous-schema-138>"
-                                      },
-                                      "versions": {
-                                        "description": "Protocol versions it speaks.",
-                                        "type": "array",
-                                        "items": {
-                                          "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-141>"
-                                        },
-                                        "x-parser-schema-id": "<anonymous-schema-140>"
-                                      },
-                                      "groups": {
-                                        "description": "Groups it belongs to.",
-                                        "type": "array",
-                                        "items": {
-                                          "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-143>"
-                                        },
-                                        "x-parser-schema-id": "<anonymous-schema-142>"
-                                      }
-                                    },
-                                    "required": [
-                                      "agentId",
-                                      "keyId"
-                                    ],
-                                    "x-parser-schema-id": "<anonymous-schema-133>"
-                                  },
-                                  "service": {
-                                    "description": "A service offered by one or more agents.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "serviceId": {
-                                        "description": "The service's name. Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-145>"
-                                      },
-                                      "agentId": {
-                                        "description": "The agent that provides it. Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-146>"
-                                      },
-                                      "capability": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                      "endpoint": {
-                                        "description": "Where to reach it.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-147>"
-                                      },
-                                      "description": {
-                                        "description": "Free-form description.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-148>"
-                                      }
-                                    },
-                                    "required": [
-                                      "serviceId",
-                                      "agentId"
-                                    ],
-                                    "x-parser-schema-id": "<anonymous-schema-144>"
-                                  },
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": {
-                                        "description": "The agent. Required.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-150>"
-                                      },
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": {
-                                        "description": "When this was observed.",
-                                        "type": "string",
-                                        "format": "date-time",
-                                        "x-parser-schema-id": "<anonymous-schema-151>"
-                                      },
-                                      "reason": {
-                                        "description": "Why, in a few words.",
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-152>"
-                                      }
-                                    },
-                                    "required": [
-                                      "agentId"
-                                    ],
-                                    "x-parser-schema-id": "<anonymous-schema-149>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": {
-                                      "description": "One replica's write count for one registry key (an element of a version vector).",
-                                      "type": "object",
-                                      "additionalProperties": false,
-                                      "properties": {
-                                        "node": {
-                                          "description": "The replica. Required.",
-                                          "type": "string",
-                                          "x-parser-schema-id": "<anonymous-schema-155>"
-                                        },
-                                        "count": {
-                                          "description": "How many writes that replica made to the key. At least 1.",
-                                          "type": "string",
-                                          "pattern": "^[0-9]+$",
-                                          "x-parser-schema-id": "<anonymous-schema-156>"
-                                        }
-                                      },
-                                      "required": [
-                                        "node"
-                                      ],
-                                      "x-parser-schema-id": "<anonymous-schema-154>"
-                                    },
-                                    "x-parser-schema-id": "<anonymous-schema-153>"
-                                  }
-                                },
-                                "required": [
-                                  "key",
-                                  "version"
-                                ],
-                                "dependentSchemas": {
-                                  "agent": {
-                                    "not": {
-                                      "anyOf": [
-                                        {
-                                          "required": [
-                                            "service"
-                                          ]
-                                        },
-                                        {
-                                          "required": [
-                                            "health"
-                                          ]
-                                        }
-                                      ]
-                                    }
-                                  },
-                                  "service": {
-                                    "not": {
-                                      "anyOf": [
-                                        {
-                                          "required": [
-                                            "agent"
-                                          ]
-                                        },
-                                        {
-                                          "required": [
-                                            "health"
-                                          ]
-                                        }
-                                      ]
-                                    }
-                                  },
-                                  "health": {
-                                    "not": {
-                                      "anyOf": [
-                                        {
-                                          "required": [
-                                            "agent"
-                                          ]
-                                        },
-                                        {
-                                          "required": [
-                                            "service"
-                                          ]
-                                        }
-                                      ]
-                                    }
-                                  }
-                                },
-                                "x-parser-schema-id": "<anonymous-schema-126>"
+                                  "x-parser-schema-id": "<anonymous-schema-151>"
+                                }
                               },
-                              "x-parser-schema-id": "<anonymous-schema-125>"
-                            },
-                            "buckets": {
-                              "description": "Which buckets this covers (empty = all).",
-                              "type": "array",
-                              "items": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-158>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-157>"
-                            }
-                          },
-                          "required": [
-                            "node"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-123>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": {
-                              "description": "The replica sending it. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-160>"
-                            },
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-163>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-164>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-165>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-162>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-161>"
-                            }
-                          },
-                          "required": [
-                            "node"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-159>"
-                        },
-                        "registryQuery": {
-                          "description": "A registry lookup.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "capability": {
-                              "description": "Only agents offering this capability name.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-167>"
-                            },
-                            "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                            "agentId": {
-                              "description": "Only this agent.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-168>"
-                            },
-                            "onlineOnly": {
-                              "description": "Only agents currently online (per presence).",
-                              "type": "boolean",
-                              "x-parser-schema-id": "<anonymous-schema-169>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-166>"
-                        },
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-172>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-171>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-174>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-173>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-170>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": {
-                                "description": "A relay's signed stamp on a bottle it carried.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "relay": {
-                                    "description": "The relay's agent name. Required.",
-                                    "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-178>"
-                                  },
-                                  "keyId": {
-                                    "description": "The relay's key id. Required.",
-                                    "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-179>"
-                                  },
-                                  "hop": {
-                                    "description": "Hop number: 1 for the first relay. Required.",
-                                    "type": "integer",
-                                    "minimum": 0,
-                                    "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-180>"
-                                  },
-                                  "at": {
-                                    "description": "When the relay took the bottle. Required.",
-                                    "type": "string",
-                                    "format": "date-time",
-                                    "x-parser-schema-id": "<anonymous-schema-181>"
-                                  },
-                                  "signature": {
-                                    "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
-                                    "type": "string",
-                                    "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-182>"
-                                  }
-                                },
-                                "required": [
-                                  "relay",
-                                  "keyId",
-                                  "hop",
-                                  "at",
-                                  "signature"
-                                ],
-                                "x-parser-schema-id": "<anonymous-schema-177>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-176>"
-                            }
-                          },
-                          "required": [
-                            "letter"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-175>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": {
-                              "description": "The bottle. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-184>"
-                            },
-                            "status": {
-                              "description": "Where a bottle is.",
-                              "type": "string",
-                              "enum": [
-                                "BOTTLE_STATUS_UNSPECIFIED",
-                                "BOTTLE_STATUS_QUEUED",
-                                "BOTTLE_STATUS_DELIVERED",
-                                "BOTTLE_STATUS_ACKNOWLEDGED",
-                                "BOTTLE_STATUS_EXPIRED",
-                                "BOTTLE_STATUS_FAILED"
+                              "required": [
+                                "key",
+                                "version"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-185>"
+                              "dependentSchemas": {
+                                "agent": {
+                                  "not": {
+                                    "anyOf": [
+                                      {
+                                        "required": [
+                                          "service"
+                                        ]
+                                      },
+                                      {
+                                        "required": [
+                                          "health"
+                                        ]
+                                      }
+                                    ]
+                                  }
+                                },
+                                "service": {
+                                  "not": {
+                                    "anyOf": [
+                                      {
+                                        "required": [
+                                          "agent"
+                                        ]
+                                      },
+                                      {
+                                        "required": [
+                                          "health"
+                                        ]
+                                      }
+                                    ]
+                                  }
+                                },
+                                "health": {
+                                  "not": {
+                                    "anyOf": [
+                                      {
+                                        "required": [
+                                          "agent"
+                                        ]
+                                      },
+                                      {
+                                        "required": [
+                                          "service"
+                                        ]
+                                      }
+                                    ]
+                                  }
+                                }
+                              },
+                              "x-parser-schema-id": "<anonymous-schema-124>"
                             },
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": {
-                              "description": "A readable detail.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-186>"
-                            },
-                            "at": {
-                              "description": "When the status was reached. Required.",
-                              "type": "string",
-                              "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-187>"
-                            },
-                            "reporter": {
-                              "description": "The agent or hub reporting it. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-188>"
-                            }
+                            "x-parser-schema-id": "<anonymous-schema-123>"
                           },
-                          "required": [
-                            "bottleId",
-                            "status",
-                            "at",
-                            "reporter"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-183>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": {
-                              "description": "The message acknowledged. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-190>"
-                            },
-                            "status": {
-                              "description": "What happened to a message.",
-                              "type": "string",
-                              "enum": [
-                                "RECEIPT_STATUS_UNSPECIFIED",
-                                "RECEIPT_STATUS_ACCEPTED",
-                                "RECEIPT_STATUS_PROCESSED",
-                                "RECEIPT_STATUS_REJECTED"
-                              ],
-                              "x-parser-schema-id": "<anonymous-schema-191>"
-                            },
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": {
-                              "description": "A readable detail.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-192>"
-                            },
-                            "retryAfterMs": {
-                              "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
+                          "buckets": {
+                            "description": "Which buckets this covers (empty = all).",
+                            "type": "array",
+                            "items": {
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-193>"
-                            }
-                          },
-                          "required": [
-                            "messageId",
-                            "status"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-189>"
+                              "x-parser-schema-id": "<anonymous-schema-156>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-155>"
+                          }
                         },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": {
-                          "description": "A statement, signed by the old key, that an agent's name is now bound to a new key. The only way to change a pinned name-to-key binding.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agent": {
-                              "description": "The agent whose key changes. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-195>"
-                            },
-                            "oldKeyId": {
-                              "description": "The key being replaced. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-196>"
-                            },
-                            "newPublicKey": {
-                              "description": "The new public key (32 bytes of Ed25519). Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-197>"
-                            },
-                            "newKeyId": {
-                              "description": "Key id of new_public_key. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-198>"
-                            },
-                            "effectiveAt": {
-                              "description": "When the rotation takes effect. Required.",
-                              "type": "string",
-                              "format": "date-time",
-                              "x-parser-schema-id": "<anonymous-schema-199>"
-                            },
-                            "newKeySignature": {
-                              "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
-                              "type": "string",
-                              "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-200>"
-                            }
+                        "required": [
+                          "node"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-121>"
+                      },
+                      "registryDelta": {
+                        "description": "Entries changed since the receiver last synced.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "node": {
+                            "description": "The replica sending it. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-158>"
                           },
-                          "required": [
-                            "agent",
-                            "oldKeyId",
-                            "newPublicKey",
-                            "newKeyId",
-                            "effectiveAt",
-                            "newKeySignature"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-194>"
-                        },
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": {
-                              "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
-                              "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-202>"
-                            },
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": {
-                              "description": "When a bottle may be delivered. Text form: \"agent_online:agent-beta\", \"capability:compute\", \"not_before:2026-11-20T12:00:00Z\", \"always\", and \"A&B\" / \"A|B\" for all / any.",
+                          "entries": {
+                            "description": "Changed entries, sorted by key.",
+                            "type": "array",
+                            "items": {
+                              "description": "One versioned entry of the registry.",
                               "type": "object",
                               "additionalProperties": false,
                               "properties": {
-                                "always": {
-                                  "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
-                                  "type": "boolean",
-                                  "const": true,
-                                  "x-parser-schema-id": "<anonymous-schema-204>"
+                                "key": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
+                                "version": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
+                                "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
+                                "agent": {
+                                  "description": "An agent in the registry.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
+                                    "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
+                                    "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
+                                    "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
+                                    "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
+                                    "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
+                                    "versions": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
+                                    "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
+                                  },
+                                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
+                                  "x-parser-schema-id": "<anonymous-schema-161>"
                                 },
-                                "agentOnline": {
-                                  "description": "The named agent is online.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-205>"
+                                "service": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
+                                "health": {
+                                  "description": "The last known health of an agent.",
+                                  "type": "object",
+                                  "additionalProperties": false,
+                                  "properties": {
+                                    "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
+                                    "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
+                                    "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
+                                    "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
+                                  },
+                                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
+                                  "x-parser-schema-id": "<anonymous-schema-162>"
                                 },
-                                "capabilityPresent": {
-                                  "description": "Some online agent offers this capability.",
-                                  "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-206>"
-                                },
-                                "notBefore": {
-                                  "description": "Not before this time.",
-                                  "type": "string",
-                                  "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-207>"
-                                },
-                                "all": {
-                                  "description": "Every listed condition holds.",
-                                  "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-208>"
-                                },
-                                "any": {
-                                  "description": "At least one listed condition holds.",
-                                  "$ref": "#/$defs/ConditionList",
-                                  "x-parser-schema-id": "<anonymous-schema-209>"
+                                "causal": {
+                                  "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
+                                  "type": "array",
+                                  "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
+                                  "x-parser-schema-id": "<anonymous-schema-163>"
                                 }
                               },
-                              "maxProperties": 1,
-                              "minProperties": 1,
-                              "x-parser-schema-id": "<anonymous-schema-203>"
+                              "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
+                              "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
+                              "x-parser-schema-id": "<anonymous-schema-160>"
                             },
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": {
-                              "description": "Relays it may cross at most (default 8).",
-                              "type": "integer",
-                              "minimum": 0,
-                              "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-210>"
-                            }
-                          },
-                          "required": [
-                            "bottleId",
-                            "recipient",
-                            "condition",
-                            "payload"
-                          ],
-                          "x-parser-schema-id": "<anonymous-schema-201>"
-                        }
+                            "x-parser-schema-id": "<anonymous-schema-159>"
+                          }
+                        },
+                        "required": [
+                          "node"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-157>"
                       },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-30>"
+                      "registryQuery": {
+                        "description": "A registry lookup.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "capability": {
+                            "description": "Only agents offering this capability name.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-165>"
+                          },
+                          "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
+                          "agentId": {
+                            "description": "Only this agent.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-166>"
+                          },
+                          "onlineOnly": {
+                            "description": "Only agents currently online (per presence).",
+                            "type": "boolean",
+                            "x-parser-schema-id": "<anonymous-schema-167>"
+                          },
+                          "afterAgentId": {
+                            "description": "Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md \"Query answers\").",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-168>"
+                          }
+                        },
+                        "x-parser-schema-id": "<anonymous-schema-164>"
+                      },
+                      "registryQueryResult": {
+                        "description": "The answer to a RegistryQuery.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "agents": {
+                            "description": "Matching agents, sorted by agent_id.",
+                            "type": "array",
+                            "items": {
+                              "description": "An agent in the registry.",
+                              "type": "object",
+                              "additionalProperties": false,
+                              "properties": {
+                                "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
+                                "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
+                                "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
+                                "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
+                                "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
+                                "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
+                                "versions": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
+                                "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
+                              },
+                              "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
+                              "x-parser-schema-id": "<anonymous-schema-171>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-170>"
+                          },
+                          "health": {
+                            "description": "Their health, where known, in the same order.",
+                            "type": "array",
+                            "items": {
+                              "description": "The last known health of an agent.",
+                              "type": "object",
+                              "additionalProperties": false,
+                              "properties": {
+                                "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
+                                "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
+                                "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
+                                "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
+                              },
+                              "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
+                              "x-parser-schema-id": "<anonymous-schema-173>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-172>"
+                          },
+                          "truncated": {
+                            "description": "Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md \"Query answers\"); ask again with after_agent_id = the last agent_id here for the rest.",
+                            "type": "boolean",
+                            "x-parser-schema-id": "<anonymous-schema-174>"
+                          }
+                        },
+                        "x-parser-schema-id": "<anonymous-schema-169>"
+                      },
+                      "bottle": {
+                        "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "letter": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
+                          "postmarks": {
+                            "description": "One per relay crossed, in order.",
+                            "type": "array",
+                            "items": {
+                              "description": "A relay's signed stamp on a bottle it carried.",
+                              "type": "object",
+                              "additionalProperties": false,
+                              "properties": {
+                                "relay": {
+                                  "description": "The relay's agent name. Required.",
+                                  "type": "string",
+                                  "x-parser-schema-id": "<anonymous-schema-178>"
+                                },
+                                "keyId": {
+                                  "description": "The relay's key id. Required.",
+                                  "type": "string",
+                                  "x-parser-schema-id": "<anonymous-schema-179>"
+                                },
+                                "hop": {
+                                  "description": "Hop number: 1 for the first relay. Required.",
+                                  "type": "integer",
+                                  "minimum": 0,
+                                  "maximum": 4294967295,
+                                  "x-parser-schema-id": "<anonymous-schema-180>"
+                                },
+                                "at": {
+                                  "description": "When the relay took the bottle. Required.",
+                                  "type": "string",
+                                  "format": "date-time",
+                                  "x-parser-schema-id": "<anonymous-schema-181>"
+                                },
+                                "signature": {
+                                  "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
+                                  "type": "string",
+                                  "contentEncoding": "base64",
+                                  "x-parser-schema-id": "<anonymous-schema-182>"
+                                }
+                              },
+                              "required": [
+                                "relay",
+                                "keyId",
+                                "hop",
+                                "at",
+                                "signature"
+                              ],
+                              "x-parser-schema-id": "<anonymous-schema-177>"
+                            },
+                            "x-parser-schema-id": "<anonymous-schema-176>"
+                          }
+                        },
+                        "required": [
+                          "letter"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-175>"
+                      },
+                      "bottleReceipt": {
+                        "description": "A signed report of a bottle's progress, sent to the origin.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "bottleId": {
+                            "description": "The bottle. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-184>"
+                          },
+                          "status": {
+                            "description": "Where a bottle is.",
+                            "type": "string",
+                            "enum": [
+                              "BOTTLE_STATUS_UNSPECIFIED",
+                              "BOTTLE_STATUS_QUEUED",
+                              "BOTTLE_STATUS_DELIVERED",
+                              "BOTTLE_STATUS_ACKNOWLEDGED",
+                              "BOTTLE_STATUS_EXPIRED",
+                              "BOTTLE_STATUS_FAILED"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-185>"
+                          },
+                          "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
+                          "detail": {
+                            "description": "A readable detail.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-186>"
+                          },
+                          "at": {
+                            "description": "When the status was reached. Required.",
+                            "type": "string",
+                            "format": "date-time",
+                            "x-parser-schema-id": "<anonymous-schema-187>"
+                          },
+                          "reporter": {
+                            "description": "The agent or hub reporting it. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-188>"
+                          }
+                        },
+                        "required": [
+                          "bottleId",
+                          "status",
+                          "at",
+                          "reporter"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-183>"
+                      },
+                      "receipt": {
+                        "description": "A receipt, signed by the receiver, for a message with requires_ack.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "messageId": {
+                            "description": "The message acknowledged. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-190>"
+                          },
+                          "status": {
+                            "description": "What happened to a message.",
+                            "type": "string",
+                            "enum": [
+                              "RECEIPT_STATUS_UNSPECIFIED",
+                              "RECEIPT_STATUS_ACCEPTED",
+                              "RECEIPT_STATUS_PROCESSED",
+                              "RECEIPT_STATUS_REJECTED",
+                              "RECEIPT_STATUS_FAILED",
+                              "RECEIPT_STATUS_TIMED_OUT"
+                            ],
+                            "x-parser-schema-id": "<anonymous-schema-191>"
+                          },
+                          "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
+                          "detail": {
+                            "description": "A readable detail.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-192>"
+                          },
+                          "retryAfterMs": {
+                            "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-193>"
+                          },
+                          "exitCode": {
+                            "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
+                            "type": "integer",
+                            "minimum": -2147483648,
+                            "maximum": 2147483647,
+                            "x-parser-schema-id": "<anonymous-schema-194>"
+                          }
+                        },
+                        "required": [
+                          "messageId",
+                          "status"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-189>"
+                      },
+                      "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
+                      "keyRotation": {
+                        "description": "A statement, signed by the old key, that an agent's name is now bound to a new key. The only way to change a pinned name-to-key binding.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "agent": {
+                            "description": "The agent whose key changes. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-196>"
+                          },
+                          "oldKeyId": {
+                            "description": "The key being replaced. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-197>"
+                          },
+                          "newPublicKey": {
+                            "description": "The new public key (32 bytes of Ed25519). Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-198>"
+                          },
+                          "newKeyId": {
+                            "description": "Key id of new_public_key. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-199>"
+                          },
+                          "effectiveAt": {
+                            "description": "When the rotation takes effect. Required.",
+                            "type": "string",
+                            "format": "date-time",
+                            "x-parser-schema-id": "<anonymous-schema-200>"
+                          },
+                          "newKeySignature": {
+                            "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-201>"
+                          }
+                        },
+                        "required": [
+                          "agent",
+                          "oldKeyId",
+                          "newPublicKey",
+                          "newKeyId",
+                          "effectiveAt",
+                          "newKeySignature"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-195>"
+                      },
+                      "bottleLetter": {
+                        "description": "The origin-signed content of a bottle.",
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                          "bottleId": {
+                            "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
+                            "type": "string",
+                            "x-parser-schema-id": "<anonymous-schema-203>"
+                          },
+                          "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
+                          "condition": {
+                            "description": "When a bottle may be delivered. Text form: \"agent_online:agent-beta\", \"capability:compute\", \"not_before:2026-11-20T12:00:00Z\", \"always\", and \"A&B\" / \"A|B\" for all / any.",
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                              "always": {
+                                "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
+                                "type": "boolean",
+                                "const": true,
+                                "x-parser-schema-id": "<anonymous-schema-205>"
+                              },
+                              "agentOnline": {
+                                "description": "The named agent is online.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-206>"
+                              },
+                              "capabilityPresent": {
+                                "description": "Some online agent offers this capability.",
+                                "type": "string",
+                                "x-parser-schema-id": "<anonymous-schema-207>"
+                              },
+                              "notBefore": {
+                                "description": "Not before this time.",
+                                "type": "string",
+                                "format": "date-time",
+                                "x-parser-schema-id": "<anonymous-schema-208>"
+                              },
+                              "all": {
+                                "description": "Every listed condition holds.",
+                                "$ref": "#/$defs/ConditionList",
+                                "x-parser-schema-id": "<anonymous-schema-209>"
+                              },
+                              "any": {
+                                "description": "At least one listed condition holds.",
+                                "$ref": "#/$defs/ConditionList",
+                                "x-parser-schema-id": "<anonymous-schema-210>"
+                              }
+                            },
+                            "maxProperties": 1,
+                            "minProperties": 1,
+                            "x-parser-schema-id": "<anonymous-schema-204>"
+                          },
+                          "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
+                          "maxHops": {
+                            "description": "Relays it may cross at most (default 8).",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-211>"
+                          }
+                        },
+                        "required": [
+                          "bottleId",
+                          "recipient",
+                          "condition",
+                          "payload"
+                        ],
+                        "x-parser-schema-id": "<anonymous-schema-202>"
+                      }
                     },
-                    "bodyCiphertext": {
-                      "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
-                      "type": "string",
-                      "contentEncoding": "base64",
-                      "x-parser-schema-id": "<anonymous-schema-211>"
-                    }
+                    "maxProperties": 1,
+                    "minProperties": 1,
+                    "x-parser-schema-id": "<anonymous-schema-28>"
                   },
-                  "required": [
-                    "id",
-                    "sender",
-                    "recipient",
-                    "type",
-                    "createdAt",
-                    "ttlSeconds",
-                    "protocolVersion"
-                  ],
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": [
-                    {
+                  "bodyCiphertext": {
+                    "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "x-parser-schema-id": "<anonymous-schema-212>"
+                  }
+                },
+                "required": [
+                  "id",
+                  "sender",
+                  "recipient",
+                  "type",
+                  "createdAt",
+                  "ttlSeconds",
+                  "protocolVersion"
+                ],
+                "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
+                "anyOf": [
+                  {
+                    "required": [
+                      "body"
+                    ],
+                    "x-parser-schema-id": "<anonymous-schema-213>"
+                  },
+                  {
+                    "required": [
+                      "bodyCiphertext"
+                    ],
+                    "x-parser-schema-id": "<anonymous-schema-214>"
+                  }
+                ],
+                "dependentSchemas": {
+                  "bodyCiphertext": {
+                    "not": {
                       "required": [
                         "body"
-                      ],
-                      "x-parser-schema-id": "<anonymous-schema-212>"
+                      ]
                     },
-                    {
-                      "required": [
-                        "bodyCiphertext"
-                      ],
-                      "x-parser-schema-id": "<anonymous-schema-213>"
-                    }
-                  ],
-                  "dependentSchemas": {
-                    "bodyCiphertext": {
-                      "not": {
+                    "required": [
+                      "security"
+                    ],
+                    "properties": {
+                      "security": {
+                        "type": "object",
                         "required": [
-                          "body"
+                          "encryption"
                         ]
-                      },
-                      "required": [
-                        "security"
-                      ],
-                      "properties": {
-                        "security": {
-                          "type": "object",
-                          "required": [
-                            "encryption"
-                          ]
-                        }
                       }
                     }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-2>"
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "hello"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-214>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-1>"
-            }
+                "x-parser-schema-id": "Envelope"
+              },
+              {
+                "title": "body: hello",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "hello"
+                    ]
+                  }
+                },
+                "x-parser-schema-id": "<anonymous-schema-215>"
+              }
+            ],
+            "x-parser-schema-id": "HelloEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-hello",
+              "summary": "Handshake step 1. (JSON form; golden vector envelope-hello in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000002",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "hub": true
+                },
+                "type": "MESSAGE_TYPE_COMMAND",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:02Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "AgkQFx4lLDM6QUhPVl1kaw=="
+                },
+                "body": {
+                  "hello": {
+                    "versions": [
+                      "3.0"
+                    ],
+                    "capabilities": {
+                      "offered": [
+                        {
+                          "name": "compute",
+                          "version": "1"
+                        }
+                      ],
+                      "required": [
+                        {
+                          "name": "storage",
+                          "version": "1"
+                        }
+                      ],
+                      "optional": [
+                        {
+                          "name": "gpu",
+                          "version": "1"
+                        }
+                      ]
+                    },
+                    "nonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
+                    "ephemeralPublicKey": "tJ6oQV/F3xPgz7si6MHCxEWQlK05PKMsJ7rYlkoGviQ=",
+                    "identityPublicKey": "Nqbrd0SVV4w9yZWl0cgu9I7G/URhdL3PN8mWRwnWDzE=",
+                    "heartbeat": {
+                      "intervalMs": 5000,
+                      "degradedAfterMs": 10000,
+                      "suspectAfterMs": 15000,
+                      "deadAfterMs": 30000
+                    },
+                    "maxFrameBytes": 1048576
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "hello"
         },
         "welcome": {
@@ -1729,364 +1807,69 @@
           "summary": "Handshake step 2: the responder accepts and chooses a version.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-218>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-217>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-220>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-221>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-225>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-226>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-227>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-224>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-223>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-222>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-231>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-232>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-233>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-230>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-229>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-228>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-236>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-235>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-238>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-237>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-234>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-240>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-239>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-241>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-242>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-243>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-219>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-216>"
+            "title": "WelcomeEnvelope",
+            "description": "A fleet.v1.Envelope whose body is welcome (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: welcome",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "welcome"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "welcome"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-244>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-215>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-216>"
+              }
+            ],
+            "x-parser-schema-id": "WelcomeEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-welcome",
+              "summary": "Handshake step 2 (accept). (JSON form; golden vector envelope-welcome in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000003",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-alpha"
+                },
+                "type": "MESSAGE_TYPE_RESPONSE",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:03Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "cHd+hYyTmqGor7a9xMvS2Q=="
+                },
+                "body": {
+                  "welcome": {
+                    "version": "3.0",
+                    "sharedCapabilities": [
+                      {
+                        "name": "compute",
+                        "version": "1"
+                      }
+                    ],
+                    "initiatorNonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
+                    "nonce": "QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExo=",
+                    "ephemeralPublicKey": "5lA/CQpTL97+D0w8YYdPzv77shV7sf4+SlpwTwWE0SM=",
+                    "identityPublicKey": "+vCb37dfszEX2YXqf8KQk3XQ12Hg3sDFiNXClJqMW2k=",
+                    "sessionId": "sess-0001",
+                    "heartbeat": {
+                      "intervalMs": 5000,
+                      "degradedAfterMs": 10000,
+                      "suspectAfterMs": 15000,
+                      "deadAfterMs": 30000
+                    },
+                    "maxFrameBytes": 1048576
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "welcome"
         },
         "helloReject": {
@@ -2095,364 +1878,68 @@
           "summary": "Handshake step 2 (alternative): the responder refuses.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-248>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-247>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-250>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-251>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-255>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-256>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-257>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-254>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-253>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-252>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-261>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-262>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-263>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-260>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-259>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-258>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-266>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-265>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-268>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-267>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-264>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-270>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-269>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-271>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-272>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-273>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-249>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-246>"
+            "title": "HelloRejectEnvelope",
+            "description": "A fleet.v1.Envelope whose body is helloReject (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: helloReject",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "helloReject"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "helloReject"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-274>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-245>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-217>"
+              }
+            ],
+            "x-parser-schema-id": "HelloRejectEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-hello-reject",
+              "summary": "Handshake step 2 (refuse): no common version. (JSON form; golden vector envelope-hello-reject in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000004",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-alpha"
+                },
+                "type": "MESSAGE_TYPE_ERROR",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:04Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "cnmAh46VnKOqsbi/xs3U2w=="
+                },
+                "body": {
+                  "helloReject": {
+                    "error": {
+                      "code": "ERROR_CODE_HANDSHAKE_VERSION_MISMATCH",
+                      "message": "no common protocol version",
+                      "details": [
+                        {
+                          "key": "offered",
+                          "value": "1.0"
+                        }
+                      ],
+                      "recovery": {
+                        "action": "reset"
+                      }
+                    },
+                    "supportedVersions": [
+                      "3.0"
+                    ],
+                    "initiatorNonce": "ISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/o=",
+                    "identityPublicKey": "+vCb37dfszEX2YXqf8KQk3XQ12Hg3sDFiNXClJqMW2k="
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "helloReject"
         },
         "handshakeConfirm": {
@@ -2461,364 +1948,53 @@
           "summary": "Handshake step 3: the initiator confirms the responder's choice.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-278>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-277>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-280>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-281>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-285>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-286>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-287>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-284>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-283>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-282>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-291>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-292>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-293>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-290>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-289>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-288>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-296>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-295>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-298>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-297>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-294>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-300>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-299>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-301>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-302>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-303>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-279>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-276>"
+            "title": "HandshakeConfirmEnvelope",
+            "description": "A fleet.v1.Envelope whose body is handshakeConfirm (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: handshakeConfirm",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "handshakeConfirm"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "handshakeConfirm"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-304>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-275>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-218>"
+              }
+            ],
+            "x-parser-schema-id": "HandshakeConfirmEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-handshake-confirm",
+              "summary": "Handshake step 3. (JSON form; golden vector envelope-handshake-confirm in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000005",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "agent": "fleet-hub"
+                },
+                "type": "MESSAGE_TYPE_COMMAND",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:05Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "BQwTGiEoLzY9REtSWWBnbg=="
+                },
+                "body": {
+                  "handshakeConfirm": {
+                    "sessionId": "sess-0001",
+                    "responderNonce": "QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExo=",
+                    "finished": "17ijPUiSAIeXjpKEXAs6/kg6X0cIt9lwJM7SjZ3tzdY="
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "handshakeConfirm"
         },
         "heartbeat": {
@@ -2827,364 +2003,53 @@
           "summary": "Liveness signal (presence).",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-308>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-307>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-310>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-311>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-315>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-316>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-317>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-314>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-313>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-312>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-321>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-322>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-323>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-320>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-319>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-318>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-326>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-325>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-328>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-327>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-324>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-330>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-329>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-331>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-332>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-333>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-309>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-306>"
+            "title": "HeartbeatEnvelope",
+            "description": "A fleet.v1.Envelope whose body is heartbeat (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: heartbeat",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "heartbeat"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "heartbeat"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-334>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-305>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-219>"
+              }
+            ],
+            "x-parser-schema-id": "HeartbeatEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-heartbeat",
+              "summary": "A liveness signal. (JSON form; golden vector envelope-heartbeat in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000006",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_STATUS",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:06Z",
+                "ttlSeconds": 15,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "Bg0UGyIpMDc+RUxTWmFobw=="
+                },
+                "body": {
+                  "heartbeat": {
+                    "sequence": "42",
+                    "queueDepth": 3,
+                    "health": "HEALTH_STATUS_HEALTHY"
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "heartbeat"
         },
         "error": {
@@ -3193,364 +2058,64 @@
           "summary": "A failure report.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-338>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-337>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-340>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-341>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-345>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-346>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-347>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-344>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-343>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-342>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-351>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-352>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-353>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-350>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-349>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-348>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-356>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-355>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-358>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-357>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-354>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-360>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-359>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-361>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-362>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-363>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-339>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-336>"
+            "title": "ErrorEnvelope",
+            "description": "A fleet.v1.Envelope whose body is error (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: error",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "error"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "error"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-364>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-335>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-220>"
+              }
+            ],
+            "x-parser-schema-id": "ErrorEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-error",
+              "summary": "An ERROR envelope. (JSON form; golden vector envelope-error in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000018",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_ERROR",
+                "priority": "PRIORITY_HIGH",
+                "createdAt": "2026-11-20T12:00:18Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "eoGIj5adpKuyucDHztXc4w=="
+                },
+                "body": {
+                  "error": {
+                    "code": "ERROR_CODE_DELIVERY_RATE_LIMITED",
+                    "message": "slow down",
+                    "details": [
+                      {
+                        "key": "limit",
+                        "value": "5/s"
+                      }
+                    ],
+                    "recovery": {
+                      "action": "retry",
+                      "delayMs": 1000,
+                      "maxAttempts": 3
+                    },
+                    "messageId": "00000000-0000-4000-8000-000000000001"
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "error"
         },
         "receipt": {
@@ -3559,364 +2124,53 @@
           "summary": "Acknowledgement of a message that required one.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-368>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-367>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-370>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-371>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-375>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-376>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-377>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-374>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-373>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-372>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-381>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-382>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-383>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-380>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-379>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-378>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-386>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-385>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-388>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-387>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-384>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-390>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-389>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-391>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-392>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-393>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-369>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-366>"
+            "title": "ReceiptEnvelope",
+            "description": "A fleet.v1.Envelope whose body is receipt (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: receipt",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "receipt"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "receipt"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-394>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-365>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-221>"
+              }
+            ],
+            "x-parser-schema-id": "ReceiptEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-receipt",
+              "summary": "A receipt: accepted. (JSON form; golden vector envelope-receipt in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000017",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_STATUS",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:17Z",
+                "ttlSeconds": 300,
+                "inReplyTo": "00000000-0000-4000-8000-000000000001",
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "eYCHjpWco6qxuL/GzdTb4g=="
+                },
+                "body": {
+                  "receipt": {
+                    "messageId": "00000000-0000-4000-8000-000000000001",
+                    "status": "RECEIPT_STATUS_ACCEPTED"
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "receipt"
         }
       },
@@ -3938,364 +2192,58 @@
           "summary": "Application data (REQUEST, RESPONSE, EVENT, COMMAND, QUERY).",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-399>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-398>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-401>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-402>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-406>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-407>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-408>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-405>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-404>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-403>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-412>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-413>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-414>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-411>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-410>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-409>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-417>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-416>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-419>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-418>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-415>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-421>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-420>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-422>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-423>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-424>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-400>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-397>"
+            "title": "ApplicationEnvelope",
+            "description": "A fleet.v1.Envelope whose body is application (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: application",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "application"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "application"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-425>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-396>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-223>"
+              }
+            ],
+            "x-parser-schema-id": "ApplicationEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-application",
+              "summary": "A REQUEST carrying application JSON. (JSON form; golden vector envelope-application in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000001",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_REQUEST",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:01Z",
+                "ttlSeconds": 300,
+                "correlationId": "corr-0001",
+                "threadId": "thread-7",
+                "requiresAck": true,
+                "capabilitiesNeeded": [
+                  "compute"
+                ],
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "AQgPFh0kKzI5QEdOVVxjag=="
+                },
+                "body": {
+                  "application": {
+                    "mediaType": "application/json",
+                    "json": "{\"task\":\"index\",\"shard\":3}"
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "application"
         },
         "capabilityExchange": {
@@ -4304,364 +2252,75 @@
           "summary": "Capability offer or request.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-429>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-428>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-431>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-432>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-436>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-437>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-438>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-435>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-434>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-433>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-442>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-443>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-444>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-441>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-440>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-439>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-447>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-446>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-449>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-448>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-445>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-451>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-450>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-452>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-453>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-454>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-430>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-427>"
+            "title": "CapabilityExchangeEnvelope",
+            "description": "A fleet.v1.Envelope whose body is capabilityExchange (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: capabilityExchange",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "capabilityExchange"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "capabilityExchange"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-455>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-426>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-224>"
+              }
+            ],
+            "x-parser-schema-id": "CapabilityExchangeEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-capability-exchange",
+              "summary": "A capability exchange reply. (JSON form; golden vector envelope-capability-exchange in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000008",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_RESPONSE",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:08Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "CA8WHSQrMjlAR05VXGNqcQ=="
+                },
+                "body": {
+                  "capabilityExchange": {
+                    "capabilities": {
+                      "offered": [
+                        {
+                          "name": "compute",
+                          "version": "1"
+                        },
+                        {
+                          "name": "storage",
+                          "version": "2"
+                        }
+                      ]
+                    },
+                    "isReply": true,
+                    "shared": [
+                      {
+                        "name": "compute",
+                        "version": "1"
+                      }
+                    ],
+                    "missingOptional": [
+                      {
+                        "name": "gpu",
+                        "version": "1"
+                      }
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "capabilityExchange"
         },
         "registryQueryResult": {
@@ -4670,364 +2329,81 @@
           "summary": "Registry lookup answer.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-459>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-458>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-461>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-462>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-466>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-467>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-468>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-465>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-464>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-463>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-472>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-473>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-474>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-471>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-470>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-469>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-477>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-476>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-479>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-478>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-475>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-481>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-480>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-482>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-483>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-484>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-460>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-457>"
+            "title": "RegistryQueryResultEnvelope",
+            "description": "A fleet.v1.Envelope whose body is registryQueryResult (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: registryQueryResult",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "registryQueryResult"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "registryQueryResult"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-485>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-456>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-225>"
+              }
+            ],
+            "x-parser-schema-id": "RegistryQueryResultEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-registry-query-result",
+              "summary": "A registry query result. (JSON form; golden vector envelope-registry-query-result in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000013",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_RESPONSE",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:13Z",
+                "ttlSeconds": 300,
+                "inReplyTo": "00000000-0000-4000-8000-000000000012",
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "dn2Ei5KZoKeutbzDytHY3w=="
+                },
+                "body": {
+                  "registryQueryResult": {
+                    "agents": [
+                      {
+                        "agentId": "agent-beta",
+                        "keyId": "ed25519:ubiycuwyahjvsymkughaid2eoge6e4mq",
+                        "publicKey": "jTRQtCr1quiXSg9rmpFBCuD+3vMBVC2NcE8HkXcrNqc=",
+                        "role": "AGENT_ROLE_WORKER",
+                        "capabilities": [
+                          {
+                            "name": "compute",
+                            "version": "1"
+                          }
+                        ],
+                        "endpoints": [
+                          "tcp://127.0.0.1:7420"
+                        ],
+                        "versions": [
+                          "3.0"
+                        ],
+                        "groups": [
+                          "ops"
+                        ]
+                      }
+                    ],
+                    "health": [
+                      {
+                        "agentId": "agent-beta",
+                        "status": "HEALTH_STATUS_HEALTHY",
+                        "observedAt": "2026-11-20T12:00:00Z"
+                      }
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "registryQueryResult"
         },
         "keyRotation": {
@@ -5036,364 +2412,56 @@
           "summary": "A signed key rotation statement.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-489>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-488>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-491>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-492>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-496>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-497>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-498>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-495>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-494>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-493>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-502>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-503>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-504>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-501>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-500>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-499>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-507>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-506>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-509>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-508>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-505>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-511>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-510>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-512>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-513>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-514>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-490>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-487>"
+            "title": "KeyRotationEnvelope",
+            "description": "A fleet.v1.Envelope whose body is keyRotation (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: keyRotation",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "keyRotation"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "keyRotation"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-515>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-486>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-226>"
+              }
+            ],
+            "x-parser-schema-id": "KeyRotationEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-key-rotation",
+              "summary": "A key rotation statement (new key proves possession). (JSON form; golden vector envelope-key-rotation in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000019",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "broadcast": true
+                },
+                "type": "MESSAGE_TYPE_COMMAND",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:19Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "ExohKC82PURLUllgZ251fA=="
+                },
+                "body": {
+                  "keyRotation": {
+                    "agent": "agent-alpha",
+                    "oldKeyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                    "newPublicKey": "jTRQtCr1quiXSg9rmpFBCuD+3vMBVC2NcE8HkXcrNqc=",
+                    "newKeyId": "ed25519:ubiycuwyahjvsymkughaid2eoge6e4mq",
+                    "effectiveAt": "2026-11-20T12:00:00Z",
+                    "newKeySignature": "s2nGSzpl+h3Rics7AwbbnKWcnwGIMIBqfnFRSpeVkZzS/pcX4lIPwAxpsylADAc1eTpd6p/y93jA755R+d5YDw=="
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "keyRotation"
         },
         "error": "$ref:$.channels.hubConnection.messages.error"
@@ -5415,364 +2483,55 @@
           "summary": "Where a bottle is on its way.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-520>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-519>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-522>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-523>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-527>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-528>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-529>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-526>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-525>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-524>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-533>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-534>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-535>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-532>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-531>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-530>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-538>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-537>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-540>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-539>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-536>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-542>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-541>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-543>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-544>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-545>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-521>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-518>"
+            "title": "BottleReceiptEnvelope",
+            "description": "A fleet.v1.Envelope whose body is bottleReceipt (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: bottleReceipt",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "bottleReceipt"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "bottleReceipt"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-546>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-517>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-228>"
+              }
+            ],
+            "x-parser-schema-id": "BottleReceiptEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-bottle-receipt",
+              "summary": "A bottle receipt: delivered. (JSON form; golden vector envelope-bottle-receipt in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000016",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_STATUS",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:16Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "eH+GjZSboqmwt77FzNPa4Q=="
+                },
+                "body": {
+                  "bottleReceipt": {
+                    "bottleId": "bottle-0001",
+                    "status": "BOTTLE_STATUS_DELIVERED",
+                    "detail": "handed to agent-beta",
+                    "at": "2026-11-20T12:00:03Z",
+                    "reporter": "fleet-hub"
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "bottleReceipt"
         }
       },
@@ -5839,364 +2598,67 @@
           "summary": "Discovery beacon.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-553>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-552>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-555>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-556>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-560>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-561>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-562>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-559>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-558>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-557>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-566>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-567>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-568>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-565>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-564>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-563>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-571>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-570>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-573>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-572>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-569>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-575>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-574>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-576>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-577>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-578>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-554>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-551>"
+            "title": "DiscoveryBeaconEnvelope",
+            "description": "A fleet.v1.Envelope whose body is discoveryBeacon (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: discoveryBeacon",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "discoveryBeacon"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "discoveryBeacon"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-579>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-550>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-232>"
+              }
+            ],
+            "x-parser-schema-id": "DiscoveryBeaconEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-discovery-beacon",
+              "summary": "A discovery beacon flooded to fleet:discovery. (JSON form; golden vector envelope-discovery-beacon in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000007",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "discovery": true
+                },
+                "type": "MESSAGE_TYPE_EVENT",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:07Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "Bw4VHCMqMTg/Rk1UW2JpcA=="
+                },
+                "body": {
+                  "discoveryBeacon": {
+                    "agentId": "agent-alpha",
+                    "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                    "capabilities": [
+                      {
+                        "name": "compute",
+                        "version": "1"
+                      }
+                    ],
+                    "versions": [
+                      "3.0"
+                    ],
+                    "issuedAt": "2026-11-20T12:00:00Z",
+                    "endpoints": [
+                      "tcp://127.0.0.1:7420"
+                    ],
+                    "role": "AGENT_ROLE_WORKER",
+                    "publicKey": "Nqbrd0SVV4w9yZWl0cgu9I7G/URhdL3PN8mWRwnWDzE="
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "discoveryBeacon"
         }
       },
@@ -6213,364 +2675,57 @@
           "summary": "Registry replication: a digest.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-583>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-582>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-585>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-586>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-590>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-591>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-592>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-589>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-588>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-587>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-596>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-597>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-598>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-595>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-594>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-593>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-601>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-600>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-603>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-602>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-599>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-605>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-604>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-606>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-607>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-608>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-584>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-581>"
+            "title": "RegistryDigestEnvelope",
+            "description": "A fleet.v1.Envelope whose body is registryDigest (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: registryDigest",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "registryDigest"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "registryDigest"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-609>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-580>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-233>"
+              }
+            ],
+            "x-parser-schema-id": "RegistryDigestEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-registry-digest",
+              "summary": "A registry digest (anti-entropy). (JSON form; golden vector envelope-registry-digest in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000009",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "hub": true
+                },
+                "type": "MESSAGE_TYPE_STATUS",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:09Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "c3qBiI+WnaSrsrnAx87V3A=="
+                },
+                "body": {
+                  "registryDigest": {
+                    "node": "fleet-hub",
+                    "rootHash": "BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ194=",
+                    "entryCount": 3,
+                    "bucketHashes": [
+                      "Bg0UGyIpMDc+RUxTWmFob3Z9hIuSmaCnrrW8w8rR2N8=",
+                      "Bw4VHCMqMTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eA="
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "registryDigest"
         },
         "registrySnapshot": {
@@ -6579,364 +2734,90 @@
           "summary": "Registry replication: full state.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-613>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-612>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-615>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-616>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-620>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-621>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-622>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-619>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-618>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-617>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-626>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-627>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-628>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-625>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-624>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-623>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-631>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-630>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-633>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-632>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-629>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-635>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-634>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-636>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-637>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-638>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-614>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-611>"
+            "title": "RegistrySnapshotEnvelope",
+            "description": "A fleet.v1.Envelope whose body is registrySnapshot (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: registrySnapshot",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "registrySnapshot"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "registrySnapshot"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-639>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-610>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-234>"
+              }
+            ],
+            "x-parser-schema-id": "RegistrySnapshotEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-registry-snapshot",
+              "summary": "A registry snapshot. (JSON form; golden vector envelope-registry-snapshot in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000010",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_EVENT",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:10Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "dHuCiZCXnqWss7rByM/W3Q=="
+                },
+                "body": {
+                  "registrySnapshot": {
+                    "node": "fleet-hub",
+                    "entries": [
+                      {
+                        "key": "agent/agent-beta",
+                        "version": {
+                          "wallMs": "1795176000000",
+                          "logical": 2,
+                          "node": "fleet-hub"
+                        },
+                        "agent": {
+                          "agentId": "agent-beta",
+                          "keyId": "ed25519:ubiycuwyahjvsymkughaid2eoge6e4mq",
+                          "publicKey": "jTRQtCr1quiXSg9rmpFBCuD+3vMBVC2NcE8HkXcrNqc=",
+                          "role": "AGENT_ROLE_WORKER",
+                          "capabilities": [
+                            {
+                              "name": "compute",
+                              "version": "1"
+                            }
+                          ],
+                          "endpoints": [
+                            "tcp://127.0.0.1:7420"
+                          ],
+                          "versions": [
+                            "3.0"
+                          ],
+                          "groups": [
+                            "ops"
+                          ]
+                        }
+                      },
+                      {
+                        "key": "agent/agent-gone",
+                        "version": {
+                          "wallMs": "1795175995000",
+                          "node": "fleet-hub"
+                        },
+                        "tombstone": true
+                      }
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "registrySnapshot"
         },
         "registryDelta": {
@@ -6945,364 +2826,66 @@
           "summary": "Registry replication: changed entries.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-643>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-642>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-645>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-646>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-650>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-651>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-652>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-649>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-648>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-647>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-656>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-657>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-658>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-655>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-654>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-653>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-661>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-660>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-663>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-662>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-659>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-665>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-664>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-666>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-667>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-668>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-644>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-641>"
+            "title": "RegistryDeltaEnvelope",
+            "description": "A fleet.v1.Envelope whose body is registryDelta (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: registryDelta",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "registryDelta"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "registryDelta"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-669>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-640>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-235>"
+              }
+            ],
+            "x-parser-schema-id": "RegistryDeltaEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-registry-delta",
+              "summary": "A registry delta. (JSON form; golden vector envelope-registry-delta in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000011",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_EVENT",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:11Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "dXyDipGYn6attLvCydDX3g=="
+                },
+                "body": {
+                  "registryDelta": {
+                    "node": "fleet-hub",
+                    "entries": [
+                      {
+                        "key": "health/agent-beta",
+                        "version": {
+                          "wallMs": "1795176000001",
+                          "node": "fleet-hub"
+                        },
+                        "health": {
+                          "agentId": "agent-beta",
+                          "status": "HEALTH_STATUS_DEGRADED",
+                          "observedAt": "2026-11-20T12:00:00Z",
+                          "reason": "queue backlog"
+                        }
+                      }
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "registryDelta"
         }
       },
@@ -7319,364 +2902,53 @@
           "summary": "Registry lookup.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-673>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-672>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-675>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-676>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-680>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-681>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-682>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-679>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-678>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-677>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-686>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-687>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-688>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-685>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-684>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-683>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-691>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-690>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-693>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-692>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-689>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-695>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-694>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-696>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-697>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-698>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-674>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-671>"
+            "title": "RegistryQueryEnvelope",
+            "description": "A fleet.v1.Envelope whose body is registryQuery (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: registryQuery",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "registryQuery"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "registryQuery"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-699>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-670>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-236>"
+              }
+            ],
+            "x-parser-schema-id": "RegistryQueryEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-registry-query",
+              "summary": "A registry query. (JSON form; golden vector envelope-registry-query in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000012",
+                "sender": "agent-alpha",
+                "recipient": {
+                  "hub": true
+                },
+                "type": "MESSAGE_TYPE_QUERY",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:12Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                  "nonce": "DBMaISgvNj1ES1JZYGdudQ=="
+                },
+                "body": {
+                  "registryQuery": {
+                    "capability": "compute",
+                    "role": "AGENT_ROLE_WORKER",
+                    "onlineOnly": true
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "registryQuery"
         }
       },
@@ -7705,364 +2977,68 @@
           "summary": "A message in a bottle.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The message: every header field and the body. Serialized, it is the payload of a SignedEnvelope or SessionEnvelope, and every byte of it is authenticated.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "id": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.id",
-                    "sender": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.sender",
-                    "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                    "type": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.type",
-                    "priority": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.priority",
-                    "createdAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.createdAt",
-                    "ttlSeconds": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.ttlSeconds",
-                    "inReplyTo": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.inReplyTo",
-                    "correlationId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.correlationId",
-                    "threadId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.threadId",
-                    "requiresAck": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.requiresAck",
-                    "capabilitiesNeeded": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.capabilitiesNeeded",
-                    "protocolVersion": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.protocolVersion",
-                    "security": {
-                      "description": "The signed part of the security block. The signature itself travels outside, in SignedEnvelope, because it cannot cover itself.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.keyId",
-                        "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.nonce",
-                        "encryption": {
-                          "description": "Describes how an encrypted body was sealed. Signed along with the rest of the envelope.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "algorithm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.algorithm",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.sessionId",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.security.properties.encryption.properties.nonce"
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-704>"
-                        }
-                      },
-                      "x-parser-schema-id": "<anonymous-schema-703>"
-                    },
-                    "body": {
-                      "description": "Exactly one typed payload.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "application": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                        "hello": {
-                          "description": "Handshake step 1, from the initiator.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.versions",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.identityPublicKey",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.maxFrameBytes",
-                            "admissionToken": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.admissionToken"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.required",
-                          "x-parser-schema-id": "<anonymous-schema-706>"
-                        },
-                        "welcome": {
-                          "description": "Handshake step 2, from the responder, when it accepts.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.version",
-                            "sharedCapabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sharedCapabilities",
-                            "initiatorNonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.initiatorNonce",
-                            "nonce": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.nonce",
-                            "ephemeralPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.ephemeralPublicKey",
-                            "identityPublicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.identityPublicKey",
-                            "sessionId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.sessionId",
-                            "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.heartbeat",
-                            "maxFrameBytes": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.properties.maxFrameBytes",
-                            "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.hello.properties.capabilities"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.welcome.required",
-                          "x-parser-schema-id": "<anonymous-schema-707>"
-                        },
-                        "helloReject": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject",
-                        "handshakeConfirm": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.handshakeConfirm",
-                        "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat",
-                        "discoveryBeacon": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon",
-                        "capabilityExchange": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.capabilityExchange",
-                        "registryDigest": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDigest",
-                        "registrySnapshot": {
-                          "description": "The whole registry (or the buckets asked for).",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.node",
-                            "entries": {
-                              "description": "Every entry, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-711>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-712>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-713>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-710>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-709>"
-                            },
-                            "buckets": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.buckets"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.required",
-                          "x-parser-schema-id": "<anonymous-schema-708>"
-                        },
-                        "registryDelta": {
-                          "description": "Entries changed since the receiver last synced.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "node": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.properties.node",
-                            "entries": {
-                              "description": "Changed entries, sorted by key.",
-                              "type": "array",
-                              "items": {
-                                "description": "One versioned entry of the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "key": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.key",
-                                  "version": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.version",
-                                  "tombstone": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.tombstone",
-                                  "agent": {
-                                    "description": "An agent in the registry.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                      "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                      "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                      "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                      "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                      "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                      "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                      "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                    "x-parser-schema-id": "<anonymous-schema-717>"
-                                  },
-                                  "service": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
-                                  "health": {
-                                    "description": "The last known health of an agent.",
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                      "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                      "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                      "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                      "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                    },
-                                    "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                    "x-parser-schema-id": "<anonymous-schema-718>"
-                                  },
-                                  "causal": {
-                                    "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502).",
-                                    "type": "array",
-                                    "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                    "x-parser-schema-id": "<anonymous-schema-719>"
-                                  }
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
-                                "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                                "x-parser-schema-id": "<anonymous-schema-716>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-715>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryDelta.required",
-                          "x-parser-schema-id": "<anonymous-schema-714>"
-                        },
-                        "registryQuery": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registryQuery",
-                        "registryQueryResult": {
-                          "description": "The answer to a RegistryQuery.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "agents": {
-                              "description": "Matching agents, sorted by agent_id.",
-                              "type": "array",
-                              "items": {
-                                "description": "An agent in the registry.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.agentId",
-                                  "keyId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.keyId",
-                                  "publicKey": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.publicKey",
-                                  "role": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
-                                  "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.capabilities",
-                                  "endpoints": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.endpoints",
-                                  "versions": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.versions",
-                                  "groups": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                "x-parser-schema-id": "<anonymous-schema-722>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-721>"
-                            },
-                            "health": {
-                              "description": "Their health, where known, in the same order.",
-                              "type": "array",
-                              "items": {
-                                "description": "The last known health of an agent.",
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                  "agentId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.agentId",
-                                  "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.heartbeat.properties.health",
-                                  "observedAt": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.observedAt",
-                                  "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
-                                },
-                                "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                "x-parser-schema-id": "<anonymous-schema-724>"
-                              },
-                              "x-parser-schema-id": "<anonymous-schema-723>"
-                            }
-                          },
-                          "x-parser-schema-id": "<anonymous-schema-720>"
-                        },
-                        "bottle": {
-                          "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "letter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                            "postmarks": {
-                              "description": "One per relay crossed, in order.",
-                              "type": "array",
-                              "items": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.properties.postmarks.items",
-                              "x-parser-schema-id": "<anonymous-schema-726>"
-                            }
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottle.required",
-                          "x-parser-schema-id": "<anonymous-schema-725>"
-                        },
-                        "bottleReceipt": {
-                          "description": "A signed report of a bottle's progress, sent to the origin.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.bottleId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.status",
-                            "reason": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.detail",
-                            "at": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.at",
-                            "reporter": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.properties.reporter"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleReceipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-727>"
-                        },
-                        "receipt": {
-                          "description": "A receipt, signed by the receiver, for a message with requires_ack.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "messageId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.messageId",
-                            "status": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.status",
-                            "code": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
-                            "detail": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.detail",
-                            "retryAfterMs": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.properties.retryAfterMs"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.receipt.required",
-                          "x-parser-schema-id": "<anonymous-schema-728>"
-                        },
-                        "error": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.helloReject.properties.error",
-                        "keyRotation": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.keyRotation",
-                        "bottleLetter": {
-                          "description": "The origin-signed content of a bottle.",
-                          "type": "object",
-                          "additionalProperties": false,
-                          "properties": {
-                            "bottleId": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.bottleId",
-                            "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.recipient",
-                            "condition": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.condition",
-                            "payload": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.application",
-                            "maxHops": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.properties.maxHops"
-                          },
-                          "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.bottleLetter.required",
-                          "x-parser-schema-id": "<anonymous-schema-729>"
-                        }
-                      },
-                      "maxProperties": 1,
-                      "minProperties": 1,
-                      "x-parser-schema-id": "<anonymous-schema-705>"
-                    },
-                    "bodyCiphertext": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.bodyCiphertext"
-                  },
-                  "required": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].required",
-                  "$comment": "Exactly one of body and bodyCiphertext; a ciphertext needs security.encryption.",
-                  "anyOf": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].anyOf",
-                  "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].dependentSchemas",
-                  "x-parser-schema-id": "<anonymous-schema-702>"
+            "title": "BottleEnvelope",
+            "description": "A fleet.v1.Envelope whose body is bottle (JSON form, spec/schemas).",
+            "allOf": [
+              "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+              {
+                "title": "body: bottle",
+                "properties": {
+                  "body": {
+                    "required": [
+                      "bottle"
+                    ]
+                  }
                 },
-                {
-                  "properties": {
-                    "body": {
-                      "required": [
-                        "bottle"
-                      ]
-                    }
-                  },
-                  "x-parser-schema-id": "<anonymous-schema-730>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-701>"
-            }
+                "x-parser-schema-id": "<anonymous-schema-238>"
+              }
+            ],
+            "x-parser-schema-id": "BottleEnvelope"
           },
+          "examples": [
+            {
+              "name": "envelope-bottle",
+              "summary": "A bottle in transit with one postmark. (JSON form; golden vector envelope-bottle in fixtures/wire.json)",
+              "payload": {
+                "id": "00000000-0000-4000-8000-000000000015",
+                "sender": "fleet-hub",
+                "recipient": {
+                  "agent": "agent-beta"
+                },
+                "type": "MESSAGE_TYPE_EVENT",
+                "priority": "PRIORITY_NORMAL",
+                "createdAt": "2026-11-20T12:00:15Z",
+                "ttlSeconds": 300,
+                "protocolVersion": "3.0",
+                "security": {
+                  "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                  "nonce": "d36FjJOaoaivtr3Ey9LZ4A=="
+                },
+                "body": {
+                  "bottle": {
+                    "letter": {
+                      "payloadType": "application/vnd.fleet.v1.envelope+proto",
+                      "payload": "CiQwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMGIwMDESC2FnZW50LWFscGhhGgwKCmFnZW50LWJldGEgAygCMgYIzuyA2AY4rAJqAzMuMHI8CihlZDI1NTE5OmFneWkzcnFtc3dsZ2dubHptaHloM3pncW16dnZ1NmR4EhAOFRwjKjE4P0ZNVFtiaXB3enWaAXIKC2JvdHRsZS0wMDAxEgwKCmFnZW50LWJldGEaGioYCgwSCmFnZW50LWJldGEKCCIGCPzsgNgGIjcKEGFwcGxpY2F0aW9uL2pzb24SI3sibm90ZSI6InNlZSB5b3UgYXQgdGhlIG5leHQgc3luYyJ9KAg=",
+                      "signature": {
+                        "scheme": "SIGNATURE_SCHEME_ED25519",
+                        "keyId": "ed25519:agyi3rqmswlggnlzmhyh3zgqmzvvu6dx",
+                        "sig": "Etz0d4YqXbhHBFBuVrSLC3YyoFe0/fmL1Zbs+mxF4bAsU+D9Z1ZKl6+N0nucmhpexP+SP8DzyqzRiCNyB/riBw=="
+                      }
+                    },
+                    "postmarks": [
+                      {
+                        "relay": "fleet-hub",
+                        "keyId": "ed25519:b6vkyhx5au4rrlyqplmi4x7nfhdhj2sf",
+                        "hop": 1,
+                        "at": "2026-11-20T12:00:02Z",
+                        "signature": "Tov1Yx3kyB1UPKZymN77mq5plCjFa8QoXG4e7GvlY2Z4y9HUN2tCVHhwU+W3P7S3gxd+tNYGhemzHxyWRrYtAA=="
+                      }
+                    ]
+                  }
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "bottle"
         }
       },
@@ -8094,78 +3070,93 @@
           "summary": "A Packet holding a SessionEnvelope: an Envelope, or an EnvelopeBatch of the envelopes sent to that peer in one burst, authenticated by the sender's directional session MAC key instead of a signature.",
           "contentType": "application/vnd.fleet.v1.packet+proto",
           "payload": {
-            "schemaFormat": "application/schema+json;version=draft-07",
-            "schema": {
-              "allOf": [
-                {
-                  "description": "The unit carried by every transport: one frame body on streams, one message on NATS.",
-                  "type": "object",
-                  "additionalProperties": false,
-                  "properties": {
-                    "signed": "$ref:$.channels.hubConnection.messages.hello.payload.schema.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
-                    "session": {
-                      "description": "An envelope authenticated by an established session instead of a per-message signature.",
-                      "type": "object",
-                      "additionalProperties": false,
-                      "properties": {
-                        "sessionId": {
-                          "description": "The session, as agreed in the handshake. Required.",
-                          "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-736>"
-                        },
-                        "sequence": {
-                          "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
-                          "type": "string",
-                          "pattern": "^[0-9]+$",
-                          "x-parser-schema-id": "<anonymous-schema-737>"
-                        },
-                        "payloadType": {
-                          "description": "As in SignedEnvelope.payload_type. Required.",
-                          "type": "string",
-                          "x-parser-schema-id": "<anonymous-schema-738>"
-                        },
-                        "payload": {
-                          "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
-                          "type": "string",
-                          "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-739>"
-                        },
-                        "mac": {
-                          "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
-                          "type": "string",
-                          "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-740>"
-                        },
-                        "finished": {
-                          "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
-                          "type": "string",
-                          "contentEncoding": "base64",
-                          "x-parser-schema-id": "<anonymous-schema-741>"
-                        }
+            "title": "SessionPacket",
+            "description": "A fleet.v1.Packet whose kind is session: a SessionEnvelope (spec/sessions.md).",
+            "allOf": [
+              {
+                "description": "The unit carried by every transport: one frame body on streams, one message on NATS.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "signed": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original",
+                  "session": {
+                    "description": "An envelope authenticated by an established session instead of a per-message signature.",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                      "sessionId": {
+                        "description": "The session, as agreed in the handshake. Required.",
+                        "type": "string",
+                        "x-parser-schema-id": "<anonymous-schema-242>"
                       },
-                      "required": [
-                        "sessionId",
-                        "payloadType",
-                        "payload",
-                        "mac"
-                      ],
-                      "x-parser-schema-id": "<anonymous-schema-735>"
-                    }
-                  },
-                  "maxProperties": 1,
-                  "minProperties": 1,
-                  "x-parser-schema-id": "<anonymous-schema-734>"
+                      "sequence": {
+                        "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
+                        "type": "string",
+                        "pattern": "^[0-9]+$",
+                        "x-parser-schema-id": "<anonymous-schema-243>"
+                      },
+                      "payloadType": {
+                        "description": "As in SignedEnvelope.payload_type. Required.",
+                        "type": "string",
+                        "x-parser-schema-id": "<anonymous-schema-244>"
+                      },
+                      "payload": {
+                        "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "x-parser-schema-id": "<anonymous-schema-245>"
+                      },
+                      "mac": {
+                        "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "x-parser-schema-id": "<anonymous-schema-246>"
+                      },
+                      "finished": {
+                        "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "x-parser-schema-id": "<anonymous-schema-247>"
+                      }
+                    },
+                    "required": [
+                      "sessionId",
+                      "payloadType",
+                      "payload",
+                      "mac"
+                    ],
+                    "x-parser-schema-id": "<anonymous-schema-241>"
+                  }
                 },
-                {
-                  "required": [
-                    "session"
-                  ],
-                  "x-parser-schema-id": "<anonymous-schema-742>"
-                }
-              ],
-              "x-parser-schema-id": "<anonymous-schema-733>"
-            }
+                "maxProperties": 1,
+                "minProperties": 1,
+                "x-parser-schema-id": "Packet"
+              },
+              {
+                "title": "kind: session",
+                "required": [
+                  "session"
+                ],
+                "x-parser-schema-id": "<anonymous-schema-248>"
+              }
+            ],
+            "x-parser-schema-id": "SessionPacket"
           },
+          "examples": [
+            {
+              "name": "packet-session",
+              "summary": "Packet carrying a SessionEnvelope. (JSON form; golden vector packet-session in fixtures/wire.json)",
+              "payload": {
+                "session": {
+                  "sessionId": "sess-0001",
+                  "sequence": "1",
+                  "payloadType": "application/vnd.fleet.v1.envelope+proto",
+                  "payload": "CiQwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDESC2FnZW50LWFscGhhGgwKCmFnZW50LWJldGEgASgCMgYIweyA2AY4rAJKCWNvcnItMDAwMVIIdGhyZWFkLTdYAWIHY29tcHV0ZWoDMy4wcjwKKGVkMjU1MTk6YWd5aTNycW1zd2xnZ25sem1oeWgzemdxbXp2dnU2ZHgSEAEIDxYdJCsyOUBHTlVcY2p6MAouChBhcHBsaWNhdGlvbi9qc29uEhp7InRhc2siOiJpbmRleCIsInNoYXJkIjozfQ==",
+                  "mac": "tqK48Ar8sYKLETqtBtCVdHb7MnDPPrhi7uWa07vKbkA="
+                }
+              }
+            }
+          ],
           "x-parser-unique-object-id": "sessionEnvelope"
         }
       },
@@ -8319,6 +3310,16 @@
       },
       "x-parser-unique-object-id": "queryRegistry"
     },
+    "receiveRegistryQueryResult": {
+      "action": "receive",
+      "title": "Receive a registry query's answer",
+      "summary": "The requester receives the RegistryQueryResult at its reply address: its own hub connection, or the reply subject of its NATS request.",
+      "channel": "$ref:$.channels.registryQueryReply",
+      "messages": [
+        "$ref:$.channels.agentInbox.messages.registryQueryResult"
+      ],
+      "x-parser-unique-object-id": "receiveRegistryQueryResult"
+    },
     "dropBottle": {
       "action": "send",
       "title": "Drop a bottle",
@@ -8379,6 +3380,29 @@
       "capability": "$ref:$.channels.capability.parameters.capability",
       "sessionId": "$ref:$.channels.session.parameters.sessionId",
       "direction": "$ref:$.channels.session.parameters.direction"
+    },
+    "schemas": {
+      "Envelope": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0]",
+      "Packet": "$ref:$.channels.session.messages.sessionEnvelope.payload.allOf[0]",
+      "ApplicationEnvelope": "$ref:$.channels.agentInbox.messages.application.payload",
+      "HelloEnvelope": "$ref:$.channels.hubConnection.messages.hello.payload",
+      "WelcomeEnvelope": "$ref:$.channels.hubConnection.messages.welcome.payload",
+      "HelloRejectEnvelope": "$ref:$.channels.hubConnection.messages.helloReject.payload",
+      "HandshakeConfirmEnvelope": "$ref:$.channels.hubConnection.messages.handshakeConfirm.payload",
+      "HeartbeatEnvelope": "$ref:$.channels.hubConnection.messages.heartbeat.payload",
+      "DiscoveryBeaconEnvelope": "$ref:$.channels.discovery.messages.discoveryBeacon.payload",
+      "CapabilityExchangeEnvelope": "$ref:$.channels.agentInbox.messages.capabilityExchange.payload",
+      "RegistryDigestEnvelope": "$ref:$.channels.registrySync.messages.registryDigest.payload",
+      "RegistrySnapshotEnvelope": "$ref:$.channels.registrySync.messages.registrySnapshot.payload",
+      "RegistryDeltaEnvelope": "$ref:$.channels.registrySync.messages.registryDelta.payload",
+      "RegistryQueryEnvelope": "$ref:$.channels.registryQuery.messages.registryQuery.payload",
+      "RegistryQueryResultEnvelope": "$ref:$.channels.agentInbox.messages.registryQueryResult.payload",
+      "BottleEnvelope": "$ref:$.channels.bottles.messages.bottle.payload",
+      "BottleReceiptEnvelope": "$ref:$.channels.agentReceipts.messages.bottleReceipt.payload",
+      "ReceiptEnvelope": "$ref:$.channels.hubConnection.messages.receipt.payload",
+      "ErrorEnvelope": "$ref:$.channels.hubConnection.messages.error.payload",
+      "KeyRotationEnvelope": "$ref:$.channels.agentInbox.messages.keyRotation.payload",
+      "SessionPacket": "$ref:$.channels.session.messages.sessionEnvelope.payload"
     },
     "messages": {
       "Application": "$ref:$.channels.agentInbox.messages.application",

@@ -26,10 +26,19 @@ function wsOrigins(v: string | undefined): string[] | "*" | undefined {
   return v.trim() === "*" ? "*" : v.split(",").map((o) => o.trim()).filter(Boolean);
 }
 
+/** --history-max N and --history-days D: the bounds of the hub's history (hub/history.ts). */
+function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
+  const max = num(str(ctx, "history-max"), "history-max");
+  const days = num(str(ctx, "history-days"), "history-days");
+  if (max !== undefined && !Number.isInteger(max)) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-max must be a whole number");
+  if (days !== undefined && days <= 0) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--history-days must be positive");
+  return { maxMessages: max, maxAgeMs: days === undefined ? undefined : days * 86_400_000 };
+}
+
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -48,6 +57,8 @@ export const hub: Command = {
     "unknown-quota": { type: "string" },
     "prune-idle-ms": { type: "string" },
     "require-token": { type: "boolean" },
+    "history-max": { type: "string" },
+    "history-days": { type: "string" },
     ...HUB_BRIDGE_OPTIONS,
   },
   async run(ctx) {
@@ -75,6 +86,7 @@ export const hub: Command = {
       inboxBytesUnknown: num(str(ctx, "unknown-quota"), "unknown-quota"),
       pruneIdleMs: num(str(ctx, "prune-idle-ms"), "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
+      history: historyOptions(ctx),
     });
     running.hub.log = (line) => {
       ctx.out.line(`hub: ${line}`);

@@ -30,7 +30,7 @@ async function sendTo(ctx: CommandContext, to: string, text: string | undefined)
   try {
     const ack = !ctx.values["no-ack"];
     const id = globalThis.crypto.randomUUID();
-    const receipt = await conn.send({ to, id, type, requiresAck: ack, ...payloadOf(ctx, text) });
+    const receipt = await conn.send({ to, id, type, requiresAck: ack, threadId: str(ctx, "thread"), inReplyTo: str(ctx, "in-reply-to"), ...payloadOf(ctx, text) });
     ctx.out.line(`sent ${id} to ${to}${receipt ? ": accepted by the hub" : ""}`);
     ctx.out.result({ ok: true, id, to, from: conn.agent, accepted: Boolean(receipt) });
   } finally {
@@ -38,12 +38,12 @@ async function sendTo(ctx: CommandContext, to: string, text: string | undefined)
   }
 }
 
-const sendOptions = { payload: { type: "string" }, type: { type: "string" }, "no-ack": { type: "boolean" } } as const;
+const sendOptions = { payload: { type: "string" }, type: { type: "string" }, "no-ack": { type: "boolean" }, thread: { type: "string" }, "in-reply-to": { type: "string" } } as const;
 
 export const send: Command = {
   name: "send",
   summary: "send a signed message to an agent (group:NAME and capability:NAME work too)",
-  usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack]",
+  usage: "fleet send AGENT TEXT | fleet send AGENT --payload JSON [--type event|request|command|query|status] [--no-ack] [--thread ID] [--in-reply-to MESSAGE_ID]",
   options: sendOptions,
   async run(ctx) {
     await sendTo(ctx, required(ctx, 0, "AGENT"), ctx.positionals[1]);

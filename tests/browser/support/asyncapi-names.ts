@@ -12,6 +12,10 @@ export interface AsyncApiNames {
   operations: { id: string; action: string; channel: string }[];
   /** Message ids: component message keys and inline channel message keys. */
   messages: string[];
+  /** Component message keys alone (each has a section "message-<key>" on the page). */
+  componentMessages: string[];
+  /** Per component message, a value each of its examples alone carries (its envelope id or session id). */
+  exampleMarkers: Record<string, string[]>;
 }
 
 function resolve(doc: Obj, node: any): any {
@@ -50,5 +54,12 @@ export function asyncApiNames(file: string): AsyncApiNames {
     const ch = resolve(doc, raw) as Obj;
     for (const [key, m] of Object.entries<Obj>(ch.messages ?? {})) if (!m?.$ref) messages.add(key);
   }
-  return { title: String(doc.info?.title ?? ""), channels, operations, messages: [...messages] };
+  const componentMessages = Object.keys(doc.components?.messages ?? {});
+  const exampleMarkers = Object.fromEntries(
+    Object.entries<Obj>(doc.components?.messages ?? {}).map(([key, m]) => [
+      key,
+      ((m.examples ?? []) as Obj[]).map((ex) => String(ex.payload?.id ?? ex.payload?.session?.sessionId ?? "")).filter(Boolean),
+    ]),
+  );
+  return { title: String(doc.info?.title ?? ""), channels, operations, messages: [...messages], componentMessages, exampleMarkers };
 }

@@ -1146,7 +1146,7 @@ function d_fleet_v1_Postmark(stop: number): Msg {
 }
 
 function z_fleet_v1_Receipt(): Msg {
-  return { $typeName: "fleet.v1.Receipt", messageId: "", status: 0, code: 0, detail: "", retryAfterMs: 0 };
+  return { $typeName: "fleet.v1.Receipt", messageId: "", status: 0, code: 0, detail: "", retryAfterMs: 0, exitCode: 0 };
 }
 
 function e_fleet_v1_Receipt(m: Msg): void {
@@ -1157,6 +1157,7 @@ function e_fleet_v1_Receipt(m: Msg): void {
   v = m.code; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(24); writeInt32(v); } }
   v = m.detail; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
   v = m.retryAfterMs; if (v !== undefined) { if (typeof v !== "number" || v >>> 0 !== v) throw BAIL; if (v !== 0) { writeByte(40); writeVarint(v); } }
+  v = m.exitCode; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(48); writeInt32(v); } }
 }
 
 function d_fleet_v1_Receipt(stop: number): Msg {
@@ -1168,6 +1169,7 @@ function d_fleet_v1_Receipt(stop: number): Msg {
       case 24: m.code = enumIn(readInt32(stop), EN2); break;
       case 34: m.detail = readString(stop); break;
       case 40: m.retryAfterMs = readUint32(stop); break;
+      case 48: m.exitCode = readInt32(stop); break;
       default:
         throw BAIL;
     }
@@ -1328,7 +1330,7 @@ function d_fleet_v1_RegistryEntry(stop: number): Msg {
 }
 
 function z_fleet_v1_RegistryQuery(): Msg {
-  return { $typeName: "fleet.v1.RegistryQuery", capability: "", role: 0, agentId: "", onlineOnly: false };
+  return { $typeName: "fleet.v1.RegistryQuery", capability: "", role: 0, agentId: "", onlineOnly: false, afterAgentId: "" };
 }
 
 function e_fleet_v1_RegistryQuery(m: Msg): void {
@@ -1338,6 +1340,7 @@ function e_fleet_v1_RegistryQuery(m: Msg): void {
   v = m.role; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(16); writeInt32(v); } }
   v = m.agentId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(26); writeString(v); } }
   v = m.onlineOnly; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(32); writeByte(v ? 1 : 0); } }
+  v = m.afterAgentId; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(42); writeString(v); } }
 }
 
 function d_fleet_v1_RegistryQuery(stop: number): Msg {
@@ -1348,6 +1351,7 @@ function d_fleet_v1_RegistryQuery(stop: number): Msg {
       case 16: m.role = enumIn(readInt32(stop), EN0); break;
       case 26: m.agentId = readString(stop); break;
       case 32: m.onlineOnly = readBool(stop); break;
+      case 42: m.afterAgentId = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -1357,7 +1361,7 @@ function d_fleet_v1_RegistryQuery(stop: number): Msg {
 }
 
 function z_fleet_v1_RegistryQueryResult(): Msg {
-  return { $typeName: "fleet.v1.RegistryQueryResult", agents: [], health: [] };
+  return { $typeName: "fleet.v1.RegistryQueryResult", agents: [], health: [], truncated: false };
 }
 
 function e_fleet_v1_RegistryQueryResult(m: Msg): void {
@@ -1365,6 +1369,7 @@ function e_fleet_v1_RegistryQueryResult(m: Msg): void {
   let v: any;
   v = m.agents; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(10); const s = writeLengthStart(); e_fleet_v1_AgentRecord(v[i]); writeLengthEnd(s); }
   v = m.health; if (!Array.isArray(v)) throw BAIL; for (let i = 0; i < v.length; i++) { writeByte(18); const s = writeLengthStart(); e_fleet_v1_HealthRecord(v[i]); writeLengthEnd(s); }
+  v = m.truncated; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(24); writeByte(v ? 1 : 0); } }
 }
 
 function d_fleet_v1_RegistryQueryResult(stop: number): Msg {
@@ -1373,6 +1378,7 @@ function d_fleet_v1_RegistryQueryResult(stop: number): Msg {
     switch (readVarint(stop)) {
       case 10: m.agents.push(d_fleet_v1_AgentRecord(readLength(stop))); break;
       case 18: m.health.push(d_fleet_v1_HealthRecord(readLength(stop))); break;
+      case 24: m.truncated = readBool(stop); break;
       default:
         throw BAIL;
     }
@@ -1748,7 +1754,7 @@ const EN5: readonly number[] = [0,1,2,3,4]; // fleet.v1.Priority
 const EN6: readonly number[] = [0,1,2]; // fleet.v1.GroupSendPolicy
 const EN7: readonly number[] = [0,1,2,3]; // fleet.v1.GroupRole
 const EN8: readonly number[] = [0,1,2,3,4]; // fleet.v1.HealthStatus
-const EN9: readonly number[] = [0,1,2,3]; // fleet.v1.ReceiptStatus
+const EN9: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.ReceiptStatus
 const EN10: readonly number[] = [0,1,2]; // fleet.v1.SignatureScheme
 const RE0 = new RegExp("^[a-z0-9._-]+$");
 const RE1 = new RegExp("^[a-z0-9._-]+$");
@@ -2079,7 +2085,7 @@ function v_fleet_v1_Postmark(m: Msg): boolean {
 function v_fleet_v1_Receipt(m: Msg): boolean {
   let v: any;
   v = m.messageId; if (v === undefined || v.length === 0) return false;
-  v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3))) return false;
+  v = m.status; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3 || v === 4 || v === 5))) return false;
   v = m.code; if (!(v === undefined || v === 0) && !((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902))) return false;
   return true;
 }

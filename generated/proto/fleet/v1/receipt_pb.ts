@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/receipt.proto.
  */
 export const file_fleet_v1_receipt: GenFile = /*@__PURE__*/
-  fileDesc("ChZmbGVldC92MS9yZWNlaXB0LnByb3RvEghmbGVldC52MSKRAQoHUmVjZWlwdBISCgptZXNzYWdlX2lkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLmZsZWV0LnYxLlJlY2VpcHRTdGF0dXMSIQoEY29kZRgDIAEoDjITLmZsZWV0LnYxLkVycm9yQ29kZRIOCgZkZXRhaWwYBCABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYBSABKA0qhwEKDVJlY2VpcHRTdGF0dXMSHgoaUkVDRUlQVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdSRUNFSVBUX1NUQVRVU19BQ0NFUFRFRBABEhwKGFJFQ0VJUFRfU1RBVFVTX1BST0NFU1NFRBACEhsKF1JFQ0VJUFRfU1RBVFVTX1JFSkVDVEVEEANiBnByb3RvMw", [file_fleet_v1_errors]);
+  fileDesc("ChZmbGVldC92MS9yZWNlaXB0LnByb3RvEghmbGVldC52MSKkAQoHUmVjZWlwdBISCgptZXNzYWdlX2lkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLmZsZWV0LnYxLlJlY2VpcHRTdGF0dXMSIQoEY29kZRgDIAEoDjITLmZsZWV0LnYxLkVycm9yQ29kZRIOCgZkZXRhaWwYBCABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYBSABKA0SEQoJZXhpdF9jb2RlGAYgASgFKsABCg1SZWNlaXB0U3RhdHVzEh4KGlJFQ0VJUFRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXUkVDRUlQVF9TVEFUVVNfQUNDRVBURUQQARIcChhSRUNFSVBUX1NUQVRVU19QUk9DRVNTRUQQAhIbChdSRUNFSVBUX1NUQVRVU19SRUpFQ1RFRBADEhkKFVJFQ0VJUFRfU1RBVFVTX0ZBSUxFRBAEEhwKGFJFQ0VJUFRfU1RBVFVTX1RJTUVEX09VVBAFYgZwcm90bzM", [file_fleet_v1_errors]);
 
 /**
  * A receipt, signed by the receiver, for a message with requires_ack.
@@ -56,6 +56,14 @@ export type Receipt = Message<"fleet.v1.Receipt"> & {
    * @generated from field: uint32 retry_after_ms = 5;
    */
   retryAfterMs: number;
+
+  /**
+   * For FAILED: the handler's exit status (a process exit code; 0 when it did not exit,
+   * e.g. killed by a signal or interrupted by a restart: detail says which).
+   *
+   * @generated from field: int32 exit_code = 6;
+   */
+  exitCode: number;
 };
 
 /**
@@ -98,6 +106,21 @@ export enum ReceiptStatus {
    * @generated from enum value: RECEIPT_STATUS_REJECTED = 3;
    */
   REJECTED = 3,
+
+  /**
+   * The recipient's handler ran and failed (e.g. `fleet serve --exec` exited non-zero:
+   * exit_code says how; or was interrupted by a restart and is not retried). Not retried.
+   *
+   * @generated from enum value: RECEIPT_STATUS_FAILED = 4;
+   */
+  FAILED = 4,
+
+  /**
+   * The recipient's handler did not finish within its per-message timeout and was stopped. Not retried.
+   *
+   * @generated from enum value: RECEIPT_STATUS_TIMED_OUT = 5;
+   */
+  TIMED_OUT = 5,
 }
 
 /**

@@ -7,7 +7,12 @@ import type { ErrorCode } from "./errors.js";
  * What happened to a message.
  */
 export type ReceiptStatus =
-  "RECEIPT_STATUS_UNSPECIFIED" | "RECEIPT_STATUS_ACCEPTED" | "RECEIPT_STATUS_PROCESSED" | "RECEIPT_STATUS_REJECTED";
+  | "RECEIPT_STATUS_UNSPECIFIED"
+  | "RECEIPT_STATUS_ACCEPTED"
+  | "RECEIPT_STATUS_PROCESSED"
+  | "RECEIPT_STATUS_REJECTED"
+  | "RECEIPT_STATUS_FAILED"
+  | "RECEIPT_STATUS_TIMED_OUT";
 
 /**
  * A receipt, signed by the receiver, for a message with requires_ack.
@@ -33,4 +38,8 @@ export interface Receipt {
    * For BUSY and RATE_LIMITED: when to try again, in milliseconds.
    */
   retryAfterMs?: number;
+  /**
+   * For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).
+   */
+  exitCode?: number;
 }

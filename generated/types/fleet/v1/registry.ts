@@ -244,6 +244,10 @@ export interface RegistryQuery {
    * Only agents currently online (per presence).
    */
   onlineOnly?: boolean;
+  /**
+   * Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md "Query answers").
+   */
+  afterAgentId?: string;
 }
 /**
  * The answer to a RegistryQuery.
@@ -257,4 +261,8 @@ export interface RegistryQueryResult {
    * Their health, where known, in the same order.
    */
   health?: HealthRecord[];
+  /**
+   * Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md "Query answers"); ask again with after_agent_id = the last agent_id here for the rest.
+   */
+  truncated?: boolean;
 }

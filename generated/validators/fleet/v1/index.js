@@ -5888,7 +5888,7 @@ function validate86(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!(key0 === "capability" || key0 === "role" || key0 === "agentId" || key0 === "onlineOnly")) {
+      if (!(key0 === "capability" || key0 === "role" || key0 === "agentId" || key0 === "onlineOnly" || key0 === "afterAgentId")) {
         const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err0];
@@ -5952,12 +5952,23 @@ function validate86(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.afterAgentId !== void 0) {
+      if (typeof data.afterAgentId !== "string") {
+        const err6 = { instancePath: instancePath + "/afterAgentId", schemaPath: "#/properties/afterAgentId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err6 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err6];
+      vErrors = [err7];
     } else {
-      vErrors.push(err6);
+      vErrors.push(err7);
     }
     errors++;
   }
@@ -5977,7 +5988,7 @@ function validate88(data, { instancePath = "", parentData, parentDataProperty, r
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!(key0 === "agents" || key0 === "health")) {
+      if (!(key0 === "agents" || key0 === "health" || key0 === "truncated")) {
         const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err0];
@@ -6027,12 +6038,23 @@ function validate88(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.truncated !== void 0) {
+      if (typeof data.truncated !== "boolean") {
+        const err3 = { instancePath: instancePath + "/truncated", schemaPath: "#/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err4 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   }
@@ -6040,7 +6062,7 @@ function validate88(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate88.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema107 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED"] };
+var schema107 = { "description": "What happened to a message.", "type": "string", "enum": ["RECEIPT_STATUS_UNSPECIFIED", "RECEIPT_STATUS_ACCEPTED", "RECEIPT_STATUS_PROCESSED", "RECEIPT_STATUS_REJECTED", "RECEIPT_STATUS_FAILED", "RECEIPT_STATUS_TIMED_OUT"] };
 function validate95(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -6071,7 +6093,7 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs")) {
+      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs" || key0 === "exitCode")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -6103,7 +6125,7 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
+      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
         const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
@@ -6177,12 +6199,44 @@ function validate95(data, { instancePath = "", parentData, parentDataProperty, r
         }
       }
     }
+    if (data.exitCode !== void 0) {
+      let data5 = data.exitCode;
+      if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
+        const err12 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+      if (typeof data5 == "number" && isFinite(data5)) {
+        if (data5 > 2147483647 || isNaN(data5)) {
+          const err13 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/maximum", keyword: "maximum", params: { comparison: "<=", limit: 2147483647 }, message: "must be <= 2147483647" };
+          if (vErrors === null) {
+            vErrors = [err13];
+          } else {
+            vErrors.push(err13);
+          }
+          errors++;
+        }
+        if (data5 < -2147483648 || isNaN(data5)) {
+          const err14 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/minimum", keyword: "minimum", params: { comparison: ">=", limit: -2147483648 }, message: "must be >= -2147483648" };
+          if (vErrors === null) {
+            vErrors = [err14];
+          } else {
+            vErrors.push(err14);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err12];
+      vErrors = [err15];
     } else {
-      vErrors.push(err12);
+      vErrors.push(err15);
     }
     errors++;
   }
@@ -12901,7 +12955,7 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs")) {
+      if (!(key0 === "messageId" || key0 === "status" || key0 === "code" || key0 === "detail" || key0 === "retryAfterMs" || key0 === "exitCode")) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -12933,7 +12987,7 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
         }
         errors++;
       }
-      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED")) {
+      if (!(data1 === "RECEIPT_STATUS_UNSPECIFIED" || data1 === "RECEIPT_STATUS_ACCEPTED" || data1 === "RECEIPT_STATUS_PROCESSED" || data1 === "RECEIPT_STATUS_REJECTED" || data1 === "RECEIPT_STATUS_FAILED" || data1 === "RECEIPT_STATUS_TIMED_OUT")) {
         const err5 = { instancePath: instancePath + "/status", schemaPath: "#/$defs/ReceiptStatus/enum", keyword: "enum", params: { allowedValues: schema107.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
           vErrors = [err5];
@@ -13007,12 +13061,44 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
         }
       }
     }
+    if (data.exitCode !== void 0) {
+      let data5 = data.exitCode;
+      if (!(typeof data5 == "number" && (!(data5 % 1) && !isNaN(data5)) && isFinite(data5))) {
+        const err12 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+      if (typeof data5 == "number" && isFinite(data5)) {
+        if (data5 > 2147483647 || isNaN(data5)) {
+          const err13 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/maximum", keyword: "maximum", params: { comparison: "<=", limit: 2147483647 }, message: "must be <= 2147483647" };
+          if (vErrors === null) {
+            vErrors = [err13];
+          } else {
+            vErrors.push(err13);
+          }
+          errors++;
+        }
+        if (data5 < -2147483648 || isNaN(data5)) {
+          const err14 = { instancePath: instancePath + "/exitCode", schemaPath: "#/properties/exitCode/minimum", keyword: "minimum", params: { comparison: ">=", limit: -2147483648 }, message: "must be >= -2147483648" };
+          if (vErrors === null) {
+            vErrors = [err14];
+          } else {
+            vErrors.push(err14);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err12 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err12];
+      vErrors = [err15];
     } else {
-      vErrors.push(err12);
+      vErrors.push(err15);
     }
     errors++;
   }
@@ -14627,7 +14713,7 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!(key0 === "capability" || key0 === "role" || key0 === "agentId" || key0 === "onlineOnly")) {
+      if (!(key0 === "capability" || key0 === "role" || key0 === "agentId" || key0 === "onlineOnly" || key0 === "afterAgentId")) {
         const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err0];
@@ -14691,12 +14777,23 @@ function validate152(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.afterAgentId !== void 0) {
+      if (typeof data.afterAgentId !== "string") {
+        const err6 = { instancePath: instancePath + "/afterAgentId", schemaPath: "#/properties/afterAgentId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err6 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err6];
+      vErrors = [err7];
     } else {
-      vErrors.push(err6);
+      vErrors.push(err7);
     }
     errors++;
   }
@@ -14717,7 +14814,7 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!(key0 === "agents" || key0 === "health")) {
+      if (!(key0 === "agents" || key0 === "health" || key0 === "truncated")) {
         const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err0];
@@ -14767,12 +14864,23 @@ function validate153(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.truncated !== void 0) {
+      if (typeof data.truncated !== "boolean") {
+        const err3 = { instancePath: instancePath + "/truncated", schemaPath: "#/properties/truncated/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err4 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   }

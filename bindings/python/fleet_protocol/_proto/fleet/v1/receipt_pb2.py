@@ -14,15 +14,15 @@ _sym_db = _symbol_database.Default()
 from . import errors_pb2 as fleet_dot_v1_dot_errors__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66leet/v1/receipt.proto\x12\x08\x66leet.v1\x1a\x15\x66leet/v1/errors.proto\"\x91\x01\n\x07Receipt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.fleet.v1.ReceiptStatus\x12!\n\x04\x63ode\x18\x03 \x01(\x0e\x32\x13.fleet.v1.ErrorCode\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x05 \x01(\r*\x87\x01\n\rReceiptStatus\x12\x1e\n\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECEIPT_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18RECEIPT_STATUS_PROCESSED\x10\x02\x12\x1b\n\x17RECEIPT_STATUS_REJECTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66leet/v1/receipt.proto\x12\x08\x66leet.v1\x1a\x15\x66leet/v1/errors.proto\"\xa4\x01\n\x07Receipt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.fleet.v1.ReceiptStatus\x12!\n\x04\x63ode\x18\x03 \x01(\x0e\x32\x13.fleet.v1.ErrorCode\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x05 \x01(\r\x12\x11\n\texit_code\x18\x06 \x01(\x05*\xc0\x01\n\rReceiptStatus\x12\x1e\n\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECEIPT_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18RECEIPT_STATUS_PROCESSED\x10\x02\x12\x1b\n\x17RECEIPT_STATUS_REJECTED\x10\x03\x12\x19\n\x15RECEIPT_STATUS_FAILED\x10\x04\x12\x1c\n\x18RECEIPT_STATUS_TIMED_OUT\x10\x05\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleet.v1.receipt_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _RECEIPTSTATUS._serialized_start=208
-  _RECEIPTSTATUS._serialized_end=343
+  _RECEIPTSTATUS._serialized_start=227
+  _RECEIPTSTATUS._serialized_end=419
   _RECEIPT._serialized_start=60
-  _RECEIPT._serialized_end=205
+  _RECEIPT._serialized_end=224
 # @@protoc_insertion_point(module_scope)

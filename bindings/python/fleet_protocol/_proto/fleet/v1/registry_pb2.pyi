@@ -102,24 +102,28 @@ class RegistryEntry(_message.Message):
     def __init__(self, key: _Optional[str] = ..., version: _Optional[_Union[Hlc, _Mapping]] = ..., tombstone: bool = ..., agent: _Optional[_Union[AgentRecord, _Mapping]] = ..., service: _Optional[_Union[ServiceRecord, _Mapping]] = ..., health: _Optional[_Union[HealthRecord, _Mapping]] = ..., causal: _Optional[_Iterable[_Union[VersionCounter, _Mapping]]] = ...) -> None: ...
 
 class RegistryQuery(_message.Message):
-    __slots__ = ["agent_id", "capability", "online_only", "role"]
+    __slots__ = ["after_agent_id", "agent_id", "capability", "online_only", "role"]
+    AFTER_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     CAPABILITY_FIELD_NUMBER: _ClassVar[int]
     ONLINE_ONLY_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    after_agent_id: str
     agent_id: str
     capability: str
     online_only: bool
     role: AgentRole
-    def __init__(self, capability: _Optional[str] = ..., role: _Optional[_Union[AgentRole, str]] = ..., agent_id: _Optional[str] = ..., online_only: bool = ...) -> None: ...
+    def __init__(self, capability: _Optional[str] = ..., role: _Optional[_Union[AgentRole, str]] = ..., agent_id: _Optional[str] = ..., online_only: bool = ..., after_agent_id: _Optional[str] = ...) -> None: ...
 
 class RegistryQueryResult(_message.Message):
-    __slots__ = ["agents", "health"]
+    __slots__ = ["agents", "health", "truncated"]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     agents: _containers.RepeatedCompositeFieldContainer[AgentRecord]
     health: _containers.RepeatedCompositeFieldContainer[HealthRecord]
-    def __init__(self, agents: _Optional[_Iterable[_Union[AgentRecord, _Mapping]]] = ..., health: _Optional[_Iterable[_Union[HealthRecord, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, agents: _Optional[_Iterable[_Union[AgentRecord, _Mapping]]] = ..., health: _Optional[_Iterable[_Union[HealthRecord, _Mapping]]] = ..., truncated: bool = ...) -> None: ...
 
 class RegistrySnapshot(_message.Message):
     __slots__ = ["buckets", "entries", "node"]
