@@ -48,6 +48,8 @@ export interface ConnectHubOptions {
   replayStore?: ReplayStore;
   /** Admission token for hubs that require one (`fleet hub --require-token`). */
   admissionToken?: string;
+  /** TLS to the hub's TCP listener: the CA to trust (PEM) or a certificate pin (spec/hub.md "TLS"). */
+  tls?: import("../transport/tcp.js").TlsClientOptions;
   /** An already open carrier (tests, custom transports). */
   conn?: FrameConnection;
 }
@@ -59,7 +61,7 @@ async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
     return connectWebSocket(o.url);
   }
   const tcp = await import("#transport-tcp");
-  return tcp.connectTcp(o.host ?? "127.0.0.1", o.port);
+  return tcp.connectTcp(o.host ?? "127.0.0.1", o.port, { tls: o.tls });
 }
 
 /** Runs the initiator's side of the handshake over conn. */
