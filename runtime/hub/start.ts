@@ -24,10 +24,7 @@ export async function startHub(opts: HubOptions & { host?: string; port?: number
   if (!isLoopbackHost(host) && !opts.tls && !opts.insecure) {
     throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `refusing to listen on ${host} without TLS (give a certificate and key, or insecure)`);
   }
-  // wss:// is not implemented yet: a WebSocket listener off loopback is plain text, so it needs insecure too.
-  if (!isLoopbackHost(host) && opts.wsPort !== undefined && !opts.insecure) {
-    throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `refusing a plain ws:// listener on ${host} (wss:// is not available yet; insecure to accept)`);
-  }
+  // With a certificate the WebSocket listener is wss:// too; without one it is plain ws://, refused off loopback likewise.
   const hub = new Hub(opts);
   let listener;
   let ws;
@@ -35,7 +32,7 @@ export async function startHub(opts: HubOptions & { host?: string; port?: number
     listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes, tls: opts.tls });
     hub.serve(listener);
     if (opts.wsPort !== undefined) {
-      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
+      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins, tls: opts.tls });
       hub.serve(ws);
     }
   } catch (e) {

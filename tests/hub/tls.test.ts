@@ -13,6 +13,8 @@ import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode, isFleetError } from "../../runtime/errors.js";
 import { startHub } from "../../runtime/hub/start.js";
+import { connectWebSocket, type ConnectWebSocketOptions } from "../../runtime/transport/websocket.js";
+import { WebSocket as WS } from "ws";
 import { cleanup, inProcessHub, runCli, tmpDir, until } from "./support.js";
 
 afterEach(cleanup);
@@ -62,6 +64,27 @@ describe("hub: TLS", () => {
     await pinned.close();
   });
 
+  it("the WebSocket listener is wss:// with the same certificate: a client trusting the CA connects, one trusting another CA does not", async () => {
+    const hub = await inProcessHub({ tls: tls(), wsPort: 0 });
+    expect(hub.wsUrl).toMatch(/^wss:\/\//);
+    const trusting = (ca: string) =>
+      class extends WS {
+        constructor(url: string, protocol: string) {
+          super(url, protocol, { ca });
+        }
+      } as unknown as ConnectWebSocketOptions["WebSocket"];
+    const conn = await connectWebSocket(hub.wsUrl!.replace("127.0.0.1", "localhost"), { WebSocket: trusting(pem("ca.pem")) });
+    const alpha = await connectHub({ port: 0, identity: generateIdentity("ws-alpha"), conn });
+    const beta = await connectHub({ port: hub.port, identity: generateIdentity("ws-beta"), tls: { ca: pem("ca.pem") } });
+    const got: Envelope[] = [];
+    beta.onMessage((env) => got.push(env));
+    await alpha.send({ to: "ws-beta", json: { over: "wss" }, requiresAck: true });
+    await until(() => got.length === 1);
+    await expect(connectWebSocket(hub.wsUrl!, { WebSocket: trusting(pem("other.pem")), timeoutMs: 3_000 })).rejects.toSatisfy((e: unknown) => isFleetError(e));
+    await alpha.close();
+    await beta.close();
+  });
+
   it("a plain TCP client gets no session from a TLS listener", async () => {
     const hub = await inProcessHub({ tls: tls() });
     await expect(connectHub({ port: hub.port, identity: generateIdentity("plain"), handshakeTimeoutMs: 2_000 })).rejects.toSatisfy((e: unknown) => isFleetError(e));
@@ -70,7 +93,7 @@ describe("hub: TLS", () => {
   it("refuses to listen on a non-loopback address without TLS (603) or with a plain ws:// listener, before binding anything", async () => {
     const storeDir = join(tmpDir(), "hub");
     await expect(startHub({ storeDir, identity: generateIdentity("fleet-hub"), host: "0.0.0.0", port: 0 })).rejects.toSatisfy((e: unknown) => isFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED));
-    await expect(startHub({ storeDir, identity: generateIdentity("fleet-hub"), host: "192.0.2.1", port: 0, tls: tls(), wsPort: 0 })).rejects.toSatisfy((e: unknown) => isFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED));
+    await expect(startHub({ storeDir, identity: generateIdentity("fleet-hub"), host: "192.0.2.1", port: 0, wsPort: 0 })).rejects.toSatisfy((e: unknown) => isFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED));
   });
 
   it("fleet hub --host 0.0.0.0 without --tls-cert exits with 603; --tls-cert without --tls-key is 707", async () => {
