@@ -6,6 +6,7 @@ export * from "../generated/proto/fleet/v1/capabilities_pb.js";
 export * from "../generated/proto/fleet/v1/discovery_pb.js";
 export * from "../generated/proto/fleet/v1/envelope_pb.js";
 export * from "../generated/proto/fleet/v1/errors_pb.js";
+export * from "../generated/proto/fleet/v1/group_pb.js";
 export * from "../generated/proto/fleet/v1/handshake_pb.js";
 export * from "../generated/proto/fleet/v1/heartbeat_pb.js";
 export * from "../generated/proto/fleet/v1/payload_pb.js";

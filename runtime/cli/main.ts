@@ -11,6 +11,7 @@ import { CliError } from "./cli-error.js";
 import { type Command, type CommandContext } from "./command.js";
 import { helpText } from "./help.js";
 import { bottle } from "./commands/bottle.js";
+import { group } from "./commands/group.js";
 import { bridge } from "./commands/bridge.js";
 import { demo } from "./commands/demo.js";
 import { hub, status } from "./commands/hub.js";
@@ -25,7 +26,7 @@ import { token } from "./commands/token.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, sign, verify, status, token, bridge, threads, thread, mcp, serve];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, sign, verify, status, token, bridge, threads, thread, mcp, serve];
 
 /** This package's version (package.json, found upward from this file). */
 export function version(): string {

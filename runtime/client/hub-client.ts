@@ -54,6 +54,8 @@ export interface ConnectHubOptions {
   admissionToken?: string;
   /** Heartbeat timing to propose (the agreement is capped: spec/handshake.md). */
   heartbeat?: HeartbeatParams;
+  /** TLS to the hub's TCP listener: the CA to trust (PEM) or a certificate pin (spec/hub.md "TLS"). */
+  tls?: import("../transport/tcp.js").TlsClientOptions;
   /** An already open carrier (tests, custom transports). Such a connection cannot redial: it does not reconnect. */
   conn?: FrameConnection;
   /**
@@ -74,7 +76,7 @@ async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
     return connectWebSocket(o.url);
   }
   const tcp = await import("#transport-tcp");
-  return tcp.connectTcp(o.host ?? "127.0.0.1", o.port);
+  return tcp.connectTcp(o.host ?? "127.0.0.1", o.port, { tls: o.tls });
 }
 
 /** Runs the initiator's side of the handshake over conn. */

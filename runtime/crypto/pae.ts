@@ -22,6 +22,8 @@ export const Domain = {
   keyRotationNew: "fleet.v1.key-rotation.new",
   /** A registry entry's owner signature over its entry_hash (spec/registry.md). */
   registryOwner: "fleet.v1.registry.owner",
+  /** A group statement (spec/groups.md). */
+  groupStatement: "fleet.v1.group-statement",
   file: "fleet.v1.file",
 } as const;
 export type Domain = (typeof Domain)[keyof typeof Domain];

@@ -79,15 +79,19 @@ export function tokenSigningBytes(claims: Uint8Array): Uint8Array {
  * Issues a token. Defaults: token_id random, issuer = the identity's agent, issued_at = now,
  * expires_at = now + 1 h. audience and at least one scope are required; the audience must
  * name the issuer's own key (only a verifier issues the tokens it accepts), and an admission
- * token (scope "hub:connect") must name its holder's key id.
+ * token (scope "hub:connect") must name its holder's key id. With `audienceNamesIssuer: false`
+ * the audience must name no key instead (group invites: the verifier decides from signed state
+ * which keys may issue for it, spec/tokens.md).
  */
-export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, opts: { clock?: Clock; ttlMs?: number } = {}): string {
+export function issueToken(claims: Partial<TokenClaimsInit>, issuer: Identity, opts: { clock?: Clock; ttlMs?: number; audienceNamesIssuer?: boolean } = {}): string {
   const now = (opts.clock ?? systemClock).now();
   if (claims.issuer && claims.issuer !== issuer.agent) {
     throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `issuer ${claims.issuer} is not the signing identity ${issuer.agent}`, { pointer: "/issuer" });
   }
   if (!claims.audience) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "audience is required", { pointer: "/audience" });
-  if (audienceKeyId(claims.audience) !== issuer.keyId) {
+  if (opts.audienceNamesIssuer === false) {
+    if (audienceKeyId(claims.audience) !== undefined) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "an audience naming a key is issued only by that key", { pointer: "/audience" });
+  } else if (audienceKeyId(claims.audience) !== issuer.keyId) {
     throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, `audience must be "<service>:${issuer.keyId}": a token is issued by the key that verifies it`, { pointer: "/audience" });
   }
   if (!claims.scopes || claims.scopes.length === 0) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "at least one scope is required", { pointer: "/scopes" });
@@ -118,6 +122,12 @@ export interface VerifyTokenOptions {
   keys: KeyResolver;
   /** This service's audience, "<service>:<its own key id>"; the token's must equal it and be signed by that key (603). */
   audience: string;
+  /**
+   * Only for an audience that names no key (group invites, "group:<name>"): which signing keys the
+   * verifier trusts to issue for it, decided from signed state it holds (spec/tokens.md). An
+   * audience naming a key ignores it: that key is the only trusted issuer.
+   */
+  trustedIssuer?: (keyId: string) => boolean;
   /** A scope the token must grant (603). */
   scope?: string;
   /** The presenting agent; when the token names a subject it must match (603). */
@@ -137,7 +147,8 @@ const unauthorized = (message: string, pointer = "") => new FleetError(ErrorCode
 /** Returns the claims or throws: 601 malformed/unsigned, 607 issuer not bound to key, 603 audience/issuer/scope/subject/holder/not-yet-valid, 602 expired, 608 used up. */
 export function verifyToken(text: string, opts: VerifyTokenOptions): TokenClaims {
   const trusted = audienceKeyId(opts.audience);
-  if (!trusted) throw unauthorized(`the verifier's audience must be "<service>:<its key id>", not ${JSON.stringify(opts.audience)}`, "/audience");
+  const trustedIssuer = opts.trustedIssuer;
+  if (!trusted && !trustedIssuer) throw unauthorized(`the verifier's audience must be "<service>:<its key id>", not ${JSON.stringify(opts.audience)}`, "/audience");
   if (typeof text !== "string" || !text.startsWith(TOKEN_PREFIX)) throw invalid(`a token starts with "${TOKEN_PREFIX}"`);
   if (text.length > MAX_TOKEN_CHARS) throw invalid("token is too long");
   const bytes = fromBase64Url(text.slice(TOKEN_PREFIX.length), ErrorCode.SECURITY_SIGNATURE_INVALID);
@@ -160,7 +171,7 @@ export function verifyToken(text: string, opts: VerifyTokenOptions): TokenClaims
   opts.keys.checkBinding(claims.issuer, sig.keyId);
   if (claims.audience !== opts.audience) throw unauthorized(`token is for ${claims.audience}, not ${opts.audience}`, "/audience");
   // The trusted issuer of an audience is the key it names: no other key, pinned or not, mints tokens for it.
-  if (sig.keyId !== trusted) throw unauthorized(`only ${trusted} issues tokens for ${opts.audience}, not ${sig.keyId}`, "/signature/keyId");
+  if (trusted ? sig.keyId !== trusted : !trustedIssuer!(sig.keyId)) throw unauthorized(`${sig.keyId} may not issue tokens for ${opts.audience}`, "/signature/keyId");
   if (opts.scope !== undefined && !claims.scopes.includes(opts.scope)) throw unauthorized(`token does not grant ${opts.scope}`, "/scopes");
   if (claims.subject && opts.subject !== undefined && claims.subject !== opts.subject) throw unauthorized(`token is for ${claims.subject}`, "/subject");
   if (claims.scopes.includes(ADMISSION_SCOPE) && !claims.holderKeyId) throw unauthorized("an admission token must name its holder's key", "/holderKeyId");

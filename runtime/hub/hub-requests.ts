@@ -14,6 +14,7 @@ import { limitRegistryAnswer } from "../protocol/registry-answer.js";
 import { verifyRegistryOwner } from "../protocol/registry-owner.js";
 import type { Hub } from "./hub.js";
 import type { Incoming } from "./peer.js";
+import { groupOp } from "./group-ops.js";
 import { revokeKey, rotateKey } from "./rotation.js";
 
 /** Media type of hub admin queries and answers (application JSON with an "op"). */
@@ -88,7 +89,7 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
 function answerOp(hub: Hub, msg: Incoming): void {
   const { peer, env } = msg;
   const app = env.body?.kind.case === "application" ? env.body.kind.value : undefined;
-  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string; thread_id?: string; limit?: number; before?: number } | undefined;
+  const value = applicationValue(env) as { op?: string; bottle_id?: string; origin?: string; thread_id?: string; limit?: number; before?: number; group?: string; statement?: string } | undefined;
   const answer = (json: unknown, mediaType = HUB_OP_MEDIA_TYPE) =>
     hub.reply(peer, { type: MessageType.RESPONSE, inReplyTo: env.id, correlationId: env.correlationId, body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType, content: { case: "json", value: JSON.stringify(json) } }) } });
   if (app?.mediaType === PING_MEDIA_TYPE) return answer({ pong: true, from: hub.agent, at: hub.clock.now() }, PING_MEDIA_TYPE);
@@ -100,6 +101,9 @@ function answerOp(hub: Hub, msg: Incoming): void {
       const status = hub.bottles.status(String(value.bottle_id ?? ""), peer.agent, value.origin === undefined ? undefined : String(value.origin));
       return answer(status);
     }
+    case "group.append":
+    case "group.chain":
+      return answer(groupOp(hub, value));
     // Threads and history (history.ts, spec/history.md): always the asking agent's own view.
     // Answered when the history's writer thread answers (history-client.ts).
     case "threads":

@@ -22,6 +22,7 @@ import { Connections } from "./connections.js";
 import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js";
 import { GroupCommit } from "./group-commit.js";
 import { AdmissionBatch } from "./admission-batch.js";
+import { HubGroups } from "./groups.js";
 import type { HistoryOptions } from "./history.js";
 import { HistoryClient } from "./history-client.js";
 import { receiveFrame } from "./inbound.js";
@@ -68,6 +69,8 @@ export class Hub {
   /** Bounded message history and threads (history.ts, spec/history.md). */
   readonly history: HistoryClient;
   readonly quota: InboxQuota;
+  /** Groups with a chain of signed statements (groups.ts). */
+  readonly groups: HubGroups;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -83,6 +86,7 @@ export class Hub {
     this.quota = new InboxQuota(this);
     this.registryStorage = new SqliteRegistryStorage(this.store);
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });
+    this.groups = new HubGroups(this);
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);

@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { checkFreshness } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { checkSend, maySend, type GroupState } from "../protocol/groups/index.js";
 import { deliver, reject } from "./delivery.js";
 import type { Hub } from "./hub.js";
 import type { Peer, Routed } from "./peer.js";
@@ -14,6 +15,16 @@ import { TokenBuckets } from "./rate-limit.js";
 import type { RouteHead } from "./route-header.js";
 
 const NOBODY: string[] = [];
+
+/** The coded refusal checkSend gives (only called when maySend said no). */
+function catchSend(state: GroupState, sender: string): unknown {
+  try {
+    checkSend(state, sender);
+  } catch (e) {
+    return e;
+  }
+  return new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${sender} may not send to ${state.group}`);
+}
 
 /** What was routed goes into the hub's history (history.ts), threads grouped on its head. */
 function recordHistory(hub: Hub, msg: Routed, recipients: string[]): void {
@@ -67,6 +78,14 @@ export class Router {
       else hub.commits.enqueue({ msg, store: [target], deliver: NOBODY, ack: false });
       return;
     }
+    // A group with a chain: the policy decides who may send (603, nothing stored).
+    if (to.case === "group") {
+      const state = hub.groups.state(to.value);
+      if (state && !maySend(state, head.sender)) {
+        reject(hub, peer, head, asFleetError(catchSend(state, head.sender), ErrorCode.SECURITY_UNAUTHORIZED, "group policy"));
+        return;
+      }
+    }
     const targets = this.targets(head);
     // Nobody to hold it for: say so rather than acknowledge a message that goes nowhere.
     if (!targets.length && to.case === "capability") {
@@ -104,8 +123,12 @@ export class Router {
       case "broadcast":
       case "discovery":
         return hub.onlineAgents().filter((a) => a !== sender);
-      case "group":
+      case "group": {
+        // Current members by the chain when the group has one; otherwise announced membership.
+        const state = hub.groups.state(to.value);
+        if (state) return [...state.members.keys()].filter((a) => a !== sender);
         return hub.registry.query(create(RegistryQuerySchema)).agents.filter((a) => a.groups.includes(to.value) && a.agentId !== sender).map((a) => a.agentId);
+      }
       case "capability":
         return hub.registry
           .query(create(RegistryQuerySchema, { capability: to.value, onlineOnly: true }), (a) => hub.isOnline(a))

@@ -1,6 +1,7 @@
 // Starts a hub on a TCP listener (127.0.0.1 by default; port 0 = ephemeral), and on a
 // WebSocket listener for browsers when wsPort is given (same frames, same hub).
-import { listenTcp } from "../transport/tcp.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { isLoopbackHost, listenTcp, type TlsServerOptions } from "../transport/tcp.js";
 import type { HistoryOptions } from "./history.js";
 import { Hub } from "./hub.js";
 import type { HubOptions } from "./options.js";
@@ -17,15 +18,21 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*"; history?: HistoryOptions }): Promise<RunningHub> {
+export async function startHub(opts: HubOptions & { host?: string; port?: number; wsPort?: number; wsAllowedOrigins?: string[] | "*"; history?: HistoryOptions; tls?: TlsServerOptions; insecure?: boolean }): Promise<RunningHub> {
+  // Off loopback, plain TCP would carry admission and traffic readable by the network: refused unless asked for.
+  const host = opts.host ?? "127.0.0.1";
+  if (!isLoopbackHost(host) && !opts.tls && !opts.insecure) {
+    throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `refusing to listen on ${host} without TLS (give a certificate and key, or insecure)`);
+  }
+  // With a certificate the WebSocket listener is wss:// too; without one it is plain ws://, refused off loopback likewise.
   const hub = new Hub(opts);
   let listener;
   let ws;
   try {
-    listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes });
+    listener = await listenTcp({ host: opts.host, port: opts.port, maxFrameBytes: hub.options.maxFrameBytes, tls: opts.tls });
     hub.serve(listener);
     if (opts.wsPort !== undefined) {
-      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins });
+      ws = await listenWebSocket({ host: opts.host, port: opts.wsPort, maxFrameBytes: hub.options.maxFrameBytes, maxHandshakeFrameBytes: hub.options.maxHandshakeFrameBytes, allowedOrigins: opts.wsAllowedOrigins, tls: opts.tls });
       hub.serve(ws);
     }
   } catch (e) {

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS pins (agent TEXT PRIMARY KEY, public_key BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS revoked_keys (key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, effective_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS activity (agent TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, forget_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS group_statements (grp TEXT NOT NULL, seq INTEGER NOT NULL, statement BLOB NOT NULL, public_key BLOB NOT NULL, PRIMARY KEY (grp, seq)) WITHOUT ROWID;
 `;
 
 /**
@@ -134,7 +135,24 @@ export class HubStore {
       tokenUses: db.prepare("SELECT uses FROM token_uses WHERE token_id = ?"),
       tokenUse: db.prepare("INSERT INTO token_uses (token_id, uses, forget_at) VALUES (?, 1, ?) ON CONFLICT (token_id) DO UPDATE SET uses = uses + 1, forget_at = excluded.forget_at"),
       tokenExpire: db.prepare("DELETE FROM token_uses WHERE forget_at > 0 AND forget_at <= ?"),
+      groupPut: db.prepare("INSERT INTO group_statements (grp, seq, statement, public_key) VALUES (?, ?, ?, ?)"),
+      groupAll: db.prepare("SELECT grp AS grp, seq, statement, public_key AS publicKey FROM group_statements ORDER BY grp, seq"),
     };
+  }
+
+  /** Appends a group statement (spec/groups.md) with the public key that verified it; a taken (group, seq) is 604. */
+  putGroupStatement(group: string, seq: bigint, statement: Uint8Array, publicKey: Uint8Array): void {
+    try {
+      this.q.groupPut.run(group, seq, statement, publicKey);
+    } catch (e) {
+      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new FleetError(ErrorCode.SECURITY_REPLAY, `${group} already has a statement at seq ${seq}`, { pointer: "/seq" });
+      throw storeError(e, "group statement");
+    }
+  }
+
+  /** Every stored group statement, by group then seq. */
+  groupStatements(): { grp: string; seq: number; statement: Uint8Array; publicKey: Uint8Array }[] {
+    return this.write("read", () => (this.q.groupAll.all() as { grp: string; seq: number; statement: Buffer; publicKey: Buffer }[]).map((r) => ({ ...r, statement: new Uint8Array(r.statement), publicKey: new Uint8Array(r.publicKey) })));
   }
 
   /** Runs fn in one transaction (one fsync): the group commit behind every receipt. */

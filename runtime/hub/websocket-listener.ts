@@ -3,6 +3,7 @@
 // Browsers on any web page can open a socket to 127.0.0.1, so by default only pages served
 // from a loopback origin (and non-browser clients, which send no Origin) are let in.
 import type { IncomingMessage } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { WebSocketServer, type WebSocket } from "ws";
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from "../codec/index.js";
 import { ErrorCode, FleetError } from "../errors.js";
@@ -10,6 +11,8 @@ import type { FrameConnection, FrameListener } from "../transport/listener.js";
 import { FLEET_WS_PROTOCOL, WebSocketFrameConnection, type WebSocketLike } from "../transport/websocket.js";
 
 export interface WebSocketListenOptions {
+  /** wss://: certificate chain and key (PEM); default plain ws://. */
+  tls?: { cert: string | Uint8Array; key: string | Uint8Array };
   /** Default 127.0.0.1: loopback only. */
   host?: string;
   /** Default 0: an ephemeral port. */
@@ -104,9 +107,11 @@ export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<F
   const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
   const firstFrameBytes = Math.min(options.maxHandshakeFrameBytes ?? maxFrameBytes, maxFrameBytes);
   return new Promise((resolve, reject) => {
+    // wss://: ws rides on an HTTPS server that this listener owns (closed with it).
+    let https: HttpsServer | undefined;
+    if (options.tls) https = createHttpsServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key), minVersion: "TLSv1.2" });
     const server = new WebSocketServer({
-      host,
-      port: options.port ?? 0,
+      ...(https ? { server: https } : { host, port: options.port ?? 0 }),
       // ws refuses a longer message from its header, before buffering it, like the TCP
       // decoder's 703. New sockets start at the handshake limit; messageLimiter raises one.
       maxPayload: firstFrameBytes + FRAME_HEADER_BYTES,
@@ -117,14 +122,29 @@ export function listenWebSocket(options: WebSocketListenOptions = {}): Promise<F
         else done(false, 403, "origin not allowed");
       },
     });
-    server.once("error", (e) =>
-      reject(new FleetError(ErrorCode.INTERNAL_ERROR, `cannot listen on ${host}:${options.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
-    );
-    server.once("listening", () => {
+    const failed = (e: Error) =>
+      reject(new FleetError(ErrorCode.INTERNAL_ERROR, `cannot listen on ${host}:${options.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    const listening = () => {
       // Later server errors (e.g. failed accepts) must not crash the hub; connections fail alone.
       server.on("error", () => undefined);
-      const port = (server.address() as { port: number }).port;
-      resolve(new WebSocketListener(server, `ws://${host}:${port}`, port, firstFrameBytes, maxFrameBytes));
-    });
+      https?.on("error", () => undefined);
+      const port = ((https ?? server).address() as { port: number }).port;
+      const listener = new WebSocketListener(server, `${https ? "wss" : "ws"}://${host}:${port}`, port, firstFrameBytes, maxFrameBytes);
+      if (https) {
+        const close = listener.close.bind(listener);
+        listener.close = async () => {
+          await close();
+          await new Promise<void>((r) => https!.close(() => r()));
+        };
+      }
+      resolve(listener);
+    };
+    if (https) {
+      https.once("error", failed);
+      https.listen({ host, port: options.port ?? 0 }, listening);
+    } else {
+      server.once("error", failed);
+      server.once("listening", listening);
+    }
   });
 }

@@ -22,3 +22,4 @@ export { bottleKey, MemoryBottleStorage, type BottleStorage, type StoredBottle }
 export * from "./bottles.js";
 export * from "./dedupe.js";
 export * from "./receipts.js";
+export * from "./groups/index.js";

@@ -13,7 +13,6 @@ import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import type { Clock } from "../../runtime/clock.js";
 import { startHub, type RunningHub } from "../../runtime/hub/start.js";
-import type { HubOptions } from "../../runtime/hub/options.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const FLEET_BIN = join(ROOT, "bin/fleet.js");
@@ -100,7 +99,7 @@ export function spawnHub(home: string, extra: string[] = [], timeoutMs = 20_000)
 }
 
 /** An in-process hub on an ephemeral port with a temp store. */
-export async function inProcessHub(opts: Partial<HubOptions> & { clock?: Clock; port?: number } = {}): Promise<RunningHub> {
+export async function inProcessHub(opts: Partial<Parameters<typeof startHub>[0]> & { clock?: Clock } = {}): Promise<RunningHub> {
   const running = await startHub({ storeDir: opts.storeDir ?? join(tmpDir("fleet-hub-"), "hub"), identity: opts.identity ?? generateIdentity("fleet-hub"), port: 0, ...opts });
   cleanups.push(() => running.close());
   return running;

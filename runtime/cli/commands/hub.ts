@@ -1,5 +1,6 @@
 // `fleet hub`: run the hub in the foreground; `fleet status`: local state and the hub's view.
 import { create } from "@bufbuild/protobuf";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
 import { ApplicationPayloadSchema } from "../../../generated/proto/fleet/v1/payload_pb.js";
@@ -41,12 +42,15 @@ function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--tls-cert PEM --tls-key PEM (TLS on the TCP listener; required off loopback)] [--insecure (plain TCP off loopback)] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
     "ws-origin": { type: "string" },
     host: { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    insecure: { type: "boolean" },
     verify: { type: "string" },
     rate: { type: "string" },
     burst: { type: "string" },
@@ -70,7 +74,13 @@ export const hub: Command = {
     if (verify !== "none" && verify !== "all") throw usageError(`--verify must be none or all, got ${JSON.stringify(verify)}`);
     const port = numberOption(ctx, "port", { integer: true, max: 65_535 }) ?? HUB_DEFAULT_PORT;
     const identity = loadOrCreateIdentity(home, "fleet-hub");
+    const tlsCert = str(ctx, "tls-cert");
+    const tlsKey = str(ctx, "tls-key");
+    if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usageError("--tls-cert and --tls-key go together");
+    const tls = tlsCert && tlsKey ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : undefined;
     const running = await startHub({
+      tls,
+      insecure: ctx.values.insecure === true,
       storeDir: join(home, "hub"),
       identity,
       host: str(ctx, "host") ?? "127.0.0.1",

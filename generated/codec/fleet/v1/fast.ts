@@ -570,6 +570,291 @@ function d_fleet_v1_ErrorDetail(stop: number): Msg {
   return m;
 }
 
+function z_fleet_v1_GroupApprove(): Msg {
+  return { $typeName: "fleet.v1.GroupApprove", agent: "" };
+}
+
+function e_fleet_v1_GroupApprove(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupApprove" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+}
+
+function d_fleet_v1_GroupApprove(stop: number): Msg {
+  const m = z_fleet_v1_GroupApprove();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupCreate(): Msg {
+  return { $typeName: "fleet.v1.GroupCreate" };
+}
+
+function e_fleet_v1_GroupCreate(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupCreate" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.policy; if (v !== undefined) { writeByte(10); const s = writeLengthStart(); e_fleet_v1_GroupPolicy(v); writeLengthEnd(s); }
+}
+
+function d_fleet_v1_GroupCreate(stop: number): Msg {
+  const m = z_fleet_v1_GroupCreate();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: if (m.policy !== undefined) throw BAIL; m.policy = d_fleet_v1_GroupPolicy(readLength(stop)); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupJoin(): Msg {
+  return { $typeName: "fleet.v1.GroupJoin", invite: "" };
+}
+
+function e_fleet_v1_GroupJoin(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupJoin" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.invite; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+}
+
+function d_fleet_v1_GroupJoin(stop: number): Msg {
+  const m = z_fleet_v1_GroupJoin();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.invite = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupKick(): Msg {
+  return { $typeName: "fleet.v1.GroupKick", agent: "" };
+}
+
+function e_fleet_v1_GroupKick(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupKick" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+}
+
+function d_fleet_v1_GroupKick(stop: number): Msg {
+  const m = z_fleet_v1_GroupKick();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupLeave(): Msg {
+  return { $typeName: "fleet.v1.GroupLeave", reason: "" };
+}
+
+function e_fleet_v1_GroupLeave(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupLeave" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.reason; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+}
+
+function d_fleet_v1_GroupLeave(stop: number): Msg {
+  const m = z_fleet_v1_GroupLeave();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.reason = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupMute(): Msg {
+  return { $typeName: "fleet.v1.GroupMute", agent: "", muted: false };
+}
+
+function e_fleet_v1_GroupMute(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupMute" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+  v = m.muted; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(16); writeByte(v ? 1 : 0); } }
+}
+
+function d_fleet_v1_GroupMute(stop: number): Msg {
+  const m = z_fleet_v1_GroupMute();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      case 16: m.muted = readBool(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupPolicy(): Msg {
+  return { $typeName: "fleet.v1.GroupPolicy", send: 0, joinApproval: false };
+}
+
+function e_fleet_v1_GroupPolicy(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupPolicy" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.send; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(8); writeInt32(v); } }
+  v = m.joinApproval; if (v !== undefined) { if (v !== true && v !== false) throw BAIL; if (v !== false) { writeByte(16); writeByte(v ? 1 : 0); } }
+}
+
+function d_fleet_v1_GroupPolicy(stop: number): Msg {
+  const m = z_fleet_v1_GroupPolicy();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 8: m.send = enumIn(readInt32(stop), EN6); break;
+      case 16: m.joinApproval = readBool(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupSetPolicy(): Msg {
+  return { $typeName: "fleet.v1.GroupSetPolicy" };
+}
+
+function e_fleet_v1_GroupSetPolicy(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupSetPolicy" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.policy; if (v !== undefined) { writeByte(10); const s = writeLengthStart(); e_fleet_v1_GroupPolicy(v); writeLengthEnd(s); }
+}
+
+function d_fleet_v1_GroupSetPolicy(stop: number): Msg {
+  const m = z_fleet_v1_GroupSetPolicy();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: if (m.policy !== undefined) throw BAIL; m.policy = d_fleet_v1_GroupPolicy(readLength(stop)); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupSetRole(): Msg {
+  return { $typeName: "fleet.v1.GroupSetRole", agent: "", role: 0 };
+}
+
+function e_fleet_v1_GroupSetRole(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupSetRole" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+  v = m.role; if (v !== undefined) { if ((v | 0) !== v) throw BAIL; if (v !== 0) { writeByte(16); writeInt32(v); } }
+}
+
+function d_fleet_v1_GroupSetRole(stop: number): Msg {
+  const m = z_fleet_v1_GroupSetRole();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      case 16: m.role = enumIn(readInt32(stop), EN7); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupStatement(): Msg {
+  return { $typeName: "fleet.v1.GroupStatement", group: "", seq: 0n, prev: EMPTY_BYTES, signer: "", action: { case: undefined } };
+}
+
+function e_fleet_v1_GroupStatement(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupStatement" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.group; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+  v = m.seq; if (v !== undefined) { if (typeof v !== "bigint" || v < 0n || v > 0x1fffffffffffffn) throw BAIL; if (v !== 0n) { writeByte(16); writeVarint(Number(v)); } }
+  v = m.prev; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(26); writeBytes(v); } }
+  v = m.signer; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(34); writeString(v); } }
+  v = m.at; if (v !== undefined) { writeByte(42); const s = writeLengthStart(); e_google_protobuf_Timestamp(v); writeLengthEnd(s); }
+  v = m.action.case === "create" ? m.action.value : undefined; if (v !== undefined) { writeByte(82); const s = writeLengthStart(); e_fleet_v1_GroupCreate(v); writeLengthEnd(s); }
+  v = m.action.case === "join" ? m.action.value : undefined; if (v !== undefined) { writeByte(90); const s = writeLengthStart(); e_fleet_v1_GroupJoin(v); writeLengthEnd(s); }
+  v = m.action.case === "approve" ? m.action.value : undefined; if (v !== undefined) { writeByte(98); const s = writeLengthStart(); e_fleet_v1_GroupApprove(v); writeLengthEnd(s); }
+  v = m.action.case === "leave" ? m.action.value : undefined; if (v !== undefined) { writeByte(106); const s = writeLengthStart(); e_fleet_v1_GroupLeave(v); writeLengthEnd(s); }
+  v = m.action.case === "kick" ? m.action.value : undefined; if (v !== undefined) { writeByte(114); const s = writeLengthStart(); e_fleet_v1_GroupKick(v); writeLengthEnd(s); }
+  v = m.action.case === "mute" ? m.action.value : undefined; if (v !== undefined) { writeByte(122); const s = writeLengthStart(); e_fleet_v1_GroupMute(v); writeLengthEnd(s); }
+  v = m.action.case === "setRole" ? m.action.value : undefined; if (v !== undefined) { writeByte(130); writeByte(1); const s = writeLengthStart(); e_fleet_v1_GroupSetRole(v); writeLengthEnd(s); }
+  v = m.action.case === "transfer" ? m.action.value : undefined; if (v !== undefined) { writeByte(138); writeByte(1); const s = writeLengthStart(); e_fleet_v1_GroupTransfer(v); writeLengthEnd(s); }
+  v = m.action.case === "setPolicy" ? m.action.value : undefined; if (v !== undefined) { writeByte(146); writeByte(1); const s = writeLengthStart(); e_fleet_v1_GroupSetPolicy(v); writeLengthEnd(s); }
+}
+
+function d_fleet_v1_GroupStatement(stop: number): Msg {
+  const m = z_fleet_v1_GroupStatement();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.group = readString(stop); break;
+      case 16: m.seq = readUint64(stop); break;
+      case 26: m.prev = readBytes(stop); break;
+      case 34: m.signer = readString(stop); break;
+      case 42: if (m.at !== undefined) throw BAIL; m.at = d_google_protobuf_Timestamp(readLength(stop)); break;
+      case 82: if (m.action.case !== undefined) throw BAIL; m.action = { case: "create", value: d_fleet_v1_GroupCreate(readLength(stop)) }; break;
+      case 90: if (m.action.case !== undefined) throw BAIL; m.action = { case: "join", value: d_fleet_v1_GroupJoin(readLength(stop)) }; break;
+      case 98: if (m.action.case !== undefined) throw BAIL; m.action = { case: "approve", value: d_fleet_v1_GroupApprove(readLength(stop)) }; break;
+      case 106: if (m.action.case !== undefined) throw BAIL; m.action = { case: "leave", value: d_fleet_v1_GroupLeave(readLength(stop)) }; break;
+      case 114: if (m.action.case !== undefined) throw BAIL; m.action = { case: "kick", value: d_fleet_v1_GroupKick(readLength(stop)) }; break;
+      case 122: if (m.action.case !== undefined) throw BAIL; m.action = { case: "mute", value: d_fleet_v1_GroupMute(readLength(stop)) }; break;
+      case 130: if (m.action.case !== undefined) throw BAIL; m.action = { case: "setRole", value: d_fleet_v1_GroupSetRole(readLength(stop)) }; break;
+      case 138: if (m.action.case !== undefined) throw BAIL; m.action = { case: "transfer", value: d_fleet_v1_GroupTransfer(readLength(stop)) }; break;
+      case 146: if (m.action.case !== undefined) throw BAIL; m.action = { case: "setPolicy", value: d_fleet_v1_GroupSetPolicy(readLength(stop)) }; break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_GroupTransfer(): Msg {
+  return { $typeName: "fleet.v1.GroupTransfer", agent: "" };
+}
+
+function e_fleet_v1_GroupTransfer(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.GroupTransfer" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.agent; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
+}
+
+function d_fleet_v1_GroupTransfer(stop: number): Msg {
+  const m = z_fleet_v1_GroupTransfer();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.agent = readString(stop); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
 function z_fleet_v1_HandshakeConfirm(): Msg {
   return { $typeName: "fleet.v1.HandshakeConfirm", sessionId: "", responderNonce: EMPTY_BYTES, finished: EMPTY_BYTES };
 }
@@ -615,7 +900,7 @@ function d_fleet_v1_HealthRecord(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.agentId = readString(stop); break;
-      case 16: m.status = enumIn(readInt32(stop), EN6); break;
+      case 16: m.status = enumIn(readInt32(stop), EN8); break;
       case 26: if (m.observedAt !== undefined) throw BAIL; m.observedAt = d_google_protobuf_Timestamp(readLength(stop)); break;
       case 34: m.reason = readString(stop); break;
       default:
@@ -644,7 +929,7 @@ function d_fleet_v1_Heartbeat(stop: number): Msg {
     switch (readVarint(stop)) {
       case 8: m.sequence = readUint64(stop); break;
       case 16: m.queueDepth = readUint32(stop); break;
-      case 24: m.health = enumIn(readInt32(stop), EN6); break;
+      case 24: m.health = enumIn(readInt32(stop), EN8); break;
       default:
         throw BAIL;
     }
@@ -913,7 +1198,7 @@ function d_fleet_v1_Receipt(stop: number): Msg {
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
       case 10: m.messageId = readString(stop); break;
-      case 16: m.status = enumIn(readInt32(stop), EN7); break;
+      case 16: m.status = enumIn(readInt32(stop), EN9); break;
       case 24: m.code = enumIn(readInt32(stop), EN2); break;
       case 34: m.detail = readString(stop); break;
       case 40: m.retryAfterMs = readUint32(stop); break;
@@ -1272,7 +1557,7 @@ function d_fleet_v1_Signature(stop: number): Msg {
   const m = z_fleet_v1_Signature();
   while (readCursor() < stop) {
     switch (readVarint(stop)) {
-      case 8: m.scheme = enumIn(readInt32(stop), EN8); break;
+      case 8: m.scheme = enumIn(readInt32(stop), EN10); break;
       case 18: m.keyId = readString(stop); break;
       case 26: m.sig = readBytes(stop); break;
       default:
@@ -1302,6 +1587,31 @@ function d_fleet_v1_SignedEnvelope(stop: number): Msg {
       case 10: m.payloadType = readString(stop); break;
       case 18: m.payload = readBytes(stop); break;
       case 26: if (m.signature !== undefined) throw BAIL; m.signature = d_fleet_v1_Signature(readLength(stop)); break;
+      default:
+        throw BAIL;
+    }
+  }
+  if (readCursor() !== stop) throw BAIL;
+  return m;
+}
+
+function z_fleet_v1_SignedGroupStatement(): Msg {
+  return { $typeName: "fleet.v1.SignedGroupStatement", statement: EMPTY_BYTES };
+}
+
+function e_fleet_v1_SignedGroupStatement(m: Msg): void {
+  if (m === null || typeof m !== "object" || m.$typeName !== "fleet.v1.SignedGroupStatement" || m.$unknown !== undefined) throw BAIL;
+  let v: any;
+  v = m.statement; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(10); writeBytes(v); } }
+  v = m.signature; if (v !== undefined) { writeByte(18); const s = writeLengthStart(); e_fleet_v1_Signature(v); writeLengthEnd(s); }
+}
+
+function d_fleet_v1_SignedGroupStatement(stop: number): Msg {
+  const m = z_fleet_v1_SignedGroupStatement();
+  while (readCursor() < stop) {
+    switch (readVarint(stop)) {
+      case 10: m.statement = readBytes(stop); break;
+      case 18: if (m.signature !== undefined) throw BAIL; m.signature = d_fleet_v1_Signature(readLength(stop)); break;
       default:
         throw BAIL;
     }
@@ -1478,10 +1788,13 @@ const EN2: readonly number[] = [0,101,102,103,104,105,201,202,203,301,302,303,30
 const EN3: readonly number[] = [0,1,2]; // fleet.v1.EncryptionAlgorithm
 const EN4: readonly number[] = [0,1,2,3,4,5,6,7]; // fleet.v1.MessageType
 const EN5: readonly number[] = [0,1,2,3,4]; // fleet.v1.Priority
-const EN6: readonly number[] = [0,1,2,3,4]; // fleet.v1.HealthStatus
-const EN7: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.ReceiptStatus
-const EN8: readonly number[] = [0,1,2]; // fleet.v1.SignatureScheme
+const EN6: readonly number[] = [0,1,2]; // fleet.v1.GroupSendPolicy
+const EN7: readonly number[] = [0,1,2,3]; // fleet.v1.GroupRole
+const EN8: readonly number[] = [0,1,2,3,4]; // fleet.v1.HealthStatus
+const EN9: readonly number[] = [0,1,2,3,4,5]; // fleet.v1.ReceiptStatus
+const EN10: readonly number[] = [0,1,2]; // fleet.v1.SignatureScheme
 const RE0 = new RegExp("^[a-z0-9._-]+$");
+const RE1 = new RegExp("^[a-z0-9._-]+$");
 
 function v_fleet_v1_AgentRecord(m: Msg): boolean {
   let v: any;
@@ -1647,6 +1960,88 @@ function v_fleet_v1_EnvelopeBatch(m: Msg): boolean {
 function v_fleet_v1_ErrorBody(m: Msg): boolean {
   let v: any;
   v = m.code; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 101 || v === 102 || v === 103 || v === 104 || v === 105 || v === 201 || v === 202 || v === 203 || v === 301 || v === 302 || v === 303 || v === 304 || v === 401 || v === 402 || v === 403 || v === 501 || v === 502 || v === 503 || v === 601 || v === 602 || v === 603 || v === 604 || v === 605 || v === 606 || v === 607 || v === 608 || v === 609 || v === 610 || v === 611 || v === 701 || v === 702 || v === 703 || v === 704 || v === 705 || v === 706 || v === 707 || v === 708 || v === 709 || v === 710 || v === 801 || v === 802 || v === 803 || v === 804 || v === 805 || v === 806 || v === 807 || v === 808 || v === 809 || v === 901 || v === 902 || v === 903))) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupApprove(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupCreate(m: Msg): boolean {
+  let v: any;
+  v = m.policy; if (v === undefined) return false; if (!(v_fleet_v1_GroupPolicy(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupJoin(m: Msg): boolean {
+  let v: any;
+  v = m.invite; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupKick(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupLeave(m: Msg): boolean {
+  let v: any;
+  v = m.reason; if (!(v === undefined || v.length === 0) && !(typeof v === "string" && v.length >= 0 && v.length <= 256)) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupMute(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupPolicy(m: Msg): boolean {
+  let v: any;
+  v = m.send; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2))) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupSetPolicy(m: Msg): boolean {
+  let v: any;
+  v = m.policy; if (v === undefined) return false; if (!(v_fleet_v1_GroupPolicy(v))) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupSetRole(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
+  v = m.role; if (v === undefined || v === 0) return false; if (!((v === 0 || v === 1 || v === 2 || v === 3))) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupStatement(m: Msg): boolean {
+  let v: any;
+  v = m.group; if (v === undefined || v.length === 0) return false; if (!(typeof v === "string" && v.length >= 1 && v.length <= 64 && typeof v === "string" && RE1.test(v))) return false;
+  v = m.seq; if (v === undefined || v === 0 || v === 0n || v === "0") return false;
+  v = m.signer; if (v === undefined || v.length === 0) return false;
+  v = m.at; if (v === undefined) return false;
+  switch (m.action.case) {
+    case "create": v = m.action.value; if (!(v_fleet_v1_GroupCreate(v))) return false; break;
+    case "join": v = m.action.value; if (!(v_fleet_v1_GroupJoin(v))) return false; break;
+    case "approve": v = m.action.value; if (!(v_fleet_v1_GroupApprove(v))) return false; break;
+    case "leave": v = m.action.value; if (!(v_fleet_v1_GroupLeave(v))) return false; break;
+    case "kick": v = m.action.value; if (!(v_fleet_v1_GroupKick(v))) return false; break;
+    case "mute": v = m.action.value; if (!(v_fleet_v1_GroupMute(v))) return false; break;
+    case "setRole": v = m.action.value; if (!(v_fleet_v1_GroupSetRole(v))) return false; break;
+    case "transfer": v = m.action.value; if (!(v_fleet_v1_GroupTransfer(v))) return false; break;
+    case "setPolicy": v = m.action.value; if (!(v_fleet_v1_GroupSetPolicy(v))) return false; break;
+  }
+  if (m.action.case === undefined) return false;
+  return true;
+}
+
+function v_fleet_v1_GroupTransfer(m: Msg): boolean {
+  let v: any;
+  v = m.agent; if (v === undefined || v.length === 0) return false;
   return true;
 }
 
@@ -1845,6 +2240,13 @@ function v_fleet_v1_SignedEnvelope(m: Msg): boolean {
   return true;
 }
 
+function v_fleet_v1_SignedGroupStatement(m: Msg): boolean {
+  let v: any;
+  v = m.statement; if (v === undefined || v.length === 0) return false;
+  v = m.signature; if (v === undefined) return false; if (!(v_fleet_v1_Signature(v))) return false;
+  return true;
+}
+
 function v_fleet_v1_Token(m: Msg): boolean {
   let v: any;
   v = m.claims; if (v === undefined || v.length === 0) return false;
@@ -1901,6 +2303,17 @@ export const fastValid: Record<string, (m: Msg) => boolean> = {
   "fleet.v1.Envelope": v_fleet_v1_Envelope,
   "fleet.v1.EnvelopeBatch": v_fleet_v1_EnvelopeBatch,
   "fleet.v1.ErrorBody": v_fleet_v1_ErrorBody,
+  "fleet.v1.GroupApprove": v_fleet_v1_GroupApprove,
+  "fleet.v1.GroupCreate": v_fleet_v1_GroupCreate,
+  "fleet.v1.GroupJoin": v_fleet_v1_GroupJoin,
+  "fleet.v1.GroupKick": v_fleet_v1_GroupKick,
+  "fleet.v1.GroupLeave": v_fleet_v1_GroupLeave,
+  "fleet.v1.GroupMute": v_fleet_v1_GroupMute,
+  "fleet.v1.GroupPolicy": v_fleet_v1_GroupPolicy,
+  "fleet.v1.GroupSetPolicy": v_fleet_v1_GroupSetPolicy,
+  "fleet.v1.GroupSetRole": v_fleet_v1_GroupSetRole,
+  "fleet.v1.GroupStatement": v_fleet_v1_GroupStatement,
+  "fleet.v1.GroupTransfer": v_fleet_v1_GroupTransfer,
   "fleet.v1.HandshakeConfirm": v_fleet_v1_HandshakeConfirm,
   "fleet.v1.HealthRecord": v_fleet_v1_HealthRecord,
   "fleet.v1.Heartbeat": v_fleet_v1_Heartbeat,
@@ -1924,6 +2337,7 @@ export const fastValid: Record<string, (m: Msg) => boolean> = {
   "fleet.v1.SessionEnvelope": v_fleet_v1_SessionEnvelope,
   "fleet.v1.Signature": v_fleet_v1_Signature,
   "fleet.v1.SignedEnvelope": v_fleet_v1_SignedEnvelope,
+  "fleet.v1.SignedGroupStatement": v_fleet_v1_SignedGroupStatement,
   "fleet.v1.Token": v_fleet_v1_Token,
   "fleet.v1.TokenClaims": v_fleet_v1_TokenClaims,
   "fleet.v1.VersionCounter": v_fleet_v1_VersionCounter,
@@ -1949,6 +2363,17 @@ export const fastEncoders: Record<string, (m: Msg) => void> = {
   "fleet.v1.EnvelopeBatch": e_fleet_v1_EnvelopeBatch,
   "fleet.v1.ErrorBody": e_fleet_v1_ErrorBody,
   "fleet.v1.ErrorDetail": e_fleet_v1_ErrorDetail,
+  "fleet.v1.GroupApprove": e_fleet_v1_GroupApprove,
+  "fleet.v1.GroupCreate": e_fleet_v1_GroupCreate,
+  "fleet.v1.GroupJoin": e_fleet_v1_GroupJoin,
+  "fleet.v1.GroupKick": e_fleet_v1_GroupKick,
+  "fleet.v1.GroupLeave": e_fleet_v1_GroupLeave,
+  "fleet.v1.GroupMute": e_fleet_v1_GroupMute,
+  "fleet.v1.GroupPolicy": e_fleet_v1_GroupPolicy,
+  "fleet.v1.GroupSetPolicy": e_fleet_v1_GroupSetPolicy,
+  "fleet.v1.GroupSetRole": e_fleet_v1_GroupSetRole,
+  "fleet.v1.GroupStatement": e_fleet_v1_GroupStatement,
+  "fleet.v1.GroupTransfer": e_fleet_v1_GroupTransfer,
   "fleet.v1.HandshakeConfirm": e_fleet_v1_HandshakeConfirm,
   "fleet.v1.HealthRecord": e_fleet_v1_HealthRecord,
   "fleet.v1.Heartbeat": e_fleet_v1_Heartbeat,
@@ -1974,6 +2399,7 @@ export const fastEncoders: Record<string, (m: Msg) => void> = {
   "fleet.v1.SessionEnvelope": e_fleet_v1_SessionEnvelope,
   "fleet.v1.Signature": e_fleet_v1_Signature,
   "fleet.v1.SignedEnvelope": e_fleet_v1_SignedEnvelope,
+  "fleet.v1.SignedGroupStatement": e_fleet_v1_SignedGroupStatement,
   "fleet.v1.Token": e_fleet_v1_Token,
   "fleet.v1.TokenClaims": e_fleet_v1_TokenClaims,
   "fleet.v1.VersionCounter": e_fleet_v1_VersionCounter,
@@ -2000,6 +2426,17 @@ export const fastZeros: Record<string, () => Msg> = {
   "fleet.v1.EnvelopeBatch": z_fleet_v1_EnvelopeBatch,
   "fleet.v1.ErrorBody": z_fleet_v1_ErrorBody,
   "fleet.v1.ErrorDetail": z_fleet_v1_ErrorDetail,
+  "fleet.v1.GroupApprove": z_fleet_v1_GroupApprove,
+  "fleet.v1.GroupCreate": z_fleet_v1_GroupCreate,
+  "fleet.v1.GroupJoin": z_fleet_v1_GroupJoin,
+  "fleet.v1.GroupKick": z_fleet_v1_GroupKick,
+  "fleet.v1.GroupLeave": z_fleet_v1_GroupLeave,
+  "fleet.v1.GroupMute": z_fleet_v1_GroupMute,
+  "fleet.v1.GroupPolicy": z_fleet_v1_GroupPolicy,
+  "fleet.v1.GroupSetPolicy": z_fleet_v1_GroupSetPolicy,
+  "fleet.v1.GroupSetRole": z_fleet_v1_GroupSetRole,
+  "fleet.v1.GroupStatement": z_fleet_v1_GroupStatement,
+  "fleet.v1.GroupTransfer": z_fleet_v1_GroupTransfer,
   "fleet.v1.HandshakeConfirm": z_fleet_v1_HandshakeConfirm,
   "fleet.v1.HealthRecord": z_fleet_v1_HealthRecord,
   "fleet.v1.Heartbeat": z_fleet_v1_Heartbeat,
@@ -2025,6 +2462,7 @@ export const fastZeros: Record<string, () => Msg> = {
   "fleet.v1.SessionEnvelope": z_fleet_v1_SessionEnvelope,
   "fleet.v1.Signature": z_fleet_v1_Signature,
   "fleet.v1.SignedEnvelope": z_fleet_v1_SignedEnvelope,
+  "fleet.v1.SignedGroupStatement": z_fleet_v1_SignedGroupStatement,
   "fleet.v1.Token": z_fleet_v1_Token,
   "fleet.v1.TokenClaims": z_fleet_v1_TokenClaims,
   "fleet.v1.VersionCounter": z_fleet_v1_VersionCounter,
@@ -2051,6 +2489,17 @@ export const fastDecoders: Record<string, (stop: number) => Msg> = {
   "fleet.v1.EnvelopeBatch": d_fleet_v1_EnvelopeBatch,
   "fleet.v1.ErrorBody": d_fleet_v1_ErrorBody,
   "fleet.v1.ErrorDetail": d_fleet_v1_ErrorDetail,
+  "fleet.v1.GroupApprove": d_fleet_v1_GroupApprove,
+  "fleet.v1.GroupCreate": d_fleet_v1_GroupCreate,
+  "fleet.v1.GroupJoin": d_fleet_v1_GroupJoin,
+  "fleet.v1.GroupKick": d_fleet_v1_GroupKick,
+  "fleet.v1.GroupLeave": d_fleet_v1_GroupLeave,
+  "fleet.v1.GroupMute": d_fleet_v1_GroupMute,
+  "fleet.v1.GroupPolicy": d_fleet_v1_GroupPolicy,
+  "fleet.v1.GroupSetPolicy": d_fleet_v1_GroupSetPolicy,
+  "fleet.v1.GroupSetRole": d_fleet_v1_GroupSetRole,
+  "fleet.v1.GroupStatement": d_fleet_v1_GroupStatement,
+  "fleet.v1.GroupTransfer": d_fleet_v1_GroupTransfer,
   "fleet.v1.HandshakeConfirm": d_fleet_v1_HandshakeConfirm,
   "fleet.v1.HealthRecord": d_fleet_v1_HealthRecord,
   "fleet.v1.Heartbeat": d_fleet_v1_Heartbeat,
@@ -2076,6 +2525,7 @@ export const fastDecoders: Record<string, (stop: number) => Msg> = {
   "fleet.v1.SessionEnvelope": d_fleet_v1_SessionEnvelope,
   "fleet.v1.Signature": d_fleet_v1_Signature,
   "fleet.v1.SignedEnvelope": d_fleet_v1_SignedEnvelope,
+  "fleet.v1.SignedGroupStatement": d_fleet_v1_SignedGroupStatement,
   "fleet.v1.Token": d_fleet_v1_Token,
   "fleet.v1.TokenClaims": d_fleet_v1_TokenClaims,
   "fleet.v1.VersionCounter": d_fleet_v1_VersionCounter,

@@ -340,6 +340,85 @@ export const fieldRules: Record<string, Record<string, FieldRule>> = {
       "required": true
     }
   },
+  "fleet.v1.GroupPolicy": {
+    "send": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupCreate": {
+    "policy": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupJoin": {
+    "invite": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupApprove": {
+    "agent": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupLeave": {
+    "reason": {
+      "minLength": 0,
+      "maxLength": 256
+    }
+  },
+  "fleet.v1.GroupKick": {
+    "agent": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupMute": {
+    "agent": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupSetRole": {
+    "agent": {
+      "required": true
+    },
+    "role": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupTransfer": {
+    "agent": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupSetPolicy": {
+    "policy": {
+      "required": true
+    }
+  },
+  "fleet.v1.GroupStatement": {
+    "group": {
+      "required": true,
+      "minLength": 1,
+      "maxLength": 64,
+      "pattern": "^[a-z0-9._-]+$"
+    },
+    "seq": {
+      "required": true
+    },
+    "signer": {
+      "required": true
+    },
+    "at": {
+      "required": true
+    }
+  },
+  "fleet.v1.SignedGroupStatement": {
+    "statement": {
+      "required": true
+    },
+    "signature": {
+      "required": true
+    }
+  },
   "fleet.v1.TokenClaims": {
     "token_id": {
       "required": true
@@ -386,5 +465,8 @@ export const requiredOneofs: Record<string, string[]> = {
   ],
   "fleet.v1.Body": [
     "kind"
+  ],
+  "fleet.v1.GroupStatement": [
+    "action"
   ]
 };

@@ -8856,11 +8856,2899 @@ function validate109(data, { instancePath = "", parentData, parentDataProperty, 
   return errors === 0;
 }
 validate109.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeatParams = validate110;
-function validate110(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+var validateGroupPolicy = validate111;
+var schema131 = { "description": "Who may send group: messages.", "type": "string", "enum": ["GROUP_SEND_POLICY_UNSPECIFIED", "GROUP_SEND_POLICY_MEMBERS", "GROUP_SEND_POLICY_ADMINS"] };
+function validate111(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate110.evaluated;
+  const evaluated0 = validate111.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.send === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "send" }, message: "must have required property 'send'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "send" || key0 === "joinApproval")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.send !== void 0) {
+      let data0 = data.send;
+      if (typeof data0 !== "string") {
+        const err2 = { instancePath: instancePath + "/send", schemaPath: "#/$defs/GroupSendPolicy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+      if (!(data0 === "GROUP_SEND_POLICY_UNSPECIFIED" || data0 === "GROUP_SEND_POLICY_MEMBERS" || data0 === "GROUP_SEND_POLICY_ADMINS")) {
+        const err3 = { instancePath: instancePath + "/send", schemaPath: "#/$defs/GroupSendPolicy/enum", keyword: "enum", params: { allowedValues: schema131.enum }, message: "must be equal to one of the allowed values" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.joinApproval !== void 0) {
+      if (typeof data.joinApproval !== "boolean") {
+        const err4 = { instancePath: instancePath + "/joinApproval", schemaPath: "#/properties/joinApproval/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err5 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err5];
+    } else {
+      vErrors.push(err5);
+    }
+    errors++;
+  }
+  validate111.errors = vErrors;
+  return errors === 0;
+}
+validate111.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupCreate = validate112;
+function validate112(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate112.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.policy === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "policy" }, message: "must have required property 'policy'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "policy")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.policy !== void 0) {
+      if (!validate111(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err2 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate112.errors = vErrors;
+  return errors === 0;
+}
+validate112.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupJoin = validate114;
+function validate114(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate114.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.invite === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "invite" }, message: "must have required property 'invite'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "invite")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.invite !== void 0) {
+      if (typeof data.invite !== "string") {
+        const err2 = { instancePath: instancePath + "/invite", schemaPath: "#/properties/invite/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  validate114.errors = vErrors;
+  return errors === 0;
+}
+validate114.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupApprove = validate115;
+function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate115.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err2 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  validate115.errors = vErrors;
+  return errors === 0;
+}
+validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupLeave = validate116;
+function validate116(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate116.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    for (const key0 in data) {
+      if (!(key0 === "reason")) {
+        const err0 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err0];
+        } else {
+          vErrors.push(err0);
+        }
+        errors++;
+      }
+    }
+    if (data.reason !== void 0) {
+      let data0 = data.reason;
+      if (typeof data0 === "string") {
+        if (func1(data0) > 256) {
+          const err1 = { instancePath: instancePath + "/reason", schemaPath: "#/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" };
+          if (vErrors === null) {
+            vErrors = [err1];
+          } else {
+            vErrors.push(err1);
+          }
+          errors++;
+        }
+        if (func1(data0) < 0) {
+          const err2 = { instancePath: instancePath + "/reason", schemaPath: "#/properties/reason/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+          if (vErrors === null) {
+            vErrors = [err2];
+          } else {
+            vErrors.push(err2);
+          }
+          errors++;
+        }
+      } else {
+        const err3 = { instancePath: instancePath + "/reason", schemaPath: "#/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err4 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err4];
+    } else {
+      vErrors.push(err4);
+    }
+    errors++;
+  }
+  validate116.errors = vErrors;
+  return errors === 0;
+}
+validate116.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupKick = validate117;
+function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate117.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err2 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  validate117.errors = vErrors;
+  return errors === 0;
+}
+validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupMute = validate118;
+function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate118.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent" || key0 === "muted")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err2 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.muted !== void 0) {
+      if (typeof data.muted !== "boolean") {
+        const err3 = { instancePath: instancePath + "/muted", schemaPath: "#/properties/muted/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err4 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err4];
+    } else {
+      vErrors.push(err4);
+    }
+    errors++;
+  }
+  validate118.errors = vErrors;
+  return errors === 0;
+}
+validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupSetRole = validate119;
+var schema139 = { "description": "A member's role. The owner is an admin that only a transfer can replace.", "type": "string", "enum": ["GROUP_ROLE_UNSPECIFIED", "GROUP_ROLE_MEMBER", "GROUP_ROLE_ADMIN", "GROUP_ROLE_OWNER"] };
+function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate119.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.role === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "role" }, message: "must have required property 'role'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent" || key0 === "role")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err3 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.role !== void 0) {
+      let data1 = data.role;
+      if (typeof data1 !== "string") {
+        const err4 = { instancePath: instancePath + "/role", schemaPath: "#/$defs/GroupRole/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+      if (!(data1 === "GROUP_ROLE_UNSPECIFIED" || data1 === "GROUP_ROLE_MEMBER" || data1 === "GROUP_ROLE_ADMIN" || data1 === "GROUP_ROLE_OWNER")) {
+        const err5 = { instancePath: instancePath + "/role", schemaPath: "#/$defs/GroupRole/enum", keyword: "enum", params: { allowedValues: schema139.enum }, message: "must be equal to one of the allowed values" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err6 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err6];
+    } else {
+      vErrors.push(err6);
+    }
+    errors++;
+  }
+  validate119.errors = vErrors;
+  return errors === 0;
+}
+validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupTransfer = validate120;
+function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate120.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.agent === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "agent")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.agent !== void 0) {
+      if (typeof data.agent !== "string") {
+        const err2 = { instancePath: instancePath + "/agent", schemaPath: "#/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err3 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err3];
+    } else {
+      vErrors.push(err3);
+    }
+    errors++;
+  }
+  validate120.errors = vErrors;
+  return errors === 0;
+}
+validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupSetPolicy = validate121;
+function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate121.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.policy === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "policy" }, message: "must have required property 'policy'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "policy")) {
+        const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.policy !== void 0) {
+      if (!validate111(data.policy, { instancePath: instancePath + "/policy", parentData: data, parentDataProperty: "policy", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err2 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err2];
+    } else {
+      vErrors.push(err2);
+    }
+    errors++;
+  }
+  validate121.errors = vErrors;
+  return errors === 0;
+}
+validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateGroupStatement = validate123;
+var schema142 = { "description": "One statement about a group. Serialized, it is the signed payload of a SignedGroupStatement.", "type": "object", "additionalProperties": false, "properties": { "group": { "description": "The group's name, 1..64 characters of [a-z0-9._-]. Required.", "type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9._-]+$" }, "seq": { "description": "Position in the group's chain: 1 for the create, then exactly one more than the previous. Required.", "type": "string", "pattern": "^[0-9]+$" }, "prev": { "description": "SHA-256 of the previous statement's SignedGroupStatement.statement bytes; empty only for seq 1.", "type": "string", "contentEncoding": "base64" }, "signer": { "description": "The agent that signed it; its key must be the signature's key and current at `at`. Required.", "type": "string" }, "at": { "description": "When it was signed; never earlier than the previous statement's. Required.", "type": "string", "format": "date-time" }, "create": { "description": "Creates the group (seq 1 only).", "$ref": "#/$defs/GroupCreate" }, "join": { "description": "The signer joins with an invite.", "$ref": "#/$defs/GroupJoin" }, "approve": { "description": "An admin admits an agent.", "$ref": "#/$defs/GroupApprove" }, "leave": { "description": "The signer leaves.", "$ref": "#/$defs/GroupLeave" }, "kick": { "description": "An admin removes an agent.", "$ref": "#/$defs/GroupKick" }, "mute": { "description": "An admin mutes or unmutes a member.", "$ref": "#/$defs/GroupMute" }, "setRole": { "description": "The owner changes a member's role.", "$ref": "#/$defs/GroupSetRole" }, "transfer": { "description": "The owner transfers ownership.", "$ref": "#/$defs/GroupTransfer" }, "setPolicy": { "description": "An admin changes the policy.", "$ref": "#/$defs/GroupSetPolicy" } }, "required": ["group", "seq", "signer", "at"], "dependentSchemas": { "create": { "not": { "anyOf": [{ "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "join": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "approve": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "leave": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "kick": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "mute": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "setRole": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] } }, "transfer": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["setPolicy"] }] } }, "setPolicy": { "not": { "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }] } } }, "anyOf": [{ "required": ["create"] }, { "required": ["join"] }, { "required": ["approve"] }, { "required": ["leave"] }, { "required": ["kick"] }, { "required": ["mute"] }, { "required": ["setRole"] }, { "required": ["transfer"] }, { "required": ["setPolicy"] }] };
+function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate123.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  const _errs1 = errors;
+  let valid0 = false;
+  const _errs2 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.create === void 0) {
+      const err0 = { instancePath, schemaPath: "#/anyOf/0/required", keyword: "required", params: { missingProperty: "create" }, message: "must have required property 'create'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs2 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs3 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.join === void 0) {
+      const err1 = { instancePath, schemaPath: "#/anyOf/1/required", keyword: "required", params: { missingProperty: "join" }, message: "must have required property 'join'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs3 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs4 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.approve === void 0) {
+      const err2 = { instancePath, schemaPath: "#/anyOf/2/required", keyword: "required", params: { missingProperty: "approve" }, message: "must have required property 'approve'" };
+      if (vErrors === null) {
+        vErrors = [err2];
+      } else {
+        vErrors.push(err2);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs4 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs5 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.leave === void 0) {
+      const err3 = { instancePath, schemaPath: "#/anyOf/3/required", keyword: "required", params: { missingProperty: "leave" }, message: "must have required property 'leave'" };
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs5 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs6 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.kick === void 0) {
+      const err4 = { instancePath, schemaPath: "#/anyOf/4/required", keyword: "required", params: { missingProperty: "kick" }, message: "must have required property 'kick'" };
+      if (vErrors === null) {
+        vErrors = [err4];
+      } else {
+        vErrors.push(err4);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs6 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs7 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.mute === void 0) {
+      const err5 = { instancePath, schemaPath: "#/anyOf/5/required", keyword: "required", params: { missingProperty: "mute" }, message: "must have required property 'mute'" };
+      if (vErrors === null) {
+        vErrors = [err5];
+      } else {
+        vErrors.push(err5);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs7 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs8 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.setRole === void 0) {
+      const err6 = { instancePath, schemaPath: "#/anyOf/6/required", keyword: "required", params: { missingProperty: "setRole" }, message: "must have required property 'setRole'" };
+      if (vErrors === null) {
+        vErrors = [err6];
+      } else {
+        vErrors.push(err6);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs8 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs9 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.transfer === void 0) {
+      const err7 = { instancePath, schemaPath: "#/anyOf/7/required", keyword: "required", params: { missingProperty: "transfer" }, message: "must have required property 'transfer'" };
+      if (vErrors === null) {
+        vErrors = [err7];
+      } else {
+        vErrors.push(err7);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs9 === errors;
+  valid0 = valid0 || _valid0;
+  const _errs10 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.setPolicy === void 0) {
+      const err8 = { instancePath, schemaPath: "#/anyOf/8/required", keyword: "required", params: { missingProperty: "setPolicy" }, message: "must have required property 'setPolicy'" };
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+  }
+  var _valid0 = _errs10 === errors;
+  valid0 = valid0 || _valid0;
+  if (!valid0) {
+    const err9 = { instancePath, schemaPath: "#/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+    if (vErrors === null) {
+      vErrors = [err9];
+    } else {
+      vErrors.push(err9);
+    }
+    errors++;
+  } else {
+    errors = _errs1;
+    if (vErrors !== null) {
+      if (_errs1) {
+        vErrors.length = _errs1;
+      } else {
+        vErrors = null;
+      }
+    }
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.group === void 0) {
+      const err10 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "group" }, message: "must have required property 'group'" };
+      if (vErrors === null) {
+        vErrors = [err10];
+      } else {
+        vErrors.push(err10);
+      }
+      errors++;
+    }
+    if (data.seq === void 0) {
+      const err11 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "seq" }, message: "must have required property 'seq'" };
+      if (vErrors === null) {
+        vErrors = [err11];
+      } else {
+        vErrors.push(err11);
+      }
+      errors++;
+    }
+    if (data.signer === void 0) {
+      const err12 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "signer" }, message: "must have required property 'signer'" };
+      if (vErrors === null) {
+        vErrors = [err12];
+      } else {
+        vErrors.push(err12);
+      }
+      errors++;
+    }
+    if (data.at === void 0) {
+      const err13 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "at" }, message: "must have required property 'at'" };
+      if (vErrors === null) {
+        vErrors = [err13];
+      } else {
+        vErrors.push(err13);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!func21.call(schema142.properties, key0)) {
+        const err14 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    if (data.group !== void 0) {
+      let data0 = data.group;
+      if (typeof data0 === "string") {
+        if (func1(data0) > 64) {
+          const err15 = { instancePath: instancePath + "/group", schemaPath: "#/properties/group/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+          if (vErrors === null) {
+            vErrors = [err15];
+          } else {
+            vErrors.push(err15);
+          }
+          errors++;
+        }
+        if (func1(data0) < 1) {
+          const err16 = { instancePath: instancePath + "/group", schemaPath: "#/properties/group/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+          if (vErrors === null) {
+            vErrors = [err16];
+          } else {
+            vErrors.push(err16);
+          }
+          errors++;
+        }
+        if (!pattern4.test(data0)) {
+          const err17 = { instancePath: instancePath + "/group", schemaPath: "#/properties/group/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
+          if (vErrors === null) {
+            vErrors = [err17];
+          } else {
+            vErrors.push(err17);
+          }
+          errors++;
+        }
+      } else {
+        const err18 = { instancePath: instancePath + "/group", schemaPath: "#/properties/group/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err18];
+        } else {
+          vErrors.push(err18);
+        }
+        errors++;
+      }
+    }
+    if (data.seq !== void 0) {
+      let data1 = data.seq;
+      if (typeof data1 === "string") {
+        if (!pattern13.test(data1)) {
+          const err19 = { instancePath: instancePath + "/seq", schemaPath: "#/properties/seq/pattern", keyword: "pattern", params: { pattern: "^[0-9]+$" }, message: 'must match pattern "^[0-9]+$"' };
+          if (vErrors === null) {
+            vErrors = [err19];
+          } else {
+            vErrors.push(err19);
+          }
+          errors++;
+        }
+      } else {
+        const err20 = { instancePath: instancePath + "/seq", schemaPath: "#/properties/seq/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    if (data.prev !== void 0) {
+      if (typeof data.prev !== "string") {
+        const err21 = { instancePath: instancePath + "/prev", schemaPath: "#/properties/prev/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+    }
+    if (data.signer !== void 0) {
+      if (typeof data.signer !== "string") {
+        const err22 = { instancePath: instancePath + "/signer", schemaPath: "#/properties/signer/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.at !== void 0) {
+      let data4 = data.at;
+      if (typeof data4 === "string") {
+        if (!formats0.validate(data4)) {
+          const err23 = { instancePath: instancePath + "/at", schemaPath: "#/properties/at/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
+          if (vErrors === null) {
+            vErrors = [err23];
+          } else {
+            vErrors.push(err23);
+          }
+          errors++;
+        }
+      } else {
+        const err24 = { instancePath: instancePath + "/at", schemaPath: "#/properties/at/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
+    if (data.create !== void 0) {
+      if (!validate112(data.create, { instancePath: instancePath + "/create", parentData: data, parentDataProperty: "create", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.join !== void 0) {
+      let data6 = data.join;
+      if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+        if (data6.invite === void 0) {
+          const err25 = { instancePath: instancePath + "/join", schemaPath: "#/$defs/GroupJoin/required", keyword: "required", params: { missingProperty: "invite" }, message: "must have required property 'invite'" };
+          if (vErrors === null) {
+            vErrors = [err25];
+          } else {
+            vErrors.push(err25);
+          }
+          errors++;
+        }
+        for (const key1 in data6) {
+          if (!(key1 === "invite")) {
+            const err26 = { instancePath: instancePath + "/join", schemaPath: "#/$defs/GroupJoin/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err26];
+            } else {
+              vErrors.push(err26);
+            }
+            errors++;
+          }
+        }
+        if (data6.invite !== void 0) {
+          if (typeof data6.invite !== "string") {
+            const err27 = { instancePath: instancePath + "/join/invite", schemaPath: "#/$defs/GroupJoin/properties/invite/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err27];
+            } else {
+              vErrors.push(err27);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err28 = { instancePath: instancePath + "/join", schemaPath: "#/$defs/GroupJoin/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err28];
+        } else {
+          vErrors.push(err28);
+        }
+        errors++;
+      }
+    }
+    if (data.approve !== void 0) {
+      let data8 = data.approve;
+      if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
+        if (data8.agent === void 0) {
+          const err29 = { instancePath: instancePath + "/approve", schemaPath: "#/$defs/GroupApprove/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
+          }
+          errors++;
+        }
+        for (const key2 in data8) {
+          if (!(key2 === "agent")) {
+            const err30 = { instancePath: instancePath + "/approve", schemaPath: "#/$defs/GroupApprove/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err30];
+            } else {
+              vErrors.push(err30);
+            }
+            errors++;
+          }
+        }
+        if (data8.agent !== void 0) {
+          if (typeof data8.agent !== "string") {
+            const err31 = { instancePath: instancePath + "/approve/agent", schemaPath: "#/$defs/GroupApprove/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err31];
+            } else {
+              vErrors.push(err31);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err32 = { instancePath: instancePath + "/approve", schemaPath: "#/$defs/GroupApprove/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err32];
+        } else {
+          vErrors.push(err32);
+        }
+        errors++;
+      }
+    }
+    if (data.leave !== void 0) {
+      let data10 = data.leave;
+      if (data10 && typeof data10 == "object" && !Array.isArray(data10)) {
+        for (const key3 in data10) {
+          if (!(key3 === "reason")) {
+            const err33 = { instancePath: instancePath + "/leave", schemaPath: "#/$defs/GroupLeave/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err33];
+            } else {
+              vErrors.push(err33);
+            }
+            errors++;
+          }
+        }
+        if (data10.reason !== void 0) {
+          let data11 = data10.reason;
+          if (typeof data11 === "string") {
+            if (func1(data11) > 256) {
+              const err34 = { instancePath: instancePath + "/leave/reason", schemaPath: "#/$defs/GroupLeave/properties/reason/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters" };
+              if (vErrors === null) {
+                vErrors = [err34];
+              } else {
+                vErrors.push(err34);
+              }
+              errors++;
+            }
+            if (func1(data11) < 0) {
+              const err35 = { instancePath: instancePath + "/leave/reason", schemaPath: "#/$defs/GroupLeave/properties/reason/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+              if (vErrors === null) {
+                vErrors = [err35];
+              } else {
+                vErrors.push(err35);
+              }
+              errors++;
+            }
+          } else {
+            const err36 = { instancePath: instancePath + "/leave/reason", schemaPath: "#/$defs/GroupLeave/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err36];
+            } else {
+              vErrors.push(err36);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err37 = { instancePath: instancePath + "/leave", schemaPath: "#/$defs/GroupLeave/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err37];
+        } else {
+          vErrors.push(err37);
+        }
+        errors++;
+      }
+    }
+    if (data.kick !== void 0) {
+      let data12 = data.kick;
+      if (data12 && typeof data12 == "object" && !Array.isArray(data12)) {
+        if (data12.agent === void 0) {
+          const err38 = { instancePath: instancePath + "/kick", schemaPath: "#/$defs/GroupKick/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err38];
+          } else {
+            vErrors.push(err38);
+          }
+          errors++;
+        }
+        for (const key4 in data12) {
+          if (!(key4 === "agent")) {
+            const err39 = { instancePath: instancePath + "/kick", schemaPath: "#/$defs/GroupKick/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err39];
+            } else {
+              vErrors.push(err39);
+            }
+            errors++;
+          }
+        }
+        if (data12.agent !== void 0) {
+          if (typeof data12.agent !== "string") {
+            const err40 = { instancePath: instancePath + "/kick/agent", schemaPath: "#/$defs/GroupKick/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err40];
+            } else {
+              vErrors.push(err40);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err41 = { instancePath: instancePath + "/kick", schemaPath: "#/$defs/GroupKick/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err41];
+        } else {
+          vErrors.push(err41);
+        }
+        errors++;
+      }
+    }
+    if (data.mute !== void 0) {
+      let data14 = data.mute;
+      if (data14 && typeof data14 == "object" && !Array.isArray(data14)) {
+        if (data14.agent === void 0) {
+          const err42 = { instancePath: instancePath + "/mute", schemaPath: "#/$defs/GroupMute/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err42];
+          } else {
+            vErrors.push(err42);
+          }
+          errors++;
+        }
+        for (const key5 in data14) {
+          if (!(key5 === "agent" || key5 === "muted")) {
+            const err43 = { instancePath: instancePath + "/mute", schemaPath: "#/$defs/GroupMute/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err43];
+            } else {
+              vErrors.push(err43);
+            }
+            errors++;
+          }
+        }
+        if (data14.agent !== void 0) {
+          if (typeof data14.agent !== "string") {
+            const err44 = { instancePath: instancePath + "/mute/agent", schemaPath: "#/$defs/GroupMute/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err44];
+            } else {
+              vErrors.push(err44);
+            }
+            errors++;
+          }
+        }
+        if (data14.muted !== void 0) {
+          if (typeof data14.muted !== "boolean") {
+            const err45 = { instancePath: instancePath + "/mute/muted", schemaPath: "#/$defs/GroupMute/properties/muted/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+            if (vErrors === null) {
+              vErrors = [err45];
+            } else {
+              vErrors.push(err45);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err46 = { instancePath: instancePath + "/mute", schemaPath: "#/$defs/GroupMute/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err46];
+        } else {
+          vErrors.push(err46);
+        }
+        errors++;
+      }
+    }
+    if (data.setRole !== void 0) {
+      if (!validate119(data.setRole, { instancePath: instancePath + "/setRole", parentData: data, parentDataProperty: "setRole", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.transfer !== void 0) {
+      let data18 = data.transfer;
+      if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
+        if (data18.agent === void 0) {
+          const err47 = { instancePath: instancePath + "/transfer", schemaPath: "#/$defs/GroupTransfer/required", keyword: "required", params: { missingProperty: "agent" }, message: "must have required property 'agent'" };
+          if (vErrors === null) {
+            vErrors = [err47];
+          } else {
+            vErrors.push(err47);
+          }
+          errors++;
+        }
+        for (const key6 in data18) {
+          if (!(key6 === "agent")) {
+            const err48 = { instancePath: instancePath + "/transfer", schemaPath: "#/$defs/GroupTransfer/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
+            }
+            errors++;
+          }
+        }
+        if (data18.agent !== void 0) {
+          if (typeof data18.agent !== "string") {
+            const err49 = { instancePath: instancePath + "/transfer/agent", schemaPath: "#/$defs/GroupTransfer/properties/agent/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err49];
+            } else {
+              vErrors.push(err49);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err50 = { instancePath: instancePath + "/transfer", schemaPath: "#/$defs/GroupTransfer/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        if (vErrors === null) {
+          vErrors = [err50];
+        } else {
+          vErrors.push(err50);
+        }
+        errors++;
+      }
+    }
+    if (data.setPolicy !== void 0) {
+      if (!validate121(data.setPolicy, { instancePath: instancePath + "/setPolicy", parentData: data, parentDataProperty: "setPolicy", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+        errors = vErrors.length;
+      }
+    }
+    if (data.create !== void 0) {
+      const _errs64 = errors;
+      const _errs65 = errors;
+      const _errs66 = errors;
+      let valid16 = false;
+      const _errs67 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing0;
+        if (data.join === void 0 && (missing0 = "join")) {
+          const err51 = {};
+          if (vErrors === null) {
+            vErrors = [err51];
+          } else {
+            vErrors.push(err51);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs67 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs68 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing1;
+        if (data.approve === void 0 && (missing1 = "approve")) {
+          const err52 = {};
+          if (vErrors === null) {
+            vErrors = [err52];
+          } else {
+            vErrors.push(err52);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs68 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs69 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing2;
+        if (data.leave === void 0 && (missing2 = "leave")) {
+          const err53 = {};
+          if (vErrors === null) {
+            vErrors = [err53];
+          } else {
+            vErrors.push(err53);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs69 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs70 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing3;
+        if (data.kick === void 0 && (missing3 = "kick")) {
+          const err54 = {};
+          if (vErrors === null) {
+            vErrors = [err54];
+          } else {
+            vErrors.push(err54);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs70 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs71 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing4;
+        if (data.mute === void 0 && (missing4 = "mute")) {
+          const err55 = {};
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs71 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs72 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing5;
+        if (data.setRole === void 0 && (missing5 = "setRole")) {
+          const err56 = {};
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs72 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs73 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing6;
+        if (data.transfer === void 0 && (missing6 = "transfer")) {
+          const err57 = {};
+          if (vErrors === null) {
+            vErrors = [err57];
+          } else {
+            vErrors.push(err57);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs73 === errors;
+      valid16 = valid16 || _valid1;
+      const _errs74 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing7;
+        if (data.setPolicy === void 0 && (missing7 = "setPolicy")) {
+          const err58 = {};
+          if (vErrors === null) {
+            vErrors = [err58];
+          } else {
+            vErrors.push(err58);
+          }
+          errors++;
+        }
+      }
+      var _valid1 = _errs74 === errors;
+      valid16 = valid16 || _valid1;
+      if (!valid16) {
+        const err59 = {};
+        if (vErrors === null) {
+          vErrors = [err59];
+        } else {
+          vErrors.push(err59);
+        }
+        errors++;
+      } else {
+        errors = _errs66;
+        if (vErrors !== null) {
+          if (_errs66) {
+            vErrors.length = _errs66;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid15 = _errs65 === errors;
+      if (valid15) {
+        const err60 = { instancePath, schemaPath: "#/dependentSchemas/create/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err60];
+        } else {
+          vErrors.push(err60);
+        }
+        errors++;
+      } else {
+        errors = _errs64;
+        if (vErrors !== null) {
+          if (_errs64) {
+            vErrors.length = _errs64;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.join !== void 0) {
+      const _errs76 = errors;
+      const _errs77 = errors;
+      const _errs78 = errors;
+      let valid18 = false;
+      const _errs79 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing8;
+        if (data.create === void 0 && (missing8 = "create")) {
+          const err61 = {};
+          if (vErrors === null) {
+            vErrors = [err61];
+          } else {
+            vErrors.push(err61);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs79 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs80 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing9;
+        if (data.approve === void 0 && (missing9 = "approve")) {
+          const err62 = {};
+          if (vErrors === null) {
+            vErrors = [err62];
+          } else {
+            vErrors.push(err62);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs80 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs81 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing10;
+        if (data.leave === void 0 && (missing10 = "leave")) {
+          const err63 = {};
+          if (vErrors === null) {
+            vErrors = [err63];
+          } else {
+            vErrors.push(err63);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs81 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs82 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing11;
+        if (data.kick === void 0 && (missing11 = "kick")) {
+          const err64 = {};
+          if (vErrors === null) {
+            vErrors = [err64];
+          } else {
+            vErrors.push(err64);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs82 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs83 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing12;
+        if (data.mute === void 0 && (missing12 = "mute")) {
+          const err65 = {};
+          if (vErrors === null) {
+            vErrors = [err65];
+          } else {
+            vErrors.push(err65);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs83 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs84 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing13;
+        if (data.setRole === void 0 && (missing13 = "setRole")) {
+          const err66 = {};
+          if (vErrors === null) {
+            vErrors = [err66];
+          } else {
+            vErrors.push(err66);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs84 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs85 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing14;
+        if (data.transfer === void 0 && (missing14 = "transfer")) {
+          const err67 = {};
+          if (vErrors === null) {
+            vErrors = [err67];
+          } else {
+            vErrors.push(err67);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs85 === errors;
+      valid18 = valid18 || _valid2;
+      const _errs86 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing15;
+        if (data.setPolicy === void 0 && (missing15 = "setPolicy")) {
+          const err68 = {};
+          if (vErrors === null) {
+            vErrors = [err68];
+          } else {
+            vErrors.push(err68);
+          }
+          errors++;
+        }
+      }
+      var _valid2 = _errs86 === errors;
+      valid18 = valid18 || _valid2;
+      if (!valid18) {
+        const err69 = {};
+        if (vErrors === null) {
+          vErrors = [err69];
+        } else {
+          vErrors.push(err69);
+        }
+        errors++;
+      } else {
+        errors = _errs78;
+        if (vErrors !== null) {
+          if (_errs78) {
+            vErrors.length = _errs78;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid17 = _errs77 === errors;
+      if (valid17) {
+        const err70 = { instancePath, schemaPath: "#/dependentSchemas/join/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err70];
+        } else {
+          vErrors.push(err70);
+        }
+        errors++;
+      } else {
+        errors = _errs76;
+        if (vErrors !== null) {
+          if (_errs76) {
+            vErrors.length = _errs76;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.approve !== void 0) {
+      const _errs88 = errors;
+      const _errs89 = errors;
+      const _errs90 = errors;
+      let valid20 = false;
+      const _errs91 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing16;
+        if (data.create === void 0 && (missing16 = "create")) {
+          const err71 = {};
+          if (vErrors === null) {
+            vErrors = [err71];
+          } else {
+            vErrors.push(err71);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs91 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs92 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing17;
+        if (data.join === void 0 && (missing17 = "join")) {
+          const err72 = {};
+          if (vErrors === null) {
+            vErrors = [err72];
+          } else {
+            vErrors.push(err72);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs92 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs93 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing18;
+        if (data.leave === void 0 && (missing18 = "leave")) {
+          const err73 = {};
+          if (vErrors === null) {
+            vErrors = [err73];
+          } else {
+            vErrors.push(err73);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs93 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs94 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing19;
+        if (data.kick === void 0 && (missing19 = "kick")) {
+          const err74 = {};
+          if (vErrors === null) {
+            vErrors = [err74];
+          } else {
+            vErrors.push(err74);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs94 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs95 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing20;
+        if (data.mute === void 0 && (missing20 = "mute")) {
+          const err75 = {};
+          if (vErrors === null) {
+            vErrors = [err75];
+          } else {
+            vErrors.push(err75);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs95 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs96 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing21;
+        if (data.setRole === void 0 && (missing21 = "setRole")) {
+          const err76 = {};
+          if (vErrors === null) {
+            vErrors = [err76];
+          } else {
+            vErrors.push(err76);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs96 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs97 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing22;
+        if (data.transfer === void 0 && (missing22 = "transfer")) {
+          const err77 = {};
+          if (vErrors === null) {
+            vErrors = [err77];
+          } else {
+            vErrors.push(err77);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs97 === errors;
+      valid20 = valid20 || _valid3;
+      const _errs98 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing23;
+        if (data.setPolicy === void 0 && (missing23 = "setPolicy")) {
+          const err78 = {};
+          if (vErrors === null) {
+            vErrors = [err78];
+          } else {
+            vErrors.push(err78);
+          }
+          errors++;
+        }
+      }
+      var _valid3 = _errs98 === errors;
+      valid20 = valid20 || _valid3;
+      if (!valid20) {
+        const err79 = {};
+        if (vErrors === null) {
+          vErrors = [err79];
+        } else {
+          vErrors.push(err79);
+        }
+        errors++;
+      } else {
+        errors = _errs90;
+        if (vErrors !== null) {
+          if (_errs90) {
+            vErrors.length = _errs90;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid19 = _errs89 === errors;
+      if (valid19) {
+        const err80 = { instancePath, schemaPath: "#/dependentSchemas/approve/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err80];
+        } else {
+          vErrors.push(err80);
+        }
+        errors++;
+      } else {
+        errors = _errs88;
+        if (vErrors !== null) {
+          if (_errs88) {
+            vErrors.length = _errs88;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.leave !== void 0) {
+      const _errs100 = errors;
+      const _errs101 = errors;
+      const _errs102 = errors;
+      let valid22 = false;
+      const _errs103 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing24;
+        if (data.create === void 0 && (missing24 = "create")) {
+          const err81 = {};
+          if (vErrors === null) {
+            vErrors = [err81];
+          } else {
+            vErrors.push(err81);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs103 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs104 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing25;
+        if (data.join === void 0 && (missing25 = "join")) {
+          const err82 = {};
+          if (vErrors === null) {
+            vErrors = [err82];
+          } else {
+            vErrors.push(err82);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs104 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs105 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing26;
+        if (data.approve === void 0 && (missing26 = "approve")) {
+          const err83 = {};
+          if (vErrors === null) {
+            vErrors = [err83];
+          } else {
+            vErrors.push(err83);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs105 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs106 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing27;
+        if (data.kick === void 0 && (missing27 = "kick")) {
+          const err84 = {};
+          if (vErrors === null) {
+            vErrors = [err84];
+          } else {
+            vErrors.push(err84);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs106 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs107 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing28;
+        if (data.mute === void 0 && (missing28 = "mute")) {
+          const err85 = {};
+          if (vErrors === null) {
+            vErrors = [err85];
+          } else {
+            vErrors.push(err85);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs107 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs108 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing29;
+        if (data.setRole === void 0 && (missing29 = "setRole")) {
+          const err86 = {};
+          if (vErrors === null) {
+            vErrors = [err86];
+          } else {
+            vErrors.push(err86);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs108 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs109 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing30;
+        if (data.transfer === void 0 && (missing30 = "transfer")) {
+          const err87 = {};
+          if (vErrors === null) {
+            vErrors = [err87];
+          } else {
+            vErrors.push(err87);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs109 === errors;
+      valid22 = valid22 || _valid4;
+      const _errs110 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing31;
+        if (data.setPolicy === void 0 && (missing31 = "setPolicy")) {
+          const err88 = {};
+          if (vErrors === null) {
+            vErrors = [err88];
+          } else {
+            vErrors.push(err88);
+          }
+          errors++;
+        }
+      }
+      var _valid4 = _errs110 === errors;
+      valid22 = valid22 || _valid4;
+      if (!valid22) {
+        const err89 = {};
+        if (vErrors === null) {
+          vErrors = [err89];
+        } else {
+          vErrors.push(err89);
+        }
+        errors++;
+      } else {
+        errors = _errs102;
+        if (vErrors !== null) {
+          if (_errs102) {
+            vErrors.length = _errs102;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid21 = _errs101 === errors;
+      if (valid21) {
+        const err90 = { instancePath, schemaPath: "#/dependentSchemas/leave/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err90];
+        } else {
+          vErrors.push(err90);
+        }
+        errors++;
+      } else {
+        errors = _errs100;
+        if (vErrors !== null) {
+          if (_errs100) {
+            vErrors.length = _errs100;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.kick !== void 0) {
+      const _errs112 = errors;
+      const _errs113 = errors;
+      const _errs114 = errors;
+      let valid24 = false;
+      const _errs115 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing32;
+        if (data.create === void 0 && (missing32 = "create")) {
+          const err91 = {};
+          if (vErrors === null) {
+            vErrors = [err91];
+          } else {
+            vErrors.push(err91);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs115 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs116 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing33;
+        if (data.join === void 0 && (missing33 = "join")) {
+          const err92 = {};
+          if (vErrors === null) {
+            vErrors = [err92];
+          } else {
+            vErrors.push(err92);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs116 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs117 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing34;
+        if (data.approve === void 0 && (missing34 = "approve")) {
+          const err93 = {};
+          if (vErrors === null) {
+            vErrors = [err93];
+          } else {
+            vErrors.push(err93);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs117 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs118 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing35;
+        if (data.leave === void 0 && (missing35 = "leave")) {
+          const err94 = {};
+          if (vErrors === null) {
+            vErrors = [err94];
+          } else {
+            vErrors.push(err94);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs118 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs119 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing36;
+        if (data.mute === void 0 && (missing36 = "mute")) {
+          const err95 = {};
+          if (vErrors === null) {
+            vErrors = [err95];
+          } else {
+            vErrors.push(err95);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs119 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs120 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing37;
+        if (data.setRole === void 0 && (missing37 = "setRole")) {
+          const err96 = {};
+          if (vErrors === null) {
+            vErrors = [err96];
+          } else {
+            vErrors.push(err96);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs120 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs121 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing38;
+        if (data.transfer === void 0 && (missing38 = "transfer")) {
+          const err97 = {};
+          if (vErrors === null) {
+            vErrors = [err97];
+          } else {
+            vErrors.push(err97);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs121 === errors;
+      valid24 = valid24 || _valid5;
+      const _errs122 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing39;
+        if (data.setPolicy === void 0 && (missing39 = "setPolicy")) {
+          const err98 = {};
+          if (vErrors === null) {
+            vErrors = [err98];
+          } else {
+            vErrors.push(err98);
+          }
+          errors++;
+        }
+      }
+      var _valid5 = _errs122 === errors;
+      valid24 = valid24 || _valid5;
+      if (!valid24) {
+        const err99 = {};
+        if (vErrors === null) {
+          vErrors = [err99];
+        } else {
+          vErrors.push(err99);
+        }
+        errors++;
+      } else {
+        errors = _errs114;
+        if (vErrors !== null) {
+          if (_errs114) {
+            vErrors.length = _errs114;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid23 = _errs113 === errors;
+      if (valid23) {
+        const err100 = { instancePath, schemaPath: "#/dependentSchemas/kick/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err100];
+        } else {
+          vErrors.push(err100);
+        }
+        errors++;
+      } else {
+        errors = _errs112;
+        if (vErrors !== null) {
+          if (_errs112) {
+            vErrors.length = _errs112;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.mute !== void 0) {
+      const _errs124 = errors;
+      const _errs125 = errors;
+      const _errs126 = errors;
+      let valid26 = false;
+      const _errs127 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing40;
+        if (data.create === void 0 && (missing40 = "create")) {
+          const err101 = {};
+          if (vErrors === null) {
+            vErrors = [err101];
+          } else {
+            vErrors.push(err101);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs127 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs128 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing41;
+        if (data.join === void 0 && (missing41 = "join")) {
+          const err102 = {};
+          if (vErrors === null) {
+            vErrors = [err102];
+          } else {
+            vErrors.push(err102);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs128 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs129 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing42;
+        if (data.approve === void 0 && (missing42 = "approve")) {
+          const err103 = {};
+          if (vErrors === null) {
+            vErrors = [err103];
+          } else {
+            vErrors.push(err103);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs129 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs130 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing43;
+        if (data.leave === void 0 && (missing43 = "leave")) {
+          const err104 = {};
+          if (vErrors === null) {
+            vErrors = [err104];
+          } else {
+            vErrors.push(err104);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs130 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs131 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing44;
+        if (data.kick === void 0 && (missing44 = "kick")) {
+          const err105 = {};
+          if (vErrors === null) {
+            vErrors = [err105];
+          } else {
+            vErrors.push(err105);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs131 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs132 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing45;
+        if (data.setRole === void 0 && (missing45 = "setRole")) {
+          const err106 = {};
+          if (vErrors === null) {
+            vErrors = [err106];
+          } else {
+            vErrors.push(err106);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs132 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs133 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing46;
+        if (data.transfer === void 0 && (missing46 = "transfer")) {
+          const err107 = {};
+          if (vErrors === null) {
+            vErrors = [err107];
+          } else {
+            vErrors.push(err107);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs133 === errors;
+      valid26 = valid26 || _valid6;
+      const _errs134 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing47;
+        if (data.setPolicy === void 0 && (missing47 = "setPolicy")) {
+          const err108 = {};
+          if (vErrors === null) {
+            vErrors = [err108];
+          } else {
+            vErrors.push(err108);
+          }
+          errors++;
+        }
+      }
+      var _valid6 = _errs134 === errors;
+      valid26 = valid26 || _valid6;
+      if (!valid26) {
+        const err109 = {};
+        if (vErrors === null) {
+          vErrors = [err109];
+        } else {
+          vErrors.push(err109);
+        }
+        errors++;
+      } else {
+        errors = _errs126;
+        if (vErrors !== null) {
+          if (_errs126) {
+            vErrors.length = _errs126;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid25 = _errs125 === errors;
+      if (valid25) {
+        const err110 = { instancePath, schemaPath: "#/dependentSchemas/mute/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err110];
+        } else {
+          vErrors.push(err110);
+        }
+        errors++;
+      } else {
+        errors = _errs124;
+        if (vErrors !== null) {
+          if (_errs124) {
+            vErrors.length = _errs124;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.setRole !== void 0) {
+      const _errs136 = errors;
+      const _errs137 = errors;
+      const _errs138 = errors;
+      let valid28 = false;
+      const _errs139 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing48;
+        if (data.create === void 0 && (missing48 = "create")) {
+          const err111 = {};
+          if (vErrors === null) {
+            vErrors = [err111];
+          } else {
+            vErrors.push(err111);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs139 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs140 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing49;
+        if (data.join === void 0 && (missing49 = "join")) {
+          const err112 = {};
+          if (vErrors === null) {
+            vErrors = [err112];
+          } else {
+            vErrors.push(err112);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs140 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs141 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing50;
+        if (data.approve === void 0 && (missing50 = "approve")) {
+          const err113 = {};
+          if (vErrors === null) {
+            vErrors = [err113];
+          } else {
+            vErrors.push(err113);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs141 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs142 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing51;
+        if (data.leave === void 0 && (missing51 = "leave")) {
+          const err114 = {};
+          if (vErrors === null) {
+            vErrors = [err114];
+          } else {
+            vErrors.push(err114);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs142 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs143 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing52;
+        if (data.kick === void 0 && (missing52 = "kick")) {
+          const err115 = {};
+          if (vErrors === null) {
+            vErrors = [err115];
+          } else {
+            vErrors.push(err115);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs143 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs144 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing53;
+        if (data.mute === void 0 && (missing53 = "mute")) {
+          const err116 = {};
+          if (vErrors === null) {
+            vErrors = [err116];
+          } else {
+            vErrors.push(err116);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs144 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs145 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing54;
+        if (data.transfer === void 0 && (missing54 = "transfer")) {
+          const err117 = {};
+          if (vErrors === null) {
+            vErrors = [err117];
+          } else {
+            vErrors.push(err117);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs145 === errors;
+      valid28 = valid28 || _valid7;
+      const _errs146 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing55;
+        if (data.setPolicy === void 0 && (missing55 = "setPolicy")) {
+          const err118 = {};
+          if (vErrors === null) {
+            vErrors = [err118];
+          } else {
+            vErrors.push(err118);
+          }
+          errors++;
+        }
+      }
+      var _valid7 = _errs146 === errors;
+      valid28 = valid28 || _valid7;
+      if (!valid28) {
+        const err119 = {};
+        if (vErrors === null) {
+          vErrors = [err119];
+        } else {
+          vErrors.push(err119);
+        }
+        errors++;
+      } else {
+        errors = _errs138;
+        if (vErrors !== null) {
+          if (_errs138) {
+            vErrors.length = _errs138;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid27 = _errs137 === errors;
+      if (valid27) {
+        const err120 = { instancePath, schemaPath: "#/dependentSchemas/setRole/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err120];
+        } else {
+          vErrors.push(err120);
+        }
+        errors++;
+      } else {
+        errors = _errs136;
+        if (vErrors !== null) {
+          if (_errs136) {
+            vErrors.length = _errs136;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.transfer !== void 0) {
+      const _errs148 = errors;
+      const _errs149 = errors;
+      const _errs150 = errors;
+      let valid30 = false;
+      const _errs151 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing56;
+        if (data.create === void 0 && (missing56 = "create")) {
+          const err121 = {};
+          if (vErrors === null) {
+            vErrors = [err121];
+          } else {
+            vErrors.push(err121);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs151 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs152 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing57;
+        if (data.join === void 0 && (missing57 = "join")) {
+          const err122 = {};
+          if (vErrors === null) {
+            vErrors = [err122];
+          } else {
+            vErrors.push(err122);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs152 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs153 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing58;
+        if (data.approve === void 0 && (missing58 = "approve")) {
+          const err123 = {};
+          if (vErrors === null) {
+            vErrors = [err123];
+          } else {
+            vErrors.push(err123);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs153 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs154 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing59;
+        if (data.leave === void 0 && (missing59 = "leave")) {
+          const err124 = {};
+          if (vErrors === null) {
+            vErrors = [err124];
+          } else {
+            vErrors.push(err124);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs154 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs155 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing60;
+        if (data.kick === void 0 && (missing60 = "kick")) {
+          const err125 = {};
+          if (vErrors === null) {
+            vErrors = [err125];
+          } else {
+            vErrors.push(err125);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs155 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs156 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing61;
+        if (data.mute === void 0 && (missing61 = "mute")) {
+          const err126 = {};
+          if (vErrors === null) {
+            vErrors = [err126];
+          } else {
+            vErrors.push(err126);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs156 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs157 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing62;
+        if (data.setRole === void 0 && (missing62 = "setRole")) {
+          const err127 = {};
+          if (vErrors === null) {
+            vErrors = [err127];
+          } else {
+            vErrors.push(err127);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs157 === errors;
+      valid30 = valid30 || _valid8;
+      const _errs158 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing63;
+        if (data.setPolicy === void 0 && (missing63 = "setPolicy")) {
+          const err128 = {};
+          if (vErrors === null) {
+            vErrors = [err128];
+          } else {
+            vErrors.push(err128);
+          }
+          errors++;
+        }
+      }
+      var _valid8 = _errs158 === errors;
+      valid30 = valid30 || _valid8;
+      if (!valid30) {
+        const err129 = {};
+        if (vErrors === null) {
+          vErrors = [err129];
+        } else {
+          vErrors.push(err129);
+        }
+        errors++;
+      } else {
+        errors = _errs150;
+        if (vErrors !== null) {
+          if (_errs150) {
+            vErrors.length = _errs150;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid29 = _errs149 === errors;
+      if (valid29) {
+        const err130 = { instancePath, schemaPath: "#/dependentSchemas/transfer/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err130];
+        } else {
+          vErrors.push(err130);
+        }
+        errors++;
+      } else {
+        errors = _errs148;
+        if (vErrors !== null) {
+          if (_errs148) {
+            vErrors.length = _errs148;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.setPolicy !== void 0) {
+      const _errs160 = errors;
+      const _errs161 = errors;
+      const _errs162 = errors;
+      let valid32 = false;
+      const _errs163 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing64;
+        if (data.create === void 0 && (missing64 = "create")) {
+          const err131 = {};
+          if (vErrors === null) {
+            vErrors = [err131];
+          } else {
+            vErrors.push(err131);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs163 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs164 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing65;
+        if (data.join === void 0 && (missing65 = "join")) {
+          const err132 = {};
+          if (vErrors === null) {
+            vErrors = [err132];
+          } else {
+            vErrors.push(err132);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs164 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs165 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing66;
+        if (data.approve === void 0 && (missing66 = "approve")) {
+          const err133 = {};
+          if (vErrors === null) {
+            vErrors = [err133];
+          } else {
+            vErrors.push(err133);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs165 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs166 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing67;
+        if (data.leave === void 0 && (missing67 = "leave")) {
+          const err134 = {};
+          if (vErrors === null) {
+            vErrors = [err134];
+          } else {
+            vErrors.push(err134);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs166 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs167 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing68;
+        if (data.kick === void 0 && (missing68 = "kick")) {
+          const err135 = {};
+          if (vErrors === null) {
+            vErrors = [err135];
+          } else {
+            vErrors.push(err135);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs167 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs168 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing69;
+        if (data.mute === void 0 && (missing69 = "mute")) {
+          const err136 = {};
+          if (vErrors === null) {
+            vErrors = [err136];
+          } else {
+            vErrors.push(err136);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs168 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs169 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing70;
+        if (data.setRole === void 0 && (missing70 = "setRole")) {
+          const err137 = {};
+          if (vErrors === null) {
+            vErrors = [err137];
+          } else {
+            vErrors.push(err137);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs169 === errors;
+      valid32 = valid32 || _valid9;
+      const _errs170 = errors;
+      if (data && typeof data == "object" && !Array.isArray(data)) {
+        let missing71;
+        if (data.transfer === void 0 && (missing71 = "transfer")) {
+          const err138 = {};
+          if (vErrors === null) {
+            vErrors = [err138];
+          } else {
+            vErrors.push(err138);
+          }
+          errors++;
+        }
+      }
+      var _valid9 = _errs170 === errors;
+      valid32 = valid32 || _valid9;
+      if (!valid32) {
+        const err139 = {};
+        if (vErrors === null) {
+          vErrors = [err139];
+        } else {
+          vErrors.push(err139);
+        }
+        errors++;
+      } else {
+        errors = _errs162;
+        if (vErrors !== null) {
+          if (_errs162) {
+            vErrors.length = _errs162;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+      var valid31 = _errs161 === errors;
+      if (valid31) {
+        const err140 = { instancePath, schemaPath: "#/dependentSchemas/setPolicy/not", keyword: "not", params: {}, message: "must NOT be valid" };
+        if (vErrors === null) {
+          vErrors = [err140];
+        } else {
+          vErrors.push(err140);
+        }
+        errors++;
+      } else {
+        errors = _errs160;
+        if (vErrors !== null) {
+          if (_errs160) {
+            vErrors.length = _errs160;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+  } else {
+    const err141 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err141];
+    } else {
+      vErrors.push(err141);
+    }
+    errors++;
+  }
+  validate123.errors = vErrors;
+  return errors === 0;
+}
+validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignedGroupStatement = validate127;
+function validate128(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate128.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.keyId === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "keyId" }, message: "must have required property 'keyId'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.sig === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "sig" }, message: "must have required property 'sig'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "scheme" || key0 === "keyId" || key0 === "sig")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.scheme !== void 0) {
+      let data0 = data.scheme;
+      if (typeof data0 !== "string") {
+        const err3 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+      if (!(data0 === "SIGNATURE_SCHEME_UNSPECIFIED" || data0 === "SIGNATURE_SCHEME_ED25519" || data0 === "SIGNATURE_SCHEME_HMAC_SHA256")) {
+        const err4 = { instancePath: instancePath + "/scheme", schemaPath: "#/$defs/SignatureScheme/enum", keyword: "enum", params: { allowedValues: schema46.enum }, message: "must be equal to one of the allowed values" };
+        if (vErrors === null) {
+          vErrors = [err4];
+        } else {
+          vErrors.push(err4);
+        }
+        errors++;
+      }
+    }
+    if (data.keyId !== void 0) {
+      if (typeof data.keyId !== "string") {
+        const err5 = { instancePath: instancePath + "/keyId", schemaPath: "#/properties/keyId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err5];
+        } else {
+          vErrors.push(err5);
+        }
+        errors++;
+      }
+    }
+    if (data.sig !== void 0) {
+      if (typeof data.sig !== "string") {
+        const err6 = { instancePath: instancePath + "/sig", schemaPath: "#/properties/sig/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err6];
+        } else {
+          vErrors.push(err6);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err7];
+    } else {
+      vErrors.push(err7);
+    }
+    errors++;
+  }
+  validate128.errors = vErrors;
+  return errors === 0;
+}
+validate128.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+function validate127(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate127.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = void 0;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = void 0;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.statement === void 0) {
+      const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "statement" }, message: "must have required property 'statement'" };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.signature === void 0) {
+      const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "signature" }, message: "must have required property 'signature'" };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "statement" || key0 === "signature")) {
+        const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.statement !== void 0) {
+      if (typeof data.statement !== "string") {
+        const err3 = { instancePath: instancePath + "/statement", schemaPath: "#/properties/statement/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.signature !== void 0) {
+      if (!validate128(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate128.errors : vErrors.concat(validate128.errors);
+        errors = vErrors.length;
+      }
+    }
+  } else {
+    const err4 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    if (vErrors === null) {
+      vErrors = [err4];
+    } else {
+      vErrors.push(err4);
+    }
+    errors++;
+  }
+  validate127.errors = vErrors;
+  return errors === 0;
+}
+validate127.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeatParams = validate130;
+function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+  let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate130.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9016,15 +11904,15 @@ function validate110(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate110.errors = vErrors;
+  validate130.errors = vErrors;
   return errors === 0;
 }
-validate110.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHello = validate111;
-function validate111(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHello = validate131;
+function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate111.evaluated;
+  const evaluated0 = validate131.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9356,15 +12244,15 @@ function validate111(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate111.errors = vErrors;
+  validate131.errors = vErrors;
   return errors === 0;
 }
-validate111.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateWelcome = validate113;
-function validate113(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateWelcome = validate133;
+function validate133(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate113.evaluated;
+  const evaluated0 = validate133.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9800,15 +12688,15 @@ function validate113(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate113.errors = vErrors;
+  validate133.errors = vErrors;
   return errors === 0;
 }
-validate113.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHelloReject = validate115;
-function validate115(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate133.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHelloReject = validate135;
+function validate135(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate115.evaluated;
+  const evaluated0 = validate135.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9898,15 +12786,15 @@ function validate115(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate115.errors = vErrors;
+  validate135.errors = vErrors;
   return errors === 0;
 }
-validate115.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHandshakeConfirm = validate117;
-function validate117(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate135.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHandshakeConfirm = validate137;
+function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate117.evaluated;
+  const evaluated0 = validate137.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -9994,15 +12882,15 @@ function validate117(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate117.errors = vErrors;
+  validate137.errors = vErrors;
   return errors === 0;
 }
-validate117.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHeartbeat = validate118;
-function validate118(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHeartbeat = validate138;
+function validate138(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate118.evaluated;
+  const evaluated0 = validate138.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10114,15 +13002,15 @@ function validate118(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate118.errors = vErrors;
+  validate138.errors = vErrors;
   return errors === 0;
 }
-validate118.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateApplicationPayload = validate119;
-function validate119(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate138.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateApplicationPayload = validate139;
+function validate139(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate119.evaluated;
+  const evaluated0 = validate139.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10369,15 +13257,15 @@ function validate119(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate119.errors = vErrors;
+  validate139.errors = vErrors;
   return errors === 0;
 }
-validate119.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateReceipt = validate120;
-function validate120(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate139.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateReceipt = validate140;
+function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate120.evaluated;
+  const evaluated0 = validate140.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10551,15 +13439,15 @@ function validate120(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate120.errors = vErrors;
+  validate140.errors = vErrors;
   return errors === 0;
 }
-validate120.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHlc = validate121;
-function validate121(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHlc = validate141;
+function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate121.evaluated;
+  const evaluated0 = validate141.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10661,15 +13549,15 @@ function validate121(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate121.errors = vErrors;
+  validate141.errors = vErrors;
   return errors === 0;
 }
-validate121.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateAgentRecord = validate122;
-function validate122(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateAgentRecord = validate142;
+function validate142(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate122.evaluated;
+  const evaluated0 = validate142.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -10942,15 +13830,15 @@ function validate122(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate122.errors = vErrors;
+  validate142.errors = vErrors;
   return errors === 0;
 }
-validate122.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateServiceRecord = validate123;
-function validate123(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate142.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateServiceRecord = validate143;
+function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate123.evaluated;
+  const evaluated0 = validate143.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11124,15 +14012,15 @@ function validate123(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate123.errors = vErrors;
+  validate143.errors = vErrors;
   return errors === 0;
 }
-validate123.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateHealthRecord = validate124;
-function validate124(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateHealthRecord = validate144;
+function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate124.evaluated;
+  const evaluated0 = validate144.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11234,15 +14122,15 @@ function validate124(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate124.errors = vErrors;
+  validate144.errors = vErrors;
   return errors === 0;
 }
-validate124.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryEntry = validate125;
-function validate125(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryEntry = validate145;
+function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate125.evaluated;
+  const evaluated0 = validate145.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11731,15 +14619,15 @@ function validate125(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate125.errors = vErrors;
+  validate145.errors = vErrors;
   return errors === 0;
 }
-validate125.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateVersionCounter = validate130;
-function validate130(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateVersionCounter = validate150;
+function validate150(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate130.evaluated;
+  const evaluated0 = validate150.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11809,15 +14697,15 @@ function validate130(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate130.errors = vErrors;
+  validate150.errors = vErrors;
   return errors === 0;
 }
-validate130.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDigest = validate131;
-function validate131(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate150.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDigest = validate151;
+function validate151(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate131.evaluated;
+  const evaluated0 = validate151.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -11953,15 +14841,15 @@ function validate131(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate131.errors = vErrors;
+  validate151.errors = vErrors;
   return errors === 0;
 }
-validate131.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistrySnapshot = validate132;
-function validate132(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate151.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistrySnapshot = validate152;
+function validate152(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate132.evaluated;
+  const evaluated0 = validate152.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12075,15 +14963,15 @@ function validate132(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate132.errors = vErrors;
+  validate152.errors = vErrors;
   return errors === 0;
 }
-validate132.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryDelta = validate134;
-function validate134(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate152.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryDelta = validate154;
+function validate154(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate134.evaluated;
+  const evaluated0 = validate154.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12151,15 +15039,15 @@ function validate134(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate134.errors = vErrors;
+  validate154.errors = vErrors;
   return errors === 0;
 }
-validate134.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQuery = validate136;
-function validate136(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate154.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQuery = validate156;
+function validate156(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate136.evaluated;
+  const evaluated0 = validate156.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12252,15 +15140,15 @@ function validate136(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate136.errors = vErrors;
+  validate156.errors = vErrors;
   return errors === 0;
 }
-validate136.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateRegistryQueryResult = validate137;
-function validate137(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate156.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateRegistryQueryResult = validate157;
+function validate157(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate137.evaluated;
+  const evaluated0 = validate157.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12339,15 +15227,15 @@ function validate137(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate137.errors = vErrors;
+  validate157.errors = vErrors;
   return errors === 0;
 }
-validate137.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignature = validate140;
-function validate140(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate157.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignature = validate160;
+function validate160(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate140.evaluated;
+  const evaluated0 = validate160.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12436,15 +15324,15 @@ function validate140(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate140.errors = vErrors;
+  validate160.errors = vErrors;
   return errors === 0;
 }
-validate140.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSignedEnvelope = validate141;
-function validate141(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate160.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSignedEnvelope = validate161;
+function validate161(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate141.evaluated;
+  const evaluated0 = validate161.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12527,15 +15415,15 @@ function validate141(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate141.errors = vErrors;
+  validate161.errors = vErrors;
   return errors === 0;
 }
-validate141.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateSessionEnvelope = validate143;
-function validate143(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate161.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateSessionEnvelope = validate163;
+function validate163(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate143.evaluated;
+  const evaluated0 = validate163.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12676,15 +15564,15 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate143.errors = vErrors;
+  validate163.errors = vErrors;
   return errors === 0;
 }
-validate143.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateEnvelopeBatch = validate144;
-function validate144(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate163.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateEnvelopeBatch = validate164;
+function validate164(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate144.evaluated;
+  const evaluated0 = validate164.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12755,15 +15643,15 @@ function validate144(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate144.errors = vErrors;
+  validate164.errors = vErrors;
   return errors === 0;
 }
-validate144.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validatePacket = validate145;
-function validate145(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate164.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validatePacket = validate165;
+function validate165(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate145.evaluated;
+  const evaluated0 = validate165.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -12801,8 +15689,8 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signed !== void 0) {
-      if (!validate141(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
+      if (!validate161(data.signed, { instancePath: instancePath + "/signed", parentData: data, parentDataProperty: "signed", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate161.errors : vErrors.concat(validate161.errors);
         errors = vErrors.length;
       }
     }
@@ -12952,16 +15840,16 @@ function validate145(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate145.errors = vErrors;
+  validate165.errors = vErrors;
   return errors === 0;
 }
-validate145.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateTokenClaims = validate148;
-var schema169 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
-function validate148(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate165.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateTokenClaims = validate168;
+var schema192 = { "description": "What a token asserts. Serialized, it is the signed payload of a Token.", "type": "object", "additionalProperties": false, "properties": { "tokenId": { "description": "Unique id; single-use tokens are tracked by it. Required.", "type": "string" }, "issuer": { "description": "The agent (or hub) that issued the token. Required. Its key must be the key named by the audience: only the verifier itself issues tokens it accepts (spec/tokens.md).", "type": "string" }, "subject": { "description": "Who may use the token; empty means its bearer.", "type": "string" }, "audience": { "description": `The service the token is for: "<service>:<the verifier's key id>", e.g. "hub:ed25519:<32 base32 characters>" for hub admission. Required; the verifier accepts only its own audience, and only tokens signed by the key that audience names.`, "type": "string" }, "scopes": { "description": 'What the token allows, e.g. "hub:connect", "group:join". Required (at least one).', "type": "array", "items": { "type": "string" }, "minItems": 1 }, "issuedAt": { "description": "When it was issued. Required.", "type": "string", "format": "date-time" }, "expiresAt": { "description": "When it stops being valid. Required.", "type": "string", "format": "date-time" }, "notBefore": { "description": "Not valid before this time (defaults to issued_at).", "type": "string", "format": "date-time" }, "maxUses": { "description": "How many times it may be used; 0 means unlimited. Enforced by the verifier's store.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "holderKeyId": { "description": `Added for holder binding: the key id of the only key that may present this token; the verifier compares it with the key that authenticated the presentation (for admission, the Hello's signing key) and refuses any other (603). An admission token (scopes contain "hub:connect") always names it, so a token captured from a Hello admits no one else.`, "type": "string" } }, "required": ["tokenId", "issuer", "audience", "scopes", "issuedAt", "expiresAt"] };
+function validate168(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate148.evaluated;
+  const evaluated0 = validate168.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -13024,7 +15912,7 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema169.properties, key0)) {
+      if (!func21.call(schema192.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -13230,15 +16118,15 @@ function validate148(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate148.errors = vErrors;
+  validate168.errors = vErrors;
   return errors === 0;
 }
-validate148.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var validateToken = validate149;
-function validate149(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
+validate168.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+var validateToken = validate169;
+function validate169(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate149.evaluated;
+  const evaluated0 = validate169.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = void 0;
   }
@@ -13287,8 +16175,8 @@ function validate149(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
     if (data.signature !== void 0) {
-      if (!validate140(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
-        vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+      if (!validate160(data.signature, { instancePath: instancePath + "/signature", parentData: data, parentDataProperty: "signature", rootData, dynamicAnchors })) {
+        vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
         errors = vErrors.length;
       }
     }
@@ -13301,10 +16189,10 @@ function validate149(data, { instancePath = "", parentData, parentDataProperty, 
     }
     errors++;
   }
-  validate149.errors = vErrors;
+  validate169.errors = vErrors;
   return errors === 0;
 }
-validate149.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
+validate169.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 export {
   validateAgentRecord,
   validateApplicationPayload,
@@ -13323,6 +16211,17 @@ export {
   validateEnvelopeBatch,
   validateErrorBody,
   validateErrorDetail,
+  validateGroupApprove,
+  validateGroupCreate,
+  validateGroupJoin,
+  validateGroupKick,
+  validateGroupLeave,
+  validateGroupMute,
+  validateGroupPolicy,
+  validateGroupSetPolicy,
+  validateGroupSetRole,
+  validateGroupStatement,
+  validateGroupTransfer,
   validateHandshakeConfirm,
   validateHealthRecord,
   validateHeartbeat,
@@ -13348,6 +16247,7 @@ export {
   validateSessionEnvelope,
   validateSignature,
   validateSignedEnvelope,
+  validateSignedGroupStatement,
   validateToken,
   validateTokenClaims,
   validateVersionCounter,

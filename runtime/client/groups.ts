@@ -1,0 +1,80 @@
+// An agent's side of groups (spec/groups.md): appending statements to the hub's chain, fetching
+// a chain and folding it locally, and the recipient's check: a group:<name> message is taken
+// only from a sender the locally folded chain allows, so a hub (or a NATS peer) that lies about
+// membership cannot speak in the group.
+import { create } from "@bufbuild/protobuf";
+import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { fromBase64Url, toBase64Url } from "../crypto/bytes.js";
+import { ErrorCode, FleetError } from "../errors.js";
+import { applyGroupStatement, checkSend, type GroupKeys, type GroupState } from "../protocol/groups/index.js";
+import { applicationValue } from "./draft.js";
+import type { FleetConnection, MessageHandler, MessageMeta } from "./connection.js";
+
+/** Same value as hub/hub-requests.ts HUB_OP_MEDIA_TYPE (client/ does not import hub/). */
+const HUB_OP = "application/vnd.fleet.hub-op+json";
+
+async function hubOp(conn: FleetConnection, json: Record<string, unknown>): Promise<any> {
+  const answer = await conn.request({
+    to: "fleet:hub",
+    type: MessageType.QUERY,
+    sign: false,
+    body: { case: "application", value: create(ApplicationPayloadSchema, { mediaType: HUB_OP, content: { case: "json", value: JSON.stringify(json) } }) },
+  });
+  return applicationValue(answer);
+}
+
+/** Appends one signed statement to the hub's chain; resolves with the hub's JSON view of the state. */
+export function appendStatement(conn: FleetConnection, statement: Uint8Array): Promise<any> {
+  return hubOp(conn, { op: "group.append", statement: toBase64Url(statement) });
+}
+
+/** The group's chain as the hub holds it (unverified: fold it with foldGroup / GroupView). */
+export async function fetchChain(conn: FleetConnection, group: string): Promise<Uint8Array[]> {
+  const answer = await hubOp(conn, { op: "group.chain", group });
+  if (!Array.isArray(answer?.statements)) throw new FleetError(ErrorCode.WIRE_MALFORMED, "group.chain answer has no statements");
+  return answer.statements.map((s: string) => fromBase64Url(s, ErrorCode.SECURITY_SIGNATURE_INVALID));
+}
+
+/** A recipient's own fold of the groups it follows. */
+export class GroupView {
+  private readonly states = new Map<string, GroupState>();
+  constructor(private readonly keys: GroupKeys, private readonly maxGroups = 1024) {}
+
+  state(group: string): GroupState | undefined {
+    return this.states.get(group);
+  }
+
+  /** Applies statements after the ones already folded (a statement already applied is skipped by seq). */
+  apply(group: string, statements: Uint8Array[]): GroupState {
+    let state = this.states.get(group);
+    if (!state && this.states.size >= this.maxGroups) throw new FleetError(ErrorCode.DELIVERY_BUSY, `following ${this.maxGroups} groups`);
+    const skip = state ? Number(state.seq) : 0;
+    for (const s of statements.slice(skip)) state = applyGroupStatement(state, s, this.keys);
+    if (!state || state.group !== group) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `the chain is not ${group}'s`);
+    this.states.set(group, state);
+    return state;
+  }
+
+  /** Throws 603 unless env, addressed to group:<name>, comes from a sender the chain allows. Other messages pass. */
+  check(env: Envelope): void {
+    const to = env.recipient?.target;
+    if (to?.case !== "group") return;
+    const state = this.states.get(to.value);
+    if (!state) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `no verified chain for group ${to.value}`, { pointer: "/recipient/group" });
+    checkSend(state, env.sender);
+  }
+
+  /** Wraps a handler: group messages the chain does not allow go to refused instead. */
+  guard(handler: MessageHandler, refused: (env: Envelope, e: FleetError) => void = () => {}): MessageHandler {
+    return (env: Envelope, meta: MessageMeta) => {
+      try {
+        this.check(env);
+      } catch (e) {
+        if (e instanceof FleetError) return refused(env, e);
+        throw e;
+      }
+      handler(env, meta);
+    };
+  }
+}
