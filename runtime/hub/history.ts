@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { PacketSchema } from "../../generated/proto/fleet/v1/signed_pb.js";
 import { toBase64Url } from "../crypto/bytes.js";
+import type { ThreadSummary } from "../client/history.js";
 import { ErrorCode, FleetError } from "../errors.js";
 
 export interface HistoryOptions {
@@ -36,13 +37,8 @@ export interface HistoryRecord {
   at: number;
 }
 
-export interface ThreadSummary {
-  thread_id: string;
-  messages: number;
-  first_at: number;
-  last_at: number;
-  participants: string[];
-}
+// The answer's shape is the client's (runtime/client/history.ts): one definition for both ends.
+export type { ThreadSummary };
 
 export interface HistoryMessage {
   seq: number;
