@@ -111,11 +111,11 @@ def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[
         raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_EXPIRED, "token expired", "/expiresAt")
     nb = ts_ms(claims.not_before) if claims.HasField("not_before") else ts_ms(claims.issued_at)
     if now + skew_ms < nb:
-        raise fail(denied, "token not yet valid")
+        raise fail(denied, "token not yet valid", "/notBefore" if claims.HasField("not_before") else "/issuedAt")
     # 6. uses
     if claims.max_uses > 0:
         if uses is None:
-            raise fail(denied, "a use-limited token needs a use store")
+            raise fail(denied, "a use-limited token needs a use store", "/maxUses")
         if not uses.consume(claims.token_id, claims.max_uses, ts_ms(claims.expires_at) + skew_ms):
             raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_USED, "token used up", "/maxUses")
     return claims

@@ -113,3 +113,39 @@ def test_invite_uses_are_counted_in_the_chain():
     # inv-a admits two joins: after the chain's two joins its count is 2, folded from the bytes alone.
     s = fold_group(CHAIN[:3], history())
     assert list(s.invite_uses.values()) == [2]
+
+
+def test_bounds_refuse_with_804(monkeypatch):
+    from fleet_protocol import groups
+    keys = history()
+    s2 = fold_group(CHAIN[:2], keys)
+    # Members plus pending agents: at the bound the next join is 804 (and the state is kept).
+    monkeypatch.setattr(groups, "MAX_GROUP_MEMBERS", 2)
+    with pytest.raises(FleetError) as e:
+        apply_statement(s2, CHAIN[2], keys)
+    assert e.value.code == 804
+    monkeypatch.setattr(groups, "MAX_GROUP_MEMBERS", 4096)
+    # Limited invites counted per group: a join that would count one more than the bound is 804.
+    monkeypatch.setattr(groups, "MAX_COUNTED_INVITES", 0)
+    with pytest.raises(FleetError) as e:
+        apply_statement(fold_group(CHAIN[:1], keys), CHAIN[1], keys)
+    assert e.value.code == 804
+    # Key history: full at its bound.
+    monkeypatch.setattr(groups, "MAX_GROUP_KEYS", len(G["keys"]))
+    with pytest.raises(FleetError) as e:
+        keys.add("dave", identity_from_seed("dave", bytes(range(32))).public_key, 0)
+    assert e.value.code == 804
+
+
+def test_a_statement_verifies_only_as_a_group_statement():
+    # The same statement bytes signed under another PAE domain (a token's) do not verify (601).
+    from fleet_protocol._proto.fleet.v1 import signed_pb2
+    from fleet_protocol.pae import pae
+    owner = G["keys"][0]
+    signed = group_pb2.SignedGroupStatement.FromString(CHAIN[0])
+    sig = identity_from_seed("owner", H(owner["seed_hex"])).sign(pae("fleet.v1.token", "application/vnd.fleet.v1.token-claims+proto", signed.statement))
+    other = group_pb2.SignedGroupStatement(statement=signed.statement, signature=signed_pb2.Signature(
+        scheme=signed.signature.scheme, key_id=signed.signature.key_id, sig=sig))
+    with pytest.raises(FleetError) as e:
+        open_statement(other.SerializeToString(), history())
+    assert (e.value.code, e.value.pointer) == (601, "/signature/sig")
