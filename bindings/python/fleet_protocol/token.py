@@ -56,12 +56,17 @@ def issue_token(identity: Identity, *, audience: str, scopes: list[str], subject
 
 def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[str] = None, subject: Optional[str] = None,
                  clock: Callable[[], int] = now_ms, skew_ms: int = DEFAULT_SKEW_MS, uses: Optional[TokenUseStore] = None,
-                 holder_key_id: Optional[str] = None) -> token_pb2.TokenClaims:
+                 holder_key_id: Optional[str] = None, trusted_issuer: Optional[Callable[[str], bool]] = None) -> token_pb2.TokenClaims:
+    """``trusted_issuer`` only for an audience naming no key (group invites, "group:<name>"): which
+    signing key ids may issue for it, decided from signed state the verifier holds (spec/tokens.md,
+    "Audience and trusted issuer"). An audience naming a key ignores it."""
     bad = ErrorCode.ERROR_CODE_SECURITY_SIGNATURE_INVALID
-    # 0. the verifier's audience is "<service>:<its key id>" (spec/tokens.md)
+    # 0. the verifier's audience is "<service>:<its key id>" (spec/tokens.md), or it brings a trusted-issuer rule
     at = audience.find(":")
     trusted = audience[at + 1:] if at > 0 else ""
     if not re.fullmatch(r"ed25519:[a-z2-7]{32}", trusted):
+        trusted = ""
+    if not trusted and trusted_issuer is None:
         raise fail(ErrorCode.ERROR_CODE_SECURITY_UNAUTHORIZED, "the verifier's audience must name its key id", "/audience")
     # 1. text, canonical base64url, one encoding
     if not isinstance(text, str) or not text.startswith(PREFIX) or len(text) > MAX_TEXT:
@@ -85,12 +90,12 @@ def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[
     claims = codec.decode(token_pb2.TokenClaims, tok.claims)
     # 3. issuer bound to the key
     if keys.pins.get(claims.issuer) != sig.key_id:
-        raise fail(ErrorCode.ERROR_CODE_SECURITY_KEY_MISMATCH, f"issuer {claims.issuer} is not bound to the signing key")
+        raise fail(ErrorCode.ERROR_CODE_SECURITY_KEY_MISMATCH, f"issuer {claims.issuer} is not bound to the signing key", "/issuer")
     # 4. audience, scope, subject
     denied = ErrorCode.ERROR_CODE_SECURITY_UNAUTHORIZED
     if claims.audience != audience:
         raise fail(denied, "token is for another audience", "/audience")
-    if sig.key_id != trusted:
+    if (sig.key_id != trusted) if trusted else not trusted_issuer(sig.key_id):
         raise fail(denied, "only the key the audience names issues its tokens", "/signature/keyId")
     if scope is not None and scope not in claims.scopes:
         raise fail(denied, f"token lacks scope {scope}", "/scopes")
@@ -103,14 +108,14 @@ def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[
     # 5. time
     now = clock()
     if now - skew_ms >= ts_ms(claims.expires_at):
-        raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_EXPIRED, "token expired")
+        raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_EXPIRED, "token expired", "/expiresAt")
     nb = ts_ms(claims.not_before) if claims.HasField("not_before") else ts_ms(claims.issued_at)
     if now + skew_ms < nb:
-        raise fail(denied, "token not yet valid")
+        raise fail(denied, "token not yet valid", "/notBefore" if claims.HasField("not_before") else "/issuedAt")
     # 6. uses
     if claims.max_uses > 0:
         if uses is None:
-            raise fail(denied, "a use-limited token needs a use store")
+            raise fail(denied, "a use-limited token needs a use store", "/maxUses")
         if not uses.consume(claims.token_id, claims.max_uses, ts_ms(claims.expires_at) + skew_ms):
-            raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_USED, "token used up")
+            raise fail(ErrorCode.ERROR_CODE_SECURITY_TOKEN_USED, "token used up", "/maxUses")
     return claims
