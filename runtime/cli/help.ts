@@ -30,6 +30,9 @@ export const HELP: Record<string, CommandHelp> = {
       "max-queue": "B   bytes queued per connection before busy receipts (default: 8388608)",
       "require-token": "admit only agents holding a token from `fleet token issue` (default: off, open admission)",
       "max-handshake-frame": "B  largest frame before the handshake completes (default: 16384)",
+      "tls-cert": "PEM        serve TLS on the TCP listener (and wss:// on --ws-port) with this certificate (default: none, plain TCP on loopback)",
+      "tls-key": "PEM         the private key of --tls-cert (default: none; required with --tls-cert)",
+      insecure: "           allow a non-loopback --host without TLS (default: off, refused)",
       "max-pending": "N        connections still handshaking at once (default: 1024)",
       "inbox-quota": "B        stored bytes per recipient (default: 67108864)",
       "inbox-total": "B        stored bytes for all recipients (default: 536870912)",
@@ -144,8 +147,38 @@ export const HELP: Record<string, CommandHelp> = {
       subject: "AGENT  the only agent it admits (default: any agent)",
       uses: "N         admissions it allows, 0 = unlimited (default: 0)",
       ttl: "SECONDS    lifetime (default: 86400)",
+      holder: "KEY_ID   the key id of the only agent who may present it, as its `fleet keygen` printed (required)",
     },
-    example: "fleet token issue --out beta.token --subject beta --uses 1",
+    example: "fleet token issue --out beta.token --holder ed25519:... --subject beta --uses 1",
+  },
+  "fleet group": { options: {}, example: "fleet group create ops --send admins" },
+  "fleet group create": {
+    options: {
+      send: "members|admins  who may send to the group (default: members)",
+      approval: "             joining needs an admin's approval (default: off)",
+    },
+    example: "fleet group create ops --send admins --approval",
+  },
+  "fleet group invite": {
+    options: {
+      out: "FILE          where the invite goes, 0600 (required; invites are never printed)",
+      uses: "N            joins it allows, 0 = unlimited (default: 0)",
+      ttl: "DURATION      lifetime, e.g. 3600, 90m, 1d (default: 1d)",
+      holder: "AGENT|KEY_ID  the only agent (name or key id) who may use it (default: anyone holding it)",
+    },
+    example: "fleet group invite ops --out ops.invite --uses 3 --ttl 1d",
+  },
+  "fleet group join": { options: {}, example: "fleet group join ops.invite --agent beta" },
+  "fleet group leave": { options: {}, example: "fleet group leave ops --agent beta" },
+  "fleet group kick": { options: {}, example: "fleet group kick ops mallory" },
+  "fleet group mute": { options: { unmute: "  lift the mute instead (default: off, mute)" }, example: "fleet group mute ops beta" },
+  "fleet group members": { options: {}, example: "fleet group members ops" },
+  "fleet group policy": {
+    options: {
+      send: "members|admins  change who may send (default: unchanged)",
+      approval: "on|off       change whether joining needs approval (default: unchanged)",
+    },
+    example: "fleet group policy ops --send members --approval off",
   },
 };
 

@@ -14,7 +14,7 @@ import { applicationValue } from "../../runtime/client/draft.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { FleetError } from "../../runtime/errors.js";
-import { cleanup, FLEET_BIN, runCli, spawnHub, tmpDir, until, type HubProcess } from "../hub/support.js";
+import { cleanup, FLEET_BIN, runCli, spawnHub, useHub, tmpDir, until, type HubProcess } from "../hub/support.js";
 
 let home: string;
 let hub: HubProcess;
@@ -24,6 +24,7 @@ const alphaGot: Envelope[] = [];
 beforeAll(async () => {
   home = tmpDir();
   hub = await spawnHub(home);
+  useHub(home, hub.port);
   for (const a of ["svc", "svc2", "svc3"]) expect((await runCli(["keygen", "--agent-id", a], home)).code).toBe(0);
   alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha") });
   alpha.onMessage((e) => alphaGot.push(e));

@@ -5,15 +5,10 @@ import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } fr
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../runtime/cli/main.js";
-import { cleanup, runCli, spawnHub, tmpDir, type HubProcess } from "../hub/support.js";
+import { cleanup, runCli, spawnHub, useHub, tmpDir, type HubProcess } from "../hub/support.js";
 
 const json = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);
 
-/** Points the home's config.json at a hub (what `fleet hub` does for a port of the user's choosing). */
-function useHub(home: string, port: number): void {
-  const path = join(home, "config.json");
-  writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), hub: `127.0.0.1:${port}` }));
-}
 
 describe("fleet CLI: help and usage", () => {
   it("prints help for every command and subcommand, exit 0", async () => {

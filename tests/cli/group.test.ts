@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, runCli, spawnHub, tmpDir } from "../hub/support.js";
+import { cleanup, runCli, spawnHub, useHub, tmpDir } from "../hub/support.js";
 
 const json = (s: string) => JSON.parse(s);
 
@@ -12,7 +12,7 @@ describe("fleet group against a hub process", () => {
   beforeAll(async () => {
     home = tmpDir();
     for (const agent of ["owner", "bob", "carol"]) expect((await runCli(["keygen", "--agent-id", agent, "--json"], home)).code).toBe(0);
-    await spawnHub(home);
+    useHub(home, (await spawnHub(home)).port);
   }, 60_000);
   afterAll(cleanup);
 
@@ -46,7 +46,8 @@ describe("fleet group against a hub process", () => {
     expect(kick.code).not.toBe(0);
     expect(kick.stdout + kick.stderr).toContain("603");
 
-    expect((await as("owner", "mute", "ops", "bob")).code).toBe(0);
+    const muted = await as("owner", "mute", "ops", "bob");
+    expect(muted.code, muted.stdout + muted.stderr).toBe(0);
     expect(json((await as("owner", "members", "ops")).stdout).members.find((m: { agent: string }) => m.agent === "bob").muted).toBe(true);
     const policy = await as("owner", "policy", "ops", "--send", "admins", "--approval", "on");
     expect(json(policy.stdout).policy).toEqual({ send: "admins", join_approval: true });

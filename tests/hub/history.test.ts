@@ -12,7 +12,7 @@ import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { History } from "../../runtime/hub/history.js";
 import { HistoryClient, MAX_UNRECORDED } from "../../runtime/hub/history-client.js";
-import { cleanup, inProcessHub, runCli, spawnHub, tmpDir } from "./support.js";
+import { cleanup, inProcessHub, runCli, spawnHub, useHub, tmpDir } from "./support.js";
 
 afterEach(cleanup);
 
@@ -128,7 +128,7 @@ describe("hub history", () => {
 
   it("fleet hub --history-max, fleet send --thread, fleet threads and fleet thread as processes", async () => {
     const home = tmpDir();
-    await spawnHub(home, ["--history-max", "2"]);
+    useHub(home, (await spawnHub(home, ["--history-max", "2"])).port);
     // The same CLI entry point in-process where spawning would only measure tsx start-up;
     // threads and thread below run as processes.
     const cli = async (args: string[]) => {

@@ -1,7 +1,7 @@
 // Helpers for hub and CLI tests: temp homes, the real CLI as a child process, a real hub
 // process on an ephemeral loopback port, in-process hubs, and raw sockets for bad input.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -64,6 +64,16 @@ export interface HubProcess {
 }
 
 /** Spawns `fleet hub --port 0 --json` and waits for its "listening" event. */
+/**
+ * Points the home's config.json at a hub, as `fleet hub` does for a port of the user's choosing
+ * (a `--port 0` hub, which spawnHub starts, leaves config.json alone).
+ */
+export function useHub(home: string, port: number): void {
+  const path = join(home, "config.json");
+  const config = existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : {};
+  writeFileSync(path, JSON.stringify({ ...config, hub: `127.0.0.1:${port}` }));
+}
+
 export function spawnHub(home: string, extra: string[] = [], timeoutMs = 20_000): Promise<HubProcess> {
   const child = spawn(process.execPath, [FLEET_BIN, "hub", "--port", "0", "--json", ...extra], { env: { ...process.env, FLEET_HOME: home, FLEET_HUB: "" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -18,7 +18,7 @@ import { loadIdentity } from "../../runtime/cli/identities.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
 import { MAX_HTTP_SESSIONS } from "../../runtime/mcp/server.js";
-import { cleanup, FLEET_BIN, ROOT, runCli, spawnHub, tmpDir, until, type HubProcess } from "../hub/support.js";
+import { cleanup, FLEET_BIN, ROOT, runCli, spawnHub, useHub, tmpDir, until, type HubProcess } from "../hub/support.js";
 
 /** POSTs an initialize with the given Host header; resolves with the status code. */
 function rawPost(url: string, host: string): Promise<number> {
@@ -43,6 +43,7 @@ const betaGot: { env: Envelope; verified: boolean }[] = [];
 beforeAll(async () => {
   home = tmpDir();
   hub = await spawnHub(home);
+  useHub(home, hub.port);
   expect((await runCli(["keygen", "--agent-id", "alpha"], home)).code).toBe(0);
   beta = await connectHub({ port: hub.port, identity: generateIdentity("beta"), capabilities: ["translate"] });
   beta.onMessage((e, meta) => {

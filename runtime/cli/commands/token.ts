@@ -22,10 +22,10 @@ export const token: Command = {
       async run(ctx) {
         const out = str(ctx, "out");
         if (!out) throw usageError("--out FILE is required: tokens are never printed (see fleet token issue --help)");
-        const holder = str(ctx, "holder");
-        if (!holder) throw usageError("--holder KEY_ID is required: the key id `fleet keygen` printed for the agent (see fleet token issue --help)");
         const uses = numberOption(ctx, "uses", { integer: true, what: "0 = unlimited" }) ?? 0;
         const ttl = numberOption(ctx, "ttl", { min: 1, what: "seconds" }) ?? 86_400;
+        const holder = str(ctx, "holder");
+        if (!holder) throw usageError("--holder KEY_ID is required: the key id `fleet keygen` printed for the agent (see fleet token issue --help)");
         const hub = loadOrCreateIdentity(ctx.home, "fleet-hub");
         const subject = str(ctx, "subject") ?? "";
         const text = issueToken({ issuer: hub.agent, subject, audience: hubAudience(hub), scopes: [HUB_CONNECT_SCOPE], maxUses: uses, holderKeyId: holder }, hub, { ttlMs: ttl * 1000 });
