@@ -19,8 +19,10 @@ import { headOf, readRouteHead, readSignedPacket } from "./route-header.js";
 export function receiveFrame(hub: Hub, peer: Peer, body: Uint8Array): void {
   if (peer.state === "closed") return;
   peer.lastSeen = hub.clock.now();
-  // A peer that speaks before its admission is written: write the batch now (frames are never held).
-  if (peer.state === "admitting") hub.admissions.flush();
+  // A message while admissions are pending writes the batch now: frames are never held (the
+  // sender may be admitting itself), and every agent whose handshake completed before this
+  // frame arrived is online for it (a broadcast right after a peer connects reaches that peer).
+  if (peer.state !== "handshake" && hub.admissions.size) hub.admissions.flush();
   if ((peer.state as Peer["state"]) === "closed") return; // its admission could not be written (808)
   try {
     if (peer.state === "open" && hub.options.verify === "none" && fastForward(hub, peer, body)) return;
