@@ -113,7 +113,9 @@ describe("hub: groups with a chain", () => {
     const create = signGroupStatement({ group: "ops", seq: 1n, prev: new Uint8Array(), at: Date.now(), action: { case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } } }, ids.owner);
     const view = new GroupView(keysOf());
     const state = view.apply("ops", [create]);
-    const join = signGroupStatement({ group: "ops", seq: 2n, prev: state.head, at: Date.now(), action: { case: "join", value: { invite: issueInvite("ops", ids.owner) } } }, ids.bob);
+    // The invite first: a join dated before its invite was issued (even by 1 ms) is refused (603, not yet valid).
+    const invite = issueInvite("ops", ids.owner);
+    const join = signGroupStatement({ group: "ops", seq: 2n, prev: state.head, at: Date.now(), action: { case: "join", value: { invite } } }, ids.bob);
     view.apply("ops", [create, join]);
     const accepted: Envelope[] = [];
     const refused: FleetError[] = [];
