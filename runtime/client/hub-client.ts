@@ -14,7 +14,7 @@ import { decodePacket, encodePacket } from "../codec/index.js";
 import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js";
 import { PinnedKeys, type Identity, type KeyResolver, type ReplayGuard, type ReplayStore } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
-import { parseCapability } from "../protocol/capabilities.js";
+import { offerWithGrants } from "../protocol/capability-grants.js";
 import { signRegistryEntry } from "../protocol/registry-owner.js";
 import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
@@ -37,6 +37,11 @@ export interface ConnectHubOptions {
   clock?: Clock;
   /** Capabilities offered, as "name" or "name@version". */
   capabilities?: string[];
+  /**
+   * Grants ("fleet1." text) for granted capabilities (spec/capabilities.md): each is attached to
+   * the offer of the capability its audience names (offered even when not in `capabilities`).
+   */
+  grants?: string[];
   /** Groups to join and role to announce (sent to the hub registry after the handshake). */
   groups?: string[];
   role?: AgentRole;
@@ -88,7 +93,7 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     timeoutMs: o.handshakeTimeoutMs,
     admissionToken: o.admissionToken,
     heartbeat: o.heartbeat,
-    capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
+    capabilities: create(CapabilitySetSchema, { offered: offerWithGrants(o.capabilities, o.grants) }),
   });
   const send = (signed: SignedEnvelope) =>
     conn.send(encodePacket(create(PacketSchema, { kind: { case: "signed", value: signed } })));
@@ -209,7 +214,7 @@ async function announce(c: HubConnection, o: ConnectHubOptions, clock: Clock, ve
       publicKey: o.identity.publicKey,
       role: o.role ?? 0,
       groups: o.groups ?? [],
-      capabilities: (o.capabilities ?? []).map(parseCapability),
+      capabilities: offerWithGrants(o.capabilities, o.grants),
       versions: [version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.
