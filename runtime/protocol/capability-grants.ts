@@ -113,7 +113,7 @@ export function verifyGrant(grant: string, capability: string, authorities: read
 /** A verifier's grants: the policy, a clock, and a bounded memo of verdicts (expiry re-checked on every use). */
 export class CapabilityGrants {
   private readonly memo = new Map<string, number | FleetError>();
-  constructor(readonly policy: CapabilityPolicy = new Map(), private readonly clock: Clock = systemClock, private readonly skewMs = 120_000) {}
+  constructor(readonly policy: CapabilityPolicy = new Map(), private readonly clock: Clock = systemClock, private readonly skewMs = 120_000, private readonly maxMemo = MAX_GRANT_MEMO) {}
 
   isGranted(capability: string): boolean {
     return this.policy.has(capability);
@@ -136,7 +136,7 @@ export class CapabilityGrants {
       if (now - this.skewMs < known) return;
       this.memo.delete(key);
     }
-    if (this.memo.size >= MAX_GRANT_MEMO) this.memo.clear();
+    if (this.memo.size >= this.maxMemo) this.memo.clear();
     try {
       const claims = verifyGrant(c.grant, c.name, authorities, holder, { clock: this.clock, skewMs: this.skewMs });
       this.memo.set(key, Number(claims.expiresAt!.seconds) * 1000 + Math.floor(claims.expiresAt!.nanos / 1e6));
