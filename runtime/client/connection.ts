@@ -26,6 +26,7 @@ import { abortError, type CallOptions, requestOptions, type RequestOptions } fro
 import { backoffDelay, type ConnectionStatus, DEFAULT_RECONNECT, type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export type { CallOptions, ConnectionStatus, ReconnectOptions, RequestOptions, StatusEvent };
+import type { GroupCheck } from "./group-check.js";
 import { replayGuardFor } from "./replay.js";
 
 export interface MessageMeta {
@@ -99,6 +100,12 @@ export interface ConnectionOptions {
    * ReplayStore to keep it across restarts.
    */
   replay?: ReplayGuard;
+  /**
+   * The recipient's own group check (client/group-check.ts): a group:<name> message reaches the
+   * application only when the connection's fold of the group's chain allows its sender
+   * (refused ones go to onDrop with 603). connectHub sets one by default.
+   */
+  groupCheck?: GroupCheck;
 }
 
 interface Held {
@@ -523,10 +530,29 @@ export class HubConnection implements FleetConnection {
     return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
+  /** The key this connection holds for agent: pinned, else from the hub's registry (then pinned, as for a message's sender). */
+  async keyOf(agent: string): Promise<Uint8Array | undefined> {
+    const known = this.keys.keyIdOf(agent);
+    if (known !== undefined) return this.keys.resolve(known);
+    const rec = (await this.queryRegistry({ agentId: agent })).agents.find((a) => a.agentId === agent);
+    if (!rec?.publicKey.length || this.keys.keyIdOf(agent) !== undefined) return this.keys.resolve(this.keys.keyIdOf(agent) ?? "");
+    this.keys.learned.pin(agent, rec.publicKey);
+    return rec.publicKey;
+  }
+
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
     if (verified && this.answer(env, true)) return;
     const kind = env.body?.kind;
     if (!this.admit(env)) return;
+    if (this.o.groupCheck && env.recipient?.target.case === "group") {
+      // In turn, like everything handed over: a chain fetched here delays later messages, never reorders them.
+      try {
+        await this.o.groupCheck.check(this, env);
+      } catch (e) {
+        this.reportDrop(asFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED, "group check"));
+        return;
+      }
+    }
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {
       // The hub refused a message that did not ask for a receipt.
       this.reportDrop(errorFromBody(kind)!);

@@ -22,6 +22,7 @@ import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
 import { withSignal } from "./call-options.js";
 import { HubConnection, type Relink } from "./connection.js";
+import { GroupCheck, type GroupCheckOptions } from "./group-check.js";
 import { replayGuardFor } from "./replay.js";
 import { type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
@@ -70,6 +71,13 @@ export interface ConnectHubOptions {
   reconnect?: ReconnectOptions | false;
   /** Aborts the first connection attempt (903); it does not close an established connection. */
   signal?: AbortSignal;
+  /**
+   * The recipient's own group check (default on): a group:<name> message of a group with a chain
+   * reaches the application only when this connection's fold of the chain allows its sender
+   * (client/group-check.ts; refused ones go to onDrop with 603). false turns it off; options
+   * tune it (strict: refuse groups without a chain too; refreshMs: 1,000; maxGroups: 1,024).
+   */
+  groupCheck?: false | GroupCheckOptions;
   /** Status changes from the first "connecting" on (the connection's onStatus sees them from "connected"). */
   onStatus?: (e: StatusEvent) => void;
 }
@@ -200,6 +208,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     receiptAttempts: o.receiptAttempts,
     dedupe: o.dedupe,
     replay: o.replay ?? (o.replayStore ? replayGuardFor(o.identity, clock, o.replayStore) : undefined),
+    groupCheck: o.groupCheck === false ? undefined : new GroupCheck(clock, o.groupCheck),
   });
   await announce(c, o, clock, est.version);
   return c;

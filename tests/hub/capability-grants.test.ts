@@ -23,7 +23,6 @@ const admin = generateIdentity("fleet-admin");
 const rogue = generateIdentity("rogue-admin");
 const bob = generateIdentity("bob");
 const mallory = generateIdentity("mallory");
-const alice = generateIdentity("alice");
 const policy = parseCapabilityPolicy(policyJson(admin, ["compute"]));
 
 const refused = (code: ErrorCode, pointer?: string) => (e: unknown) => isFleetError(e, code) && (pointer === undefined || (e as { pointer: string }).pointer === pointer);

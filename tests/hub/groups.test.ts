@@ -4,7 +4,7 @@
 // a recipient folding the chain itself refuses a group message from a non-member.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { GroupSendPolicy } from "../../generated/proto/fleet/v1/group_pb.js";
+import { GroupRole, GroupSendPolicy } from "../../generated/proto/fleet/v1/group_pb.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { HubConnection } from "../../runtime/client/connection.js";
 import { appendStatement, fetchChain, GroupView } from "../../runtime/client/groups.js";
@@ -126,5 +126,60 @@ describe("hub: groups with a chain", () => {
     expect(accepted.map((e) => e.sender)).toEqual(["owner"]);
     expect(refused.map((e) => e.code)).toEqual([ErrorCode.SECURITY_UNAUTHORIZED]);
     for (const x of [owner, bob, mallory]) await x.close();
+  });
+});
+
+describe("recipients check group messages by default", () => {
+  it("a hub that lies about membership cannot make a non-member's message reach the application; order is kept; groupCheck: false turns it off", async () => {
+    const hub = await inProcessHub();
+    const owner = await connectHub({ port: hub.port, identity: ids.owner });
+    await appendStatement(owner, await next(owner, ids.owner, { case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } }));
+    const invite = issueInvite("ops", ids.owner);
+    const bob = await connectHub({ port: hub.port, identity: ids.bob });
+    await appendStatement(bob, await next(bob, ids.bob, { case: "join", value: { invite } }));
+    const carol = await connectHub({ port: hub.port, identity: ids.carol, groupCheck: false });
+    await appendStatement(carol, await next(carol, ids.carol, { case: "join", value: { invite } }));
+    const mallory = await connectHub({ port: hub.port, identity: ids.mallory });
+    // The lie: the hub's state counts mallory as a member (its stored chain, which clients fold, does not).
+    const groups = hub.hub.groups;
+    const real = groups.state.bind(groups);
+    groups.state = (g: string) => {
+      const s = real(g);
+      if (!s) return s;
+      const members = new Map(s.members);
+      members.set("mallory", { role: GroupRole.MEMBER, muted: false });
+      return { ...s, members };
+    };
+    const got = { bob: inbox(bob), carol: inbox(carol) };
+    const dropped: FleetError[] = [];
+    bob.onDrop((e) => dropped.push(e));
+    await owner.send({ to: "group:ops", json: { n: 1 }, requiresAck: true });
+    await mallory.send({ to: "group:ops", json: { n: 2 }, requiresAck: true });
+    await owner.send({ to: "group:ops", json: { n: 3 }, requiresAck: true });
+    await until(() => got.bob.length === 2 && got.carol.length === 3);
+    // bob's own fold refused mallory (603), and kept the order of what it accepted.
+    expect(got.bob.map((e) => e.sender)).toEqual(["owner", "owner"]);
+    expect(dropped.map((e) => e.code)).toEqual([ErrorCode.SECURITY_UNAUTHORIZED]);
+    // carol turned the check off: the hub's word is all she has.
+    expect(got.carol.map((e) => e.sender)).toEqual(["owner", "mallory", "owner"]);
+    for (const x of [owner, bob, carol, mallory]) await x.close();
+  });
+
+  it("keeps its fold current: a member who joined after the recipient folded the chain is heard (the chain is fetched again)", async () => {
+    const hub = await inProcessHub();
+    const owner = await connectHub({ port: hub.port, identity: ids.owner });
+    await appendStatement(owner, await next(owner, ids.owner, { case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } }));
+    const invite = issueInvite("ops", ids.owner);
+    const bob = await connectHub({ port: hub.port, identity: ids.bob });
+    await appendStatement(bob, await next(bob, ids.bob, { case: "join", value: { invite } }));
+    const got = inbox(bob);
+    await owner.send({ to: "group:ops", json: { n: 1 }, requiresAck: true });
+    await until(() => got.length === 1);
+    const carol = await connectHub({ port: hub.port, identity: ids.carol });
+    await appendStatement(carol, await next(carol, ids.carol, { case: "join", value: { invite } }));
+    await carol.send({ to: "group:ops", json: { n: 2 }, requiresAck: true });
+    await until(() => got.length === 2);
+    expect(got.map((e) => e.sender)).toEqual(["owner", "carol"]);
+    for (const x of [owner, bob, carol]) await x.close();
   });
 });
