@@ -161,17 +161,20 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "fleet group invite": {
     options: {
-      out: "FILE          where the invite goes, 0600 (required; invites are never printed)",
+      out: "FILE          write the invite to FILE (0600) instead of printing it (default: printed on stdout; an invite is a bearer capability, keep it like a password)",
       uses: "N            joins it allows, 0 = unlimited (default: 0)",
       ttl: "DURATION      lifetime, e.g. 3600, 90m, 1d (default: 1d)",
       holder: "AGENT|KEY_ID  the only agent (name or key id) who may use it (default: anyone holding it)",
     },
-    example: "fleet group invite ops --out ops.invite --uses 3 --ttl 1d",
+    example: "fleet group invite ops --uses 3 --ttl 1d",
   },
-  "fleet group join": { options: {}, example: "fleet group join ops.invite --agent beta" },
+  "fleet group join": { options: {}, example: "fleet group join fleet1.CiQ... --agent beta" },
   "fleet group leave": { options: {}, example: "fleet group leave ops --agent beta" },
   "fleet group kick": { options: {}, example: "fleet group kick ops mallory" },
   "fleet group mute": { options: { unmute: "  lift the mute instead (default: off, mute)" }, example: "fleet group mute ops beta" },
+  "fleet group approve": { options: {}, example: "fleet group approve ops beta" },
+  "fleet group role": { options: {}, example: "fleet group role ops beta admin" },
+  "fleet group transfer": { options: {}, example: "fleet group transfer ops beta" },
   "fleet group members": { options: {}, example: "fleet group members ops" },
   "fleet group policy": {
     options: {

@@ -12,16 +12,29 @@ export interface Output {
   result(value: unknown): void;
   /** Streaming JSON records (one per line) for long-running commands like `hub` and `inbox --follow`. */
   event(value: Record<string, unknown>): void;
+  /**
+   * A credential the user asked this command to print (`fleet group invite`): written as is,
+   * not redacted, on its own line, or with --json as the result's `field`. The only way a
+   * secret reaches stdout; logs and every other line still go through redact.
+   */
+  secret(field: string, text: string): void;
 }
 
 export function makeOutput(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Output {
+  const secrets: Record<string, string> = {};
   return {
     json,
     line: (text) => {
       if (!json) write(redactText(text) + "\n");
     },
     result: (value) => {
-      if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");
+      if (!json) return;
+      const v = redact(value);
+      write(JSON.stringify(Object.keys(secrets).length ? { ...(v as object), ...secrets } : v, bigintSafe) + "\n");
+    },
+    secret: (field, text) => {
+      if (json) secrets[field] = text;
+      else write(text + "\n");
     },
     event: (value) => {
       if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");
