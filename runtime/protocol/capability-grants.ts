@@ -54,7 +54,12 @@ export function parseCapabilityPolicy(json: unknown): CapabilityPolicy {
       name,
       list.map((a: { agent?: unknown; public_key?: unknown }, i) => {
         if (typeof a?.agent !== "string" || !a.agent) throw bad("an authority names its agent", `${at}/${i}/agent`);
-        const publicKey = typeof a.public_key === "string" ? fromBase64Url(a.public_key, ErrorCode.VALIDATION_OUT_OF_RANGE) : undefined;
+        let publicKey: Uint8Array | undefined;
+        try {
+          publicKey = typeof a.public_key === "string" ? fromBase64Url(a.public_key, ErrorCode.VALIDATION_OUT_OF_RANGE) : undefined;
+        } catch {
+          publicKey = undefined;
+        }
         if (!publicKey || publicKey.length !== 32) throw bad("an authority's public_key is 32 bytes, base64url", `${at}/${i}/public_key`);
         return { agent: a.agent, publicKey };
       }),
