@@ -9,7 +9,7 @@ import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import type { HubConnection } from "../../runtime/client/connection.js";
 import { appendStatement, fetchChain, GroupView } from "../../runtime/client/groups.js";
 import { connectHub } from "../../runtime/client/hub-client.js";
-import { generateIdentity, type Identity } from "../../runtime/crypto/index.js";
+import { createKeyRotation, generateIdentity, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
 import { issueInvite, KeyHistory, signGroupStatement, type StatementInit } from "../../runtime/protocol/groups/index.js";
 import { cleanup, inProcessHub, tmpDir, until } from "./support.js";
@@ -181,5 +181,40 @@ describe("recipients check group messages by default", () => {
     await until(() => got.length === 2);
     expect(got.map((e) => e.sender)).toEqual(["owner", "carol"]);
     for (const x of [owner, bob, carol]) await x.close();
+  });
+});
+
+describe("hub: every refused statement of the issue's bad-input list, on a real hub (nothing changes)", () => {
+  it("a forged statement (601), an invite expired (602), for another group or bound to another key (603), and a statement signed by a rotated-out key (601)", async () => {
+    const hub = await inProcessHub();
+    const owner = await connectHub({ port: hub.port, identity: ids.owner });
+    const bob = await connectHub({ port: hub.port, identity: ids.bob });
+    await appendStatement(owner, await next(owner, ids.owner, { case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } }));
+    const seq = () => hub.hub.groups.state("ops")!.seq;
+    const refusedAt = async (bytes: Uint8Array, code: ErrorCode, by: HubConnection = bob) => {
+      const before = seq();
+      await expect(appendStatement(by, bytes)).rejects.toSatisfy(refusedWith(code));
+      expect(seq()).toBe(before);
+    };
+    // Forged: one bit of the signature flipped.
+    const forged = await next(bob, ids.bob, { case: "join", value: { invite: issueInvite("ops", ids.owner) } });
+    forged[forged.length - 1] ^= 1;
+    await refusedAt(forged, ErrorCode.SECURITY_SIGNATURE_INVALID);
+    // Invites: expired (issued two days ago for one day), for another group, bound to another agent's key.
+    const past = { now: () => Date.now() - 2 * 86_400_000, setTimer: () => 0, clearTimer: () => {} };
+    await refusedAt(await next(bob, ids.bob, { case: "join", value: { invite: issueInvite("ops", ids.owner, { ttlMs: 86_400_000, clock: past as never }) } }), ErrorCode.SECURITY_TOKEN_EXPIRED);
+    await refusedAt(await next(bob, ids.bob, { case: "join", value: { invite: issueInvite("dev", ids.owner) } }), ErrorCode.SECURITY_UNAUTHORIZED);
+    await refusedAt(await next(bob, ids.bob, { case: "join", value: { invite: issueInvite("ops", ids.owner, { holder: ids.carol.keyId }) } }), ErrorCode.SECURITY_UNAUTHORIZED);
+    // The owner rotates its key; a statement signed with the old one is refused (the hub verifies with the keys it pins now).
+    const ownerNext = generateIdentity("owner");
+    const closed = new Promise<void>((r) => owner.onClose(() => r()));
+    await owner.send({ to: "fleet:hub", requiresAck: true, body: { case: "keyRotation", value: createKeyRotation(ids.owner, ownerNext, Date.now()) } });
+    await closed;
+    await refusedAt(await next(bob, ids.owner, { case: "setPolicy", value: { policy: { send: GroupSendPolicy.ADMINS, joinApproval: false } } }), ErrorCode.SECURITY_SIGNATURE_INVALID);
+    // The new key signs for the owner.
+    const renewed = await connectHub({ port: hub.port, identity: ownerNext });
+    await appendStatement(renewed, await next(renewed, ownerNext, { case: "setPolicy", value: { policy: { send: GroupSendPolicy.ADMINS, joinApproval: false } } }));
+    expect(hub.hub.groups.state("ops")!.policy.send).toBe(GroupSendPolicy.ADMINS);
+    for (const x of [bob, renewed]) await x.close();
   });
 });
