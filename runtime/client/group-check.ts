@@ -83,12 +83,15 @@ export class GroupCheck {
     const state = this.view.state(group);
     if (state && maySend(state, env.sender)) return;
     // Fetched again for a sender the fold refuses (it may have joined since), at most once per
-    // refreshMs per sender and group, so a stream of refused messages costs one fetch a second.
+    // refreshMs per sender and group, so a stream of refused messages costs one fetch a second;
+    // a group the hub had no chain for is asked again at most once per refreshMs, whoever sends.
+    const now = this.clock.now();
     const key = `${group}\u0000${env.sender}`;
     const last = this.askedFor.get(key);
-    if (last === undefined || this.clock.now() - last >= this.refreshMs) {
+    const unchainedRecently = !this.chained.has(group) && now - (this.fetchedAt.get(group) ?? -Infinity) < this.refreshMs;
+    if (!unchainedRecently && (last === undefined || now - last >= this.refreshMs)) {
       if (this.askedFor.size >= (this.o.maxRefreshKeys ?? MAX_REFRESH_KEYS)) this.askedFor.clear();
-      this.askedFor.set(key, this.clock.now());
+      this.askedFor.set(key, now);
       await this.refresh(conn, group);
     }
     if (!this.chained.has(group)) {
