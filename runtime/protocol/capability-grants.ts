@@ -92,6 +92,17 @@ export function issueGrant(capability: string, authority: Identity, o: GrantOpti
   });
 }
 
+/** The authorities' keys, made once per policy entry: the only keys a grant of that capability may be signed with. */
+export interface AuthorityKeys {
+  keys: StaticKeys;
+  keyIds: ReadonlySet<string>;
+  names: string;
+}
+
+export function authorityKeys(authorities: readonly GrantAuthority[]): AuthorityKeys {
+  return { keys: new StaticKeys(authorities), keyIds: new Set(authorities.map((a) => keyIdFor(a.publicKey))), names: authorities.map((a) => a.agent).join(" or ") };
+}
+
 /**
  * Verifies `grant` for `capability` offered by `holder` (its name and key id) at the clock's
  * time: 601 forged, 607 issuer not the authority's name, 603 another capability (/audience),
@@ -99,10 +110,10 @@ export function issueGrant(capability: string, authority: Identity, o: GrantOpti
  * (/scopes), another holder (/subject, /holderKeyId), no holder key, not yet valid, or a use
  * limit (/maxUses: a grant is presented on every connection, so it has none), 602 expired.
  */
-export function verifyGrant(grant: string, capability: string, authorities: readonly GrantAuthority[], holder: { agent: string; keyId: string }, o: { clock?: Clock; skewMs?: number } = {}): TokenClaims {
-  const keyIds = new Set(authorities.map((a) => keyIdFor(a.publicKey)));
+export function verifyGrant(grant: string, capability: string, authorities: readonly GrantAuthority[] | AuthorityKeys, holder: { agent: string; keyId: string }, o: { clock?: Clock; skewMs?: number } = {}): TokenClaims {
+  const { keys, keyIds } = "keyIds" in authorities ? authorities : authorityKeys(authorities);
   const claims = verifyToken(grant, {
-    keys: new StaticKeys(authorities),
+    keys,
     audience: grantAudience(capability),
     trustedIssuer: (keyId) => keyIds.has(keyId),
     scope: GRANT_SCOPE,
@@ -118,7 +129,10 @@ export function verifyGrant(grant: string, capability: string, authorities: read
 /** A verifier's grants: the policy, a clock, and a bounded memo of verdicts (expiry re-checked on every use). */
 export class CapabilityGrants {
   private readonly memo = new Map<string, number | FleetError>();
-  constructor(readonly policy: CapabilityPolicy = new Map(), private readonly clock: Clock = systemClock, private readonly skewMs = 120_000, private readonly maxMemo = MAX_GRANT_MEMO) {}
+  private readonly authorities: ReadonlyMap<string, AuthorityKeys>;
+  constructor(readonly policy: CapabilityPolicy = new Map(), private readonly clock: Clock = systemClock, private readonly skewMs = 120_000, private readonly maxMemo = MAX_GRANT_MEMO) {
+    this.authorities = new Map([...policy].map(([name, list]) => [name, authorityKeys(list)]));
+  }
 
   isGranted(capability: string): boolean {
     return this.policy.has(capability);
@@ -130,9 +144,9 @@ export class CapabilityGrants {
    * token's own pointers otherwise).
    */
   checkOffer(c: Capability, holder: { agent: string; keyId: string }, pointer = ""): void {
-    const authorities = this.policy.get(c.name);
+    const authorities = this.authorities.get(c.name);
     if (!authorities) return;
-    if (!c.grant) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${c.name} is a granted capability: offering it needs a grant from ${authorities.map((a) => a.agent).join(" or ")}`, { pointer: `${pointer}/grant` });
+    if (!c.grant) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${c.name} is a granted capability: offering it needs a grant from ${authorities.names}`, { pointer: `${pointer}/grant` });
     const key = `${holder.agent}\u0000${holder.keyId}\u0000${c.name}\u0000${c.grant}`;
     const known = this.memo.get(key);
     const now = this.clock.now();
