@@ -168,6 +168,14 @@ function wrongLastSequence(e: unknown): boolean {
   return err?.api_error?.err_code === 10071 || /wrong last sequence/i.test(err?.message ?? "");
 }
 
+export interface AppendOptions {
+  /**
+   * Called after the chain was read and the statement checked against it, just before it is
+   * stored (once per attempt): lets a caller line up two appends racing for one seq.
+   */
+  beforeStore?: (attempt: number) => Promise<void>;
+}
+
 /** An agent's group chains on NATS: appending, reading, following, and the recipient's check. */
 export class NatsGroupChains {
   /** Groups followed live (at most MAX_CHAINED_GROUPS: the next follow is 804). */
@@ -233,7 +241,7 @@ export class NatsGroupChains {
    * (its code otherwise: 604 for a taken seq, 608 for an invite used up ...), and stores it only
    * if the chain has not moved since it was read. Resolves with the state it makes.
    */
-  async append(bytes: Uint8Array): Promise<GroupState> {
+  async append(bytes: Uint8Array, opts: AppendOptions = {}): Promise<GroupState> {
     const { group } = claimed(bytes);
     const subject = subjects.groupChain(group);
     const self = this.host.identity;
@@ -241,6 +249,7 @@ export class NatsGroupChains {
       const read = await this.read(group);
       // Throws when the statement does not fold onto the chain as stored (604 once its seq is taken).
       const next = foldStored(read.state, group, bytes, this.host.keys, self.publicKey, this.host.clock.now());
+      await opts.beforeStore?.(attempt);
       const h = natsHeaders();
       h.set(HEADER.contentType, GROUP_STATEMENT_CONTENT_TYPE);
       h.set(HEADER.publicKey, Buffer.from(self.publicKey).toString("base64"));

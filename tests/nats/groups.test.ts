@@ -1,0 +1,221 @@
+// Group chains on a real nats-server (spec/groups.md "On NATS"): statements stored in
+// FLEET_GROUPS on fleet.v1.groupchain.{group}, appended with the expected last subject
+// sequence, verified and folded by every reader. Invite use limits hold across connections and
+// a nats-server restart (file storage); of two joins racing for an invite's last use exactly one
+// lands (604 for the other); forged statements published straight onto the subject are applied
+// by nobody; recipients take group:ops only from members and only while members themselves.
+import { headers as natsHeaders } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GroupSendPolicy, SignedGroupStatementSchema } from "../../generated/proto/fleet/v1/group_pb.js";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { applicationValue } from "../../runtime/client/draft.js";
+import { fetchChain } from "../../runtime/client/groups.js";
+import { generateIdentity, type Identity } from "../../runtime/crypto/index.js";
+import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
+import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
+import { GROUP_STATEMENT_CONTENT_TYPE } from "../../runtime/nats/groups.js";
+import { STREAMS, subjects } from "../../runtime/nats/subjects.js";
+import { HEADER } from "../../runtime/nats/wire.js";
+import { issueInvite, signGroupStatement, type StatementInit } from "../../runtime/protocol/groups/index.js";
+import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+
+if (!hasNatsServer) console.warn(natsSkipMessage);
+
+interface Agent {
+  id: Identity;
+  conn: NatsFleetConnection;
+  rejects: FleetError[];
+  got: unknown[];
+}
+
+const MEMBERS = { send: GroupSendPolicy.MEMBERS, joinApproval: false };
+
+describe.skipIf(!hasNatsServer)("NATS group chains", () => {
+  let server: NatsServerHandle;
+  const open: NatsFleetConnection[] = [];
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => {
+    for (const c of open) await c.close();
+    await server?.stop();
+  });
+
+  /** Connects identity (a fresh one by name) on its own NATS connection, receiving groups. */
+  async function agent(who: string | Identity, groups: string[] = []): Promise<Agent> {
+    const id = typeof who === "string" ? generateIdentity(who) : who;
+    const rejects: FleetError[] = [];
+    const conn = await connectNats({ url: server.url, identity: id, registry: false, groups, onReject: (e) => rejects.push(e) });
+    open.push(conn);
+    const got: unknown[] = [];
+    conn.onMessage((env) => got.push(applicationValue(env)));
+    return { id, conn, rejects, got };
+  }
+
+  /** The next statement of group by `by`, against the chain as stored now (read through via). */
+  async function next(via: NatsFleetConnection, by: Identity, group: string, action: StatementInit["action"]): Promise<Uint8Array> {
+    const { state } = await via.groupChains.read(group);
+    return signGroupStatement({ group, seq: (state?.seq ?? 0n) + 1n, prev: state?.head ?? new Uint8Array(), at: Date.now(), action }, by);
+  }
+
+  /** Signs (with the connection's current key) and appends the next statement. */
+  const append = async (a: Agent, group: string, action: StatementInit["action"]) => a.conn.appendGroupStatement(await next(a.conn, a.conn.identity, group, action));
+
+  /** Publishes bytes straight onto a group's chain subject, as any NATS client could. */
+  async function publishRaw(via: NatsFleetConnection, group: string, bytes: Uint8Array, announce: Identity): Promise<void> {
+    const h = natsHeaders();
+    h.set(HEADER.contentType, GROUP_STATEMENT_CONTENT_TYPE);
+    h.set(HEADER.publicKey, Buffer.from(announce.publicKey).toString("base64"));
+    await via.carrier.nc.jetstream().publish(subjects.groupChain(group), bytes, { headers: h });
+  }
+
+  const members = (s: { members: ReadonlyMap<string, unknown> } | undefined) => [...(s?.members.keys() ?? [])].sort();
+  const codeOf = (e: unknown) => (e instanceof FleetError ? [e.code, e.pointer] : e);
+
+  it("stores chains in FLEET_GROUPS, never dropping old statements", async () => {
+    const a = await agent("cfg-a");
+    const info = await (await a.conn.carrier.nc.jetstreamManager()).streams.info(STREAMS.groups.name);
+    expect(info.config.subjects).toEqual(["fleet.v1.groupchain.*"]);
+    expect(info.config.max_msgs_per_subject).toBe(100_000);
+    expect(info.config.discard).toBe("new");
+    expect(info.config.discard_new_per_subject).toBe(true);
+    expect(info.config.max_age).toBe(0);
+    expect(info.config.storage).toBe("file");
+  });
+
+  it("holds an invite's use limit across connections and a nats-server restart: the third join of a two-use invite is 608", async () => {
+    const owner = await agent("inv-owner");
+    const [a, b, c] = [await agent("inv-a"), await agent("inv-b"), await agent("inv-c")];
+    await append(owner, "inv", { case: "create", value: { policy: MEMBERS } });
+    const invite = issueInvite("inv", owner.id, { uses: 2, ttlMs: 3_600_000 });
+    expect((await append(a, "inv", { case: "join", value: { invite } })).members.map((m) => m.agent)).toEqual(["inv-owner", "inv-a"]);
+    await append(b, "inv", { case: "join", value: { invite } });
+    const third = await next(c.conn, c.id, "inv", { case: "join", value: { invite } });
+    await expect(c.conn.appendGroupStatement(third).catch(codeOf)).resolves.toEqual([ErrorCode.SECURITY_TOKEN_USED, "/maxUses"]);
+
+    await server.restart();
+    // A connection made after the restart, on the file store's chain alone.
+    const c2 = await agent(c.id);
+    const again = await next(c2.conn, c.id, "inv", { case: "join", value: { invite } });
+    await expect(c2.conn.appendGroupStatement(again).catch(codeOf)).resolves.toEqual([ErrorCode.SECURITY_TOKEN_USED, "/maxUses"]);
+    // Published straight onto the subject, past the append's own check: every reader skips it.
+    await publishRaw(c2.conn, "inv", again, c.id);
+    const reader = await agent("inv-reader");
+    const { state, statements } = await reader.conn.groupChains.read("inv");
+    expect(members(state)).toEqual(["inv-a", "inv-b", "inv-owner"]);
+    expect(statements).toHaveLength(3);
+    expect(reader.rejects.map((e) => e.code)).toEqual([ErrorCode.SECURITY_TOKEN_USED]);
+    // The shared surface hub clients use reads the same chain (fleet group ... --nats).
+    expect(await fetchChain(reader.conn, "inv")).toEqual(statements);
+  });
+
+  it("lets exactly one of two joins racing for an invite's last use land; the other is 604 after reading again", async () => {
+    const owner = await agent("race-owner");
+    const [x, y] = [await agent("race-x"), await agent("race-y")];
+    await append(owner, "race", { case: "create", value: { policy: MEMBERS } });
+    const invite = issueInvite("race", owner.id, { uses: 1, ttlMs: 3_600_000 });
+    // Both sign seq 2 against the same head.
+    const jx = await next(x.conn, x.id, "race", { case: "join", value: { invite } });
+    const jy = await next(y.conn, y.id, "race", { case: "join", value: { invite } });
+    // y's join is stored after x read the chain and checked its own, before x stores it.
+    const xs = x.conn.groupChains.append(jx, { beforeStore: async (attempt) => void (attempt === 0 && (await y.conn.appendGroupStatement(jy))) });
+    await expect(xs.catch(codeOf)).resolves.toEqual([ErrorCode.SECURITY_REPLAY, "/seq"]);
+    const { state, statements } = await owner.conn.groupChains.read("race");
+    expect(members(state)).toEqual(["race-owner", "race-y"]);
+    expect(statements).toHaveLength(2);
+
+    // Truly concurrent: two more agents race for a fresh one-use invite; exactly one lands.
+    const [p, q] = [await agent("race-p"), await agent("race-q")];
+    const one = issueInvite("race", owner.id, { uses: 1, ttlMs: 3_600_000 });
+    const [jp, jq] = [await next(p.conn, p.id, "race", { case: "join", value: { invite: one } }), await next(q.conn, q.id, "race", { case: "join", value: { invite: one } })];
+    const results = await Promise.allSettled([p.conn.appendGroupStatement(jp), q.conn.appendGroupStatement(jq)]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(isFleetError(lost.reason, ErrorCode.SECURITY_REPLAY)).toBe(true);
+    expect((await owner.conn.groupChains.read("race")).statements).toHaveLength(3);
+  });
+
+  it("applies no forged statement published straight onto the stream: a bad signature, a non-admin's kick, a rotated-out key", async () => {
+    const oldOwner = generateIdentity("forge-owner");
+    const owner = await agent(oldOwner);
+    const [a, b] = [await agent("forge-a"), await agent("forge-b")];
+    await append(owner, "forge", { case: "create", value: { policy: MEMBERS } });
+    const invite = issueInvite("forge", owner.id, { uses: 0, ttlMs: 3_600_000 });
+    await append(a, "forge", { case: "join", value: { invite } });
+    await append(b, "forge", { case: "join", value: { invite } });
+    // b follows the chain live; every forgery below reaches it.
+    expect(members(await b.conn.followGroup("forge"))).toEqual(["forge-a", "forge-b", "forge-owner"]);
+
+    // The owner's kick of a, its signature broken.
+    const kick = await next(owner.conn, owner.id, "forge", { case: "kick", value: { agent: "forge-a" } });
+    const signed = fromBinary(SignedGroupStatementSchema, kick);
+    signed.signature!.sig[0] ^= 1;
+    await publishRaw(a.conn, "forge", toBinary(SignedGroupStatementSchema, signed), owner.id);
+    // A plain member's kick, well signed, at the right seq.
+    await publishRaw(a.conn, "forge", await next(a.conn, a.id, "forge", { case: "kick", value: { agent: "forge-b" } }), a.id);
+    // The owner rotates; a statement by the old key dated after the rotation adds nothing.
+    await owner.conn.rotateKey(generateIdentity("forge-owner"));
+    const stale = await next(owner.conn, oldOwner, "forge", { case: "kick", value: { agent: "forge-a" } });
+    await publishRaw(a.conn, "forge", stale, oldOwner);
+
+    await expect.poll(() => b.rejects.map(codeOf)).toEqual([
+      [ErrorCode.SECURITY_SIGNATURE_INVALID, "/signature/sig"],
+      [ErrorCode.SECURITY_UNAUTHORIZED, "/signer"],
+      [ErrorCode.SECURITY_KEY_MISMATCH, "/signature/keyId"],
+    ]);
+    expect(members(b.conn.groupState("forge"))).toEqual(["forge-a", "forge-b", "forge-owner"]);
+    // A reader connecting now (FLEET_KEYS history, then the chain) agrees, and the chain goes on:
+    // the owner's real kick, signed with its new key, folds on the skipped statements' head.
+    const late = await agent("forge-late");
+    expect(members((await late.conn.groupChains.read("forge")).state)).toEqual(["forge-a", "forge-b", "forge-owner"]);
+    expect(late.rejects.map((e) => e.code)).toEqual([ErrorCode.SECURITY_SIGNATURE_INVALID, ErrorCode.SECURITY_UNAUTHORIZED, ErrorCode.SECURITY_KEY_MISMATCH]);
+    await append(owner, "forge", { case: "kick", value: { agent: "forge-a" } });
+    await expect.poll(() => members(b.conn.groupState("forge"))).toEqual(["forge-b", "forge-owner"]);
+  });
+
+  it("delivers group:ops from members only (a non-member's message is refused 603 at every recipient), and only to members", async () => {
+    const owner = await agent("deliv-owner", ["deliv"]);
+    await append(owner, "deliv", { case: "create", value: { policy: MEMBERS } });
+    const invite = issueInvite("deliv", owner.id, { uses: 0, ttlMs: 3_600_000 });
+    const member = await agent("deliv-member", ["deliv"]);
+    await append(member, "deliv", { case: "join", value: { invite } });
+    await expect.poll(() => members(owner.conn.groupState("deliv"))).toEqual(["deliv-member", "deliv-owner"]);
+    await expect.poll(() => members(member.conn.groupState("deliv"))).toEqual(["deliv-member", "deliv-owner"]);
+    // An outsider asks for the group's subject too: without membership it is not subscribed.
+    const outsider = await agent("deliv-outsider", ["deliv"]);
+    const stranger = await agent("deliv-stranger");
+
+    await stranger.conn.send({ to: "group:deliv", json: { from: "stranger" } });
+    await member.conn.send({ to: "group:deliv", json: { from: "member" } });
+    await expect.poll(() => owner.got).toEqual([{ from: "member" }]);
+    await owner.conn.send({ to: "group:deliv", json: { from: "owner" } });
+    await expect.poll(() => member.got).toEqual([{ from: "owner" }]);
+    expect(owner.rejects.map(codeOf)).toEqual([[ErrorCode.SECURITY_UNAUTHORIZED, "/recipient/group"]]);
+    expect(member.rejects.map(codeOf)).toEqual([[ErrorCode.SECURITY_UNAUTHORIZED, "/recipient/group"]]);
+    expect(outsider.got).toEqual([]);
+    // A sender following the chain is refused before it publishes.
+    await expect(outsider.conn.send({ to: "group:deliv", json: { from: "outsider" } }).catch(codeOf)).resolves.toEqual([ErrorCode.SECURITY_UNAUTHORIZED, "/recipient/group"]);
+  });
+
+  it("stops delivering to a kicked member (its subscription ends), and starts once an agent joins", async () => {
+    const owner = await agent("kick-owner", ["kick"]);
+    await append(owner, "kick", { case: "create", value: { policy: MEMBERS } });
+    const invite = issueInvite("kick", owner.id, { uses: 0, ttlMs: 3_600_000 });
+    const a = await agent("kick-a", ["kick"]);
+    const b = await agent("kick-b", ["kick"]);
+    expect(a.conn.groupState("kick")?.members.has("kick-a")).toBe(false);
+    await append(a, "kick", { case: "join", value: { invite } });
+    await append(b, "kick", { case: "join", value: { invite } });
+    await expect.poll(() => a.conn.groupState("kick")?.members.has("kick-a")).toBe(true);
+    await owner.conn.send({ to: "group:kick", json: { n: 1 } });
+    await expect.poll(() => [a.got, b.got]).toEqual([[{ n: 1 }], [{ n: 1 }]]);
+
+    await append(owner, "kick", { case: "kick", value: { agent: "kick-a" } });
+    await expect.poll(() => a.conn.groupState("kick")?.members.has("kick-a")).toBe(false);
+    await owner.conn.send({ to: "group:kick", json: { n: 2 } });
+    await expect.poll(() => b.got).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(a.got).toEqual([{ n: 1 }]);
+    // Not subscribed any more, so nothing even reaches it to refuse.
+    expect(a.rejects).toEqual([]);
+  });
+});
