@@ -28,10 +28,10 @@ import {
 import type { NatsCarrier } from "./carrier.js";
 import type { NatsGroupKeys } from "./group-keys.js";
 import { STREAMS, subjects } from "./subjects.js";
-import { announcedPublicKey, HEADER } from "./wire.js";
+import { announcedPublicKey, CONTENT_TYPE, HEADER } from "./wire.js";
 
 /** Content-Type of a stored statement: the data is one binary fleet.v1.SignedGroupStatement. */
-export const GROUP_STATEMENT_CONTENT_TYPE = "application/vnd.fleet.v1.signed-group-statement+proto";
+export const GROUP_STATEMENT_CONTENT_TYPE = CONTENT_TYPE.signedGroupStatement;
 /** An append whose chain moved under it for reasons other than a taken seq is retried this often, then 808. */
 export const APPEND_ATTEMPTS = 3;
 /** How long reading a chain up to its last stored statement may take (808 after). */
@@ -139,6 +139,8 @@ class ChainReader {
   private handle(m: JsMsg): void {
     try {
       if (this.count >= MAX_GROUP_STATEMENTS) throw new FleetError(ErrorCode.DELIVERY_BUSY, `${this.group} has ${MAX_GROUP_STATEMENTS} statements`);
+      const type = m.headers?.get(HEADER.contentType) ?? "";
+      if (type !== GROUP_STATEMENT_CONTENT_TYPE) throw new FleetError(ErrorCode.WIRE_UNSUPPORTED_PAYLOAD_TYPE, `a stored statement is ${GROUP_STATEMENT_CONTENT_TYPE}, not ${JSON.stringify(type)}`);
       const state = foldStored(this.state, this.group, m.data, this.host.keys, announcedPublicKey(m.headers), m.info.timestampNanos / 1e6);
       this.state = state;
       this.count++;
