@@ -1,5 +1,5 @@
-// An agent's side of groups (spec/groups.md): appending statements to the hub's chain, fetching
-// a chain and folding it locally, and the recipient's check: a group:<name> message is taken
+// An agent's side of groups (spec/groups.md): appending statements to a chain and fetching one
+// (GroupChainStore: the hub's group ops, or the NATS binding's FLEET_GROUPS), folding it locally, and the recipient's check: a group:<name> message is taken
 // only from a sender the locally folded chain allows, so a hub (or a NATS peer) that lies about
 // membership cannot speak in the group.
 import { create } from "@bufbuild/protobuf";
