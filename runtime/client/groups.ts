@@ -33,6 +33,12 @@ export interface GroupChainStore {
   appendGroupStatement(statement: Uint8Array): Promise<GroupStateJson>;
   /** The group's statements in order (fold them with foldGroup / GroupView); 404 (REGISTRY_AGENT_NOT_FOUND) when it has no chain. */
   groupChain(group: string): Promise<Uint8Array[]>;
+  /**
+   * The chain folded by the binding itself with the keys it holds (NATS: its pins and FLEET_KEYS'
+   * rotations, where no hub's registry lists every signer); undefined when the group has no chain.
+   * Absent on the hub, where the caller folds groupChain with the registry's keys.
+   */
+  foldGroupChain?(group: string): Promise<GroupState | undefined>;
 }
 
 /** The hub's chains, through its group ops. */

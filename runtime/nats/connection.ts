@@ -316,6 +316,11 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
     return this.groupChains.chain(group);
   }
 
+  /** Reads and folds a group's chain here (GroupChainStore): its state, undefined without a chain. */
+  async foldGroupChain(group: string): Promise<GroupState | undefined> {
+    return (await this.groupChains.read(group)).state;
+  }
+
   /** Follows a group's chain (its state kept folded here, its group:<name> messages checked); its state, if it has a chain. */
   followGroup(group: string): Promise<GroupState | undefined> {
     return this.groupChains.follow(group);
