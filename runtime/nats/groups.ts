@@ -178,12 +178,21 @@ export interface AppendOptions {
   beforeStore?: (attempt: number) => Promise<void>;
 }
 
+/** JetStream's "maximum messages per subject / messages / bytes exceeded" (err_code 10077, 10076, 10078). */
+function streamFull(e: unknown): boolean {
+  const err = e as { api_error?: { err_code?: number; description?: string }; message?: string };
+  return /maximum (messages|bytes)( per subject)? exceeded/i.test(`${err?.api_error?.description ?? ""} ${err?.message ?? ""}`);
+}
+
 /** An agent's group chains on NATS: appending, reading, following, and the recipient's check. */
 export class NatsGroupChains {
-  /** Groups followed live (at most MAX_CHAINED_GROUPS: the next follow is 804). */
+  /** Groups followed live (at most maxFollowed, default MAX_CHAINED_GROUPS: the next follow is 804). */
   private readonly followed = new Map<string, ChainReader>();
 
-  constructor(private readonly host: GroupChainHost) {}
+  constructor(
+    private readonly host: GroupChainHost,
+    private readonly maxFollowed = MAX_CHAINED_GROUPS,
+  ) {}
 
   /**
    * Follows a group's chain: reads what is stored, then keeps folding what is appended (each
@@ -192,7 +201,7 @@ export class NatsGroupChains {
   async follow(group: string): Promise<GroupState | undefined> {
     const known = this.followed.get(group);
     if (known) return known.state;
-    if (this.followed.size >= MAX_CHAINED_GROUPS) throw new FleetError(ErrorCode.DELIVERY_BUSY, `following ${MAX_CHAINED_GROUPS} groups`);
+    if (this.followed.size >= this.maxFollowed) throw new FleetError(ErrorCode.DELIVERY_BUSY, `following ${this.maxFollowed} groups`);
     const reader = new ChainReader(this.host, group, (state) => this.host.changed(group, state));
     this.followed.set(group, reader);
     try {
@@ -260,6 +269,8 @@ export class NatsGroupChains {
         return next;
       } catch (e) {
         // Someone stored a message first: read again; the fold then says whether our seq is taken.
+        // FLEET_GROUPS full (statements per group, bytes in all): refused, never an old one dropped.
+        if (streamFull(e)) throw new FleetError(ErrorCode.DELIVERY_BUSY, `${STREAMS.groups.name} holds no more statements for ${group}`, { cause: e });
         if (!wrongLastSequence(e)) throw asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, `storing a statement in ${subject}`);
       }
     }

@@ -10,13 +10,15 @@ import { GroupSendPolicy, SignedGroupStatementSchema } from "../../generated/pro
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { fetchChain } from "../../runtime/client/groups.js";
-import { generateIdentity, type Identity } from "../../runtime/crypto/index.js";
+import { systemClock } from "../../runtime/clock.js";
+import { generateIdentity, PinnedKeys, type Identity } from "../../runtime/crypto/index.js";
 import { ErrorCode, FleetError, isFleetError } from "../../runtime/errors.js";
 import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
-import { GROUP_STATEMENT_CONTENT_TYPE } from "../../runtime/nats/groups.js";
+import { NatsGroupKeys } from "../../runtime/nats/group-keys.js";
+import { GROUP_STATEMENT_CONTENT_TYPE, NatsGroupChains } from "../../runtime/nats/groups.js";
 import { STREAMS, subjects } from "../../runtime/nats/subjects.js";
 import { HEADER } from "../../runtime/nats/wire.js";
-import { issueInvite, signGroupStatement, type StatementInit } from "../../runtime/protocol/groups/index.js";
+import { issueInvite, MAX_GROUP_KEYS, signGroupStatement, type StatementInit } from "../../runtime/protocol/groups/index.js";
 import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 
 if (!hasNatsServer) console.warn(natsSkipMessage);
@@ -219,5 +221,76 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     await expect.poll(() => a.got).toEqual([{ n: 1 }, { n: 3 }]);
     // Not subscribed any more, so nothing even reaches it to refuse.
     expect(a.rejects).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasNatsServer)("NATS group chains: bounds", () => {
+  let server: NatsServerHandle;
+  const open: NatsFleetConnection[] = [];
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterAll(async () => {
+    for (const c of open) await c.close();
+    await server?.stop();
+  });
+  const connect = async (id: Identity) => {
+    // A FLEET_GROUPS that holds 3 statements per group (the default is MAX_GROUP_STATEMENTS, 100,000).
+    const c = await connectNats({ url: server.url, identity: id, registry: false, streams: { statementsPerGroup: 3 } });
+    open.push(c);
+    return c;
+  };
+  const sign = async (via: NatsFleetConnection, by: Identity, action: StatementInit["action"]) => {
+    const { state } = await via.groupChains.read("full");
+    return signGroupStatement({ group: "full", seq: (state?.seq ?? 0n) + 1n, prev: state?.head ?? new Uint8Array(), at: Date.now(), action }, by);
+  };
+
+  it("refuses the statement past the per-group limit (804) and keeps the chain's first statements", async () => {
+    const ids = [generateIdentity("full-owner"), generateIdentity("full-a"), generateIdentity("full-b"), generateIdentity("full-c")];
+    const [owner, a, b, c] = await Promise.all(ids.map(connect));
+    const info = await (await owner.carrier.nc.jetstreamManager()).streams.info(STREAMS.groups.name);
+    expect(info.config.max_msgs_per_subject).toBe(3);
+    await owner.appendGroupStatement(await sign(owner, ids[0], { case: "create", value: { policy: MEMBERS } }));
+    const invite = issueInvite("full", ids[0], { uses: 0, ttlMs: 3_600_000 });
+    await a.appendGroupStatement(await sign(a, ids[1], { case: "join", value: { invite } }));
+    await b.appendGroupStatement(await sign(b, ids[2], { case: "join", value: { invite } }));
+    const fourth = await sign(c, ids[3], { case: "join", value: { invite } });
+    await expect(c.appendGroupStatement(fourth).catch((e) => (e as FleetError).code)).resolves.toBe(ErrorCode.DELIVERY_BUSY);
+    const { state, statements } = await owner.groupChains.read("full");
+    expect(statements).toHaveLength(3);
+    expect(state?.owner).toBe("full-owner");
+    expect([...state!.members.keys()].sort()).toEqual(["full-a", "full-b", "full-owner"]);
+  });
+
+  it("follows at most its limit of groups (804 for the next, room again after unfollowing)", async () => {
+    const id = generateIdentity("follow-bound");
+    const conn = await connect(id);
+    const chains = new NatsGroupChains(
+      { carrier: conn.carrier, keys: new NatsGroupKeys(conn.keys, "tofu"), identity: id, clock: systemClock, reject: () => {}, changed: () => {} },
+      2,
+    );
+    try {
+      await chains.follow("g1");
+      await chains.follow("g2");
+      await expect(chains.follow("g3").catch((e) => (e as FleetError).code)).resolves.toBe(ErrorCode.DELIVERY_BUSY);
+      await chains.unfollow("g1");
+      await chains.follow("g3");
+    } finally {
+      await chains.stop();
+    }
+  });
+});
+
+describe("NATS group keys: bounds", () => {
+  it("holds at most MAX_GROUP_KEYS retired keys (804 for the next); a key retired twice counts once", () => {
+    const keys = new NatsGroupKeys(new PinnedKeys(), "tofu");
+    const key = (i: number) => {
+      const k = new Uint8Array(32);
+      new DataView(k.buffer).setUint32(0, i);
+      return k;
+    };
+    for (let i = 0; i < MAX_GROUP_KEYS / 2; i++) keys.retire({ agent: `k${i}`, publicKey: key(i), at: 1 }, `next-${i}`);
+    keys.retire({ agent: "k0", publicKey: key(0), at: 1 }, "next-0");
+    expect(() => keys.retire({ agent: "over", publicKey: key(MAX_GROUP_KEYS), at: 1 }, "next-over")).toThrow(expect.objectContaining({ code: ErrorCode.DELIVERY_BUSY }));
   });
 });
