@@ -171,6 +171,7 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
       clock,
       reject: (e, subject) => this.opts.onReject?.(e, subject),
       changed: (group) => this.syncGroupSubscription(group),
+      catchUpKeys: () => this.rotations.catchUp(),
     });
   }
 

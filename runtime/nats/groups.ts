@@ -46,6 +46,11 @@ export interface GroupChainHost {
   reject(e: FleetError, subject: string): void;
   /** A followed group's state moved (a statement folded). */
   changed(group: string, state: GroupState): void;
+  /**
+   * Applies every key rotation stored by now (FLEET_KEYS); true when that moved a binding. A
+   * statement signed with a key just rotated in may arrive before the rotation is applied here.
+   */
+  catchUpKeys?(): Promise<boolean>;
 }
 
 /** What a statement says about itself, read without verifying (the fold verifies). */
@@ -114,7 +119,7 @@ class ChainReader {
       const consumer = await this.host.carrier.nc.jetstream().consumers.get(STREAMS.groups.name, { filterSubjects: this.subject });
       const messages = (this.messages = await consumer.consume());
       this.loop = (async () => {
-        for await (const m of messages) this.handle(m);
+        for await (const m of messages) await this.handle(m);
       })();
       await this.reached(end, timeoutMs);
     } catch (e) {
@@ -136,20 +141,35 @@ class ChainReader {
     await this.loop;
   }
 
-  private handle(m: JsMsg): void {
+  private async handle(m: JsMsg): Promise<void> {
     try {
-      if (this.count >= MAX_GROUP_STATEMENTS) throw new FleetError(ErrorCode.DELIVERY_BUSY, `${this.group} has ${MAX_GROUP_STATEMENTS} statements`);
-      const type = m.headers?.get(HEADER.contentType) ?? "";
-      if (type !== GROUP_STATEMENT_CONTENT_TYPE) throw new FleetError(ErrorCode.WIRE_UNSUPPORTED_PAYLOAD_TYPE, `a stored statement is ${GROUP_STATEMENT_CONTENT_TYPE}, not ${JSON.stringify(type)}`);
-      const state = foldStored(this.state, this.group, m.data, this.host.keys, announcedPublicKey(m.headers), m.info.timestampNanos / 1e6);
-      this.state = state;
-      this.count++;
-      this.folded(state, m.data);
+      await this.fold(m);
     } catch (e) {
       this.host.reject(asFleetError(e, ErrorCode.WIRE_MALFORMED, m.subject), m.subject);
     }
     this.last = Math.max(this.last, m.seq);
     for (const w of this.waiting) if (this.last >= w.seq) w.done();
+  }
+
+  /** Folds one stored message; an unknown or out-of-window key gets one more look once FLEET_KEYS is caught up. */
+  private async fold(m: JsMsg): Promise<void> {
+    try {
+      this.foldNow(m);
+    } catch (e) {
+      const keyProblem = e instanceof FleetError && (e.code === ErrorCode.SECURITY_KEY_MISMATCH || (e.code === ErrorCode.SECURITY_SIGNATURE_INVALID && e.pointer === "/signature/keyId"));
+      if (!keyProblem || !(await this.host.catchUpKeys?.())) throw e;
+      this.foldNow(m);
+    }
+  }
+
+  private foldNow(m: JsMsg): void {
+    if (this.count >= MAX_GROUP_STATEMENTS) throw new FleetError(ErrorCode.DELIVERY_BUSY, `${this.group} has ${MAX_GROUP_STATEMENTS} statements`);
+    const type = m.headers?.get(HEADER.contentType) ?? "";
+    if (type !== GROUP_STATEMENT_CONTENT_TYPE) throw new FleetError(ErrorCode.WIRE_UNSUPPORTED_PAYLOAD_TYPE, `a stored statement is ${GROUP_STATEMENT_CONTENT_TYPE}, not ${JSON.stringify(type)}`);
+    const state = foldStored(this.state, this.group, m.data, this.host.keys, announcedPublicKey(m.headers), m.info.timestampNanos / 1e6);
+    this.state = state;
+    this.count++;
+    this.folded(state, m.data);
   }
 
   private reached(seq: number, timeoutMs: number): Promise<void> {
