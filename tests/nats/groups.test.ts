@@ -64,9 +64,9 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
   const append = async (a: Agent, group: string, action: StatementInit["action"]) => a.conn.appendGroupStatement(await next(a.conn, a.conn.identity, group, action));
 
   /** Publishes bytes straight onto a group's chain subject, as any NATS client could. */
-  async function publishRaw(via: NatsFleetConnection, group: string, bytes: Uint8Array, announce: Identity): Promise<void> {
+  async function publishRaw(via: NatsFleetConnection, group: string, bytes: Uint8Array, announce: Identity, contentType = GROUP_STATEMENT_CONTENT_TYPE): Promise<void> {
     const h = natsHeaders();
-    h.set(HEADER.contentType, GROUP_STATEMENT_CONTENT_TYPE);
+    h.set(HEADER.contentType, contentType);
     h.set(HEADER.publicKey, Buffer.from(announce.publicKey).toString("base64"));
     await via.carrier.nc.jetstream().publish(subjects.groupChain(group), bytes, { headers: h });
   }
@@ -137,7 +137,7 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     expect((await owner.conn.groupChains.read("race")).statements).toHaveLength(3);
   });
 
-  it("applies no forged statement published straight onto the stream: a bad signature, a non-admin's kick, a rotated-out key", async () => {
+  it("applies no forged or misplaced statement published straight onto the stream: a bad signature, a non-admin's kick, another Content-Type, another group, a stale date, a rotated-out key", async () => {
     const oldOwner = generateIdentity("forge-owner");
     const owner = await agent(oldOwner);
     const [a, b] = [await agent("forge-a"), await agent("forge-b")];
@@ -155,22 +155,35 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     await publishRaw(a.conn, "forge", toBinary(SignedGroupStatementSchema, signed), owner.id);
     // A plain member's kick, well signed, at the right seq.
     await publishRaw(a.conn, "forge", await next(a.conn, a.id, "forge", { case: "kick", value: { agent: "forge-b" } }), a.id);
+    // The owner's own statements, but stored wrong: under another Content-Type, about another
+    // group, dated ten minutes after it was stored.
+    const own = await next(owner.conn, owner.id, "forge", { case: "kick", value: { agent: "forge-a" } });
+    await publishRaw(a.conn, "forge", own, owner.id, "application/octet-stream");
+    const { state: head } = await owner.conn.groupChains.read("forge");
+    const elsewhere = signGroupStatement({ group: "forge-other", seq: head!.seq + 1n, prev: head!.head, at: Date.now(), action: { case: "kick", value: { agent: "forge-a" } } }, owner.id);
+    await publishRaw(a.conn, "forge", elsewhere, owner.id);
+    const old = signGroupStatement({ group: "forge", seq: head!.seq + 1n, prev: head!.head, at: Date.now() + 600_000, action: { case: "kick", value: { agent: "forge-a" } } }, owner.id);
+    await publishRaw(a.conn, "forge", old, owner.id);
     // The owner rotates; a statement by the old key dated after the rotation adds nothing.
     await owner.conn.rotateKey(generateIdentity("forge-owner"));
     const stale = await next(owner.conn, oldOwner, "forge", { case: "kick", value: { agent: "forge-a" } });
     await publishRaw(a.conn, "forge", stale, oldOwner);
 
-    await expect.poll(() => b.rejects.map(codeOf)).toEqual([
+    const refusals = [
       [ErrorCode.SECURITY_SIGNATURE_INVALID, "/signature/sig"],
       [ErrorCode.SECURITY_UNAUTHORIZED, "/signer"],
+      [ErrorCode.WIRE_UNSUPPORTED_PAYLOAD_TYPE, ""],
+      [ErrorCode.SECURITY_UNAUTHORIZED, "/group"],
+      [ErrorCode.SECURITY_CLOCK_SKEW, "/at"],
       [ErrorCode.SECURITY_KEY_MISMATCH, "/signature/keyId"],
-    ]);
+    ];
+    await expect.poll(() => b.rejects.map(codeOf)).toEqual(refusals);
     expect(members(b.conn.groupState("forge"))).toEqual(["forge-a", "forge-b", "forge-owner"]);
     // A reader connecting now (FLEET_KEYS history, then the chain) agrees, and the chain goes on:
     // the owner's real kick, signed with its new key, folds on the skipped statements' head.
     const late = await agent("forge-late");
     expect(members((await late.conn.groupChains.read("forge")).state)).toEqual(["forge-a", "forge-b", "forge-owner"]);
-    expect(late.rejects.map((e) => e.code)).toEqual([ErrorCode.SECURITY_SIGNATURE_INVALID, ErrorCode.SECURITY_UNAUTHORIZED, ErrorCode.SECURITY_KEY_MISMATCH]);
+    expect(late.rejects.map(codeOf)).toEqual(refusals);
     await append(owner, "forge", { case: "kick", value: { agent: "forge-a" } });
     await expect.poll(() => members(b.conn.groupState("forge"))).toEqual(["forge-b", "forge-owner"]);
   });
