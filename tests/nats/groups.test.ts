@@ -64,7 +64,7 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
   const append = async (a: Agent, group: string, action: StatementInit["action"]) => a.conn.appendGroupStatement(await next(a.conn, a.conn.identity, group, action));
 
   /** Publishes bytes straight onto a group's chain subject, as any NATS client could. */
-  async function publishRaw(via: NatsFleetConnection, group: string, bytes: Uint8Array, announce: Identity, contentType = GROUP_STATEMENT_CONTENT_TYPE): Promise<void> {
+  async function publishRaw(via: NatsFleetConnection, group: string, bytes: Uint8Array, announce: Identity, contentType: string = GROUP_STATEMENT_CONTENT_TYPE): Promise<void> {
     const h = natsHeaders();
     h.set(HEADER.contentType, contentType);
     h.set(HEADER.publicKey, Buffer.from(announce.publicKey).toString("base64"));
