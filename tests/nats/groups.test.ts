@@ -94,6 +94,8 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     await append(b, "inv", { case: "join", value: { invite } });
     const third = await next(c.conn, c.id, "inv", { case: "join", value: { invite } });
     await expect(c.conn.appendGroupStatement(third).catch(codeOf)).resolves.toEqual([ErrorCode.SECURITY_TOKEN_USED, "/maxUses"]);
+    // b follows the chain live through the restart.
+    expect(members(await b.conn.followGroup("inv"))).toEqual(["inv-a", "inv-b", "inv-owner"]);
 
     await server.restart();
     // A connection made after the restart, on the file store's chain alone.
@@ -109,6 +111,11 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     expect(reader.rejects.map((e) => e.code)).toEqual([ErrorCode.SECURITY_TOKEN_USED]);
     // The shared surface hub clients use reads the same chain (fleet group ... --nats).
     expect(await fetchChain(reader.conn, "inv")).toEqual(statements);
+    // Connections from before the restart go on: the owner (reconnected) kicks a, b's follower folds it.
+    await expect.poll(() => [owner.conn.status, b.conn.status], { timeout: 15_000 }).toEqual(["connected", "connected"]);
+    await append(owner, "inv", { case: "kick", value: { agent: "inv-a" } });
+    await expect.poll(() => members(b.conn.groupState("inv")), { timeout: 10_000 }).toEqual(["inv-b", "inv-owner"]);
+    expect(b.rejects.map((e) => e.code)).toEqual([ErrorCode.SECURITY_TOKEN_USED]);
   });
 
   it("lets exactly one of two joins racing for an invite's last use land; the other is 604 after reading again", async () => {
