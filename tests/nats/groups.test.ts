@@ -204,6 +204,7 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     await append(member, "deliv", { case: "join", value: { invite } });
     await expect.poll(() => members(owner.conn.groupState("deliv"))).toEqual(["deliv-member", "deliv-owner"]);
     await expect.poll(() => members(member.conn.groupState("deliv"))).toEqual(["deliv-member", "deliv-owner"]);
+    await member.conn.carrier.flush();
     // An outsider asks for the group's subject too: without membership it is not subscribed.
     const outsider = await agent("deliv-outsider", ["deliv"]);
     const stranger = await agent("deliv-stranger");
@@ -229,12 +230,15 @@ describe.skipIf(!hasNatsServer)("NATS group chains", () => {
     expect(a.conn.groupState("kick")?.members.has("kick-a")).toBe(false);
     await append(a, "kick", { case: "join", value: { invite } });
     await append(b, "kick", { case: "join", value: { invite } });
-    await expect.poll(() => a.conn.groupState("kick")?.members.has("kick-a")).toBe(true);
+    // Each one subscribes once its own follower folded its join; a flush makes sure the server has the subscription.
+    await expect.poll(() => [a.conn.groupState("kick")?.members.has("kick-a"), b.conn.groupState("kick")?.members.has("kick-b")]).toEqual([true, true]);
+    await Promise.all([a.conn.carrier.flush(), b.conn.carrier.flush()]);
     await owner.conn.send({ to: "group:kick", json: { n: 1 } });
     await expect.poll(() => [a.got, b.got]).toEqual([[{ n: 1 }], [{ n: 1 }]]);
 
     await append(owner, "kick", { case: "kick", value: { agent: "kick-a" } });
     await expect.poll(() => a.conn.groupState("kick")?.members.has("kick-a")).toBe(false);
+    await a.conn.carrier.flush();
     await owner.conn.send({ to: "group:kick", json: { n: 2 } });
     // NATS keeps one publisher's order: once the broadcast sent after it is in, n: 2 would have been too.
     await owner.conn.send({ to: "fleet:broadcast", json: { n: 3 } });
