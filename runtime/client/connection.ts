@@ -530,14 +530,34 @@ export class HubConnection implements FleetConnection {
     return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
-  /** The key this connection holds for agent: pinned, else from the hub's registry (then pinned, as for a message's sender). */
-  async keyOf(agent: string): Promise<Uint8Array | undefined> {
-    const known = this.keys.keyIdOf(agent);
-    if (known !== undefined) return this.keys.resolve(known);
-    const rec = (await this.queryRegistry({ agentId: agent })).agents.find((a) => a.agentId === agent);
-    if (!rec?.publicKey.length || this.keys.keyIdOf(agent) !== undefined) return this.keys.resolve(this.keys.keyIdOf(agent) ?? "");
-    this.keys.learned.pin(agent, rec.publicKey);
-    return rec.publicKey;
+  /**
+   * The keys this connection holds for agents: pinned, else from the hub's registry (then
+   * pinned, as for a message's sender). A few unknown names are asked for one by one, more with
+   * one read of the whole registry. Names without a usable key are left out.
+   */
+  async keysOf(agents: Iterable<string>): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const held = (agent: string) => this.keys.resolve(this.keys.keyIdOf(agent) ?? "");
+    const unknown: string[] = [];
+    for (const agent of new Set(agents)) {
+      const pk = held(agent);
+      if (pk) out.set(agent, pk);
+      else unknown.push(agent);
+    }
+    if (!unknown.length) return out;
+    const records = unknown.length > 8 ? (await this.queryRegistry({})).agents : (await Promise.all(unknown.map((agentId) => this.queryRegistry({ agentId })))).flatMap((r) => r.agents);
+    const wanted = new Set(unknown);
+    for (const rec of records) {
+      if (!wanted.has(rec.agentId) || out.has(rec.agentId) || !rec.publicKey.length) continue;
+      try {
+        if (this.keys.keyIdOf(rec.agentId) === undefined) this.keys.learned.pin(rec.agentId, rec.publicKey);
+      } catch {
+        continue; // a revoked or malformed key: the name stays unknown
+      }
+      const pk = held(rec.agentId);
+      if (pk) out.set(rec.agentId, pk);
+    }
+    return out;
   }
 
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {

@@ -19,7 +19,7 @@ import { fromBase64Url } from "../crypto/bytes.js";
 import { keyIdFor } from "../crypto/keyid.js";
 import { TOKEN_PREFIX } from "../crypto/token.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { maySend, type GroupKey, type GroupKeys } from "../protocol/groups/index.js";
+import { MAX_GROUP_KEYS, maySend, type GroupKey, type GroupKeys } from "../protocol/groups/index.js";
 import type { FleetConnection } from "./connection.js";
 import { fetchChain, GroupView } from "./groups.js";
 
@@ -38,7 +38,7 @@ export interface GroupCheckOptions {
 }
 
 /** What the check needs from the connection: the hub's chain and an agent's key. */
-export type GroupCheckConnection = FleetConnection & { keyOf(agent: string): Promise<Uint8Array | undefined> };
+export type GroupCheckConnection = FleetConnection & { keysOf(agents: Iterable<string>): Promise<Map<string, Uint8Array>> };
 
 /** The names a statement's verification needs keys for: its signer and, for a join, its invite's issuer (read unverified). */
 function namesIn(bytes: Uint8Array): string[] {
@@ -117,7 +117,8 @@ export class GroupCheck {
     if (!chain.length) return;
     this.chained.add(group);
     const from = Number(this.view.state(group)?.seq ?? 0n);
-    for (const s of chain.slice(from)) for (const name of namesIn(s)) await this.learn(conn, name);
+    const names = new Set(chain.slice(from).flatMap(namesIn).filter((n) => n && !this.known.has(n)));
+    if (names.size) await this.learn(conn, names);
     try {
       this.view.apply(group, chain);
     } catch {
@@ -125,11 +126,12 @@ export class GroupCheck {
     }
   }
 
-  private async learn(conn: GroupCheckConnection, agent: string): Promise<void> {
-    if (!agent || this.known.has(agent)) return;
-    const publicKey = await conn.keyOf(agent);
-    if (!publicKey) return;
-    this.known.add(agent);
-    if (this.keys.size < 65_536) this.keys.set(keyIdFor(publicKey), { agent, publicKey, from: 0 });
+  /** Signers' keys, from the connection (its pins, else the registry's, pinned on first use); bounded by MAX_GROUP_KEYS. */
+  private async learn(conn: GroupCheckConnection, agents: Set<string>): Promise<void> {
+    for (const [agent, publicKey] of await conn.keysOf(agents)) {
+      if (this.keys.size >= MAX_GROUP_KEYS) return;
+      this.known.add(agent);
+      this.keys.set(keyIdFor(publicKey), { agent, publicKey, from: 0 });
+    }
   }
 }

@@ -184,6 +184,38 @@ describe("recipients check group messages by default", () => {
   });
 });
 
+describe("recipients learn many signers at once", () => {
+  it("folds a chain with a dozen signers (their keys read from the registry in one go) and hears a member", async () => {
+    const hub = await inProcessHub();
+    const owner = await connectHub({ port: hub.port, identity: ids.owner });
+    await appendStatement(owner, await next(owner, ids.owner, { case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } }));
+    const invite = issueInvite("ops", ids.owner);
+    const crew = Array.from({ length: 12 }, (_, i) => generateIdentity(`crew-${i}`));
+    const conns: HubConnection[] = [];
+    for (const id of crew) {
+      const c = await connectHub({ port: hub.port, identity: id, groupCheck: false });
+      conns.push(c);
+      const chain = await fetchChain(c, "ops");
+      const k = keysOf();
+      for (const x of crew) k.add(x.agent, x.publicKey);
+      const state = new GroupView(k).apply("ops", chain);
+      await appendStatement(c, signGroupStatement({ group: "ops", seq: state.seq + 1n, prev: state.head, at: Date.now(), action: { case: "join", value: { invite } } }, id));
+    }
+    const reader = crew[11]!;
+    const got: Envelope[] = [];
+    const dropped: FleetError[] = [];
+    // A fresh connection of the last joiner, with the default check: it knows none of the twelve signers.
+    const fresh = await connectHub({ port: hub.port, identity: reader });
+    fresh.onMessage((env) => got.push(env));
+    fresh.onDrop((e) => dropped.push(e));
+    await conns[3]!.send({ to: "group:ops", json: { n: 1 }, requiresAck: true });
+    await until(() => got.length + dropped.length === 1);
+    expect(dropped).toEqual([]);
+    expect(got.map((e) => e.sender)).toEqual(["crew-3"]);
+    for (const x of [owner, fresh, ...conns]) await x.close();
+  });
+});
+
 describe("hub: every refused statement of the issue's bad-input list, on a real hub (nothing changes)", () => {
   it("a forged statement (601), an invite expired (602), for another group or bound to another key (603), and a statement signed by a rotated-out key (601)", async () => {
     const hub = await inProcessHub();
