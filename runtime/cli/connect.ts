@@ -2,6 +2,7 @@
 // --hub HOST:PORT (or config.json's hub, else 127.0.0.1:7420) as the identity --agent.
 import { readFileSync } from "node:fs";
 import { type AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
+import type { CapabilityPolicy } from "../protocol/capability-grants.js";
 import { connectHub, DEFAULT_HUB_PORT } from "../client/hub-client.js";
 import type { HubConnection } from "../client/connection.js";
 import { connectNats, NatsFleetConnection } from "../nats/connection.js";
@@ -13,14 +14,17 @@ import { loadIdentity } from "./identities.js";
 import { parseHubAddress, readConfig } from "./home.js";
 import { pinnedPeers } from "./peers.js";
 import { replayStoreFor } from "../node/replay-store.js";
+import { readCapabilityPolicy } from "./commands/capability.js";
 
 export interface ConnectOptions {
   home: string;
   agent?: string;
   hub?: string;
   capabilities?: string[];
-  /** Grants ("fleet1." text) for granted capabilities (spec/capabilities.md); hub connections only. */
+  /** Grants ("fleet1." text) for granted capabilities (spec/capabilities.md), offered with them (hub or NATS). */
   grants?: string[];
+  /** With NATS: the fleet's capability policy (--capability-policy FILE); a hub holds its own. */
+  capabilityPolicy?: CapabilityPolicy;
   groups?: string[];
   role?: AgentRole;
   /** File holding an admission token (--token-file; else $FLEET_TOKEN_FILE or $FLEET_TOKEN). */
@@ -55,7 +59,7 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   // replayed message is refused by the next run too.
   const replayStore = replayStoreFor(o.home, identity.agent);
   const nats = natsUrl(o.home, o.hub);
-  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, replayStore });
+  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, capabilityPolicy: o.capabilityPolicy, groups: o.groups, replayStore });
   const { host, port } = hubAddress(o.home, o.hub);
   // A command does one thing and exits: no reconnection behind its back.
   return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
@@ -90,7 +94,8 @@ export function carrierName(conn: HubConnection | NatsFleetConnection): string {
   return conn instanceof NatsFleetConnection ? "NATS" : "the hub";
 }
 
-/** A connection for a command: its --agent (or agent), --hub and --token-file. */
+/** A connection for a command: its --agent (or agent), --hub, --token-file and (commands that take it) --capability-policy. */
 export function connectFor(ctx: CommandContext, extra: Partial<ConnectOptions> = {}): Promise<HubConnection | NatsFleetConnection> {
-  return openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file"), ...extra });
+  const policy = str(ctx, "capability-policy");
+  return openConnection({ home: ctx.home, agent: str(ctx, "agent"), hub: str(ctx, "hub"), tokenFile: str(ctx, "token-file"), ...(policy ? { capabilityPolicy: readCapabilityPolicy(policy) } : {}), ...extra });
 }

@@ -6,7 +6,8 @@
 // Key rotations are stored in FLEET_KEYS and applied by every agent (rotation.ts). Group
 // chains are stored in FLEET_GROUPS and folded by every agent that follows them (groups.ts):
 // a group with a chain is received only while this agent is a member, and each group:<name>
-// message is taken only from a sender the chain allows.
+// message is taken only from a sender the chain allows. Given the fleet's capability policy,
+// granted capabilities are offered, subscribed to and believed only with valid grants (grants.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg, Msg } from "nats";
@@ -33,6 +34,8 @@ import { NatsCarrier, type CarrierOptions } from "./carrier.js";
 import { NatsDispatcher } from "./dispatch.js";
 import { NatsGroupKeys } from "./group-keys.js";
 import { NatsGroupChains } from "./groups.js";
+import { CapabilitySubscriptions, NatsGrants, natsOffers } from "./grants.js";
+import type { CapabilityPolicy } from "../protocol/capability-grants.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
@@ -61,6 +64,19 @@ export interface NatsConnectOptions {
   groups?: string[];
   /** Capabilities to receive capability-addressed messages for. */
   capabilities?: string[];
+  /**
+   * Grants ("fleet1." text, spec/capabilities.md) for granted capabilities, each attached to the
+   * offer of the capability it names (offered, and subscribed to, if not listed) in this agent's
+   * registry record: what connectHub's grants are on a hub.
+   */
+  grants?: string[];
+  /**
+   * The fleet's capability policy (parseCapabilityPolicy): with it, this agent's replica refuses
+   * records offering a granted capability without a valid grant, registry answers leave them
+   * out, and this agent receives capability:<name> of a granted capability only while it holds
+   * a valid grant (connecting without one is refused). Default: none, every capability open.
+   */
+  capabilityPolicy?: CapabilityPolicy;
   /** Sign envelopes in their JSON form and carry them as envelope+json (default: binary Packet). */
   json?: boolean;
   streams?: CarrierOptions["streams"];
@@ -68,7 +84,7 @@ export interface NatsConnectOptions {
    * Join the fleet registry (default true): a replica with this agent's record, synced over
    * NATS, presence heartbeats, and registry queries answered once settled (membership.ts).
    */
-  registry?: boolean | Omit<MembershipOptions, "capabilities" | "groups" | "clock">;
+  registry?: boolean | Omit<MembershipOptions, "capabilities" | "groups" | "clock" | "checkRecord">;
   /** Pairwise handshake: wait per attempt (default 10 s) and retries (default 3). */
   handshakeTimeoutMs?: number;
   handshakeRetries?: number;
@@ -97,6 +113,9 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
   private readonly groupKeys: NatsGroupKeys;
   /** Group chains this agent appends to, reads and follows (groups.ts). */
   readonly groupChains: NatsGroupChains;
+  /** The fleet's capability policy as this agent checks it (undefined: every capability open). */
+  readonly grants?: NatsGrants;
+  private readonly capabilitySubs: CapabilitySubscriptions;
   /** Subscriptions to the groups of opts.groups, by group (one each at most). */
   private readonly groupSubs = new Map<string, () => void>();
   /** The identity everything is signed with; replaced by rotateKey. */
@@ -162,6 +181,17 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
       reject: (e, subject) => this.opts.onReject?.(e, subject),
     });
     this.groupKeys = new NatsGroupKeys(keys, opts.trust ?? "tofu");
+    if (opts.capabilityPolicy) this.grants = new NatsGrants(opts.capabilityPolicy, { keys, clock });
+    this.capabilitySubs = new CapabilitySubscriptions(
+      {
+        get identity() {
+          return conn.current;
+        },
+        subscribe: (name) => carrier.subscribe(subjects.capability(name), (p, m) => this.arrive(p, m, undefined), (e, subject) => this.opts.onReject?.(e, subject)),
+      },
+      natsOffers(opts.capabilities, opts.grants),
+      this.grants,
+    );
     this.groupChains = new NatsGroupChains({
       carrier,
       keys: this.groupKeys,
@@ -185,6 +215,8 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
 
   static async connect(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
     opts.onStatus?.({ status: "connecting", attempt: 0 });
+    // A grant that is not a capability grant is refused before anything connects.
+    natsOffers(opts.capabilities, opts.grants);
     const carrier = await withSignal(NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams }), opts.signal, "connect");
     const keys = opts.keys ?? new PinnedKeys();
     // Our own name is bound to our own key before anyone can claim it.
@@ -260,7 +292,8 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
       await this.groupChains.follow(g);
       this.syncGroupSubscription(g);
     }
-    for (const c of this.opts.capabilities ?? []) this.stops.push(this.carrier.subscribe(subjects.capability(c), live, reject));
+    this.stops.push(() => this.capabilitySubs.stop());
+    this.capabilitySubs.start();
     this.stops.push(
       await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
     );
@@ -284,7 +317,14 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
     await this.carrier.flush();
     if (this.opts.registry !== false) {
       const extra = typeof this.opts.registry === "object" ? this.opts.registry : {};
-      this.membership = new NatsMembership(this, { ...extra, capabilities: this.opts.capabilities, groups: this.opts.groups, clock: this.clock, onError: (e) => this.opts.onReject?.(e, "registry") });
+      this.membership = new NatsMembership(this, {
+        ...extra,
+        capabilities: this.capabilitySubs.offers,
+        groups: this.opts.groups,
+        clock: this.clock,
+        checkRecord: this.grants?.checkRecord,
+        onError: (e) => this.opts.onReject?.(e, "registry"),
+      });
       this.membership.start();
     }
   }
@@ -363,6 +403,8 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
     if (env.sender === this.agent && parseSubject(msg.subject)?.channel !== "agentInbox") return;
     // A group with a chain: only from a sender it allows, and only while we are a member (603).
     this.groupChains.check(env, this.agent);
+    // A granted capability: only while we hold a valid grant for it.
+    this.capabilitySubs.check(env);
     const kind = env.body?.kind.case;
     if (kind === "hello" || kind === "welcome" || kind === "helloReject" || kind === "handshakeConfirm") {
       return this.sessions.handshake(packet.kind.value as SignedEnvelope, env);
@@ -410,7 +452,10 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
     const m = this.membership;
     // Nobody else serves queries: our own replica answers once it has settled.
     const local = m ? async () => (await m.settled, m.replica.query(create(RegistryQuerySchema, q), (a) => m.isOnline(a))) : undefined;
-    return queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs, local);
+    const answer = queryRegistry({ identity: this.current, clock: this.clock, carrier: this.carrier, verifier: this.verifier }, q, timeoutMs, local);
+    // Whichever replica answered, a record offering a granted capability without a valid grant is left out here.
+    const grants = this.grants;
+    return grants ? answer.then((r) => grants.filterAnswer(r)) : answer;
   }
 
   /** Signs an envelope and answers a NATS request with it (registry query replies). */

@@ -4,10 +4,10 @@
 // registry queries only once settled (it has heard another replica, or has been up for two
 // digest periods), so a just-started agent never answers with a registry that lacks the fleet.
 import { create } from "@bufbuild/protobuf";
-import { CapabilitySchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
+import { type Capability, CapabilitySchema } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HeartbeatSchema } from "../../generated/proto/fleet/v1/heartbeat_pb.js";
-import type { AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
+import type { AgentRecord, AgentRole } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { buildEnvelope } from "../client/draft.js";
 import type { Identity } from "../crypto/index.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
@@ -20,7 +20,8 @@ import { NatsRegistrySync } from "./registry.js";
 import { subjects } from "./subjects.js";
 
 export interface MembershipOptions {
-  capabilities?: string[];
+  /** What this agent offers (names, or offers carrying their grants: grants.ts). */
+  capabilities?: readonly (string | Capability)[];
   groups?: string[];
   role?: AgentRole;
   /** Registry digest period (default 2 s). */
@@ -30,6 +31,8 @@ export interface MembershipOptions {
   deadAfterMs?: number;
   clock?: Clock;
   onError?: (e: FleetError) => void;
+  /** Refuses records (and leaves them out of answers) that fail it: granted capabilities (grants.ts). */
+  checkRecord?: (record: AgentRecord, pointer: string) => void;
 }
 
 export class NatsMembership {
@@ -50,7 +53,7 @@ export class NatsMembership {
     this.clock = opts.clock ?? systemClock;
     // Owner-only writes: we sign our own record; others' entries must carry their owners'
     // signatures by the keys this connection has pinned (spec/registry.md "Owners").
-    this.replica = new RegistryReplica({ node: conn.agent, clock: this.clock, owners: conn.keys, signer: conn.identity });
+    this.replica = new RegistryReplica({ node: conn.agent, clock: this.clock, owners: conn.keys, signer: conn.identity, checkRecord: opts.checkRecord });
     this.sync = new NatsRegistrySync(conn, this.replica, {
       intervalMs: opts.syncIntervalMs,
       clock: this.clock,
@@ -67,7 +70,7 @@ export class NatsMembership {
       keyId: id.keyId,
       publicKey: id.publicKey,
       role: this.opts.role,
-      capabilities: (this.opts.capabilities ?? []).map((name) => create(CapabilitySchema, { name })),
+      capabilities: (this.opts.capabilities ?? []).map((c) => (typeof c === "string" ? create(CapabilitySchema, { name: c }) : c)),
       groups: this.opts.groups ?? [],
       versions: [...SUPPORTED_VERSIONS],
     });

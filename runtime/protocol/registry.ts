@@ -82,6 +82,12 @@ export interface RegistryReplicaOptions {
   unverified?: boolean;
   /** Remote versions later than now + skewMs are refused (605). Default 120 s. */
   skewMs?: number;
+  /**
+   * A further check of agent records (e.g. granted capabilities, spec/capabilities.md): a
+   * remote record it throws for is refused with its error, and no query answers a record,
+   * local or stored earlier, it throws for at the time of the query.
+   */
+  checkRecord?: (record: AgentRecord, pointer: string) => void;
 }
 
 type Order = "equal" | "before" | "after" | "concurrent";
@@ -129,11 +135,13 @@ export class RegistryReplica {
   private readonly clock: Clock;
   private readonly skewMs: number;
   private readonly changeListeners = new Set<(e: RegistryEntry) => void>();
+  private readonly checkRecord: ((record: AgentRecord, pointer: string) => void) | undefined;
 
   constructor(opts: RegistryReplicaOptions) {
     if (!opts.node) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "replica needs a node name", { pointer: "/node" });
     this.node = opts.node;
     this.owners = opts.owners;
+    this.checkRecord = opts.checkRecord;
     this.unverified = opts.unverified ?? false;
     this.clock = opts.clock;
     this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
@@ -239,6 +247,7 @@ export class RegistryReplica {
     const agents = this.entries()
       .flatMap((e) => (e.record.case === "agent" ? [e.record.value] : []))
       .filter((a) => (!q.agentId || a.agentId === q.agentId) && (!q.role || a.role === q.role))
+      .filter((a) => !this.checkRecord || this.passes(a))
       .filter((a) => !q.capability || a.capabilities.some((c) => c.name === q.capability))
       .filter((a) => !q.onlineOnly || isOnline(a.agentId))
       .filter((a) => !q.afterAgentId || compareText(a.agentId, q.afterAgentId) > 0);
@@ -364,6 +373,16 @@ export class RegistryReplica {
     const limit = BigInt(this.clock.now() + this.skewMs);
     if (e.version!.wallMs > limit) throw new FleetError(ErrorCode.SECURITY_CLOCK_SKEW, `${e.key} is versioned ${e.version!.wallMs} ms, beyond this replica's clock + ${this.skewMs} ms`, { pointer: `${pointer}/version/wallMs` });
     if (this.owners) verifyRegistryOwner(e, this.owners, pointer);
+    if (this.checkRecord && e.record.case === "agent") this.checkRecord(e.record.value, `${pointer}/agent`);
+  }
+
+  private passes(a: AgentRecord): boolean {
+    try {
+      this.checkRecord!(a, "");
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private join(local: RegistryEntry, incoming: RegistryEntry, conflicts: RegistryConflict[]): RegistryEntry {

@@ -118,8 +118,8 @@ export function describe(env: Envelope, verified: boolean) {
 export const inbox: Command = {
   name: "inbox",
   summary: "connect as an agent and print the messages waiting for it (then, with --follow, new ones)",
-  usage: "fleet inbox --agent NAME [--wait MS] [--follow] [--capability NAME]... [--grant GRANT|FILE]... [--group NAME]...",
-  options: { wait: { type: "string" }, follow: { type: "boolean" }, capability: { type: "string", multiple: true }, grant: { type: "string", multiple: true }, group: { type: "string", multiple: true } },
+  usage: "fleet inbox --agent NAME [--wait MS] [--follow] [--capability NAME]... [--grant GRANT|FILE]... [--group NAME]... [--capability-policy FILE (with --nats)]",
+  options: { wait: { type: "string" }, follow: { type: "boolean" }, capability: { type: "string", multiple: true }, grant: { type: "string", multiple: true }, group: { type: "string", multiple: true }, "capability-policy": { type: "string" } },
   async run(ctx) {
     const wait = numberOption(ctx, "wait", { what: "milliseconds" }) ?? 300;
     const capabilities = list(ctx, "capability");

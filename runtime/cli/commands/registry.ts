@@ -35,12 +35,12 @@ export const registry: Command = {
   summary: "list agents, or find agents by capability",
   usage: "fleet registry list [--online] | fleet registry query --capability NAME [--online]",
   sub: [
-    { name: "list", summary: "every agent the hub knows, with presence", usage: "fleet registry list [--online]", options: { online: { type: "boolean" } }, run: (ctx) => query(ctx, { onlineOnly: Boolean(ctx.values.online) }) },
+    { name: "list", summary: "every agent the hub knows, with presence", usage: "fleet registry list [--online] [--capability-policy FILE (with --nats)]", options: { online: { type: "boolean" }, "capability-policy": { type: "string" } }, run: (ctx) => query(ctx, { onlineOnly: Boolean(ctx.values.online) }) },
     {
       name: "query",
       summary: "agents offering a capability",
-      usage: "fleet registry query --capability NAME [--online]",
-      options: { capability: { type: "string" }, online: { type: "boolean" } },
+      usage: "fleet registry query --capability NAME [--online] [--capability-policy FILE (with --nats)]",
+      options: { capability: { type: "string" }, online: { type: "boolean" }, "capability-policy": { type: "string" } },
       run: (ctx) => {
         const capability = str(ctx, "capability");
         if (!capability) throw usageError("--capability NAME is required (see fleet registry query --help)");

@@ -23,7 +23,7 @@ function whole(v: string | undefined, name: string, fallback: number, min: numbe
 export const serve: Command = {
   name: "serve",
   summary: "run a command for every message to an agent (message JSON on stdin, FLEET_* env vars); its outcome is the sender's receipt",
-  usage: "fleet serve --agent NAME --exec 'CMD' [--concurrency N (default 4)] [--timeout-ms MS (default 30000)] [--queue-max N (default 256)] [--ledger-max N (default 100000)] [--capability NAME ...] [--grant GRANT|FILE ...] [--group NAME ...]",
+  usage: "fleet serve --agent NAME --exec 'CMD' [--concurrency N (default 4)] [--timeout-ms MS (default 30000)] [--queue-max N (default 256)] [--ledger-max N (default 100000)] [--capability NAME ...] [--grant GRANT|FILE ...] [--group NAME ...] [--capability-policy FILE (with --nats)]",
   options: {
     exec: { type: "string" },
     concurrency: { type: "string" },
@@ -32,6 +32,7 @@ export const serve: Command = {
     "ledger-max": { type: "string" },
     capability: { type: "string", multiple: true },
     grant: { type: "string", multiple: true },
+    "capability-policy": { type: "string" },
     group: { type: "string", multiple: true },
   },
   async run(ctx) {
