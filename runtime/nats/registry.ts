@@ -27,6 +27,8 @@ export interface RegistrySyncOptions {
 }
 
 const RECENT_DIGESTS = 16;
+/** Refusals remembered so that an entry re-sent every round is reported once per version (at the bound the set is emptied). */
+export const MAX_REPORTED_REFUSALS = 1024;
 
 export class NatsRegistrySync {
   private timer: TimerId | undefined;
@@ -35,6 +37,7 @@ export class NatsRegistrySync {
   private readonly stops: (() => void)[] = [];
   private stopped = false;
   private serving = false;
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly conn: NatsFleetConnection,
@@ -48,7 +51,18 @@ export class NatsRegistrySync {
     this.stops.push(this.conn.listen(subjects.registrySync(), (env) => this.onSync(env)));
     // Entries not written by their owners (or from the future) are dropped one by one and
     // reported; those of owners whose key we have not pinned yet wait for a later round quietly.
-    this.stops.push(this.replica.onRefused((r) => r.unknownKey || this.opts.onError?.(r.error)));
+    // Anti-entropy repeats a refused entry every round: each version is reported once.
+    this.stops.push(
+      this.replica.onRefused((r) => {
+        if (r.unknownKey) return;
+        const v = r.entry.version;
+        const id = `${r.entry.key}\u0000${v?.node}\u0000${v?.wallMs}\u0000${v?.logical}\u0000${r.error.code}`;
+        if (this.reported.has(id)) return;
+        if (this.reported.size >= MAX_REPORTED_REFUSALS) this.reported.clear();
+        this.reported.add(id);
+        this.opts.onError?.(r.error);
+      }),
+    );
     if (this.opts.serveQueries !== false) this.serveQueries();
     this.stops.push(this.replica.onChange(() => this.scheduleDigest(0)));
     this.scheduleDigest(0);
