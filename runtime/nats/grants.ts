@@ -44,7 +44,7 @@ export class NatsGrants {
   /**
    * Throws unless every granted capability `record` offers carries a grant valid now for the
    * record's agent and key (603, 602, 601, 607 as spec/capabilities.md), and, when it offers one,
-   * the record names the key pinned here for its agent (612: a record naming another agent's key
+   * the record names the key pinned here for its agent (607: a record naming another agent's key
    * cannot borrow that agent's grant). Open capabilities are not looked at.
    */
   readonly checkRecord = (record: AgentRecord, pointer = ""): void => {

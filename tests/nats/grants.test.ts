@@ -9,7 +9,9 @@ import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
-import { generateIdentity } from "../../runtime/crypto/index.js";
+import { generateIdentity, PinnedKeys } from "../../runtime/crypto/index.js";
+import { NatsGrants } from "../../runtime/nats/grants.js";
+import { RegistryReplica } from "../../runtime/protocol/registry.js";
 import { ErrorCode, type FleetError } from "../../runtime/errors.js";
 import { issueGrant, parseCapabilityPolicy, policyJson } from "../../runtime/protocol/capability-grants.js";
 import { hasNatsServer, natsSkipMessage } from "../support/nats-server.js";
@@ -21,6 +23,26 @@ const authority = generateIdentity("fleet-admin");
 const capabilityPolicy = parseCapabilityPolicy(policyJson(authority, ["compute"]));
 const fast = { syncIntervalMs: 200, heartbeatMs: 200 };
 const names = (r: { agents: { agentId: string }[] }) => r.agents.map((a) => a.agentId).sort();
+
+describe("NatsGrants.checkRecord in a registry replica", () => {
+  it("a record naming another agent's key cannot borrow that agent's grant (607 at its keyId)", () => {
+    const keys = new PinnedKeys();
+    const holder = generateIdentity("ck-holder");
+    const mallory = generateIdentity("ck-mallory");
+    keys.pin(holder.agent, holder.publicKey);
+    keys.pin(mallory.agent, mallory.publicKey);
+    // A grant bound to the holder's key only (no name): Mallory's record claims that key.
+    const grant = issueGrant("compute", authority, { holderKeyId: holder.keyId });
+    const own = new RegistryReplica({ node: mallory.agent, clock: systemClock, owners: keys, signer: mallory });
+    const entry = own.putAgent({ agentId: mallory.agent, keyId: holder.keyId, publicKey: holder.publicKey, capabilities: [{ name: "compute", grant }] });
+    const replica = new RegistryReplica({ node: "ck-peer", clock: systemClock, owners: keys, checkRecord: new NatsGrants(capabilityPolicy, { keys, clock: systemClock }).checkRecord });
+    const refused: FleetError[] = [];
+    replica.onRefused((r) => refused.push(r.error));
+    replica.merge([entry]);
+    expect(replica.agent(mallory.agent)).toBeUndefined();
+    expect(refused).toEqual([expect.objectContaining({ code: ErrorCode.SECURITY_KEY_MISMATCH, pointer: "/entries/0/agent/keyId" })]);
+  });
+});
 
 describe.skipIf(!hasNatsServer)("granted capabilities on NATS", () => {
   const join = natsAgents();
