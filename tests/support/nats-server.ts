@@ -26,7 +26,11 @@ export interface NatsServerOptions {
   port?: number;
   /** Milliseconds to wait for "Server is ready" (default 15000). */
   readyTimeoutMs?: number;
-  /** A config file (-c), e.g. one that includes the authorization `fleet nats auth` writes. */
+  /**
+   * A config file (-c), e.g. one that includes the authorization `fleet nats auth` writes. It
+   * must enable JetStream itself (`jetstream { store_dir: ... }`): -js is not passed with it,
+   * and a reload would turn off what only the command line turned on.
+   */
   config?: string;
 }
 
@@ -65,8 +69,9 @@ const logs = new WeakMap<ChildProcess, { text: string; waiters: Set<() => void> 
 
 function launch(binary: string, port: number, storeDir: string, jetstream: boolean, timeoutMs: number, config?: string): Promise<ChildProcess> {
   const args = ["-a", "127.0.0.1", "-p", String(port)];
-  if (jetstream) args.push("-js", "-sd", storeDir);
+  // A config file owns JetStream (its `jetstream {}` block: what a reload keeps on).
   if (config) args.push("-c", config);
+  else if (jetstream) args.push("-js", "-sd", storeDir);
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   const kept = { text: "", waiters: new Set<() => void>() };
   logs.set(child, kept);
