@@ -151,6 +151,15 @@ export const HELP: Record<string, CommandHelp> = {
     },
     example: "fleet token issue --out beta.token --holder ed25519:... --subject beta --uses 1",
   },
+  "fleet nats": { options: {}, example: "fleet nats auth --out fleet-auth.conf --reload 4242" },
+  "fleet nats auth": {
+    options: {
+      out: "FILE             where the authorization goes, 0600, for nats-server's `include` (required)",
+      chain: "FILE           a group's chain, the hub's group.chain answer {\"group\",\"statements\"}; repeat per group (default: none, no group subjects allowed)",
+      reload: "PID|PIDFILE   send nats-server SIGHUP to read it again (default: none, not reloaded)",
+    },
+    example: "fleet nats auth --out fleet-auth.conf --chain ops.chain.json --reload /tmp/nats.pid --nats nats://127.0.0.1:4222",
+  },
   "fleet group": { options: {}, example: "fleet group create ops --send admins" },
   "fleet group create": {
     options: {
