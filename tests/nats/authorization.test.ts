@@ -10,8 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupSendPolicy } from "../../generated/proto/fleet/v1/group_pb.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
-import { applicationValue } from "../../runtime/client/draft.js";
-import { generateIdentity, type Identity } from "../../runtime/crypto/index.js";
+import { create } from "@bufbuild/protobuf";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { applicationValue, buildEnvelope } from "../../runtime/client/draft.js";
+import { systemClock } from "../../runtime/clock.js";
+import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
+import { packetOf } from "../../runtime/nats/routes.js";
+import { toWire } from "../../runtime/nats/wire.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
 import { applyGroupStatement, issueInvite, KeyHistory, signGroupStatement, type GroupState, type StatementInit } from "../../runtime/protocol/groups/index.js";
 import { buildAuthorization, foldChains, MAX_AUTH_USERS, renderAuthorization } from "../../runtime/nats/authorization.js";
@@ -192,6 +198,37 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     const admin = await raw(ids.operator);
     const info = await (await admin.jetstreamManager()).streams.info(STREAMS.keys.name, { subjects_filter: subjects.keys("bob") });
     expect(info.state.subjects?.[subjects.keys("bob")] ?? 0).toBe(0);
+  });
+
+  it("a registry query cannot aim its answer at another agent's keys subject (replicas answer request inboxes only)", async () => {
+    // carol's replica serves registry queries; mallory asks with a forged reply subject.
+    await agent(ids.carol);
+    const nc = await raw(ids.mallory);
+    const signedQuery = () => {
+      const query = buildEnvelope({ to: "fleet:hub", type: MessageType.QUERY, body: { case: "registryQuery", value: create(RegistryQuerySchema, {}) } }, "mallory", systemClock);
+      return toWire(packetOf(signEnvelope(query, ids.mallory)), { publicKey: ids.mallory.publicKey });
+    };
+    const ask = async () => {
+      const w = signedQuery();
+      return nc.request(subjects.registryQuery(), w.data, { headers: w.headers, timeout: 1_000 }).then(
+        (m) => m.data.length > 0,
+        () => new Promise<boolean>((r) => setTimeout(() => r(false), 250)),
+      );
+    };
+    // A real request is answered once the replica serves (bounded retries).
+    let answered = false;
+    for (let i = 0; i < 40 && !answered; i++) answered = await ask();
+    expect(answered).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      const w = signedQuery();
+      nc.publish(subjects.registryQuery(), w.data, { headers: w.headers, reply: subjects.keys("bob") });
+    }
+    // Answered in order: once a later real request is answered, the forged ones have been handled.
+    expect(await ask()).toBe(true);
+    // Nothing was stored under bob's (or anyone's) keys subject.
+    const admin = await raw(ids.operator);
+    const info = await (await admin.jetstreamManager()).streams.info(STREAMS.keys.name, { subjects_filter: ">" });
+    expect(info.state.subjects ?? {}).toEqual({});
   });
 
   it("an agent without a valid nkey is refused connection (603)", async () => {
