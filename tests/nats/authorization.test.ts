@@ -240,7 +240,7 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
   });
 
-  it("after a membership change, `fleet nats auth` and a reload, the new member may subscribe to the group", async () => {
+  it("after a membership change, `fleet nats auth` and a reload, the new member may subscribe to the group, and a kicked one loses it", async () => {
     const before = await raw(ids.carol);
     const seen = violations(before);
     before.subscribe(subjects.group("ops"));
@@ -262,6 +262,23 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
       if (arrived) break;
     }
     expect(String(applicationValue(await got))).toMatch(/^welcome/);
+
+    // A kick: bob, subscribed before, loses the subscription at the next reload.
+    const bobRaw = await raw(ids.bob);
+    const bobSeen = violations(bobRaw);
+    const bobGot: string[] = [];
+    bobRaw.subscribe(subjects.group("ops"), { callback: (err, m) => bobGot.push(err ? `error ${err.message}` : m.subject) });
+    await bobRaw.flush();
+    chain.add({ case: "kick", value: { agent: "bob" } }, ids.alice);
+    await writeAuthorization();
+    process.kill(server.pid, "SIGHUP");
+    await server.logged("Reloaded server configuration", 10_000, 2);
+    await alice.send({ to: "group:ops", text: "after the kick" });
+    await carol.send({ to: "group:ops", text: "after the kick, again" });
+    await bobRaw.flush();
+    // The server dropped bob's subscription at the reload (a permissions violation for it) and delivered nothing after.
+    await expect.poll(() => bobSeen, { timeout: 5_000 }).toEqual([`subscription ${subjects.group("ops")}`]);
+    expect(bobGot.filter((s) => !s.startsWith("error"))).toEqual([]);
   });
 
   it("holds at most maxUsers users (804 past it) and refuses two agents with one key (607)", async () => {

@@ -1,10 +1,12 @@
 // An agent's Ed25519 key as a NATS user nkey: the text forms agree with nkeys.js (the copy
 // nats.js ships, an independent implementation of the nkeys spec), a signature made for the
 // server's nonce verifies with it, and bad text is refused with its code.
+import { readFileSync } from "node:fs";
 import { nkeys } from "nats";
 import { describe, expect, it } from "vitest";
 import { exportSeed, identityFromSeed, verifyEd25519 } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { durableName, replyPrefix } from "../../runtime/nats/subjects.js";
 import { crc16, identityAuthenticator, identityFromUserSeed, publicKeyOfUserNkey, userNkey, userSeed } from "../../runtime/nats/nkey.js";
 import { codeOf } from "../protocol/helpers.js";
 
@@ -34,6 +36,18 @@ describe("nkeys: an identity as a NATS user", () => {
     expect(verifyEd25519(alice.publicKey, new TextEncoder().encode("a-server-nonce"), sig)).toBe(true);
     expect(nkeys.fromPublic(auth.nkey).verify(new TextEncoder().encode("a-server-nonce"), sig)).toBe(true);
     expect(JSON.stringify(auth)).not.toContain(userSeed(alice).slice(2, 20));
+  });
+
+  it("spec/nats-auth.md's vector: seed 00..1f, its user key and seed, alice's reply prefix and durables", async () => {
+    const spec = readFileSync(new URL("../../spec/nats-auth.md", import.meta.url), "utf8");
+    const row = (name: string) => new RegExp(`^\\| ${name} \\| (.+) \\|$`, "m").exec(spec)?.[1];
+    const id = identityFromSeed("alice", Uint8Array.from({ length: 32 }, (_, i) => i));
+    expect(row("seed \\(hex\\)")).toBe("`000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f`");
+    expect(row("user public key")).toBe(`\`${userNkey(id.publicKey)}\``);
+    expect(row("user seed")).toBe(`\`${userSeed(id)}\``);
+    expect(nkeys.fromSeed(new TextEncoder().encode(userSeed(id))).getPublicKey()).toBe(userNkey(id.publicKey));
+    expect(row("reply prefix of agent `alice`")).toBe(`\`${await replyPrefix("alice")}\``);
+    expect(row("durable consumers of `alice`")).toBe(`\`${await durableName("inbox", "alice")}\`, \`${await durableName("bottles", "alice")}\``);
   });
 
   it("CRC-16/XMODEM of the check string is 0x31C3", () => {
