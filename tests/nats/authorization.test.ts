@@ -7,7 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BottleStatus } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { GroupSendPolicy } from "../../generated/proto/fleet/v1/group_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { createBottle } from "../../runtime/protocol/bottles.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ReceiptStatus } from "../../generated/proto/fleet/v1/receipt_pb.js";
 import { create } from "@bufbuild/protobuf";
@@ -89,6 +92,13 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     chmodSync(authFile, 0o600);
   }
 
+  /** SIGHUP, as `fleet nats auth --reload PID` sends, and the server's word that it read the file again. */
+  let reloads = 0;
+  async function reload(): Promise<void> {
+    process.kill(server.pid, "SIGHUP");
+    await server.logged("Reloaded server configuration", 10_000, ++reloads);
+  }
+
   /** A bare nats.js connection logged in as id (what a hostile agent could do by hand). */
   async function raw(id: Identity): Promise<NatsConnection> {
     const nc = await connect({ servers: server.url, authenticator: identityAuthenticator(() => id), inboxPrefix: await replyPrefix(id.agent) });
@@ -133,7 +143,7 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     expect(users[0].permissions).toBeUndefined();
   });
 
-  it("legitimate traffic flows: a signed message with its receipts, group traffic between members, registry and presence", async () => {
+  it("legitimate traffic flows: a signed message with its receipts, group traffic between members, registry and presence, a bottle, a session", async () => {
     const alice = await agent(ids.alice, ["ops"]);
     const bob = await agent(ids.bob, ["ops"]);
     const got = next<Envelope>((cb) => bob.onMessage((env) => cb(env)));
@@ -152,6 +162,13 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     await expect.poll(() => bob.membership!.isOnline("alice"), { timeout: 10_000 }).toBe(true);
     const answer = await alice.queryRegistry({ agentId: "bob" });
     expect(answer.agents.map((a) => a.agentId)).toEqual(["bob"]);
+    // A bottle for bob: stored in FLEET_BOTTLES, read through his own durable, receipted to alice.
+    const letter = next<Envelope>((cb) => bob.onMessage((env) => env.body?.kind.case === "bottleLetter" && cb(env)));
+    const bottleReceipt = next<BottleStatus>((cb) => alice.onMessage((env) => env.body?.kind.case === "bottleReceipt" && cb(env.body.kind.value.status)));
+    const stored = await alice.send({ to: "fleet:hub", type: MessageType.COMMAND, requiresAck: true, body: { case: "bottle", value: createBottle(ids.alice, systemClock, { bottleId: "b-1", to: { agent: "bob" }, condition: "agent_online:alice", payload: create(ApplicationPayloadSchema, { mediaType: "text/plain", content: { case: "json", value: '"for later"' } }) }) } });
+    expect(stored?.status).toBe(ReceiptStatus.ACCEPTED);
+    expect((await letter).sender).toBe("alice");
+    expect(await bottleReceipt).toBe(BottleStatus.ACKNOWLEDGED);
     // A pairwise session: the handshake through both inboxes, then the session subjects.
     await alice.openSession("bob");
     const inSession = next<Envelope>((cb) => bob.onMessage((env) => applicationValue(env) === "sealed" && cb(env)));
@@ -249,8 +266,7 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
 
     chain.add({ case: "join", value: { invite: issueInvite("ops", ids.alice, { uses: 1 }) } }, ids.carol);
     await writeAuthorization();
-    process.kill(server.pid, "SIGHUP");
-    await server.logged("Reloaded server configuration");
+    await reload();
 
     const carol = await agent(ids.carol, ["ops"]);
     const alice = await agent(ids.alice, ["ops"]);
@@ -271,14 +287,27 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     await bobRaw.flush();
     chain.add({ case: "kick", value: { agent: "bob" } }, ids.alice);
     await writeAuthorization();
-    process.kill(server.pid, "SIGHUP");
-    await server.logged("Reloaded server configuration", 10_000, 2);
+    await reload();
     await alice.send({ to: "group:ops", text: "after the kick" });
     await carol.send({ to: "group:ops", text: "after the kick, again" });
     await bobRaw.flush();
     // The server dropped bob's subscription at the reload (a permissions violation for it) and delivered nothing after.
     await expect.poll(() => bobSeen, { timeout: 5_000 }).toEqual([`subscription ${subjects.group("ops")}`]);
     expect(bobGot.filter((s) => !s.startsWith("error"))).toEqual([]);
+  });
+
+  it("an agent stores its own key rotation (its own keys subject); with the new key in the authorization it logs in with it", async () => {
+    const before = await agent(ids.mallory);
+    const next = generateIdentity("mallory");
+    const receipt = await before.rotateKey(next);
+    expect(receipt.status).toBe(ReceiptStatus.ACCEPTED);
+    // Not yet in the authorization: the new key is refused at login.
+    await expect(connectNats({ url: server.url, identity: next, auth: "nkey" })).rejects.toMatchObject({ code: ErrorCode.SECURITY_UNAUTHORIZED });
+    agents[agents.indexOf(ids.mallory)] = ids.mallory = next;
+    await writeAuthorization();
+    await reload();
+    const after = await agent(next);
+    expect(after.identity.keyId).toBe(next.keyId);
   });
 
   it("holds at most maxUsers users (804 past it) and refuses two agents with one key (607)", async () => {
