@@ -25,7 +25,7 @@
     "nats": {
       "host": "127.0.0.1:4222",
       "protocol": "nats",
-      "description": "A NATS server (JetStream enabled) as the fleet's broker; channel addresses are subjects."
+      "description": "A NATS server (JetStream enabled) as the fleet's broker; channel addresses are subjects. With the authorization `fleet nats auth` writes (spec/nats-auth.md), every agent logs in with its Ed25519 key as a NATS user nkey and the server enforces per-subject permissions: an agent subscribes only to its own inbox, receipts, bottles and reply prefix and to groups it is a member of, publishes only its own keys and presence subjects and groups it may send to, and reads stored inboxes only through the durable consumers the operator made; session, capability, broadcast, discovery and registry subjects are open to every logged-in agent."
     }
   },
   "channels": {
