@@ -37,7 +37,10 @@ export const CHANNEL_RULES: { readonly [K in ChannelId]: { readonly publish: Rul
   keys: { publish: "own", subscribe: "any" },
 };
 
-/** Streams every agent may read from the start (an ordered consumer of its own): public records. */
+/**
+ * Streams every agent may read from the start (an ordered consumer of its own, or one stored
+ * message by subject): public records. A stream of group chains on NATS belongs here too.
+ */
 export const PUBLIC_STREAMS: readonly string[] = [STREAMS.keys.name];
 
 /** Most users one authorization holds (documented bound; one more is 804). */
@@ -104,6 +107,7 @@ async function jetstreamSubjects(agent: string): Promise<string[]> {
   for (const stream of PUBLIC_STREAMS) {
     out.push(
       `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.STREAM.MSG.GET.${stream}`,
       `$JS.API.CONSUMER.CREATE.${stream}`,
       `$JS.API.CONSUMER.CREATE.${stream}.>`,
       `$JS.API.CONSUMER.INFO.${stream}.>`,
