@@ -79,7 +79,21 @@ describe.skipIf(!hasNatsServer)("fleet nats auth", () => {
     const refused = await fleet(["send", "beta", "let me in", "--agent", "alpha", "--nats", server.url], other);
     expect(refused.code).toBe(1);
     expect(refused.json).toMatchObject({ ok: false, error: { code: 603 } });
-  }, 180_000);
+
+    // A newcomer is introduced out of band by a signed file: the operator's `fleet verify` pins its
+    // key (peers.json), the next `fleet nats auth` lists it, and after the reload it logs in.
+    const newcomer = join(dir, "newcomer");
+    await fleet(["keygen", "--agent-id", "dave"], newcomer);
+    const hello = join(dir, "hello.txt");
+    writeFileSync(hello, "dave's key, for the operator\n");
+    expect((await fleet(["sign", hello, "--out", `${hello}.sig`, "--agent", "dave"], newcomer)).code).toBe(0);
+    expect((await fleet(["send", "beta", "too early", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: false, error: { code: 603 } });
+    expect((await fleet(["verify", hello, `${hello}.sig`])).json).toMatchObject({ ok: true, agent: "dave", newly_pinned: true });
+    const third = await fleet(["nats", "auth", "--out", authFile, "--chain", chainFile, "--reload", pidFile, "--nats", server.url]);
+    expect(third.json).toMatchObject({ ok: true, agents: ["alpha", "beta", "dave"] });
+    await server.logged("Reloaded server configuration", 10_000, 2);
+    expect((await fleet(["send", "beta", "hello from dave", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: true, accepted: true });
+  }, 240_000);
 
   it("says what is missing: --out, a chain that is not one, a pid that is not one", async () => {
     expect((await fleet(["nats", "auth"])).code).toBe(2);
