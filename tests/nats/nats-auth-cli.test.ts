@@ -93,7 +93,16 @@ describe.skipIf(!hasNatsServer)("fleet nats auth", () => {
     expect(third.json).toMatchObject({ ok: true, agents: ["alpha", "beta", "dave"] });
     await server.logged("Reloaded server configuration", 10_000, 2);
     expect((await fleet(["send", "beta", "hello from dave", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: true, accepted: true });
-  }, 240_000);
+
+    // dave rotates its key (stored in FLEET_KEYS under its own subject); its new key is refused
+    // until the operator's next run, which applies FLEET_KEYS to its pin, lists the new key and reloads.
+    expect((await fleet(["keys", "rotate", "--agent-id", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: true, agent: "dave" });
+    expect((await fleet(["send", "beta", "new key", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: false, error: { code: 603 } });
+    const fourth = await fleet(["nats", "auth", "--out", authFile, "--chain", chainFile, "--reload", pidFile, "--nats", server.url]);
+    expect(fourth.json).toMatchObject({ ok: true, agents: ["alpha", "beta", "dave"], rotated: ["dave"], revoked: [] });
+    await server.logged("Reloaded server configuration", 10_000, 3);
+    expect((await fleet(["send", "beta", "new key", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: true, accepted: true });
+  }, 300_000);
 
   it("says what is missing: --out, a chain that is not one, a pid that is not one", async () => {
     expect((await fleet(["nats", "auth"])).code).toBe(2);

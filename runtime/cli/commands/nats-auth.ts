@@ -5,7 +5,8 @@
 // The identity acting (--agent, else config.json's agent) is the admin user. Group membership:
 // the chains given with --chain (the hub's `group.chain` answer: {"group","statements":[...]}),
 // folded here with those keys. With a NATS URL (--nats, $FLEET_NATS, config.json's "nats"),
-// the admin then logs in and makes the streams and every agent's durable consumers.
+// the admin first logs in to apply FLEET_KEYS (rotated keys follow, revoked ones are dropped),
+// and after writing and reloading makes the streams and every agent's durable consumers.
 // Membership changes: run it again (it rewrites the file and reloads the server).
 import { readFileSync } from "node:fs";
 import { connect } from "nats";
@@ -13,6 +14,8 @@ import type { Identity } from "../../crypto/identity.js";
 import { asFleetError, ErrorCode, FleetError } from "../../errors.js";
 import { buildAuthorization, foldChains, renderAuthorization, type AuthAgent, type GroupChain } from "../../nats/authorization.js";
 import { provisionAgents } from "../../nats/jetstream.js";
+import { followKeys, type FollowedKeys } from "../../nats/key-follow.js";
+import { keyIdFor } from "../../crypto/keyid.js";
 import { identityAuthenticator } from "../../nats/nkey.js";
 import { replyPrefix } from "../../nats/subjects.js";
 import { usageError } from "../cli-error.js";
@@ -92,11 +95,33 @@ async function provision(url: string, admin: Identity, agents: string[]): Promis
   throw asFleetError(lastError, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `provisioning streams and consumers at ${url} as ${admin.agent}`);
 }
 
+/**
+ * With a NATS URL: FLEET_KEYS applied to the keys known here (rotated peers' pins saved to
+ * peers.json); undefined, with the reason printed, when the server cannot be read yet.
+ */
+async function follow(ctx: CommandContext, url: string, admin: Identity, agents: AuthAgent[]): Promise<FollowedKeys | undefined> {
+  try {
+    const followed = await followKeys(url, admin, agents);
+    const own = new Set(keystore(ctx.home).list());
+    const pins = filePinStore(ctx.home);
+    for (const a of followed.agents) {
+      if (followed.rotated.includes(a.agent) && !own.has(a.agent)) pins.save({ agent: a.agent, keyId: keyIdFor(a.publicKey), publicKey: a.publicKey, pinnedAt: Date.now() });
+    }
+    return followed;
+  } catch (e) {
+    ctx.out.line(`key rotations not followed (${asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, url).message}): the keys known here are used`);
+    return undefined;
+  }
+}
+
 async function run(ctx: CommandContext): Promise<void> {
   const out = str(ctx, "out");
   if (!out) throw usageError("--out FILE is required (see fleet nats auth --help)");
   const admin = loadIdentity(ctx.home, str(ctx, "agent"));
-  const agents = knownAgents(ctx.home, admin);
+  const url = natsUrl(ctx.home, str(ctx, "hub"));
+  const known = knownAgents(ctx.home, admin);
+  const followed = url ? await follow(ctx, url, admin, known) : undefined;
+  const agents = followed?.agents ?? known;
   const chains = list(ctx, "chain").map(readChain);
   const groups = foldChains(chains, [...agents, { agent: admin.agent, publicKey: admin.publicKey }]);
   const users = await buildAuthorization({ agents, admins: [{ agent: admin.agent, publicKey: admin.publicKey }], groups });
@@ -104,14 +129,15 @@ async function run(ctx: CommandContext): Promise<void> {
   const reloadArg = str(ctx, "reload");
   const pid = reloadArg === undefined ? undefined : pidOf(reloadArg);
   if (pid !== undefined) reload(pid);
-  const url = natsUrl(ctx.home, str(ctx, "hub"));
   if (url) await provision(url, admin, agents.map((a) => a.agent));
   const membership = Object.fromEntries(groups.map((g) => [g.group, [...g.members.keys()].sort()]));
   ctx.out.line(`wrote ${out} (0600): admin ${admin.agent}, ${agents.length} agent${agents.length === 1 ? "" : "s"} (${agents.map((a) => a.agent).join(", ") || "none"})`);
   for (const [g, members] of Object.entries(membership)) ctx.out.line(`  group ${g}: ${members.join(", ")}`);
+  if (followed?.rotated.length) ctx.out.line(`rotated keys followed (FLEET_KEYS): ${followed.rotated.join(", ")}`);
+  if (followed?.revoked.length) ctx.out.line(`revoked, not listed: ${followed.revoked.join(", ")}`);
   if (pid !== undefined) ctx.out.line(`reloaded nats-server (pid ${pid})`);
   if (url) ctx.out.line(`streams and durable consumers made at ${url}`);
-  ctx.out.result({ ok: true, out, admin: admin.agent, agents: agents.map((a) => a.agent), groups: membership, reloaded: pid ?? null, provisioned: url ?? null });
+  ctx.out.result({ ok: true, out, admin: admin.agent, agents: agents.map((a) => a.agent), groups: membership, rotated: followed?.rotated ?? [], revoked: followed?.revoked ?? [], reloaded: pid ?? null, provisioned: url ?? null });
 }
 
 const auth: Command = {
