@@ -18,7 +18,7 @@ import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
 import { applicationValue, buildEnvelope } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
-import { generateIdentity, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
+import { generateIdentity, keyIdFor, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
 import { packetOf } from "../../runtime/nats/routes.js";
 import { toWire } from "../../runtime/nats/wire.js";
 import { ErrorCode, FleetError } from "../../runtime/errors.js";
@@ -26,6 +26,7 @@ import { applyGroupStatement, issueInvite, KeyHistory, signGroupStatement, type 
 import { buildAuthorization, foldChains, MAX_AUTH_USERS, renderAuthorization } from "../../runtime/nats/authorization.js";
 import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
 import { provisionAgents } from "../../runtime/nats/jetstream.js";
+import { followKeys } from "../../runtime/nats/key-follow.js";
 import { identityAuthenticator } from "../../runtime/nats/nkey.js";
 import { durableName, replyPrefix, STREAMS, subjects } from "../../runtime/nats/subjects.js";
 import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
@@ -40,6 +41,8 @@ const ids = {
   mallory: generateIdentity("mallory"),
 };
 const agents = [ids.alice, ids.bob, ids.carol, ids.mallory];
+/** mallory's key before it rotates (a test below). */
+const firstMallory = ids.mallory;
 
 /** The ops group's chain: alice creates it, bob joins; carol joins later in a test. */
 class Chain {
@@ -308,6 +311,21 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     await reload();
     const after = await agent(next);
     expect(after.identity.keyId).toBe(next.keyId);
+  });
+
+  it("the operator's key follower applies FLEET_KEYS: a rotated key moves, a revoked agent is dropped", async () => {
+    const carol = await agent(ids.carol);
+    await carol.revokeKey(Date.now(), "leaked");
+    // An operator that still knows mallory's first key (from before the rotation test above).
+    const known = agents.map((i) => ({ agent: i.agent, publicKey: i.agent === "mallory" ? firstMallory.publicKey : i.publicKey }));
+    const followed = await followKeys(server.url, ids.operator, known);
+    expect(followed.revoked).toEqual(["carol"]);
+    expect(followed.rotated).toEqual(["mallory"]);
+    expect(followed.agents.map((a) => [a.agent, keyIdFor(a.publicKey)])).toEqual([
+      ["alice", ids.alice.keyId],
+      ["bob", ids.bob.keyId],
+      ["mallory", ids.mallory.keyId],
+    ]);
   });
 
   it("holds at most maxUsers users (804 past it) and refuses two agents with one key (607)", async () => {
