@@ -8,6 +8,7 @@ import { keyIdFor } from "../crypto/keyid.js";
 import type { AuthAgent } from "./authorization.js";
 import { NatsCarrier } from "./carrier.js";
 import { NatsRotations } from "./rotation.js";
+import { STREAMS } from "./subjects.js";
 
 export interface FollowedKeys {
   /** Every agent still bound, with its current key. */
@@ -29,6 +30,16 @@ export async function followKeys(url: string | string[], admin: Identity, agents
   const carrier = await NatsCarrier.connect({ servers: url, name: admin.agent, auth: { mode: "auto", identity: () => admin }, manageStreams: false });
   const revoked: string[] = [];
   try {
+    // A server whose streams are not made yet holds no rotation: nothing to follow.
+    const jsm = await carrier.nc.jetstreamManager();
+    const exists = await jsm.streams.info(STREAMS.keys.name).then(
+      () => true,
+      (e: unknown) => {
+        if (/not found/i.test(String((e as Error)?.message))) return false;
+        throw e;
+      },
+    );
+    if (!exists) return { agents: agents.map((a) => ({ ...a })), rotated: [], revoked: [] };
     const rotations = new NatsRotations({
       keys,
       trust: "pinned",
