@@ -155,7 +155,7 @@ export const HELP: Record<string, CommandHelp> = {
   "fleet nats auth": {
     options: {
       out: "FILE             where the authorization goes, 0600, for nats-server's `include` (required)",
-      chain: "FILE           a group's chain, the hub's group.chain answer {\"group\",\"statements\"}; repeat per group (default: none, no group subjects allowed)",
+      chain: "FILE           a group's chain, the hub's group.chain answer {\"group\",\"statements\"}, standing for that group; repeat per group (default: none; with --nats, every chain stored in FLEET_GROUPS)",
       reload: "PID|PIDFILE   send nats-server SIGHUP to read it again (default: none, not reloaded)",
     },
     example: "fleet nats auth --out fleet-auth.conf --chain ops.chain.json --reload /tmp/nats.pid --nats nats://127.0.0.1:4222",

@@ -35,13 +35,16 @@ export const CHANNEL_RULES: { readonly [K in ChannelId]: { readonly publish: Rul
   // A session id is made in the handshake and names neither agent: it cannot be tied to one.
   session: { publish: "any", subscribe: "any" },
   keys: { publish: "own", subscribe: "any" },
+  // Chains are public (every recipient folds them) and anyone may append (a joiner is no member
+  // yet): the fold, not the server, decides what a statement does; what does not fold is skipped.
+  groupChain: { publish: "any", subscribe: "any" },
 };
 
 /**
  * Streams every agent may read from the start (an ordered consumer of its own, or one stored
- * message by subject): public records. A stream of group chains on NATS belongs here too.
+ * message by subject): public records, key rotations and group chains.
  */
-export const PUBLIC_STREAMS: readonly string[] = [STREAMS.keys.name];
+export const PUBLIC_STREAMS: readonly string[] = [STREAMS.keys.name, STREAMS.groups.name];
 
 /** Most users one authorization holds (documented bound; one more is 804). */
 export const MAX_AUTH_USERS = 10_000;

@@ -80,6 +80,9 @@ describe.skipIf(!hasNatsServer)("fleet nats auth", () => {
     expect(refused.code).toBe(1);
     expect(refused.json).toMatchObject({ ok: false, error: { code: 603 } });
 
+    // A group made over NATS (its chain in FLEET_GROUPS, under nkeys): the next run reads it from there.
+    expect((await fleet(["group", "create", "dev", "--agent", "alpha", "--nats", server.url])).json).toMatchObject({ ok: true });
+
     // A newcomer is introduced out of band by a signed file: the operator's `fleet verify` pins its
     // key (peers.json), the next `fleet nats auth` lists it, and after the reload it logs in.
     const newcomer = join(dir, "newcomer");
@@ -90,7 +93,7 @@ describe.skipIf(!hasNatsServer)("fleet nats auth", () => {
     expect((await fleet(["send", "beta", "too early", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: false, error: { code: 603 } });
     expect((await fleet(["verify", hello, `${hello}.sig`])).json).toMatchObject({ ok: true, agent: "dave", newly_pinned: true });
     const third = await fleet(["nats", "auth", "--out", authFile, "--chain", chainFile, "--reload", pidFile, "--nats", server.url]);
-    expect(third.json).toMatchObject({ ok: true, agents: ["alpha", "beta", "dave"] });
+    expect(third.json).toMatchObject({ ok: true, agents: ["alpha", "beta", "dave"], groups: { dev: ["alpha"], ops: ["alpha", "beta"] } });
     await server.logged("Reloaded server configuration", 10_000, 2);
     expect((await fleet(["send", "beta", "hello from dave", "--agent", "dave", "--nats", server.url], newcomer)).json).toMatchObject({ ok: true, accepted: true });
 

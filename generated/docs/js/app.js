@@ -5,7 +5,7 @@
   "info": {
     "title": "Fleet Protocol",
     "version": "0.1.0",
-    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`) and `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
+    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`), `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit, and `FLEET_GROUPS`\n  (subjects `fleet.v1.groupchain.*`), which keeps every group's chain of signed statements. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
     "license": {
       "name": "MIT"
     }
@@ -3221,6 +3221,75 @@
         "keyRotation": "$ref:$.channels.agentInbox.messages.keyRotation"
       },
       "x-parser-unique-object-id": "keys"
+    },
+    "groupChain": {
+      "address": "fleet.v1.groupchain.{group}",
+      "title": "Group chain",
+      "description": "A group's chain of signed statements on NATS (spec/groups.md \"On NATS\"), one subject per group, in chain order. Not the group's message channel (fleet.v1.group.{group}): what travels here is state, not traffic. Each message's data is one binary SignedGroupStatement (not a Packet), with `Content-Type: application/vnd.fleet.v1.signed-group-statement+proto`, the signer's public key in Fleet-Public-Key and Nats-Msg-Id the hex SHA-256 of the data. Durable: stream FLEET_GROUPS, no age limit, at most 100,000 statements per group (discard new per subject: the next append is refused, never an old statement dropped), 1 GiB in all, 17,408 bytes per message. An agent appends with `Nats-Expected-Last-Subject-Sequence` set to the stream sequence of the last message it read on the subject, so of two appends racing for one seq only one is stored (the other reads again: 604). Every reader verifies and folds every message itself, in stream order; one that does not fold is skipped and reported with its code, never applied.",
+      "servers": [
+        "$ref:$.servers.nats"
+      ],
+      "parameters": {
+        "group": "$ref:$.channels.group.parameters.group"
+      },
+      "messages": {
+        "signedGroupStatement": {
+          "name": "SignedGroupStatement",
+          "title": "SignedGroupStatement",
+          "summary": "One signed statement of a group's chain, as stored in FLEET_GROUPS (spec/groups.md).",
+          "contentType": "application/vnd.fleet.v1.signed-group-statement+proto",
+          "payload": {
+            "title": "StoredGroupStatement",
+            "description": "A fleet.v1.SignedGroupStatement as stored in FLEET_GROUPS (binary; its JSON form, spec/schemas).",
+            "allOf": [
+              {
+                "description": "A statement's exact bytes and its signer's signature over them.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "statement": {
+                    "description": "The serialized GroupStatement. Required.",
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "x-parser-schema-id": "<anonymous-schema-257>"
+                  },
+                  "signature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
+                },
+                "required": [
+                  "statement",
+                  "signature"
+                ],
+                "x-parser-schema-id": "SignedGroupStatement"
+              },
+              {
+                "title": "kind: signedGroupStatement",
+                "required": [
+                  "statement",
+                  "signature"
+                ],
+                "x-parser-schema-id": "<anonymous-schema-258>"
+              }
+            ],
+            "x-parser-schema-id": "StoredGroupStatement"
+          },
+          "examples": [
+            {
+              "name": "groups-chain-1",
+              "summary": "The owner creates ops: statement 1 of the chain in fixtures/groups.json. (JSON form)",
+              "payload": {
+                "statement": "CgNvcHMQASIFb3duZXIqBgjB7brYBlIECgIIAQ==",
+                "signature": {
+                  "scheme": "SIGNATURE_SCHEME_ED25519",
+                  "keyId": "ed25519:kgok5e7jhlibdv4fgvmjiqc63d5icywg",
+                  "sig": "9HX1DKjGBCl4UMkiR+ycaofJX33z99ifc78/0z4QFQqdpS0iHJlS27NXRB4AwNdnqrZHN2vIhcq7qpmpErL/BA=="
+                }
+              }
+            }
+          ],
+          "x-parser-unique-object-id": "signedGroupStatement"
+        }
+      },
+      "x-parser-unique-object-id": "groupChain"
     }
   },
   "operations": {
@@ -3397,6 +3466,26 @@
       ],
       "x-parser-unique-object-id": "followKeyRotations"
     },
+    "appendGroupStatement": {
+      "action": "send",
+      "title": "Append a group statement",
+      "summary": "Fold the stored chain, check the new statement folds onto it, and store it with the expected last subject sequence of the last message read.",
+      "channel": "$ref:$.channels.groupChain",
+      "messages": [
+        "$ref:$.channels.groupChain.messages.signedGroupStatement"
+      ],
+      "x-parser-unique-object-id": "appendGroupStatement"
+    },
+    "followGroupChain": {
+      "action": "receive",
+      "title": "Follow a group chain",
+      "summary": "Read a group's stored statements in stream order, then live; verify and fold each, skipping (and reporting) any that does not fold.",
+      "channel": "$ref:$.channels.groupChain",
+      "messages": [
+        "$ref:$.channels.groupChain.messages.signedGroupStatement"
+      ],
+      "x-parser-unique-object-id": "followGroupChain"
+    },
     "sendInSession": {
       "action": "send",
       "title": "Send in a session",
@@ -3447,6 +3536,8 @@
       "ReceiptEnvelope": "$ref:$.channels.hubConnection.messages.receipt.payload",
       "ErrorEnvelope": "$ref:$.channels.hubConnection.messages.error.payload",
       "KeyRotationEnvelope": "$ref:$.channels.agentInbox.messages.keyRotation.payload",
+      "SignedGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement.payload.allOf[0]",
+      "StoredGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement.payload",
       "SessionPacket": "$ref:$.channels.session.messages.sessionEnvelope.payload"
     },
     "messages": {
@@ -3468,7 +3559,8 @@
       "Receipt": "$ref:$.channels.hubConnection.messages.receipt",
       "Error": "$ref:$.channels.hubConnection.messages.error",
       "KeyRotation": "$ref:$.channels.agentInbox.messages.keyRotation",
-      "SessionEnvelope": "$ref:$.channels.session.messages.sessionEnvelope"
+      "SessionEnvelope": "$ref:$.channels.session.messages.sessionEnvelope",
+      "SignedGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement"
     }
   },
   "x-parser-spec-parsed": true,

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fromBinary } from "@bufbuild/protobuf";
 import { GroupSendPolicy } from "../../../generated/proto/fleet/v1/group_pb.js";
 import { TokenClaimsSchema, TokenSchema } from "../../../generated/proto/fleet/v1/token_pb.js";
-import { appendStatement, fetchChain } from "../../client/groups.js";
+import { appendStatement, fetchChain, groupChainsOf } from "../../client/groups.js";
 import type { FleetConnection } from "../../client/connection.js";
 import { fromBase64Url } from "../../crypto/bytes.js";
 import type { Identity } from "../../crypto/identity.js";
@@ -35,6 +35,9 @@ export function parseDuration(text: string): number {
 
 /** The group's chain folded here, with every signer's key from the registry. */
 async function fold(conn: Conn, group: string): Promise<GroupState | undefined> {
+  // A binding that folds chains itself (NATS) does; on a hub the registry lists every signer's key.
+  const store = groupChainsOf(conn);
+  if (store.foldGroupChain) return store.foldGroupChain(group);
   let chain: Uint8Array[];
   try {
     chain = await fetchChain(conn, group);

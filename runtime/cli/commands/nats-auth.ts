@@ -3,10 +3,11 @@
 // peers (peers.json), the operator's view of the fleet (a newcomer must be known before it can
 // log in at all, so the registry, which it joins only once logged in, cannot be the source).
 // The identity acting (--agent, else config.json's agent) is the admin user. Group membership:
-// the chains given with --chain (the hub's `group.chain` answer: {"group","statements":[...]}),
-// folded here with those keys. With a NATS URL (--nats, $FLEET_NATS, config.json's "nats"),
-// the admin first logs in to apply FLEET_KEYS (rotated keys follow, revoked ones are dropped),
-// and after writing and reloading makes the streams and every agent's durable consumers.
+// every chain stored in FLEET_GROUPS (with a NATS URL: --nats, $FLEET_NATS, config.json's
+// "nats"), and chains given with --chain (the hub's `group.chain` answer), which stand for their
+// group; all folded with those keys. With the URL the admin first logs in to apply FLEET_KEYS
+// (rotated keys follow, revoked ones are dropped) and read FLEET_GROUPS, and after writing and
+// reloading makes the streams and every agent's durable consumers.
 // Membership changes: run it again (it rewrites the file and reloads the server).
 import { readFileSync } from "node:fs";
 import { connect } from "nats";
@@ -101,7 +102,7 @@ async function provision(url: string, admin: Identity, agents: string[]): Promis
  */
 async function follow(ctx: CommandContext, url: string, admin: Identity, agents: AuthAgent[]): Promise<FollowedKeys | undefined> {
   try {
-    const followed = await followKeys(url, admin, agents);
+    const followed = await followKeys(url, admin, agents, { groups: true });
     const own = new Set(keystore(ctx.home).list());
     const pins = filePinStore(ctx.home);
     for (const a of followed.agents) {
@@ -123,7 +124,9 @@ async function run(ctx: CommandContext): Promise<void> {
   const followed = url ? await follow(ctx, url, admin, known) : undefined;
   const agents = followed?.agents ?? known;
   const chains = list(ctx, "chain").map(readChain);
-  const groups = foldChains(chains, [...agents, { agent: admin.agent, publicKey: admin.publicKey }]);
+  const given = foldChains(chains, [...agents, { agent: admin.agent, publicKey: admin.publicKey }]);
+  // A chain given with --chain stands for its group; the others come from FLEET_GROUPS.
+  const groups = [...given, ...(followed?.groups ?? []).filter((g) => !given.some((c) => c.group === g.group))].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   const users = await buildAuthorization({ agents, admins: [{ agent: admin.agent, publicKey: admin.publicKey }], groups });
   writeOutput(out, renderAuthorization(users), 0o600);
   const reloadArg = str(ctx, "reload");
@@ -135,6 +138,7 @@ async function run(ctx: CommandContext): Promise<void> {
   for (const [g, members] of Object.entries(membership)) ctx.out.line(`  group ${g}: ${members.join(", ")}`);
   if (followed?.rotated.length) ctx.out.line(`rotated keys followed (FLEET_KEYS): ${followed.rotated.join(", ")}`);
   if (followed?.revoked.length) ctx.out.line(`revoked, not listed: ${followed.revoked.join(", ")}`);
+  if (followed?.skipped?.length) ctx.out.line(`${followed.skipped.length} stored group statement(s) skipped: they do not verify or fold`);
   if (pid !== undefined) ctx.out.line(`reloaded nats-server (pid ${pid})`);
   if (url) ctx.out.line(`streams and durable consumers made at ${url}`);
   ctx.out.result({ ok: true, out, admin: admin.agent, agents: agents.map((a) => a.agent), groups: membership, rotated: followed?.rotated ?? [], revoked: followed?.revoked ?? [], reloaded: pid ?? null, provisioned: url ?? null });
