@@ -181,12 +181,6 @@ export interface GroupChain {
   statements: string[] | Uint8Array[];
 }
 
-/**
- * Where chains come from: a file, a hub's group.chain op, or (once stored there) a NATS stream.
- * The generator only folds what it is handed: a chain is believed for what its signatures prove.
- */
-export type GroupChainSource = () => Promise<GroupChain[]>;
-
 /** Folds each chain with the agents' keys; a chain that does not fold is refused with its group named (its code kept). */
 export function foldChains(chains: GroupChain[], agents: AuthAgent[]): GroupState[] {
   const keys = new KeyHistory();
