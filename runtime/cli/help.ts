@@ -157,6 +157,15 @@ export const HELP: Record<string, CommandHelp> = {
     },
     example: "fleet token issue --out beta.token --holder ed25519:... --subject beta --uses 1",
   },
+  "fleet nats": { options: {}, example: "fleet nats auth --out fleet-auth.conf --reload 4242" },
+  "fleet nats auth": {
+    options: {
+      out: "FILE             where the authorization goes, 0600, for nats-server's `include` (required)",
+      chain: "FILE           a group's chain, the hub's group.chain answer {\"group\",\"statements\"}, standing for that group; repeat per group (default: none; with --nats, every chain stored in FLEET_GROUPS)",
+      reload: "PID|PIDFILE   send nats-server SIGHUP to read it again (default: none, not reloaded)",
+    },
+    example: "fleet nats auth --out fleet-auth.conf --chain ops.chain.json --reload /tmp/nats.pid --nats nats://127.0.0.1:4222",
+  },
   "fleet capability": { options: {}, example: "fleet capability grant compute --holder-key ed25519:... --holder beta" },
   "fleet capability policy": { options: {}, example: "fleet capability policy compute gpu --agent fleet-admin > policy.json" },
   "fleet capability grant": {

@@ -20,6 +20,7 @@ import { keygen, sign, verify } from "./commands/keys.js";
 import { broadcast, inbox, ping, send } from "./commands/messaging.js";
 import { registry } from "./commands/registry.js";
 import { mcp } from "./commands/mcp.js";
+import { nats } from "./commands/nats-auth.js";
 import { serve } from "./commands/serve.js";
 import { thread, threads } from "./commands/threads.js";
 import { token } from "./commands/token.js";
@@ -27,7 +28,7 @@ import { capability } from "./commands/capability.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, capability, sign, verify, status, token, bridge, threads, thread, mcp, serve];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, capability, sign, verify, status, token, bridge, threads, thread, mcp, serve, nats];
 
 /** This package's version (package.json, found upward from this file). */
 export function version(): string {

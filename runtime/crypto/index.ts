@@ -1,6 +1,7 @@
 // The crypto module: identities, key ids, PAE, envelope signatures, replay protection,
 // sessions, tokens and redaction. Browser-safe: node:crypto is reached only at runtime.
 export { base32, keyIdFor } from "./keyid.js";
+export { identityFromUserSeed, publicKeyOfUserNkey, userNkey, userSeed } from "./nkey.js";
 export { Domain, pae, u64be, type PaePart } from "./pae.js";
 export { constantTimeEqual, fromBase64Url, fromHex, randomBytes, toBase64Url, toHex } from "./bytes.js";
 export { registerNodeCrypto } from "./node-crypto.js";

@@ -49,6 +49,9 @@ const RULES: Rule[] = [
   { kind: "private-key", re: /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g },
   { kind: "jwt", re: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
   { kind: "fleet-token", re: /\bfleet1\.[A-Za-z0-9_-]{20,}/g },
+  // A NATS nkey seed (user SU..., account SA..., operator SO..., server SN..., cluster SC..., curve SX...):
+  // base32 upper case, which the base64 rule below does not take for random (spec/nats-auth.md).
+  { kind: "nkey-seed", re: /\bS[UAONCX][A-Z2-7]{56}\b/g },
   {
     kind: "bearer",
     re: /\b(Bearer|Basic|Token)(\s+)([A-Za-z0-9._~+/=-]{8,})/gi,

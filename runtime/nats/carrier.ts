@@ -4,9 +4,11 @@
 // Knows nothing about signatures: the connection layer verifies every Packet it is handed.
 import { connect, type ConsumerMessages, type JsMsg, type Msg, type NatsConnection, type PubAck } from "nats";
 import type { Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
+import type { Identity } from "../crypto/identity.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { ensureAgentConsumer, ensureStreams, type DurableKind, type StreamPolicy } from "./jetstream.js";
-import { STREAMS } from "./subjects.js";
+import { identityAuthenticator } from "./nkey.js";
+import { replyPrefix, STREAMS } from "./subjects.js";
 import { fromWire, toWire, type WireOptions } from "./wire.js";
 
 export interface CarrierOptions {
@@ -19,6 +21,13 @@ export interface CarrierOptions {
   durablePublishTimeoutMs?: number;
   /** Skip creating/updating streams (when an operator manages them). */
   manageStreams?: boolean;
+  /**
+   * Log in as this identity's nkey (spec/nats-auth.md): its key answers the server's nonce,
+   * answers come back under the agent's own reply prefix, and the operator's streams and
+   * durable consumers are used, never created or changed. "auto" offers the nkey too but
+   * manages streams when the server asks for no authentication.
+   */
+  auth?: { mode: "nkey" | "auto"; identity: () => Identity };
 }
 
 /**
@@ -39,12 +48,13 @@ export class NatsCarrier {
 
   private constructor(
     readonly nc: NatsConnection,
-    private readonly opts: CarrierOptions,
+    private readonly opts: CarrierOptions & { manageConsumers?: boolean },
   ) {}
 
   static async connect(opts: CarrierOptions): Promise<NatsCarrier> {
     let nc: NatsConnection;
     try {
+      const auth = opts.auth ? { authenticator: identityAuthenticator(opts.auth.identity), inboxPrefix: await replyPrefix(opts.auth.identity().agent) } : {};
       nc = await connect({
         servers: opts.servers,
         name: opts.name,
@@ -52,12 +62,17 @@ export class NatsCarrier {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         waitOnFirstConnect: false,
+        ...auth,
       });
     } catch (e) {
+      // nats-server refused the login (no such nkey, bad signature): 603, not "unreachable".
+      if ((e as { code?: string })?.code === "AUTHORIZATION_VIOLATION") throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `nats-server at ${String(opts.servers)} refused the login: ${(e as Error).message}`, { cause: e });
       throw asFleetError(e, ErrorCode.DELIVERY_RECIPIENT_UNAVAILABLE, `connect ${String(opts.servers)}`);
     }
-    const carrier = new NatsCarrier(nc, opts);
-    if (opts.manageStreams !== false) await ensureStreams(await nc.jetstreamManager(), opts.streams);
+    // With an nkey login the operator owns streams and consumers (unless "auto" finds an open server).
+    const operated = opts.auth?.mode === "nkey" || (opts.auth?.mode === "auto" && nc.info?.auth_required === true);
+    const carrier = new NatsCarrier(nc, { ...opts, ...(operated ? { manageStreams: false, manageConsumers: false } : {}) });
+    if (carrier.opts.manageStreams !== false) await ensureStreams(await nc.jetstreamManager(), opts.streams);
     return carrier;
   }
 
@@ -124,7 +139,7 @@ export class NatsCarrier {
    */
   async consumeDurable(kind: DurableKind, agent: string, handler: PacketHandler, onReject: RejectHandler): Promise<() => Promise<void>> {
     const jsm = await this.nc.jetstreamManager();
-    const name = await ensureAgentConsumer(jsm, kind, agent, this.opts.streams);
+    const name = await ensureAgentConsumer(jsm, kind, agent, this.opts.streams, this.opts.manageConsumers !== false);
     const consumer = await this.nc.jetstream().consumers.get(kind === "inbox" ? STREAMS.inbox.name : STREAMS.bottles.name, name);
     const messages = await consumer.consume({ max_messages: 256 });
     this.consumers.add(messages);

@@ -95,6 +95,13 @@ export interface NatsConnectOptions {
   sessionBatch?: { envelopes?: number; bytes?: number };
   /** A durable store for seen ids (runtime/node/replay-store.ts): replay protection across restarts. */
   replayStore?: ReplayStore;
+  /**
+   * "nkey": log in to nats-server with this identity's key as a NATS user nkey and use the
+   * operator's streams and consumers (spec/nats-auth.md; `fleet nats auth` writes the server's
+   * authorization). "auto": offer the nkey, and manage streams only on a server with no auth.
+   * Default: no login (an open server).
+   */
+  auth?: "nkey" | "auto";
   /** Called for every message refused on arrival (bad signature, replay, garbage ...). */
   onReject?: (error: FleetError, subject: string) => void;
   /** Aborts connecting (903). */
@@ -217,11 +224,14 @@ export class NatsFleetConnection implements FleetConnection, GroupChainStore {
     opts.onStatus?.({ status: "connecting", attempt: 0 });
     // A grant that is not a capability grant is refused before anything connects.
     natsOffers(opts.capabilities, opts.grants);
-    const carrier = await withSignal(NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams }), opts.signal, "connect");
+    // After a rotation, a reconnect logs in with the key in use (conn.identity).
+    let conn: NatsFleetConnection | undefined;
+    const auth = opts.auth ? { mode: opts.auth, identity: () => conn?.identity ?? opts.identity } : undefined;
+    const carrier = await withSignal(NatsCarrier.connect({ servers: opts.url, name: opts.identity.agent, streams: opts.streams, auth }), opts.signal, "connect");
     const keys = opts.keys ?? new PinnedKeys();
     // Our own name is bound to our own key before anyone can claim it.
     keys.pin(opts.identity.agent, opts.identity.publicKey);
-    const conn = new NatsFleetConnection(carrier, opts, keys, opts.clock ?? systemClock);
+    conn = new NatsFleetConnection(carrier, opts, keys, opts.clock ?? systemClock);
     try {
       if (opts.signal?.aborted) throw abortError(opts.signal, "connect");
       await withSignal(conn.start(), opts.signal, "connect");

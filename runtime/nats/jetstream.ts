@@ -90,8 +90,11 @@ function streamOf(kind: DurableKind): string {
   return kind === "inbox" ? STREAMS.inbox.name : STREAMS.bottles.name;
 }
 
-/** The agent's durable consumer on its inbox or bottle subject; created when missing. */
-export async function ensureAgentConsumer(jsm: JetStreamManager, kind: DurableKind, agent: string, policy: StreamPolicy = {}): Promise<string> {
+/**
+ * The agent's durable consumer on its inbox or bottle subject; created when missing, unless
+ * create is false (an nkey login: the operator made it, spec/nats-auth.md), then 503.
+ */
+export async function ensureAgentConsumer(jsm: JetStreamManager, kind: DurableKind, agent: string, policy: StreamPolicy = {}, create = true): Promise<string> {
   const name = await durableName(kind, agent);
   const filter = kind === "inbox" ? subjects.agentInbox(agent) : subjects.bottle(agent);
   try {
@@ -99,6 +102,7 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, kind: DurableKi
     return name;
   } catch (e) {
     if (!isNotFound(e)) throw asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, `consumer ${name}`);
+    if (!create) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no durable ${kind} consumer ${name} for ${JSON.stringify(agent)} on this nats-server: the operator makes it (fleet nats auth --nats URL)`);
   }
   try {
     await jsm.consumers.add(streamOf(kind), {
@@ -114,6 +118,20 @@ export async function ensureAgentConsumer(jsm: JetStreamManager, kind: DurableKi
     throw asFleetError(e, ErrorCode.DELIVERY_STORE_FAILED, `consumer ${name}`);
   }
   return name;
+}
+
+/**
+ * The operator's side of nkey logins (spec/nats-auth.md): streams, and each agent's durable
+ * inbox and bottle consumers, made before the agents connect (agents may not create consumers
+ * on FLEET_INBOX or FLEET_BOTTLES: nats-server 2.9 cannot tie a created consumer's filter to
+ * its creator, so that right would let any agent read another's stored inbox).
+ */
+export async function provisionAgents(jsm: JetStreamManager, agents: string[], policy: StreamPolicy = {}): Promise<void> {
+  await ensureStreams(jsm, policy);
+  for (const agent of agents) {
+    await ensureAgentConsumer(jsm, "inbox", agent, policy);
+    await ensureAgentConsumer(jsm, "bottles", agent, policy);
+  }
 }
 
 export interface DeliveryStatus {

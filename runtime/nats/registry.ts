@@ -9,7 +9,7 @@ import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envel
 import type { Msg } from "nats";
 import { buildEnvelope } from "../client/draft.js";
 import { systemClock, type Clock, type TimerId } from "../clock.js";
-import { asFleetError, ErrorCode, type FleetError } from "../errors.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { limitRegistryAnswer } from "../protocol/registry-answer.js";
 import type { RegistryMessage, RegistryReplica } from "../protocol/registry.js";
 import type { NatsFleetConnection } from "./connection.js";
@@ -117,6 +117,13 @@ export class NatsRegistrySync {
 
   private onQuery(env: Envelope, msg: Msg): void {
     if (env.body?.kind.case !== "registryQuery" || !msg.reply) return;
+    // Answers go to a request inbox only: the asker chose the reply subject, and under the
+    // nkey authorization (allow_responses) an answer on, say, fleet.v1.keys.{other} would be
+    // published with our rights and stored in FLEET_KEYS (spec/nats-auth.md "Responses").
+    if (!msg.reply.startsWith("_INBOX")) {
+      this.opts.onError?.(new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `registry query from ${env.sender} asks for its answer on ${msg.reply}, not a request inbox`));
+      return;
+    }
     const result = limitRegistryAnswer(this.replica.query(env.body.kind.value, this.opts.isOnline));
     const answer = buildEnvelope({ to: env.sender, type: MessageType.RESPONSE, inReplyTo: env.id, ttlSeconds: 60, body: { case: "registryQueryResult", value: result } }, this.conn.agent, this.clock);
     this.conn.reply(msg, answer);

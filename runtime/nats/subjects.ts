@@ -157,7 +157,20 @@ export function parseSubject(subject: string): ParsedSubject | undefined {
  * characters, so durable names use a short, stable hex digest instead.
  */
 export async function durableName(prefix: "inbox" | "bottles", agent: string): Promise<string> {
+  return `fleet_${prefix}_${await agentDigest(agent)}`;
+}
+
+/**
+ * Where an agent's request/reply answers (and JetStream pulls and PubAcks) come back when it
+ * logs in with its nkey (spec/nats-auth.md): its own prefix instead of the shared `_INBOX`,
+ * so the authorization can let only that agent subscribe to it.
+ */
+export async function replyPrefix(agent: string): Promise<string> {
+  return `_INBOX_fleet_${await agentDigest(agent)}`;
+}
+
+/** 24 hex digits of SHA-256(agent): short, stable, one subject token. */
+async function agentDigest(agent: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(agent)));
-  const hex = Array.from(digest.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `fleet_${prefix}_${hex}`;
+  return Array.from(digest.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { generateIdentity, redact, redactText } from "../../runtime/crypto/index.js";
+import { generateIdentity, redact, redactText, userSeed } from "../../runtime/crypto/index.js";
 
 // Built at runtime so the repository itself holds no realistic-looking secrets.
 const rep = (s: string, n: number) => s.repeat(n);
@@ -21,6 +21,8 @@ const positives: [string, string, string][] = [
   ["pem with type", PEM.replaceAll("PRIVATE", "EC PRIVATE"), "[REDACTED:private-key]"],
   ["jwt", `token ${JWT} end`, "[REDACTED:jwt]"],
   ["fleet token", `fleet1.${rep("Ab1_", 8)}`, "[REDACTED:fleet-token]"],
+  ["nats user seed", `seed ${userSeed(generateIdentity("a"))} end`, "seed [REDACTED:nkey-seed] end"],
+  ["nats account seed", `SA${rep("B3XK7Q2M", 7)}`, "[REDACTED:nkey-seed]"],
   ["long hex", `seed=${rep("0123456789abcdef", 4)}`, "[REDACTED"],
   ["long base64", `blob ${Buffer.from(Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 255)).toString("base64")}`, "[REDACTED:base64-secret]"],
   ["password assignment", "password=hunter2hunter2", "password=[REDACTED:secret]"],
@@ -37,6 +39,7 @@ const negatives: string[] = [
   "the task-list and the skeleton key",
   "550e8400-e29b-41d4-a716-446655440000",
   "ed25519:abcdefghijklmnopqrstuvwxyz234567",
+  "UAB2CB576PHBBPQ5ODORRZ2LYCMWPZGWGCN2KDK7DXOIMZASKUY3RLKK", // a NATS user public key (spec/nats-auth.md's vector)
   "hmac:mfrggzdfmztwq2lknnwg23tpobyxe43u",
   "created at 1763640000000 ms",
   "4111 1111 1111 1112", // fails Luhn

@@ -12,6 +12,10 @@ export interface NatsServerHandle {
   port: number;
   storeDir: string;
   stop(): Promise<void>;
+  /** The server process's id (for `--reload PID`, SIGHUP). */
+  readonly pid: number;
+  /** Resolves once the server's log (stderr, its last 64 KiB) holds text `times` times (default 1); rejects after timeoutMs. */
+  logged(text: string, timeoutMs?: number, times?: number): Promise<void>;
   /** Stops (SIGTERM, or SIGKILL for a crash) and starts again on the same port and store dir. */
   restart(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
@@ -22,6 +26,12 @@ export interface NatsServerOptions {
   port?: number;
   /** Milliseconds to wait for "Server is ready" (default 15000). */
   readyTimeoutMs?: number;
+  /**
+   * A config file (-c), e.g. one that includes the authorization `fleet nats auth` writes. It
+   * must enable JetStream itself (`jetstream { store_dir: ... }`): -js is not passed with it,
+   * and a reload would turn off what only the command line turned on.
+   */
+  config?: string;
 }
 
 let cachedBinary: string | null | undefined;
@@ -53,10 +63,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(binary: string, port: number, storeDir: string, jetstream: boolean, timeoutMs: number): Promise<ChildProcess> {
+/** The last 64 KiB a server logged, per process (bounded). */
+const LOG_LIMIT = 65_536;
+const logs = new WeakMap<ChildProcess, { text: string; waiters: Set<() => void> }>();
+
+function launch(binary: string, port: number, storeDir: string, jetstream: boolean, timeoutMs: number, config?: string): Promise<ChildProcess> {
   const args = ["-a", "127.0.0.1", "-p", String(port)];
-  if (jetstream) args.push("-js", "-sd", storeDir);
+  // A config file owns JetStream (its `jetstream {}` block: what a reload keeps on).
+  if (config) args.push("-c", config);
+  else if (jetstream) args.push("-js", "-sd", storeDir);
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const kept = { text: "", waiters: new Set<() => void>() };
+  logs.set(child, kept);
+  child.stderr?.on("data", (chunk: Buffer) => {
+    kept.text = (kept.text + chunk.toString("utf8")).slice(-LOG_LIMIT);
+    for (const w of kept.waiters) w();
+  });
   return new Promise((resolve, reject) => {
     let log = "";
     const timer = setTimeout(() => {
@@ -68,8 +90,7 @@ function launch(binary: string, port: number, storeDir: string, jetstream: boole
       if (log.includes("Server is ready")) {
         clearTimeout(timer);
         child.stderr?.off("data", onData);
-        // Keep draining stderr so a chatty server never blocks on a full pipe.
-        child.stderr?.resume();
+        // The log keeper above keeps draining stderr so a chatty server never blocks on a full pipe.
         child.off("exit", onExit);
         resolve(child);
       }
@@ -113,7 +134,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   for (let attempt = 0; !child; attempt++) {
     if (!opts.port) port = await freePort();
     try {
-      child = await launch(binary, port, storeDir, jetstream, timeoutMs);
+      child = await launch(binary, port, storeDir, jetstream, timeoutMs, opts.config);
     } catch (e) {
       if (opts.port || attempt >= 3) throw e;
     }
@@ -128,6 +149,27 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    get pid() {
+      return current?.pid ?? -1;
+    },
+    logged(text, waitMs = 10_000, times = 1) {
+      const kept = current ? logs.get(current) : undefined;
+      if (!kept) return Promise.reject(new Error("nats-server is not running"));
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (kept.text.split(text).length - 1 < times) return;
+          clearTimeout(timer);
+          kept.waiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          kept.waiters.delete(check);
+          reject(new Error(`nats-server did not log ${JSON.stringify(text)} within ${waitMs} ms:\n${kept.text.slice(-2000)}`));
+        }, waitMs);
+        kept.waiters.add(check);
+        check();
+      });
+    },
     async stop() {
       await stopProcess();
       if (ownStore) rmSync(storeDir, { recursive: true, force: true });
@@ -135,7 +177,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     async restart(signal) {
       await stopProcess(signal);
       // Same port and store dir: JetStream recovers its streams from disk.
-      current = await launch(binary, port, storeDir, jetstream, timeoutMs);
+      current = await launch(binary, port, storeDir, jetstream, timeoutMs, opts.config);
     },
   };
 }

@@ -25,7 +25,7 @@
     "nats": {
       "host": "127.0.0.1:4222",
       "protocol": "nats",
-      "description": "A NATS server (JetStream enabled) as the fleet's broker; channel addresses are subjects."
+      "description": "A NATS server (JetStream enabled) as the fleet's broker; channel addresses are subjects. With the authorization `fleet nats auth` writes (spec/nats-auth.md), every agent logs in with its Ed25519 key as a NATS user nkey and the server enforces per-subject permissions: an agent subscribes only to its own inbox, receipts, bottles and reply prefix and to groups it is a member of, publishes only its own keys and presence subjects and groups it may send to, and reads stored inboxes only through the durable consumers the operator made; session, capability, broadcast, discovery and registry subjects are open to every logged-in agent."
     }
   },
   "channels": {
@@ -3258,7 +3258,7 @@
                     "description": "The serialized GroupStatement. Required.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-257>"
+                    "x-parser-schema-id": "<anonymous-schema-258>"
                   },
                   "signature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                 },
@@ -3274,7 +3274,7 @@
                   "statement",
                   "signature"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-258>"
+                "x-parser-schema-id": "<anonymous-schema-259>"
               }
             ],
             "x-parser-schema-id": "StoredGroupStatement"
