@@ -59,12 +59,8 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   // replayed message is refused by the next run too.
   const replayStore = replayStoreFor(o.home, identity.agent);
   const nats = natsUrl(o.home, o.hub);
-<<<<<<< HEAD
-  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, capabilityPolicy: o.capabilityPolicy, groups: o.groups, replayStore });
-=======
   // "auto": the identity's nkey is offered, so a server run with `fleet nats auth`'s authorization admits it.
-  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, replayStore, auth: "auto" });
->>>>>>> main
+  if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, capabilityPolicy: o.capabilityPolicy, groups: o.groups, replayStore, auth: "auto" });
   const { host, port } = hubAddress(o.home, o.hub);
   // A command does one thing and exits: no reconnection behind its back.
   return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
