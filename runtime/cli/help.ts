@@ -163,6 +163,8 @@ export const HELP: Record<string, CommandHelp> = {
       out: "FILE             where the authorization goes, 0600, for nats-server's `include` (required)",
       chain: "FILE           a group's chain, the hub's group.chain answer {\"group\",\"statements\"}, standing for that group; repeat per group (default: none; with --nats, every chain stored in FLEET_GROUPS)",
       reload: "PID|PIDFILE   send nats-server SIGHUP to read it again (default: none, not reloaded)",
+      "capability-policy": "FILE  the fleet's capability policy: a granted capability's subject is subscribed to only by --grant holders (default: none, every capability open)",
+      grant: "GRANT|FILE  a grant from `fleet capability grant`; its holder may subscribe to that capability (default: none; repeatable; needs --capability-policy)",
     },
     example: "fleet nats auth --out fleet-auth.conf --chain ops.chain.json --reload /tmp/nats.pid --nats nats://127.0.0.1:4222",
   },

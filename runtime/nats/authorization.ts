@@ -9,7 +9,8 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { fromBase64Url } from "../crypto/bytes.js";
 import { keyIdFor } from "../crypto/keyid.js";
 import { userNkey } from "./nkey.js";
-import { CHANNEL_SUBJECTS, type ChannelId, durableName, replyPrefix, STREAMS, subjectToken } from "./subjects.js";
+import type { GrantedSubscriptions } from "./grants.js";
+import { CHANNEL_SUBJECTS, type ChannelId, durableName, replyPrefix, STREAMS, subjects, subjectToken } from "./subjects.js";
 
 /**
  * Who may use a channel: anyone in the fleet, only the agent the subject names ("own"), only
@@ -57,7 +58,11 @@ export interface AuthAgent {
 
 export interface Permissions {
   publish: { allow: string[] };
-  subscribe: { allow: string[] };
+  /**
+   * deny: the subjects of granted capabilities this agent holds no grant for (spec/capabilities.md
+   * "On NATS"); nats-server also withholds them from a wildcard subscription.
+   */
+  subscribe: { allow: string[]; deny?: string[] };
   /** May answer a request it received (once, to its reply subject): registry queries. */
   allow_responses: boolean;
 }
@@ -76,6 +81,8 @@ export interface AuthorizationInput {
   admins?: AuthAgent[];
   /** Folded group states (foldChains): membership and who may send. */
   groups?: GroupState[];
+  /** Granted capabilities and their holders (grants.ts grantHolders); default: every capability open. */
+  capabilities?: GrantedSubscriptions;
   maxUsers?: number;
 }
 
@@ -128,8 +135,8 @@ async function jetstreamSubjects(agent: string): Promise<string[]> {
   return out;
 }
 
-/** What one agent may publish and subscribe to, given the groups' states. */
-export async function agentPermissions(agent: string, groups: GroupState[] = []): Promise<Permissions> {
+/** What one agent may publish and subscribe to, given the groups' states and the holders of granted capabilities. */
+export async function agentPermissions(agent: string, groups: GroupState[] = [], capabilities?: GrantedSubscriptions): Promise<Permissions> {
   const publish: string[] = [];
   const subscribe: string[] = [`${await replyPrefix(agent)}.>`];
   for (const [channel, rule] of Object.entries(CHANNEL_RULES) as [ChannelId, (typeof CHANNEL_RULES)[ChannelId]][]) {
@@ -137,7 +144,9 @@ export async function agentPermissions(agent: string, groups: GroupState[] = [])
     subscribe.push(...allowed(channel, rule.subscribe, agent, groups));
   }
   publish.push(...(await jetstreamSubjects(agent)));
-  return { publish: { allow: publish }, subscribe: { allow: subscribe }, allow_responses: true };
+  // Anyone may send capability:<name>; only a grant's holders may receive a granted one.
+  const deny = (capabilities?.granted ?? []).filter((c) => !capabilities!.holders.get(c)?.has(agent)).map((c) => subjects.capability(c));
+  return { publish: { allow: publish }, subscribe: deny.length ? { allow: subscribe, deny } : { allow: subscribe }, allow_responses: true };
 }
 
 /** Every user of the fleet; 607 when two users share a key, 804 past maxUsers. */
@@ -156,7 +165,7 @@ export async function buildAuthorization(input: AuthorizationInput): Promise<Nat
   };
   for (const a of input.admins ?? []) add(a);
   const groups = input.groups ?? [];
-  for (const a of [...input.agents].sort((x, y) => (x.agent < y.agent ? -1 : x.agent > y.agent ? 1 : 0))) add(a, await agentPermissions(a.agent, groups));
+  for (const a of [...input.agents].sort((x, y) => (x.agent < y.agent ? -1 : x.agent > y.agent ? 1 : 0))) add(a, await agentPermissions(a.agent, groups, input.capabilities));
   return users;
 }
 

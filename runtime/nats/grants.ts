@@ -7,16 +7,18 @@
 // - it offers (and subscribes to fleet.v1.capability.<name> for) a granted capability only with
 //   a grant valid for its own key, and refuses capability:<name> traffic once it no longer
 //   holds one (expired, or its key rotated), dropping the subscription.
-// nats-server permissions (`fleet nats auth`) are what stops an agent that ignores the policy.
+// nats-server permissions are what stops an agent that ignores the policy: grantHolders says
+// who may subscribe to each granted capability's subject (`fleet nats auth --grant`).
 import { create } from "@bufbuild/protobuf";
 import type { Capability } from "../../generated/proto/fleet/v1/capabilities_pb.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { type AgentRecord, type RegistryQueryResult, RegistryQueryResultSchema } from "../../generated/proto/fleet/v1/registry_pb.js";
-import type { Clock } from "../clock.js";
+import { systemClock, type Clock } from "../clock.js";
 import type { Identity, KeyResolver } from "../crypto/index.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import { keyIdFor } from "../crypto/keyid.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { capability as capabilityNamed } from "../protocol/capabilities.js";
-import { CapabilityGrants, offerWithGrants, type CapabilityPolicy } from "../protocol/capability-grants.js";
+import { CapabilityGrants, grantedCapability, offerWithGrants, type CapabilityPolicy } from "../protocol/capability-grants.js";
 
 /** What this agent offers: its capabilities ("name" or "name@version") with each grant attached to the one it names. */
 export function natsOffers(capabilities: readonly string[] = [], grants: readonly string[] = []): Capability[] {
@@ -140,4 +142,61 @@ export class CapabilitySubscriptions {
     for (const stop of this.subs.values()) stop();
     this.subs.clear();
   }
+}
+
+/** Who holds which granted capability, for nats-server's permissions (authorization.ts). */
+export interface GrantedSubscriptions {
+  /** Every capability the policy grants: its subject is subscribed to by its holders only. */
+  granted: readonly string[];
+  /** Capability -> the agents holding a valid grant of it. */
+  holders: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/**
+ * The holders of the policy's capabilities among `agents` (name and current key), from grants
+ * (`fleet nats auth --grant`): a grant counts for the agent whose name and key it verifies for
+ * now. Grants that verify for nobody known, or name a capability the policy does not grant,
+ * are returned with their refusal (about the grant itself when there is one, e.g. 602 expired;
+ * else 603 at /holderKeyId or /subject).
+ */
+export function grantHolders(
+  policy: CapabilityPolicy,
+  grants: readonly string[],
+  agents: readonly { agent: string; publicKey: Uint8Array }[],
+  clock: Clock = systemClock,
+): GrantedSubscriptions & { refused: { grant: string; error: FleetError }[] } {
+  const verifier = new CapabilityGrants(policy, clock);
+  const holders = new Map<string, Set<string>>([...policy.keys()].map((c) => [c, new Set<string>()]));
+  const refused: { grant: string; error: FleetError }[] = [];
+  for (const grant of grants) {
+    let name: string;
+    try {
+      name = grantedCapability(grant);
+    } catch (e) {
+      refused.push({ grant, error: asFleetError(e, ErrorCode.SECURITY_SIGNATURE_INVALID, "grant") });
+      continue;
+    }
+    if (!verifier.isGranted(name)) {
+      refused.push({ grant, error: new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `${name} is not a granted capability of this policy: it needs no grant`, { pointer: "/audience" }) });
+      continue;
+    }
+    let firstError: FleetError | undefined;
+    let held = false;
+    for (const a of agents) {
+      const offer = capabilityNamed(name);
+      offer.grant = grant;
+      try {
+        verifier.checkOffer(offer, { agent: a.agent, keyId: keyIdFor(a.publicKey) });
+        holders.get(name)!.add(a.agent);
+        held = true;
+      } catch (e) {
+        // An error about the grant itself (expired, forged ...) says more than "not this agent".
+        const err = asFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED, "grant");
+        const notThisAgent = err.pointer === "/holderKeyId" || err.pointer === "/subject";
+        if (!firstError || (!notThisAgent && (firstError.pointer === "/holderKeyId" || firstError.pointer === "/subject"))) firstError = err;
+      }
+    }
+    if (!held) refused.push({ grant, error: firstError ?? new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `no known agent holds the key the ${name} grant names`, { pointer: "/holderKeyId" }) });
+  }
+  return { granted: [...policy.keys()].sort(), holders, refused };
 }

@@ -8,7 +8,10 @@
 // group; all folded with those keys. With the URL the admin first logs in to apply FLEET_KEYS
 // (rotated keys follow, revoked ones are dropped) and read FLEET_GROUPS, and after writing and
 // reloading makes the streams and every agent's durable consumers.
-// Membership changes: run it again (it rewrites the file and reloads the server).
+// Granted capabilities (spec/capabilities.md "On NATS"): with --capability-policy FILE, each
+// granted capability's subject may be subscribed to only by the agents a --grant names (checked
+// against the policy and the agents' current keys).
+// Membership changes, new or expired grants: run it again (it rewrites the file and reloads the server).
 import { readFileSync } from "node:fs";
 import { connect } from "nats";
 import type { Identity } from "../../crypto/identity.js";
@@ -19,6 +22,8 @@ import { followKeys, type FollowedKeys } from "../../nats/key-follow.js";
 import { keyIdFor } from "../../crypto/keyid.js";
 import { identityAuthenticator } from "../../nats/nkey.js";
 import { replyPrefix } from "../../nats/subjects.js";
+import { grantHolders } from "../../nats/grants.js";
+import { grantsOption, readCapabilityPolicy } from "./capability.js";
 import { usageError } from "../cli-error.js";
 import { type Command, type CommandContext, list, str } from "../command.js";
 import { natsUrl } from "../connect.js";
@@ -127,7 +132,11 @@ async function run(ctx: CommandContext): Promise<void> {
   const given = foldChains(chains, [...agents, { agent: admin.agent, publicKey: admin.publicKey }]);
   // A chain given with --chain stands for its group; the others come from FLEET_GROUPS.
   const groups = [...given, ...(followed?.groups ?? []).filter((g) => !given.some((c) => c.group === g.group))].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
-  const users = await buildAuthorization({ agents, admins: [{ agent: admin.agent, publicKey: admin.publicKey }], groups });
+  const policyFile = str(ctx, "capability-policy");
+  const grants = grantsOption(list(ctx, "grant"));
+  if (grants.length && !policyFile) throw usageError("--grant needs --capability-policy FILE: the policy says which capabilities are granted, and by whom");
+  const capabilities = policyFile ? grantHolders(readCapabilityPolicy(policyFile), grants, agents) : undefined;
+  const users = await buildAuthorization({ agents, admins: [{ agent: admin.agent, publicKey: admin.publicKey }], groups, capabilities });
   writeOutput(out, renderAuthorization(users), 0o600);
   const reloadArg = str(ctx, "reload");
   const pid = reloadArg === undefined ? undefined : pidOf(reloadArg);
@@ -136,19 +145,21 @@ async function run(ctx: CommandContext): Promise<void> {
   const membership = Object.fromEntries(groups.map((g) => [g.group, [...g.members.keys()].sort()]));
   ctx.out.line(`wrote ${out} (0600): admin ${admin.agent}, ${agents.length} agent${agents.length === 1 ? "" : "s"} (${agents.map((a) => a.agent).join(", ") || "none"})`);
   for (const [g, members] of Object.entries(membership)) ctx.out.line(`  group ${g}: ${members.join(", ")}`);
+  for (const c of capabilities?.granted ?? []) ctx.out.line(`  capability ${c} (granted): ${[...capabilities!.holders.get(c)!].sort().join(", ") || "no holder"}`);
+  for (const r of capabilities?.refused ?? []) ctx.out.line(`  grant refused (${r.error.code}${r.error.pointer ? ` at ${r.error.pointer}` : ""}): ${r.error.message}`);
   if (followed?.rotated.length) ctx.out.line(`rotated keys followed (FLEET_KEYS): ${followed.rotated.join(", ")}`);
   if (followed?.revoked.length) ctx.out.line(`revoked, not listed: ${followed.revoked.join(", ")}`);
   if (followed?.skipped?.length) ctx.out.line(`${followed.skipped.length} stored group statement(s) skipped: they do not verify or fold`);
   if (pid !== undefined) ctx.out.line(`reloaded nats-server (pid ${pid})`);
   if (url) ctx.out.line(`streams and durable consumers made at ${url}`);
-  ctx.out.result({ ok: true, out, admin: admin.agent, agents: agents.map((a) => a.agent), groups: membership, rotated: followed?.rotated ?? [], revoked: followed?.revoked ?? [], reloaded: pid ?? null, provisioned: url ?? null });
+  ctx.out.result({ ok: true, out, admin: admin.agent, agents: agents.map((a) => a.agent), groups: membership, capabilities: Object.fromEntries((capabilities?.granted ?? []).map((c) => [c, [...capabilities!.holders.get(c)!].sort()])), grants_refused: (capabilities?.refused ?? []).map((r) => ({ code: r.error.code, pointer: r.error.pointer, message: r.error.message })), rotated: followed?.rotated ?? [], revoked: followed?.revoked ?? [], reloaded: pid ?? null, provisioned: url ?? null });
 }
 
 const auth: Command = {
   name: "auth",
   summary: "write nats-server's authorization (an nkey user per agent, permissions per subject and group) and reload it",
-  usage: "fleet nats auth --out FILE [--chain FILE]... [--reload PID|PIDFILE] [--nats URL]",
-  options: { out: { type: "string" }, chain: { type: "string", multiple: true }, reload: { type: "string" } },
+  usage: "fleet nats auth --out FILE [--chain FILE]... [--capability-policy FILE [--grant GRANT|FILE]...] [--reload PID|PIDFILE] [--nats URL]",
+  options: { out: { type: "string" }, chain: { type: "string", multiple: true }, reload: { type: "string" }, "capability-policy": { type: "string" }, grant: { type: "string", multiple: true } },
   run,
 };
 
