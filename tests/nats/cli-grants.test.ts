@@ -2,9 +2,10 @@
 // nats-server: the holder named in the grant receives capability:compute traffic; an agent
 // without a grant is refused by its own CLI given the fleet's policy; and `fleet registry query
 // --capability-policy FILE` lists only the holder, though an agent ignoring the policy offers
-// compute bare.
+// compute bare; and `fleet nats auth --capability-policy --grant` denies the granted subject to
+// everyone but the holder.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateIdentity } from "../../runtime/crypto/index.js";
@@ -20,6 +21,7 @@ describe.skipIf(!hasNatsServer)("fleet inbox --nats with a granted capability", 
   let server: NatsServerHandle;
   let home: string;
   let policyFile: string;
+  let grant: string;
   const conns: NatsFleetConnection[] = [];
   beforeAll(async () => {
     server = await startNatsServer();
@@ -37,7 +39,7 @@ describe.skipIf(!hasNatsServer)("fleet inbox --nats with a granted capability", 
     const { ok: _ok, ...policy } = last((await runCli(["capability", "policy", "compute", "--agent", "admin", "--json"], home)).stdout);
     policyFile = join(home, "policy.json");
     writeFileSync(policyFile, JSON.stringify(policy));
-    const grant = (await runCli(["capability", "grant", "compute", "--holder-key", keyIds.beta!, "--holder", "beta", "--agent", "admin"], home)).stdout.trim();
+    grant = (await runCli(["capability", "grant", "compute", "--holder-key", keyIds.beta!, "--holder", "beta", "--agent", "admin"], home)).stdout.trim();
     const nats = ["--nats", server.url, "--capability-policy", policyFile];
 
     // Mallory's own CLI, given the policy, will not offer compute without a grant.
@@ -68,11 +70,30 @@ describe.skipIf(!hasNatsServer)("fleet inbox --nats with a granted capability", 
       const found = await runCli(["registry", "query", "--capability", "compute", "--agent", "admin", "--json", ...nats], home, 30_000);
       expect(found.code, found.stderr).toBe(0);
       expect(last(found.stdout).agents.map((a: { agent: string }) => a.agent)).toEqual(["beta"]);
-      // Without the policy, whatever replica answers is believed: the rogue is listed too.
-      const naive = await runCli(["registry", "query", "--capability", "compute", "--agent", "admin", "--json", "--nats", server.url], home, 30_000);
-      expect(last(naive.stdout).agents.map((a: { agent: string }) => a.agent).sort()).toContain("rogue");
     } finally {
       child.kill("SIGTERM");
     }
   }, 90_000);
+
+  it("fleet nats auth --capability-policy --grant: only the grant's holder may subscribe to the granted capability's subject", async () => {
+    const out = join(home, "fleet-auth.conf");
+    const r = await runCli(["nats", "auth", "--out", out, "--capability-policy", policyFile, "--grant", grant, "--agent", "admin", "--json"], home);
+    expect(r.code, r.stderr).toBe(0);
+    expect(last(r.stdout)).toMatchObject({ ok: true, capabilities: { compute: ["beta"] }, grants_refused: [] });
+    // Each user is a comment naming its agent, then its JSON line.
+    const lines = readFileSync(out, "utf8").split("\n");
+    const denied: Record<string, boolean> = {};
+    lines.forEach((l, i) => {
+      if (!l.trim().startsWith("{")) return;
+      const agent = JSON.parse(lines[i - 1]!.trim().slice(2).split(" (admin)")[0]!) as string;
+      const u = JSON.parse(l) as { permissions?: { subscribe: { deny?: string[] } } };
+      if (u.permissions) denied[agent] = u.permissions.subscribe.deny?.includes("fleet.v1.capability.compute") ?? false;
+    });
+    // The home's agents and any peers it pinned: all denied but beta.
+    expect(denied).toMatchObject({ beta: false, mallory: true });
+    expect(Object.values(denied).filter((d) => !d)).toHaveLength(1);
+    const bare = await runCli(["nats", "auth", "--out", out, "--grant", grant, "--agent", "admin"], home);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/--grant needs --capability-policy/);
+  }, 60_000);
 });
