@@ -96,6 +96,8 @@ describe.skipIf(!hasNatsServer)("granted capabilities on NATS", () => {
     const forgerId = generateIdentity("gr-forged");
     const forged = issueGrant("compute", forger, { holderKeyId: forgerId.keyId });
     await expect(join("gr-forged", { identity: forgerId, grants: [forged], capabilityPolicy, registry: false })).rejects.toMatchObject({ code: ErrorCode.SECURITY_SIGNATURE_INVALID });
+    // Something that is not a grant: refused before anything connects (601).
+    await expect(join("gr-junk", { grants: ["not-a-grant"], capabilityPolicy, registry: false })).rejects.toMatchObject({ code: ErrorCode.SECURITY_SIGNATURE_INVALID });
     // Open capabilities stay open.
     const open = await join("gr-open", { capabilities: ["storage"], capabilityPolicy, registry: false });
     expect(open.status).toBe("connected");
