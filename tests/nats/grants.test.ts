@@ -11,8 +11,9 @@ import { applicationValue } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
 import { generateIdentity, PinnedKeys } from "../../runtime/crypto/index.js";
 import { NatsGrants } from "../../runtime/nats/grants.js";
+import { MAX_REPORTED_REFUSALS, NatsRegistrySync } from "../../runtime/nats/registry.js";
 import { RegistryReplica } from "../../runtime/protocol/registry.js";
-import { ErrorCode, type FleetError } from "../../runtime/errors.js";
+import { ErrorCode, FleetError } from "../../runtime/errors.js";
 import { issueGrant, parseCapabilityPolicy, policyJson } from "../../runtime/protocol/capability-grants.js";
 import { hasNatsServer, natsSkipMessage } from "../support/nats-server.js";
 import { natsAgents } from "./support/agents.js";
@@ -136,4 +137,34 @@ describe.skipIf(!hasNatsServer)("granted capabilities on NATS", () => {
     expect(got).toEqual(["while valid"]);
     expect(rejects.length).toBe(refusals);
   }, 60_000);
+
+  it("reports each refused entry version once, remembering at most MAX_REPORTED_REFUSALS (then forgetting them all)", async () => {
+    const conn = await join("gr-bound", { registry: false });
+    const id = generateIdentity("gr-src");
+    const src = new RegistryReplica({ node: "gr-src", clock: systemClock, unverified: true });
+    const entries = Array.from({ length: MAX_REPORTED_REFUSALS + 1 }, (_, i) => src.putAgent({ agentId: `gr-a${i}`, keyId: id.keyId, publicKey: id.publicKey }));
+    const replica = new RegistryReplica({
+      node: "gr-bound",
+      clock: systemClock,
+      unverified: true,
+      checkRecord: () => {
+        throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, "refused");
+      },
+    });
+    let reported = 0;
+    const sync = new NatsRegistrySync(conn, replica, { serveQueries: false, intervalMs: 60_000, onError: () => reported++ });
+    sync.start();
+    try {
+      replica.merge(entries.slice(0, MAX_REPORTED_REFUSALS));
+      replica.merge(entries.slice(0, MAX_REPORTED_REFUSALS));
+      expect(reported).toBe(MAX_REPORTED_REFUSALS);
+      expect(replica.entries()).toEqual([]);
+      // One more: the set was full, so it is emptied and the first refusal is news again.
+      replica.merge([entries[MAX_REPORTED_REFUSALS]!]);
+      replica.merge([entries[0]!]);
+      expect(reported).toBe(MAX_REPORTED_REFUSALS + 2);
+    } finally {
+      sync.stop();
+    }
+  });
 });
