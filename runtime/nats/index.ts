@@ -6,3 +6,5 @@ export { agentPermissions, buildAuthorization, CHANNEL_RULES, foldChains, MAX_AU
 export { provisionAgents } from "./jetstream.js";
 export { followKeys, type FollowedKeys } from "./key-follow.js";
 export { identityAuthenticator, publicKeyOfUserNkey, userNkey, userSeed } from "./nkey.js";
+// Granted capabilities on NATS (spec/capabilities.md "On NATS").
+export { CapabilitySubscriptions, grantHolders, NatsGrants, natsOffers, type GrantedSubscriptions } from "./grants.js";
