@@ -60,7 +60,7 @@ export interface ConnectHubOptions {
   conn?: FrameConnection;
   /**
    * Reconnection after a lost link (default on: jittered exponential backoff, 100 ms up to
-   * 5 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
+   * 1 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
    */
   reconnect?: ReconnectOptions | false;
   /** Aborts the first connection attempt (903); it does not close an established connection. */
