@@ -19,7 +19,7 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { aeadOpen, aeadSeal } from "./aead.js";
 import { constantTimeEqual } from "./bytes.js";
 import { ENVELOPE_BATCH_PROTO, ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
-import { HMAC_SIG_BYTES, hmacSha256Keyed } from "./hmac.js";
+import { HMAC_SIG_BYTES, hmacSha256, hmacSha256Keyed } from "./hmac.js";
 import { Domain, pae, paePrefix, u64be } from "./pae.js";
 import { hkdfSha256, sha256 } from "./sha256.js";
 import { x25519SharedSecret } from "./x25519.js";
@@ -77,7 +77,8 @@ export function handshakeTranscript(t: TranscriptInputs): Uint8Array {
 
 /** A side's Finished: HMAC-SHA256(its directional MAC key, PAE("fleet.v1.handshake-finished", role, session_id, transcript)). */
 export function finishedMac(macKey: Uint8Array, role: SessionRole, sessionId: string, transcript: Uint8Array): Uint8Array {
-  return hmacSha256Keyed(macKey)([pae(Domain.handshakeFinished, role, sessionId, transcript)]);
+  // One MAC with this key: no reusable keyed HMAC (a KeyObject) to build for it.
+  return hmacSha256(macKey, pae(Domain.handshakeFinished, role, sessionId, transcript));
 }
 
 export function deriveSession(opts: {
