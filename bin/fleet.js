@@ -12,5 +12,13 @@ if (existsSync(source)) {
   register({ tsconfig: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) });
   await import(new URL("../runtime/cli/main.ts", import.meta.url).href);
 } else {
-  await import("../dist/runtime/cli/main.js");
+  try {
+    await import("../dist/runtime/cli/main.js");
+  } catch (e) {
+    // The CLI's hub and stores need optional peers a core install leaves out: one line, not a stack.
+    const missing = e?.code === "ERR_MODULE_NOT_FOUND" && /Cannot find package '(better-sqlite3|ws)'/.exec(String(e.message));
+    if (!missing) throw e;
+    process.stderr.write(`fleet: the fleet command needs the optional peer dependencies better-sqlite3 and ws (${missing[1]} is missing): npm install better-sqlite3 ws\n`);
+    process.exit(1);
+  }
 }

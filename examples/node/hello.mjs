@@ -2,7 +2,7 @@
 // signed message that asks for a receipt, and checks that it arrives with its signature
 // verified end to end.
 //
-//   npm install fleet-protocol better-sqlite3   # better-sqlite3: the hub's store
+//   npm install fleet-protocol better-sqlite3 ws   # better-sqlite3 and ws: the hub
 //   node hello.mjs
 //
 // FLEET_HUB_PORT=7420 node hello.mjs uses a hub that already runs on that port instead. The

@@ -2,7 +2,7 @@
 // a client finds it by capability through the hub's registry, then asks it directly.
 // request() resolves with the first envelope whose in_reply_to is the request's id.
 //
-//   npm install fleet-protocol better-sqlite3
+//   npm install fleet-protocol better-sqlite3 ws
 //   node service.mjs
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -3,7 +3,7 @@
 // wire types from "fleet-protocol/proto", identities in 0600 key files from "fleet-protocol/node",
 // and the golden fixtures as data.
 //
-//   npm install fleet-protocol better-sqlite3 && npm install -D typescript @types/node
+//   npm install fleet-protocol better-sqlite3 ws && npm install -D typescript @types/node
 //   npx tsc -p . && node out/typed-agent.js
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,13 +1,14 @@
 // X25519 (RFC 7748) for session key agreement: node:crypto when present; in browsers
-// WebCrypto (createEphemeralAsync) where it has X25519, @noble/curves otherwise.
+// WebCrypto (createEphemeralAsync) where it has X25519, RFC 7748's ladder otherwise
+// (x25519-ladder.ts).
 // On node:crypto, importing a key from DER is most of the cost (OpenSSL's decoder lookup,
 // ~0.4 ms for a PKCS#8 private key): ephemerals are generated as KeyObjects and kept, and
 // keys cross the boundary as JWK, which node:crypto reads and writes without a decoder.
-import { x25519 } from "@noble/curves/ed25519.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { concatBytes, fromBase64Url, randomBytes, toBase64Url } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
 import type { WebCryptoBytes, WebCryptoKeyPair } from "./webcrypto-types.js";
+import { x25519Ladder, x25519LadderPublicKey } from "./x25519-ladder.js";
 
 type NodeCrypto = NonNullable<ReturnType<typeof getNodeCrypto>>;
 type NodeKey = ReturnType<NodeCrypto["createPrivateKey"]>;
@@ -44,7 +45,7 @@ export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "private key");
   const nc = getNodeCrypto();
   if (nc) return fromBase64Url(nc.createPublicKey(nodePrivateKey(nc, privateKey)).export({ format: "jwk" }).x!);
-  return x25519.getPublicKey(privateKey);
+  return x25519LadderPublicKey(privateKey);
 }
 
 /** A fresh ephemeral X25519 key pair (one per handshake, then discarded). */
@@ -52,7 +53,7 @@ export function createEphemeral(): { publicKey: Uint8Array; privateKey: Uint8Arr
   const nc = getNodeCrypto();
   if (!nc) {
     const privateKey = randomBytes(32);
-    return { publicKey: x25519.getPublicKey(privateKey), privateKey };
+    return { publicKey: x25519LadderPublicKey(privateKey), privateKey };
   }
   const key = nc.generateKeyPairSync("x25519").privateKey;
   const jwk = key.export({ format: "jwk" });
@@ -75,7 +76,7 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
       });
       shared = new Uint8Array(b.buffer, b.byteOffset, b.length);
     } else {
-      shared = x25519.getSharedSecret(privateKey, peerPublicKey);
+      shared = x25519Ladder(privateKey, peerPublicKey);
     }
   } catch (e) {
     throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "X25519 key agreement failed (small-order or malformed peer key)", { cause: e });
@@ -92,7 +93,7 @@ function assertNonZero(shared: Uint8Array): void {
 
 /**
  * An ephemeral key pair whose private half may be an opaque WebCrypto key: it only agrees.
- * `agreeSync` exists when the private key is bytes (node:crypto or @noble), for sync callers.
+ * `agreeSync` exists when the private key is bytes (node:crypto or the ladder), for sync callers.
  */
 export interface EphemeralKey {
   readonly publicKey: Uint8Array;
@@ -100,7 +101,7 @@ export interface EphemeralKey {
   agreeSync?(peerPublicKey: Uint8Array): Uint8Array;
 }
 
-/** createEphemeral as an EphemeralKey (node:crypto or @noble, synchronous). */
+/** createEphemeral as an EphemeralKey (node:crypto or the ladder, synchronous). */
 export function createEphemeralKey(): EphemeralKey {
   const { publicKey, privateKey } = createEphemeral();
   const agreeSync = (peer: Uint8Array) => x25519SharedSecret(privateKey, peer);
@@ -126,7 +127,7 @@ export function webCryptoHasX25519(): Promise<boolean> {
 
 /**
  * A fresh ephemeral key: node:crypto on Node, else WebCrypto X25519 (non-extractable private
- * key) where the browser has it, else @noble. Same shared secrets as x25519SharedSecret.
+ * key) where the browser has it, else the ladder. Same shared secrets as x25519SharedSecret.
  */
 export async function createEphemeralAsync(): Promise<EphemeralKey> {
   if (getNodeCrypto() || !(await webCryptoHasX25519())) return createEphemeralKey();

@@ -83,6 +83,8 @@ export interface PackedProject {
   coreInstalled: string[];
   /** Native addons (.node) and node-gyp build dirs in the core install. */
   coreNative: string[];
+  /** `fleet --version` run in the core-only install, before any optional peer is added. */
+  coreOnlyCli: { code: number | null; stdout: string; stderr: string };
   cleanup(): void;
 }
 
@@ -96,7 +98,7 @@ function devVersion(name: string): string {
 /**
  * Packs the repository and installs the tarball into a fresh project; then adds the
  * consumer's own tools (typescript, @types/node, esbuild, vite, at the versions this
- * repository pins) and the optional peers (nats from the registry; better-sqlite3 linked
+ * repository pins) and the optional peers (nats and ws from the registry; better-sqlite3 linked
  * from this repository's install, which `npm ci` already compiled once).
  */
 export async function packAndInstall(): Promise<PackedProject> {
@@ -118,8 +120,10 @@ export async function packAndInstall(): Promise<PackedProject> {
       .filter((n) => !n.startsWith("."))
       .flatMap((n) => (n.startsWith("@") ? readdirSync(join(nm, n)).map((s) => `${n}/${s}`) : [n]));
     const coreNative = findFiles(nm, /\.node$|^binding\.gyp$/);
+    // The CLI in a core-only install (no better-sqlite3, no ws): what a user sees.
+    const coreOnlyCli = await run(process.execPath, [join(nm, "fleet-protocol/bin/fleet.js"), "--version"], { cwd: dir });
 
-    await mustRun("npm", ["install", "-D", ...NPM_FLAGS, ...["typescript", "@types/node", "esbuild", "vite", "nats"].map(devVersion)], { cwd: dir });
+    await mustRun("npm", ["install", "-D", ...NPM_FLAGS, ...["typescript", "@types/node", "esbuild", "vite", "nats", "ws"].map(devVersion)], { cwd: dir });
     // After the last npm install (npm prunes what its lockfile does not know).
     symlinkSync(join(ROOT, "node_modules/better-sqlite3"), join(nm, "better-sqlite3"), "dir");
     cpSync(join(ROOT, "examples"), join(dir, "examples"), { recursive: true });
@@ -137,6 +141,7 @@ export async function packAndInstall(): Promise<PackedProject> {
       coreInstallBytes,
       coreInstalled,
       coreNative,
+      coreOnlyCli,
       cleanup: () => rmSync(base, { recursive: true, force: true }),
     };
   } catch (e) {

@@ -1,0 +1,30 @@
+// `npm run build` (and prepack): the published package's dist/.
+//   1. tsc -p tsconfig.build.json: compiled ESM and .d.ts (with their doc comments) for
+//      runtime/ and generated/, into a fresh dist/runtime and dist/generated.
+//   2. esbuild re-prints every compiled .js file on its own (no bundling, imports untouched):
+//      implementation comments go (about 0.2 MB), `/* @__PURE__ */` annotations stay, so a
+//      consumer's bundler still drops what is not imported (tests/package: ErrorCode alone is a
+//      few KiB). The generated fast codec, which nobody reads in node_modules (its source is
+//      tools/generate), is also whitespace-minified.
+// Together with X25519's RFC 7748 ladder in place of @noble/curves and `ws` as an optional
+// peer, this keeps a core install under 5 MB unpacked (tests/package/consumers.test.ts).
+import { execFileSync } from "node:child_process";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { buildSync } from "esbuild";
+
+const DIST = "dist";
+for (const d of ["runtime", "generated"]) rmSync(join(DIST, d), { recursive: true, force: true });
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".js"))
+    .map((e) => join(e.parentPath ?? e.path, e.name));
+}
+
+const codec = join(DIST, "generated", "codec");
+const all = [...jsFiles(join(DIST, "runtime")), ...jsFiles(join(DIST, "generated"))];
+const options = { outbase: DIST, outdir: DIST, allowOverwrite: true, format: "esm", bundle: false, legalComments: "none", logLevel: "warning" } as const;
+buildSync({ ...options, entryPoints: all.filter((f) => !f.startsWith(codec)) });
+buildSync({ ...options, entryPoints: all.filter((f) => f.startsWith(codec)), minifyWhitespace: true });
