@@ -332,12 +332,12 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
     const back = clients.filter((c) => c.status === "connected").length;
     const times = [...backAt.values()];
     // The warm hub: the same pinned agents once more, as raw handshakes.
-    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.race([Promise.all(clients.splice(0).map((c) => c.close())), new Promise((r) => setTimeout(r, 5_000))]);
     await new Promise((r) => setTimeout(r, 500));
     const warm0 = cpuMs(pid);
     const warmMain0 = threadCpuMs(pid, pid);
     const w0 = performance.now();
-    await warmWave(port, ids);
+    const warmFailed = await warmWave(port, ids);
     const warmMs = performance.now() - w0;
     const warmPer = (cpuMs(pid) - warm0) / STORM_AGENTS;
     const warmMainPer = (threadCpuMs(pid, pid) - warmMain0) / STORM_AGENTS;
@@ -375,32 +375,47 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
         rate: 1000 / warmPer,
         unit: "ops/s",
         goal: { min: 1_000, on: "rate" },
-        extra: { hub_cpu_ms_per_handshake: round2(warmPer), hub_main_thread_ms_per_handshake: round2(warmMainPer), wall_handshakes_per_s: Math.round((STORM_AGENTS / warmMs) * 1000) },
+        extra: { hub_cpu_ms_per_handshake: round2(warmPer), hub_main_thread_ms_per_handshake: round2(warmMainPer), wall_handshakes_per_s: Math.round((STORM_AGENTS / warmMs) * 1000), failed: warmFailed },
       },
     ];
   } finally {
-    await Promise.all(clients.map((c) => c.close()));
+    // Bounded: a client that cannot close cleanly must not keep the hub (or the bench) alive.
+    await Promise.race([Promise.all(clients.map((c) => c.close())), new Promise((r) => setTimeout(r, 5_000))]);
     hub.child.kill("SIGTERM");
     rmSync(home, { recursive: true, force: true });
   }
 }
 
-/** Every identity handshakes with the hub once over its own connection (WARM_IN_FLIGHT at a time), then closes. */
-async function warmWave(port: number, ids: Identity[]): Promise<void> {
+/**
+ * Every identity handshakes with the hub once over its own connection (WARM_IN_FLIGHT at a
+ * time; none started after WARM_MAX_MS), then every connection closes. Returns how many failed.
+ */
+async function warmWave(port: number, ids: Identity[]): Promise<number> {
   let next = 0;
+  let failed = 0;
   const conns: FrameConnection[] = [];
+  const stopAt = performance.now() + WARM_MAX_MS;
   const worker = async () => {
-    while (next < ids.length) {
+    while (next < ids.length && performance.now() < stopAt) {
       const identity = ids[next++];
-      const conn = await connectTcp("127.0.0.1", port);
-      await handshake(conn, { port, identity }, systemClock);
-      conns.push(conn);
+      try {
+        const conn = await connectTcp("127.0.0.1", port);
+        conns.push(conn);
+        await handshake(conn, { port, identity }, systemClock);
+      } catch {
+        failed++;
+      }
     }
   };
-  await Promise.all(Array.from({ length: WARM_IN_FLIGHT }, worker));
-  for (const c of conns) c.close();
+  try {
+    await Promise.all(Array.from({ length: WARM_IN_FLIGHT }, worker));
+  } finally {
+    for (const c of conns) c.close();
+  }
+  return failed + (ids.length - next);
 }
 
+const WARM_MAX_MS = 30_000;
 const WARM_IN_FLIGHT = 256;
 
 const RESPONDER_HANDSHAKES = 1_000;
