@@ -19,6 +19,8 @@ export interface ConnectOptions {
   agent?: string;
   hub?: string;
   capabilities?: string[];
+  /** Grants ("fleet1." text) for granted capabilities (spec/capabilities.md); hub connections only. */
+  grants?: string[];
   groups?: string[];
   role?: AgentRole;
   /** File holding an admission token (--token-file; else $FLEET_TOKEN_FILE or $FLEET_TOKEN). */
@@ -56,7 +58,7 @@ export async function openConnection(o: ConnectOptions): Promise<HubConnection |
   if (nats) return connectNats({ url: nats, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, replayStore });
   const { host, port } = hubAddress(o.home, o.hub);
   // A command does one thing and exits: no reconnection behind its back.
-  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
+  return connectHub({ host, port, identity, keys: pinnedPeers(o.home), capabilities: o.capabilities, grants: o.grants, groups: o.groups, role: o.role, admissionToken: admissionToken(o), replayStore, reconnect: false }).catch((e: unknown) => {
     throw staleAddress(o, e) ?? e;
   });
 }

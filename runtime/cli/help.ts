@@ -29,6 +29,7 @@ export const HELP: Record<string, CommandHelp> = {
       "idle-ms": "MS    close connections silent this long (default: 60000)",
       "max-queue": "B   bytes queued per connection before busy receipts (default: 8388608)",
       "require-token": "admit only agents holding a token from `fleet token issue` (default: off, open admission)",
+      "capability-policy": "FILE  granted capabilities and their authorities, from `fleet capability policy` (default: none, every capability open)",
       "max-handshake-frame": "B  largest frame before the handshake completes (default: 16384)",
       "tls-cert": "PEM        serve TLS on the TCP listener (and wss:// on --ws-port) with this certificate (default: none, plain TCP on loopback)",
       "tls-key": "PEM         the private key of --tls-cert (default: none; required with --tls-cert)",
@@ -74,6 +75,7 @@ export const HELP: Record<string, CommandHelp> = {
       wait: "MS          after the stored messages, wait this long for more (default: 300)",
       follow: "          keep printing new messages until Ctrl-C; with --json one JSON object per line (default: off)",
       capability: "NAME  offer this capability, so `registry query --capability` finds this agent (default: none; repeatable)",
+      grant: "GRANT|FILE  a grant from `fleet capability grant` for a granted capability, offered with it (default: none; repeatable)",
       group: "NAME       join this group, so group:NAME messages reach it (default: none; repeatable)",
     },
     example: "fleet inbox --agent beta --capability summarize --group crew --follow",
@@ -123,6 +125,7 @@ export const HELP: Record<string, CommandHelp> = {
     options: {
       http: "PORT          serve MCP over HTTP on this port, 0 = any free port (default: stdio)",
       capability: "NAME    offer this capability (default: none; repeatable)",
+      grant: "GRANT|FILE  a grant for a granted capability, offered with it (default: none; repeatable)",
       group: "NAME         join this group (default: none; repeatable)",
       "inbox-max": "N      messages kept for the MCP client (default: 1000)",
     },
@@ -136,6 +139,7 @@ export const HELP: Record<string, CommandHelp> = {
       "queue-max": "N     requests waiting (default: 256)",
       "ledger-max": "N    answered ids remembered (default: 100000)",
       capability: "NAME   offer this capability (default: none; repeatable)",
+      grant: "GRANT|FILE  a grant for a granted capability, offered with it (default: none; repeatable)",
       group: "NAME        join this group (default: none; repeatable)",
     },
     example: "fleet serve --agent alpha --exec 'wc -c' --capability count",
@@ -151,6 +155,16 @@ export const HELP: Record<string, CommandHelp> = {
     },
     example: "fleet token issue --out beta.token --holder ed25519:... --subject beta --uses 1",
   },
+  "fleet capability": { options: {}, example: "fleet capability grant compute --holder-key ed25519:... --holder beta" },
+  "fleet capability policy": { options: {}, example: "fleet capability policy compute gpu --agent fleet-admin > policy.json" },
+  "fleet capability grant": {
+    options: {
+      "holder-key": "KEY_ID  the holder's key id, as its `fleet keygen` printed (required; no default)",
+      holder: "AGENT       the holder's name, bound too (default: unbound; the key binds it)",
+      ttl: "DURATION       lifetime, e.g. 90m, 12h, 30d (default: 30d)",
+    },
+    example: "fleet capability grant compute --holder-key ed25519:... --holder beta --ttl 30d",
+  },
   "fleet group": { options: {}, example: "fleet group create ops --send admins" },
   "fleet group create": {
     options: {
@@ -161,17 +175,20 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "fleet group invite": {
     options: {
-      out: "FILE          where the invite goes, 0600 (required; invites are never printed)",
+      out: "FILE          write the invite to FILE (0600) instead of printing it (default: printed on stdout; an invite is a bearer capability, keep it like a password)",
       uses: "N            joins it allows, 0 = unlimited (default: 0)",
       ttl: "DURATION      lifetime, e.g. 3600, 90m, 1d (default: 1d)",
       holder: "AGENT|KEY_ID  the only agent (name or key id) who may use it (default: anyone holding it)",
     },
-    example: "fleet group invite ops --out ops.invite --uses 3 --ttl 1d",
+    example: "fleet group invite ops --uses 3 --ttl 1d",
   },
-  "fleet group join": { options: {}, example: "fleet group join ops.invite --agent beta" },
+  "fleet group join": { options: {}, example: "fleet group join fleet1.CiQ... --agent beta" },
   "fleet group leave": { options: {}, example: "fleet group leave ops --agent beta" },
   "fleet group kick": { options: {}, example: "fleet group kick ops mallory" },
   "fleet group mute": { options: { unmute: "  lift the mute instead (default: off, mute)" }, example: "fleet group mute ops beta" },
+  "fleet group approve": { options: {}, example: "fleet group approve ops beta" },
+  "fleet group role": { options: {}, example: "fleet group role ops beta admin" },
+  "fleet group transfer": { options: {}, example: "fleet group transfer ops beta" },
   "fleet group members": { options: {}, example: "fleet group members ops" },
   "fleet group policy": {
     options: {

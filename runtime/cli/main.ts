@@ -23,10 +23,11 @@ import { mcp } from "./commands/mcp.js";
 import { serve } from "./commands/serve.js";
 import { thread, threads } from "./commands/threads.js";
 import { token } from "./commands/token.js";
+import { capability } from "./commands/capability.js";
 import { fleetHome } from "./home.js";
 import { errorLine, makeOutput } from "./output.js";
 
-export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, sign, verify, status, token, bridge, threads, thread, mcp, serve];
+export const COMMANDS: Command[] = [demo, keygen, keys, hub, ping, send, broadcast, inbox, registry, bottle, group, capability, sign, verify, status, token, bridge, threads, thread, mcp, serve];
 
 /** This package's version (package.json, found upward from this file). */
 export function version(): string {

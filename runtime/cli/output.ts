@@ -12,16 +12,30 @@ export interface Output {
   result(value: unknown): void;
   /** Streaming JSON records (one per line) for long-running commands like `hub` and `inbox --follow`. */
   event(value: Record<string, unknown>): void;
+  /**
+   * What the user asked this command to print that the redactor would mangle: a credential
+   * (`fleet group invite`), a grant or a public key that looks like one. Written as is, not
+   * redacted: `text` on its own line, or with --json `value` as the result's `field`. The only
+   * way such text reaches stdout; logs and every other line still go through redact.
+   */
+  secret(field: string, value: unknown, text?: string): void;
 }
 
 export function makeOutput(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Output {
+  const secrets: Record<string, unknown> = {};
   return {
     json,
     line: (text) => {
       if (!json) write(redactText(text) + "\n");
     },
     result: (value) => {
-      if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");
+      if (!json) return;
+      const v = redact(value);
+      write(JSON.stringify(Object.keys(secrets).length ? { ...(v as object), ...secrets } : v, bigintSafe) + "\n");
+    },
+    secret: (field, value, text) => {
+      if (json) secrets[field] = value;
+      else write((text ?? String(value)) + "\n");
     },
     event: (value) => {
       if (json) write(JSON.stringify(redact(value), bigintSafe) + "\n");

@@ -26,6 +26,7 @@ import { abortError, type CallOptions, requestOptions, type RequestOptions } fro
 import { backoffDelay, type ConnectionStatus, DEFAULT_RECONNECT, type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
 export type { CallOptions, ConnectionStatus, ReconnectOptions, RequestOptions, StatusEvent };
+import type { GroupCheck } from "./group-check.js";
 import { replayGuardFor } from "./replay.js";
 
 export interface MessageMeta {
@@ -99,6 +100,12 @@ export interface ConnectionOptions {
    * ReplayStore to keep it across restarts.
    */
   replay?: ReplayGuard;
+  /**
+   * The recipient's own group check (client/group-check.ts): a group:<name> message reaches the
+   * application only when the connection's fold of the group's chain allows its sender
+   * (refused ones go to onDrop with 603). connectHub sets one by default.
+   */
+  groupCheck?: GroupCheck;
 }
 
 interface Held {
@@ -523,10 +530,49 @@ export class HubConnection implements FleetConnection {
     return openSignedEnvelopeAsync(signed, { keys: this.keys });
   }
 
+  /**
+   * The keys this connection holds for agents: pinned, else from the hub's registry (then
+   * pinned, as for a message's sender). A few unknown names are asked for one by one, more with
+   * one read of the whole registry. Names without a usable key are left out.
+   */
+  async keysOf(agents: Iterable<string>): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const held = (agent: string) => this.keys.resolve(this.keys.keyIdOf(agent) ?? "");
+    const unknown: string[] = [];
+    for (const agent of new Set(agents)) {
+      const pk = held(agent);
+      if (pk) out.set(agent, pk);
+      else unknown.push(agent);
+    }
+    if (!unknown.length) return out;
+    const records = unknown.length > 8 ? (await this.queryRegistry({})).agents : (await Promise.all(unknown.map((agentId) => this.queryRegistry({ agentId })))).flatMap((r) => r.agents);
+    const wanted = new Set(unknown);
+    for (const rec of records) {
+      if (!wanted.has(rec.agentId) || out.has(rec.agentId) || !rec.publicKey.length) continue;
+      try {
+        if (this.keys.keyIdOf(rec.agentId) === undefined) this.keys.learned.pin(rec.agentId, rec.publicKey);
+      } catch {
+        continue; // a revoked or malformed key: the name stays unknown
+      }
+      const pk = held(rec.agentId);
+      if (pk) out.set(rec.agentId, pk);
+    }
+    return out;
+  }
+
   private async dispatch(env: Envelope, verified: boolean): Promise<void> {
     if (verified && this.answer(env, true)) return;
     const kind = env.body?.kind;
     if (!this.admit(env)) return;
+    if (this.o.groupCheck && env.recipient?.target.case === "group") {
+      // In turn, like everything handed over: a chain fetched here delays later messages, never reorders them.
+      try {
+        await this.o.groupCheck.check(this, env);
+      } catch (e) {
+        this.reportDrop(asFleetError(e, ErrorCode.SECURITY_UNAUTHORIZED, "group check"));
+        return;
+      }
+    }
     if (kind?.case === "error" && env.inReplyTo && env.sender === this.peer) {
       // The hub refused a message that did not ask for a receipt.
       this.reportDrop(errorFromBody(kind)!);

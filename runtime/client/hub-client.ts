@@ -14,7 +14,7 @@ import { decodePacket, encodePacket } from "../codec/index.js";
 import { parseEnvelope as parseEnvelopeLoose } from "../crypto/envelope-bytes.js";
 import { PinnedKeys, type Identity, type KeyResolver, type ReplayGuard, type ReplayStore } from "../crypto/index.js";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
-import { parseCapability } from "../protocol/capabilities.js";
+import { offerWithGrants } from "../protocol/capability-grants.js";
 import { signRegistryEntry } from "../protocol/registry-owner.js";
 import type { Deduper } from "../protocol/dedupe.js";
 import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
@@ -22,6 +22,7 @@ import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
 import { withSignal } from "./call-options.js";
 import { HubConnection, type Relink } from "./connection.js";
+import { GroupCheck, type GroupCheckOptions } from "./group-check.js";
 import { replayGuardFor } from "./replay.js";
 import { type ReconnectOptions, StatusBoard, type StatusEvent } from "./status.js";
 
@@ -37,6 +38,11 @@ export interface ConnectHubOptions {
   clock?: Clock;
   /** Capabilities offered, as "name" or "name@version". */
   capabilities?: string[];
+  /**
+   * Grants ("fleet1." text) for granted capabilities (spec/capabilities.md): each is attached to
+   * the offer of the capability its audience names (offered even when not in `capabilities`).
+   */
+  grants?: string[];
   /** Groups to join and role to announce (sent to the hub registry after the handshake). */
   groups?: string[];
   role?: AgentRole;
@@ -65,6 +71,13 @@ export interface ConnectHubOptions {
   reconnect?: ReconnectOptions | false;
   /** Aborts the first connection attempt (903); it does not close an established connection. */
   signal?: AbortSignal;
+  /**
+   * The recipient's own group check (default on): a group:<name> message of a group with a chain
+   * reaches the application only when this connection's fold of the chain allows its sender
+   * (client/group-check.ts; refused ones go to onDrop with 603). false turns it off; options
+   * tune it (strict: refuse groups without a chain too; refreshMs: 1,000; maxGroups: 1,024).
+   */
+  groupCheck?: false | GroupCheckOptions;
   /** Status changes from the first "connecting" on (the connection's onStatus sees them from "connected"). */
   onStatus?: (e: StatusEvent) => void;
 }
@@ -97,7 +110,7 @@ export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Cl
     timeoutMs: o.handshakeTimeoutMs,
     admissionToken: o.admissionToken,
     heartbeat: o.heartbeat,
-    capabilities: create(CapabilitySetSchema, { offered: (o.capabilities ?? []).map(parseCapability) }),
+    capabilities: create(CapabilitySetSchema, { offered: offerWithGrants(o.capabilities, o.grants) }),
   });
   const send = (signed: SignedEnvelope) =>
     conn.send(encodePacket(create(PacketSchema, { kind: { case: "signed", value: signed } })));
@@ -204,6 +217,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
     receiptAttempts: o.receiptAttempts,
     dedupe: o.dedupe,
     replay: o.replay ?? (o.replayStore ? replayGuardFor(o.identity, clock, o.replayStore) : undefined),
+    groupCheck: o.groupCheck === false ? undefined : new GroupCheck(clock, o.groupCheck),
   });
   await announce(c, o, clock, est.version);
   return c;
@@ -218,7 +232,7 @@ async function announce(c: HubConnection, o: ConnectHubOptions, clock: Clock, ve
       publicKey: o.identity.publicKey,
       role: o.role ?? 0,
       groups: o.groups ?? [],
-      capabilities: (o.capabilities ?? []).map(parseCapability),
+      capabilities: offerWithGrants(o.capabilities, o.grants),
       versions: [version],
     });
     // The hub re-versions it with its own clock; this version only makes the entry well-formed.

@@ -33,7 +33,10 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     admit: (hello, agent, keyId) => {
       // A name whose key was revoked is re-enrolled only out of band: with a token bound to the new key.
       if (hub.options.admission === "token" || hub.pins.wasRevoked(agent)) checkToken(hub, peer, hello.admissionToken, agent, keyId);
-      peer.offered = hello.capabilities?.offered ?? [];
+      // A granted capability is offered only with a valid grant bound to this key (603 in the HelloReject).
+      const offered = hello.capabilities?.offered ?? [];
+      offered.forEach((c, i) => hub.grants.checkOffer(c, { agent, keyId }, `/body/hello/capabilities/offered/${i}`));
+      peer.offered = offered;
     },
   });
   const peer = new Peer(conn, responder, hub.clock.now(), keys);
@@ -127,7 +130,7 @@ export function openPeer(hub: Hub, peer: Peer): void {
 export function registryRecord(hub: Hub, peer: Peer): Parameters<Hub["registry"]["putAgent"]>[0] | undefined {
   const prev = hub.registry.agent(peer.agent);
   const offered = peer.offered;
-  const same = prev && prev.keyId === peer.keyId && JSON.stringify(prev.capabilities.map((c) => [c.name, c.version])) === JSON.stringify(offered.map((c) => [c.name, c.version]));
+  const same = prev && prev.keyId === peer.keyId && JSON.stringify(prev.capabilities.map((c) => [c.name, c.version, c.grant])) === JSON.stringify(offered.map((c) => [c.name, c.version, c.grant]));
   if (same) return undefined;
   return { role: prev?.role, groups: prev?.groups, endpoints: prev?.endpoints, agentId: peer.agent, keyId: peer.keyId, publicKey: peer.publicKey, capabilities: offered, versions: prev?.versions.length ? prev.versions : ["3.0"] };
 }

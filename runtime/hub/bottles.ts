@@ -172,7 +172,7 @@ export class BottleKeeper {
       case "agentOnline":
         return this.hub.isOnline(k.value);
       case "capabilityPresent":
-        return this.hub.registry.query(create(RegistryQuerySchema, { capability: k.value, onlineOnly: true }), (a) => this.hub.isOnline(a)).agents.length > 0;
+        return this.hub.registry.query(create(RegistryQuerySchema, { capability: k.value, onlineOnly: true }), (a) => this.hub.isOnline(a)).agents.some((a) => this.hub.grants.holds(k.value, a));
       case "notBefore":
         return now >= timestampMs(k.value);
       case "all":

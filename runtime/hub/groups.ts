@@ -7,7 +7,7 @@ import { GroupStatementSchema, SignedGroupStatementSchema } from "../../generate
 import { parseMessage } from "../codec/index.js";
 import { keyIdFor } from "../crypto/keyid.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { applyGroupStatement, checkSend, openGroupStatement, type GroupKey, type GroupKeys, type GroupState } from "../protocol/groups/index.js";
+import { applyGroupStatement, checkSend, GROUP_STATEMENT_SKEW_MS, MAX_CHAINED_GROUPS, MAX_GROUP_STATEMENTS, openGroupStatement, type GroupKey, type GroupKeys, type GroupState } from "../protocol/groups/index.js";
 import type { Hub } from "./hub.js";
 
 /** The signer a stored statement names (read without verifying: the fold verifies it). */
@@ -17,11 +17,10 @@ function signerOf(bytes: Uint8Array): string {
 }
 
 /** Groups with a chain on one hub (documented bound; a create past it is 804). */
-export const MAX_HUB_GROUPS = 1024;
-/** Statements per group (documented bound; the next is 804). */
-export const MAX_GROUP_STATEMENTS = 100_000;
-/** A statement's `at` may be at most this far from the hub's clock when appended (605). */
-export const GROUP_STATEMENT_SKEW_MS = 120_000;
+export const MAX_HUB_GROUPS = MAX_CHAINED_GROUPS;
+// Statements per group (the next is 804), and how far a statement's `at` may be from the hub's
+// clock when appended (605): the same bounds as on NATS (runtime/protocol/groups).
+export { GROUP_STATEMENT_SKEW_MS, MAX_GROUP_STATEMENTS };
 
 interface Chain {
   state: GroupState;

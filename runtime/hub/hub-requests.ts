@@ -82,6 +82,8 @@ function selfRegister(hub: Hub, agent: string, keyId: string, publicKey: Uint8Ar
     }
     verifyRegistryOwner(e, owner, `/body/registryDelta/entries/${i}`);
     const r = e.record.value;
+    // A granted capability is offered only with a valid grant bound to the connection's key (603).
+    r.capabilities.forEach((c, j) => hub.grants.checkOffer(c, { agent, keyId }, `/body/registryDelta/entries/${i}/record/agent/capabilities/${j}`));
     hub.registry.putAgent(create(AgentRecordSchema, { ...r, agentId: agent, keyId, publicKey }));
   }
 }

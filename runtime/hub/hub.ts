@@ -23,6 +23,7 @@ import { type Answerable, deliver, receipt, reject, reply } from "./delivery.js"
 import { GroupCommit } from "./group-commit.js";
 import { AdmissionBatch } from "./admission-batch.js";
 import { HubGroups } from "./groups.js";
+import { CapabilityGrants } from "../protocol/capability-grants.js";
 import type { HistoryOptions } from "./history.js";
 import { HistoryClient } from "./history-client.js";
 import { receiveFrame } from "./inbound.js";
@@ -71,6 +72,8 @@ export class Hub {
   readonly quota: InboxQuota;
   /** Groups with a chain of signed statements (groups.ts). */
   readonly groups: HubGroups;
+  /** Granted capabilities: which need a grant, and the verdicts on grants offered (spec/capabilities.md). */
+  readonly grants: CapabilityGrants;
   readonly counters = { routed: 0, stored: 0, rejected: 0 };
   /** Test and CLI hook: one redacted line per notable event. */
   log: (line: string) => void = () => {};
@@ -87,6 +90,7 @@ export class Hub {
     this.registryStorage = new SqliteRegistryStorage(this.store);
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });
     this.groups = new HubGroups(this);
+    this.grants = new CapabilityGrants(this.options.capabilityPolicy, this.clock, this.options.skewMs);
     this.connections = new Connections(this);
     this.router = new Router(this);
     this.commits = new GroupCommit(this);

@@ -1,5 +1,6 @@
 // Hub settings and their defaults. Every limit is configurable (CLI flags map onto these).
 import type { Clock } from "../clock.js";
+import type { CapabilityPolicy } from "../protocol/capability-grants.js";
 import { ADMISSION_SCOPE, tokenAudience, type Identity } from "../crypto/index.js";
 
 export interface HubOptions {
@@ -65,6 +66,13 @@ export interface HubOptions {
   /** Bottles held at once (QUEUED or DELIVERED), default 10,000, and their bytes, default 64 MiB; over either, 804. */
   maxHeldBottles?: number;
   maxHeldBottleBytes?: number;
+  /**
+   * Granted capabilities and their authorities (spec/capabilities.md; `fleet hub
+   * --capability-policy FILE`). A capability it names is offered only with a grant one of its
+   * authorities signed (603 otherwise) and capability:<name> reaches only valid holders; every
+   * other capability is open. Default: none granted.
+   */
+  capabilityPolicy?: CapabilityPolicy;
   /** Simulated disk quota for the store (tests). */
   storeMaxBytes?: number;
 }
@@ -107,6 +115,7 @@ export function resolveHubOptions(o: HubOptions, clock: Clock): ResolvedHubOptio
     pruneIdleMs: o.pruneIdleMs ?? 86_400_000,
     maxHeldBottles: o.maxHeldBottles ?? MAX_HELD_BOTTLES,
     maxHeldBottleBytes: o.maxHeldBottleBytes ?? MAX_HELD_BOTTLE_BYTES,
+    capabilityPolicy: o.capabilityPolicy ?? new Map(),
     storeMaxBytes: o.storeMaxBytes,
   };
 }

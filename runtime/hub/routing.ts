@@ -130,9 +130,10 @@ export class Router {
         return hub.registry.query(create(RegistryQuerySchema)).agents.filter((a) => a.groups.includes(to.value) && a.agentId !== sender).map((a) => a.agentId);
       }
       case "capability":
+        // A granted capability reaches only agents whose offer carries a valid grant (spec/capabilities.md).
         return hub.registry
           .query(create(RegistryQuerySchema, { capability: to.value, onlineOnly: true }), (a) => hub.isOnline(a))
-          .agents.filter((a) => a.agentId !== sender)
+          .agents.filter((a) => a.agentId !== sender && hub.grants.holds(to.value, a))
           .map((a) => a.agentId);
       default:
         return [];

@@ -3,8 +3,12 @@
 // envelope id, ACCEPTED once the PubAck arrives, PROCESSED receipts from the recipient on
 // its sender's receipts subject); broadcast, group, capability, presence and discovery
 // are live core subjects. The subjects come from subjects.ts (the AsyncAPI document).
-// Key rotations are stored in FLEET_KEYS and applied by every agent (rotation.ts).
+// Key rotations are stored in FLEET_KEYS and applied by every agent (rotation.ts). Group
+// chains are stored in FLEET_GROUPS and folded by every agent that follows them (groups.ts):
+// a group with a chain is received only while this agent is a member, and each group:<name>
+// message is taken only from a sender the chain allows.
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg, Msg } from "nats";
 import type { Bottle } from "../../generated/proto/fleet/v1/bottle_pb.js";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
@@ -19,12 +23,16 @@ import { type ConnectionStatus, StatusBoard, type StatusEvent } from "../client/
 import { buildEnvelope, type EnvelopeDraft } from "../client/draft.js";
 import { systemClock, type Clock } from "../clock.js";
 import { openSignedEnvelope, PinnedKeys, signEnvelope, type Identity, type PinnedKey, type ReplayStore } from "../crypto/index.js";
-import { ErrorCode, FleetError } from "../errors.js";
+import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import type { GroupChainStore } from "../client/groups.js";
+import { checkSend, groupStateJson, isMember, type GroupState, type GroupStateJson } from "../protocol/groups/index.js";
 import { Deduper } from "../protocol/dedupe.js";
 import { makeReceipt, signReceipt } from "../protocol/receipts.js";
 import { collectBottle, dropBottle, type BottleHost } from "./bottles.js";
 import { NatsCarrier, type CarrierOptions } from "./carrier.js";
 import { NatsDispatcher } from "./dispatch.js";
+import { NatsGroupKeys } from "./group-keys.js";
+import { NatsGroupChains } from "./groups.js";
 import { deliveryStatus, type DeliveryStatus } from "./jetstream.js";
 import type { TrustPolicy } from "./keys.js";
 import { NatsMembership, type MembershipOptions } from "./membership.js";
@@ -46,7 +54,10 @@ export interface NatsConnectOptions {
   /** "tofu" (default) pins a first-seen sender's announced key; "pinned" accepts only known keys. */
   trust?: TrustPolicy;
   clock?: Clock;
-  /** Groups to receive (fleet.v1.group.{group}). */
+  /**
+   * Groups to receive (fleet.v1.group.{group}). Each one's chain is followed (FLEET_GROUPS): a
+   * group with a chain is subscribed only while this agent is a member of it.
+   */
   groups?: string[];
   /** Capabilities to receive capability-addressed messages for. */
   capabilities?: string[];
@@ -76,13 +87,18 @@ export interface NatsConnectOptions {
   onStatus?: (e: StatusEvent) => void;
 }
 
-export class NatsFleetConnection implements FleetConnection {
+export class NatsFleetConnection implements FleetConnection, GroupChainStore {
   readonly agent: string;
   private readonly stops: (() => void | Promise<void>)[] = [];
   private readonly verifier: SignedVerifier;
   private readonly dispatcher: NatsDispatcher;
   private readonly sessions: NatsSessions;
   private readonly rotations: NatsRotations;
+  private readonly groupKeys: NatsGroupKeys;
+  /** Group chains this agent appends to, reads and follows (groups.ts). */
+  readonly groupChains: NatsGroupChains;
+  /** Subscriptions to the groups of opts.groups, by group (one each at most). */
+  private readonly groupSubs = new Map<string, () => void>();
   /** The identity everything is signed with; replaced by rotateKey. */
   private current: Identity;
   /** The rotation in progress: rotations run one after another. */
@@ -138,10 +154,33 @@ export class NatsFleetConnection implements FleetConnection {
       trust: opts.trust ?? "tofu",
       clock,
       carrier,
-      rotated: (pin) => this.rotated(pin),
+      rotated: (pin, retired) => {
+        this.retireGroupKey(() => this.groupKeys.retire(retired, pin.keyId));
+        this.rotated(pin);
+      },
       revoked: (r) => this.sessions.forget(r.agent),
       reject: (e, subject) => this.opts.onReject?.(e, subject),
     });
+    this.groupKeys = new NatsGroupKeys(keys, opts.trust ?? "tofu");
+    this.groupChains = new NatsGroupChains({
+      carrier,
+      keys: this.groupKeys,
+      get identity() {
+        return conn.current;
+      },
+      clock,
+      reject: (e, subject) => this.opts.onReject?.(e, subject),
+      changed: (group) => this.syncGroupSubscription(group),
+      catchUpKeys: () => this.rotations.catchUp(),
+    });
+  }
+
+  private retireGroupKey(retire: () => void): void {
+    try {
+      retire();
+    } catch (e) {
+      this.opts.onReject?.(asFleetError(e, ErrorCode.INTERNAL_ERROR, "group keys"), subjects.keys(this.agent));
+    }
   }
 
   static async connect(opts: NatsConnectOptions): Promise<NatsFleetConnection> {
@@ -211,7 +250,16 @@ export class NatsFleetConnection implements FleetConnection {
     const live = (p: Packet, m: Msg | JsMsg) => this.arrive(p, m, undefined);
     this.stops.push(this.carrier.subscribe(subjects.broadcast(), live, reject));
     this.stops.push(this.carrier.subscribe(subjects.agentReceipts(this.agent), live, reject));
-    for (const g of this.opts.groups ?? []) this.stops.push(this.carrier.subscribe(subjects.group(g), live, reject));
+    // Each group's chain is read before its subject is subscribed: a member receives, others do not.
+    this.stops.push(() => this.groupChains.stop());
+    this.stops.push(() => {
+      for (const stop of this.groupSubs.values()) stop();
+      this.groupSubs.clear();
+    });
+    for (const g of new Set(this.opts.groups ?? [])) {
+      await this.groupChains.follow(g);
+      this.syncGroupSubscription(g);
+    }
     for (const c of this.opts.capabilities ?? []) this.stops.push(this.carrier.subscribe(subjects.capability(c), live, reject));
     this.stops.push(
       await this.carrier.consumeDurable("inbox", this.agent, (p, m) => this.arrive(p, m, (m as JsMsg).info.timestampNanos / 1e6), reject),
@@ -239,6 +287,49 @@ export class NatsFleetConnection implements FleetConnection {
       this.membership = new NatsMembership(this, { ...extra, capabilities: this.opts.capabilities, groups: this.opts.groups, clock: this.clock, onError: (e) => this.opts.onReject?.(e, "registry") });
       this.membership.start();
     }
+  }
+
+  /**
+   * Subscribes to a group of opts.groups while it has no chain or this agent is a member of its
+   * chain; unsubscribes otherwise (kicked, left, or never joined).
+   */
+  private syncGroupSubscription(group: string): void {
+    if (this.closed || !(this.opts.groups ?? []).includes(group)) return;
+    const state = this.groupChains.state(group);
+    const wanted = !state || isMember(state, this.agent);
+    const sub = this.groupSubs.get(group);
+    if (wanted && !sub) {
+      const live = (p: Packet, m: Msg | JsMsg) => this.arrive(p, m, undefined);
+      this.groupSubs.set(group, this.carrier.subscribe(subjects.group(group), live, (e, subject) => this.opts.onReject?.(e, subject)));
+    } else if (!wanted && sub) {
+      sub();
+      this.groupSubs.delete(group);
+    }
+  }
+
+  /** Appends a signed statement to its group's chain in FLEET_GROUPS; the JSON view of the new state (GroupChainStore). */
+  async appendGroupStatement(statement: Uint8Array): Promise<GroupStateJson> {
+    return groupStateJson(await this.groupChains.append(statement));
+  }
+
+  /** The group's chain, read from FLEET_GROUPS: the statements that verified and folded here (GroupChainStore). */
+  groupChain(group: string): Promise<Uint8Array[]> {
+    return this.groupChains.chain(group);
+  }
+
+  /** Reads and folds a group's chain here (GroupChainStore): its state, undefined without a chain. */
+  async foldGroupChain(group: string): Promise<GroupState | undefined> {
+    return (await this.groupChains.read(group)).state;
+  }
+
+  /** Follows a group's chain (its state kept folded here, its group:<name> messages checked); its state, if it has a chain. */
+  followGroup(group: string): Promise<GroupState | undefined> {
+    return this.groupChains.follow(group);
+  }
+
+  /** A followed group's state as folded here. */
+  groupState(group: string): GroupState | undefined {
+    return this.groupChains.state(group);
   }
 
   /** This agent's registry replica and presence view (undefined with registry: false). */
@@ -270,6 +361,8 @@ export class NatsFleetConnection implements FleetConnection {
     }
     // Our own broadcasts and group messages come back to us: not news.
     if (env.sender === this.agent && parseSubject(msg.subject)?.channel !== "agentInbox") return;
+    // A group with a chain: only from a sender it allows, and only while we are a member (603).
+    this.groupChains.check(env, this.agent);
     const kind = env.body?.kind.case;
     if (kind === "hello" || kind === "welcome" || kind === "helloReject" || kind === "handshakeConfirm") {
       return this.sessions.handshake(packet.kind.value as SignedEnvelope, env);
@@ -347,6 +440,9 @@ export class NatsFleetConnection implements FleetConnection {
         stored = await storeRotation(this.carrier, this.clock, this.current, next);
         // Our own follower may already have applied the stored copy.
         if (this.keys.keyIdOf(this.agent) !== next.keyId) this.keys.applyRotation(openSignedEnvelope(stored.packet.kind.value as SignedEnvelope, { keys: this.keys }));
+        const rot = stored.env.body?.kind.case === "keyRotation" ? stored.env.body.kind.value : undefined;
+        const at = rot?.effectiveAt ? timestampMs(rot.effectiveAt) : this.clock.now();
+        this.retireGroupKey(() => this.groupKeys.retire({ agent: this.agent, publicKey: this.current.publicKey, at }, next.keyId));
         this.current = next;
       } finally {
         this.rotatingTo = undefined;
@@ -457,6 +553,9 @@ export class NatsFleetConnection implements FleetConnection {
     const packet = packetOf(signed);
     const wire = { json: this.opts.json, publicKey: this.current.publicKey };
     const target = routeOf(env);
+    const to = env.recipient?.target;
+    const chain = to?.case === "group" ? this.groupChains.state(to.value) : undefined;
+    if (chain) checkSend(chain, this.agent);
     if (target.durable) {
       const ack = await this.carrier.publishDurable(target.subject, packet, env.id, wire);
       return env.requiresAck ? makeReceipt(env.id, ReceiptStatus.ACCEPTED, ErrorCode.UNSPECIFIED, `stored in ${ack.stream} at ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}`) : undefined;

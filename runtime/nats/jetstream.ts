@@ -1,9 +1,10 @@
 // JetStream for what must be durable: offline inboxes (FLEET_INBOX), bottles
-// (FLEET_BOTTLES) and key rotations (FLEET_KEYS). Dedupe by Nats-Msg-Id within duplicate_window, TTL by max_age (2.9 has
+// (FLEET_BOTTLES), key rotations (FLEET_KEYS) and group chains (FLEET_GROUPS). Dedupe by Nats-Msg-Id within duplicate_window, TTL by max_age (2.9 has
 // no per-message TTL: receivers also drop envelopes past their own ttl), delivery tracked
 // by per-agent durable consumers with explicit acks.
-import { AckPolicy, DeliverPolicy, nanos, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig } from "nats";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, nanos, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig } from "nats";
 import { asFleetError, ErrorCode, FleetError } from "../errors.js";
+import { MAX_GROUP_STATEMENTS, MAX_STATEMENT_BYTES } from "../protocol/groups/index.js";
 import { durableName, STREAMS, subjects } from "./subjects.js";
 
 export interface StreamPolicy {
@@ -13,6 +14,10 @@ export interface StreamPolicy {
   bottleMaxAgeMs?: number;
   /** Rotations kept per agent in FLEET_KEYS (default 64; no age limit: an agent offline for months must still learn them). */
   rotationsPerAgent?: number;
+  /** Statements kept per group in FLEET_GROUPS (default MAX_GROUP_STATEMENTS, 100,000); the next append is refused, never an old one dropped. */
+  statementsPerGroup?: number;
+  /** Bytes FLEET_GROUPS holds in all (default 1 GiB); the next append past it is refused. */
+  groupStreamBytes?: number;
   /** Window in which a repeated Nats-Msg-Id is dropped (default 10 minutes, as agentnet's dedupe window). */
   duplicateWindowMs?: number;
   /** Redeliveries before a message is given up on (default 20). */
@@ -29,9 +34,31 @@ export async function ensureStreams(jsm: JetStreamManager, policy: StreamPolicy 
   await ensureStream(jsm, { name: STREAMS.inbox.name, subjects: [...STREAMS.inbox.subjects], max_age: nanos(policy.inboxMaxAgeMs ?? 7 * DAY), duplicate_window: nanos(dup) });
   await ensureStream(jsm, { name: STREAMS.bottles.name, subjects: [...STREAMS.bottles.subjects], max_age: nanos(policy.bottleMaxAgeMs ?? 30 * DAY), duplicate_window: nanos(dup) });
   await ensureStream(jsm, { name: STREAMS.keys.name, subjects: [...STREAMS.keys.subjects], max_age: 0, max_msgs_per_subject: policy.rotationsPerAgent ?? 64, duplicate_window: nanos(dup) });
+  // A chain must never lose its first statements (every later one folds on them): past the
+  // per-group limit the new statement is refused (discard new, per subject), no age limit.
+  await ensureStream(jsm, {
+    name: STREAMS.groups.name,
+    subjects: [...STREAMS.groups.subjects],
+    max_age: 0,
+    max_msgs_per_subject: policy.statementsPerGroup ?? MAX_GROUP_STATEMENTS,
+    max_bytes: policy.groupStreamBytes ?? GROUP_STREAM_BYTES,
+    // The statement plus its headers (public key, message id, expected sequence).
+    max_msg_size: MAX_STATEMENT_BYTES + STATEMENT_HEADER_BYTES,
+    discard: DiscardPolicy.New,
+    discard_new_per_subject: true,
+    duplicate_window: nanos(dup),
+  });
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Pick<StreamConfig, "name" | "subjects" | "max_age" | "duplicate_window"> & Partial<Pick<StreamConfig, "max_msgs_per_subject">>): Promise<void> {
+/** Room for a stored statement's NATS headers within FLEET_GROUPS' max_msg_size. */
+export const STATEMENT_HEADER_BYTES = 1024;
+/** Default size of FLEET_GROUPS (1 GiB). */
+export const GROUP_STREAM_BYTES = 1 << 30;
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Pick<StreamConfig, "name" | "subjects" | "max_age" | "duplicate_window"> & Partial<Pick<StreamConfig, "max_msgs_per_subject" | "max_bytes" | "max_msg_size" | "discard" | "discard_new_per_subject">>,
+): Promise<void> {
   const full: Partial<StreamConfig> = { ...cfg, storage: StorageType.File };
   try {
     await jsm.streams.info(cfg.name);

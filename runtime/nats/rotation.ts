@@ -7,6 +7,7 @@
 // live, applying each rotation with PinnedKeys.applyRotation after verifying it against
 // the time the server stored it. A refused rotation changes nothing and is reported.
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConsumerMessages, JsMsg } from "nats";
 import { MessageType, type Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { PacketSchema, type Packet } from "../../generated/proto/fleet/v1/signed_pb.js";
@@ -25,8 +26,8 @@ export interface RotationHost {
   trust: TrustPolicy;
   clock: Clock;
   carrier: NatsCarrier;
-  /** A binding moved (after it moved): sessions opened with the old key end. */
-  rotated(pin: PinnedKey): void;
+  /** A binding moved (after it moved): sessions opened with the old key end; `retired` is the key it moved from. */
+  rotated(pin: PinnedKey, retired: RetiredKey): void;
   /** A key was revoked (after the name was unbound): sessions with that agent end. */
   revoked(r: RevokedKey): void;
   reject(e: FleetError, subject: string): void;
@@ -174,6 +175,8 @@ export class NatsRotations {
       return;
     }
     let pin: PinnedKey;
+    const rot = env.body?.kind.case === "keyRotation" ? env.body.kind.value : undefined;
+    const oldKey = keys.keyIdOf(env.sender) === undefined ? announced : keys.resolve(rot?.oldKeyId ?? "");
     if (keys.keyIdOf(env.sender) === undefined) {
       // Trust on first use, as for any first message: the signer's key, then the rotation from it.
       if (!announced) throw new FleetError(ErrorCode.SECURITY_KEY_MISMATCH, `no key is pinned for ${env.sender}`, { pointer: "/sender" });
@@ -184,7 +187,7 @@ export class NatsRotations {
       pin = keys.applyRotation(env);
     }
     this.applied++;
-    this.host.rotated(pin);
+    this.host.rotated(pin, { agent: env.sender, publicKey: oldKey!, at: rot?.effectiveAt ? timestampMs(rot.effectiveAt) : storedAt });
   }
 
   /**
@@ -197,6 +200,14 @@ export class NatsRotations {
     const pinned = this.host.keys.keyIdOf(at.agent);
     return pinned === at.newKeyId || (pinned === undefined && this.host.trust === "pinned");
   }
+}
+
+/** A key a rotation replaced, and when: group statements it signs from then on do not verify (spec/groups.md "Keys"). */
+export interface RetiredKey {
+  agent: string;
+  publicKey: Uint8Array;
+  /** Unix ms of the rotation's effective_at. */
+  at: number;
 }
 
 /** What a stored message says it is, read without trusting it: it only decides whether a refusal is reported. */

@@ -17,6 +17,7 @@ export const CHANNEL_SUBJECTS = {
   bottles: "fleet.v1.bottle.{agent}",
   session: "fleet.v1.session.{sessionId}.{direction}",
   keys: "fleet.v1.keys.{agent}",
+  groupChain: "fleet.v1.groupchain.{group}",
 } as const;
 
 export type ChannelId = keyof typeof CHANNEL_SUBJECTS;
@@ -27,6 +28,8 @@ export const STREAMS = {
   bottles: { name: "FLEET_BOTTLES", subjects: ["fleet.v1.bottle.*"] },
   /** Every agent's KeyRotation history (rotation.ts): kept without age limit so offline agents learn it. */
   keys: { name: "FLEET_KEYS", subjects: ["fleet.v1.keys.*"] },
+  /** Every group's chain of SignedGroupStatements (groups.ts, spec/groups.md "On NATS"): kept without age limit. */
+  groups: { name: "FLEET_GROUPS", subjects: ["fleet.v1.groupchain.*"] },
 } as const;
 
 /**
@@ -97,6 +100,8 @@ export const subjects = {
   keys: (agent: string) => fill(CHANNEL_SUBJECTS.keys, agent),
   /** Every agent's rotations, for the history every agent applies. */
   keysAll: () => CHANNEL_SUBJECTS.keys.replace("{agent}", "*"),
+  /** Where a group's signed statements are stored, in chain order (stream FLEET_GROUPS). */
+  groupChain: (group: string) => fill(CHANNEL_SUBJECTS.groupChain, group),
 };
 
 export interface ParsedSubject {

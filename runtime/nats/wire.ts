@@ -13,6 +13,8 @@ import { decodeSessionPacket } from "./session-packet.js";
 export const CONTENT_TYPE = {
   packetProto: PayloadType.packetProto,
   envelopeJson: PayloadType.envelopeJson,
+  /** A stored group statement (FLEET_GROUPS, groups.ts): data is one binary fleet.v1.SignedGroupStatement. */
+  signedGroupStatement: "application/vnd.fleet.v1.signed-group-statement+proto",
 } as const;
 
 export const HEADER = {

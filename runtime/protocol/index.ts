@@ -4,6 +4,7 @@
 export { compareBytes, compareText, equalBytes } from "./bytes.js";
 export { PROTOCOL_VERSION, SUPPORTED_VERSIONS, compareVersions, highestCommonVersion, parseVersion } from "./versions.js";
 export * from "./capabilities.js";
+export * from "./capability-grants.js";
 export { CONTROL_TTL_SECONDS, controlEnvelope, expiresAtMs, type ControlEnvelope } from "./envelope.js";
 export { openSelfCertified, openSelfCertifiedAsync, withIntroducedKey } from "./verify.js";
 export * from "./handshake.js";

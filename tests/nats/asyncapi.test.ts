@@ -78,6 +78,33 @@ describe("NATS subjects against the AsyncAPI document", () => {
     ]);
   });
 
+  it("documents the group chain channel: stored in FLEET_GROUPS, apart from the group's messages, appended and followed", () => {
+    const ch = doc.channels.groupChain;
+    expect(ch.address).toBe(CHANNEL_SUBJECTS.groupChain);
+    expect(ch.address).not.toBe(CHANNEL_SUBJECTS.group);
+    expect(ch.servers).toEqual([{ $ref: "#/servers/nats" }]);
+    expect(ch.messages).toEqual({ signedGroupStatement: { $ref: "#/components/messages/SignedGroupStatement" } });
+    expect(doc.components.messages.SignedGroupStatement.contentType).toBe(CONTENT_TYPE.signedGroupStatement);
+    expect(ch.description).toMatch(/FLEET_GROUPS/);
+    expect(ch.description).toMatch(/Nats-Expected-Last-Subject-Sequence/);
+    const ops = Object.values(doc.operations as Record<string, { action: string; channel: { $ref: string } }>).filter((o) => o.channel.$ref === "#/channels/groupChain");
+    expect(ops.map((o) => o.action).sort()).toEqual(["receive", "send"]);
+    expect(STREAMS.groups.subjects).toEqual([subjects.groupChain("*")].map((s) => s.replace("%2A", "*")));
+    expect(parseSubject(subjects.groupChain("ops.eu"))).toEqual({ channel: "groupChain", param: "ops.eu" });
+  });
+
+  it("fails when the group chain channel is removed from a copy of the document", () => {
+    const failures = compareEdited((d) => {
+      delete d.channels.groupChain;
+      delete d.operations.appendGroupStatement;
+      delete d.operations.followGroupChain;
+    });
+    expect(failures).toEqual([
+      `CHANNEL_SUBJECTS.groupChain (${CHANNEL_SUBJECTS.groupChain}) is not a channel of the document`,
+      `subjects.groupChain() makes ${subjects.groupChain("ops")}, which no channel of the document addresses`,
+    ]);
+  });
+
   it("fails when the session channel is removed from a copy of the document", () => {
     const failures = compareEdited((d) => {
       delete d.channels.session;

@@ -60,4 +60,19 @@ describe.skipIf(!hasNatsServer)("fleet CLI over NATS", () => {
       rmSync(other, { recursive: true, force: true });
     }
   }, 60_000);
+  it("runs fleet group with --nats: the chain lives in FLEET_GROUPS, an invite's use limit holds across CLI runs (608)", async () => {
+    for (const a of ["grp-owner", "grp-bob", "grp-carol"]) await fleet(["keygen", "--agent-id", a]);
+    const nats = ["--nats", server.url];
+    expect(await fleet(["group", "create", "crew", "--agent", "grp-owner", ...nats])).toMatchObject({ ok: true, group: "crew", owner: "grp-owner", seq: "1" });
+    const file = join(home, "crew.invite");
+    await fleet(["group", "invite", "crew", "--uses", "1", "--out", file, "--agent", "grp-owner"]);
+    expect(await fleet(["group", "join", file, "--agent", "grp-bob", ...nats])).toMatchObject({ ok: true, group: "crew", seq: "2" });
+    const refused = await run(process.execPath, [bin, "group", "join", file, "--agent", "grp-carol", ...nats, "--home", home, "--json"], { timeout: 30_000 }).then(
+      () => undefined,
+      (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
+    );
+    expect(refused).toContain("608");
+    const members = await fleet(["group", "members", "crew", "--agent", "grp-carol", ...nats]);
+    expect(members).toMatchObject({ ok: true, owner: "grp-owner", members: [{ agent: "grp-owner", role: "owner" }, { agent: "grp-bob", role: "member" }] });
+  }, 60_000);
 });

@@ -84,7 +84,7 @@ def verify_token(text: str, *, keys: PinnedKeys, audience: str, scope: Optional[
         raise fail(bad, "token signature is not Ed25519")
     pub = keys.keys.get(sig.key_id)
     if pub is None:
-        raise fail(bad, f"unknown token signer {sig.key_id}")
+        raise fail(bad, f"unknown token signer {sig.key_id}", "/signature/keyId")
     if not ed25519.verify(pub, pae("fleet.v1.token", CLAIMS_TYPE, tok.claims), sig.sig):
         raise fail(bad, "token signature does not verify")
     claims = codec.decode(token_pb2.TokenClaims, tok.claims)

@@ -3,7 +3,8 @@ keys, the registry owner-signed entry (accepted) and each negative (its code and
 else accepted), the bottles' identities (both accepted, neither a duplicate of the other, a second
 copy of either a duplicate), the heartbeat agreement computed by both sides (zero = default,
 larger wins, caps), and the revocation statements (negatives refused with their code and change
-nothing; the applied one unbinds the name and its key is then refused with 611)."""
+nothing; the applied one unbinds the name and its key is then refused with 611), and capability
+grants (valid ones accepted, negatives refused with their code and pointer)."""
 import json
 import os
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import FIXTURES
 from fleet_protocol import ed25519
 from fleet_protocol._proto.fleet.v1 import bottle_pb2, envelope_pb2, handshake_pb2, registry_pb2, signed_pb2
+from fleet_protocol.capability_grant import verify_grant
 from fleet_protocol.bottle_identity import BottleIds, accept_bottle, bottle_key
 from fleet_protocol.errors import FleetError, code_name
 from fleet_protocol.heartbeat import FIELDS, agree_heartbeat
@@ -166,3 +168,26 @@ def test_revoked_table_is_bounded(monkeypatch):
     with pytest.raises(FleetError) as e:
         keys.revoke("k3", 0)
     assert e.value.code == 804 and set(keys.revoked) == {"k1", "k2"}
+
+
+G = T["capability_grants"]
+AUTHORITIES = [(a["agent"], H(a["public_key_hex"])) for a in G["authorities"]]
+
+
+def test_capability_grant_authorities():
+    for a in G["authorities"]:
+        assert key_id_for(H(a["public_key_hex"])) == a["key_id"]
+
+
+@pytest.mark.parametrize("v", G["valid"], ids=lambda v: v["name"])
+def test_capability_grant_accepted(v):
+    claims = verify_grant(v["grant"], v["capability"], AUTHORITIES, v["holder"], v["holder_key_id"], clock=lambda: G["now_ms"])
+    assert claims.holder_key_id == v["holder_key_id"]
+
+
+@pytest.mark.parametrize("n", G["negative"], ids=lambda n: n["name"])
+def test_capability_grant_refused_with_code_and_pointer(n):
+    assert code_name(n["code"]) == n["code_name"]
+    with pytest.raises(FleetError) as e:
+        verify_grant(n["grant"], n["capability"], AUTHORITIES, n["holder"], n["holder_key_id"], clock=lambda: G["now_ms"])
+    assert (e.value.code, e.value.pointer) == (n["code"], n["pointer"])

@@ -5,7 +5,7 @@
   "info": {
     "title": "Fleet Protocol",
     "version": "0.1.0",
-    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`) and `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
+    "description": "Fleet Protocol is the shared language, wire format and coordination protocol of agent\nfleets. One data model (spec/proto/fleet/v1, with its JSON form in spec/schemas) travels over\nthree bindings:\n\n* **Local hub, TCP** (`tcp://127.0.0.1:7420`) and **WebSocket** (`ws://127.0.0.1:7421`): a stream of\n  frames (spec/frame.md: `FP`, version 1, flags 0, u32 big-endian length, at most 2 MiB), each frame one\n  binary `fleet.v1.Packet`. On WebSocket each binary message holds exactly one frame. The hub routes by\n  the envelope's recipient; the channel addresses below name the same logical destinations.\n* **NATS** (`nats://127.0.0.1:4222`): the channel addresses are the NATS subjects. Message data is the\n  Packet bytes without a frame header, with the header\n  `Content-Type: application/vnd.fleet.v1.packet+proto`. JetStream streams: `FLEET_INBOX` (subjects\n  `fleet.v1.agent.*.inbox`), `FLEET_BOTTLES` (subjects `fleet.v1.bottle.*`), `FLEET_KEYS` (subjects\n  `fleet.v1.keys.*`), which keeps every agent's key rotations with no age limit, and `FLEET_GROUPS`\n  (subjects `fleet.v1.groupchain.*`), which keeps every group's chain of signed statements. Session traffic\n  (`fleet.v1.session.{sessionId}.{direction}`) is core NATS only and in no stream: it is never stored.\n\nEvery envelope is verified before it is processed; failures are reported with the codes of\n`fleet.v1.ErrorCode`.\n",
     "license": {
       "name": "MIT"
     }
@@ -342,6 +342,13 @@
                                       "description": "Version of the capability; empty matches any version.",
                                       "type": "string",
                                       "x-parser-schema-id": "<anonymous-schema-42>"
+                                    },
+                                    "grant": {
+                                      "description": "Added for granted capabilities (spec/capabilities.md): in an offer (Hello, registry record, capability exchange), the grant that lets the offering agent offer a capability the fleet grants: a token (spec/tokens.md), its \"fleet1.\" text, 0..8192 characters, with audience \"capability:<name>\" and scope \"capability:offer\", bound to the offering agent's key. Empty for an open capability and wherever a capability is named rather than offered.",
+                                      "type": "string",
+                                      "minLength": 0,
+                                      "maxLength": 8192,
+                                      "x-parser-schema-id": "<anonymous-schema-43>"
                                     }
                                   },
                                   "required": [
@@ -355,13 +362,13 @@
                                 "description": "Capabilities the other side must provide; missing ones fail with CAPABILITY_REQUIRED (403).",
                                 "type": "array",
                                 "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                "x-parser-schema-id": "<anonymous-schema-43>"
+                                "x-parser-schema-id": "<anonymous-schema-44>"
                               },
                               "optional": {
                                 "description": "Capabilities this side would use if present; missing ones are reported with CAPABILITY_NOT_SUPPORTED (402).",
                                 "type": "array",
                                 "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                "x-parser-schema-id": "<anonymous-schema-44>"
+                                "x-parser-schema-id": "<anonymous-schema-45>"
                               }
                             },
                             "x-parser-schema-id": "<anonymous-schema-38>"
@@ -370,19 +377,19 @@
                             "description": "32 fresh random bytes; the responder must echo them. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-45>"
+                            "x-parser-schema-id": "<anonymous-schema-46>"
                           },
                           "ephemeralPublicKey": {
                             "description": "The initiator's ephemeral X25519 public key (32 bytes) for the session. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-46>"
+                            "x-parser-schema-id": "<anonymous-schema-47>"
                           },
                           "identityPublicKey": {
                             "description": "The initiator's Ed25519 identity public key (32 bytes); its key id must match the envelope's. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-47>"
+                            "x-parser-schema-id": "<anonymous-schema-48>"
                           },
                           "heartbeat": {
                             "description": "Heartbeat timing agreed during the handshake: each field is the larger of the two proposals, capped (spec/handshake.md), so a peer cannot switch liveness off. Zero fields take the defaults.",
@@ -394,43 +401,43 @@
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-49>"
+                                "x-parser-schema-id": "<anonymous-schema-50>"
                               },
                               "degradedAfterMs": {
                                 "description": "Silence after which the peer is DEGRADED, in milliseconds (default 10000, agreed at most 60000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-50>"
+                                "x-parser-schema-id": "<anonymous-schema-51>"
                               },
                               "suspectAfterMs": {
                                 "description": "Silence after which the peer is SUSPECT, in milliseconds (default 15000, agreed at most 90000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-51>"
+                                "x-parser-schema-id": "<anonymous-schema-52>"
                               },
                               "deadAfterMs": {
                                 "description": "Silence after which the peer is DEAD and the session torn down, in milliseconds (default 30000, agreed at most 120000).",
                                 "type": "integer",
                                 "minimum": 0,
                                 "maximum": 4294967295,
-                                "x-parser-schema-id": "<anonymous-schema-52>"
+                                "x-parser-schema-id": "<anonymous-schema-53>"
                               }
                             },
-                            "x-parser-schema-id": "<anonymous-schema-48>"
+                            "x-parser-schema-id": "<anonymous-schema-49>"
                           },
                           "maxFrameBytes": {
                             "description": "Largest frame the initiator accepts, in bytes (0 = the protocol maximum).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-53>"
+                            "x-parser-schema-id": "<anonymous-schema-54>"
                           },
                           "admissionToken": {
                             "description": "An admission token (spec/tokens.md), when the responder requires one.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-54>"
+                            "x-parser-schema-id": "<anonymous-schema-55>"
                           }
                         },
                         "required": [
@@ -449,42 +456,42 @@
                           "version": {
                             "description": "The chosen version: the highest version both sides speak. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-56>"
+                            "x-parser-schema-id": "<anonymous-schema-57>"
                           },
                           "sharedCapabilities": {
                             "description": "Capabilities both sides share, sorted by name then version (deterministic).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-57>"
+                            "x-parser-schema-id": "<anonymous-schema-58>"
                           },
                           "initiatorNonce": {
                             "description": "The Hello's nonce, echoed. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-58>"
+                            "x-parser-schema-id": "<anonymous-schema-59>"
                           },
                           "nonce": {
                             "description": "32 fresh random bytes; the initiator must echo them. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-59>"
+                            "x-parser-schema-id": "<anonymous-schema-60>"
                           },
                           "ephemeralPublicKey": {
                             "description": "The responder's ephemeral X25519 public key (32 bytes). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-60>"
+                            "x-parser-schema-id": "<anonymous-schema-61>"
                           },
                           "identityPublicKey": {
                             "description": "The responder's Ed25519 identity public key (32 bytes). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-61>"
+                            "x-parser-schema-id": "<anonymous-schema-62>"
                           },
                           "sessionId": {
                             "description": "Identifier of the new session. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-62>"
+                            "x-parser-schema-id": "<anonymous-schema-63>"
                           },
                           "heartbeat": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.heartbeat",
                           "maxFrameBytes": {
@@ -492,7 +499,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-63>"
+                            "x-parser-schema-id": "<anonymous-schema-64>"
                           },
                           "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities"
                         },
@@ -504,7 +511,7 @@
                           "identityPublicKey",
                           "sessionId"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-55>"
+                        "x-parser-schema-id": "<anonymous-schema-56>"
                       },
                       "helloReject": {
                         "description": "Handshake step 2 (alternative), from the responder, when it refuses.",
@@ -573,17 +580,17 @@
                                   "ERROR_CODE_INTERNAL_ERROR",
                                   "ERROR_CODE_CANCELLED"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-66>"
+                                "x-parser-schema-id": "<anonymous-schema-67>"
                               },
                               "message": {
                                 "description": "A readable one-line explanation, already redacted of secrets.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-67>"
+                                "x-parser-schema-id": "<anonymous-schema-68>"
                               },
                               "pointer": {
                                 "description": "JSON pointer (RFC 6901) to the offending field, when there is one.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-68>"
+                                "x-parser-schema-id": "<anonymous-schema-69>"
                               },
                               "details": {
                                 "description": "Extra facts.",
@@ -596,17 +603,17 @@
                                     "key": {
                                       "description": "The detail's name, e.g. \"expected_version\".",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-71>"
+                                      "x-parser-schema-id": "<anonymous-schema-72>"
                                     },
                                     "value": {
                                       "description": "Its value as text.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-72>"
+                                      "x-parser-schema-id": "<anonymous-schema-73>"
                                     }
                                   },
-                                  "x-parser-schema-id": "<anonymous-schema-70>"
+                                  "x-parser-schema-id": "<anonymous-schema-71>"
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-69>"
+                                "x-parser-schema-id": "<anonymous-schema-70>"
                               },
                               "recovery": {
                                 "description": "What a receiver may do about an error.",
@@ -616,62 +623,62 @@
                                   "action": {
                                     "description": "\"retry\", \"reset\", \"escalate\" or \"none\".",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-74>"
+                                    "x-parser-schema-id": "<anonymous-schema-75>"
                                   },
                                   "delayMs": {
                                     "description": "Delay before acting, in milliseconds.",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-75>"
+                                    "x-parser-schema-id": "<anonymous-schema-76>"
                                   },
                                   "maxAttempts": {
                                     "description": "How many times to retry at most (for \"retry\").",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-76>"
+                                    "x-parser-schema-id": "<anonymous-schema-77>"
                                   }
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-73>"
+                                "x-parser-schema-id": "<anonymous-schema-74>"
                               },
                               "messageId": {
                                 "description": "Id of the message that caused the error, when known.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-77>"
+                                "x-parser-schema-id": "<anonymous-schema-78>"
                               }
                             },
                             "required": [
                               "code"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-65>"
+                            "x-parser-schema-id": "<anonymous-schema-66>"
                           },
                           "supportedVersions": {
                             "description": "The versions the responder speaks, so the initiator can tell why.",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-79>"
+                              "x-parser-schema-id": "<anonymous-schema-80>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-78>"
+                            "x-parser-schema-id": "<anonymous-schema-79>"
                           },
                           "initiatorNonce": {
                             "description": "The Hello's nonce, echoed, binding the rejection to the attempt.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-80>"
+                            "x-parser-schema-id": "<anonymous-schema-81>"
                           },
                           "identityPublicKey": {
                             "description": "Added so a first-contact initiator can verify the rejection: the responder's Ed25519 identity public key (32 bytes), whose key id must match the envelope's, as in Welcome.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-81>"
+                            "x-parser-schema-id": "<anonymous-schema-82>"
                           }
                         },
                         "required": [
                           "error"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-64>"
+                        "x-parser-schema-id": "<anonymous-schema-65>"
                       },
                       "handshakeConfirm": {
                         "description": "Handshake step 3, from the initiator: it saw the Welcome and holds its key.",
@@ -681,19 +688,19 @@
                           "sessionId": {
                             "description": "The session id from the Welcome. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-83>"
+                            "x-parser-schema-id": "<anonymous-schema-84>"
                           },
                           "responderNonce": {
                             "description": "The Welcome's nonce, echoed. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-84>"
+                            "x-parser-schema-id": "<anonymous-schema-85>"
                           },
                           "finished": {
                             "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-85>"
+                            "x-parser-schema-id": "<anonymous-schema-86>"
                           }
                         },
                         "required": [
@@ -701,7 +708,7 @@
                           "responderNonce",
                           "finished"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-82>"
+                        "x-parser-schema-id": "<anonymous-schema-83>"
                       },
                       "heartbeat": {
                         "description": "A liveness signal, sent in both directions every interval.",
@@ -712,14 +719,14 @@
                             "description": "Increases by one with every heartbeat on a session. Required.",
                             "type": "string",
                             "pattern": "^[0-9]+$",
-                            "x-parser-schema-id": "<anonymous-schema-87>"
+                            "x-parser-schema-id": "<anonymous-schema-88>"
                           },
                           "queueDepth": {
                             "description": "Messages waiting in the sender's queues (a load hint).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-88>"
+                            "x-parser-schema-id": "<anonymous-schema-89>"
                           },
                           "health": {
                             "description": "Health of an agent or service.",
@@ -731,13 +738,13 @@
                               "HEALTH_STATUS_UNHEALTHY",
                               "HEALTH_STATUS_UNKNOWN"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-89>"
+                            "x-parser-schema-id": "<anonymous-schema-90>"
                           }
                         },
                         "required": [
                           "sequence"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-86>"
+                        "x-parser-schema-id": "<anonymous-schema-87>"
                       },
                       "discoveryBeacon": {
                         "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
@@ -747,49 +754,49 @@
                           "agentId": {
                             "description": "The agent this beacon describes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-91>"
+                            "x-parser-schema-id": "<anonymous-schema-92>"
                           },
                           "keyId": {
                             "description": "Its identity key id. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-92>"
+                            "x-parser-schema-id": "<anonymous-schema-93>"
                           },
                           "capabilities": {
                             "description": "What it offers.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-93>"
+                            "x-parser-schema-id": "<anonymous-schema-94>"
                           },
                           "versions": {
                             "description": "Protocol versions it speaks.",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-95>"
+                              "x-parser-schema-id": "<anonymous-schema-96>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-94>"
+                            "x-parser-schema-id": "<anonymous-schema-95>"
                           },
                           "issuedAt": {
                             "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-96>"
+                            "x-parser-schema-id": "<anonymous-schema-97>"
                           },
                           "hopCount": {
                             "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-97>"
+                            "x-parser-schema-id": "<anonymous-schema-98>"
                           },
                           "endpoints": {
                             "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-99>"
+                              "x-parser-schema-id": "<anonymous-schema-100>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-98>"
+                            "x-parser-schema-id": "<anonymous-schema-99>"
                           },
                           "role": {
                             "description": "An agent's role, as in the original registry.",
@@ -802,13 +809,13 @@
                               "AGENT_ROLE_GATEWAY",
                               "AGENT_ROLE_MONITOR"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-100>"
+                            "x-parser-schema-id": "<anonymous-schema-101>"
                           },
                           "publicKey": {
                             "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-101>"
+                            "x-parser-schema-id": "<anonymous-schema-102>"
                           },
                           "original": {
                             "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
@@ -818,13 +825,13 @@
                               "payloadType": {
                                 "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-103>"
+                                "x-parser-schema-id": "<anonymous-schema-104>"
                               },
                               "payload": {
                                 "description": "The exact serialized Envelope that was signed. Required.",
                                 "type": "string",
                                 "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-104>"
+                                "x-parser-schema-id": "<anonymous-schema-105>"
                               },
                               "signature": {
                                 "description": "A signature over a payload.",
@@ -839,25 +846,25 @@
                                       "SIGNATURE_SCHEME_ED25519",
                                       "SIGNATURE_SCHEME_HMAC_SHA256"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-106>"
+                                    "x-parser-schema-id": "<anonymous-schema-107>"
                                   },
                                   "keyId": {
                                     "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-107>"
+                                    "x-parser-schema-id": "<anonymous-schema-108>"
                                   },
                                   "sig": {
                                     "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-108>"
+                                    "x-parser-schema-id": "<anonymous-schema-109>"
                                   }
                                 },
                                 "required": [
                                   "keyId",
                                   "sig"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-105>"
+                                "x-parser-schema-id": "<anonymous-schema-106>"
                               }
                             },
                             "required": [
@@ -865,7 +872,7 @@
                               "payload",
                               "signature"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-102>"
+                            "x-parser-schema-id": "<anonymous-schema-103>"
                           }
                         },
                         "required": [
@@ -873,7 +880,7 @@
                           "keyId",
                           "issuedAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-90>"
+                        "x-parser-schema-id": "<anonymous-schema-91>"
                       },
                       "capabilityExchange": {
                         "description": "Negotiation outside the handshake (capabilities change while a session is open).",
@@ -884,31 +891,31 @@
                           "isReply": {
                             "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-110>"
+                            "x-parser-schema-id": "<anonymous-schema-111>"
                           },
                           "shared": {
                             "description": "On a reply: capabilities both sides share, sorted by name then version.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-111>"
+                            "x-parser-schema-id": "<anonymous-schema-112>"
                           },
                           "missingRequired": {
                             "description": "On a reply: required capabilities the replier lacks (403).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-112>"
+                            "x-parser-schema-id": "<anonymous-schema-113>"
                           },
                           "missingOptional": {
                             "description": "On a reply: optional capabilities the replier lacks (402).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-113>"
+                            "x-parser-schema-id": "<anonymous-schema-114>"
                           }
                         },
                         "required": [
                           "capabilities"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-109>"
+                        "x-parser-schema-id": "<anonymous-schema-110>"
                       },
                       "registryDigest": {
                         "description": "A summary of a replica's state: equal root hashes mean equal registries.",
@@ -918,20 +925,20 @@
                           "node": {
                             "description": "The replica sending the digest. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-115>"
+                            "x-parser-schema-id": "<anonymous-schema-116>"
                           },
                           "rootHash": {
                             "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-116>"
+                            "x-parser-schema-id": "<anonymous-schema-117>"
                           },
                           "entryCount": {
                             "description": "Number of entries, tombstones included.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-117>"
+                            "x-parser-schema-id": "<anonymous-schema-118>"
                           },
                           "bucketHashes": {
                             "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
@@ -939,21 +946,21 @@
                             "items": {
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-119>"
+                              "x-parser-schema-id": "<anonymous-schema-120>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-118>"
+                            "x-parser-schema-id": "<anonymous-schema-119>"
                           },
                           "isReply": {
                             "description": "True on the answer to a digest.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-120>"
+                            "x-parser-schema-id": "<anonymous-schema-121>"
                           }
                         },
                         "required": [
                           "node",
                           "rootHash"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-114>"
+                        "x-parser-schema-id": "<anonymous-schema-115>"
                       },
                       "registrySnapshot": {
                         "description": "The whole registry (or the buckets asked for).",
@@ -963,7 +970,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-122>"
+                            "x-parser-schema-id": "<anonymous-schema-123>"
                           },
                           "entries": {
                             "description": "Every entry, sorted by key.",
@@ -976,7 +983,7 @@
                                 "key": {
                                   "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-125>"
+                                  "x-parser-schema-id": "<anonymous-schema-126>"
                                 },
                                 "version": {
                                   "description": "A hybrid logical clock timestamp: the version of a registry entry.",
@@ -987,30 +994,30 @@
                                       "description": "Physical time in Unix milliseconds (the max seen so far). A replica refuses a remote entry whose wall_ms is beyond its own clock + the skew bound (default 120 s; 605).",
                                       "type": "string",
                                       "pattern": "^[0-9]+$",
-                                      "x-parser-schema-id": "<anonymous-schema-127>"
+                                      "x-parser-schema-id": "<anonymous-schema-128>"
                                     },
                                     "logical": {
                                       "description": "Counter that orders events within the same millisecond. When it would pass 2^32 - 1 the clock moves wall_ms on by 1 ms and restarts it at 0 instead of wrapping.",
                                       "type": "integer",
                                       "minimum": 0,
                                       "maximum": 4294967295,
-                                      "x-parser-schema-id": "<anonymous-schema-128>"
+                                      "x-parser-schema-id": "<anonymous-schema-129>"
                                     },
                                     "node": {
                                       "description": "The replica that made the change; breaks the remaining ties. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-129>"
+                                      "x-parser-schema-id": "<anonymous-schema-130>"
                                     }
                                   },
                                   "required": [
                                     "node"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-126>"
+                                  "x-parser-schema-id": "<anonymous-schema-127>"
                                 },
                                 "tombstone": {
                                   "description": "True when the entry was deleted; the record is then absent but the version stays.",
                                   "type": "boolean",
-                                  "x-parser-schema-id": "<anonymous-schema-130>"
+                                  "x-parser-schema-id": "<anonymous-schema-131>"
                                 },
                                 "agent": {
                                   "description": "An agent in the registry.",
@@ -1020,59 +1027,59 @@
                                     "agentId": {
                                       "description": "The agent's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-132>"
+                                      "x-parser-schema-id": "<anonymous-schema-133>"
                                     },
                                     "keyId": {
                                       "description": "Its identity key id (the pinned binding). Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-133>"
+                                      "x-parser-schema-id": "<anonymous-schema-134>"
                                     },
                                     "publicKey": {
                                       "description": "Its Ed25519 public key (32 bytes).",
                                       "type": "string",
                                       "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-134>"
+                                      "x-parser-schema-id": "<anonymous-schema-135>"
                                     },
                                     "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                                     "capabilities": {
                                       "description": "What it offers.",
                                       "type": "array",
                                       "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                      "x-parser-schema-id": "<anonymous-schema-135>"
+                                      "x-parser-schema-id": "<anonymous-schema-136>"
                                     },
                                     "endpoints": {
                                       "description": "Where it can be reached.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-137>"
+                                        "x-parser-schema-id": "<anonymous-schema-138>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-136>"
+                                      "x-parser-schema-id": "<anonymous-schema-137>"
                                     },
                                     "versions": {
                                       "description": "Protocol versions it speaks.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-139>"
+                                        "x-parser-schema-id": "<anonymous-schema-140>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-138>"
+                                      "x-parser-schema-id": "<anonymous-schema-139>"
                                     },
                                     "groups": {
                                       "description": "Groups it belongs to.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-141>"
+                                        "x-parser-schema-id": "<anonymous-schema-142>"
                                       },
-                                      "x-parser-schema-id": "<anonymous-schema-140>"
+                                      "x-parser-schema-id": "<anonymous-schema-141>"
                                     }
                                   },
                                   "required": [
                                     "agentId",
                                     "keyId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-131>"
+                                  "x-parser-schema-id": "<anonymous-schema-132>"
                                 },
                                 "service": {
                                   "description": "A service offered by one or more agents.",
@@ -1082,30 +1089,30 @@
                                     "serviceId": {
                                       "description": "The service's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-143>"
+                                      "x-parser-schema-id": "<anonymous-schema-144>"
                                     },
                                     "agentId": {
                                       "description": "The agent that provides it. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-144>"
+                                      "x-parser-schema-id": "<anonymous-schema-145>"
                                     },
                                     "capability": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
                                     "endpoint": {
                                       "description": "Where to reach it.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-145>"
+                                      "x-parser-schema-id": "<anonymous-schema-146>"
                                     },
                                     "description": {
                                       "description": "Free-form description.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-146>"
+                                      "x-parser-schema-id": "<anonymous-schema-147>"
                                     }
                                   },
                                   "required": [
                                     "serviceId",
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-142>"
+                                  "x-parser-schema-id": "<anonymous-schema-143>"
                                 },
                                 "health": {
                                   "description": "The last known health of an agent.",
@@ -1115,25 +1122,25 @@
                                     "agentId": {
                                       "description": "The agent. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-148>"
+                                      "x-parser-schema-id": "<anonymous-schema-149>"
                                     },
                                     "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
                                     "observedAt": {
                                       "description": "When this was observed.",
                                       "type": "string",
                                       "format": "date-time",
-                                      "x-parser-schema-id": "<anonymous-schema-149>"
+                                      "x-parser-schema-id": "<anonymous-schema-150>"
                                     },
                                     "reason": {
                                       "description": "Why, in a few words.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-150>"
+                                      "x-parser-schema-id": "<anonymous-schema-151>"
                                     }
                                   },
                                   "required": [
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-147>"
+                                  "x-parser-schema-id": "<anonymous-schema-148>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
@@ -1146,21 +1153,21 @@
                                       "node": {
                                         "description": "The replica. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-153>"
+                                        "x-parser-schema-id": "<anonymous-schema-154>"
                                       },
                                       "count": {
                                         "description": "How many writes that replica made to the key. At least 1, at most 4294967296 (2^32): a larger count is refused (709) and a write that would exceed it fails, so it never wraps.",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-154>"
+                                        "x-parser-schema-id": "<anonymous-schema-155>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-152>"
+                                    "x-parser-schema-id": "<anonymous-schema-153>"
                                   },
-                                  "x-parser-schema-id": "<anonymous-schema-151>"
+                                  "x-parser-schema-id": "<anonymous-schema-152>"
                                 },
                                 "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
@@ -1218,9 +1225,9 @@
                                   }
                                 }
                               },
-                              "x-parser-schema-id": "<anonymous-schema-124>"
+                              "x-parser-schema-id": "<anonymous-schema-125>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-123>"
+                            "x-parser-schema-id": "<anonymous-schema-124>"
                           },
                           "buckets": {
                             "description": "Which buckets this covers (empty = all).",
@@ -1229,15 +1236,15 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-156>"
+                              "x-parser-schema-id": "<anonymous-schema-157>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-155>"
+                            "x-parser-schema-id": "<anonymous-schema-156>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-121>"
+                        "x-parser-schema-id": "<anonymous-schema-122>"
                       },
                       "registryDelta": {
                         "description": "Entries changed since the receiver last synced.",
@@ -1247,7 +1254,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-158>"
+                            "x-parser-schema-id": "<anonymous-schema-159>"
                           },
                           "entries": {
                             "description": "Changed entries, sorted by key.",
@@ -1275,7 +1282,7 @@
                                     "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                  "x-parser-schema-id": "<anonymous-schema-161>"
+                                  "x-parser-schema-id": "<anonymous-schema-162>"
                                 },
                                 "service": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                 "health": {
@@ -1289,27 +1296,27 @@
                                     "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                  "x-parser-schema-id": "<anonymous-schema-162>"
+                                  "x-parser-schema-id": "<anonymous-schema-163>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                   "type": "array",
                                   "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                  "x-parser-schema-id": "<anonymous-schema-163>"
+                                  "x-parser-schema-id": "<anonymous-schema-164>"
                                 },
                                 "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                               "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                              "x-parser-schema-id": "<anonymous-schema-160>"
+                              "x-parser-schema-id": "<anonymous-schema-161>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-159>"
+                            "x-parser-schema-id": "<anonymous-schema-160>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-157>"
+                        "x-parser-schema-id": "<anonymous-schema-158>"
                       },
                       "registryQuery": {
                         "description": "A registry lookup.",
@@ -1319,26 +1326,26 @@
                           "capability": {
                             "description": "Only agents offering this capability name.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-165>"
+                            "x-parser-schema-id": "<anonymous-schema-166>"
                           },
                           "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                           "agentId": {
                             "description": "Only this agent.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-166>"
+                            "x-parser-schema-id": "<anonymous-schema-167>"
                           },
                           "onlineOnly": {
                             "description": "Only agents currently online (per presence).",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-167>"
+                            "x-parser-schema-id": "<anonymous-schema-168>"
                           },
                           "afterAgentId": {
                             "description": "Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md \"Query answers\").",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-168>"
+                            "x-parser-schema-id": "<anonymous-schema-169>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-164>"
+                        "x-parser-schema-id": "<anonymous-schema-165>"
                       },
                       "registryQueryResult": {
                         "description": "The answer to a RegistryQuery.",
@@ -1363,9 +1370,9 @@
                                 "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                              "x-parser-schema-id": "<anonymous-schema-171>"
+                              "x-parser-schema-id": "<anonymous-schema-172>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-170>"
+                            "x-parser-schema-id": "<anonymous-schema-171>"
                           },
                           "health": {
                             "description": "Their health, where known, in the same order.",
@@ -1381,17 +1388,17 @@
                                 "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                              "x-parser-schema-id": "<anonymous-schema-173>"
+                              "x-parser-schema-id": "<anonymous-schema-174>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-172>"
+                            "x-parser-schema-id": "<anonymous-schema-173>"
                           },
                           "truncated": {
                             "description": "Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md \"Query answers\"); ask again with after_agent_id = the last agent_id here for the rest.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-174>"
+                            "x-parser-schema-id": "<anonymous-schema-175>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-169>"
+                        "x-parser-schema-id": "<anonymous-schema-170>"
                       },
                       "bottle": {
                         "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1410,31 +1417,31 @@
                                 "relay": {
                                   "description": "The relay's agent name. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-178>"
+                                  "x-parser-schema-id": "<anonymous-schema-179>"
                                 },
                                 "keyId": {
                                   "description": "The relay's key id. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-179>"
+                                  "x-parser-schema-id": "<anonymous-schema-180>"
                                 },
                                 "hop": {
                                   "description": "Hop number: 1 for the first relay. Required.",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-180>"
+                                  "x-parser-schema-id": "<anonymous-schema-181>"
                                 },
                                 "at": {
                                   "description": "When the relay took the bottle. Required.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-181>"
+                                  "x-parser-schema-id": "<anonymous-schema-182>"
                                 },
                                 "signature": {
                                   "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-182>"
+                                  "x-parser-schema-id": "<anonymous-schema-183>"
                                 }
                               },
                               "required": [
@@ -1444,15 +1451,15 @@
                                 "at",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-177>"
+                              "x-parser-schema-id": "<anonymous-schema-178>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-176>"
+                            "x-parser-schema-id": "<anonymous-schema-177>"
                           }
                         },
                         "required": [
                           "letter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-175>"
+                        "x-parser-schema-id": "<anonymous-schema-176>"
                       },
                       "bottleReceipt": {
                         "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1462,7 +1469,7 @@
                           "bottleId": {
                             "description": "The bottle. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-184>"
+                            "x-parser-schema-id": "<anonymous-schema-185>"
                           },
                           "status": {
                             "description": "Where a bottle is.",
@@ -1475,29 +1482,29 @@
                               "BOTTLE_STATUS_EXPIRED",
                               "BOTTLE_STATUS_FAILED"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-185>"
+                            "x-parser-schema-id": "<anonymous-schema-186>"
                           },
                           "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-186>"
+                            "x-parser-schema-id": "<anonymous-schema-187>"
                           },
                           "at": {
                             "description": "When the status was reached. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-187>"
+                            "x-parser-schema-id": "<anonymous-schema-188>"
                           },
                           "reporter": {
                             "description": "The agent or hub reporting it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-188>"
+                            "x-parser-schema-id": "<anonymous-schema-189>"
                           },
                           "origin": {
                             "description": "Added for bottle identity: the letter's origin (its signer); with bottle_id it names the bottle (spec/bottles.md). Every receipt sets it; a relay looks an ACKNOWLEDGED receipt up by (origin, bottle_id), and an origin ignores receipts naming another origin.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-189>"
+                            "x-parser-schema-id": "<anonymous-schema-190>"
                           }
                         },
                         "required": [
@@ -1506,7 +1513,7 @@
                           "at",
                           "reporter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-183>"
+                        "x-parser-schema-id": "<anonymous-schema-184>"
                       },
                       "receipt": {
                         "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1516,7 +1523,7 @@
                           "messageId": {
                             "description": "The message acknowledged. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-191>"
+                            "x-parser-schema-id": "<anonymous-schema-192>"
                           },
                           "status": {
                             "description": "What happened to a message.",
@@ -1529,34 +1536,34 @@
                               "RECEIPT_STATUS_FAILED",
                               "RECEIPT_STATUS_TIMED_OUT"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-192>"
+                            "x-parser-schema-id": "<anonymous-schema-193>"
                           },
                           "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-193>"
+                            "x-parser-schema-id": "<anonymous-schema-194>"
                           },
                           "retryAfterMs": {
                             "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-195>"
                           },
                           "exitCode": {
                             "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
                             "type": "integer",
                             "minimum": -2147483648,
                             "maximum": 2147483647,
-                            "x-parser-schema-id": "<anonymous-schema-195>"
+                            "x-parser-schema-id": "<anonymous-schema-196>"
                           }
                         },
                         "required": [
                           "messageId",
                           "status"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-190>"
+                        "x-parser-schema-id": "<anonymous-schema-191>"
                       },
                       "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
                       "keyRotation": {
@@ -1567,35 +1574,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-197>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-198>"
+                            "x-parser-schema-id": "<anonymous-schema-199>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-200>"
+                            "x-parser-schema-id": "<anonymous-schema-201>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-201>"
+                            "x-parser-schema-id": "<anonymous-schema-202>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-202>"
+                            "x-parser-schema-id": "<anonymous-schema-203>"
                           }
                         },
                         "required": [
@@ -1606,7 +1613,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-196>"
+                        "x-parser-schema-id": "<anonymous-schema-197>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1616,7 +1623,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-204>"
+                            "x-parser-schema-id": "<anonymous-schema-205>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1628,38 +1635,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-206>"
+                                "x-parser-schema-id": "<anonymous-schema-207>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-207>"
+                                "x-parser-schema-id": "<anonymous-schema-208>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-208>"
+                                "x-parser-schema-id": "<anonymous-schema-209>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-209>"
+                                "x-parser-schema-id": "<anonymous-schema-210>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-210>"
+                                "x-parser-schema-id": "<anonymous-schema-211>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-211>"
+                                "x-parser-schema-id": "<anonymous-schema-212>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-205>"
+                            "x-parser-schema-id": "<anonymous-schema-206>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1667,7 +1674,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-212>"
+                            "x-parser-schema-id": "<anonymous-schema-213>"
                           }
                         },
                         "required": [
@@ -1676,7 +1683,7 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-203>"
+                        "x-parser-schema-id": "<anonymous-schema-204>"
                       },
                       "keyRevocation": {
                         "description": "A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md \"Revocation\": at a hub only with an admission token bound to the new key).",
@@ -1686,23 +1693,23 @@
                           "agent": {
                             "description": "The agent whose key is revoked; the envelope's sender. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-214>"
+                            "x-parser-schema-id": "<anonymous-schema-215>"
                           },
                           "revokedKeyId": {
                             "description": "The key revoked: the agent's currently pinned key, which signs this statement. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-215>"
+                            "x-parser-schema-id": "<anonymous-schema-216>"
                           },
                           "effectiveAt": {
                             "description": "The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-216>"
+                            "x-parser-schema-id": "<anonymous-schema-217>"
                           },
                           "reason": {
                             "description": "Why, in a few words (free text, never parsed).",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-217>"
+                            "x-parser-schema-id": "<anonymous-schema-218>"
                           }
                         },
                         "required": [
@@ -1710,7 +1717,7 @@
                           "revokedKeyId",
                           "effectiveAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-213>"
+                        "x-parser-schema-id": "<anonymous-schema-214>"
                       }
                     },
                     "maxProperties": 1,
@@ -1721,7 +1728,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-218>"
+                    "x-parser-schema-id": "<anonymous-schema-219>"
                   }
                 },
                 "required": [
@@ -1739,13 +1746,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-219>"
+                    "x-parser-schema-id": "<anonymous-schema-220>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-220>"
+                    "x-parser-schema-id": "<anonymous-schema-221>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1779,7 +1786,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-221>"
+                "x-parser-schema-id": "<anonymous-schema-222>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1864,7 +1871,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-222>"
+                "x-parser-schema-id": "<anonymous-schema-223>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1935,7 +1942,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-223>"
+                "x-parser-schema-id": "<anonymous-schema-224>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -2005,7 +2012,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -2060,7 +2067,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-225>"
+                "x-parser-schema-id": "<anonymous-schema-226>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2115,7 +2122,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-226>"
+                "x-parser-schema-id": "<anonymous-schema-227>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2181,7 +2188,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-227>"
+                "x-parser-schema-id": "<anonymous-schema-228>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2249,7 +2256,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-229>"
+                "x-parser-schema-id": "<anonymous-schema-230>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2309,7 +2316,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-230>"
+                "x-parser-schema-id": "<anonymous-schema-231>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2386,7 +2393,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-231>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2469,7 +2476,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-232>"
+                "x-parser-schema-id": "<anonymous-schema-233>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2540,7 +2547,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-234>"
+                "x-parser-schema-id": "<anonymous-schema-235>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2656,7 +2663,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-238>"
+                "x-parser-schema-id": "<anonymous-schema-239>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2733,7 +2740,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-239>"
+                "x-parser-schema-id": "<anonymous-schema-240>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2792,7 +2799,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-240>"
+                "x-parser-schema-id": "<anonymous-schema-241>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2884,7 +2891,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-241>"
+                "x-parser-schema-id": "<anonymous-schema-242>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2960,7 +2967,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-242>"
+                "x-parser-schema-id": "<anonymous-schema-243>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -3035,7 +3042,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-244>"
+                "x-parser-schema-id": "<anonymous-schema-245>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3132,36 +3139,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-248>"
+                        "x-parser-schema-id": "<anonymous-schema-249>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-249>"
+                        "x-parser-schema-id": "<anonymous-schema-250>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-250>"
+                        "x-parser-schema-id": "<anonymous-schema-251>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-251>"
+                        "x-parser-schema-id": "<anonymous-schema-252>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-252>"
+                        "x-parser-schema-id": "<anonymous-schema-253>"
                       },
                       "finished": {
                         "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-253>"
+                        "x-parser-schema-id": "<anonymous-schema-254>"
                       }
                     },
                     "required": [
@@ -3170,7 +3177,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-247>"
+                    "x-parser-schema-id": "<anonymous-schema-248>"
                   }
                 },
                 "maxProperties": 1,
@@ -3182,7 +3189,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-254>"
+                "x-parser-schema-id": "<anonymous-schema-255>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"
@@ -3221,6 +3228,75 @@
         "keyRotation": "$ref:$.channels.agentInbox.messages.keyRotation"
       },
       "x-parser-unique-object-id": "keys"
+    },
+    "groupChain": {
+      "address": "fleet.v1.groupchain.{group}",
+      "title": "Group chain",
+      "description": "A group's chain of signed statements on NATS (spec/groups.md \"On NATS\"), one subject per group, in chain order. Not the group's message channel (fleet.v1.group.{group}): what travels here is state, not traffic. Each message's data is one binary SignedGroupStatement (not a Packet), with `Content-Type: application/vnd.fleet.v1.signed-group-statement+proto`, the signer's public key in Fleet-Public-Key and Nats-Msg-Id the hex SHA-256 of the data. Durable: stream FLEET_GROUPS, no age limit, at most 100,000 statements per group (discard new per subject: the next append is refused, never an old statement dropped), 1 GiB in all, 17,408 bytes per message. An agent appends with `Nats-Expected-Last-Subject-Sequence` set to the stream sequence of the last message it read on the subject, so of two appends racing for one seq only one is stored (the other reads again: 604). Every reader verifies and folds every message itself, in stream order; one that does not fold is skipped and reported with its code, never applied.",
+      "servers": [
+        "$ref:$.servers.nats"
+      ],
+      "parameters": {
+        "group": "$ref:$.channels.group.parameters.group"
+      },
+      "messages": {
+        "signedGroupStatement": {
+          "name": "SignedGroupStatement",
+          "title": "SignedGroupStatement",
+          "summary": "One signed statement of a group's chain, as stored in FLEET_GROUPS (spec/groups.md).",
+          "contentType": "application/vnd.fleet.v1.signed-group-statement+proto",
+          "payload": {
+            "title": "StoredGroupStatement",
+            "description": "A fleet.v1.SignedGroupStatement as stored in FLEET_GROUPS (binary; its JSON form, spec/schemas).",
+            "allOf": [
+              {
+                "description": "A statement's exact bytes and its signer's signature over them.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "statement": {
+                    "description": "The serialized GroupStatement. Required.",
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "x-parser-schema-id": "<anonymous-schema-257>"
+                  },
+                  "signature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
+                },
+                "required": [
+                  "statement",
+                  "signature"
+                ],
+                "x-parser-schema-id": "SignedGroupStatement"
+              },
+              {
+                "title": "kind: signedGroupStatement",
+                "required": [
+                  "statement",
+                  "signature"
+                ],
+                "x-parser-schema-id": "<anonymous-schema-258>"
+              }
+            ],
+            "x-parser-schema-id": "StoredGroupStatement"
+          },
+          "examples": [
+            {
+              "name": "groups-chain-1",
+              "summary": "The owner creates ops: statement 1 of the chain in fixtures/groups.json. (JSON form)",
+              "payload": {
+                "statement": "CgNvcHMQASIFb3duZXIqBgjB7brYBlIECgIIAQ==",
+                "signature": {
+                  "scheme": "SIGNATURE_SCHEME_ED25519",
+                  "keyId": "ed25519:kgok5e7jhlibdv4fgvmjiqc63d5icywg",
+                  "sig": "9HX1DKjGBCl4UMkiR+ycaofJX33z99ifc78/0z4QFQqdpS0iHJlS27NXRB4AwNdnqrZHN2vIhcq7qpmpErL/BA=="
+                }
+              }
+            }
+          ],
+          "x-parser-unique-object-id": "signedGroupStatement"
+        }
+      },
+      "x-parser-unique-object-id": "groupChain"
     }
   },
   "operations": {
@@ -3397,6 +3473,26 @@
       ],
       "x-parser-unique-object-id": "followKeyRotations"
     },
+    "appendGroupStatement": {
+      "action": "send",
+      "title": "Append a group statement",
+      "summary": "Fold the stored chain, check the new statement folds onto it, and store it with the expected last subject sequence of the last message read.",
+      "channel": "$ref:$.channels.groupChain",
+      "messages": [
+        "$ref:$.channels.groupChain.messages.signedGroupStatement"
+      ],
+      "x-parser-unique-object-id": "appendGroupStatement"
+    },
+    "followGroupChain": {
+      "action": "receive",
+      "title": "Follow a group chain",
+      "summary": "Read a group's stored statements in stream order, then live; verify and fold each, skipping (and reporting) any that does not fold.",
+      "channel": "$ref:$.channels.groupChain",
+      "messages": [
+        "$ref:$.channels.groupChain.messages.signedGroupStatement"
+      ],
+      "x-parser-unique-object-id": "followGroupChain"
+    },
     "sendInSession": {
       "action": "send",
       "title": "Send in a session",
@@ -3447,6 +3543,8 @@
       "ReceiptEnvelope": "$ref:$.channels.hubConnection.messages.receipt.payload",
       "ErrorEnvelope": "$ref:$.channels.hubConnection.messages.error.payload",
       "KeyRotationEnvelope": "$ref:$.channels.agentInbox.messages.keyRotation.payload",
+      "SignedGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement.payload.allOf[0]",
+      "StoredGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement.payload",
       "SessionPacket": "$ref:$.channels.session.messages.sessionEnvelope.payload"
     },
     "messages": {
@@ -3468,7 +3566,8 @@
       "Receipt": "$ref:$.channels.hubConnection.messages.receipt",
       "Error": "$ref:$.channels.hubConnection.messages.error",
       "KeyRotation": "$ref:$.channels.agentInbox.messages.keyRotation",
-      "SessionEnvelope": "$ref:$.channels.session.messages.sessionEnvelope"
+      "SessionEnvelope": "$ref:$.channels.session.messages.sessionEnvelope",
+      "SignedGroupStatement": "$ref:$.channels.groupChain.messages.signedGroupStatement"
     }
   },
   "x-parser-spec-parsed": true,

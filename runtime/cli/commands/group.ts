@@ -1,12 +1,14 @@
-// fleet group create|invite|join|leave|kick|mute|members|policy (spec/groups.md): each change is
-// a statement signed by this agent and appended to the hub's chain; members and policy fold the
-// chain locally with the signers' keys from the registry, so what is printed follows from the
-// signed statements.
+// fleet group create|invite|join|leave|kick|mute|approve|role|transfer|members|policy
+// (spec/groups.md): each change is a statement signed by this agent and appended to the hub's
+// chain; members and policy fold the chain locally with the signers' keys from the registry, so
+// what is printed follows from the signed statements. What the command line itself gets wrong
+// (a missing argument, a bad option value, a file that is not an invite) is a usage error (exit
+// 2, no protocol code); what the hub or the fold refuses keeps its protocol code.
 import { existsSync, readFileSync } from "node:fs";
 import { fromBinary } from "@bufbuild/protobuf";
-import { GroupSendPolicy } from "../../../generated/proto/fleet/v1/group_pb.js";
+import { GroupRole, GroupSendPolicy } from "../../../generated/proto/fleet/v1/group_pb.js";
 import { TokenClaimsSchema, TokenSchema } from "../../../generated/proto/fleet/v1/token_pb.js";
-import { appendStatement, fetchChain } from "../../client/groups.js";
+import { appendStatement, fetchChain, groupChainsOf } from "../../client/groups.js";
 import type { FleetConnection } from "../../client/connection.js";
 import { fromBase64Url } from "../../crypto/bytes.js";
 import type { Identity } from "../../crypto/identity.js";
@@ -14,7 +16,8 @@ import { TOKEN_PREFIX } from "../../crypto/token.js";
 import { ErrorCode, FleetError, isFleetError } from "../../errors.js";
 import { groupStateJson } from "../../hub/group-ops.js";
 import { foldGroup, issueInvite, KeyHistory, signGroupStatement, type GroupState, type StatementInit } from "../../protocol/groups/index.js";
-import { type Command, type CommandContext, required, str } from "../command.js";
+import { usageError } from "../cli-error.js";
+import { type Command, type CommandContext, numberOption, required, str } from "../command.js";
 import { connectFor } from "../connect.js";
 import { writeOutput } from "../home.js";
 import { loadIdentity } from "../identities.js";
@@ -22,19 +25,22 @@ import { loadIdentity } from "../identities.js";
 type Conn = FleetConnection & { queryRegistry(q: { agentId?: string }): Promise<{ agents: { agentId: string; publicKey: Uint8Array }[] }> };
 
 function readInvite(path: string): string {
-  if (!existsSync(path)) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, `${path} is neither an invite (${TOKEN_PREFIX}...) nor a file`);
+  if (!existsSync(path)) throw usageError(`${path} is neither an invite (${TOKEN_PREFIX}...) nor a file (see fleet group join --help)`);
   return readFileSync(path, "utf8").trim();
 }
 
-/** "90", "90s", "30m", "2h", "1d" -> ms. */
+/** "90", "90s", "30m", "2h", "1d" -> ms (a usage error otherwise). */
 export function parseDuration(text: string): number {
   const m = /^(\d+)([smhd]?)$/.exec(text.trim());
-  if (!m) throw new FleetError(ErrorCode.VALIDATION_WRONG_TYPE, `not a duration: ${text} (e.g. 90s, 30m, 2h, 1d)`, { pointer: "/ttl" });
+  if (!m || Number(m[1]) === 0) throw usageError(`--ttl must be a duration such as 90s, 30m, 2h, 1d, got ${JSON.stringify(text)}`);
   return Number(m[1]) * { "": 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "" | "s" | "m" | "h" | "d"];
 }
 
 /** The group's chain folded here, with every signer's key from the registry. */
 async function fold(conn: Conn, group: string): Promise<GroupState | undefined> {
+  // A binding that folds chains itself (NATS) does; on a hub the registry lists every signer's key.
+  const store = groupChainsOf(conn);
+  if (store.foldGroupChain) return store.foldGroupChain(group);
   let chain: Uint8Array[];
   try {
     chain = await fetchChain(conn, group);
@@ -73,7 +79,7 @@ const sendPolicy = (text: string | undefined, fallback: GroupSendPolicy) => {
   if (text === undefined) return fallback;
   if (text === "members") return GroupSendPolicy.MEMBERS;
   if (text === "admins") return GroupSendPolicy.ADMINS;
-  throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--send is members or admins", { pointer: "/send" });
+  throw usageError(`--send must be members or admins, got ${JSON.stringify(text)}`);
 };
 
 function printState(ctx: CommandContext, s: GroupState): void {
@@ -87,7 +93,7 @@ function printState(ctx: CommandContext, s: GroupState): void {
 export const group: Command = {
   name: "group",
   summary: "groups with owners, invites, roles and policy (signed statements the hub enforces)",
-  usage: "fleet group create|invite|join|leave|kick|mute|members|policy ...",
+  usage: "fleet group create|invite|join|leave|kick|mute|approve|role|transfer|members|policy ...",
   sub: [
     {
       name: "create",
@@ -102,20 +108,24 @@ export const group: Command = {
     },
     {
       name: "invite",
-      summary: "write an invite (pasteable fleet1. text) to a group you administer to FILE (0600; invites are bearer secrets, never printed)",
-      usage: "fleet group invite NAME --out FILE [--uses N (0 = unlimited)] [--ttl 1d] [--holder AGENT|KEY_ID]",
+      summary: "print an invite to a group you administer: pasteable fleet1. text for fleet group join (a bearer capability: whoever holds it may join, within its uses and lifetime)",
+      usage: "fleet group invite NAME [--uses N (0 = unlimited)] [--ttl 1d] [--holder AGENT|KEY_ID] [--out FILE (0600, instead of printing)]",
       options: { out: { type: "string" }, uses: { type: "string" }, ttl: { type: "string" }, holder: { type: "string" } },
       async run(ctx) {
         const name = required(ctx, 0, "NAME");
-        const out = str(ctx, "out");
-        if (!out) throw new FleetError(ErrorCode.VALIDATION_MISSING_FIELD, "--out FILE is required (invites are never printed)", { pointer: "/out" });
-        const id = loadIdentity(ctx.home, str(ctx, "agent"));
-        const uses = Number(str(ctx, "uses") ?? 0);
-        if (!Number.isInteger(uses) || uses < 0 || uses > 0xffffffff) throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--uses is a whole number", { pointer: "/uses" });
+        const uses = numberOption(ctx, "uses", { integer: true, max: 0xffffffff, what: "0 = unlimited" }) ?? 0;
         const ttlMs = parseDuration(str(ctx, "ttl") ?? "1d");
+        const out = str(ctx, "out");
+        const id = loadIdentity(ctx.home, str(ctx, "agent"));
         const invite = issueInvite(name, id, { uses, ttlMs, holder: str(ctx, "holder") });
-        writeOutput(out, invite + "\n", 0o600);
-        ctx.out.line(`invite to ${name} (${uses || "unlimited"} use${uses === 1 ? "" : "s"}) written to ${out}; pass it to fleet group join`);
+        const what = `invite to ${name} (${uses || "unlimited"} use${uses === 1 ? "" : "s"}, ${str(ctx, "ttl") ?? "1d"})`;
+        if (out) {
+          writeOutput(out, invite + "\n", 0o600);
+          ctx.out.line(`${what} written to ${out}; pass it to fleet group join`);
+        } else {
+          // Asked for: the one place an invite reaches stdout unredacted (the hub and MCP never echo it).
+          ctx.out.secret("invite", invite);
+        }
         ctx.out.result({ ok: true, group: name, file: out, uses, expires_in_ms: ttlMs });
       },
     },
@@ -126,11 +136,16 @@ export const group: Command = {
       async run(ctx) {
         const given = required(ctx, 0, "INVITE");
         const invite = given.startsWith(TOKEN_PREFIX) ? given : readInvite(given);
-        if (!invite.startsWith(TOKEN_PREFIX)) throw new FleetError(ErrorCode.SECURITY_SIGNATURE_INVALID, `an invite starts with ${TOKEN_PREFIX}`);
+        if (!invite.startsWith(TOKEN_PREFIX)) throw usageError(`an invite starts with ${TOKEN_PREFIX} (see fleet group join --help)`);
         // The group is the invite's audience; the hub's fold verifies the invite itself.
-        const token = fromBinary(TokenSchema, fromBase64Url(invite.slice(TOKEN_PREFIX.length), ErrorCode.SECURITY_SIGNATURE_INVALID));
-        const audience = fromBinary(TokenClaimsSchema, token.claims).audience;
-        if (!audience.startsWith("group:")) throw new FleetError(ErrorCode.SECURITY_UNAUTHORIZED, `not a group invite (audience ${audience})`, { pointer: "/audience" });
+        let audience: string;
+        try {
+          const token = fromBinary(TokenSchema, fromBase64Url(invite.slice(TOKEN_PREFIX.length), ErrorCode.SECURITY_SIGNATURE_INVALID));
+          audience = fromBinary(TokenClaimsSchema, token.claims).audience;
+        } catch {
+          throw usageError("the invite is not readable: paste all of its fleet1. text");
+        }
+        if (!audience.startsWith("group:")) throw usageError(`not a group invite (its audience is ${audience})`);
         const name = audience.slice("group:".length);
         await state(ctx, name, { case: "join", value: { invite } }, `joined ${name}`);
       },
@@ -165,6 +180,35 @@ export const group: Command = {
       },
     },
     {
+      name: "approve",
+      summary: "admit an agent waiting for approval, or add one directly (admins)",
+      usage: "fleet group approve NAME AGENT",
+      async run(ctx) {
+        const [name, agent] = [required(ctx, 0, "NAME"), required(ctx, 1, "AGENT")];
+        await state(ctx, name, { case: "approve", value: { agent } }, `${agent} approved in ${name}`);
+      },
+    },
+    {
+      name: "role",
+      summary: "make a member an admin, or an admin a member (the owner)",
+      usage: "fleet group role NAME AGENT admin|member",
+      async run(ctx) {
+        const [name, agent, text] = [required(ctx, 0, "NAME"), required(ctx, 1, "AGENT"), required(ctx, 2, "ROLE")];
+        const role = { admin: GroupRole.ADMIN, member: GroupRole.MEMBER }[text];
+        if (role === undefined) throw usageError(`ROLE must be admin or member, got ${JSON.stringify(text)} (ownership moves with fleet group transfer)`);
+        await state(ctx, name, { case: "setRole", value: { agent, role } }, `${agent} is now ${text} of ${name}`);
+      },
+    },
+    {
+      name: "transfer",
+      summary: "hand ownership to a member; you become an admin (the owner)",
+      usage: "fleet group transfer NAME AGENT",
+      async run(ctx) {
+        const [name, agent] = [required(ctx, 0, "NAME"), required(ctx, 1, "AGENT")];
+        await state(ctx, name, { case: "transfer", value: { agent } }, `${agent} now owns ${name}`);
+      },
+    },
+    {
       name: "members",
       summary: "members, roles and policy, folded here from the signed statements",
       usage: "fleet group members NAME",
@@ -194,7 +238,7 @@ export const group: Command = {
           });
           return;
         }
-        if (approval !== undefined && approval !== "on" && approval !== "off") throw new FleetError(ErrorCode.VALIDATION_OUT_OF_RANGE, "--approval is on or off", { pointer: "/approval" });
+        if (approval !== undefined && approval !== "on" && approval !== "off") throw usageError(`--approval must be on or off, got ${JSON.stringify(approval)}`);
         await withConn(ctx, async (conn) => {
           const s = await fold(conn, name);
           if (!s) throw new FleetError(ErrorCode.REGISTRY_AGENT_NOT_FOUND, `no group ${name} on this hub`);

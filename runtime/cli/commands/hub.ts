@@ -16,6 +16,7 @@ import { pingBody } from "../../client/bodies.js";
 import { HUB_BRIDGE_OPTIONS, HUB_BRIDGE_USAGE, startHubBridges } from "../hub-bridges.js";
 import { ensureHome, readConfig, updateConfig } from "../home.js";
 import { keystore, loadOrCreateIdentity } from "../identities.js";
+import { readCapabilityPolicy } from "./capability.js";
 
 
 function wsOrigins(v: string | undefined): string[] | "*" | undefined {
@@ -42,7 +43,7 @@ function historyOptions(ctx: Parameters<NonNullable<Command["run"]>>[0]) {
 export const hub: Command = {
   name: "hub",
   summary: "run the local hub (127.0.0.1, framed TCP; state in FLEET_HOME/hub)",
-  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--tls-cert PEM --tls-key PEM (TLS on the TCP listener; required off loopback)] [--insecure (plain TCP off loopback)] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] ${HUB_BRIDGE_USAGE}`,
+  usage: `fleet hub [--port N (default 7420, 0 = ephemeral)] [--ws-port N (WebSocket for browsers, e.g. 7421)] [--ws-origin ORIGIN,... (besides loopback pages; * = any)] [--host ADDR] [--tls-cert PEM --tls-key PEM (TLS on the TCP listener; required off loopback)] [--insecure (plain TCP off loopback)] [--verify none|all] [--rate MSG_PER_S] [--burst N] [--max-frame BYTES] [--idle-ms MS] [--max-queue BYTES] [--max-handshake-frame BYTES] [--max-pending N] [--inbox-quota BYTES (per recipient)] [--inbox-total BYTES] [--unknown-quota BYTES (names never admitted)] [--prune-idle-ms MS] [--history-max N (messages kept for threads, default 100000; 0 = no history)] [--history-days D (default 7)] [--require-token (admit only holders of tokens from \`fleet token issue\`)] [--capability-policy FILE (granted capabilities and their authorities)] ${HUB_BRIDGE_USAGE}`,
   options: {
     port: { type: "string" },
     "ws-port": { type: "string" },
@@ -64,6 +65,7 @@ export const hub: Command = {
     "unknown-quota": { type: "string" },
     "prune-idle-ms": { type: "string" },
     "require-token": { type: "boolean" },
+    "capability-policy": { type: "string" },
     "history-max": { type: "string" },
     "history-days": { type: "string" },
     ...HUB_BRIDGE_OPTIONS,
@@ -100,6 +102,7 @@ export const hub: Command = {
       inboxBytesUnknown: numberOption(ctx, "unknown-quota", { integer: true }),
       pruneIdleMs: numberOption(ctx, "prune-idle-ms"),
       admission: ctx.values["require-token"] ? "token" : "open",
+      capabilityPolicy: str(ctx, "capability-policy") === undefined ? undefined : readCapabilityPolicy(str(ctx, "capability-policy")!),
       history: historyOptions(ctx),
     }).catch((e: unknown) => {
       if (/EADDRINUSE/.test(String((e as Error)?.message))) throw new CliError(`port ${port} is in use (another hub? \`fleet hub --port N\` picks another, --port 0 any free one)`);

@@ -2,6 +2,7 @@
 // default (nothing else is written to stdout then: status lines go to stderr), or over
 // Streamable HTTP on 127.0.0.1 with --http PORT.
 import { CliError, usageError } from "../cli-error.js";
+import { grantsOption } from "./capability.js";
 import { type Command, list, str } from "../command.js";
 import { connectFor } from "../connect.js";
 import { connectionLost } from "../connection-lost.js";
@@ -10,8 +11,8 @@ import { loadIdentity } from "../identities.js";
 export const mcp: Command = {
   name: "mcp",
   summary: "Model Context Protocol server acting as one fleet identity (stdio, or Streamable HTTP on 127.0.0.1)",
-  usage: "fleet mcp [--agent NAME] [--http PORT (0 = ephemeral)] [--capability NAME ...] [--group NAME ...] [--inbox-max N (default 1000)]",
-  options: { http: { type: "string" }, capability: { type: "string", multiple: true }, group: { type: "string", multiple: true }, "inbox-max": { type: "string" } },
+  usage: "fleet mcp [--agent NAME] [--http PORT (0 = ephemeral)] [--capability NAME ...] [--grant GRANT|FILE ...] [--group NAME ...] [--inbox-max N (default 1000)]",
+  options: { http: { type: "string" }, capability: { type: "string", multiple: true }, grant: { type: "string", multiple: true }, group: { type: "string", multiple: true }, "inbox-max": { type: "string" } },
   async run(ctx) {
     const httpPort = str(ctx, "http");
     const port = httpPort === undefined ? undefined : Number(httpPort);
@@ -20,7 +21,7 @@ export const mcp: Command = {
     if (!(Number.isInteger(inboxMax) && inboxMax >= 1 && inboxMax <= 100_000)) throw usageError("--inbox-max must be a whole number from 1 to 100000");
     const { FleetMcp } = await loadMcp();
     const identity = loadIdentity(ctx.home, str(ctx, "agent"));
-    const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), groups: list(ctx, "group") });
+    const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), grants: grantsOption(list(ctx, "grant")), groups: list(ctx, "group") });
     const fleet = new FleetMcp(conn, identity, { capacity: inboxMax });
     const lost = connectionLost(conn);
     lost.catch(() => {});

@@ -1,5 +1,6 @@
 // ping, send, broadcast, inbox: messages through the hub as the home's identity.
 import type { Envelope } from "../../../generated/proto/fleet/v1/envelope_pb.js";
+import { grantsOption } from "./capability.js";
 import { MessageType } from "../../../generated/proto/fleet/v1/envelope_pb.js";
 import { recipientText } from "../../client/address.js";
 import { pingBody } from "../../client/bodies.js";
@@ -117,13 +118,13 @@ export function describe(env: Envelope, verified: boolean) {
 export const inbox: Command = {
   name: "inbox",
   summary: "connect as an agent and print the messages waiting for it (then, with --follow, new ones)",
-  usage: "fleet inbox --agent NAME [--wait MS] [--follow] [--capability NAME]... [--group NAME]...",
-  options: { wait: { type: "string" }, follow: { type: "boolean" }, capability: { type: "string", multiple: true }, group: { type: "string", multiple: true } },
+  usage: "fleet inbox --agent NAME [--wait MS] [--follow] [--capability NAME]... [--grant GRANT|FILE]... [--group NAME]...",
+  options: { wait: { type: "string" }, follow: { type: "boolean" }, capability: { type: "string", multiple: true }, grant: { type: "string", multiple: true }, group: { type: "string", multiple: true } },
   async run(ctx) {
     const wait = numberOption(ctx, "wait", { what: "milliseconds" }) ?? 300;
     const capabilities = list(ctx, "capability");
     const groups = list(ctx, "group");
-    const conn = await connectFor(ctx, { capabilities, groups });
+    const conn = await connectFor(ctx, { capabilities, groups, grants: grantsOption(list(ctx, "grant")) });
     const got: ReturnType<typeof describe>[] = [];
     conn.onMessage((env, meta) => {
       const d = describe(env, meta.verified);

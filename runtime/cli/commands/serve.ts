@@ -1,6 +1,7 @@
 // `fleet serve --agent NAME --exec 'CMD'`: wake a command for every message (runtime/agent/serve.ts,
 // exec-handler.ts); the at-most-once ledger is FLEET_HOME/serve/NAME.db.
 import { join } from "node:path";
+import { grantsOption } from "./capability.js";
 import { execHandler } from "../../agent/exec-handler.js";
 import { Ledger, LEDGER_DEFAULT_MAX } from "../../agent/ledger.js";
 import { AgentServer } from "../../agent/serve.js";
@@ -22,7 +23,7 @@ function whole(v: string | undefined, name: string, fallback: number, min: numbe
 export const serve: Command = {
   name: "serve",
   summary: "run a command for every message to an agent (message JSON on stdin, FLEET_* env vars); its outcome is the sender's receipt",
-  usage: "fleet serve --agent NAME --exec 'CMD' [--concurrency N (default 4)] [--timeout-ms MS (default 30000)] [--queue-max N (default 256)] [--ledger-max N (default 100000)] [--capability NAME ...] [--group NAME ...]",
+  usage: "fleet serve --agent NAME --exec 'CMD' [--concurrency N (default 4)] [--timeout-ms MS (default 30000)] [--queue-max N (default 256)] [--ledger-max N (default 100000)] [--capability NAME ...] [--grant GRANT|FILE ...] [--group NAME ...]",
   options: {
     exec: { type: "string" },
     concurrency: { type: "string" },
@@ -30,6 +31,7 @@ export const serve: Command = {
     "queue-max": { type: "string" },
     "ledger-max": { type: "string" },
     capability: { type: "string", multiple: true },
+    grant: { type: "string", multiple: true },
     group: { type: "string", multiple: true },
   },
   async run(ctx) {
@@ -43,7 +45,7 @@ export const serve: Command = {
     const identity = loadIdentity(home, str(ctx, "agent"));
     const ledger = new Ledger(join(home, "serve", `${identity.agent}.db`), ledgerMax);
     try {
-      const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), groups: list(ctx, "group") });
+      const conn = await connectFor(ctx, { agent: identity.agent, capabilities: list(ctx, "capability"), grants: grantsOption(list(ctx, "grant")), groups: list(ctx, "group") });
       const log = (line: string) => {
         if (ctx.out.json) ctx.out.event({ event: "log", line });
         else process.stderr.write(`fleet serve: ${line}\n`);

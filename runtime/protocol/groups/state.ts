@@ -12,6 +12,12 @@ import { openGroupStatement, statementHash, type OpenedStatement } from "./state
 export const MAX_GROUP_MEMBERS = 4096;
 /** Limited invites whose uses a group counts (documented bound; a join with a new one past it is 804). */
 export const MAX_COUNTED_INVITES = 4096;
+/** Statements one group's chain holds, on a hub or in FLEET_GROUPS (documented bound; the next is 804). */
+export const MAX_GROUP_STATEMENTS = 100_000;
+/** Groups with a chain one hub holds, or one agent follows (documented bound; the next is 804). */
+export const MAX_CHAINED_GROUPS = 1024;
+/** A statement's `at` may be at most this far from the time it is stored (hub append, JetStream timestamp): 605. */
+export const GROUP_STATEMENT_SKEW_MS = 120_000;
 
 export interface GroupMember {
   role: GroupRole;

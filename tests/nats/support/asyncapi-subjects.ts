@@ -41,6 +41,7 @@ export const SUBJECT_USES: { [K in keyof typeof subjects]: () => string[] } = {
   session: () => [subjects.session("s-1", "initiator"), subjects.session("s-1", "responder")],
   keys: () => [subjects.keys("agent-a")],
   keysAll: () => [subjects.keysAll()],
+  groupChain: () => [subjects.groupChain("ops")],
 };
 
 /** Resolves a local `#/components/...` reference (the only kind the document uses for these). */

@@ -136,6 +136,10 @@ FIELD_RULES = json.loads("""{
    "minLength": 1,
    "maxLength": 64,
    "pattern": "^[a-z0-9._-]+$"
+  },
+  "grant": {
+   "minLength": 0,
+   "maxLength": 8192
   }
  },
  "fleet.v1.CapabilityExchange": {

@@ -230,7 +230,7 @@ function d_fleet_v1_BottleReceipt(stop: number): Msg {
 }
 
 function z_fleet_v1_Capability(): Msg {
-  return { $typeName: "fleet.v1.Capability", name: "", version: "" };
+  return { $typeName: "fleet.v1.Capability", name: "", version: "", grant: "" };
 }
 
 function e_fleet_v1_Capability(m: Msg): void {
@@ -238,6 +238,7 @@ function e_fleet_v1_Capability(m: Msg): void {
   let v: any;
   v = m.name; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(10); writeString(v); } }
   v = m.version; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(18); writeString(v); } }
+  v = m.grant; if (v !== undefined) { if (typeof v !== "string") throw BAIL; if (v !== "") { writeByte(26); writeString(v); } }
 }
 
 function d_fleet_v1_Capability(stop: number): Msg {
@@ -246,6 +247,7 @@ function d_fleet_v1_Capability(stop: number): Msg {
     switch (readVarint(stop)) {
       case 10: m.name = readString(stop); break;
       case 18: m.version = readString(stop); break;
+      case 26: m.grant = readString(stop); break;
       default:
         throw BAIL;
     }
@@ -1874,6 +1876,7 @@ function v_fleet_v1_BottleReceipt(m: Msg): boolean {
 function v_fleet_v1_Capability(m: Msg): boolean {
   let v: any;
   v = m.name; if (v === undefined || v.length === 0) return false; if (!(typeof v === "string" && v.length >= 1 && v.length <= 64 && typeof v === "string" && RE0.test(v))) return false;
+  v = m.grant; if (!(v === undefined || v.length === 0) && !(typeof v === "string" && v.length >= 0 && v.length <= 8192)) return false;
   return true;
 }
 

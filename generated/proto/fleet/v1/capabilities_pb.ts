@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/capabilities.proto.
  */
 export const file_fleet_v1_capabilities: GenFile = /*@__PURE__*/
-  fileDesc("ChtmbGVldC92MS9jYXBhYmlsaXRpZXMucHJvdG8SCGZsZWV0LnYxIisKCkNhcGFiaWxpdHkSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJIoYBCg1DYXBhYmlsaXR5U2V0EiUKB29mZmVyZWQYASADKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EiYKCHJlcXVpcmVkGAIgAygLMhQuZmxlZXQudjEuQ2FwYWJpbGl0eRImCghvcHRpb25hbBgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHki2wEKEkNhcGFiaWxpdHlFeGNoYW5nZRItCgxjYXBhYmlsaXRpZXMYASABKAsyFy5mbGVldC52MS5DYXBhYmlsaXR5U2V0EhAKCGlzX3JlcGx5GAIgASgIEiQKBnNoYXJlZBgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSLgoQbWlzc2luZ19yZXF1aXJlZBgEIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSLgoQbWlzc2luZ19vcHRpb25hbBgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHliBnByb3RvMw");
+  fileDesc("ChtmbGVldC92MS9jYXBhYmlsaXRpZXMucHJvdG8SCGZsZWV0LnYxIjoKCkNhcGFiaWxpdHkSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg0KBWdyYW50GAMgASgJIoYBCg1DYXBhYmlsaXR5U2V0EiUKB29mZmVyZWQYASADKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EiYKCHJlcXVpcmVkGAIgAygLMhQuZmxlZXQudjEuQ2FwYWJpbGl0eRImCghvcHRpb25hbBgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHki2wEKEkNhcGFiaWxpdHlFeGNoYW5nZRItCgxjYXBhYmlsaXRpZXMYASABKAsyFy5mbGVldC52MS5DYXBhYmlsaXR5U2V0EhAKCGlzX3JlcGx5GAIgASgIEiQKBnNoYXJlZBgDIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSLgoQbWlzc2luZ19yZXF1aXJlZBgEIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHkSLgoQbWlzc2luZ19vcHRpb25hbBgFIAMoCzIULmZsZWV0LnYxLkNhcGFiaWxpdHliBnByb3RvMw");
 
 /**
  * A named, versioned capability, e.g. {name: "compute", version: "1"}.
@@ -33,6 +33,17 @@ export type Capability = Message<"fleet.v1.Capability"> & {
    * @generated from field: string version = 2;
    */
   version: string;
+
+  /**
+   * Added for granted capabilities (spec/capabilities.md): in an offer (Hello, registry record,
+   * capability exchange), the grant that lets the offering agent offer a capability the fleet
+   * grants: a token (spec/tokens.md), its "fleet1." text, 0..8192 characters, with audience
+   * "capability:<name>" and scope "capability:offer", bound to the offering agent's key. Empty
+   * for an open capability and wherever a capability is named rather than offered.
+   *
+   * @generated from field: string grant = 3;
+   */
+  grant: string;
 };
 
 /**

@@ -144,6 +144,10 @@ export const fieldRules: Record<string, Record<string, FieldRule>> = {
       "minLength": 1,
       "maxLength": 64,
       "pattern": "^[a-z0-9._-]+$"
+    },
+    "grant": {
+      "minLength": 0,
+      "maxLength": 8192
     }
   },
   "fleet.v1.CapabilityExchange": {

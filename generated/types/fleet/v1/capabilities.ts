@@ -13,6 +13,10 @@ export interface Capability {
    * Version of the capability; empty matches any version.
    */
   version?: string;
+  /**
+   * Added for granted capabilities (spec/capabilities.md): in an offer (Hello, registry record, capability exchange), the grant that lets the offering agent offer a capability the fleet grants: a token (spec/tokens.md), its "fleet1." text, 0..8192 characters, with audience "capability:<name>" and scope "capability:offer", bound to the offering agent's key. Empty for an open capability and wherever a capability is named rather than offered.
+   */
+  grant?: string;
 }
 /**
  * What one side offers and what it needs from the other.

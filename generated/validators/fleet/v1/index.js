@@ -2049,7 +2049,7 @@ function validate42(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!(key0 === "name" || key0 === "version")) {
+      if (!(key0 === "name" || key0 === "version" || key0 === "grant")) {
         const err1 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err1];
@@ -2110,12 +2110,43 @@ function validate42(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.grant !== void 0) {
+      let data2 = data.grant;
+      if (typeof data2 === "string") {
+        if (func1(data2) > 8192) {
+          const err7 = { instancePath: instancePath + "/grant", schemaPath: "#/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+          if (vErrors === null) {
+            vErrors = [err7];
+          } else {
+            vErrors.push(err7);
+          }
+          errors++;
+        }
+        if (func1(data2) < 0) {
+          const err8 = { instancePath: instancePath + "/grant", schemaPath: "#/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+          if (vErrors === null) {
+            vErrors = [err8];
+          } else {
+            vErrors.push(err8);
+          }
+          errors++;
+        }
+      } else {
+        const err9 = { instancePath: instancePath + "/grant", schemaPath: "#/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err9];
+        } else {
+          vErrors.push(err9);
+        }
+        errors++;
+      }
+    }
   } else {
-    const err7 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err10 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err7];
+      vErrors = [err10];
     } else {
-      vErrors.push(err7);
+      vErrors.push(err10);
     }
     errors++;
   }
@@ -2163,7 +2194,7 @@ function validate43(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data1) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err2 = { instancePath: instancePath + "/offered/" + i0, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err2];
@@ -2224,156 +2255,149 @@ function validate43(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
+            if (data1.grant !== void 0) {
+              let data4 = data1.grant;
+              if (typeof data4 === "string") {
+                if (func1(data4) > 8192) {
+                  const err8 = { instancePath: instancePath + "/offered/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err8];
+                  } else {
+                    vErrors.push(err8);
+                  }
+                  errors++;
+                }
+                if (func1(data4) < 0) {
+                  const err9 = { instancePath: instancePath + "/offered/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err9];
+                  } else {
+                    vErrors.push(err9);
+                  }
+                  errors++;
+                }
+              } else {
+                const err10 = { instancePath: instancePath + "/offered/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err10];
+                } else {
+                  vErrors.push(err10);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err8 = { instancePath: instancePath + "/offered/" + i0, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err11 = { instancePath: instancePath + "/offered/" + i0, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err8];
+              vErrors = [err11];
             } else {
-              vErrors.push(err8);
+              vErrors.push(err11);
             }
             errors++;
           }
         }
       } else {
-        const err9 = { instancePath: instancePath + "/offered", schemaPath: "#/properties/offered/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err12 = { instancePath: instancePath + "/offered", schemaPath: "#/properties/offered/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err9];
+          vErrors = [err12];
         } else {
-          vErrors.push(err9);
+          vErrors.push(err12);
         }
         errors++;
       }
     }
     if (data.required !== void 0) {
-      let data4 = data.required;
-      if (Array.isArray(data4)) {
-        const len1 = data4.length;
+      let data5 = data.required;
+      if (Array.isArray(data5)) {
+        const len1 = data5.length;
         for (let i1 = 0; i1 < len1; i1++) {
-          let data5 = data4[i1];
-          if (data5 && typeof data5 == "object" && !Array.isArray(data5)) {
-            if (data5.name === void 0) {
-              const err10 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
+          let data6 = data5[i1];
+          if (data6 && typeof data6 == "object" && !Array.isArray(data6)) {
+            if (data6.name === void 0) {
+              const err13 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
               if (vErrors === null) {
-                vErrors = [err10];
+                vErrors = [err13];
               } else {
-                vErrors.push(err10);
+                vErrors.push(err13);
               }
               errors++;
             }
-            for (const key2 in data5) {
-              if (!(key2 === "name" || key2 === "version")) {
-                const err11 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
+            for (const key2 in data6) {
+              if (!(key2 === "name" || key2 === "version" || key2 === "grant")) {
+                const err14 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
-                  vErrors = [err11];
+                  vErrors = [err14];
                 } else {
-                  vErrors.push(err11);
+                  vErrors.push(err14);
                 }
                 errors++;
               }
             }
-            if (data5.name !== void 0) {
-              let data6 = data5.name;
-              if (typeof data6 === "string") {
-                if (func1(data6) > 64) {
-                  const err12 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+            if (data6.name !== void 0) {
+              let data7 = data6.name;
+              if (typeof data7 === "string") {
+                if (func1(data7) > 64) {
+                  const err15 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
                   if (vErrors === null) {
-                    vErrors = [err12];
+                    vErrors = [err15];
                   } else {
-                    vErrors.push(err12);
+                    vErrors.push(err15);
                   }
                   errors++;
                 }
-                if (func1(data6) < 1) {
-                  const err13 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                if (func1(data7) < 1) {
+                  const err16 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                   if (vErrors === null) {
-                    vErrors = [err13];
+                    vErrors = [err16];
                   } else {
-                    vErrors.push(err13);
+                    vErrors.push(err16);
                   }
                   errors++;
                 }
-                if (!pattern4.test(data6)) {
-                  const err14 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
+                if (!pattern4.test(data7)) {
+                  const err17 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
                   if (vErrors === null) {
-                    vErrors = [err14];
+                    vErrors = [err17];
                   } else {
-                    vErrors.push(err14);
+                    vErrors.push(err17);
                   }
                   errors++;
                 }
               } else {
-                const err15 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err18 = { instancePath: instancePath + "/required/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err15];
+                  vErrors = [err18];
                 } else {
-                  vErrors.push(err15);
+                  vErrors.push(err18);
                 }
                 errors++;
               }
             }
-            if (data5.version !== void 0) {
-              if (typeof data5.version !== "string") {
-                const err16 = { instancePath: instancePath + "/required/" + i1 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (data6.version !== void 0) {
+              if (typeof data6.version !== "string") {
+                const err19 = { instancePath: instancePath + "/required/" + i1 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err16];
+                  vErrors = [err19];
                 } else {
-                  vErrors.push(err16);
+                  vErrors.push(err19);
                 }
                 errors++;
               }
             }
-          } else {
-            const err17 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-              vErrors = [err17];
-            } else {
-              vErrors.push(err17);
-            }
-            errors++;
-          }
-        }
-      } else {
-        const err18 = { instancePath: instancePath + "/required", schemaPath: "#/properties/required/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-        if (vErrors === null) {
-          vErrors = [err18];
-        } else {
-          vErrors.push(err18);
-        }
-        errors++;
-      }
-    }
-    if (data.optional !== void 0) {
-      let data8 = data.optional;
-      if (Array.isArray(data8)) {
-        const len2 = data8.length;
-        for (let i2 = 0; i2 < len2; i2++) {
-          let data9 = data8[i2];
-          if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
-            if (data9.name === void 0) {
-              const err19 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
-              if (vErrors === null) {
-                vErrors = [err19];
-              } else {
-                vErrors.push(err19);
-              }
-              errors++;
-            }
-            for (const key3 in data9) {
-              if (!(key3 === "name" || key3 === "version")) {
-                const err20 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
-                if (vErrors === null) {
-                  vErrors = [err20];
-                } else {
-                  vErrors.push(err20);
+            if (data6.grant !== void 0) {
+              let data9 = data6.grant;
+              if (typeof data9 === "string") {
+                if (func1(data9) > 8192) {
+                  const err20 = { instancePath: instancePath + "/required/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err20];
+                  } else {
+                    vErrors.push(err20);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data9.name !== void 0) {
-              let data10 = data9.name;
-              if (typeof data10 === "string") {
-                if (func1(data10) > 64) {
-                  const err21 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+                if (func1(data9) < 0) {
+                  const err21 = { instancePath: instancePath + "/required/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
                   if (vErrors === null) {
                     vErrors = [err21];
                   } else {
@@ -2381,71 +2405,171 @@ function validate43(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (func1(data10) < 1) {
-                  const err22 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                  if (vErrors === null) {
-                    vErrors = [err22];
-                  } else {
-                    vErrors.push(err22);
-                  }
-                  errors++;
-                }
-                if (!pattern4.test(data10)) {
-                  const err23 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
-                  if (vErrors === null) {
-                    vErrors = [err23];
-                  } else {
-                    vErrors.push(err23);
-                  }
-                  errors++;
-                }
               } else {
-                const err24 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err22 = { instancePath: instancePath + "/required/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err24];
+                  vErrors = [err22];
                 } else {
-                  vErrors.push(err24);
-                }
-                errors++;
-              }
-            }
-            if (data9.version !== void 0) {
-              if (typeof data9.version !== "string") {
-                const err25 = { instancePath: instancePath + "/optional/" + i2 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                  vErrors = [err25];
-                } else {
-                  vErrors.push(err25);
+                  vErrors.push(err22);
                 }
                 errors++;
               }
             }
           } else {
-            const err26 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err23 = { instancePath: instancePath + "/required/" + i1, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err26];
+              vErrors = [err23];
             } else {
-              vErrors.push(err26);
+              vErrors.push(err23);
             }
             errors++;
           }
         }
       } else {
-        const err27 = { instancePath: instancePath + "/optional", schemaPath: "#/properties/optional/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err24 = { instancePath: instancePath + "/required", schemaPath: "#/properties/required/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err27];
+          vErrors = [err24];
         } else {
-          vErrors.push(err27);
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
+    if (data.optional !== void 0) {
+      let data10 = data.optional;
+      if (Array.isArray(data10)) {
+        const len2 = data10.length;
+        for (let i2 = 0; i2 < len2; i2++) {
+          let data11 = data10[i2];
+          if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+            if (data11.name === void 0) {
+              const err25 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
+              if (vErrors === null) {
+                vErrors = [err25];
+              } else {
+                vErrors.push(err25);
+              }
+              errors++;
+            }
+            for (const key3 in data11) {
+              if (!(key3 === "name" || key3 === "version" || key3 === "grant")) {
+                const err26 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
+                if (vErrors === null) {
+                  vErrors = [err26];
+                } else {
+                  vErrors.push(err26);
+                }
+                errors++;
+              }
+            }
+            if (data11.name !== void 0) {
+              let data12 = data11.name;
+              if (typeof data12 === "string") {
+                if (func1(data12) > 64) {
+                  const err27 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err27];
+                  } else {
+                    vErrors.push(err27);
+                  }
+                  errors++;
+                }
+                if (func1(data12) < 1) {
+                  const err28 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err28];
+                  } else {
+                    vErrors.push(err28);
+                  }
+                  errors++;
+                }
+                if (!pattern4.test(data12)) {
+                  const err29 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
+                  if (vErrors === null) {
+                    vErrors = [err29];
+                  } else {
+                    vErrors.push(err29);
+                  }
+                  errors++;
+                }
+              } else {
+                const err30 = { instancePath: instancePath + "/optional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err30];
+                } else {
+                  vErrors.push(err30);
+                }
+                errors++;
+              }
+            }
+            if (data11.version !== void 0) {
+              if (typeof data11.version !== "string") {
+                const err31 = { instancePath: instancePath + "/optional/" + i2 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err31];
+                } else {
+                  vErrors.push(err31);
+                }
+                errors++;
+              }
+            }
+            if (data11.grant !== void 0) {
+              let data14 = data11.grant;
+              if (typeof data14 === "string") {
+                if (func1(data14) > 8192) {
+                  const err32 = { instancePath: instancePath + "/optional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err32];
+                  } else {
+                    vErrors.push(err32);
+                  }
+                  errors++;
+                }
+                if (func1(data14) < 0) {
+                  const err33 = { instancePath: instancePath + "/optional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err33];
+                  } else {
+                    vErrors.push(err33);
+                  }
+                  errors++;
+                }
+              } else {
+                const err34 = { instancePath: instancePath + "/optional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err34];
+                } else {
+                  vErrors.push(err34);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err35 = { instancePath: instancePath + "/optional/" + i2, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err36 = { instancePath: instancePath + "/optional", schemaPath: "#/properties/optional/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        if (vErrors === null) {
+          vErrors = [err36];
+        } else {
+          vErrors.push(err36);
         }
         errors++;
       }
     }
   } else {
-    const err28 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err37 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err28];
+      vErrors = [err37];
     } else {
-      vErrors.push(err28);
+      vErrors.push(err37);
     }
     errors++;
   }
@@ -2519,7 +2643,7 @@ function validate44(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data3) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err4 = { instancePath: instancePath + "/shared/" + i0, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err4];
@@ -2580,156 +2704,149 @@ function validate44(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
+            if (data3.grant !== void 0) {
+              let data6 = data3.grant;
+              if (typeof data6 === "string") {
+                if (func1(data6) > 8192) {
+                  const err10 = { instancePath: instancePath + "/shared/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err10];
+                  } else {
+                    vErrors.push(err10);
+                  }
+                  errors++;
+                }
+                if (func1(data6) < 0) {
+                  const err11 = { instancePath: instancePath + "/shared/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err11];
+                  } else {
+                    vErrors.push(err11);
+                  }
+                  errors++;
+                }
+              } else {
+                const err12 = { instancePath: instancePath + "/shared/" + i0 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err12];
+                } else {
+                  vErrors.push(err12);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err10 = { instancePath: instancePath + "/shared/" + i0, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err13 = { instancePath: instancePath + "/shared/" + i0, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err10];
+              vErrors = [err13];
             } else {
-              vErrors.push(err10);
+              vErrors.push(err13);
             }
             errors++;
           }
         }
       } else {
-        const err11 = { instancePath: instancePath + "/shared", schemaPath: "#/properties/shared/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err14 = { instancePath: instancePath + "/shared", schemaPath: "#/properties/shared/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err11];
+          vErrors = [err14];
         } else {
-          vErrors.push(err11);
+          vErrors.push(err14);
         }
         errors++;
       }
     }
     if (data.missingRequired !== void 0) {
-      let data6 = data.missingRequired;
-      if (Array.isArray(data6)) {
-        const len1 = data6.length;
+      let data7 = data.missingRequired;
+      if (Array.isArray(data7)) {
+        const len1 = data7.length;
         for (let i1 = 0; i1 < len1; i1++) {
-          let data7 = data6[i1];
-          if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
-            if (data7.name === void 0) {
-              const err12 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
+          let data8 = data7[i1];
+          if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
+            if (data8.name === void 0) {
+              const err15 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
               if (vErrors === null) {
-                vErrors = [err12];
+                vErrors = [err15];
               } else {
-                vErrors.push(err12);
+                vErrors.push(err15);
               }
               errors++;
             }
-            for (const key2 in data7) {
-              if (!(key2 === "name" || key2 === "version")) {
-                const err13 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
+            for (const key2 in data8) {
+              if (!(key2 === "name" || key2 === "version" || key2 === "grant")) {
+                const err16 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
-                  vErrors = [err13];
+                  vErrors = [err16];
                 } else {
-                  vErrors.push(err13);
+                  vErrors.push(err16);
                 }
                 errors++;
               }
             }
-            if (data7.name !== void 0) {
-              let data8 = data7.name;
-              if (typeof data8 === "string") {
-                if (func1(data8) > 64) {
-                  const err14 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+            if (data8.name !== void 0) {
+              let data9 = data8.name;
+              if (typeof data9 === "string") {
+                if (func1(data9) > 64) {
+                  const err17 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
                   if (vErrors === null) {
-                    vErrors = [err14];
+                    vErrors = [err17];
                   } else {
-                    vErrors.push(err14);
+                    vErrors.push(err17);
                   }
                   errors++;
                 }
-                if (func1(data8) < 1) {
-                  const err15 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                if (func1(data9) < 1) {
+                  const err18 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                   if (vErrors === null) {
-                    vErrors = [err15];
+                    vErrors = [err18];
                   } else {
-                    vErrors.push(err15);
+                    vErrors.push(err18);
                   }
                   errors++;
                 }
-                if (!pattern4.test(data8)) {
-                  const err16 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
+                if (!pattern4.test(data9)) {
+                  const err19 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
                   if (vErrors === null) {
-                    vErrors = [err16];
+                    vErrors = [err19];
                   } else {
-                    vErrors.push(err16);
+                    vErrors.push(err19);
                   }
                   errors++;
                 }
               } else {
-                const err17 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err20 = { instancePath: instancePath + "/missingRequired/" + i1 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err17];
+                  vErrors = [err20];
                 } else {
-                  vErrors.push(err17);
+                  vErrors.push(err20);
                 }
                 errors++;
               }
             }
-            if (data7.version !== void 0) {
-              if (typeof data7.version !== "string") {
-                const err18 = { instancePath: instancePath + "/missingRequired/" + i1 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (data8.version !== void 0) {
+              if (typeof data8.version !== "string") {
+                const err21 = { instancePath: instancePath + "/missingRequired/" + i1 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err18];
+                  vErrors = [err21];
                 } else {
-                  vErrors.push(err18);
+                  vErrors.push(err21);
                 }
                 errors++;
               }
             }
-          } else {
-            const err19 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-              vErrors = [err19];
-            } else {
-              vErrors.push(err19);
-            }
-            errors++;
-          }
-        }
-      } else {
-        const err20 = { instancePath: instancePath + "/missingRequired", schemaPath: "#/properties/missingRequired/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-        if (vErrors === null) {
-          vErrors = [err20];
-        } else {
-          vErrors.push(err20);
-        }
-        errors++;
-      }
-    }
-    if (data.missingOptional !== void 0) {
-      let data10 = data.missingOptional;
-      if (Array.isArray(data10)) {
-        const len2 = data10.length;
-        for (let i2 = 0; i2 < len2; i2++) {
-          let data11 = data10[i2];
-          if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
-            if (data11.name === void 0) {
-              const err21 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
-              if (vErrors === null) {
-                vErrors = [err21];
-              } else {
-                vErrors.push(err21);
-              }
-              errors++;
-            }
-            for (const key3 in data11) {
-              if (!(key3 === "name" || key3 === "version")) {
-                const err22 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
-                if (vErrors === null) {
-                  vErrors = [err22];
-                } else {
-                  vErrors.push(err22);
+            if (data8.grant !== void 0) {
+              let data11 = data8.grant;
+              if (typeof data11 === "string") {
+                if (func1(data11) > 8192) {
+                  const err22 = { instancePath: instancePath + "/missingRequired/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err22];
+                  } else {
+                    vErrors.push(err22);
+                  }
+                  errors++;
                 }
-                errors++;
-              }
-            }
-            if (data11.name !== void 0) {
-              let data12 = data11.name;
-              if (typeof data12 === "string") {
-                if (func1(data12) > 64) {
-                  const err23 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+                if (func1(data11) < 0) {
+                  const err23 = { instancePath: instancePath + "/missingRequired/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
                   if (vErrors === null) {
                     vErrors = [err23];
                   } else {
@@ -2737,71 +2854,171 @@ function validate44(data, { instancePath = "", parentData, parentDataProperty, r
                   }
                   errors++;
                 }
-                if (func1(data12) < 1) {
-                  const err24 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                  if (vErrors === null) {
-                    vErrors = [err24];
-                  } else {
-                    vErrors.push(err24);
-                  }
-                  errors++;
-                }
-                if (!pattern4.test(data12)) {
-                  const err25 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
-                  if (vErrors === null) {
-                    vErrors = [err25];
-                  } else {
-                    vErrors.push(err25);
-                  }
-                  errors++;
-                }
               } else {
-                const err26 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err24 = { instancePath: instancePath + "/missingRequired/" + i1 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                  vErrors = [err26];
+                  vErrors = [err24];
                 } else {
-                  vErrors.push(err26);
-                }
-                errors++;
-              }
-            }
-            if (data11.version !== void 0) {
-              if (typeof data11.version !== "string") {
-                const err27 = { instancePath: instancePath + "/missingOptional/" + i2 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                  vErrors = [err27];
-                } else {
-                  vErrors.push(err27);
+                  vErrors.push(err24);
                 }
                 errors++;
               }
             }
           } else {
-            const err28 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err25 = { instancePath: instancePath + "/missingRequired/" + i1, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err28];
+              vErrors = [err25];
             } else {
-              vErrors.push(err28);
+              vErrors.push(err25);
             }
             errors++;
           }
         }
       } else {
-        const err29 = { instancePath: instancePath + "/missingOptional", schemaPath: "#/properties/missingOptional/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err26 = { instancePath: instancePath + "/missingRequired", schemaPath: "#/properties/missingRequired/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err29];
+          vErrors = [err26];
         } else {
-          vErrors.push(err29);
+          vErrors.push(err26);
+        }
+        errors++;
+      }
+    }
+    if (data.missingOptional !== void 0) {
+      let data12 = data.missingOptional;
+      if (Array.isArray(data12)) {
+        const len2 = data12.length;
+        for (let i2 = 0; i2 < len2; i2++) {
+          let data13 = data12[i2];
+          if (data13 && typeof data13 == "object" && !Array.isArray(data13)) {
+            if (data13.name === void 0) {
+              const err27 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'" };
+              if (vErrors === null) {
+                vErrors = [err27];
+              } else {
+                vErrors.push(err27);
+              }
+              errors++;
+            }
+            for (const key3 in data13) {
+              if (!(key3 === "name" || key3 === "version" || key3 === "grant")) {
+                const err28 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties" };
+                if (vErrors === null) {
+                  vErrors = [err28];
+                } else {
+                  vErrors.push(err28);
+                }
+                errors++;
+              }
+            }
+            if (data13.name !== void 0) {
+              let data14 = data13.name;
+              if (typeof data14 === "string") {
+                if (func1(data14) > 64) {
+                  const err29 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/maxLength", keyword: "maxLength", params: { limit: 64 }, message: "must NOT have more than 64 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err29];
+                  } else {
+                    vErrors.push(err29);
+                  }
+                  errors++;
+                }
+                if (func1(data14) < 1) {
+                  const err30 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err30];
+                  } else {
+                    vErrors.push(err30);
+                  }
+                  errors++;
+                }
+                if (!pattern4.test(data14)) {
+                  const err31 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9._-]+$" }, message: 'must match pattern "^[a-z0-9._-]+$"' };
+                  if (vErrors === null) {
+                    vErrors = [err31];
+                  } else {
+                    vErrors.push(err31);
+                  }
+                  errors++;
+                }
+              } else {
+                const err32 = { instancePath: instancePath + "/missingOptional/" + i2 + "/name", schemaPath: "#/$defs/Capability/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err32];
+                } else {
+                  vErrors.push(err32);
+                }
+                errors++;
+              }
+            }
+            if (data13.version !== void 0) {
+              if (typeof data13.version !== "string") {
+                const err33 = { instancePath: instancePath + "/missingOptional/" + i2 + "/version", schemaPath: "#/$defs/Capability/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err33];
+                } else {
+                  vErrors.push(err33);
+                }
+                errors++;
+              }
+            }
+            if (data13.grant !== void 0) {
+              let data16 = data13.grant;
+              if (typeof data16 === "string") {
+                if (func1(data16) > 8192) {
+                  const err34 = { instancePath: instancePath + "/missingOptional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err34];
+                  } else {
+                    vErrors.push(err34);
+                  }
+                  errors++;
+                }
+                if (func1(data16) < 0) {
+                  const err35 = { instancePath: instancePath + "/missingOptional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err35];
+                  } else {
+                    vErrors.push(err35);
+                  }
+                  errors++;
+                }
+              } else {
+                const err36 = { instancePath: instancePath + "/missingOptional/" + i2 + "/grant", schemaPath: "#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err36];
+                } else {
+                  vErrors.push(err36);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err37 = { instancePath: instancePath + "/missingOptional/" + i2, schemaPath: "#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+              vErrors = [err37];
+            } else {
+              vErrors.push(err37);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err38 = { instancePath: instancePath + "/missingOptional", schemaPath: "#/properties/missingOptional/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        if (vErrors === null) {
+          vErrors = [err38];
+        } else {
+          vErrors.push(err38);
         }
         errors++;
       }
     }
   } else {
-    const err30 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err39 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err30];
+      vErrors = [err39];
     } else {
-      vErrors.push(err30);
+      vErrors.push(err39);
     }
     errors++;
   }
@@ -2812,7 +3029,7 @@ validate44.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": f
 var validateDiscoveryBeacon = validate47;
 var schema63 = { "description": `"I am here and can do this." Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.`, "type": "object", "additionalProperties": false, "properties": { "agentId": { "description": "The agent this beacon describes. Required.", "type": "string" }, "keyId": { "description": "Its identity key id. Required.", "type": "string" }, "capabilities": { "description": "What it offers.", "type": "array", "items": { "$ref": "capabilities.schema.json#/$defs/Capability" } }, "versions": { "description": "Protocol versions it speaks.", "type": "array", "items": { "type": "string" } }, "issuedAt": { "description": "When the agent issued this beacon; for one agent the newest wins. Required.", "type": "string", "format": "date-time" }, "hopCount": { "description": "Relays this beacon has crossed (0 when sent by the agent itself).", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "endpoints": { "description": 'Where the agent can be reached, e.g. "tcp://127.0.0.1:7420", "nats://...".', "type": "array", "items": { "type": "string" } }, "role": { "description": "The agent's role in the fleet.", "$ref": "registry.schema.json#/$defs/AgentRole" }, "publicKey": { "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.", "type": "string", "contentEncoding": "base64" }, "original": { "description": "Added for relays: on a relayed copy (hop_count >= 1), the describing agent's own signed beacon (hop_count 0), byte for byte; receivers verify it and take the agent's facts from it. Empty on the agent's own beacon.", "$ref": "signed.schema.json#/$defs/SignedEnvelope" } }, "required": ["agentId", "keyId", "issuedAt"] };
 var schema66 = { "description": "An agent's role, as in the original registry.", "type": "string", "enum": ["AGENT_ROLE_UNSPECIFIED", "AGENT_ROLE_WORKER", "AGENT_ROLE_KEEPER", "AGENT_ROLE_COORDINATOR", "AGENT_ROLE_GATEWAY", "AGENT_ROLE_MONITOR"] };
-var func21 = Object.prototype.hasOwnProperty;
+var func35 = Object.prototype.hasOwnProperty;
 function validate49(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -2942,7 +3159,7 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema63.properties, key0)) {
+      if (!func35.call(schema63.properties, key0)) {
         const err3 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err3];
@@ -2991,7 +3208,7 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data3) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err7 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err7];
@@ -3052,77 +3269,74 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
+            if (data3.grant !== void 0) {
+              let data6 = data3.grant;
+              if (typeof data6 === "string") {
+                if (func1(data6) > 8192) {
+                  const err13 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err13];
+                  } else {
+                    vErrors.push(err13);
+                  }
+                  errors++;
+                }
+                if (func1(data6) < 0) {
+                  const err14 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err14];
+                  } else {
+                    vErrors.push(err14);
+                  }
+                  errors++;
+                }
+              } else {
+                const err15 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err15];
+                } else {
+                  vErrors.push(err15);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err13 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err16 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err13];
+              vErrors = [err16];
             } else {
-              vErrors.push(err13);
+              vErrors.push(err16);
             }
             errors++;
           }
         }
       } else {
-        const err14 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err17 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err14];
+          vErrors = [err17];
         } else {
-          vErrors.push(err14);
+          vErrors.push(err17);
         }
         errors++;
       }
     }
     if (data.versions !== void 0) {
-      let data6 = data.versions;
-      if (Array.isArray(data6)) {
-        const len1 = data6.length;
+      let data7 = data.versions;
+      if (Array.isArray(data7)) {
+        const len1 = data7.length;
         for (let i1 = 0; i1 < len1; i1++) {
-          if (typeof data6[i1] !== "string") {
-            const err15 = { instancePath: instancePath + "/versions/" + i1, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data7[i1] !== "string") {
+            const err18 = { instancePath: instancePath + "/versions/" + i1, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err15];
+              vErrors = [err18];
             } else {
-              vErrors.push(err15);
+              vErrors.push(err18);
             }
             errors++;
           }
         }
       } else {
-        const err16 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-        if (vErrors === null) {
-          vErrors = [err16];
-        } else {
-          vErrors.push(err16);
-        }
-        errors++;
-      }
-    }
-    if (data.issuedAt !== void 0) {
-      let data8 = data.issuedAt;
-      if (typeof data8 === "string") {
-        if (!formats0.validate(data8)) {
-          const err17 = { instancePath: instancePath + "/issuedAt", schemaPath: "#/properties/issuedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
-          if (vErrors === null) {
-            vErrors = [err17];
-          } else {
-            vErrors.push(err17);
-          }
-          errors++;
-        }
-      } else {
-        const err18 = { instancePath: instancePath + "/issuedAt", schemaPath: "#/properties/issuedAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-        if (vErrors === null) {
-          vErrors = [err18];
-        } else {
-          vErrors.push(err18);
-        }
-        errors++;
-      }
-    }
-    if (data.hopCount !== void 0) {
-      let data9 = data.hopCount;
-      if (!(typeof data9 == "number" && (!(data9 % 1) && !isNaN(data9)) && isFinite(data9))) {
-        const err19 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        const err19 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
           vErrors = [err19];
         } else {
@@ -3130,9 +3344,12 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
         }
         errors++;
       }
-      if (typeof data9 == "number" && isFinite(data9)) {
-        if (data9 > 4294967295 || isNaN(data9)) {
-          const err20 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+    }
+    if (data.issuedAt !== void 0) {
+      let data9 = data.issuedAt;
+      if (typeof data9 === "string") {
+        if (!formats0.validate(data9)) {
+          const err20 = { instancePath: instancePath + "/issuedAt", schemaPath: "#/properties/issuedAt/format", keyword: "format", params: { format: "date-time" }, message: 'must match format "date-time"' };
           if (vErrors === null) {
             vErrors = [err20];
           } else {
@@ -3140,70 +3357,101 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data9 < 0 || isNaN(data9)) {
-          const err21 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+      } else {
+        const err21 = { instancePath: instancePath + "/issuedAt", schemaPath: "#/properties/issuedAt/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+    }
+    if (data.hopCount !== void 0) {
+      let data10 = data.hopCount;
+      if (!(typeof data10 == "number" && (!(data10 % 1) && !isNaN(data10)) && isFinite(data10))) {
+        const err22 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+      if (typeof data10 == "number" && isFinite(data10)) {
+        if (data10 > 4294967295 || isNaN(data10)) {
+          const err23 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
           if (vErrors === null) {
-            vErrors = [err21];
+            vErrors = [err23];
           } else {
-            vErrors.push(err21);
+            vErrors.push(err23);
+          }
+          errors++;
+        }
+        if (data10 < 0 || isNaN(data10)) {
+          const err24 = { instancePath: instancePath + "/hopCount", schemaPath: "#/properties/hopCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+          if (vErrors === null) {
+            vErrors = [err24];
+          } else {
+            vErrors.push(err24);
           }
           errors++;
         }
       }
     }
     if (data.endpoints !== void 0) {
-      let data10 = data.endpoints;
-      if (Array.isArray(data10)) {
-        const len2 = data10.length;
+      let data11 = data.endpoints;
+      if (Array.isArray(data11)) {
+        const len2 = data11.length;
         for (let i2 = 0; i2 < len2; i2++) {
-          if (typeof data10[i2] !== "string") {
-            const err22 = { instancePath: instancePath + "/endpoints/" + i2, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data11[i2] !== "string") {
+            const err25 = { instancePath: instancePath + "/endpoints/" + i2, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err22];
+              vErrors = [err25];
             } else {
-              vErrors.push(err22);
+              vErrors.push(err25);
             }
             errors++;
           }
         }
       } else {
-        const err23 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err26 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err23];
+          vErrors = [err26];
         } else {
-          vErrors.push(err23);
+          vErrors.push(err26);
         }
         errors++;
       }
     }
     if (data.role !== void 0) {
-      let data12 = data.role;
-      if (typeof data12 !== "string") {
-        const err24 = { instancePath: instancePath + "/role", schemaPath: "registry.schema.json#/$defs/AgentRole/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+      let data13 = data.role;
+      if (typeof data13 !== "string") {
+        const err27 = { instancePath: instancePath + "/role", schemaPath: "registry.schema.json#/$defs/AgentRole/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err24];
+          vErrors = [err27];
         } else {
-          vErrors.push(err24);
+          vErrors.push(err27);
         }
         errors++;
       }
-      if (!(data12 === "AGENT_ROLE_UNSPECIFIED" || data12 === "AGENT_ROLE_WORKER" || data12 === "AGENT_ROLE_KEEPER" || data12 === "AGENT_ROLE_COORDINATOR" || data12 === "AGENT_ROLE_GATEWAY" || data12 === "AGENT_ROLE_MONITOR")) {
-        const err25 = { instancePath: instancePath + "/role", schemaPath: "registry.schema.json#/$defs/AgentRole/enum", keyword: "enum", params: { allowedValues: schema66.enum }, message: "must be equal to one of the allowed values" };
+      if (!(data13 === "AGENT_ROLE_UNSPECIFIED" || data13 === "AGENT_ROLE_WORKER" || data13 === "AGENT_ROLE_KEEPER" || data13 === "AGENT_ROLE_COORDINATOR" || data13 === "AGENT_ROLE_GATEWAY" || data13 === "AGENT_ROLE_MONITOR")) {
+        const err28 = { instancePath: instancePath + "/role", schemaPath: "registry.schema.json#/$defs/AgentRole/enum", keyword: "enum", params: { allowedValues: schema66.enum }, message: "must be equal to one of the allowed values" };
         if (vErrors === null) {
-          vErrors = [err25];
+          vErrors = [err28];
         } else {
-          vErrors.push(err25);
+          vErrors.push(err28);
         }
         errors++;
       }
     }
     if (data.publicKey !== void 0) {
       if (typeof data.publicKey !== "string") {
-        const err26 = { instancePath: instancePath + "/publicKey", schemaPath: "#/properties/publicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err29 = { instancePath: instancePath + "/publicKey", schemaPath: "#/properties/publicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err26];
+          vErrors = [err29];
         } else {
-          vErrors.push(err26);
+          vErrors.push(err29);
         }
         errors++;
       }
@@ -3215,11 +3463,11 @@ function validate47(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err27 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err30 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err27];
+      vErrors = [err30];
     } else {
-      vErrors.push(err27);
+      vErrors.push(err30);
     }
     errors++;
   }
@@ -3779,7 +4027,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema77.properties, key0)) {
+      if (!func35.call(schema77.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -3817,7 +4065,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data2) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err9 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err9];
@@ -3878,51 +4126,49 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
+            if (data2.grant !== void 0) {
+              let data5 = data2.grant;
+              if (typeof data5 === "string") {
+                if (func1(data5) > 8192) {
+                  const err15 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err15];
+                  } else {
+                    vErrors.push(err15);
+                  }
+                  errors++;
+                }
+                if (func1(data5) < 0) {
+                  const err16 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err16];
+                  } else {
+                    vErrors.push(err16);
+                  }
+                  errors++;
+                }
+              } else {
+                const err17 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err15 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err18 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err15];
+              vErrors = [err18];
             } else {
-              vErrors.push(err15);
+              vErrors.push(err18);
             }
             errors++;
           }
         }
       } else {
-        const err16 = { instancePath: instancePath + "/sharedCapabilities", schemaPath: "#/properties/sharedCapabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-        if (vErrors === null) {
-          vErrors = [err16];
-        } else {
-          vErrors.push(err16);
-        }
-        errors++;
-      }
-    }
-    if (data.initiatorNonce !== void 0) {
-      if (typeof data.initiatorNonce !== "string") {
-        const err17 = { instancePath: instancePath + "/initiatorNonce", schemaPath: "#/properties/initiatorNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-        if (vErrors === null) {
-          vErrors = [err17];
-        } else {
-          vErrors.push(err17);
-        }
-        errors++;
-      }
-    }
-    if (data.nonce !== void 0) {
-      if (typeof data.nonce !== "string") {
-        const err18 = { instancePath: instancePath + "/nonce", schemaPath: "#/properties/nonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-        if (vErrors === null) {
-          vErrors = [err18];
-        } else {
-          vErrors.push(err18);
-        }
-        errors++;
-      }
-    }
-    if (data.ephemeralPublicKey !== void 0) {
-      if (typeof data.ephemeralPublicKey !== "string") {
-        const err19 = { instancePath: instancePath + "/ephemeralPublicKey", schemaPath: "#/properties/ephemeralPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err19 = { instancePath: instancePath + "/sharedCapabilities", schemaPath: "#/properties/sharedCapabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
           vErrors = [err19];
         } else {
@@ -3931,9 +4177,9 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
-    if (data.identityPublicKey !== void 0) {
-      if (typeof data.identityPublicKey !== "string") {
-        const err20 = { instancePath: instancePath + "/identityPublicKey", schemaPath: "#/properties/identityPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    if (data.initiatorNonce !== void 0) {
+      if (typeof data.initiatorNonce !== "string") {
+        const err20 = { instancePath: instancePath + "/initiatorNonce", schemaPath: "#/properties/initiatorNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
           vErrors = [err20];
         } else {
@@ -3942,9 +4188,9 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
-    if (data.sessionId !== void 0) {
-      if (typeof data.sessionId !== "string") {
-        const err21 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    if (data.nonce !== void 0) {
+      if (typeof data.nonce !== "string") {
+        const err21 = { instancePath: instancePath + "/nonce", schemaPath: "#/properties/nonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
           vErrors = [err21];
         } else {
@@ -3953,56 +4199,57 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
         errors++;
       }
     }
+    if (data.ephemeralPublicKey !== void 0) {
+      if (typeof data.ephemeralPublicKey !== "string") {
+        const err22 = { instancePath: instancePath + "/ephemeralPublicKey", schemaPath: "#/properties/ephemeralPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.identityPublicKey !== void 0) {
+      if (typeof data.identityPublicKey !== "string") {
+        const err23 = { instancePath: instancePath + "/identityPublicKey", schemaPath: "#/properties/identityPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
+    if (data.sessionId !== void 0) {
+      if (typeof data.sessionId !== "string") {
+        const err24 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
     if (data.heartbeat !== void 0) {
-      let data10 = data.heartbeat;
-      if (data10 && typeof data10 == "object" && !Array.isArray(data10)) {
-        for (const key2 in data10) {
+      let data11 = data.heartbeat;
+      if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+        for (const key2 in data11) {
           if (!(key2 === "intervalMs" || key2 === "degradedAfterMs" || key2 === "suspectAfterMs" || key2 === "deadAfterMs")) {
-            const err22 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
+            const err25 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
-              vErrors = [err22];
+              vErrors = [err25];
             } else {
-              vErrors.push(err22);
+              vErrors.push(err25);
             }
             errors++;
           }
         }
-        if (data10.intervalMs !== void 0) {
-          let data11 = data10.intervalMs;
-          if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-            const err23 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-            if (vErrors === null) {
-              vErrors = [err23];
-            } else {
-              vErrors.push(err23);
-            }
-            errors++;
-          }
-          if (typeof data11 == "number" && isFinite(data11)) {
-            if (data11 > 4294967295 || isNaN(data11)) {
-              const err24 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
-              if (vErrors === null) {
-                vErrors = [err24];
-              } else {
-                vErrors.push(err24);
-              }
-              errors++;
-            }
-            if (data11 < 0 || isNaN(data11)) {
-              const err25 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-              if (vErrors === null) {
-                vErrors = [err25];
-              } else {
-                vErrors.push(err25);
-              }
-              errors++;
-            }
-          }
-        }
-        if (data10.degradedAfterMs !== void 0) {
-          let data12 = data10.degradedAfterMs;
+        if (data11.intervalMs !== void 0) {
+          let data12 = data11.intervalMs;
           if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-            const err26 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err26 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err26];
             } else {
@@ -4012,7 +4259,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data12 == "number" && isFinite(data12)) {
             if (data12 > 4294967295 || isNaN(data12)) {
-              const err27 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err27 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err27];
               } else {
@@ -4021,7 +4268,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data12 < 0 || isNaN(data12)) {
-              const err28 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err28 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err28];
               } else {
@@ -4031,10 +4278,10 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
             }
           }
         }
-        if (data10.suspectAfterMs !== void 0) {
-          let data13 = data10.suspectAfterMs;
+        if (data11.degradedAfterMs !== void 0) {
+          let data13 = data11.degradedAfterMs;
           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-            const err29 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err29 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err29];
             } else {
@@ -4044,7 +4291,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data13 == "number" && isFinite(data13)) {
             if (data13 > 4294967295 || isNaN(data13)) {
-              const err30 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err30 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err30];
               } else {
@@ -4053,7 +4300,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data13 < 0 || isNaN(data13)) {
-              const err31 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err31 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err31];
               } else {
@@ -4063,10 +4310,10 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
             }
           }
         }
-        if (data10.deadAfterMs !== void 0) {
-          let data14 = data10.deadAfterMs;
+        if (data11.suspectAfterMs !== void 0) {
+          let data14 = data11.suspectAfterMs;
           if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
-            const err32 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err32 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err32];
             } else {
@@ -4076,7 +4323,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
           }
           if (typeof data14 == "number" && isFinite(data14)) {
             if (data14 > 4294967295 || isNaN(data14)) {
-              const err33 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err33 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err33];
               } else {
@@ -4085,7 +4332,7 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             if (data14 < 0 || isNaN(data14)) {
-              const err34 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err34 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err34];
               } else {
@@ -4095,43 +4342,75 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
             }
           }
         }
+        if (data11.deadAfterMs !== void 0) {
+          let data15 = data11.deadAfterMs;
+          if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
+            const err35 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+          if (typeof data15 == "number" && isFinite(data15)) {
+            if (data15 > 4294967295 || isNaN(data15)) {
+              const err36 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              if (vErrors === null) {
+                vErrors = [err36];
+              } else {
+                vErrors.push(err36);
+              }
+              errors++;
+            }
+            if (data15 < 0 || isNaN(data15)) {
+              const err37 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              if (vErrors === null) {
+                vErrors = [err37];
+              } else {
+                vErrors.push(err37);
+              }
+              errors++;
+            }
+          }
+        }
       } else {
-        const err35 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err38 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err35];
+          vErrors = [err38];
         } else {
-          vErrors.push(err35);
+          vErrors.push(err38);
         }
         errors++;
       }
     }
     if (data.maxFrameBytes !== void 0) {
-      let data15 = data.maxFrameBytes;
-      if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-        const err36 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+      let data16 = data.maxFrameBytes;
+      if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
+        const err39 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
         if (vErrors === null) {
-          vErrors = [err36];
+          vErrors = [err39];
         } else {
-          vErrors.push(err36);
+          vErrors.push(err39);
         }
         errors++;
       }
-      if (typeof data15 == "number" && isFinite(data15)) {
-        if (data15 > 4294967295 || isNaN(data15)) {
-          const err37 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+      if (typeof data16 == "number" && isFinite(data16)) {
+        if (data16 > 4294967295 || isNaN(data16)) {
+          const err40 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
           if (vErrors === null) {
-            vErrors = [err37];
+            vErrors = [err40];
           } else {
-            vErrors.push(err37);
+            vErrors.push(err40);
           }
           errors++;
         }
-        if (data15 < 0 || isNaN(data15)) {
-          const err38 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+        if (data16 < 0 || isNaN(data16)) {
+          const err41 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
           if (vErrors === null) {
-            vErrors = [err38];
+            vErrors = [err41];
           } else {
-            vErrors.push(err38);
+            vErrors.push(err41);
           }
           errors++;
         }
@@ -4144,11 +4423,11 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
       }
     }
   } else {
-    const err39 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err42 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err39];
+      vErrors = [err42];
     } else {
-      vErrors.push(err39);
+      vErrors.push(err42);
     }
     errors++;
   }
@@ -4742,7 +5021,7 @@ function validate75(data, { instancePath = "", parentData, parentDataProperty, r
               errors++;
             }
             for (const key1 in data5) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err9 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err9];
@@ -4803,107 +5082,138 @@ function validate75(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
               }
             }
+            if (data5.grant !== void 0) {
+              let data8 = data5.grant;
+              if (typeof data8 === "string") {
+                if (func1(data8) > 8192) {
+                  const err15 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err15];
+                  } else {
+                    vErrors.push(err15);
+                  }
+                  errors++;
+                }
+                if (func1(data8) < 0) {
+                  const err16 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err16];
+                  } else {
+                    vErrors.push(err16);
+                  }
+                  errors++;
+                }
+              } else {
+                const err17 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err15 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err18 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err15];
+              vErrors = [err18];
             } else {
-              vErrors.push(err15);
+              vErrors.push(err18);
             }
             errors++;
           }
         }
       } else {
-        const err16 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err19 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err16];
+          vErrors = [err19];
         } else {
-          vErrors.push(err16);
+          vErrors.push(err19);
         }
         errors++;
       }
     }
     if (data.endpoints !== void 0) {
-      let data8 = data.endpoints;
-      if (Array.isArray(data8)) {
-        const len1 = data8.length;
+      let data9 = data.endpoints;
+      if (Array.isArray(data9)) {
+        const len1 = data9.length;
         for (let i1 = 0; i1 < len1; i1++) {
-          if (typeof data8[i1] !== "string") {
-            const err17 = { instancePath: instancePath + "/endpoints/" + i1, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data9[i1] !== "string") {
+            const err20 = { instancePath: instancePath + "/endpoints/" + i1, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err17];
+              vErrors = [err20];
             } else {
-              vErrors.push(err17);
+              vErrors.push(err20);
             }
             errors++;
           }
         }
       } else {
-        const err18 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err21 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err18];
+          vErrors = [err21];
         } else {
-          vErrors.push(err18);
+          vErrors.push(err21);
         }
         errors++;
       }
     }
     if (data.versions !== void 0) {
-      let data10 = data.versions;
-      if (Array.isArray(data10)) {
-        const len2 = data10.length;
+      let data11 = data.versions;
+      if (Array.isArray(data11)) {
+        const len2 = data11.length;
         for (let i2 = 0; i2 < len2; i2++) {
-          if (typeof data10[i2] !== "string") {
-            const err19 = { instancePath: instancePath + "/versions/" + i2, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data11[i2] !== "string") {
+            const err22 = { instancePath: instancePath + "/versions/" + i2, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err19];
+              vErrors = [err22];
             } else {
-              vErrors.push(err19);
+              vErrors.push(err22);
             }
             errors++;
           }
         }
       } else {
-        const err20 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err23 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err20];
+          vErrors = [err23];
         } else {
-          vErrors.push(err20);
+          vErrors.push(err23);
         }
         errors++;
       }
     }
     if (data.groups !== void 0) {
-      let data12 = data.groups;
-      if (Array.isArray(data12)) {
-        const len3 = data12.length;
+      let data13 = data.groups;
+      if (Array.isArray(data13)) {
+        const len3 = data13.length;
         for (let i3 = 0; i3 < len3; i3++) {
-          if (typeof data12[i3] !== "string") {
-            const err21 = { instancePath: instancePath + "/groups/" + i3, schemaPath: "#/properties/groups/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data13[i3] !== "string") {
+            const err24 = { instancePath: instancePath + "/groups/" + i3, schemaPath: "#/properties/groups/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err21];
+              vErrors = [err24];
             } else {
-              vErrors.push(err21);
+              vErrors.push(err24);
             }
             errors++;
           }
         }
       } else {
-        const err22 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err25 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err22];
+          vErrors = [err25];
         } else {
-          vErrors.push(err22);
+          vErrors.push(err25);
         }
         errors++;
       }
     }
   } else {
-    const err23 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err26 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err23];
+      vErrors = [err26];
     } else {
-      vErrors.push(err23);
+      vErrors.push(err26);
     }
     errors++;
   }
@@ -4986,7 +5296,7 @@ function validate77(data, { instancePath = "", parentData, parentDataProperty, r
           errors++;
         }
         for (const key1 in data2) {
-          if (!(key1 === "name" || key1 === "version")) {
+          if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
             const err6 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err6];
@@ -5047,44 +5357,75 @@ function validate77(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
           }
         }
+        if (data2.grant !== void 0) {
+          let data5 = data2.grant;
+          if (typeof data5 === "string") {
+            if (func1(data5) > 8192) {
+              const err12 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+            if (func1(data5) < 0) {
+              const err13 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+              if (vErrors === null) {
+                vErrors = [err13];
+              } else {
+                vErrors.push(err13);
+              }
+              errors++;
+            }
+          } else {
+            const err14 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
       } else {
-        const err12 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err15 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err15];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err15);
         }
         errors++;
       }
     }
     if (data.endpoint !== void 0) {
       if (typeof data.endpoint !== "string") {
-        const err13 = { instancePath: instancePath + "/endpoint", schemaPath: "#/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err16 = { instancePath: instancePath + "/endpoint", schemaPath: "#/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err13];
+          vErrors = [err16];
         } else {
-          vErrors.push(err13);
+          vErrors.push(err16);
         }
         errors++;
       }
     }
     if (data.description !== void 0) {
       if (typeof data.description !== "string") {
-        const err14 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err17 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err14];
+          vErrors = [err17];
         } else {
-          vErrors.push(err14);
+          vErrors.push(err17);
         }
         errors++;
       }
     }
   } else {
-    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err18 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err15];
+      vErrors = [err18];
     } else {
-      vErrors.push(err15);
+      vErrors.push(err18);
     }
     errors++;
   }
@@ -6644,7 +6985,7 @@ function validate56(data, { instancePath = "", parentData, parentDataProperty, r
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema72.properties, key0)) {
+      if (!func35.call(schema72.properties, key0)) {
         const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err2];
@@ -7604,7 +7945,7 @@ function validate102(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema117.properties, key0)) {
+      if (!func35.call(schema117.properties, key0)) {
         const err10 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err10];
@@ -9677,7 +10018,7 @@ function validate123(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema142.properties, key0)) {
+      if (!func35.call(schema142.properties, key0)) {
         const err14 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err14];
@@ -12315,7 +12656,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema77.properties, key0)) {
+      if (!func35.call(schema77.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];
@@ -12353,7 +12694,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               errors++;
             }
             for (const key1 in data2) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err9 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err9];
@@ -12414,51 +12755,49 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
                 errors++;
               }
             }
+            if (data2.grant !== void 0) {
+              let data5 = data2.grant;
+              if (typeof data5 === "string") {
+                if (func1(data5) > 8192) {
+                  const err15 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err15];
+                  } else {
+                    vErrors.push(err15);
+                  }
+                  errors++;
+                }
+                if (func1(data5) < 0) {
+                  const err16 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err16];
+                  } else {
+                    vErrors.push(err16);
+                  }
+                  errors++;
+                }
+              } else {
+                const err17 = { instancePath: instancePath + "/sharedCapabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err15 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err18 = { instancePath: instancePath + "/sharedCapabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err15];
+              vErrors = [err18];
             } else {
-              vErrors.push(err15);
+              vErrors.push(err18);
             }
             errors++;
           }
         }
       } else {
-        const err16 = { instancePath: instancePath + "/sharedCapabilities", schemaPath: "#/properties/sharedCapabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-        if (vErrors === null) {
-          vErrors = [err16];
-        } else {
-          vErrors.push(err16);
-        }
-        errors++;
-      }
-    }
-    if (data.initiatorNonce !== void 0) {
-      if (typeof data.initiatorNonce !== "string") {
-        const err17 = { instancePath: instancePath + "/initiatorNonce", schemaPath: "#/properties/initiatorNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-        if (vErrors === null) {
-          vErrors = [err17];
-        } else {
-          vErrors.push(err17);
-        }
-        errors++;
-      }
-    }
-    if (data.nonce !== void 0) {
-      if (typeof data.nonce !== "string") {
-        const err18 = { instancePath: instancePath + "/nonce", schemaPath: "#/properties/nonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-        if (vErrors === null) {
-          vErrors = [err18];
-        } else {
-          vErrors.push(err18);
-        }
-        errors++;
-      }
-    }
-    if (data.ephemeralPublicKey !== void 0) {
-      if (typeof data.ephemeralPublicKey !== "string") {
-        const err19 = { instancePath: instancePath + "/ephemeralPublicKey", schemaPath: "#/properties/ephemeralPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err19 = { instancePath: instancePath + "/sharedCapabilities", schemaPath: "#/properties/sharedCapabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
           vErrors = [err19];
         } else {
@@ -12467,9 +12806,9 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
-    if (data.identityPublicKey !== void 0) {
-      if (typeof data.identityPublicKey !== "string") {
-        const err20 = { instancePath: instancePath + "/identityPublicKey", schemaPath: "#/properties/identityPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    if (data.initiatorNonce !== void 0) {
+      if (typeof data.initiatorNonce !== "string") {
+        const err20 = { instancePath: instancePath + "/initiatorNonce", schemaPath: "#/properties/initiatorNonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
           vErrors = [err20];
         } else {
@@ -12478,9 +12817,9 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
-    if (data.sessionId !== void 0) {
-      if (typeof data.sessionId !== "string") {
-        const err21 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+    if (data.nonce !== void 0) {
+      if (typeof data.nonce !== "string") {
+        const err21 = { instancePath: instancePath + "/nonce", schemaPath: "#/properties/nonce/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
           vErrors = [err21];
         } else {
@@ -12489,56 +12828,57 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         errors++;
       }
     }
+    if (data.ephemeralPublicKey !== void 0) {
+      if (typeof data.ephemeralPublicKey !== "string") {
+        const err22 = { instancePath: instancePath + "/ephemeralPublicKey", schemaPath: "#/properties/ephemeralPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err22];
+        } else {
+          vErrors.push(err22);
+        }
+        errors++;
+      }
+    }
+    if (data.identityPublicKey !== void 0) {
+      if (typeof data.identityPublicKey !== "string") {
+        const err23 = { instancePath: instancePath + "/identityPublicKey", schemaPath: "#/properties/identityPublicKey/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err23];
+        } else {
+          vErrors.push(err23);
+        }
+        errors++;
+      }
+    }
+    if (data.sessionId !== void 0) {
+      if (typeof data.sessionId !== "string") {
+        const err24 = { instancePath: instancePath + "/sessionId", schemaPath: "#/properties/sessionId/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err24];
+        } else {
+          vErrors.push(err24);
+        }
+        errors++;
+      }
+    }
     if (data.heartbeat !== void 0) {
-      let data10 = data.heartbeat;
-      if (data10 && typeof data10 == "object" && !Array.isArray(data10)) {
-        for (const key2 in data10) {
+      let data11 = data.heartbeat;
+      if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
+        for (const key2 in data11) {
           if (!(key2 === "intervalMs" || key2 === "degradedAfterMs" || key2 === "suspectAfterMs" || key2 === "deadAfterMs")) {
-            const err22 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
+            const err25 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
-              vErrors = [err22];
+              vErrors = [err25];
             } else {
-              vErrors.push(err22);
+              vErrors.push(err25);
             }
             errors++;
           }
         }
-        if (data10.intervalMs !== void 0) {
-          let data11 = data10.intervalMs;
-          if (!(typeof data11 == "number" && (!(data11 % 1) && !isNaN(data11)) && isFinite(data11))) {
-            const err23 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-            if (vErrors === null) {
-              vErrors = [err23];
-            } else {
-              vErrors.push(err23);
-            }
-            errors++;
-          }
-          if (typeof data11 == "number" && isFinite(data11)) {
-            if (data11 > 4294967295 || isNaN(data11)) {
-              const err24 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
-              if (vErrors === null) {
-                vErrors = [err24];
-              } else {
-                vErrors.push(err24);
-              }
-              errors++;
-            }
-            if (data11 < 0 || isNaN(data11)) {
-              const err25 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-              if (vErrors === null) {
-                vErrors = [err25];
-              } else {
-                vErrors.push(err25);
-              }
-              errors++;
-            }
-          }
-        }
-        if (data10.degradedAfterMs !== void 0) {
-          let data12 = data10.degradedAfterMs;
+        if (data11.intervalMs !== void 0) {
+          let data12 = data11.intervalMs;
           if (!(typeof data12 == "number" && (!(data12 % 1) && !isNaN(data12)) && isFinite(data12))) {
-            const err26 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err26 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err26];
             } else {
@@ -12548,7 +12888,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
           }
           if (typeof data12 == "number" && isFinite(data12)) {
             if (data12 > 4294967295 || isNaN(data12)) {
-              const err27 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err27 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err27];
               } else {
@@ -12557,7 +12897,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               errors++;
             }
             if (data12 < 0 || isNaN(data12)) {
-              const err28 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err28 = { instancePath: instancePath + "/heartbeat/intervalMs", schemaPath: "#/$defs/HeartbeatParams/properties/intervalMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err28];
               } else {
@@ -12567,10 +12907,10 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
             }
           }
         }
-        if (data10.suspectAfterMs !== void 0) {
-          let data13 = data10.suspectAfterMs;
+        if (data11.degradedAfterMs !== void 0) {
+          let data13 = data11.degradedAfterMs;
           if (!(typeof data13 == "number" && (!(data13 % 1) && !isNaN(data13)) && isFinite(data13))) {
-            const err29 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err29 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err29];
             } else {
@@ -12580,7 +12920,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
           }
           if (typeof data13 == "number" && isFinite(data13)) {
             if (data13 > 4294967295 || isNaN(data13)) {
-              const err30 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err30 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err30];
               } else {
@@ -12589,7 +12929,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               errors++;
             }
             if (data13 < 0 || isNaN(data13)) {
-              const err31 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err31 = { instancePath: instancePath + "/heartbeat/degradedAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/degradedAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err31];
               } else {
@@ -12599,10 +12939,10 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
             }
           }
         }
-        if (data10.deadAfterMs !== void 0) {
-          let data14 = data10.deadAfterMs;
+        if (data11.suspectAfterMs !== void 0) {
+          let data14 = data11.suspectAfterMs;
           if (!(typeof data14 == "number" && (!(data14 % 1) && !isNaN(data14)) && isFinite(data14))) {
-            const err32 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            const err32 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
             if (vErrors === null) {
               vErrors = [err32];
             } else {
@@ -12612,7 +12952,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
           }
           if (typeof data14 == "number" && isFinite(data14)) {
             if (data14 > 4294967295 || isNaN(data14)) {
-              const err33 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              const err33 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
               if (vErrors === null) {
                 vErrors = [err33];
               } else {
@@ -12621,7 +12961,7 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
               errors++;
             }
             if (data14 < 0 || isNaN(data14)) {
-              const err34 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              const err34 = { instancePath: instancePath + "/heartbeat/suspectAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/suspectAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
               if (vErrors === null) {
                 vErrors = [err34];
               } else {
@@ -12631,43 +12971,75 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
             }
           }
         }
+        if (data11.deadAfterMs !== void 0) {
+          let data15 = data11.deadAfterMs;
+          if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
+            const err35 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            if (vErrors === null) {
+              vErrors = [err35];
+            } else {
+              vErrors.push(err35);
+            }
+            errors++;
+          }
+          if (typeof data15 == "number" && isFinite(data15)) {
+            if (data15 > 4294967295 || isNaN(data15)) {
+              const err36 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+              if (vErrors === null) {
+                vErrors = [err36];
+              } else {
+                vErrors.push(err36);
+              }
+              errors++;
+            }
+            if (data15 < 0 || isNaN(data15)) {
+              const err37 = { instancePath: instancePath + "/heartbeat/deadAfterMs", schemaPath: "#/$defs/HeartbeatParams/properties/deadAfterMs/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+              if (vErrors === null) {
+                vErrors = [err37];
+              } else {
+                vErrors.push(err37);
+              }
+              errors++;
+            }
+          }
+        }
       } else {
-        const err35 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err38 = { instancePath: instancePath + "/heartbeat", schemaPath: "#/$defs/HeartbeatParams/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err35];
+          vErrors = [err38];
         } else {
-          vErrors.push(err35);
+          vErrors.push(err38);
         }
         errors++;
       }
     }
     if (data.maxFrameBytes !== void 0) {
-      let data15 = data.maxFrameBytes;
-      if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-        const err36 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+      let data16 = data.maxFrameBytes;
+      if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
+        const err39 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
         if (vErrors === null) {
-          vErrors = [err36];
+          vErrors = [err39];
         } else {
-          vErrors.push(err36);
+          vErrors.push(err39);
         }
         errors++;
       }
-      if (typeof data15 == "number" && isFinite(data15)) {
-        if (data15 > 4294967295 || isNaN(data15)) {
-          const err37 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+      if (typeof data16 == "number" && isFinite(data16)) {
+        if (data16 > 4294967295 || isNaN(data16)) {
+          const err40 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
           if (vErrors === null) {
-            vErrors = [err37];
+            vErrors = [err40];
           } else {
-            vErrors.push(err37);
+            vErrors.push(err40);
           }
           errors++;
         }
-        if (data15 < 0 || isNaN(data15)) {
-          const err38 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+        if (data16 < 0 || isNaN(data16)) {
+          const err41 = { instancePath: instancePath + "/maxFrameBytes", schemaPath: "#/properties/maxFrameBytes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
           if (vErrors === null) {
-            vErrors = [err38];
+            vErrors = [err41];
           } else {
-            vErrors.push(err38);
+            vErrors.push(err41);
           }
           errors++;
         }
@@ -12680,11 +13052,11 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
       }
     }
   } else {
-    const err39 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err42 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err39];
+      vErrors = [err42];
     } else {
-      vErrors.push(err39);
+      vErrors.push(err42);
     }
     errors++;
   }
@@ -13665,7 +14037,7 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
               errors++;
             }
             for (const key1 in data5) {
-              if (!(key1 === "name" || key1 === "version")) {
+              if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
                 const err9 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
                 if (vErrors === null) {
                   vErrors = [err9];
@@ -13726,107 +14098,138 @@ function validate142(data, { instancePath = "", parentData, parentDataProperty, 
                 errors++;
               }
             }
+            if (data5.grant !== void 0) {
+              let data8 = data5.grant;
+              if (typeof data8 === "string") {
+                if (func1(data8) > 8192) {
+                  const err15 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err15];
+                  } else {
+                    vErrors.push(err15);
+                  }
+                  errors++;
+                }
+                if (func1(data8) < 0) {
+                  const err16 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+                  if (vErrors === null) {
+                    vErrors = [err16];
+                  } else {
+                    vErrors.push(err16);
+                  }
+                  errors++;
+                }
+              } else {
+                const err17 = { instancePath: instancePath + "/capabilities/" + i0 + "/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                  vErrors = [err17];
+                } else {
+                  vErrors.push(err17);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err15 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err18 = { instancePath: instancePath + "/capabilities/" + i0, schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-              vErrors = [err15];
+              vErrors = [err18];
             } else {
-              vErrors.push(err15);
+              vErrors.push(err18);
             }
             errors++;
           }
         }
       } else {
-        const err16 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err19 = { instancePath: instancePath + "/capabilities", schemaPath: "#/properties/capabilities/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err16];
+          vErrors = [err19];
         } else {
-          vErrors.push(err16);
+          vErrors.push(err19);
         }
         errors++;
       }
     }
     if (data.endpoints !== void 0) {
-      let data8 = data.endpoints;
-      if (Array.isArray(data8)) {
-        const len1 = data8.length;
+      let data9 = data.endpoints;
+      if (Array.isArray(data9)) {
+        const len1 = data9.length;
         for (let i1 = 0; i1 < len1; i1++) {
-          if (typeof data8[i1] !== "string") {
-            const err17 = { instancePath: instancePath + "/endpoints/" + i1, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data9[i1] !== "string") {
+            const err20 = { instancePath: instancePath + "/endpoints/" + i1, schemaPath: "#/properties/endpoints/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err17];
+              vErrors = [err20];
             } else {
-              vErrors.push(err17);
+              vErrors.push(err20);
             }
             errors++;
           }
         }
       } else {
-        const err18 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err21 = { instancePath: instancePath + "/endpoints", schemaPath: "#/properties/endpoints/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err18];
+          vErrors = [err21];
         } else {
-          vErrors.push(err18);
+          vErrors.push(err21);
         }
         errors++;
       }
     }
     if (data.versions !== void 0) {
-      let data10 = data.versions;
-      if (Array.isArray(data10)) {
-        const len2 = data10.length;
+      let data11 = data.versions;
+      if (Array.isArray(data11)) {
+        const len2 = data11.length;
         for (let i2 = 0; i2 < len2; i2++) {
-          if (typeof data10[i2] !== "string") {
-            const err19 = { instancePath: instancePath + "/versions/" + i2, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data11[i2] !== "string") {
+            const err22 = { instancePath: instancePath + "/versions/" + i2, schemaPath: "#/properties/versions/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err19];
+              vErrors = [err22];
             } else {
-              vErrors.push(err19);
+              vErrors.push(err22);
             }
             errors++;
           }
         }
       } else {
-        const err20 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err23 = { instancePath: instancePath + "/versions", schemaPath: "#/properties/versions/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err20];
+          vErrors = [err23];
         } else {
-          vErrors.push(err20);
+          vErrors.push(err23);
         }
         errors++;
       }
     }
     if (data.groups !== void 0) {
-      let data12 = data.groups;
-      if (Array.isArray(data12)) {
-        const len3 = data12.length;
+      let data13 = data.groups;
+      if (Array.isArray(data13)) {
+        const len3 = data13.length;
         for (let i3 = 0; i3 < len3; i3++) {
-          if (typeof data12[i3] !== "string") {
-            const err21 = { instancePath: instancePath + "/groups/" + i3, schemaPath: "#/properties/groups/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+          if (typeof data13[i3] !== "string") {
+            const err24 = { instancePath: instancePath + "/groups/" + i3, schemaPath: "#/properties/groups/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
             if (vErrors === null) {
-              vErrors = [err21];
+              vErrors = [err24];
             } else {
-              vErrors.push(err21);
+              vErrors.push(err24);
             }
             errors++;
           }
         }
       } else {
-        const err22 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+        const err25 = { instancePath: instancePath + "/groups", schemaPath: "#/properties/groups/type", keyword: "type", params: { type: "array" }, message: "must be array" };
         if (vErrors === null) {
-          vErrors = [err22];
+          vErrors = [err25];
         } else {
-          vErrors.push(err22);
+          vErrors.push(err25);
         }
         errors++;
       }
     }
   } else {
-    const err23 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err26 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err23];
+      vErrors = [err26];
     } else {
-      vErrors.push(err23);
+      vErrors.push(err26);
     }
     errors++;
   }
@@ -13910,7 +14313,7 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
           errors++;
         }
         for (const key1 in data2) {
-          if (!(key1 === "name" || key1 === "version")) {
+          if (!(key1 === "name" || key1 === "version" || key1 === "grant")) {
             const err6 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties" };
             if (vErrors === null) {
               vErrors = [err6];
@@ -13971,44 +14374,75 @@ function validate143(data, { instancePath = "", parentData, parentDataProperty, 
             errors++;
           }
         }
+        if (data2.grant !== void 0) {
+          let data5 = data2.grant;
+          if (typeof data5 === "string") {
+            if (func1(data5) > 8192) {
+              const err12 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/maxLength", keyword: "maxLength", params: { limit: 8192 }, message: "must NOT have more than 8192 characters" };
+              if (vErrors === null) {
+                vErrors = [err12];
+              } else {
+                vErrors.push(err12);
+              }
+              errors++;
+            }
+            if (func1(data5) < 0) {
+              const err13 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/minLength", keyword: "minLength", params: { limit: 0 }, message: "must NOT have fewer than 0 characters" };
+              if (vErrors === null) {
+                vErrors = [err13];
+              } else {
+                vErrors.push(err13);
+              }
+              errors++;
+            }
+          } else {
+            const err14 = { instancePath: instancePath + "/capability/grant", schemaPath: "capabilities.schema.json#/$defs/Capability/properties/grant/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            if (vErrors === null) {
+              vErrors = [err14];
+            } else {
+              vErrors.push(err14);
+            }
+            errors++;
+          }
+        }
       } else {
-        const err12 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+        const err15 = { instancePath: instancePath + "/capability", schemaPath: "capabilities.schema.json#/$defs/Capability/type", keyword: "type", params: { type: "object" }, message: "must be object" };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err15];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err15);
         }
         errors++;
       }
     }
     if (data.endpoint !== void 0) {
       if (typeof data.endpoint !== "string") {
-        const err13 = { instancePath: instancePath + "/endpoint", schemaPath: "#/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err16 = { instancePath: instancePath + "/endpoint", schemaPath: "#/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err13];
+          vErrors = [err16];
         } else {
-          vErrors.push(err13);
+          vErrors.push(err16);
         }
         errors++;
       }
     }
     if (data.description !== void 0) {
       if (typeof data.description !== "string") {
-        const err14 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        const err17 = { instancePath: instancePath + "/description", schemaPath: "#/properties/description/type", keyword: "type", params: { type: "string" }, message: "must be string" };
         if (vErrors === null) {
-          vErrors = [err14];
+          vErrors = [err17];
         } else {
-          vErrors.push(err14);
+          vErrors.push(err17);
         }
         errors++;
       }
     }
   } else {
-    const err15 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err18 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err15];
+      vErrors = [err18];
     } else {
-      vErrors.push(err15);
+      vErrors.push(err18);
     }
     errors++;
   }
@@ -15912,7 +16346,7 @@ function validate168(data, { instancePath = "", parentData, parentDataProperty, 
       errors++;
     }
     for (const key0 in data) {
-      if (!func21.call(schema192.properties, key0)) {
+      if (!func35.call(schema192.properties, key0)) {
         const err6 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties" };
         if (vErrors === null) {
           vErrors = [err6];

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66leet/v1/capabilities.proto\x12\x08\x66leet.v1\"+\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\x86\x01\n\rCapabilitySet\x12%\n\x07offered\x18\x01 \x03(\x0b\x32\x14.fleet.v1.Capability\x12&\n\x08required\x18\x02 \x03(\x0b\x32\x14.fleet.v1.Capability\x12&\n\x08optional\x18\x03 \x03(\x0b\x32\x14.fleet.v1.Capability\"\xdb\x01\n\x12\x43\x61pabilityExchange\x12-\n\x0c\x63\x61pabilities\x18\x01 \x01(\x0b\x32\x17.fleet.v1.CapabilitySet\x12\x10\n\x08is_reply\x18\x02 \x01(\x08\x12$\n\x06shared\x18\x03 \x03(\x0b\x32\x14.fleet.v1.Capability\x12.\n\x10missing_required\x18\x04 \x03(\x0b\x32\x14.fleet.v1.Capability\x12.\n\x10missing_optional\x18\x05 \x03(\x0b\x32\x14.fleet.v1.Capabilityb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66leet/v1/capabilities.proto\x12\x08\x66leet.v1\":\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05grant\x18\x03 \x01(\t\"\x86\x01\n\rCapabilitySet\x12%\n\x07offered\x18\x01 \x03(\x0b\x32\x14.fleet.v1.Capability\x12&\n\x08required\x18\x02 \x03(\x0b\x32\x14.fleet.v1.Capability\x12&\n\x08optional\x18\x03 \x03(\x0b\x32\x14.fleet.v1.Capability\"\xdb\x01\n\x12\x43\x61pabilityExchange\x12-\n\x0c\x63\x61pabilities\x18\x01 \x01(\x0b\x32\x17.fleet.v1.CapabilitySet\x12\x10\n\x08is_reply\x18\x02 \x01(\x08\x12$\n\x06shared\x18\x03 \x03(\x0b\x32\x14.fleet.v1.Capability\x12.\n\x10missing_required\x18\x04 \x03(\x0b\x32\x14.fleet.v1.Capability\x12.\n\x10missing_optional\x18\x05 \x03(\x0b\x32\x14.fleet.v1.Capabilityb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fleet.v1.capabilities_pb2', globals())
@@ -21,9 +21,9 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CAPABILITY._serialized_start=41
-  _CAPABILITY._serialized_end=84
-  _CAPABILITYSET._serialized_start=87
-  _CAPABILITYSET._serialized_end=221
-  _CAPABILITYEXCHANGE._serialized_start=224
-  _CAPABILITYEXCHANGE._serialized_end=443
+  _CAPABILITY._serialized_end=99
+  _CAPABILITYSET._serialized_start=102
+  _CAPABILITYSET._serialized_end=236
+  _CAPABILITYEXCHANGE._serialized_start=239
+  _CAPABILITYEXCHANGE._serialized_end=458
 # @@protoc_insertion_point(module_scope)

@@ -6,12 +6,14 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Capability(_message.Message):
-    __slots__ = ["name", "version"]
+    __slots__ = ["grant", "name", "version"]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    grant: str
     name: str
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., grant: _Optional[str] = ...) -> None: ...
 
 class CapabilityExchange(_message.Message):
     __slots__ = ["capabilities", "is_reply", "missing_optional", "missing_required", "shared"]
