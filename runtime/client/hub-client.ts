@@ -66,7 +66,7 @@ export interface ConnectHubOptions {
   conn?: FrameConnection;
   /**
    * Reconnection after a lost link (default on: jittered exponential backoff, 100 ms up to
-   * 5 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
+   * 1 s, unlimited attempts, 1,024 sends held meanwhile). false: a lost link closes it.
    */
   reconnect?: ReconnectOptions | false;
   /** Aborts the first connection attempt (903); it does not close an established connection. */
@@ -82,13 +82,22 @@ export interface ConnectHubOptions {
   onStatus?: (e: StatusEvent) => void;
 }
 
+// The TCP carrier's module, imported once: every redial of every connection reuses it (a
+// dynamic import() resolves its specifier again on each call, which under a loader hook
+// such as tsx's is a round trip to the hook's thread: a storm of reconnections paid it per attempt).
+let tcpModule: Promise<typeof import("#transport-tcp")> | undefined;
+
 async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
   if (o.conn) return o.conn;
   if (o.url) {
     const { connectWebSocket } = await import("../transport/websocket.js");
     return connectWebSocket(o.url);
   }
-  const tcp = await import("#transport-tcp");
+  tcpModule ??= import("#transport-tcp");
+  const tcp = await tcpModule.catch((e: unknown) => {
+    tcpModule = undefined;
+    throw e;
+  });
   return tcp.connectTcp(o.host ?? "127.0.0.1", o.port, { tls: o.tls });
 }
 

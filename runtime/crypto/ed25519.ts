@@ -9,7 +9,7 @@
 import * as ed from "@noble/ed25519";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { ErrorCode, FleetError } from "../errors.js";
-import { concatBytes } from "./bytes.js";
+import { concatBytes, toBase64Url } from "./bytes.js";
 import { getNodeCrypto } from "./node-crypto.js";
 import type { WebCryptoBytes, WebCryptoKey } from "./webcrypto-types.js";
 
@@ -62,11 +62,29 @@ export function isCanonicalS(sig: Uint8Array): boolean {
   return false;
 }
 
+// Validated public keys and their node KeyObjects, keyed by the raw bytes as latin1 text.
+// Bounded: the oldest entry goes when full. `null` marks a key that failed validation.
+// validKeys: the keys assertValidPublicKey accepted, bounded the same way.
+type NodeKey = import("node:crypto").KeyObject;
+export const MAX_CACHED_KEYS = 4096;
+const keyCache = new Map<string, NodeKey | true | null>();
+const validKeys = new Set<string>();
+
+/** How many keys each cache holds now (tests check the bound). */
+export function cachedKeyCounts(): { prepared: number; validated: number } {
+  return { prepared: keyCache.size, validated: validKeys.size };
+}
+
 /** Throws 606 unless pk is a canonical encoding of a point of large order. */
 export function assertValidPublicKey(pk: Uint8Array): void {
   if (!(pk instanceof Uint8Array) || pk.length !== ED25519_KEY_BYTES) {
     throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, `Ed25519 public key must be ${ED25519_KEY_BYTES} bytes`);
   }
+  // A key that passed before passes again (the check is a pure function of the bytes): a hub
+  // key every reconnection pins afresh, or an agent's key pinned and re-pinned, costs one
+  // point decompression (~0.2 ms) per process, not one per handshake.
+  const k = cacheKey(pk);
+  if (validKeys.has(k)) return;
   let point: ed.Point;
   try {
     point = ed.Point.fromBytes(pk, false);
@@ -74,6 +92,8 @@ export function assertValidPublicKey(pk: Uint8Array): void {
     throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 public key is not a canonical curve point", { cause: e });
   }
   if (point.isSmallOrder()) throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 public key has small order");
+  if (validKeys.size >= MAX_CACHED_KEYS) validKeys.delete(validKeys.values().next().value as string);
+  validKeys.add(k);
 }
 
 export function assertValidSeed(seed: Uint8Array): void {
@@ -81,12 +101,6 @@ export function assertValidSeed(seed: Uint8Array): void {
     throw new FleetError(ErrorCode.SECURITY_MALFORMED_KEY, "Ed25519 seed must be 32 bytes");
   }
 }
-
-// Validated public keys and their node KeyObjects, keyed by the raw bytes as latin1 text.
-// Bounded: the oldest entry goes when full. `null` marks a key that failed validation.
-type NodeKey = import("node:crypto").KeyObject;
-const MAX_CACHED_KEYS = 4096;
-const keyCache = new Map<string, NodeKey | true | null>();
 
 function cacheKey(pk: Uint8Array): string {
   let s = "";
@@ -99,7 +113,26 @@ function remember(k: string, v: NodeKey | true | null): void {
   keyCache.set(k, v);
 }
 
-/** A validated public key in the form the active backend wants; null when invalid. */
+/**
+ * The checks of assertValidPublicKey that need no point arithmetic: 32 bytes, y below p (a
+ * canonical encoding: x = 0 with the sign bit set is only possible for y = +-1, both small
+ * order) and not the encoding of a small-order point.
+ */
+function canonicalLargeOrderEncoding(pk: Uint8Array): boolean {
+  if (pk.length !== ED25519_KEY_BYTES) return false;
+  const y = numberLE(pk) & ((1n << 255n) - 1n);
+  return y < P && !SMALL_ORDER_Y.has(y);
+}
+
+/**
+ * A validated public key in the form the active backend wants; null when invalid.
+ * On node:crypto the key is imported from JWK (about 10 µs; OpenSSL's DER decoder lookup
+ * costs ~0.1 ms), and of assertValidPublicKey only the arithmetic-free checks run here
+ * (canonicalLargeOrderEncoding): whether y names a curve point at all, OpenSSL decides in
+ * every verify (ossl_ed25519_verify decodes A first and fails on a non-square), so an
+ * off-curve key is invalid there too, without @noble's square root (~0.2 ms) per new key.
+ * The other backends run assertValidPublicKey in full. Cached either way (keyCache).
+ */
 function preparedKey(pk: Uint8Array): NodeKey | true | null {
   if (pk.length !== ED25519_KEY_BYTES) return null;
   const k = cacheKey(pk);
@@ -107,9 +140,13 @@ function preparedKey(pk: Uint8Array): NodeKey | true | null {
   if (hit !== undefined) return hit;
   let value: NodeKey | true | null;
   try {
-    assertValidPublicKey(pk);
     const nc = getNodeCrypto();
-    value = nc ? nc.createPublicKey({ key: Buffer.from(spkiFromPublicKey(pk)), format: "der", type: "spki" }) : true;
+    if (nc) {
+      value = canonicalLargeOrderEncoding(pk) ? nc.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: toBase64Url(pk) }, format: "jwk" }) : null;
+    } else {
+      assertValidPublicKey(pk);
+      value = true;
+    }
   } catch {
     value = null;
   }

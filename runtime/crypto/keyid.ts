@@ -1,6 +1,6 @@
 // Key ids (spec/signing.md): "ed25519:" + base32(SHA-256(public key)[0..20]).
 // Short, case-stable, and derivable by any implementation from the key alone.
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "./sha256.js";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 

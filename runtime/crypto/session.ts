@@ -5,8 +5,6 @@
 // increasing sequence, and its body optionally sealed by an AEAD whose nonce is
 // derived from that sequence, so a nonce can never repeat under a key.
 import { clone, create } from "@bufbuild/protobuf";
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import {
   BodySchema,
   EncryptionAlgorithm,
@@ -21,8 +19,9 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { aeadOpen, aeadSeal } from "./aead.js";
 import { constantTimeEqual } from "./bytes.js";
 import { ENVELOPE_BATCH_PROTO, ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
-import { HMAC_SIG_BYTES, hmacSha256Keyed } from "./hmac.js";
+import { HMAC_SIG_BYTES, hmacSha256, hmacSha256Keyed } from "./hmac.js";
 import { Domain, pae, paePrefix, u64be } from "./pae.js";
+import { hkdfSha256, sha256 } from "./sha256.js";
 import { x25519SharedSecret } from "./x25519.js";
 
 const utf8 = new TextEncoder();
@@ -43,7 +42,7 @@ const NONCE_BYTES = 12;
 
 /** HKDF-SHA256(ikm = shared secret, salt = transcript hash, info = PAE("fleet.v1.session-keys", session_id)) -> 128 bytes. */
 export function deriveSessionKeys(sharedSecret: Uint8Array, sessionId: string, transcript: Uint8Array): SessionKeys {
-  const okm = hkdf(sha256, sharedSecret, transcript, pae(Domain.sessionKeys, sessionId), 128);
+  const okm = hkdfSha256(sharedSecret, transcript, pae(Domain.sessionKeys, sessionId), 128);
   return { i2rMac: okm.slice(0, 32), r2iMac: okm.slice(32, 64), i2rEnc: okm.slice(64, 96), r2iEnc: okm.slice(96, 128) };
 }
 
@@ -78,7 +77,8 @@ export function handshakeTranscript(t: TranscriptInputs): Uint8Array {
 
 /** A side's Finished: HMAC-SHA256(its directional MAC key, PAE("fleet.v1.handshake-finished", role, session_id, transcript)). */
 export function finishedMac(macKey: Uint8Array, role: SessionRole, sessionId: string, transcript: Uint8Array): Uint8Array {
-  return hmacSha256Keyed(macKey)([pae(Domain.handshakeFinished, role, sessionId, transcript)]);
+  // One MAC with this key: no reusable keyed HMAC (a KeyObject) to build for it.
+  return hmacSha256(macKey, pae(Domain.handshakeFinished, role, sessionId, transcript));
 }
 
 export function deriveSession(opts: {

@@ -122,7 +122,8 @@ export function openPeer(hub: Hub, peer: Peer): void {
   peer.backlogUntil = Number.MAX_SAFE_INTEGER;
   hub.flush(); // anything still pending for this agent lands in the backlog
   startBacklog(hub, peer);
-  hub.bottles.evaluate();
+  // Bottles whose condition this arrival may satisfy: once per turn for all who arrived in it.
+  hub.bottles.evaluateSoon();
 }
 
 /** The hub's registry entry for a connected agent (key and offer from the handshake); undefined when unchanged. */

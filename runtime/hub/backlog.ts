@@ -7,6 +7,9 @@ import type { Hub } from "./hub.js";
 import type { Peer } from "./peer.js";
 
 export function startBacklog(hub: Hub, peer: Peer): void {
+  // Nothing stored for it (the quota's counts say so without a query): a storm of
+  // reconnecting agents with empty inboxes costs no read per admission.
+  if (!hub.quota.holds(peer.agent)) return;
   const rows = hub.store.pendingFor(peer.agent, hub.clock.now(), 0, 1);
   if (!rows.length) return;
   peer.backlogUntil = lastSeq(hub, peer.agent);

@@ -23,6 +23,8 @@ import type { Incoming, Peer } from "./peer.js";
 import type { BottleRow } from "./store.js";
 
 const PREFIX = "bottle:";
+/** The shortest time between two passes over the held bottles triggered by arrivals (evaluateSoon). */
+export const BOTTLE_PASS_INTERVAL_MS = 10;
 /** The id of the envelope delivering a bottle: derived from (origin, bottle_id), so two origins' equal ids never share one. */
 const deliveryId = (origin: string, bottleId: string) => PREFIX + toHex(sha256(new TextEncoder().encode(bottleKey(origin, bottleId)))).slice(0, 56);
 
@@ -80,6 +82,32 @@ export class BottleKeeper {
     if (this.live.size >= maxHeldBottles || bytes > maxHeldBottleBytes) {
       throw new FleetError(ErrorCode.DELIVERY_BUSY, `the hub holds as many bottles as it may (${maxHeldBottles}, ${maxHeldBottleBytes} bytes); retry later`);
     }
+  }
+
+  private evaluation: ReturnType<typeof setTimeout> | undefined;
+  private lastPass = -Infinity;
+
+  /**
+   * evaluate() soon, for every agent that arrived (or re-announced itself) meanwhile: at once
+   * when the last pass is BOTTLE_PASS_INTERVAL_MS old, else when it will be. A reconnect storm
+   * of N agents with B bottles held then costs at most one pass over the B conditions (each
+   * capabilityPresent one a registry query) per interval, not N passes; a bottle waits at most
+   * one interval longer. Nothing is scheduled while no bottle is held.
+   */
+  evaluateSoon(): void {
+    if (this.evaluation !== undefined || this.live.size === 0) return;
+    const wait = Math.max(0, this.lastPass + BOTTLE_PASS_INTERVAL_MS - performance.now());
+    this.evaluation = setTimeout(() => {
+      this.evaluation = undefined;
+      this.lastPass = performance.now();
+      this.evaluate();
+    }, wait);
+  }
+
+  /** The hub is closing: no evaluation after it. */
+  stop(): void {
+    if (this.evaluation !== undefined) clearTimeout(this.evaluation);
+    this.evaluation = undefined;
   }
 
   /** Delivers every held bottle whose condition holds to its online recipient; expires old ones. */

@@ -46,7 +46,7 @@ export function handleHubRequest(hub: Hub, msg: Incoming): void {
       case "registryDelta":
         selfRegister(hub, peer.agent, peer.keyId, peer.publicKey, kind.value);
         if (env.requiresAck) hub.receipt(peer, env, ReceiptStatus.ACCEPTED);
-        hub.bottles.evaluate();
+        hub.bottles.evaluateSoon();
         return;
       case "bottle":
         hub.bottles.accept(msg, kind.value);

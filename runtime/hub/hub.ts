@@ -165,6 +165,7 @@ export class Hub {
 
   async close(): Promise<void> {
     this.maintenance.stop();
+    this.bottles.stop();
     this.admissions.flush();
     this.flush();
     await Promise.all(this.listeners.map((l) => l.close()));

@@ -50,6 +50,15 @@ export class InboxQuota {
     this.unknown += unknownAdd;
   }
 
+  /**
+   * False only when nothing is stored for recipient: the counts are reserved before a row is
+   * written, released after it is gone, and recounted from the store after a failed commit,
+   * so they never fall below what the store holds. An admission skips its backlog query then.
+   */
+  holds(recipient: string): boolean {
+    return this.perRecipient.has(recipient);
+  }
+
   /** A name was just admitted (pinned): what is held for it leaves the unknown-names pool. */
   admitted(agent: string): void {
     this.unknown = Math.max(0, this.unknown - (this.perRecipient.get(agent) ?? 0));

@@ -135,4 +135,15 @@ describe("client reconnection", () => {
     expect([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, o, () => 0.999999))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
     expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, o, () => 0))).toEqual([50, 100, 200, 400, 500]);
   });
+
+  it("by default an agent tries again within 1 s of its last failed attempt, however long the hub was gone, and agents that lost it together spread out", () => {
+    const longest = Math.max(...Array.from({ length: 60 }, (_, n) => backoffDelay(n + 1, DEFAULT_RECONNECT, () => 0.999999)));
+    expect(longest).toBeLessThanOrEqual(1_000);
+    expect(backoffDelay(1, DEFAULT_RECONNECT, () => 0.999999)).toBe(100);
+    // At the ceiling the delays of many agents cover [500, 1000) ms: no thundering herd.
+    const delays = Array.from({ length: 1_000 }, (_, i) => backoffDelay(30, DEFAULT_RECONNECT, () => i / 1_000));
+    expect(Math.min(...delays)).toBe(500);
+    expect(Math.max(...delays)).toBe(1_000);
+    expect(new Set(delays).size).toBeGreaterThan(400);
+  });
 });

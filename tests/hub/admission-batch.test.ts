@@ -76,4 +76,36 @@ describe("hub: admissions by group commit", () => {
     expect(refused).toBe(1);
     expect(hub.hub.pins.keyIdOf("twin")).toBeDefined();
   });
+
+  it("admits an agent with nothing stored without reading its inbox; one with stored messages gets them", async () => {
+    const hub = await inProcessHub();
+    const store = hub.hub.store;
+    const reads = { n: 0 };
+    const pendingFor = store.pendingFor.bind(store);
+    store.pendingFor = (...args: Parameters<typeof store.pendingFor>) => {
+      reads.n++;
+      return pendingFor(...args);
+    };
+    const alpha = await connectHub({ port: hub.port, identity: generateIdentity("alpha"), reconnect: false });
+    const betaId = generateIdentity("beta");
+    const beta = await connectHub({ port: hub.port, identity: betaId, reconnect: false });
+    await until(() => hub.hub.isOnline("beta"), 5_000, "beta online");
+    await beta.close();
+    await until(() => !hub.hub.isOnline("beta"), 5_000, "beta offline");
+    reads.n = 0;
+    const again = await connectHub({ port: hub.port, identity: betaId, reconnect: false });
+    await until(() => hub.hub.isOnline("beta"), 5_000, "beta back");
+    expect(reads.n).toBe(0);
+    await again.close();
+    await until(() => !hub.hub.isOnline("beta"), 5_000, "beta offline again");
+    await alpha.send({ id: "held-1", to: "beta", json: "while you were out", requiresAck: true });
+    const third = await connectHub({ port: hub.port, identity: betaId, reconnect: false });
+    const got: Envelope[] = [];
+    third.onMessage((env) => got.push(env));
+    await until(() => got.length === 1, 5_000, "the stored message");
+    expect(got[0]!.id).toBe("held-1");
+    expect(reads.n).toBeGreaterThan(0);
+    await third.close();
+    await alpha.close();
+  });
 });
