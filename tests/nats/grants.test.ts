@@ -6,6 +6,9 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RegistryQuerySchema } from "../../generated/proto/fleet/v1/registry_pb.js";
+import { ApplicationPayloadSchema } from "../../generated/proto/fleet/v1/payload_pb.js";
+import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
+import { createBottle } from "../../runtime/protocol/bottles.js";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
 import { systemClock } from "../../runtime/clock.js";
@@ -167,4 +170,25 @@ describe.skipIf(!hasNatsServer)("granted capabilities on NATS", () => {
       sync.stop();
     }
   });
+
+  it("a bottle conditioned on capability:render waits for a holder (agents of earlier tests hold compute): a bare offer does not count", async () => {
+    const renderPolicy = parseCapabilityPolicy(policyJson(authority, ["render"]));
+    const rejects: FleetError[] = [];
+    const recipient = await join("gr-bottle-to", { capabilityPolicy: renderPolicy, registry: fast, onReject: (e, subject) => subject === "registry" && rejects.push(e) });
+    const letters: Envelope[] = [];
+    recipient.onMessage((env) => env.body?.kind.case === "bottleLetter" && letters.push(env));
+    const originId = generateIdentity("gr-bottle-from");
+    const origin = await join("gr-bottle-from", { identity: originId, registry: false });
+    const payload = create(ApplicationPayloadSchema, { mediaType: "text/plain", content: { case: "json", value: '"when computed"' } });
+    const bottle = createBottle(originId, systemClock, { bottleId: "gr-b-1", to: { agent: "gr-bottle-to" }, condition: "capability:render", payload });
+    await origin.send({ to: "fleet:hub", type: MessageType.COMMAND, requiresAck: true, body: { case: "bottle", value: bottle } });
+    // A bare offer of render reaches the recipient's replica and is refused: the bottle stays stored.
+    await join("gr-bottle-rogue", { capabilities: ["render"], registry: fast });
+    await expect.poll(() => rejects.some((e) => e.message.includes("render is a granted capability")), { timeout: 10_000 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 2_500)); // more than one recheck (2 s)
+    expect(letters).toEqual([]);
+    const holderId = generateIdentity("gr-bottle-holder");
+    await join("gr-bottle-holder", { identity: holderId, grants: [issueGrant("render", authority, { holderKeyId: holderId.keyId })], registry: fast });
+    await expect.poll(() => letters.length, { timeout: 10_000 }).toBe(1);
+  }, 60_000);
 });
