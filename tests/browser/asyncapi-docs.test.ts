@@ -118,7 +118,9 @@ describeBrowser("AsyncAPI HTML docs in Chromium", () => {
           missing.push(`message section ${id}`);
           continue;
         }
-        if (!/Consists of (Envelope|Packet):/.test(text)) missing.push(`message ${id}: payload not built on the named Envelope or Packet`);
+        // Built on the named Envelope or Packet, or (a stored statement) the named schema the document gives it.
+        const base = names.payloadBases[id];
+        if (!base || !["Envelope", "Packet", "SignedGroupStatement"].includes(base) || !text.includes(`Consists of ${base}:`)) missing.push(`message ${id}: payload not built on the named Envelope, Packet or SignedGroupStatement`);
         if (!/And of (body|kind): \w+:/.test(text)) missing.push(`message ${id}: body kind not named`);
         if (/Consists of <anonymous-schema-\d+>|And of <anonymous-schema-\d+>/.test(text)) missing.push(`message ${id}: anonymous payload`);
         // Its example is on the page (in the operations that carry it), by a value only it has.

@@ -14,8 +14,10 @@ export interface AsyncApiNames {
   messages: string[];
   /** Component message keys alone (each has a section "message-<key>" on the page). */
   componentMessages: string[];
-  /** Per component message, a value each of its examples alone carries (its envelope id or session id). */
+  /** Per component message, a value each of its examples alone carries (its envelope id, session id or statement bytes). */
   exampleMarkers: Record<string, string[]>;
+  /** Per component message, the named schema its payload is built on (the first `allOf` reference: Envelope, Packet, ...). */
+  payloadBases: Record<string, string>;
 }
 
 function resolve(doc: Obj, node: any): any {
@@ -58,8 +60,15 @@ export function asyncApiNames(file: string): AsyncApiNames {
   const exampleMarkers = Object.fromEntries(
     Object.entries<Obj>(doc.components?.messages ?? {}).map(([key, m]) => [
       key,
-      ((m.examples ?? []) as Obj[]).map((ex) => String(ex.payload?.id ?? ex.payload?.session?.sessionId ?? "")).filter(Boolean),
+      ((m.examples ?? []) as Obj[]).map((ex) => String(ex.payload?.id ?? ex.payload?.session?.sessionId ?? ex.payload?.statement ?? "")).filter(Boolean),
     ]),
   );
-  return { title: String(doc.info?.title ?? ""), channels, operations, messages: [...messages], componentMessages, exampleMarkers };
+  const payloadBases = Object.fromEntries(
+    Object.entries<Obj>(doc.components?.messages ?? {}).map(([key, m]) => {
+      const payload = resolve(doc, m.payload) as Obj | undefined;
+      const base: string = payload?.allOf?.[0]?.$ref ?? "";
+      return [key, base.split("/").pop() ?? ""];
+    }),
+  );
+  return { title: String(doc.info?.title ?? ""), channels, operations, messages: [...messages], componentMessages, exampleMarkers, payloadBases };
 }
