@@ -2,7 +2,7 @@
 // with the authorization authorization.ts writes, every agent logs in with its Ed25519 key as
 // an nkey, and the server refuses (permissions violation) what the subject table and the group
 // chains do not allow, while the fleet's legitimate traffic flows.
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
@@ -25,11 +25,10 @@ import { ErrorCode, FleetError } from "../../runtime/errors.js";
 import { applyGroupStatement, issueInvite, KeyHistory, signGroupStatement, type GroupState, type StatementInit } from "../../runtime/protocol/groups/index.js";
 import { buildAuthorization, foldChains, MAX_AUTH_USERS, renderAuthorization } from "../../runtime/nats/authorization.js";
 import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
-import { provisionAgents } from "../../runtime/nats/jetstream.js";
 import { followKeys } from "../../runtime/nats/key-follow.js";
-import { identityAuthenticator } from "../../runtime/nats/nkey.js";
 import { durableName, replyPrefix, STREAMS, subjects } from "../../runtime/nats/subjects.js";
-import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { hasNatsServer, natsSkipMessage, type NatsServerHandle } from "../support/nats-server.js";
+import { rawLogin, startAuthorizedServer, violations, writeAuthorizationFile } from "./support/authorized.js";
 
 if (!hasNatsServer) console.warn(natsSkipMessage);
 
@@ -59,17 +58,6 @@ class Chain {
   }
 }
 
-/** Permission violations nats-server reported on a connection, as "publish SUBJECT" / "subscription SUBJECT". */
-function violations(nc: NatsConnection): string[] {
-  const seen: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (ctx) seen.push(`${ctx.operation} ${ctx.subject}`);
-    }
-  })();
-  return seen;
-}
 
 const next = <T,>(register: (cb: (v: T) => void) => void, ms = 10_000) =>
   new Promise<T>((resolve, reject) => {
@@ -91,8 +79,7 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
     const everyone = [...agents, ids.operator].map((i) => ({ agent: i.agent, publicKey: i.publicKey }));
     const groups = foldChains([{ group: "ops", statements: chain.statements }], everyone);
     const users = await buildAuthorization({ agents: agents.map((i) => ({ agent: i.agent, publicKey: i.publicKey })), admins: [{ agent: "operator", publicKey: ids.operator.publicKey }], groups });
-    writeFileSync(authFile, renderAuthorization(users), { mode: 0o600 });
-    chmodSync(authFile, 0o600);
+    authFile = writeAuthorizationFile(dir, renderAuthorization(users));
   }
 
   /** SIGHUP, as `fleet nats auth --reload PID` sends, and the server's word that it read the file again. */
@@ -104,7 +91,7 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
 
   /** A bare nats.js connection logged in as id (what a hostile agent could do by hand). */
   async function raw(id: Identity): Promise<NatsConnection> {
-    const nc = await connect({ servers: server.url, authenticator: identityAuthenticator(() => id), inboxPrefix: await replyPrefix(id.agent) });
+    const nc = await rawLogin(server.url, id);
     open.push(nc);
     return nc;
   }
@@ -120,17 +107,11 @@ describe.skipIf(!hasNatsServer)("nats-server enforces the fleet's authorization 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "fleet-nats-auth-"));
-    authFile = join(dir, "fleet-auth.conf");
     chain.add({ case: "create", value: { policy: { send: GroupSendPolicy.MEMBERS, joinApproval: false } } }, ids.alice);
     chain.add({ case: "join", value: { invite: issueInvite("ops", ids.alice, { uses: 5 }) } }, ids.bob);
     await writeAuthorization();
-    const config = join(dir, "server.conf");
-    // JetStream in the file: a reload keeps on only what the file says.
-    writeFileSync(config, `jetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }\ninclude "fleet-auth.conf"\n`);
-    server = await startNatsServer({ config });
     // The operator provisions streams and every agent's durable consumers (agents may not).
-    const admin = await raw(ids.operator);
-    await provisionAgents(await admin.jetstreamManager(), agents.map((a) => a.agent));
+    server = await startAuthorizedServer(dir, ids.operator, agents);
   });
 
   afterAll(async () => {

@@ -4,10 +4,10 @@
 // its traffic, and refuses everyone else (permissions violation; a wildcard subscription is
 // not given it either), while open capabilities stay open. Holders come from grants verified
 // against the agents' current keys: an expired grant, or another agent's, makes no holder.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "nats";
+import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Envelope } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { applicationValue } from "../../runtime/client/draft.js";
@@ -17,11 +17,10 @@ import { ErrorCode } from "../../runtime/errors.js";
 import { buildAuthorization, renderAuthorization } from "../../runtime/nats/authorization.js";
 import { connectNats, type NatsFleetConnection } from "../../runtime/nats/connection.js";
 import { grantHolders } from "../../runtime/nats/grants.js";
-import { provisionAgents } from "../../runtime/nats/jetstream.js";
-import { identityAuthenticator } from "../../runtime/nats/nkey.js";
-import { replyPrefix, subjects } from "../../runtime/nats/subjects.js";
+import { subjects } from "../../runtime/nats/subjects.js";
 import { issueGrant, parseCapabilityPolicy, policyJson } from "../../runtime/protocol/capability-grants.js";
-import { hasNatsServer, natsSkipMessage, startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { hasNatsServer, natsSkipMessage, type NatsServerHandle } from "../support/nats-server.js";
+import { rawLogin, startAuthorizedServer, violations, writeAuthorizationFile } from "./support/authorized.js";
 
 if (!hasNatsServer) console.warn(natsSkipMessage);
 
@@ -42,40 +41,22 @@ describe("grantHolders", () => {
   });
 });
 
-/** Permission violations nats-server reported on a connection, as "publish SUBJECT" / "subscription SUBJECT". */
-function violations(nc: NatsConnection): string[] {
-  const seen: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (ctx) seen.push(`${ctx.operation} ${ctx.subject}`);
-    }
-  })();
-  return seen;
-}
-
 describe.skipIf(!hasNatsServer)("nats-server enforces granted capabilities", () => {
   let dir: string;
   let server: NatsServerHandle;
   const open: { close(): Promise<void> }[] = [];
 
   async function raw(id: Identity): Promise<NatsConnection> {
-    const nc = await connect({ servers: server.url, authenticator: identityAuthenticator(() => id), inboxPrefix: await replyPrefix(id.agent) });
+    const nc = await rawLogin(server.url, id);
     open.push(nc);
     return nc;
   }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "fleet-nats-grants-auth-"));
-    const authFile = join(dir, "fleet-auth.conf");
     const users = await buildAuthorization({ agents, admins: [{ agent: "operator", publicKey: ids.operator.publicKey }], capabilities: grantHolders(policy, [grant], agents) });
-    writeFileSync(authFile, renderAuthorization(users), { mode: 0o600 });
-    chmodSync(authFile, 0o600);
-    const config = join(dir, "server.conf");
-    writeFileSync(config, `jetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }\ninclude "fleet-auth.conf"\n`);
-    server = await startNatsServer({ config });
-    const admin = await raw(ids.operator);
-    await provisionAgents(await admin.jetstreamManager(), agents.map((a) => a.agent));
+    writeAuthorizationFile(dir, renderAuthorization(users));
+    server = await startAuthorizedServer(dir, ids.operator, agents);
   });
 
   afterAll(async () => {
