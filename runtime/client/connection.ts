@@ -70,6 +70,8 @@ export interface Relink {
   heartbeatMs: number;
   /** The protocol version the handshake settled on. */
   version?: string;
+  /** The handshake resumed a session with a ticket (spec/handshake.md "Resumption"). */
+  resumed?: boolean;
 }
 
 export interface ConnectionOptions {
@@ -190,6 +192,11 @@ export class HubConnection implements FleetConnection {
   }
 
   /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
+  /** The current link's handshake resumed a session with a ticket instead of signing. */
+  get resumed(): boolean {
+    return this.link.resumed === true;
+  }
+
   get status(): ConnectionStatus {
     return this.board.status;
   }

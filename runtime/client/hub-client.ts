@@ -17,7 +17,7 @@ import { asFleetError, ErrorCode, FleetError } from "../errors.js";
 import { offerWithGrants } from "../protocol/capability-grants.js";
 import { signRegistryEntry } from "../protocol/registry-owner.js";
 import type { Deduper } from "../protocol/dedupe.js";
-import { type EstablishedSession, HandshakeInitiator } from "../protocol/handshake.js";
+import { type EstablishedSession, HandshakeInitiator, type HeldTicket } from "../protocol/handshake.js";
 import type { FrameConnection } from "../transport/listener.js";
 import { errorFromBody } from "./bodies.js";
 import { withSignal } from "./call-options.js";
@@ -80,6 +80,17 @@ export interface ConnectHubOptions {
   groupCheck?: false | GroupCheckOptions;
   /** Status changes from the first "connecting" on (the connection's onStatus sees them from "connected"). */
   onStatus?: (e: StatusEvent) => void;
+  /**
+   * Session resumption (default on; spec/handshake.md "Resumption"): keep the ticket the hub
+   * issues (in memory, one per connection) and reconnect with it, authenticated by HMACs instead
+   * of Ed25519 on both sides. A refused ticket is dropped and the full handshake runs at once.
+   */
+  resume?: boolean;
+}
+
+/** The one ticket a connection holds (replaced at every handshake, dropped when refused). */
+interface TicketBox {
+  current?: HeldTicket;
 }
 
 // The TCP carrier's module, imported once: every redial of every connection reuses it (a
@@ -101,9 +112,10 @@ async function openCarrier(o: ConnectHubOptions): Promise<FrameConnection> {
   return tcp.connectTcp(o.host ?? "127.0.0.1", o.port, { tls: o.tls });
 }
 
-/** Runs the initiator's side of the handshake over conn. */
-export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Clock): Promise<EstablishedSession> {
+/** Runs the initiator's side of the handshake over conn (resuming with `resume` when given). */
+export function handshake(conn: FrameConnection, o: ConnectHubOptions, clock: Clock, resume?: HeldTicket): Promise<EstablishedSession> {
   const initiator = new HandshakeInitiator({
+    resume,
     identity: o.identity,
     keys: o.keys ?? new PinnedKeys(),
     clock,
@@ -175,13 +187,31 @@ function errorFrom(payload: Uint8Array, payloadType: string): FleetError | undef
   }
 }
 
-/** Opens a carrier and runs the handshake: one link. A fired signal closes the carrier (903). */
-async function dial(o: ConnectHubOptions, clock: Clock, signal?: AbortSignal): Promise<Relink> {
+/**
+ * Opens a carrier and runs the handshake: one link. A fired signal closes the carrier (903).
+ * With a ticket, the handshake resumes; a resumption the hub refuses (a new ticket key, an
+ * expired ticket, a rotated key) drops the ticket and runs the full handshake at once.
+ */
+async function dial(o: ConnectHubOptions, clock: Clock, signal?: AbortSignal, tickets?: TicketBox): Promise<Relink> {
+  const held = tickets?.current && tickets.current.expiresAtMs > clock.now() ? tickets.current : undefined;
+  if (tickets && !held) tickets.current = undefined;
+  try {
+    return await link(o, clock, signal, tickets, held);
+  } catch (e) {
+    // Only a handshake failure (1xx) means the ticket was refused: an unreachable hub keeps it.
+    if (!held || signal?.aborted || !(e instanceof FleetError) || e.code < 100 || e.code >= 200) throw e;
+    tickets!.current = undefined;
+    return link(o, clock, signal, tickets, undefined);
+  }
+}
+
+async function link(o: ConnectHubOptions, clock: Clock, signal: AbortSignal | undefined, tickets: TicketBox | undefined, held: HeldTicket | undefined): Promise<Relink> {
   const opening = openCarrier(o);
   // Aborted while the carrier opens: close it as soon as it is open.
   const conn = await withSignal(opening, signal, "connect", () => void opening.then((c) => c.close(), () => {}));
-  const est = await withSignal(handshake(conn, o, clock), signal, "connect", () => conn.close());
-  return { conn, session: est.session, peer: est.peer, peerPublicKey: est.peerPublicKey, heartbeatMs: est.heartbeat.intervalMs || 5_000, version: est.version };
+  const est = await withSignal(handshake(conn, o, clock, held), signal, "connect", () => conn.close());
+  if (tickets) tickets.current = est.ticket;
+  return { conn, session: est.session, peer: est.peer, peerPublicKey: est.peerPublicKey, heartbeatMs: est.heartbeat.intervalMs || 5_000, version: est.version, resumed: est.resumed === true };
 }
 
 export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
@@ -189,9 +219,11 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
   const board = new StatusBoard("connecting");
   if (o.onStatus) board.on(o.onStatus);
   o.onStatus?.(board.event);
+  // Resumption tickets are kept only by connections that can redial.
+  const tickets: TicketBox | undefined = o.resume === false || o.conn ? undefined : {};
   let first: Relink;
   try {
-    first = await dial(o, clock, o.signal);
+    first = await dial(o, clock, o.signal, tickets);
   } catch (e) {
     board.set("closed", 0, e instanceof Error ? e : undefined);
     throw e;
@@ -202,7 +234,7 @@ export async function connectHub(o: ConnectHubOptions): Promise<HubConnection> {
   const c = new HubConnection({
     board,
     // A caller's own carrier cannot be opened again; every other link can.
-    redial: o.conn ? undefined : () => dial(o, clock),
+    redial: o.conn ? undefined : () => dial(o, clock, undefined, tickets),
     reconnect: o.reconnect,
     onReconnected: (c) => announce(c, o, clock, est.version),
     identity: o.identity,

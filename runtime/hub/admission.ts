@@ -28,6 +28,7 @@ export function newPeer(hub: Hub, conn: FrameConnection): Peer {
     clock: hub.clock,
     maxFrameBytes: hub.options.maxFrameBytes,
     hub: true,
+    tickets: hub.tickets,
     // The responder pins the name to its key at the Confirm (TOFU; 104 for another key
     // later); HandshakeKeys holds that pin for commitAdmission.
     admit: (hello, agent, keyId) => {

@@ -35,6 +35,7 @@ import { SqliteRegistryStorage } from "./registry-storage.js";
 import { InboxQuota } from "./quota.js";
 import { Router } from "./routing.js";
 import { HubStore } from "./store.js";
+import { HubTickets } from "./tickets.js";
 
 export { parseSigned } from "./parse-signed.js";
 
@@ -60,6 +61,8 @@ export class Hub {
   readonly clock: Clock;
   readonly store: HubStore;
   readonly pins: StorePins;
+  /** Resumption tickets (tickets.ts): sealed under storeDir/ticket.key, no table. */
+  readonly tickets: HubTickets;
   readonly registry: RegistryReplica;
   readonly registryStorage: SqliteRegistryStorage;
   readonly bottles: BottleKeeper;
@@ -86,6 +89,7 @@ export class Hub {
     this.options = resolveHubOptions(opts, this.clock);
     this.store = new HubStore(this.options.storeDir, { maxBytes: this.options.storeMaxBytes });
     this.pins = new StorePins(this.store, () => this.clock.now());
+    this.tickets = HubTickets.open(this.options.storeDir, this.options.ticketLifetimeMs, this.clock);
     this.quota = new InboxQuota(this);
     this.registryStorage = new SqliteRegistryStorage(this.store);
     this.registry = new RegistryReplica({ node: this.options.identity.agent, clock: this.clock, storage: this.registryStorage });

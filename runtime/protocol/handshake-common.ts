@@ -7,6 +7,7 @@ import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js
 import type { Clock } from "../clock.js";
 import { MAX_FRAME_BYTES } from "../codec/frame.js";
 import { constantTimeEqual, type Identity, type KeyResolver, type Session } from "../crypto/index.js";
+import type { TicketState } from "../crypto/resumption.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { openSelfCertified, openSelfCertifiedAsync } from "./verify.js";
 
@@ -38,6 +39,31 @@ export interface EstablishedSession {
   session: Session;
   /** 402 notices for optional capabilities the peer lacks. */
   notices: FleetError[];
+  /** This handshake was authenticated with a resumption ticket's PSK (spec/handshake.md "Resumption"). */
+  resumed?: boolean;
+  /** Initiator side: the ticket the responder issued in this Welcome, for the next handshake. */
+  ticket?: HeldTicket;
+}
+
+/**
+ * A resumption ticket an initiator holds for one responder: the opaque ticket, the PSK both
+ * derived, and the responder it is good for. Secret (the PSK): kept in memory, never logged.
+ */
+export interface HeldTicket {
+  responder: string;
+  responderPublicKey: Uint8Array;
+  ticket: Uint8Array;
+  psk: Uint8Array;
+  /** Local clock, Unix ms: the Welcome's arrival plus the lifetime the responder gave. */
+  expiresAtMs: number;
+}
+
+/** A responder's ticket policy: seal new tickets and open presented ones (runtime/hub/tickets.ts). */
+export interface ResponderTickets {
+  /** A ticket for this agent's key and PSK, or undefined to issue none. */
+  issue(agent: string, identityPublicKey: Uint8Array, psk: Uint8Array): { ticket: Uint8Array; lifetimeSeconds: number } | undefined;
+  /** Opens a presented ticket; 104 (pointer /signature/keyId) when it is not good. */
+  open(ticket: Uint8Array): TicketState;
 }
 
 export type HandshakeState = "idle" | "awaiting-welcome" | "awaiting-hello" | "awaiting-confirm" | "established" | "failed";

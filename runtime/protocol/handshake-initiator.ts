@@ -6,8 +6,9 @@
 import { create } from "@bufbuild/protobuf";
 import { MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { HelloSchema, HandshakeConfirmSchema, type Welcome } from "../../generated/proto/fleet/v1/handshake_pb.js";
-import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { constantTimeEqual, type EphemeralKey, handshakeTranscript, randomBytes } from "../crypto/index.js";
+import { type SignedEnvelope, SignatureScheme } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { constantTimeEqual, type EphemeralKey, handshakeTranscript, keyIdFor, randomBytes } from "../crypto/index.js";
+import { openResumed, resumptionPsk, signResumed } from "../crypto/resumption.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -18,13 +19,14 @@ import {
   frameLimit,
   HANDSHAKE_NONCE_BYTES,
   type HandshakeCommon,
+  type HeldTicket,
   type HandshakeStep,
   outOfOrder,
   pinPeer,
   requireBytes,
   requireRecipient,
 } from "./handshake-common.js";
-import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
+import { agreeStep, ephemeralStep, HandshakeMachine, openStep, sessionFromShared, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat, resolveHeartbeat } from "./heartbeat.js";
 
 export interface HandshakeInitiatorOptions extends HandshakeCommon {
@@ -34,6 +36,12 @@ export interface HandshakeInitiatorOptions extends HandshakeCommon {
   timeoutMs?: number;
   retries?: number;
   backoffMs?: number;
+  /**
+   * Resume with this ticket (spec/handshake.md "Resumption"): the Hello and Confirm are MACed
+   * under its PSK and the Welcome must be too. A refusal (HelloReject, or the connection closed)
+   * means: drop the ticket and run a full handshake.
+   */
+  resume?: HeldTicket;
 }
 
 interface Attempt {
@@ -75,7 +83,15 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
 
   protected *steps(msg: SignedEnvelope): Steps<HandshakeStep> {
     if (this.current !== "awaiting-welcome") return outOfOrder("a handshake message", this.current);
-    const env = yield* openStep(msg, this.opts.keys);
+    // Resuming: the Welcome is under the PSK (a HelloReject is still signed by the responder's key).
+    const r = this.opts.resume;
+    const macd = msg?.signature?.scheme === SignatureScheme.HMAC_SHA256;
+    const env = r && macd ? openResumed(msg, r.psk, "responder", r.ticket, this.opts.clock.now()) : yield* openStep(msg, this.opts.keys);
+    if (r && !macd && env.body?.kind.case === "welcome") throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "a resumed Hello is answered by a resumed Welcome", { pointer: "/signature/scheme" });
+    if (!r && macd) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "a resumed Welcome answers no resumed Hello", { pointer: "/signature/scheme" });
+    if (r && macd && (env.sender !== r.responder || env.security?.keyId !== keyIdFor(r.responderPublicKey))) {
+      throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "a resumed Welcome from another responder", { pointer: "/sender" });
+    }
     const kind = env.body?.kind;
     if (kind?.case !== "welcome" && kind?.case !== "helloReject") return outOfOrder(kind?.case ?? "an empty body", this.current);
     // The sender is my peer (when I named one) and the recipient is me (spec/handshake.md).
@@ -89,6 +105,9 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
       const code = kind.value.error?.code || ErrorCode.HANDSHAKE_REJECTED;
       const supported = kind.value.supportedVersions.length ? ` (peer speaks ${kind.value.supportedVersions.join(", ")})` : "";
       return this.fail(new FleetError(code, `handshake rejected: ${kind.value.error?.message ?? ""}${supported}`));
+    }
+    if (r && !constantTimeEqual(kind.value.identityPublicKey, r.responderPublicKey)) {
+      throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "a resumed Welcome names another responder key", { pointer: "/body/welcome/identityPublicKey" });
     }
     return yield* this.welcome(env.sender, env.security!.keyId, kind.value, msg, attempt, env.id);
   }
@@ -112,18 +131,24 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
       hello: attempt.hello.payload,
       welcome: signed.payload,
     });
-    const session = yield* sessionStep("initiator", w.sessionId, attempt.ephemeral, w.ephemeralPublicKey, transcript);
+    const shared = yield* agreeStep(attempt.ephemeral, w.ephemeralPublicKey);
+    const session = sessionFromShared("initiator", w.sessionId, shared, transcript);
+    // The responder's next ticket seals the PSK this handshake derived.
+    const ticket: HeldTicket | undefined = w.resumptionTicket.length
+      ? { responder: peer, responderPublicKey: w.identityPublicKey, ticket: w.resumptionTicket, psk: resumptionPsk(shared, attempt.nonce, w.nonce, w.sessionId), expiresAtMs: this.opts.clock.now() + w.resumptionLifetimeSeconds * 1000 }
+      : undefined;
+    shared.fill(0);
     pinPeer(this.opts.keys, peer, w.identityPublicKey);
-    const confirm = yield* signStep(
-      controlEnvelope({
-        sender: this.opts.identity.agent,
-        to: { agent: peer },
-        type: MessageType.COMMAND,
-        body: { case: "handshakeConfirm", value: create(HandshakeConfirmSchema, { sessionId: w.sessionId, responderNonce: w.nonce, finished: session.finished() }) },
-        clock: this.opts.clock,
-        inReplyTo: welcomeId,
-      }),
-    );
+    const confirmEnv = controlEnvelope({
+      sender: this.opts.identity.agent,
+      to: { agent: peer },
+      type: MessageType.COMMAND,
+      body: { case: "handshakeConfirm", value: create(HandshakeConfirmSchema, { sessionId: w.sessionId, responderNonce: w.nonce, finished: session.finished() }) },
+      clock: this.opts.clock,
+      inReplyTo: welcomeId,
+    });
+    const r = this.opts.resume;
+    const confirm = r ? signResumed(confirmEnv, this.opts.identity.keyId, r.psk, "initiator", r.ticket) : yield* signStep(confirmEnv);
     this.stopTimer();
     this.current = "established";
     return {
@@ -139,6 +164,8 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
         maxFrameBytes: frameLimit(this.opts.maxFrameBytes, w.maxFrameBytes),
         session,
         notices: ours.notices,
+        resumed: r !== undefined,
+        ticket,
       },
     };
   }
@@ -156,15 +183,15 @@ export class HandshakeInitiator extends HandshakeMachine<HandshakeInitiatorOptio
       maxFrameBytes: this.opts.maxFrameBytes ?? 0,
       admissionToken: this.opts.admissionToken ?? "",
     });
-    const signed = yield* signStep(
-      controlEnvelope({
-        sender: this.opts.identity.agent,
-        to: this.opts.responder !== undefined ? { agent: this.opts.responder } : "hub",
-        type: MessageType.COMMAND,
-        body: { case: "hello", value: hello },
-        clock: this.opts.clock,
-      }),
-    );
+    const helloEnv = controlEnvelope({
+      sender: this.opts.identity.agent,
+      to: this.opts.responder !== undefined ? { agent: this.opts.responder } : "hub",
+      type: MessageType.COMMAND,
+      body: { case: "hello", value: hello },
+      clock: this.opts.clock,
+    });
+    const r = this.opts.resume;
+    const signed = r ? signResumed(helloEnv, this.opts.identity.keyId, r.psk, "initiator", r.ticket) : yield* signStep(helloEnv);
     this.attempts.push({ nonce, ephemeral, hello: signed });
     this.armTimeout();
     return signed;

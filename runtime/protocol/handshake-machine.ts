@@ -45,14 +45,14 @@ export function* ephemeralStep(): Steps<EphemeralKey> {
   return (yield { op: "ephemeral" }) as EphemeralKey;
 }
 
-/** X25519 with the peer's ephemeral key, then HKDF into the session keys (spec/sessions.md). */
-export function* sessionStep(role: SessionRole, sessionId: string, key: EphemeralKey, peer: Uint8Array, transcript: Uint8Array): Steps<Session> {
-  const shared = (yield { op: "agree", key, peer }) as Uint8Array;
-  try {
-    return new Session(sessionId, role, deriveSessionKeys(shared, sessionId, transcript), transcript);
-  } finally {
-    shared.fill(0);
-  }
+/** X25519 with the peer's ephemeral key: the shared secret (the caller wipes it). */
+export function* agreeStep(key: EphemeralKey, peer: Uint8Array): Steps<Uint8Array> {
+  return (yield { op: "agree", key, peer }) as Uint8Array;
+}
+
+/** HKDF of the X25519 secret into the session keys (spec/sessions.md). */
+export function sessionFromShared(role: SessionRole, sessionId: string, shared: Uint8Array, transcript: Uint8Array): Session {
+  return new Session(sessionId, role, deriveSessionKeys(shared, sessionId, transcript), transcript);
 }
 
 const asError = (e: unknown) => (e instanceof FleetError ? e : new FleetError(ErrorCode.INTERNAL_ERROR, String(e)));

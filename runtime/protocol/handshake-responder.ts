@@ -6,8 +6,9 @@ import { create } from "@bufbuild/protobuf";
 import { type Envelope, MessageType } from "../../generated/proto/fleet/v1/envelope_pb.js";
 import { ErrorBodySchema } from "../../generated/proto/fleet/v1/errors_pb.js";
 import { type Hello, HelloRejectSchema, WelcomeSchema } from "../../generated/proto/fleet/v1/handshake_pb.js";
-import type { SignedEnvelope } from "../../generated/proto/fleet/v1/signed_pb.js";
-import { constantTimeEqual, handshakeTranscript, randomBytes, type Session, toHex } from "../crypto/index.js";
+import { type SignedEnvelope, SignatureScheme } from "../../generated/proto/fleet/v1/signed_pb.js";
+import { constantTimeEqual, handshakeTranscript, keyIdFor, randomBytes, type Session, toHex } from "../crypto/index.js";
+import { openResumed, resumptionPsk, signResumed, ticketFromKeyId, type TicketState } from "../crypto/resumption.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import { negotiateMutual } from "./capabilities.js";
 import { controlEnvelope } from "./envelope.js";
@@ -23,8 +24,9 @@ import {
   pinPeer,
   requireBytes,
   requireRecipient,
+  type ResponderTickets,
 } from "./handshake-common.js";
-import { ephemeralStep, HandshakeMachine, openStep, sessionStep, signStep, type Steps } from "./handshake-machine.js";
+import { agreeStep, ephemeralStep, HandshakeMachine, openStep, sessionFromShared, signStep, type Steps } from "./handshake-machine.js";
 import { agreeHeartbeat } from "./heartbeat.js";
 import { withIntroducedKey } from "./verify.js";
 import { highestCommonVersion } from "./versions.js";
@@ -36,6 +38,14 @@ export interface HandshakeResponderOptions extends HandshakeCommon {
   timeoutMs?: number;
   /** This responder is a hub: a Hello may address it as `hub` as well as by its agent name. */
   hub?: boolean;
+  /** Resumption (spec/handshake.md "Resumption"): issue tickets in Welcomes and accept them in Hellos. */
+  tickets?: ResponderTickets;
+}
+
+/** A resumed handshake in progress: the ticket presented and its PSK. */
+interface Resumed {
+  ticket: Uint8Array;
+  state: TicketState;
 }
 
 interface Pending {
@@ -43,6 +53,7 @@ interface Pending {
   peerKeyId: string;
   peerPublicKey: Uint8Array;
   nonce: Uint8Array;
+  resumed?: Resumed;
   established: Omit<EstablishedSession, "session"> & { session: Session };
 }
 
@@ -60,13 +71,22 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
   }
 
   private *hello(msg: SignedEnvelope): Steps<HandshakeStep> {
-    const env = yield* openStep(msg, this.opts.keys, true);
+    // A Hello under an HMAC names a resumption ticket: its PSK authenticates it (no Ed25519).
+    const resumed = msg?.signature?.scheme === SignatureScheme.HMAC_SHA256 ? this.openTicket(msg) : undefined;
+    const env = resumed ? openResumed(msg, resumed.state.psk, "initiator", resumed.ticket, this.opts.clock.now()) : yield* openStep(msg, this.opts.keys, true);
     if (env.body?.kind.case !== "hello") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const hello = env.body.kind.value;
     requireRecipient(env, this.opts.identity.agent, this.opts.hub === true);
     requireBytes(hello.nonce, HANDSHAKE_NONCE_BYTES, "/body/hello/nonce");
     requireBytes(hello.ephemeralPublicKey, 32, "/body/hello/ephemeralPublicKey");
     requireBytes(hello.identityPublicKey, 32, "/body/hello/identityPublicKey");
+    if (resumed) {
+      // The ticket was made for this name and key: the Hello may not claim another.
+      const st = resumed.state;
+      if (st.agent !== env.sender || keyIdFor(st.identityPublicKey) !== env.security?.keyId || !constantTimeEqual(st.identityPublicKey, hello.identityPublicKey)) {
+        throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "the ticket was issued to another agent or key", { pointer: "/signature/keyId" });
+      }
+    }
     const version = highestCommonVersion(this.versions, hello.versions);
     if (!version) return yield* this.reject(env, hello, new FleetError(ErrorCode.HANDSHAKE_VERSION_MISMATCH, `no common version: we speak ${this.versions.join(", ")}, peer ${hello.versions.join(", ") || "none"}`));
     const caps = negotiateMutual(this.capabilities, hello.capabilities);
@@ -87,6 +107,9 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     const eph = yield* ephemeralStep();
     const nonce = randomBytes(HANDSHAKE_NONCE_BYTES);
     const sessionId = toHex(randomBytes(16));
+    const shared = yield* agreeStep(eph, hello.ephemeralPublicKey);
+    // A new ticket for the next handshake, sealing the PSK this one derives.
+    const issued = this.opts.tickets?.issue(env.sender, hello.identityPublicKey, resumptionPsk(shared, hello.nonce, nonce, sessionId));
     const heartbeat = agreeHeartbeat(this.opts.heartbeat, hello.heartbeat);
     const maxFrameBytes = frameLimit(this.opts.maxFrameBytes, hello.maxFrameBytes);
     const welcome = create(WelcomeSchema, {
@@ -100,8 +123,11 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
       heartbeat,
       maxFrameBytes: this.opts.maxFrameBytes ?? 0,
       capabilities: this.capabilities,
+      resumptionTicket: issued?.ticket,
+      resumptionLifetimeSeconds: issued?.lifetimeSeconds ?? 0,
     });
-    const send = yield* signStep(controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.RESPONSE, body: { case: "welcome", value: welcome }, clock: this.opts.clock, inReplyTo: env.id }));
+    const welcomeEnv = controlEnvelope({ sender: this.opts.identity.agent, to: { agent: env.sender }, type: MessageType.RESPONSE, body: { case: "welcome", value: welcome }, clock: this.opts.clock, inReplyTo: env.id });
+    const send = resumed ? signResumed(welcomeEnv, this.opts.identity.keyId, resumed.state.psk, "responder", resumed.ticket) : yield* signStep(welcomeEnv);
     const transcript = handshakeTranscript({
       initiator: env.sender,
       initiatorKey: hello.identityPublicKey,
@@ -110,14 +136,16 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
       hello: msg.payload,
       welcome: send.payload,
     });
-    const session = yield* sessionStep("responder", sessionId, eph, hello.ephemeralPublicKey, transcript);
+    const session = sessionFromShared("responder", sessionId, shared, transcript);
+    shared.fill(0);
     const peerKeyId = env.security!.keyId;
     this.pending = {
       peer: env.sender,
       peerKeyId,
       peerPublicKey: hello.identityPublicKey,
       nonce,
-      established: { sessionId, peer: env.sender, peerKeyId, peerPublicKey: hello.identityPublicKey, version, sharedCapabilities: caps.shared, heartbeat, maxFrameBytes, session, notices: caps.notices },
+      resumed,
+      established: { sessionId, peer: env.sender, peerKeyId, peerPublicKey: hello.identityPublicKey, version, sharedCapabilities: caps.shared, heartbeat, maxFrameBytes, session, notices: caps.notices, resumed: resumed !== undefined },
     };
     this.current = "awaiting-confirm";
     this.timer = this.opts.clock.setTimer(() => {
@@ -143,10 +171,18 @@ export class HandshakeResponder extends HandshakeMachine<HandshakeResponderOptio
     return { send, error };
   }
 
+  // The ticket a resumed Hello names, opened (104 when it is not ours, altered or expired).
+  private openTicket(msg: SignedEnvelope): Resumed {
+    if (!this.opts.tickets) throw new FleetError(ErrorCode.HANDSHAKE_AUTH_FAILED, "this responder does not resume sessions", { pointer: "/signature/scheme" });
+    const ticket = ticketFromKeyId(msg.signature!.keyId);
+    return { ticket, state: this.opts.tickets.open(ticket) };
+  }
+
   private *confirm(msg: SignedEnvelope): Steps<HandshakeStep> {
     const p = this.pending!;
     const keys = withIntroducedKey(this.opts.keys, p.peerKeyId, p.peerPublicKey);
-    const env = yield* openStep(msg, keys);
+    // A resumed handshake's Confirm is under the same PSK as its Hello.
+    const env = p.resumed ? openResumed(msg, p.resumed.state.psk, "initiator", p.resumed.ticket, this.opts.clock.now()) : yield* openStep(msg, keys);
     if (env.body?.kind.case !== "handshakeConfirm") return outOfOrder(env.body?.kind.case ?? "an empty body", this.current);
     const c = env.body.kind.value;
     // The sender is my peer (the Hello's sender and key), the recipient is me.

@@ -60,6 +60,8 @@ describe("client reconnection", () => {
     for (const id of got) counts.set(id, (counts.get(id) ?? 0) + 1);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(got)).toEqual(accepted);
+    // The restarted hub read its ticket key back from its store: every agent resumed (HMACs, no Ed25519).
+    for (const c of [...senders, beta]) expect(c.resumed).toBe(true);
     for (const log of logs) {
       expect(log.slice(0, 1)).toEqual(["connected"]);
       expect(log).toContain("disconnected");
@@ -83,6 +85,9 @@ describe("client reconnection", () => {
     hub = await inProcessHub({ identity: hubIdentity, port, storeDir: join(tmpDir(), "hub") });
     await until(() => alpha.status === "connected" && seen.some((s) => s.status === "reconnecting"), 10_000, "reconnected");
     await until(() => (hub.hub.registry.agent("alpha")?.groups ?? []).includes("crew"), 5_000, "groups re-joined");
+    // An empty store is a new ticket key: the ticket is refused, dropped, and the full handshake runs.
+    expect(hub.hub.tickets.counters.refused).toBe(1);
+    expect(alpha.resumed).toBe(false);
     const found = await alpha.queryRegistry({ capability: "summarize" });
     expect(found.agents.map((a) => a.agentId)).toEqual(["alpha"]);
     await alpha.close();
@@ -109,6 +114,8 @@ describe("client reconnection", () => {
     await Promise.all(held);
     await until(() => got.length === 2, 5_000, "held messages delivered");
     expect(got).toEqual(["h1", "h2"]);
+    expect(alpha.resumed).toBe(true);
+    expect(hub.hub.tickets.counters.resumed).toBe(2);
     await alpha.close();
     await beta.close();
   });

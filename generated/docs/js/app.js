@@ -501,7 +501,20 @@
                             "maximum": 4294967295,
                             "x-parser-schema-id": "<anonymous-schema-64>"
                           },
-                          "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities"
+                          "capabilities": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities",
+                          "resumptionTicket": {
+                            "description": "Added for resumption (spec/handshake.md \"Resumption\"): an opaque ticket, at most 512 bytes, the initiator may present in a later Hello (as Signature.key_id = \"ticket:\" + base64url(ticket)) to authenticate that handshake with the PSK this one derived, instead of Ed25519 signatures. Empty: the responder issues none. Kept only once the session is established.",
+                            "type": "string",
+                            "contentEncoding": "base64",
+                            "x-parser-schema-id": "<anonymous-schema-65>"
+                          },
+                          "resumptionLifetimeSeconds": {
+                            "description": "How long the ticket is good for, in seconds, from the Welcome (0 when there is no ticket).",
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": 4294967295,
+                            "x-parser-schema-id": "<anonymous-schema-66>"
+                          }
                         },
                         "required": [
                           "version",
@@ -580,17 +593,17 @@
                                   "ERROR_CODE_INTERNAL_ERROR",
                                   "ERROR_CODE_CANCELLED"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-67>"
+                                "x-parser-schema-id": "<anonymous-schema-69>"
                               },
                               "message": {
                                 "description": "A readable one-line explanation, already redacted of secrets.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-68>"
+                                "x-parser-schema-id": "<anonymous-schema-70>"
                               },
                               "pointer": {
                                 "description": "JSON pointer (RFC 6901) to the offending field, when there is one.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-69>"
+                                "x-parser-schema-id": "<anonymous-schema-71>"
                               },
                               "details": {
                                 "description": "Extra facts.",
@@ -603,17 +616,17 @@
                                     "key": {
                                       "description": "The detail's name, e.g. \"expected_version\".",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-72>"
+                                      "x-parser-schema-id": "<anonymous-schema-74>"
                                     },
                                     "value": {
                                       "description": "Its value as text.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-73>"
+                                      "x-parser-schema-id": "<anonymous-schema-75>"
                                     }
                                   },
-                                  "x-parser-schema-id": "<anonymous-schema-71>"
+                                  "x-parser-schema-id": "<anonymous-schema-73>"
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-70>"
+                                "x-parser-schema-id": "<anonymous-schema-72>"
                               },
                               "recovery": {
                                 "description": "What a receiver may do about an error.",
@@ -623,62 +636,62 @@
                                   "action": {
                                     "description": "\"retry\", \"reset\", \"escalate\" or \"none\".",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-75>"
+                                    "x-parser-schema-id": "<anonymous-schema-77>"
                                   },
                                   "delayMs": {
                                     "description": "Delay before acting, in milliseconds.",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-76>"
+                                    "x-parser-schema-id": "<anonymous-schema-78>"
                                   },
                                   "maxAttempts": {
                                     "description": "How many times to retry at most (for \"retry\").",
                                     "type": "integer",
                                     "minimum": 0,
                                     "maximum": 4294967295,
-                                    "x-parser-schema-id": "<anonymous-schema-77>"
+                                    "x-parser-schema-id": "<anonymous-schema-79>"
                                   }
                                 },
-                                "x-parser-schema-id": "<anonymous-schema-74>"
+                                "x-parser-schema-id": "<anonymous-schema-76>"
                               },
                               "messageId": {
                                 "description": "Id of the message that caused the error, when known.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-78>"
+                                "x-parser-schema-id": "<anonymous-schema-80>"
                               }
                             },
                             "required": [
                               "code"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-66>"
+                            "x-parser-schema-id": "<anonymous-schema-68>"
                           },
                           "supportedVersions": {
                             "description": "The versions the responder speaks, so the initiator can tell why.",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-80>"
+                              "x-parser-schema-id": "<anonymous-schema-82>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-79>"
+                            "x-parser-schema-id": "<anonymous-schema-81>"
                           },
                           "initiatorNonce": {
                             "description": "The Hello's nonce, echoed, binding the rejection to the attempt.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-81>"
+                            "x-parser-schema-id": "<anonymous-schema-83>"
                           },
                           "identityPublicKey": {
                             "description": "Added so a first-contact initiator can verify the rejection: the responder's Ed25519 identity public key (32 bytes), whose key id must match the envelope's, as in Welcome.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-82>"
+                            "x-parser-schema-id": "<anonymous-schema-84>"
                           }
                         },
                         "required": [
                           "error"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-65>"
+                        "x-parser-schema-id": "<anonymous-schema-67>"
                       },
                       "handshakeConfirm": {
                         "description": "Handshake step 3, from the initiator: it saw the Welcome and holds its key.",
@@ -688,19 +701,19 @@
                           "sessionId": {
                             "description": "The session id from the Welcome. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-84>"
+                            "x-parser-schema-id": "<anonymous-schema-86>"
                           },
                           "responderNonce": {
                             "description": "The Welcome's nonce, echoed. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-85>"
+                            "x-parser-schema-id": "<anonymous-schema-87>"
                           },
                           "finished": {
                             "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): the initiator's Finished, HMAC-SHA256(i2r_mac, PAE(\"fleet.v1.handshake-finished\", \"initiator\", session_id, transcript)), 32 bytes, proving it derived the same session keys over the same transcript. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-86>"
+                            "x-parser-schema-id": "<anonymous-schema-88>"
                           }
                         },
                         "required": [
@@ -708,7 +721,7 @@
                           "responderNonce",
                           "finished"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-83>"
+                        "x-parser-schema-id": "<anonymous-schema-85>"
                       },
                       "heartbeat": {
                         "description": "A liveness signal, sent in both directions every interval.",
@@ -719,14 +732,14 @@
                             "description": "Increases by one with every heartbeat on a session. Required.",
                             "type": "string",
                             "pattern": "^[0-9]+$",
-                            "x-parser-schema-id": "<anonymous-schema-88>"
+                            "x-parser-schema-id": "<anonymous-schema-90>"
                           },
                           "queueDepth": {
                             "description": "Messages waiting in the sender's queues (a load hint).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-89>"
+                            "x-parser-schema-id": "<anonymous-schema-91>"
                           },
                           "health": {
                             "description": "Health of an agent or service.",
@@ -738,13 +751,13 @@
                               "HEALTH_STATUS_UNHEALTHY",
                               "HEALTH_STATUS_UNKNOWN"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-90>"
+                            "x-parser-schema-id": "<anonymous-schema-92>"
                           }
                         },
                         "required": [
                           "sequence"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-87>"
+                        "x-parser-schema-id": "<anonymous-schema-89>"
                       },
                       "discoveryBeacon": {
                         "description": "\"I am here and can do this.\" Flooded to fleet:discovery; relays increment hop_count and drop beacons past 5 hops. The beacon is signed by the agent it describes (its envelope), so relays cannot alter it: hop_count travels in a relayed copy's own envelope, signed by the relay.",
@@ -754,49 +767,49 @@
                           "agentId": {
                             "description": "The agent this beacon describes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-92>"
+                            "x-parser-schema-id": "<anonymous-schema-94>"
                           },
                           "keyId": {
                             "description": "Its identity key id. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-93>"
+                            "x-parser-schema-id": "<anonymous-schema-95>"
                           },
                           "capabilities": {
                             "description": "What it offers.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-94>"
+                            "x-parser-schema-id": "<anonymous-schema-96>"
                           },
                           "versions": {
                             "description": "Protocol versions it speaks.",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-96>"
+                              "x-parser-schema-id": "<anonymous-schema-98>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-95>"
+                            "x-parser-schema-id": "<anonymous-schema-97>"
                           },
                           "issuedAt": {
                             "description": "When the agent issued this beacon; for one agent the newest wins. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-97>"
+                            "x-parser-schema-id": "<anonymous-schema-99>"
                           },
                           "hopCount": {
                             "description": "Relays this beacon has crossed (0 when sent by the agent itself).",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-98>"
+                            "x-parser-schema-id": "<anonymous-schema-100>"
                           },
                           "endpoints": {
                             "description": "Where the agent can be reached, e.g. \"tcp://127.0.0.1:7420\", \"nats://...\".",
                             "type": "array",
                             "items": {
                               "type": "string",
-                              "x-parser-schema-id": "<anonymous-schema-100>"
+                              "x-parser-schema-id": "<anonymous-schema-102>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-99>"
+                            "x-parser-schema-id": "<anonymous-schema-101>"
                           },
                           "role": {
                             "description": "An agent's role, as in the original registry.",
@@ -809,13 +822,13 @@
                               "AGENT_ROLE_GATEWAY",
                               "AGENT_ROLE_MONITOR"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-101>"
+                            "x-parser-schema-id": "<anonymous-schema-103>"
                           },
                           "publicKey": {
                             "description": "The agent's Ed25519 public key (32 bytes), so a finder can verify it without a registry.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-102>"
+                            "x-parser-schema-id": "<anonymous-schema-104>"
                           },
                           "original": {
                             "description": "A payload and the signature over it (the DSSE pattern): the verifier checks the signature over the bytes as received, then parses them.",
@@ -825,13 +838,13 @@
                               "payloadType": {
                                 "description": "What payload holds: \"application/vnd.fleet.v1.envelope+proto\" (binary Envelope) or \"application/vnd.fleet.v1.envelope+json\" (UTF-8 JSON form of Envelope). Required.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-104>"
+                                "x-parser-schema-id": "<anonymous-schema-106>"
                               },
                               "payload": {
                                 "description": "The exact serialized Envelope that was signed. Required.",
                                 "type": "string",
                                 "contentEncoding": "base64",
-                                "x-parser-schema-id": "<anonymous-schema-105>"
+                                "x-parser-schema-id": "<anonymous-schema-107>"
                               },
                               "signature": {
                                 "description": "A signature over a payload.",
@@ -846,25 +859,25 @@
                                       "SIGNATURE_SCHEME_ED25519",
                                       "SIGNATURE_SCHEME_HMAC_SHA256"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-107>"
+                                    "x-parser-schema-id": "<anonymous-schema-109>"
                                   },
                                   "keyId": {
                                     "description": "Key id of the signing key (for HMAC: the shared secret's id). Required.",
                                     "type": "string",
-                                    "x-parser-schema-id": "<anonymous-schema-108>"
+                                    "x-parser-schema-id": "<anonymous-schema-110>"
                                   },
                                   "sig": {
                                     "description": "The signature: 64 bytes for Ed25519, 32 for HMAC-SHA256. Required.",
                                     "type": "string",
                                     "contentEncoding": "base64",
-                                    "x-parser-schema-id": "<anonymous-schema-109>"
+                                    "x-parser-schema-id": "<anonymous-schema-111>"
                                   }
                                 },
                                 "required": [
                                   "keyId",
                                   "sig"
                                 ],
-                                "x-parser-schema-id": "<anonymous-schema-106>"
+                                "x-parser-schema-id": "<anonymous-schema-108>"
                               }
                             },
                             "required": [
@@ -872,7 +885,7 @@
                               "payload",
                               "signature"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-103>"
+                            "x-parser-schema-id": "<anonymous-schema-105>"
                           }
                         },
                         "required": [
@@ -880,7 +893,7 @@
                           "keyId",
                           "issuedAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-91>"
+                        "x-parser-schema-id": "<anonymous-schema-93>"
                       },
                       "capabilityExchange": {
                         "description": "Negotiation outside the handshake (capabilities change while a session is open).",
@@ -891,31 +904,31 @@
                           "isReply": {
                             "description": "True on the answer to an exchange, so the two sides do not answer each other forever.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-111>"
+                            "x-parser-schema-id": "<anonymous-schema-113>"
                           },
                           "shared": {
                             "description": "On a reply: capabilities both sides share, sorted by name then version.",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-112>"
+                            "x-parser-schema-id": "<anonymous-schema-114>"
                           },
                           "missingRequired": {
                             "description": "On a reply: required capabilities the replier lacks (403).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-113>"
+                            "x-parser-schema-id": "<anonymous-schema-115>"
                           },
                           "missingOptional": {
                             "description": "On a reply: optional capabilities the replier lacks (402).",
                             "type": "array",
                             "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                            "x-parser-schema-id": "<anonymous-schema-114>"
+                            "x-parser-schema-id": "<anonymous-schema-116>"
                           }
                         },
                         "required": [
                           "capabilities"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-110>"
+                        "x-parser-schema-id": "<anonymous-schema-112>"
                       },
                       "registryDigest": {
                         "description": "A summary of a replica's state: equal root hashes mean equal registries.",
@@ -925,20 +938,20 @@
                           "node": {
                             "description": "The replica sending the digest. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-116>"
+                            "x-parser-schema-id": "<anonymous-schema-118>"
                           },
                           "rootHash": {
                             "description": "SHA-256 over the sorted entries (spec/registry.md). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-117>"
+                            "x-parser-schema-id": "<anonymous-schema-119>"
                           },
                           "entryCount": {
                             "description": "Number of entries, tombstones included.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-118>"
+                            "x-parser-schema-id": "<anonymous-schema-120>"
                           },
                           "bucketHashes": {
                             "description": "Hashes of 16 buckets (by the first hex digit of SHA-256(key)), to narrow a difference.",
@@ -946,21 +959,21 @@
                             "items": {
                               "type": "string",
                               "contentEncoding": "base64",
-                              "x-parser-schema-id": "<anonymous-schema-120>"
+                              "x-parser-schema-id": "<anonymous-schema-122>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-119>"
+                            "x-parser-schema-id": "<anonymous-schema-121>"
                           },
                           "isReply": {
                             "description": "True on the answer to a digest.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-121>"
+                            "x-parser-schema-id": "<anonymous-schema-123>"
                           }
                         },
                         "required": [
                           "node",
                           "rootHash"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-115>"
+                        "x-parser-schema-id": "<anonymous-schema-117>"
                       },
                       "registrySnapshot": {
                         "description": "The whole registry (or the buckets asked for).",
@@ -970,7 +983,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-123>"
+                            "x-parser-schema-id": "<anonymous-schema-125>"
                           },
                           "entries": {
                             "description": "Every entry, sorted by key.",
@@ -983,7 +996,7 @@
                                 "key": {
                                   "description": "\"agent/<id>\", \"service/<id>\" or \"health/<id>\". Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-126>"
+                                  "x-parser-schema-id": "<anonymous-schema-128>"
                                 },
                                 "version": {
                                   "description": "A hybrid logical clock timestamp: the version of a registry entry.",
@@ -994,30 +1007,30 @@
                                       "description": "Physical time in Unix milliseconds (the max seen so far). A replica refuses a remote entry whose wall_ms is beyond its own clock + the skew bound (default 120 s; 605).",
                                       "type": "string",
                                       "pattern": "^[0-9]+$",
-                                      "x-parser-schema-id": "<anonymous-schema-128>"
+                                      "x-parser-schema-id": "<anonymous-schema-130>"
                                     },
                                     "logical": {
                                       "description": "Counter that orders events within the same millisecond. When it would pass 2^32 - 1 the clock moves wall_ms on by 1 ms and restarts it at 0 instead of wrapping.",
                                       "type": "integer",
                                       "minimum": 0,
                                       "maximum": 4294967295,
-                                      "x-parser-schema-id": "<anonymous-schema-129>"
+                                      "x-parser-schema-id": "<anonymous-schema-131>"
                                     },
                                     "node": {
                                       "description": "The replica that made the change; breaks the remaining ties. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-130>"
+                                      "x-parser-schema-id": "<anonymous-schema-132>"
                                     }
                                   },
                                   "required": [
                                     "node"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-127>"
+                                  "x-parser-schema-id": "<anonymous-schema-129>"
                                 },
                                 "tombstone": {
                                   "description": "True when the entry was deleted; the record is then absent but the version stays.",
                                   "type": "boolean",
-                                  "x-parser-schema-id": "<anonymous-schema-131>"
+                                  "x-parser-schema-id": "<anonymous-schema-133>"
                                 },
                                 "agent": {
                                   "description": "An agent in the registry.",
@@ -1027,37 +1040,28 @@
                                     "agentId": {
                                       "description": "The agent's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-133>"
+                                      "x-parser-schema-id": "<anonymous-schema-135>"
                                     },
                                     "keyId": {
                                       "description": "Its identity key id (the pinned binding). Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-134>"
+                                      "x-parser-schema-id": "<anonymous-schema-136>"
                                     },
                                     "publicKey": {
                                       "description": "Its Ed25519 public key (32 bytes).",
                                       "type": "string",
                                       "contentEncoding": "base64",
-                                      "x-parser-schema-id": "<anonymous-schema-135>"
+                                      "x-parser-schema-id": "<anonymous-schema-137>"
                                     },
                                     "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                                     "capabilities": {
                                       "description": "What it offers.",
                                       "type": "array",
                                       "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
-                                      "x-parser-schema-id": "<anonymous-schema-136>"
+                                      "x-parser-schema-id": "<anonymous-schema-138>"
                                     },
                                     "endpoints": {
                                       "description": "Where it can be reached.",
-                                      "type": "array",
-                                      "items": {
-                                        "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-138>"
-                                      },
-                                      "x-parser-schema-id": "<anonymous-schema-137>"
-                                    },
-                                    "versions": {
-                                      "description": "Protocol versions it speaks.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
@@ -1065,21 +1069,30 @@
                                       },
                                       "x-parser-schema-id": "<anonymous-schema-139>"
                                     },
-                                    "groups": {
-                                      "description": "Groups it belongs to.",
+                                    "versions": {
+                                      "description": "Protocol versions it speaks.",
                                       "type": "array",
                                       "items": {
                                         "type": "string",
                                         "x-parser-schema-id": "<anonymous-schema-142>"
                                       },
                                       "x-parser-schema-id": "<anonymous-schema-141>"
+                                    },
+                                    "groups": {
+                                      "description": "Groups it belongs to.",
+                                      "type": "array",
+                                      "items": {
+                                        "type": "string",
+                                        "x-parser-schema-id": "<anonymous-schema-144>"
+                                      },
+                                      "x-parser-schema-id": "<anonymous-schema-143>"
                                     }
                                   },
                                   "required": [
                                     "agentId",
                                     "keyId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-132>"
+                                  "x-parser-schema-id": "<anonymous-schema-134>"
                                 },
                                 "service": {
                                   "description": "A service offered by one or more agents.",
@@ -1089,30 +1102,30 @@
                                     "serviceId": {
                                       "description": "The service's name. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-144>"
+                                      "x-parser-schema-id": "<anonymous-schema-146>"
                                     },
                                     "agentId": {
                                       "description": "The agent that provides it. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-145>"
+                                      "x-parser-schema-id": "<anonymous-schema-147>"
                                     },
                                     "capability": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.hello.properties.capabilities.properties.offered.items",
                                     "endpoint": {
                                       "description": "Where to reach it.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-146>"
+                                      "x-parser-schema-id": "<anonymous-schema-148>"
                                     },
                                     "description": {
                                       "description": "Free-form description.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-147>"
+                                      "x-parser-schema-id": "<anonymous-schema-149>"
                                     }
                                   },
                                   "required": [
                                     "serviceId",
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-143>"
+                                  "x-parser-schema-id": "<anonymous-schema-145>"
                                 },
                                 "health": {
                                   "description": "The last known health of an agent.",
@@ -1122,25 +1135,25 @@
                                     "agentId": {
                                       "description": "The agent. Required.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-149>"
+                                      "x-parser-schema-id": "<anonymous-schema-151>"
                                     },
                                     "status": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.heartbeat.properties.health",
                                     "observedAt": {
                                       "description": "When this was observed.",
                                       "type": "string",
                                       "format": "date-time",
-                                      "x-parser-schema-id": "<anonymous-schema-150>"
+                                      "x-parser-schema-id": "<anonymous-schema-152>"
                                     },
                                     "reason": {
                                       "description": "Why, in a few words.",
                                       "type": "string",
-                                      "x-parser-schema-id": "<anonymous-schema-151>"
+                                      "x-parser-schema-id": "<anonymous-schema-153>"
                                     }
                                   },
                                   "required": [
                                     "agentId"
                                   ],
-                                  "x-parser-schema-id": "<anonymous-schema-148>"
+                                  "x-parser-schema-id": "<anonymous-schema-150>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
@@ -1153,21 +1166,21 @@
                                       "node": {
                                         "description": "The replica. Required.",
                                         "type": "string",
-                                        "x-parser-schema-id": "<anonymous-schema-154>"
+                                        "x-parser-schema-id": "<anonymous-schema-156>"
                                       },
                                       "count": {
                                         "description": "How many writes that replica made to the key. At least 1, at most 4294967296 (2^32): a larger count is refused (709) and a write that would exceed it fails, so it never wraps.",
                                         "type": "string",
                                         "pattern": "^[0-9]+$",
-                                        "x-parser-schema-id": "<anonymous-schema-155>"
+                                        "x-parser-schema-id": "<anonymous-schema-157>"
                                       }
                                     },
                                     "required": [
                                       "node"
                                     ],
-                                    "x-parser-schema-id": "<anonymous-schema-153>"
+                                    "x-parser-schema-id": "<anonymous-schema-155>"
                                   },
-                                  "x-parser-schema-id": "<anonymous-schema-152>"
+                                  "x-parser-schema-id": "<anonymous-schema-154>"
                                 },
                                 "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
@@ -1225,9 +1238,9 @@
                                   }
                                 }
                               },
-                              "x-parser-schema-id": "<anonymous-schema-125>"
+                              "x-parser-schema-id": "<anonymous-schema-127>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-124>"
+                            "x-parser-schema-id": "<anonymous-schema-126>"
                           },
                           "buckets": {
                             "description": "Which buckets this covers (empty = all).",
@@ -1236,15 +1249,15 @@
                               "type": "integer",
                               "minimum": 0,
                               "maximum": 4294967295,
-                              "x-parser-schema-id": "<anonymous-schema-157>"
+                              "x-parser-schema-id": "<anonymous-schema-159>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-156>"
+                            "x-parser-schema-id": "<anonymous-schema-158>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-122>"
+                        "x-parser-schema-id": "<anonymous-schema-124>"
                       },
                       "registryDelta": {
                         "description": "Entries changed since the receiver last synced.",
@@ -1254,7 +1267,7 @@
                           "node": {
                             "description": "The replica sending it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-159>"
+                            "x-parser-schema-id": "<anonymous-schema-161>"
                           },
                           "entries": {
                             "description": "Changed entries, sorted by key.",
@@ -1282,7 +1295,7 @@
                                     "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                                  "x-parser-schema-id": "<anonymous-schema-162>"
+                                  "x-parser-schema-id": "<anonymous-schema-164>"
                                 },
                                 "service": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.service",
                                 "health": {
@@ -1296,27 +1309,27 @@
                                     "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                                   },
                                   "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                                  "x-parser-schema-id": "<anonymous-schema-163>"
+                                  "x-parser-schema-id": "<anonymous-schema-165>"
                                 },
                                 "causal": {
                                   "description": "Added for conflict detection: the entry's causal context, one counter per replica that wrote this key (sorted by node, at most one per node). A write that saw the previous value dominates it; neither dominating means a concurrent write (REGISTRY_CONFLICT 502). On replicated entries (spec/registry.md \"Owners\") exactly one counter: the owner's.",
                                   "type": "array",
                                   "items": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.causal.items",
-                                  "x-parser-schema-id": "<anonymous-schema-164>"
+                                  "x-parser-schema-id": "<anonymous-schema-166>"
                                 },
                                 "ownerSignature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.required",
                               "dependentSchemas": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.dependentSchemas",
-                              "x-parser-schema-id": "<anonymous-schema-161>"
+                              "x-parser-schema-id": "<anonymous-schema-163>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-160>"
+                            "x-parser-schema-id": "<anonymous-schema-162>"
                           }
                         },
                         "required": [
                           "node"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-158>"
+                        "x-parser-schema-id": "<anonymous-schema-160>"
                       },
                       "registryQuery": {
                         "description": "A registry lookup.",
@@ -1326,26 +1339,26 @@
                           "capability": {
                             "description": "Only agents offering this capability name.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-166>"
+                            "x-parser-schema-id": "<anonymous-schema-168>"
                           },
                           "role": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.role",
                           "agentId": {
                             "description": "Only this agent.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-167>"
+                            "x-parser-schema-id": "<anonymous-schema-169>"
                           },
                           "onlineOnly": {
                             "description": "Only agents currently online (per presence).",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-168>"
+                            "x-parser-schema-id": "<anonymous-schema-170>"
                           },
                           "afterAgentId": {
                             "description": "Added for bounded answers: only agents whose agent_id sorts after this one (by UTF-8 bytes); empty = from the first. To read past a truncated answer, ask again with the last agent_id it held (spec/registry.md \"Query answers\").",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-169>"
+                            "x-parser-schema-id": "<anonymous-schema-171>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-165>"
+                        "x-parser-schema-id": "<anonymous-schema-167>"
                       },
                       "registryQueryResult": {
                         "description": "The answer to a RegistryQuery.",
@@ -1370,9 +1383,9 @@
                                 "groups": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.properties.groups"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.agent.required",
-                              "x-parser-schema-id": "<anonymous-schema-172>"
+                              "x-parser-schema-id": "<anonymous-schema-174>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-171>"
+                            "x-parser-schema-id": "<anonymous-schema-173>"
                           },
                           "health": {
                             "description": "Their health, where known, in the same order.",
@@ -1388,17 +1401,17 @@
                                 "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.properties.reason"
                               },
                               "required": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.registrySnapshot.properties.entries.items.properties.health.required",
-                              "x-parser-schema-id": "<anonymous-schema-174>"
+                              "x-parser-schema-id": "<anonymous-schema-176>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-173>"
+                            "x-parser-schema-id": "<anonymous-schema-175>"
                           },
                           "truncated": {
                             "description": "Added for bounded answers: true when more agents matched than this answer holds (at most 256 agents and 256 KiB of records, spec/registry.md \"Query answers\"); ask again with after_agent_id = the last agent_id here for the rest.",
                             "type": "boolean",
-                            "x-parser-schema-id": "<anonymous-schema-175>"
+                            "x-parser-schema-id": "<anonymous-schema-177>"
                           }
                         },
-                        "x-parser-schema-id": "<anonymous-schema-170>"
+                        "x-parser-schema-id": "<anonymous-schema-172>"
                       },
                       "bottle": {
                         "description": "A bottle in transit: the origin's signed letter and the relays' postmarks.",
@@ -1417,31 +1430,31 @@
                                 "relay": {
                                   "description": "The relay's agent name. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-179>"
+                                  "x-parser-schema-id": "<anonymous-schema-181>"
                                 },
                                 "keyId": {
                                   "description": "The relay's key id. Required.",
                                   "type": "string",
-                                  "x-parser-schema-id": "<anonymous-schema-180>"
+                                  "x-parser-schema-id": "<anonymous-schema-182>"
                                 },
                                 "hop": {
                                   "description": "Hop number: 1 for the first relay. Required.",
                                   "type": "integer",
                                   "minimum": 0,
                                   "maximum": 4294967295,
-                                  "x-parser-schema-id": "<anonymous-schema-181>"
+                                  "x-parser-schema-id": "<anonymous-schema-183>"
                                 },
                                 "at": {
                                   "description": "When the relay took the bottle. Required.",
                                   "type": "string",
                                   "format": "date-time",
-                                  "x-parser-schema-id": "<anonymous-schema-182>"
+                                  "x-parser-schema-id": "<anonymous-schema-184>"
                                 },
                                 "signature": {
                                   "description": "Ed25519 over PAE(\"fleet.v1.postmark\", ...) chaining the previous postmark (spec/bottles.md). Required.",
                                   "type": "string",
                                   "contentEncoding": "base64",
-                                  "x-parser-schema-id": "<anonymous-schema-183>"
+                                  "x-parser-schema-id": "<anonymous-schema-185>"
                                 }
                               },
                               "required": [
@@ -1451,15 +1464,15 @@
                                 "at",
                                 "signature"
                               ],
-                              "x-parser-schema-id": "<anonymous-schema-178>"
+                              "x-parser-schema-id": "<anonymous-schema-180>"
                             },
-                            "x-parser-schema-id": "<anonymous-schema-177>"
+                            "x-parser-schema-id": "<anonymous-schema-179>"
                           }
                         },
                         "required": [
                           "letter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-176>"
+                        "x-parser-schema-id": "<anonymous-schema-178>"
                       },
                       "bottleReceipt": {
                         "description": "A signed report of a bottle's progress, sent to the origin.",
@@ -1469,7 +1482,7 @@
                           "bottleId": {
                             "description": "The bottle. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-185>"
+                            "x-parser-schema-id": "<anonymous-schema-187>"
                           },
                           "status": {
                             "description": "Where a bottle is.",
@@ -1482,29 +1495,29 @@
                               "BOTTLE_STATUS_EXPIRED",
                               "BOTTLE_STATUS_FAILED"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-186>"
+                            "x-parser-schema-id": "<anonymous-schema-188>"
                           },
                           "reason": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-187>"
+                            "x-parser-schema-id": "<anonymous-schema-189>"
                           },
                           "at": {
                             "description": "When the status was reached. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-188>"
+                            "x-parser-schema-id": "<anonymous-schema-190>"
                           },
                           "reporter": {
                             "description": "The agent or hub reporting it. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-189>"
+                            "x-parser-schema-id": "<anonymous-schema-191>"
                           },
                           "origin": {
                             "description": "Added for bottle identity: the letter's origin (its signer); with bottle_id it names the bottle (spec/bottles.md). Every receipt sets it; a relay looks an ACKNOWLEDGED receipt up by (origin, bottle_id), and an origin ignores receipts naming another origin.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-190>"
+                            "x-parser-schema-id": "<anonymous-schema-192>"
                           }
                         },
                         "required": [
@@ -1513,7 +1526,7 @@
                           "at",
                           "reporter"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-184>"
+                        "x-parser-schema-id": "<anonymous-schema-186>"
                       },
                       "receipt": {
                         "description": "A receipt, signed by the receiver, for a message with requires_ack.",
@@ -1523,7 +1536,7 @@
                           "messageId": {
                             "description": "The message acknowledged. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-192>"
+                            "x-parser-schema-id": "<anonymous-schema-194>"
                           },
                           "status": {
                             "description": "What happened to a message.",
@@ -1536,34 +1549,34 @@
                               "RECEIPT_STATUS_FAILED",
                               "RECEIPT_STATUS_TIMED_OUT"
                             ],
-                            "x-parser-schema-id": "<anonymous-schema-193>"
+                            "x-parser-schema-id": "<anonymous-schema-195>"
                           },
                           "code": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error.properties.code",
                           "detail": {
                             "description": "A readable detail.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-194>"
+                            "x-parser-schema-id": "<anonymous-schema-196>"
                           },
                           "retryAfterMs": {
                             "description": "For BUSY and RATE_LIMITED: when to try again, in milliseconds.",
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-195>"
+                            "x-parser-schema-id": "<anonymous-schema-197>"
                           },
                           "exitCode": {
                             "description": "For FAILED: the handler's exit status (a process exit code; 0 when it did not exit, e.g. killed by a signal or interrupted by a restart: detail says which).",
                             "type": "integer",
                             "minimum": -2147483648,
                             "maximum": 2147483647,
-                            "x-parser-schema-id": "<anonymous-schema-196>"
+                            "x-parser-schema-id": "<anonymous-schema-198>"
                           }
                         },
                         "required": [
                           "messageId",
                           "status"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-191>"
+                        "x-parser-schema-id": "<anonymous-schema-193>"
                       },
                       "error": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.helloReject.properties.error",
                       "keyRotation": {
@@ -1574,35 +1587,35 @@
                           "agent": {
                             "description": "The agent whose key changes. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-198>"
+                            "x-parser-schema-id": "<anonymous-schema-200>"
                           },
                           "oldKeyId": {
                             "description": "The key being replaced. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-199>"
+                            "x-parser-schema-id": "<anonymous-schema-201>"
                           },
                           "newPublicKey": {
                             "description": "The new public key (32 bytes of Ed25519). Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-200>"
+                            "x-parser-schema-id": "<anonymous-schema-202>"
                           },
                           "newKeyId": {
                             "description": "Key id of new_public_key. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-201>"
+                            "x-parser-schema-id": "<anonymous-schema-203>"
                           },
                           "effectiveAt": {
                             "description": "When the rotation takes effect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-202>"
+                            "x-parser-schema-id": "<anonymous-schema-204>"
                           },
                           "newKeySignature": {
                             "description": "Ed25519 signature by the new key over PAE(\"fleet.v1.key-rotation.new\", ...) proving possession. Required.",
                             "type": "string",
                             "contentEncoding": "base64",
-                            "x-parser-schema-id": "<anonymous-schema-203>"
+                            "x-parser-schema-id": "<anonymous-schema-205>"
                           }
                         },
                         "required": [
@@ -1613,7 +1626,7 @@
                           "effectiveAt",
                           "newKeySignature"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-197>"
+                        "x-parser-schema-id": "<anonymous-schema-199>"
                       },
                       "bottleLetter": {
                         "description": "The origin-signed content of a bottle.",
@@ -1623,7 +1636,7 @@
                           "bottleId": {
                             "description": "Unique id of the bottle; delivery is idempotent by it, across relays. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-205>"
+                            "x-parser-schema-id": "<anonymous-schema-207>"
                           },
                           "recipient": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.recipient",
                           "condition": {
@@ -1635,38 +1648,38 @@
                                 "description": "Always deliverable (as soon as the recipient can be reached). Must be true when set.",
                                 "type": "boolean",
                                 "const": true,
-                                "x-parser-schema-id": "<anonymous-schema-207>"
+                                "x-parser-schema-id": "<anonymous-schema-209>"
                               },
                               "agentOnline": {
                                 "description": "The named agent is online.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-208>"
+                                "x-parser-schema-id": "<anonymous-schema-210>"
                               },
                               "capabilityPresent": {
                                 "description": "Some online agent offers this capability.",
                                 "type": "string",
-                                "x-parser-schema-id": "<anonymous-schema-209>"
+                                "x-parser-schema-id": "<anonymous-schema-211>"
                               },
                               "notBefore": {
                                 "description": "Not before this time.",
                                 "type": "string",
                                 "format": "date-time",
-                                "x-parser-schema-id": "<anonymous-schema-210>"
+                                "x-parser-schema-id": "<anonymous-schema-212>"
                               },
                               "all": {
                                 "description": "Every listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-211>"
+                                "x-parser-schema-id": "<anonymous-schema-213>"
                               },
                               "any": {
                                 "description": "At least one listed condition holds.",
                                 "$ref": "#/$defs/ConditionList",
-                                "x-parser-schema-id": "<anonymous-schema-212>"
+                                "x-parser-schema-id": "<anonymous-schema-214>"
                               }
                             },
                             "maxProperties": 1,
                             "minProperties": 1,
-                            "x-parser-schema-id": "<anonymous-schema-206>"
+                            "x-parser-schema-id": "<anonymous-schema-208>"
                           },
                           "payload": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.application",
                           "maxHops": {
@@ -1674,7 +1687,7 @@
                             "type": "integer",
                             "minimum": 0,
                             "maximum": 4294967295,
-                            "x-parser-schema-id": "<anonymous-schema-213>"
+                            "x-parser-schema-id": "<anonymous-schema-215>"
                           }
                         },
                         "required": [
@@ -1683,7 +1696,7 @@
                           "condition",
                           "payload"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-204>"
+                        "x-parser-schema-id": "<anonymous-schema-206>"
                       },
                       "keyRevocation": {
                         "description": "A statement, signed by the revoked key itself, that an agent's key is compromised: every receiver that applies it unbinds the name from the key and never pins that key again (611). The name is then unbound until its owner re-enrolls with a new key (spec/signing.md \"Revocation\": at a hub only with an admission token bound to the new key).",
@@ -1693,23 +1706,23 @@
                           "agent": {
                             "description": "The agent whose key is revoked; the envelope's sender. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-215>"
+                            "x-parser-schema-id": "<anonymous-schema-217>"
                           },
                           "revokedKeyId": {
                             "description": "The key revoked: the agent's currently pinned key, which signs this statement. Required.",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-216>"
+                            "x-parser-schema-id": "<anonymous-schema-218>"
                           },
                           "effectiveAt": {
                             "description": "The earliest time the key may have been compromised: no later than the statement's created_at. Receivers refuse the key from the moment they apply the revocation, whatever a message's created_at says; what they accepted from it at or after effective_at is suspect. Required.",
                             "type": "string",
                             "format": "date-time",
-                            "x-parser-schema-id": "<anonymous-schema-217>"
+                            "x-parser-schema-id": "<anonymous-schema-219>"
                           },
                           "reason": {
                             "description": "Why, in a few words (free text, never parsed).",
                             "type": "string",
-                            "x-parser-schema-id": "<anonymous-schema-218>"
+                            "x-parser-schema-id": "<anonymous-schema-220>"
                           }
                         },
                         "required": [
@@ -1717,7 +1730,7 @@
                           "revokedKeyId",
                           "effectiveAt"
                         ],
-                        "x-parser-schema-id": "<anonymous-schema-214>"
+                        "x-parser-schema-id": "<anonymous-schema-216>"
                       }
                     },
                     "maxProperties": 1,
@@ -1728,7 +1741,7 @@
                     "description": "The serialized Body sealed under security.encryption, when the payload is encrypted.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-219>"
+                    "x-parser-schema-id": "<anonymous-schema-221>"
                   }
                 },
                 "required": [
@@ -1746,13 +1759,13 @@
                     "required": [
                       "body"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-220>"
+                    "x-parser-schema-id": "<anonymous-schema-222>"
                   },
                   {
                     "required": [
                       "bodyCiphertext"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-221>"
+                    "x-parser-schema-id": "<anonymous-schema-223>"
                   }
                 ],
                 "dependentSchemas": {
@@ -1786,7 +1799,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-222>"
+                "x-parser-schema-id": "<anonymous-schema-224>"
               }
             ],
             "x-parser-schema-id": "HelloEnvelope"
@@ -1871,7 +1884,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-223>"
+                "x-parser-schema-id": "<anonymous-schema-225>"
               }
             ],
             "x-parser-schema-id": "WelcomeEnvelope"
@@ -1942,7 +1955,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-224>"
+                "x-parser-schema-id": "<anonymous-schema-226>"
               }
             ],
             "x-parser-schema-id": "HelloRejectEnvelope"
@@ -2012,7 +2025,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-225>"
+                "x-parser-schema-id": "<anonymous-schema-227>"
               }
             ],
             "x-parser-schema-id": "HandshakeConfirmEnvelope"
@@ -2067,7 +2080,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-226>"
+                "x-parser-schema-id": "<anonymous-schema-228>"
               }
             ],
             "x-parser-schema-id": "HeartbeatEnvelope"
@@ -2122,7 +2135,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-227>"
+                "x-parser-schema-id": "<anonymous-schema-229>"
               }
             ],
             "x-parser-schema-id": "ErrorEnvelope"
@@ -2188,7 +2201,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-228>"
+                "x-parser-schema-id": "<anonymous-schema-230>"
               }
             ],
             "x-parser-schema-id": "ReceiptEnvelope"
@@ -2256,7 +2269,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-230>"
+                "x-parser-schema-id": "<anonymous-schema-232>"
               }
             ],
             "x-parser-schema-id": "ApplicationEnvelope"
@@ -2316,7 +2329,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-231>"
+                "x-parser-schema-id": "<anonymous-schema-233>"
               }
             ],
             "x-parser-schema-id": "CapabilityExchangeEnvelope"
@@ -2393,7 +2406,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-232>"
+                "x-parser-schema-id": "<anonymous-schema-234>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryResultEnvelope"
@@ -2476,7 +2489,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-233>"
+                "x-parser-schema-id": "<anonymous-schema-235>"
               }
             ],
             "x-parser-schema-id": "KeyRotationEnvelope"
@@ -2547,7 +2560,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-235>"
+                "x-parser-schema-id": "<anonymous-schema-237>"
               }
             ],
             "x-parser-schema-id": "BottleReceiptEnvelope"
@@ -2663,7 +2676,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-239>"
+                "x-parser-schema-id": "<anonymous-schema-241>"
               }
             ],
             "x-parser-schema-id": "DiscoveryBeaconEnvelope"
@@ -2740,7 +2753,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-240>"
+                "x-parser-schema-id": "<anonymous-schema-242>"
               }
             ],
             "x-parser-schema-id": "RegistryDigestEnvelope"
@@ -2799,7 +2812,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-241>"
+                "x-parser-schema-id": "<anonymous-schema-243>"
               }
             ],
             "x-parser-schema-id": "RegistrySnapshotEnvelope"
@@ -2891,7 +2904,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-242>"
+                "x-parser-schema-id": "<anonymous-schema-244>"
               }
             ],
             "x-parser-schema-id": "RegistryDeltaEnvelope"
@@ -2967,7 +2980,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-243>"
+                "x-parser-schema-id": "<anonymous-schema-245>"
               }
             ],
             "x-parser-schema-id": "RegistryQueryEnvelope"
@@ -3042,7 +3055,7 @@
                     ]
                   }
                 },
-                "x-parser-schema-id": "<anonymous-schema-245>"
+                "x-parser-schema-id": "<anonymous-schema-247>"
               }
             ],
             "x-parser-schema-id": "BottleEnvelope"
@@ -3139,36 +3152,36 @@
                       "sessionId": {
                         "description": "The session, as agreed in the handshake. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-249>"
+                        "x-parser-schema-id": "<anonymous-schema-251>"
                       },
                       "sequence": {
                         "description": "Strictly increasing per direction, starting at 1; a repeat or a step back is rejected.",
                         "type": "string",
                         "pattern": "^[0-9]+$",
-                        "x-parser-schema-id": "<anonymous-schema-250>"
+                        "x-parser-schema-id": "<anonymous-schema-252>"
                       },
                       "payloadType": {
                         "description": "As in SignedEnvelope.payload_type. Required.",
                         "type": "string",
-                        "x-parser-schema-id": "<anonymous-schema-251>"
+                        "x-parser-schema-id": "<anonymous-schema-253>"
                       },
                       "payload": {
                         "description": "The exact serialized Envelope, or an EnvelopeBatch when payload_type says so. Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-252>"
+                        "x-parser-schema-id": "<anonymous-schema-254>"
                       },
                       "mac": {
                         "description": "HMAC-SHA256 with the sender's directional key over the session PAE (spec/signing.md). Required.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-253>"
+                        "x-parser-schema-id": "<anonymous-schema-255>"
                       },
                       "finished": {
                         "description": "Added for key confirmation (spec/handshake.md \"Key confirmation\"): present exactly on the responder's first message of a session (sequence 1, responder -> initiator), the responder's Finished HMAC-SHA256(r2i_mac, PAE(\"fleet.v1.handshake-finished\", \"responder\", session_id, transcript)), 32 bytes; empty on every other message.",
                         "type": "string",
                         "contentEncoding": "base64",
-                        "x-parser-schema-id": "<anonymous-schema-254>"
+                        "x-parser-schema-id": "<anonymous-schema-256>"
                       }
                     },
                     "required": [
@@ -3177,7 +3190,7 @@
                       "payload",
                       "mac"
                     ],
-                    "x-parser-schema-id": "<anonymous-schema-248>"
+                    "x-parser-schema-id": "<anonymous-schema-250>"
                   }
                 },
                 "maxProperties": 1,
@@ -3189,7 +3202,7 @@
                 "required": [
                   "session"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-255>"
+                "x-parser-schema-id": "<anonymous-schema-257>"
               }
             ],
             "x-parser-schema-id": "SessionPacket"
@@ -3258,7 +3271,7 @@
                     "description": "The serialized GroupStatement. Required.",
                     "type": "string",
                     "contentEncoding": "base64",
-                    "x-parser-schema-id": "<anonymous-schema-258>"
+                    "x-parser-schema-id": "<anonymous-schema-260>"
                   },
                   "signature": "$ref:$.channels.hubConnection.messages.hello.payload.allOf[0].properties.body.properties.discoveryBeacon.properties.original.properties.signature"
                 },
@@ -3274,7 +3287,7 @@
                   "statement",
                   "signature"
                 ],
-                "x-parser-schema-id": "<anonymous-schema-259>"
+                "x-parser-schema-id": "<anonymous-schema-261>"
               }
             ],
             "x-parser-schema-id": "StoredGroupStatement"

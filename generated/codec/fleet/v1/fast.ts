@@ -1714,7 +1714,7 @@ function d_fleet_v1_VersionCounter(stop: number): Msg {
 }
 
 function z_fleet_v1_Welcome(): Msg {
-  return { $typeName: "fleet.v1.Welcome", version: "", sharedCapabilities: [], initiatorNonce: EMPTY_BYTES, nonce: EMPTY_BYTES, ephemeralPublicKey: EMPTY_BYTES, identityPublicKey: EMPTY_BYTES, sessionId: "", maxFrameBytes: 0 };
+  return { $typeName: "fleet.v1.Welcome", version: "", sharedCapabilities: [], initiatorNonce: EMPTY_BYTES, nonce: EMPTY_BYTES, ephemeralPublicKey: EMPTY_BYTES, identityPublicKey: EMPTY_BYTES, sessionId: "", maxFrameBytes: 0, resumptionTicket: EMPTY_BYTES, resumptionLifetimeSeconds: 0 };
 }
 
 function e_fleet_v1_Welcome(m: Msg): void {
@@ -1730,6 +1730,8 @@ function e_fleet_v1_Welcome(m: Msg): void {
   v = m.heartbeat; if (v !== undefined) { writeByte(66); const s = writeLengthStart(); e_fleet_v1_HeartbeatParams(v); writeLengthEnd(s); }
   v = m.maxFrameBytes; if (v !== undefined) { if (typeof v !== "number" || v >>> 0 !== v) throw BAIL; if (v !== 0) { writeByte(72); writeVarint(v); } }
   v = m.capabilities; if (v !== undefined) { writeByte(82); const s = writeLengthStart(); e_fleet_v1_CapabilitySet(v); writeLengthEnd(s); }
+  v = m.resumptionTicket; if (v !== undefined) { if (!(v instanceof Uint8Array)) throw BAIL; if (v.length !== 0) { writeByte(90); writeBytes(v); } }
+  v = m.resumptionLifetimeSeconds; if (v !== undefined) { if (typeof v !== "number" || v >>> 0 !== v) throw BAIL; if (v !== 0) { writeByte(96); writeVarint(v); } }
 }
 
 function d_fleet_v1_Welcome(stop: number): Msg {
@@ -1746,6 +1748,8 @@ function d_fleet_v1_Welcome(stop: number): Msg {
       case 66: if (m.heartbeat !== undefined) throw BAIL; m.heartbeat = d_fleet_v1_HeartbeatParams(readLength(stop)); break;
       case 72: m.maxFrameBytes = readUint32(stop); break;
       case 82: if (m.capabilities !== undefined) throw BAIL; m.capabilities = d_fleet_v1_CapabilitySet(readLength(stop)); break;
+      case 90: m.resumptionTicket = readBytes(stop); break;
+      case 96: m.resumptionLifetimeSeconds = readUint32(stop); break;
       default:
         throw BAIL;
     }

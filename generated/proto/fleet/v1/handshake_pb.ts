@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/handshake.proto.
  */
 export const file_fleet_v1_handshake: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbGVldC92MS9oYW5kc2hha2UucHJvdG8SCGZsZWV0LnYxInIKD0hlYXJ0YmVhdFBhcmFtcxITCgtpbnRlcnZhbF9tcxgBIAEoDRIZChFkZWdyYWRlZF9hZnRlcl9tcxgCIAEoDRIYChBzdXNwZWN0X2FmdGVyX21zGAMgASgNEhUKDWRlYWRfYWZ0ZXJfbXMYBCABKA0i8gEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygJEi0KDGNhcGFiaWxpdGllcxgCIAEoCzIXLmZsZWV0LnYxLkNhcGFiaWxpdHlTZXQSDQoFbm9uY2UYAyABKAwSHAoUZXBoZW1lcmFsX3B1YmxpY19rZXkYBCABKAwSGwoTaWRlbnRpdHlfcHVibGljX2tleRgFIAEoDBIsCgloZWFydGJlYXQYBiABKAsyGS5mbGVldC52MS5IZWFydGJlYXRQYXJhbXMSFwoPbWF4X2ZyYW1lX2J5dGVzGAcgASgNEhcKD2FkbWlzc2lvbl90b2tlbhgIIAEoCSK6AgoHV2VsY29tZRIPCgd2ZXJzaW9uGAEgASgJEjEKE3NoYXJlZF9jYXBhYmlsaXRpZXMYAiADKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhcKD2luaXRpYXRvcl9ub25jZRgDIAEoDBINCgVub25jZRgEIAEoDBIcChRlcGhlbWVyYWxfcHVibGljX2tleRgFIAEoDBIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAYgASgMEhIKCnNlc3Npb25faWQYByABKAkSLAoJaGVhcnRiZWF0GAggASgLMhkuZmxlZXQudjEuSGVhcnRiZWF0UGFyYW1zEhcKD21heF9mcmFtZV9ieXRlcxgJIAEoDRItCgxjYXBhYmlsaXRpZXMYCiABKAsyFy5mbGVldC52MS5DYXBhYmlsaXR5U2V0IoMBCgtIZWxsb1JlamVjdBIiCgVlcnJvchgBIAEoCzITLmZsZWV0LnYxLkVycm9yQm9keRIaChJzdXBwb3J0ZWRfdmVyc2lvbnMYAiADKAkSFwoPaW5pdGlhdG9yX25vbmNlGAMgASgMEhsKE2lkZW50aXR5X3B1YmxpY19rZXkYBCABKAwiUQoQSGFuZHNoYWtlQ29uZmlybRISCgpzZXNzaW9uX2lkGAEgASgJEhcKD3Jlc3BvbmRlcl9ub25jZRgCIAEoDBIQCghmaW5pc2hlZBgDIAEoDGIGcHJvdG8z", [file_fleet_v1_capabilities, file_fleet_v1_errors]);
+  fileDesc("ChhmbGVldC92MS9oYW5kc2hha2UucHJvdG8SCGZsZWV0LnYxInIKD0hlYXJ0YmVhdFBhcmFtcxITCgtpbnRlcnZhbF9tcxgBIAEoDRIZChFkZWdyYWRlZF9hZnRlcl9tcxgCIAEoDRIYChBzdXNwZWN0X2FmdGVyX21zGAMgASgNEhUKDWRlYWRfYWZ0ZXJfbXMYBCABKA0i8gEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygJEi0KDGNhcGFiaWxpdGllcxgCIAEoCzIXLmZsZWV0LnYxLkNhcGFiaWxpdHlTZXQSDQoFbm9uY2UYAyABKAwSHAoUZXBoZW1lcmFsX3B1YmxpY19rZXkYBCABKAwSGwoTaWRlbnRpdHlfcHVibGljX2tleRgFIAEoDBIsCgloZWFydGJlYXQYBiABKAsyGS5mbGVldC52MS5IZWFydGJlYXRQYXJhbXMSFwoPbWF4X2ZyYW1lX2J5dGVzGAcgASgNEhcKD2FkbWlzc2lvbl90b2tlbhgIIAEoCSL6AgoHV2VsY29tZRIPCgd2ZXJzaW9uGAEgASgJEjEKE3NoYXJlZF9jYXBhYmlsaXRpZXMYAiADKAsyFC5mbGVldC52MS5DYXBhYmlsaXR5EhcKD2luaXRpYXRvcl9ub25jZRgDIAEoDBINCgVub25jZRgEIAEoDBIcChRlcGhlbWVyYWxfcHVibGljX2tleRgFIAEoDBIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAYgASgMEhIKCnNlc3Npb25faWQYByABKAkSLAoJaGVhcnRiZWF0GAggASgLMhkuZmxlZXQudjEuSGVhcnRiZWF0UGFyYW1zEhcKD21heF9mcmFtZV9ieXRlcxgJIAEoDRItCgxjYXBhYmlsaXRpZXMYCiABKAsyFy5mbGVldC52MS5DYXBhYmlsaXR5U2V0EhkKEXJlc3VtcHRpb25fdGlja2V0GAsgASgMEiMKG3Jlc3VtcHRpb25fbGlmZXRpbWVfc2Vjb25kcxgMIAEoDSKDAQoLSGVsbG9SZWplY3QSIgoFZXJyb3IYASABKAsyEy5mbGVldC52MS5FcnJvckJvZHkSGgoSc3VwcG9ydGVkX3ZlcnNpb25zGAIgAygJEhcKD2luaXRpYXRvcl9ub25jZRgDIAEoDBIbChNpZGVudGl0eV9wdWJsaWNfa2V5GAQgASgMIlEKEEhhbmRzaGFrZUNvbmZpcm0SEgoKc2Vzc2lvbl9pZBgBIAEoCRIXCg9yZXNwb25kZXJfbm9uY2UYAiABKAwSEAoIZmluaXNoZWQYAyABKAxiBnByb3RvMw", [file_fleet_v1_capabilities, file_fleet_v1_errors]);
 
 /**
  * Heartbeat timing agreed during the handshake: each field is the larger of the two
@@ -217,6 +217,23 @@ export type Welcome = Message<"fleet.v1.Welcome"> & {
    * @generated from field: fleet.v1.CapabilitySet capabilities = 10;
    */
   capabilities?: CapabilitySet | undefined;
+
+  /**
+   * Added for resumption (spec/handshake.md "Resumption"): an opaque ticket, at most 512 bytes,
+   * the initiator may present in a later Hello (as `Signature.key_id` = "ticket:" +
+   * base64url(ticket)) to authenticate that handshake with the PSK this one derived, instead of
+   * Ed25519 signatures. Empty: the responder issues none. Kept only once the session is established.
+   *
+   * @generated from field: bytes resumption_ticket = 11;
+   */
+  resumptionTicket: Uint8Array;
+
+  /**
+   * How long the ticket is good for, in seconds, from the Welcome (0 when there is no ticket).
+   *
+   * @generated from field: uint32 resumption_lifetime_seconds = 12;
+   */
+  resumptionLifetimeSeconds: number;
 };
 
 /**

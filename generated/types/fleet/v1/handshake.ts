@@ -108,6 +108,14 @@ export interface Welcome {
    * Added so the initiator can check its own needs: what the responder offers, requires and would use (its required/optional capabilities the initiator lacks give 403/402 there too).
    */
   capabilities?: CapabilitySet;
+  /**
+   * Added for resumption (spec/handshake.md "Resumption"): an opaque ticket, at most 512 bytes, the initiator may present in a later Hello (as Signature.key_id = "ticket:" + base64url(ticket)) to authenticate that handshake with the PSK this one derived, instead of Ed25519 signatures. Empty: the responder issues none. Kept only once the session is established.
+   */
+  resumptionTicket?: string;
+  /**
+   * How long the ticket is good for, in seconds, from the Welcome (0 when there is no ticket).
+   */
+  resumptionLifetimeSeconds?: number;
 }
 /**
  * Handshake step 2 (alternative), from the responder, when it refuses.

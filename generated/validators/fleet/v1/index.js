@@ -3960,7 +3960,7 @@ function validate58(data, { instancePath = "", parentData, parentDataProperty, r
   return errors === 0;
 }
 validate58.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
-var schema77 = { "description": "Handshake step 2, from the responder, when it accepts.", "type": "object", "additionalProperties": false, "properties": { "version": { "description": "The chosen version: the highest version both sides speak. Required.", "type": "string" }, "sharedCapabilities": { "description": "Capabilities both sides share, sorted by name then version (deterministic).", "type": "array", "items": { "$ref": "capabilities.schema.json#/$defs/Capability" } }, "initiatorNonce": { "description": "The Hello's nonce, echoed. Required.", "type": "string", "contentEncoding": "base64" }, "nonce": { "description": "32 fresh random bytes; the initiator must echo them. Required.", "type": "string", "contentEncoding": "base64" }, "ephemeralPublicKey": { "description": "The responder's ephemeral X25519 public key (32 bytes). Required.", "type": "string", "contentEncoding": "base64" }, "identityPublicKey": { "description": "The responder's Ed25519 identity public key (32 bytes). Required.", "type": "string", "contentEncoding": "base64" }, "sessionId": { "description": "Identifier of the new session. Required.", "type": "string" }, "heartbeat": { "description": "The agreed heartbeat timing (the larger of each proposed interval).", "$ref": "#/$defs/HeartbeatParams" }, "maxFrameBytes": { "description": "Largest frame the responder accepts, in bytes.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "capabilities": { "description": "Added so the initiator can check its own needs: what the responder offers, requires and would use (its required/optional capabilities the initiator lacks give 403/402 there too).", "$ref": "capabilities.schema.json#/$defs/CapabilitySet" } }, "required": ["version", "initiatorNonce", "nonce", "ephemeralPublicKey", "identityPublicKey", "sessionId"] };
+var schema77 = { "description": "Handshake step 2, from the responder, when it accepts.", "type": "object", "additionalProperties": false, "properties": { "version": { "description": "The chosen version: the highest version both sides speak. Required.", "type": "string" }, "sharedCapabilities": { "description": "Capabilities both sides share, sorted by name then version (deterministic).", "type": "array", "items": { "$ref": "capabilities.schema.json#/$defs/Capability" } }, "initiatorNonce": { "description": "The Hello's nonce, echoed. Required.", "type": "string", "contentEncoding": "base64" }, "nonce": { "description": "32 fresh random bytes; the initiator must echo them. Required.", "type": "string", "contentEncoding": "base64" }, "ephemeralPublicKey": { "description": "The responder's ephemeral X25519 public key (32 bytes). Required.", "type": "string", "contentEncoding": "base64" }, "identityPublicKey": { "description": "The responder's Ed25519 identity public key (32 bytes). Required.", "type": "string", "contentEncoding": "base64" }, "sessionId": { "description": "Identifier of the new session. Required.", "type": "string" }, "heartbeat": { "description": "The agreed heartbeat timing (the larger of each proposed interval).", "$ref": "#/$defs/HeartbeatParams" }, "maxFrameBytes": { "description": "Largest frame the responder accepts, in bytes.", "type": "integer", "minimum": 0, "maximum": 4294967295 }, "capabilities": { "description": "Added so the initiator can check its own needs: what the responder offers, requires and would use (its required/optional capabilities the initiator lacks give 403/402 there too).", "$ref": "capabilities.schema.json#/$defs/CapabilitySet" }, "resumptionTicket": { "description": 'Added for resumption (spec/handshake.md "Resumption"): an opaque ticket, at most 512 bytes, the initiator may present in a later Hello (as Signature.key_id = "ticket:" + base64url(ticket)) to authenticate that handshake with the PSK this one derived, instead of Ed25519 signatures. Empty: the responder issues none. Kept only once the session is established.', "type": "string", "contentEncoding": "base64" }, "resumptionLifetimeSeconds": { "description": "How long the ticket is good for, in seconds, from the Welcome (0 when there is no ticket).", "type": "integer", "minimum": 0, "maximum": 4294967295 } }, "required": ["version", "initiatorNonce", "nonce", "ephemeralPublicKey", "identityPublicKey", "sessionId"] };
 function validate61(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -4422,12 +4422,55 @@ function validate61(data, { instancePath = "", parentData, parentDataProperty, r
         errors = vErrors.length;
       }
     }
+    if (data.resumptionTicket !== void 0) {
+      if (typeof data.resumptionTicket !== "string") {
+        const err42 = { instancePath: instancePath + "/resumptionTicket", schemaPath: "#/properties/resumptionTicket/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err42];
+        } else {
+          vErrors.push(err42);
+        }
+        errors++;
+      }
+    }
+    if (data.resumptionLifetimeSeconds !== void 0) {
+      let data19 = data.resumptionLifetimeSeconds;
+      if (!(typeof data19 == "number" && (!(data19 % 1) && !isNaN(data19)) && isFinite(data19))) {
+        const err43 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err43];
+        } else {
+          vErrors.push(err43);
+        }
+        errors++;
+      }
+      if (typeof data19 == "number" && isFinite(data19)) {
+        if (data19 > 4294967295 || isNaN(data19)) {
+          const err44 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+          if (vErrors === null) {
+            vErrors = [err44];
+          } else {
+            vErrors.push(err44);
+          }
+          errors++;
+        }
+        if (data19 < 0 || isNaN(data19)) {
+          const err45 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+          if (vErrors === null) {
+            vErrors = [err45];
+          } else {
+            vErrors.push(err45);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err42 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err46 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err42];
+      vErrors = [err46];
     } else {
-      vErrors.push(err42);
+      vErrors.push(err46);
     }
     errors++;
   }
@@ -13051,12 +13094,55 @@ function validate133(data, { instancePath = "", parentData, parentDataProperty, 
         errors = vErrors.length;
       }
     }
+    if (data.resumptionTicket !== void 0) {
+      if (typeof data.resumptionTicket !== "string") {
+        const err42 = { instancePath: instancePath + "/resumptionTicket", schemaPath: "#/properties/resumptionTicket/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+        if (vErrors === null) {
+          vErrors = [err42];
+        } else {
+          vErrors.push(err42);
+        }
+        errors++;
+      }
+    }
+    if (data.resumptionLifetimeSeconds !== void 0) {
+      let data19 = data.resumptionLifetimeSeconds;
+      if (!(typeof data19 == "number" && (!(data19 % 1) && !isNaN(data19)) && isFinite(data19))) {
+        const err43 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+        if (vErrors === null) {
+          vErrors = [err43];
+        } else {
+          vErrors.push(err43);
+        }
+        errors++;
+      }
+      if (typeof data19 == "number" && isFinite(data19)) {
+        if (data19 > 4294967295 || isNaN(data19)) {
+          const err44 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/maximum", keyword: "maximum", params: { comparison: "<=", limit: 4294967295 }, message: "must be <= 4294967295" };
+          if (vErrors === null) {
+            vErrors = [err44];
+          } else {
+            vErrors.push(err44);
+          }
+          errors++;
+        }
+        if (data19 < 0 || isNaN(data19)) {
+          const err45 = { instancePath: instancePath + "/resumptionLifetimeSeconds", schemaPath: "#/properties/resumptionLifetimeSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+          if (vErrors === null) {
+            vErrors = [err45];
+          } else {
+            vErrors.push(err45);
+          }
+          errors++;
+        }
+      }
+    }
   } else {
-    const err42 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err46 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-      vErrors = [err42];
+      vErrors = [err46];
     } else {
-      vErrors.push(err42);
+      vErrors.push(err46);
     }
     errors++;
   }

@@ -62,7 +62,7 @@ class HelloReject(_message.Message):
     def __init__(self, error: _Optional[_Union[_errors_pb2.ErrorBody, _Mapping]] = ..., supported_versions: _Optional[_Iterable[str]] = ..., initiator_nonce: _Optional[bytes] = ..., identity_public_key: _Optional[bytes] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ["capabilities", "ephemeral_public_key", "heartbeat", "identity_public_key", "initiator_nonce", "max_frame_bytes", "nonce", "session_id", "shared_capabilities", "version"]
+    __slots__ = ["capabilities", "ephemeral_public_key", "heartbeat", "identity_public_key", "initiator_nonce", "max_frame_bytes", "nonce", "resumption_lifetime_seconds", "resumption_ticket", "session_id", "shared_capabilities", "version"]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     EPHEMERAL_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,8 @@ class Welcome(_message.Message):
     INITIATOR_NONCE_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
+    RESUMPTION_LIFETIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RESUMPTION_TICKET_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SHARED_CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -80,7 +82,9 @@ class Welcome(_message.Message):
     initiator_nonce: bytes
     max_frame_bytes: int
     nonce: bytes
+    resumption_lifetime_seconds: int
+    resumption_ticket: bytes
     session_id: str
     shared_capabilities: _containers.RepeatedCompositeFieldContainer[_capabilities_pb2.Capability]
     version: str
-    def __init__(self, version: _Optional[str] = ..., shared_capabilities: _Optional[_Iterable[_Union[_capabilities_pb2.Capability, _Mapping]]] = ..., initiator_nonce: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., ephemeral_public_key: _Optional[bytes] = ..., identity_public_key: _Optional[bytes] = ..., session_id: _Optional[str] = ..., heartbeat: _Optional[_Union[HeartbeatParams, _Mapping]] = ..., max_frame_bytes: _Optional[int] = ..., capabilities: _Optional[_Union[_capabilities_pb2.CapabilitySet, _Mapping]] = ...) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., shared_capabilities: _Optional[_Iterable[_Union[_capabilities_pb2.Capability, _Mapping]]] = ..., initiator_nonce: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., ephemeral_public_key: _Optional[bytes] = ..., identity_public_key: _Optional[bytes] = ..., session_id: _Optional[str] = ..., heartbeat: _Optional[_Union[HeartbeatParams, _Mapping]] = ..., max_frame_bytes: _Optional[int] = ..., capabilities: _Optional[_Union[_capabilities_pb2.CapabilitySet, _Mapping]] = ..., resumption_ticket: _Optional[bytes] = ..., resumption_lifetime_seconds: _Optional[int] = ...) -> None: ...
