@@ -30,8 +30,9 @@ import { connectHub, handshake } from "../../runtime/client/hub-client.js";
 import { systemClock } from "../../runtime/clock.js";
 import { decodePacket, encodeFrame, encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, PinnedKeys, signEnvelope, type Identity } from "../../runtime/crypto/index.js";
-import { HandshakeInitiator, HandshakeResponder } from "../../runtime/protocol/handshake.js";
+import { HandshakeInitiator, HandshakeResponder, type HeldTicket } from "../../runtime/protocol/handshake.js";
 import { connectTcp } from "../../runtime/transport/tcp.js";
+import { HubTickets } from "../../runtime/hub/tickets.js";
 import type { FrameConnection } from "../../runtime/transport/listener.js";
 import { hasNatsServer, natsSkipMessage, startNatsServer } from "../../tests/support/nats-server.js";
 import { median, percentile, type BenchRow, type BenchSuite } from "../harness.js";
@@ -277,7 +278,7 @@ export const suite: BenchSuite = {
       rmSync(memHome, { recursive: true, force: true });
     }
     rows.push(...(await reconnectStormRows()));
-    rows.push(responderRow());
+    rows.push(...responderRows());
     rows.push(...(await frameWriteRows()));
     return rows;
   },
@@ -288,14 +289,16 @@ const STORM_GOAL_MS = 3_000;
 
 /**
  * Reconnect storm: STORM_AGENTS real clients (connectHub, default reconnection: jittered
- * backoff, 100 ms doubling to 1 s) on a hub process that is killed (SIGKILL) and restarted on
- * the same port and store; the time from the new hub listening until every client reports
- * "connected" again (goal: within 3 s), and the restarted hub's CPU per handshake, whose
- * inverse is its handshake capacity (goal: >= 1,000/s). The keys are already pinned: nothing
- * is written. The restarted process is cold: part of its CPU is V8's background threads
- * compiling and collecting (reported apart: hub_main_thread_ms_per_handshake). Then the same
- * agents handshake once more with the now warm hub (raw handshakes, 256 in flight): the
- * steady-state cost.
+ * backoff, 1 s jittered to [0.5, 1) s; default resumption: each holds the ticket of its last
+ * handshake) on a hub process that is killed (SIGKILL) and restarted on the same port and
+ * store (so with the same ticket key); the time from the new hub listening until every client
+ * reports "connected" again (goal: within 3 s), and the restarted hub's CPU per handshake,
+ * whose inverse is its handshake capacity (goal: >= 1,000/s). The keys are already pinned:
+ * nothing is written. The restarted process is cold: part of its CPU is V8's background
+ * threads compiling and collecting (reported apart: hub_main_thread_ms_per_handshake). Then
+ * the same agents handshake with the now warm hub (raw handshakes, 256 in flight), twice in
+ * full and twice resumed with the tickets of the full ones; the second wave of each kind is
+ * the steady-state cost reported.
  */
 export async function reconnectStormRows(): Promise<BenchRow[]> {
   const home = mkdtempSync(join(tmpdir(), "fleet-bench-storm-"));
@@ -330,17 +333,14 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
     const mainPer = (threadCpuMs(pid, pid) - main0) / STORM_AGENTS;
     const clientCpu = process.cpuUsage(clientCpu0);
     const back = clients.filter((c) => c.status === "connected").length;
+    const resumed = clients.filter((c) => c.resumed).length;
     const times = [...backAt.values()];
     // The warm hub: the same pinned agents once more, as raw handshakes.
     await Promise.race([Promise.all(clients.splice(0).map((c) => c.close())), new Promise((r) => setTimeout(r, 5_000))]);
     await new Promise((r) => setTimeout(r, 500));
-    const warm0 = cpuMs(pid);
-    const warmMain0 = threadCpuMs(pid, pid);
-    const w0 = performance.now();
-    const warmFailed = await warmWave(port, ids);
-    const warmMs = performance.now() - w0;
-    const warmPer = (cpuMs(pid) - warm0) / STORM_AGENTS;
-    const warmMainPer = (threadCpuMs(pid, pid) - warmMain0) / STORM_AGENTS;
+    const tickets = new Map<Identity, HeldTicket>();
+    const full = await measuredWaves(pid, () => warmWave(port, ids, tickets));
+    const resumedWarm = await measuredWaves(pid, () => warmWave(port, ids, tickets, true));
     return [
       {
         suite: "hub",
@@ -351,6 +351,7 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
           all_back_ms: Math.round(ms),
           p50_back_ms: Math.round(percentile(times, 50)),
           reconnected: back,
+          resumed_with_ticket: resumed,
           goal_ms: STORM_GOAL_MS,
           within_goal: back === STORM_AGENTS && ms <= STORM_GOAL_MS ? "yes" : "NO",
           hub_cpu_ms_per_handshake: round2(cpuPer),
@@ -363,19 +364,27 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
       },
       {
         suite: "hub",
-        name: "hub handshake capacity, pinned keys, restarted hub (1 / hub CPU per handshake)",
+        name: "hub handshake capacity, reconnect storm, restarted (cold) hub (1 / hub CPU per handshake)",
         rate: 1000 / cpuPer,
         unit: "ops/s",
         goal: { min: 1_000, on: "rate" },
-        extra: { hub_cpu_ms_per_handshake: round2(cpuPer), hub_main_thread_ms_per_handshake: round2(mainPer) },
+        extra: { hub_cpu_ms_per_handshake: round2(cpuPer), hub_main_thread_ms_per_handshake: round2(mainPer), resumed_with_ticket: resumed },
       },
       {
         suite: "hub",
-        name: "hub handshake capacity, pinned keys, warm hub (1 / hub CPU per handshake)",
-        rate: 1000 / warmPer,
+        name: "hub handshake capacity, resumed with a ticket, warm hub (1 / hub CPU per handshake)",
+        rate: 1000 / resumedWarm.cpuPer,
         unit: "ops/s",
         goal: { min: 1_000, on: "rate" },
-        extra: { hub_cpu_ms_per_handshake: round2(warmPer), hub_main_thread_ms_per_handshake: round2(warmMainPer), wall_handshakes_per_s: Math.round((STORM_AGENTS / warmMs) * 1000), failed: warmFailed },
+        anchor: "hub handshake capacity, full handshake, pinned keys, warm hub (1 / hub CPU per handshake)",
+        extra: waveExtra(resumedWarm),
+      },
+      {
+        suite: "hub",
+        name: "hub handshake capacity, full handshake, pinned keys, warm hub (1 / hub CPU per handshake)",
+        rate: 1000 / full.cpuPer,
+        unit: "ops/s",
+        extra: waveExtra(full),
       },
     ];
   } finally {
@@ -386,11 +395,44 @@ export async function reconnectStormRows(): Promise<BenchRow[]> {
   }
 }
 
+interface Waves {
+  cpuPer: number;
+  mainPer: number;
+  wallPerS: number;
+  failed: number;
+  /** CPU per handshake of each wave, ms: the first warms up, the last is reported. */
+  waves: number[];
+}
+
+/** Two waves of the same kind; the second's hub CPU per handshake is the steady state. */
+async function measuredWaves(pid: number, wave: () => Promise<number>): Promise<Waves> {
+  const waves: number[] = [];
+  let last: Waves | undefined;
+  for (let i = 0; i < 2; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const c0 = cpuMs(pid);
+    const m0 = threadCpuMs(pid, pid);
+    const t0 = performance.now();
+    const failed = await wave();
+    const ms = performance.now() - t0;
+    const cpuPer = (cpuMs(pid) - c0) / STORM_AGENTS;
+    waves.push(round2(cpuPer));
+    last = { cpuPer, mainPer: (threadCpuMs(pid, pid) - m0) / STORM_AGENTS, wallPerS: (STORM_AGENTS / ms) * 1000, failed, waves };
+  }
+  return last!;
+}
+
+function waveExtra(w: Waves): Record<string, string | number> {
+  return { hub_cpu_ms_per_handshake: round2(w.cpuPer), hub_main_thread_ms_per_handshake: round2(w.mainPer), wall_handshakes_per_s: Math.round(w.wallPerS), failed: w.failed, waves_ms: w.waves.join("/") };
+}
+
 /**
  * Every identity handshakes with the hub once over its own connection (WARM_IN_FLIGHT at a
- * time; none started after WARM_MAX_MS), then every connection closes. Returns how many failed.
+ * time; none started after WARM_MAX_MS), then every connection closes. Full handshakes keep
+ * the ticket each got in `tickets`; with `resume`, each presents its ticket instead of signing.
+ * Returns how many failed (a resumed one that did not resume counts as failed).
  */
-async function warmWave(port: number, ids: Identity[]): Promise<number> {
+async function warmWave(port: number, ids: Identity[], tickets: Map<Identity, HeldTicket>, resume = false): Promise<number> {
   let next = 0;
   let failed = 0;
   const conns: FrameConnection[] = [];
@@ -401,7 +443,9 @@ async function warmWave(port: number, ids: Identity[]): Promise<number> {
       try {
         const conn = await connectTcp("127.0.0.1", port);
         conns.push(conn);
-        await handshake(conn, { port, identity }, systemClock);
+        const est = await handshake(conn, { port, identity }, systemClock, resume ? tickets.get(identity) : undefined);
+        if (resume && !est.resumed) failed++;
+        if (!resume && est.ticket) tickets.set(identity, est.ticket);
       } catch {
         failed++;
       }
@@ -426,43 +470,60 @@ const RESPONDER_ROUNDS = 3;
  * X25519, Welcome signed), Confirm in (verify, Finished). This process's CPU per handshake,
  * the median of three rounds of 1,000: the part of the hub's cost that is the protocol (its
  * crypto and the JS around it), without sockets, store or logging. The initiators' work is
- * done outside the measured calls. Frames cross as encoded packets, as on the wire.
+ * done outside the measured calls. Frames cross as encoded packets, as on the wire. Then the
+ * same with each initiator resuming with the ticket its previous round got (HMACs, no Ed25519).
  */
-export function responderRow(): BenchRow {
+export function responderRows(): BenchRow[] {
   const hubId = generateIdentity("fleet-hub");
   const ids = Array.from({ length: RESPONDER_HANDSHAKES }, (_, i) => generateIdentity(`pinned-${i}`));
   const pins = new PinnedKeys();
   for (const id of ids) pins.pin(id.agent, id.publicKey);
+  const ticketDir = mkdtempSync(join(tmpdir(), "fleet-bench-tickets-"));
+  const tickets = HubTickets.open(ticketDir, 3_600_000, systemClock);
+  rmSync(ticketDir, { recursive: true, force: true });
   const wire = (signed: SignedEnvelope) => encodePacket(create(PacketSchema, { kind: { case: "signed", value: signed } }));
   const unwire = (bytes: Uint8Array): SignedEnvelope => {
     const p = decodePacket(bytes);
     if (p.kind.case !== "signed") throw new Error("not a signed packet");
     return p.kind.value;
   };
-  const perRound: number[] = [];
-  for (let round = 0; round < RESPONDER_ROUNDS + 1; round++) {
-    const initiators = ids.map((identity) => new HandshakeInitiator({ identity, keys: new PinnedKeys(), clock: systemClock }));
-    const hellos = initiators.map((i) => wire(i.start()));
-    const responders = ids.map(() => new HandshakeResponder({ identity: hubId, keys: pins, clock: systemClock, hub: true }));
-    let c0 = process.cpuUsage();
-    const welcomes = responders.map((r, k) => wire(r.receive(unwire(hellos[k])).send!));
-    let cpu = process.cpuUsage(c0);
-    const confirms = initiators.map((i, k) => wire(i.receive(unwire(welcomes[k])).send!));
-    c0 = process.cpuUsage();
-    for (let k = 0; k < responders.length; k++) if (!responders[k].receive(unwire(confirms[k])).established) throw new Error("handshake failed");
-    const cpu2 = process.cpuUsage(c0);
-    for (const i of initiators) i.cancel();
-    cpu = { user: cpu.user + cpu2.user, system: cpu.system + cpu2.system };
-    if (round > 0) perRound.push((cpu.user + cpu.system) / 1000 / RESPONDER_HANDSHAKES); // round 0 warms up
-  }
-  const ms = median(perRound);
-  return {
-    suite: "hub",
-    name: "handshake responder alone, in memory, pinned keys (1 / CPU per handshake)",
-    rate: 1000 / ms,
-    unit: "ops/s",
-    extra: { cpu_ms_per_handshake: round2(ms), rounds_ms: perRound.map(round2).join("/") },
+  const held = new Map<number, HeldTicket>();
+  const measure = (resume: boolean): number[] => {
+    const perRound: number[] = [];
+    for (let round = 0; round < RESPONDER_ROUNDS + 1; round++) {
+      const initiators = ids.map((identity, k) => new HandshakeInitiator({ identity, keys: new PinnedKeys(), clock: systemClock, resume: resume ? held.get(k) : undefined }));
+      const hellos = initiators.map((i) => wire(i.start()));
+      const responders = ids.map(() => new HandshakeResponder({ identity: hubId, keys: pins, clock: systemClock, hub: true, tickets }));
+      let c0 = process.cpuUsage();
+      const welcomes = responders.map((r, k) => wire(r.receive(unwire(hellos[k])).send!));
+      let cpu = process.cpuUsage(c0);
+      const confirms = initiators.map((i, k) => {
+        const step = i.receive(unwire(welcomes[k]));
+        if (step.established?.resumed !== resume) throw new Error("resumption did not happen as asked");
+        held.set(k, step.established.ticket!);
+        return wire(step.send!);
+      });
+      c0 = process.cpuUsage();
+      for (let k = 0; k < responders.length; k++) if (!responders[k].receive(unwire(confirms[k])).established) throw new Error("handshake failed");
+      const cpu2 = process.cpuUsage(c0);
+      for (const i of initiators) i.cancel();
+      cpu = { user: cpu.user + cpu2.user, system: cpu.system + cpu2.system };
+      if (round > 0) perRound.push((cpu.user + cpu.system) / 1000 / RESPONDER_HANDSHAKES); // round 0 warms up
+    }
+    return perRound;
   };
+  const full = measure(false);
+  const resumed = measure(true);
+  const fullName = "handshake responder alone, in memory, pinned keys (1 / CPU per handshake)";
+  const row = (name: string, perRound: number[], anchor?: string): BenchRow => ({
+    suite: "hub",
+    name,
+    rate: 1000 / median(perRound),
+    unit: "ops/s",
+    anchor,
+    extra: { cpu_ms_per_handshake: round2(median(perRound)), rounds_ms: perRound.map(round2).join("/") },
+  });
+  return [row(fullName, full), row("handshake responder alone, in memory, resumed with a ticket (1 / CPU per handshake)", resumed, fullName)];
 }
 
 const FRAME_WRITES = 200_000; // per round and way, 64 per event-loop turn as a busy hub writes

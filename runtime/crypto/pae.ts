@@ -15,6 +15,12 @@ export const Domain = {
   sessionTranscript: "fleet.v1.session-transcript",
   /** Key confirmation: each side's Finished MAC over the transcript (spec/handshake.md). */
   handshakeFinished: "fleet.v1.handshake-finished",
+  /** HKDF info of a handshake's resumption PSK (spec/handshake.md "Resumption"). */
+  resumptionPsk: "fleet.v1.resumption-psk",
+  /** A resumed handshake step's MAC key, per role, from the PSK. */
+  resumptionBinder: "fleet.v1.resumption-binder",
+  /** Names a ticket key inside the reference hub's tickets. */
+  resumptionTicketKey: "fleet.v1.resumption-ticket-key",
   /** AEAD associated data of an encrypted body (spec/sessions.md). */
   sessionBody: "fleet.v1.session-body",
   postmark: "fleet.v1.postmark",

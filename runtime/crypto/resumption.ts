@@ -13,7 +13,7 @@ import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-byt
 import { envelopeSigningBytes, NONCE_BYTES } from "./envelope-sign.js";
 import { HMAC_SIG_BYTES, hmacSha256 } from "./hmac.js";
 import { keyIdFor } from "./keyid.js";
-import { pae, u64be } from "./pae.js";
+import { Domain, pae, u64be } from "./pae.js";
 import { checkFreshness } from "./replay.js";
 import { hkdfSha256, sha256 } from "./sha256.js";
 import type { SessionRole } from "./session.js";
@@ -28,23 +28,17 @@ export const MAX_TICKET_BYTES = 512;
 const TICKET_VERSION = 1;
 const TICKET_HEADER_BYTES = 1 + 4 + 12;
 
-export const ResumptionDomain = {
-  psk: "fleet.v1.resumption-psk",
-  binder: "fleet.v1.resumption-binder",
-  ticketKey: "fleet.v1.resumption-ticket-key",
-} as const;
-
 /**
  * psk = HKDF-SHA256(ikm = the handshake's X25519 shared secret, salt = nonce_i || nonce_r,
  * info = PAE("fleet.v1.resumption-psk", session_id), 32 bytes). Only the two parties hold it.
  */
 export function resumptionPsk(shared: Uint8Array, initiatorNonce: Uint8Array, responderNonce: Uint8Array, sessionId: string): Uint8Array {
-  return hkdfSha256(shared, concatBytes(initiatorNonce, responderNonce), pae(ResumptionDomain.psk, sessionId), RESUMPTION_PSK_BYTES);
+  return hkdfSha256(shared, concatBytes(initiatorNonce, responderNonce), pae(Domain.resumptionPsk, sessionId), RESUMPTION_PSK_BYTES);
 }
 
 /** The MAC key of one side's resumed steps: HMAC-SHA256(psk, PAE("fleet.v1.resumption-binder", role)). */
 export function resumptionBinderKey(psk: Uint8Array, role: SessionRole): Uint8Array {
-  return hmacSha256(psk, pae(ResumptionDomain.binder, role));
+  return hmacSha256(psk, pae(Domain.resumptionBinder, role));
 }
 
 /** `Signature.key_id` of a resumed step: "ticket:" + base64url(ticket). */
@@ -101,7 +95,7 @@ export interface TicketState {
 
 /** The 4-byte tag naming a ticket key: SHA-256(PAE("fleet.v1.resumption-ticket-key", key))[0..4]. */
 export function ticketKeyTag(ticketKey: Uint8Array): Uint8Array {
-  return sha256(pae(ResumptionDomain.ticketKey, ticketKey)).slice(0, 4);
+  return sha256(pae(Domain.resumptionTicketKey, ticketKey)).slice(0, 4);
 }
 
 /**

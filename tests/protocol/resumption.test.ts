@@ -6,7 +6,7 @@ import { systemClock } from "../../runtime/clock.js";
 import { decodePacket, encodePacket } from "../../runtime/codec/index.js";
 import { generateIdentity, PinnedKeys, randomBytes } from "../../runtime/crypto/index.js";
 import { openTicket, sealTicket } from "../../runtime/crypto/resumption.js";
-import { ErrorCode } from "../../runtime/errors.js";
+import { ErrorCode, type FleetError } from "../../runtime/errors.js";
 import { type EstablishedSession, HandshakeInitiator, HandshakeResponder, type HeldTicket, type ResponderTickets } from "../../runtime/protocol/handshake.js";
 
 const wire = (s: SignedEnvelope) => {
@@ -26,20 +26,31 @@ function tickets(key = randomBytes(32), later = 0): ResponderTickets & { key: Ui
 const hub = generateIdentity("fleet-hub");
 const agent = generateIdentity("alice");
 
-function run(opts: { resume?: HeldTicket; t?: ResponderTickets; pins?: PinnedKeys; identity?: typeof agent }) {
+interface Run {
+  hello: SignedEnvelope;
+  welcome?: SignedEnvelope;
+  confirm?: SignedEnvelope;
+  /** The initiator's session (absent, typed present, when the handshake stopped earlier: check `error`). */
+  initiator: EstablishedSession;
+  responder?: EstablishedSession;
+  error?: FleetError;
+}
+
+function run(opts: { resume?: HeldTicket; t?: ResponderTickets; pins?: PinnedKeys; identity?: typeof agent }): Run {
   const pins = opts.pins ?? new PinnedKeys();
   const ini = new HandshakeInitiator({ identity: opts.identity ?? agent, keys: new PinnedKeys(), clock: systemClock, resume: opts.resume });
   const res = new HandshakeResponder({ identity: hub, keys: pins, clock: systemClock, hub: true, tickets: opts.t });
   const hello = wire(ini.start());
   const w = res.receive(hello);
-  if (!w.send) return { hello, error: w.error };
+  const none = undefined as unknown as EstablishedSession;
+  if (!w.send) return { hello, error: w.error, initiator: none };
   const welcome = wire(w.send);
   const c = ini.receive(welcome);
   ini.cancel();
-  if (!c.send) return { hello, welcome, error: c.error };
+  if (!c.send) return { hello, welcome, error: c.error, initiator: none };
   const confirm = wire(c.send);
   const done = res.receive(confirm);
-  return { hello, welcome, confirm, initiator: c.established!, responder: done.established, error: done.error, res };
+  return { hello, welcome, confirm, initiator: c.established!, responder: done.established, error: done.error };
 }
 
 describe("session resumption", () => {
