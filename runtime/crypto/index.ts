@@ -43,3 +43,4 @@ export {
   type TokenUseStore,
   type VerifyTokenOptions,
 } from "./token.js";
+export { MAX_TICKET_BYTES, openResumed, openTicket, resumptionBinderKey, resumptionPsk, sealTicket, signResumed, ticketFromKeyId, ticketKeyId, ticketKeyTag, type TicketState } from "./resumption.js";
