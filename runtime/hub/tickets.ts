@@ -6,7 +6,7 @@ import { chmodSync, closeSync, existsSync, openSync, readFileSync, renameSync, s
 import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { randomBytes } from "../crypto/index.js";
-import { openTicket, sealTicket, TICKET_KEY_BYTES, type TicketState } from "../crypto/resumption.js";
+import { MAX_TICKET_BYTES, openTicket, sealTicket, TICKET_KEY_BYTES, type TicketState } from "../crypto/resumption.js";
 import { ErrorCode, FleetError } from "../errors.js";
 import type { ResponderTickets } from "../protocol/handshake-common.js";
 
@@ -30,8 +30,10 @@ export class HubTickets implements ResponderTickets {
 
   issue(agent: string, identityPublicKey: Uint8Array, psk: Uint8Array): { ticket: Uint8Array; lifetimeSeconds: number } | undefined {
     if (this.lifetimeMs <= 0) return undefined;
-    this.counters.issued++;
     const ticket = sealTicket(this.key, { agent, identityPublicKey, psk, expiresAtMs: this.clock.now() + this.lifetimeMs }, randomBytes(12));
+    // A name so long the ticket would pass the bound every responder may hold it to: no ticket.
+    if (ticket.length > MAX_TICKET_BYTES) return undefined;
+    this.counters.issued++;
     return { ticket, lifetimeSeconds: Math.floor(this.lifetimeMs / 1000) };
   }
 

@@ -6,6 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connectHub } from "../../runtime/client/hub-client.js";
 import { generateIdentity } from "../../runtime/crypto/index.js";
 import { ErrorCode } from "../../runtime/errors.js";
+import { systemClock } from "../../runtime/clock.js";
+import { MAX_TICKET_BYTES, randomBytes } from "../../runtime/crypto/index.js";
+import { HubTickets } from "../../runtime/hub/tickets.js";
 import { cleanup, inProcessHub, tmpDir, until } from "./support.js";
 
 afterEach(cleanup);
@@ -53,5 +56,14 @@ describe("hub resumption tickets", () => {
     writeFileSync(join(storeDir, "ticket.key"), new Uint8Array(5), { mode: 0o600 });
     chmodSync(join(storeDir, "ticket.key"), 0o600);
     await expect(inProcessHub({ storeDir })).rejects.toMatchObject({ code: ErrorCode.SECURITY_MALFORMED_KEY });
+  });
+
+  it("a ticket never passes MAX_TICKET_BYTES: a name too long for one gets none", () => {
+    const t = HubTickets.open(tmpDir(), 60_000, systemClock);
+    const ok = t.issue("a".repeat(128), randomBytes(32), randomBytes(32));
+    expect(ok!.ticket.length).toBeLessThanOrEqual(MAX_TICKET_BYTES);
+    expect(t.open(ok!.ticket).agent).toBe("a".repeat(128));
+    expect(t.issue("𝄞".repeat(128), randomBytes(32), randomBytes(32))).toBeUndefined();
+    expect(t.counters.issued).toBe(1);
   });
 });
