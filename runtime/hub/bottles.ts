@@ -96,12 +96,19 @@ export class BottleKeeper {
    */
   evaluateSoon(): void {
     if (this.evaluation !== undefined || this.live.size === 0) return;
-    const wait = Math.max(0, this.lastPass + BOTTLE_PASS_INTERVAL_MS - performance.now());
-    this.evaluation = setTimeout(() => {
+    // Timers may fire a little early against performance.now (libuv's loop time is cached and
+    // in whole ms): a pass that would come too soon waits out the rest of the interval.
+    const run = () => {
+      const left = this.lastPass + BOTTLE_PASS_INTERVAL_MS - performance.now();
+      if (left > 0) {
+        this.evaluation = setTimeout(run, Math.ceil(left));
+        return;
+      }
       this.evaluation = undefined;
       this.lastPass = performance.now();
       this.evaluate();
-    }, wait);
+    };
+    this.evaluation = setTimeout(run, Math.ceil(Math.max(0, this.lastPass + BOTTLE_PASS_INTERVAL_MS - performance.now())));
   }
 
   /** The hub is closing: no evaluation after it. */
