@@ -191,12 +191,12 @@ export class HubConnection implements FleetConnection {
     this.armHeartbeat();
   }
 
-  /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
   /** The current link's handshake resumed a session with a ticket instead of signing. */
   get resumed(): boolean {
     return this.link.resumed === true;
   }
 
+  /** "connecting" | "connected" | "disconnected" | "reconnecting" | "closed". */
   get status(): ConnectionStatus {
     return this.board.status;
   }

@@ -12,7 +12,6 @@ import { concatBytes, constantTimeEqual, fromBase64Url, randomBytes, toBase64Url
 import { ENVELOPE_PROTO, parseEnvelope, serializeEnvelope } from "./envelope-bytes.js";
 import { envelopeSigningBytes, NONCE_BYTES } from "./envelope-sign.js";
 import { HMAC_SIG_BYTES, hmacSha256 } from "./hmac.js";
-import { keyIdFor } from "./keyid.js";
 import { Domain, pae, u64be } from "./pae.js";
 import { checkFreshness } from "./replay.js";
 import { hkdfSha256, sha256 } from "./sha256.js";
@@ -23,7 +22,7 @@ export const RESUMPTION_PSK_BYTES = 32;
 export const TICKET_KEY_BYTES = 32;
 /** The prefix of `Signature.key_id` on a resumed step: the rest is the ticket, base64url. */
 export const TICKET_KEY_ID_PREFIX = "ticket:";
-/** Largest ticket a responder accepts (ours are 93 bytes plus the agent name, at most 256 bytes). */
+/** Largest ticket a responder accepts (ours: 105 bytes plus the agent name in UTF-8; none is issued past this). */
 export const MAX_TICKET_BYTES = 512;
 const TICKET_VERSION = 1;
 const TICKET_HEADER_BYTES = 1 + 4 + 12;
@@ -89,7 +88,7 @@ export interface TicketState {
   agent: string;
   identityPublicKey: Uint8Array;
   psk: Uint8Array;
-  /** Unix milliseconds after which the ticket is refused. */
+  /** Unix milliseconds from which the ticket is refused (expired when now >= expiresAtMs). */
   expiresAtMs: number;
 }
 
@@ -134,9 +133,4 @@ export function openTicket(ticketKey: Uint8Array, ticket: Uint8Array, now: numbe
   }
   if (expiresAtMs <= now) throw refuse("ticket expired");
   return { psk: plain.slice(0, 32), identityPublicKey: plain.slice(32, 64), expiresAtMs, agent };
-}
-
-/** The identity key id a ticket was made for. */
-export function ticketKeyIdOf(state: TicketState): string {
-  return keyIdFor(state.identityPublicKey);
 }

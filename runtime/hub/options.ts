@@ -86,7 +86,6 @@ export interface HubOptions {
 
 export type ResolvedHubOptions = Required<Omit<HubOptions, "storeMaxBytes">> & { storeMaxBytes?: number };
 
-export { DEFAULT_TICKET_LIFETIME_MS } from "./tickets.js";
 export const HUB_DEFAULT_PORT = 7420;
 export const MAX_HELD_BOTTLES = 10_000;
 export const MAX_HELD_BOTTLE_BYTES = 64 * 1024 * 1024;
